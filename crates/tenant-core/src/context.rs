@@ -1,0 +1,347 @@
+//! Who is calling, for which project, with which role.
+//!
+//! Backends never see a user's credentials. The gateway (or a service calling
+//! another service) mints a short-lived internal context token: an HS256 JWT
+//! with a key id, at most 60 s of life and the target service as audience,
+//! carrying the principal, the resolved project, the role in it and the
+//! request id. [`TenantContext`] is an actix extractor that verifies it; a
+//! handler that takes a `TenantContext` cannot run without a valid one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{Ready, ready};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::InternalTokenSettings;
+use crate::error::Problem;
+
+/// A member's role in a project, ordered by what it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Member => "member",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a role (viewer, member, admin, owner)")]
+pub struct UnknownRole(String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "viewer" => Ok(Self::Viewer),
+            "member" => Ok(Self::Member),
+            "admin" => Ok(Self::Admin),
+            "owner" => Ok(Self::Owner),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    User,
+    ApiKey,
+    Service,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: Uuid,
+    pub kind: PrincipalKind,
+}
+
+/// The project a request acts on, as resolved and authorized by the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectAccess {
+    pub project_id: Uuid,
+    pub role: Role,
+}
+
+/// The verified caller context of one request.
+#[derive(Debug, Clone)]
+pub struct TenantContext {
+    principal: Principal,
+    project: Option<ProjectAccess>,
+    request_id: String,
+}
+
+impl TenantContext {
+    pub fn new(
+        principal: Principal,
+        project: Option<ProjectAccess>,
+        request_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            principal,
+            project,
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn project(&self) -> Option<&ProjectAccess> {
+        self.project.as_ref()
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The project, or a 400 for routes that need one.
+    pub fn require_project(&self) -> Result<&ProjectAccess, Problem> {
+        self.project.as_ref().ok_or_else(|| {
+            Problem::bad_request("context.project_required", "this operation needs a project")
+        })
+    }
+
+    /// The project, if the caller's role there is at least `minimum`.
+    pub fn require_role(&self, minimum: Role) -> Result<&ProjectAccess, Problem> {
+        let project = self.require_project()?;
+        if project.role >= minimum {
+            Ok(project)
+        } else {
+            Err(Problem::forbidden(
+                "context.role_too_low",
+                format!("this operation needs the {minimum} role or higher"),
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InternalClaims {
+    iss: String,
+    aud: String,
+    sub: Uuid,
+    iat: i64,
+    exp: i64,
+    jti: Uuid,
+    /// principal kind
+    pkd: PrincipalKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pid: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rol: Option<Role>,
+    rid: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InternalTokenError {
+    #[error("the signing key `{0}` is not configured")]
+    UnknownSigningKey(String),
+    #[error("token could not be signed: {0}")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
+/// Mints internal context tokens for calls to other services.
+#[derive(Clone)]
+pub struct InternalTokenIssuer {
+    issuer: String,
+    kid: String,
+    key: Arc<EncodingKey>,
+    ttl_secs: i64,
+}
+
+impl fmt::Debug for InternalTokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InternalTokenIssuer")
+            .field("issuer", &self.issuer)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InternalTokenIssuer {
+    pub fn new(settings: &InternalTokenSettings) -> Result<Self, InternalTokenError> {
+        let secret = settings.keys.get(&settings.signing_key_id).ok_or_else(|| {
+            InternalTokenError::UnknownSigningKey(settings.signing_key_id.clone())
+        })?;
+        Ok(Self {
+            issuer: settings.issuer.clone(),
+            kid: settings.signing_key_id.clone(),
+            key: Arc::new(EncodingKey::from_secret(secret.expose_secret().as_bytes())),
+            ttl_secs: i64::try_from(settings.ttl_secs).unwrap_or(60).min(60),
+        })
+    }
+
+    /// A token for `audience` (the target service's name) carrying `context`.
+    pub fn issue(
+        &self,
+        audience: &str,
+        context: &TenantContext,
+    ) -> Result<String, InternalTokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = InternalClaims {
+            iss: self.issuer.clone(),
+            aud: audience.to_owned(),
+            sub: context.principal.id,
+            iat: now,
+            exp: now + self.ttl_secs,
+            jti: Uuid::now_v7(),
+            pkd: context.principal.kind,
+            pid: context.project.map(|p| p.project_id),
+            rol: context.project.map(|p| p.role),
+            rid: context.request_id.clone(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(InternalTokenError::Sign)
+    }
+}
+
+/// Verifies internal context tokens addressed to this service.
+#[derive(Clone)]
+pub struct InternalTokenVerifier {
+    keys: Arc<HashMap<String, DecodingKey>>,
+    validation: Arc<Validation>,
+}
+
+impl fmt::Debug for InternalTokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InternalTokenVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InternalTokenVerifier {
+    /// `audience` is this service's name: tokens minted for another service are refused.
+    pub fn new(settings: &InternalTokenSettings, audience: &str) -> Self {
+        let keys = settings
+            .keys
+            .iter()
+            .map(|(kid, secret)| {
+                (
+                    kid.clone(),
+                    DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+                )
+            })
+            .collect();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        validation.leeway = settings.leeway_secs;
+        Self {
+            keys: Arc::new(keys),
+            validation: Arc::new(validation),
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<TenantContext, Problem> {
+        let invalid =
+            |detail: &str| Problem::unauthorized("context.invalid_token", detail.to_owned());
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed context token"))?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or_else(|| invalid("context token signed with an unknown key"))?;
+        let data = jsonwebtoken::decode::<InternalClaims>(token, key, &self.validation).map_err(
+            |error| {
+                use jsonwebtoken::errors::ErrorKind;
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => invalid("context token expired"),
+                    ErrorKind::InvalidAudience => invalid("context token is for another service"),
+                    ErrorKind::InvalidSignature => invalid("context token signature is invalid"),
+                    _ => invalid("context token is invalid"),
+                }
+            },
+        )?;
+        let claims = data.claims;
+        // A token can never live longer than a minute, whatever its issuer claims.
+        if claims.exp - claims.iat > 60 {
+            return Err(invalid("context token lifetime exceeds 60 s"));
+        }
+        let project = match (claims.pid, claims.rol) {
+            (Some(project_id), Some(role)) => Some(ProjectAccess { project_id, role }),
+            (None, None) => None,
+            _ => return Err(invalid("context token has a project without a role")),
+        };
+        Ok(TenantContext {
+            principal: Principal {
+                id: claims.sub,
+                kind: claims.pkd,
+            },
+            project,
+            request_id: claims.rid,
+        })
+    }
+}
+
+impl FromRequest for TenantContext {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(extract_context(req))
+    }
+}
+
+fn extract_context(req: &HttpRequest) -> Result<TenantContext, Problem> {
+    let verifier = req
+        .app_data::<web::Data<InternalTokenVerifier>>()
+        .ok_or_else(|| Problem::internal(MissingVerifier))?;
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            Problem::unauthorized(
+                "context.missing_token",
+                "this service is only reachable through the gateway",
+            )
+        })?;
+    let context = verifier.verify(token.trim())?;
+    let span = tracing::Span::current();
+    span.record(
+        "principal_id",
+        tracing::field::display(context.principal.id),
+    );
+    if let Some(project) = context.project {
+        span.record("project_id", tracing::field::display(project.project_id));
+    }
+    Ok(context)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no InternalTokenVerifier registered as app data")]
+struct MissingVerifier;

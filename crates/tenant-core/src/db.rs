@@ -1,0 +1,396 @@
+//! The only way a service reaches PostgreSQL.
+//!
+//! [`Db`] wraps the connection pool and never hands out a raw connection.
+//! Request work runs in a [`TenantTx`]: a transaction whose first statement
+//! sets `app.project_id` and `app.user_id` (transaction-local), so row level
+//! security confines every statement to the caller's project even when a
+//! query forgets its `WHERE project_id = $1`. A transaction without a
+//! project sees no tenant rows at all: the policies fail closed.
+//!
+//! Connections come back to the pool only after their transaction ended:
+//! a [`TenantTx`] dropped without `commit` is rolled back before its
+//! connection is reused, and the pool's `Clean` recycling resets any session
+//! state and proves the connection alive before handing it out again.
+
+use std::fmt;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use crate::config::DatabaseSettings;
+use crate::context::TenantContext;
+use crate::error::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available")]
+    Pool(#[from] PoolError),
+    #[error("database error")]
+    Query(#[from] tokio_postgres::Error),
+    #[error("this operation needs a project context")]
+    NoProject,
+    #[error("the database role `{role}` is unsafe for a service: {reason}")]
+    UnsafeRole { role: String, reason: String },
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("migrations are at version {applied}, this build expects {expected}")]
+    MigrationsBehind { applied: i64, expected: i64 },
+}
+
+impl DbError {
+    /// The SQLSTATE of a failed statement.
+    pub fn sql_state(&self) -> Option<&SqlState> {
+        match self {
+            Self::Query(error) => error.code(),
+            _ => None,
+        }
+    }
+
+    /// The constraint a statement violated, for mapping to domain errors
+    /// (`projects_slug_key` -> `project.slug_taken`).
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            Self::Query(error) => error.as_db_error().and_then(|db| db.constraint()),
+            _ => None,
+        }
+    }
+
+    pub fn is_unique_violation(&self) -> bool {
+        self.sql_state() == Some(&SqlState::UNIQUE_VIOLATION)
+    }
+
+    /// A row that would belong to another project (RLS `WITH CHECK` failed).
+    pub fn is_tenant_violation(&self) -> bool {
+        matches!(self, Self::Query(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+            && error.as_db_error().is_some_and(|db| db.message().contains("row-level security")))
+    }
+}
+
+impl From<DbError> for Problem {
+    fn from(error: DbError) -> Self {
+        if error.is_tenant_violation() {
+            return Problem::forbidden(
+                "tenant.violation",
+                "the data does not belong to the project of this request",
+            )
+            .with_source(error);
+        }
+        match error.sql_state() {
+            Some(state) if *state == SqlState::UNIQUE_VIOLATION => {
+                return Problem::conflict("conflict", "the resource already exists")
+                    .with_source(error);
+            }
+            Some(state)
+                if *state == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *state == SqlState::T_R_DEADLOCK_DETECTED
+                    || *state == SqlState::QUERY_CANCELED =>
+            {
+                return Problem::unavailable("database.busy", 1).with_source(error);
+            }
+            _ => {}
+        }
+        match error {
+            DbError::Pool(_) | DbError::Timeout(_) => {
+                Problem::unavailable("database.unavailable", 2).with_source(error)
+            }
+            DbError::Query(ref inner) if inner.is_closed() || inner.as_db_error().is_none() => {
+                Problem::unavailable("database.unavailable", 2).with_source(error)
+            }
+            DbError::NoProject => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "context.project_required",
+                "Bad request",
+            )
+            .with_detail("this operation needs a project"),
+            other => Problem::internal(other),
+        }
+    }
+}
+
+/// The service's handle on its database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    schema: &'static str,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("schema", &self.schema)
+            .field("status", &self.pool.status())
+            .finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool for the runtime role and refuses a role that could
+    /// bypass row level security.
+    pub async fn connect(
+        settings: &DatabaseSettings,
+        schema: &'static str,
+        application_name: &str,
+    ) -> Result<Self, DbError> {
+        let manager = Manager::from_config(
+            settings.app_connection(application_name),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Clean,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.pool_wait_timeout()))
+            .create_timeout(Some(settings.connect_timeout()))
+            .recycle_timeout(Some(settings.recycle_timeout()))
+            .build()
+            .map_err(|error| DbError::UnsafeRole {
+                role: settings.app_user.clone(),
+                reason: error.to_string(),
+            })?;
+        let db = Self { pool, schema };
+        db.assert_runtime_role_is_safe().await?;
+        Ok(db)
+    }
+
+    pub fn schema(&self) -> &'static str {
+        self.schema
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this is the one place that takes connections from the pool"
+    )]
+    async fn connection(&self) -> Result<Object, DbError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// A runtime role that is superuser, BYPASSRLS, or owns anything
+    /// (owners bypass RLS unless it is forced) would defeat tenant isolation.
+    async fn assert_runtime_role_is_safe(&self) -> Result<(), DbError> {
+        let conn = self.connection().await?;
+        let row = conn
+            .query_one(
+                "SELECT current_user::text AS role, r.rolsuper, r.rolbypassrls,
+                        (SELECT count(*) FROM pg_class c
+                           JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relowner = r.oid
+                            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                            AND n.nspname NOT LIKE 'pg\\_toast%'
+                            AND n.nspname NOT LIKE 'pg\\_temp%') AS owned_relations,
+                        (SELECT count(*) FROM pg_namespace n
+                          WHERE n.nspowner = r.oid
+                            AND n.nspname NOT LIKE 'pg\\_%'
+                            AND n.nspname <> 'information_schema') AS owned_schemas
+                   FROM pg_roles r WHERE r.rolname = current_user",
+                &[],
+            )
+            .await?;
+        let role: String = row.get("role");
+        let unsafe_role = |reason: &str| DbError::UnsafeRole {
+            role: role.clone(),
+            reason: reason.to_owned(),
+        };
+        if row.get::<_, bool>("rolsuper") {
+            return Err(unsafe_role(
+                "it is a superuser; connect as the service's `_app` role",
+            ));
+        }
+        if row.get::<_, bool>("rolbypassrls") {
+            return Err(unsafe_role(
+                "it has BYPASSRLS; connect as the service's `_app` role",
+            ));
+        }
+        if row.get::<_, i64>("owned_relations") > 0 || row.get::<_, i64>("owned_schemas") > 0 {
+            return Err(unsafe_role(
+                "it owns tables or schemas; the runtime role must own nothing",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction confined to the context's project.
+    pub async fn tenant_tx(&self, ctx: &TenantContext) -> Result<TenantTx, DbError> {
+        let project = ctx.project().ok_or(DbError::NoProject)?;
+        let tx = TenantTx::begin(self.connection().await?).await?;
+        tx.execute(
+            "SELECT set_config('app.project_id', $1, true), set_config('app.user_id', $2, true)",
+            &[
+                &project.project_id.to_string(),
+                &ctx.principal().id.to_string(),
+            ],
+        )
+        .await?;
+        let mut tx = tx;
+        tx.project_id = Some(project.project_id);
+        Ok(tx)
+    }
+
+    /// Opens a transaction with no project: tenant tables show no rows and
+    /// accept no writes. For data that is not tenant data (users, the
+    /// project registry) and for workers before they pick a project.
+    pub async fn unscoped_tx(&self) -> Result<TenantTx, DbError> {
+        TenantTx::begin(self.connection().await?).await
+    }
+
+    /// Runs `work` in a [`TenantTx`] for `project_id` on behalf of a
+    /// background worker (no request, no user).
+    pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {
+        let tx = TenantTx::begin(self.connection().await?).await?;
+        tx.execute(
+            "SELECT set_config('app.project_id', $1, true)",
+            &[&project_id.to_string()],
+        )
+        .await?;
+        let mut tx = tx;
+        tx.project_id = Some(project_id);
+        Ok(tx)
+    }
+
+    /// Readiness: the database answers within `timeout` and the schema is at
+    /// least at `expected_version`.
+    pub async fn check_ready(
+        &self,
+        expected_version: i64,
+        timeout: Duration,
+    ) -> Result<(), DbError> {
+        let check = async {
+            let conn = self.connection().await?;
+            let sql = format!(
+                "SELECT coalesce(max(version), 0) FROM {}.schema_migrations",
+                self.schema
+            );
+            let applied: i64 = conn.query_one(&sql, &[]).await?.get(0);
+            if applied < expected_version {
+                return Err(DbError::MigrationsBehind {
+                    applied,
+                    expected: expected_version,
+                });
+            }
+            Ok(())
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .map_err(|_| DbError::Timeout(timeout))?
+    }
+
+    /// Closes the pool: waiting callers fail and idle connections are dropped.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// A database transaction bound to one connection; see the module docs.
+pub struct TenantTx {
+    conn: Option<Object>,
+    project_id: Option<Uuid>,
+}
+
+impl fmt::Debug for TenantTx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantTx {
+    async fn begin(conn: Object) -> Result<Self, DbError> {
+        conn.batch_execute("BEGIN").await?;
+        Ok(Self {
+            conn: Some(conn),
+            project_id: None,
+        })
+    }
+
+    fn conn(&self) -> &Object {
+        // `conn` is only taken by `commit`/`rollback`, which consume `self`.
+        match &self.conn {
+            Some(conn) => conn,
+            None => unreachable!("TenantTx used after it ended"),
+        }
+    }
+
+    /// The project this transaction is confined to, if any.
+    pub fn project_id(&self) -> Option<Uuid> {
+        self.project_id
+    }
+
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let conn = self.conn();
+        let statement = conn.prepare_cached(sql).await?;
+        Ok(conn.query(&statement, params).await?)
+    }
+
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, DbError> {
+        let conn = self.conn();
+        let statement = conn.prepare_cached(sql).await?;
+        Ok(conn.query_one(&statement, params).await?)
+    }
+
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DbError> {
+        let conn = self.conn();
+        let statement = conn.prepare_cached(sql).await?;
+        Ok(conn.query_opt(&statement, params).await?)
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
+        let conn = self.conn();
+        let statement = conn.prepare_cached(sql).await?;
+        Ok(conn.execute(&statement, params).await?)
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if let Some(conn) = self.conn.take() {
+            conn.batch_execute("COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(mut self) -> Result<(), DbError> {
+        if let Some(conn) = self.conn.take() {
+            conn.batch_execute("ROLLBACK").await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TenantTx {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // The connection must not reach the pool with the transaction open.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if conn.batch_execute("ROLLBACK").await.is_err() {
+                        // Broken connection: keep it out of the pool.
+                        drop(Object::take(conn));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(conn)),
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Errors as RFC 9457 problem documents.
+//!
+//! Policy:
+//! - Every error a client sees is `application/problem+json` with a stable,
+//!   dotted `code` (`project.slug_taken`) that clients may match on, and the
+//!   `request_id` to quote in a support request. `title` and `detail` are for
+//!   humans and may change.
+//! - Each service has one error enum; it converts into [`Problem`] in one
+//!   place. Handlers never build responses for errors themselves.
+//! - 5xx bodies never carry internals: the detail is replaced by a generic
+//!   sentence and the full cause chain goes to the log instead.
+//! - Errors actix produces on its own (bad JSON, bad path or query, body too
+//!   large, unknown route, wrong method) are rewritten into problems too, so
+//!   clients only ever parse one error shape.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+
+use crate::telemetry::current_request_id;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem, ready to be sent.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: Cow<'static, str>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    code: Cow<'static, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// Field-level problems for validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldProblem>,
+    #[serde(skip)]
+    retry_after_secs: Option<u64>,
+    #[serde(skip)]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// One invalid field in a request body or query.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        title: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        let code = code.into();
+        Self {
+            type_uri: format!("urn:faultline:problem:{code}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: None,
+            code,
+            request_id: None,
+            errors: Vec::new(),
+            retry_after_secs: None,
+            source: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_secs = Some(seconds);
+        self
+    }
+
+    /// Keeps the underlying error for the log; it never reaches the client.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// 500 with nothing of the cause in the body.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
+        .with_source(source)
+    }
+
+    /// 503 the client may retry after a moment.
+    pub fn unavailable(code: &'static str, retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "Service temporarily unavailable",
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, "Bad request").with_detail(detail)
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, "Unauthorized").with_detail(detail)
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, "Forbidden").with_detail(detail)
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "Not found").with_detail(detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, "Conflict").with_detail(detail)
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Unprocessable content",
+        )
+        .with_detail(detail)
+    }
+
+    fn log(&self) {
+        let chain = self
+            .source
+            .as_deref()
+            .map(|source| error_chain(source as &(dyn std::error::Error + 'static)));
+        if self.status >= 500 {
+            tracing::error!(code = %self.code, status = self.status, error.chain = chain.as_deref(), "request failed");
+        } else {
+            tracing::info!(code = %self.code, status = self.status, error.chain = chain.as_deref(), "request rejected");
+        }
+    }
+
+    /// The body as sent, with the request id filled in and internals removed.
+    fn to_body(&self) -> Vec<u8> {
+        let public_detail = if self.status >= 500 {
+            Some("The server could not complete the request. Quote the request_id when reporting it.".to_owned())
+        } else {
+            self.detail.clone()
+        };
+        let body = PublicProblem {
+            type_uri: &self.type_uri,
+            title: &self.title,
+            status: self.status,
+            detail: public_detail.as_deref(),
+            code: &self.code,
+            request_id: self.request_id.clone().or_else(current_request_id),
+            errors: &self.errors,
+        };
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+#[derive(Serialize)]
+struct PublicProblem<'a> {
+    #[serde(rename = "type")]
+    type_uri: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    #[serde(skip_serializing_if = "<[FieldProblem]>::is_empty")]
+    errors: &'a [FieldProblem],
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.title, self.code)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.body(self.to_body())
+    }
+}
+
+/// Renders an error and all its causes on one line for the log.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// JSON body extraction whose failures are problems.
+pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit_bytes)
+        .error_handler(|error, _req| json_problem(&error).into())
+}
+
+fn json_problem(error: &JsonPayloadError) -> Problem {
+    match error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request.body_too_large",
+            "Payload too large",
+        )
+        .with_detail(format!(
+            "the body has {length} bytes; at most {limit} are accepted"
+        )),
+        JsonPayloadError::Overflow { limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request.body_too_large",
+            "Payload too large",
+        )
+        .with_detail(format!("at most {limit} bytes are accepted")),
+        JsonPayloadError::ContentType => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.unsupported_media_type",
+            "Unsupported media type",
+        )
+        .with_detail("send the body as application/json"),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            Problem::unprocessable("request.invalid_body", error.to_string())
+        }
+        JsonPayloadError::Deserialize(error) => {
+            Problem::bad_request("request.malformed_json", error.to_string())
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request.body_too_large",
+            "Payload too large",
+        ),
+        other => Problem::bad_request("request.unreadable_body", other.to_string()),
+    }
+}
+
+/// Path extraction whose failures are problems.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _req| {
+        let detail = match &error {
+            PathError::Deserialize(error) => error.to_string(),
+            other => other.to_string(),
+        };
+        Problem::bad_request("request.invalid_path", detail).into()
+    })
+}
+
+/// Query-string extraction whose failures are problems.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        let detail = match &error {
+            QueryPayloadError::Deserialize(error) => error.to_string(),
+            other => other.to_string(),
+        };
+        Problem::bad_request("request.invalid_query", detail).into()
+    })
+}
+
+/// Raw body extraction (`Bytes`, `String`) whose size failures are problems.
+pub fn payload_config(limit_bytes: usize) -> web::PayloadConfig {
+    web::PayloadConfig::new(limit_bytes)
+}
+
+/// The fallback for paths no route matches.
+pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(Problem::not_found(
+        "route.not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Rewrites any error response that is not already a problem (actix's own
+/// 405, 413 from payload limits, ...) into one, keeping the status.
+pub fn problemize_error_response<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes());
+    if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let (request, _) = response.into_parts();
+    let problem = Problem::new(
+        status,
+        generic_code(status),
+        status.canonical_reason().unwrap_or("Error"),
+    );
+    let mut rewritten = problem.error_response();
+    if let Some(allow) = allow {
+        rewritten.headers_mut().insert(header::ALLOW, allow);
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, rewritten).map_into_right_body(),
+    ))
+}
+
+fn generic_code(status: StatusCode) -> Cow<'static, str> {
+    match status {
+        StatusCode::NOT_FOUND => "route.not_found".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "route.method_not_allowed".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "request.body_too_large".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "request.unsupported_media_type".into(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "request.headers_too_large".into(),
+        status if status.is_server_error() => "internal".into(),
+        status => format!("http.{}", status.as_u16()).into(),
+    }
+}

@@ -1,0 +1,32 @@
+//! What every Faultline service shares, and nothing else: the verified
+//! tenant context, the tenant-scoped database transaction, problem errors,
+//! configuration, telemetry, the HTTP host with health, readiness, metrics
+//! and graceful shutdown, and pagination. Domain logic lives in services.
+
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod migrate;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+
+pub use context::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
+pub use db::{Db, DbError, TenantTx};
+pub use error::Problem;
+pub use migrate::Migration;
+pub use server::ServiceHost;
+
+/// What a service is, as the shared machinery needs to know it.
+#[derive(Debug)]
+pub struct ServiceSpec {
+    /// Binary and audience name, e.g. `failure-service`.
+    pub name: &'static str,
+    /// The schema it owns, if it keeps data.
+    pub schema: Option<&'static str>,
+    /// Its migrations, embedded in the binary.
+    pub migrations: &'static [Migration],
+}

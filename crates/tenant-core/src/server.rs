@@ -1,0 +1,364 @@
+//! The HTTP host every service runs on.
+//!
+//! Two listeners: the public one (the service's routes plus `/healthz` and
+//! `/readyz`) and an admin one (`/metrics`, `/healthz`, `/readyz`) that is
+//! never routed from outside. Shutdown on SIGTERM/SIGINT (or a
+//! [`ShutdownHandle`]) is graceful: readiness turns 503 at once, after
+//! `server.drain_delay_ms` the public listener closes so new connections
+//! are refused, in-flight requests get `server.shutdown_timeout_secs` to
+//! finish, then the admin listener and the database pool close.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tokio::sync::Notify;
+
+use crate::ServiceSpec;
+use crate::config::{DatabaseSettings, ServiceSettings, Settings};
+use crate::context::InternalTokenVerifier;
+use crate::db::{Db, DbError};
+use crate::error::{self, Problem};
+use crate::metrics::Metrics;
+use crate::migrate::{self, MigrationError, MigrationReport};
+use crate::telemetry::request_telemetry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database refused the service")]
+    Database(#[from] DbError),
+    #[error("cannot connect to the database as the schema owner")]
+    OwnerConnection(#[source] tokio_postgres::Error),
+    #[error("migrations failed")]
+    Migration(#[from] MigrationError),
+    #[error("this service needs a database, but none is configured")]
+    NoDatabase,
+    #[error("the server stopped with an error")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Whether the service should receive traffic.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    draining: Arc<AtomicBool>,
+    db: Option<Db>,
+    expected_version: i64,
+    timeout: Duration,
+}
+
+impl Readiness {
+    fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    async fn check(&self) -> Result<(), Problem> {
+        if self.is_draining() {
+            return Err(Problem::unavailable("service.draining", 5)
+                .with_detail("the service is shutting down"));
+        }
+        if let Some(db) = &self.db {
+            db.check_ready(self.expected_version, self.timeout)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(error = %error::error_chain(&error), "not ready: database");
+                    Problem::unavailable("service.not_ready", 2)
+                        .with_detail("the database is unreachable or not migrated")
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Asks a running service to shut down gracefully, as SIGTERM would.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle(Arc<Notify>);
+
+impl ShutdownHandle {
+    pub fn trigger(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Connects the service's runtime pool, migrating first when
+/// `database.migrate_on_start` is set. `None` for services without a schema.
+pub async fn connect_database<S: ServiceSettings>(
+    spec: &ServiceSpec,
+    settings: &Settings<S>,
+) -> Result<Option<Db>, HostError> {
+    let Some(schema) = spec.schema else {
+        return Ok(None);
+    };
+    let database = settings.database.as_ref().ok_or(HostError::NoDatabase)?;
+    if database.migrate_on_start {
+        migrate_schema(spec, database).await?;
+    }
+    Ok(Some(Db::connect(database, schema, spec.name).await?))
+}
+
+/// Applies the service's pending migrations as the schema owner.
+pub async fn migrate_schema(
+    spec: &ServiceSpec,
+    database: &DatabaseSettings,
+) -> Result<MigrationReport, HostError> {
+    let Some(schema) = spec.schema else {
+        return Ok(MigrationReport::default());
+    };
+    let (mut client, connection) = database
+        .owner_connection(&format!("{}-migrate", spec.name))
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(HostError::OwnerConnection)?;
+    let connection = tokio::spawn(connection);
+    let report = migrate::run(&mut client, schema, &database.app_user, spec.migrations).await;
+    drop(client);
+    let _ = connection.await;
+    Ok(report?)
+}
+
+/// A service listening on its two ports.
+pub struct ServiceHost {
+    name: &'static str,
+    port: u16,
+    admin_port: u16,
+    main: Server,
+    admin: Server,
+    readiness: Readiness,
+    shutdown: ShutdownHandle,
+    drain_delay: Duration,
+}
+
+impl std::fmt::Debug for ServiceHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHost")
+            .field("name", &self.name)
+            .field("port", &self.port)
+            .field("admin_port", &self.admin_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceHost {
+    /// Binds both listeners (port 0 picks a free port) and prepares the
+    /// servers; nothing is served until [`ServiceHost::run_until_stopped`].
+    ///
+    /// `configure` registers the service's routes (and any app data they
+    /// need); `Db`, the context verifier, JSON/path/query problem handlers,
+    /// health and readiness are registered here for every service.
+    pub fn start<S, F>(
+        spec: &'static ServiceSpec,
+        settings: &Settings<S>,
+        db: Option<Db>,
+        configure: F,
+    ) -> Result<Self, HostError>
+    where
+        S: ServiceSettings,
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let server = &settings.server;
+        let metrics = Metrics::new(spec.name);
+        let readiness = Readiness {
+            draining: Arc::new(AtomicBool::new(false)),
+            db: db.clone(),
+            expected_version: migrate::latest_version(spec.migrations),
+            timeout: settings
+                .database
+                .as_ref()
+                .map_or(Duration::from_secs(1), DatabaseSettings::ready_timeout),
+        };
+
+        let (main_listener, port) = bind(&server.host, server.port)?;
+        let (admin_listener, admin_port) = bind(&server.admin_host, server.admin_port)?;
+
+        let verifier = web::Data::new(InternalTokenVerifier::new(
+            &settings.internal_token,
+            spec.name,
+        ));
+        let http_metrics = web::Data::new(metrics.http().clone());
+        let readiness_data = web::Data::new(readiness.clone());
+        let db_data = db.map(web::Data::new);
+        let json_limit = server.json_body_limit_bytes;
+        let main = HttpServer::new(move || {
+            let mut app = App::new()
+                .app_data(error::json_config(json_limit))
+                .app_data(error::path_config())
+                .app_data(error::query_config())
+                .app_data(verifier.clone())
+                .app_data(http_metrics.clone())
+                .app_data(readiness_data.clone());
+            if let Some(db) = &db_data {
+                app = app.app_data(db.clone());
+            }
+            app.wrap(ErrorHandlers::new().default_handler(error::problemize_error_response))
+                .wrap(from_fn(request_telemetry))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .configure(configure.clone())
+                .default_service(web::to(error::route_not_found))
+        })
+        .workers(server.workers.unwrap_or_else(num_workers))
+        .shutdown_timeout(server.shutdown_timeout_secs)
+        .disable_signals()
+        .listen(main_listener)
+        .map_err(|source| HostError::Bind {
+            address: format!("{}:{}", server.host, server.port),
+            source,
+        })?
+        .run();
+
+        let admin_readiness = web::Data::new(readiness.clone());
+        let admin_metrics = web::Data::new(metrics);
+        let admin = HttpServer::new(move || {
+            App::new()
+                .app_data(admin_readiness.clone())
+                .app_data(admin_metrics.clone())
+                .wrap(ErrorHandlers::new().default_handler(error::problemize_error_response))
+                .route("/metrics", web::get().to(metrics_endpoint))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .default_service(web::to(error::route_not_found))
+        })
+        .workers(1)
+        .shutdown_timeout(1)
+        .disable_signals()
+        .listen(admin_listener)
+        .map_err(|source| HostError::Bind {
+            address: format!("{}:{}", server.admin_host, server.admin_port),
+            source,
+        })?
+        .run();
+
+        tracing::info!(service = spec.name, port, admin_port, "listening");
+        Ok(Self {
+            name: spec.name,
+            port,
+            admin_port,
+            main,
+            admin,
+            readiness,
+            shutdown: ShutdownHandle::default(),
+            drain_delay: server.drain_delay(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Connects the database (migrating first when configured) and starts
+    /// the host: what a service's `Application::build` does.
+    pub async fn build<S, F>(
+        spec: &'static ServiceSpec,
+        settings: &Settings<S>,
+        configure: F,
+    ) -> Result<Self, HostError>
+    where
+        S: ServiceSettings,
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let db = connect_database(spec, settings).await?;
+        Self::start(spec, settings, db, configure)
+    }
+
+    /// Serves until SIGTERM, SIGINT or the shutdown handle, then drains.
+    pub async fn run_until_stopped(self) -> Result<(), HostError> {
+        let main_handle = self.main.handle();
+        let admin_handle = self.admin.handle();
+        let mut main = tokio::spawn(self.main);
+        let admin = tokio::spawn(self.admin);
+
+        tokio::select! {
+            finished = &mut main => {
+                admin_handle.stop(false).await;
+                return Ok(finished.map_err(std::io::Error::other)??);
+            }
+            () = shutdown_requested(&self.shutdown) => {}
+        }
+
+        tracing::info!(service = self.name, "shutdown requested: draining");
+        self.readiness.start_draining();
+        tokio::time::sleep(self.drain_delay).await;
+        main_handle.stop(true).await;
+        let finished = main.await.map_err(std::io::Error::other)?;
+        admin_handle.stop(true).await;
+        let _ = admin.await;
+        if let Some(db) = &self.readiness.db {
+            db.close();
+        }
+        tracing::info!(service = self.name, "stopped");
+        Ok(finished?)
+    }
+}
+
+fn bind(host: &str, port: u16) -> Result<(TcpListener, u16), HostError> {
+    let address = format!("{host}:{port}");
+    let bind_error = |source| HostError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&address).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    Ok((listener, port))
+}
+
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+async fn shutdown_requested(handle: &ShutdownHandle) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+        () = handle.0.notified() => {}
+    }
+}
+
+/// Liveness: the process answers. Never touches dependencies.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: dependencies reachable, schema migrated, not draining.
+async fn readyz(readiness: web::Data<Readiness>) -> Result<HttpResponse, Problem> {
+    readiness.check().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+}
+
+async fn metrics_endpoint(metrics: web::Data<Metrics>) -> Result<HttpResponse, Problem> {
+    let body = metrics.encode().map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(body))
+}

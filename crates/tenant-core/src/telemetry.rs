@@ -1,0 +1,278 @@
+//! Logs, traces and the per-request root span.
+//!
+//! Every request gets one root span carrying `request_id`, `http.route` (the
+//! route template, never the raw path, so cardinality stays bounded),
+//! `project_id` (recorded once the tenant context is known) and, when the
+//! caller sent a W3C `traceparent`, that trace as its parent. The request id
+//! is kept from `X-Request-Id` when it is sane, minted otherwise, echoed on
+//! the response and available to error bodies through a task-local.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogFormat, TelemetrySettings};
+use crate::metrics::HttpMetrics;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+tokio::task_local! {
+    static REQUEST_ID: RequestId;
+}
+
+/// The id that ties a request's logs, traces and error body together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Accepts a client's id only when it is short and made of safe
+    /// characters, so it cannot forge log lines or bloat headers.
+    pub fn parse(value: &str) -> Option<Self> {
+        let sane = !value.is_empty()
+            && value.len() <= MAX_REQUEST_ID_LEN
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        sane.then(|| Self(value.to_owned()))
+    }
+
+    pub fn mint() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The request id of the request being served on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.0.clone()).ok()
+}
+
+/// Keeps the tracer provider alive; dropping it flushes pending spans.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "trace exporter did not shut down cleanly");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTLP exporter could not be built: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global subscriber is already installed: {0}")]
+    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+    #[error("invalid log filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+}
+
+/// Installs the global subscriber: JSON or pretty logs, and OTLP trace export
+/// when an endpoint is configured.
+pub fn init(
+    service: &'static str,
+    settings: &TelemetrySettings,
+) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = EnvFilter::try_new(&settings.log_filter)?;
+    let fmt_layer = match settings.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+
+    let provider = match &settings.otlp_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+                .build()?;
+            let resource = opentelemetry_sdk::Resource::builder()
+                .with_service_name(service)
+                .build();
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource)
+                    .build(),
+            )
+        }
+        None => None,
+    };
+    let otel_layer = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service)));
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init()?;
+    Ok(TelemetryGuard { provider })
+}
+
+/// Headers that carry W3C trace context to the next hop.
+pub fn trace_headers(span: &tracing::Span) -> Vec<(HeaderName, HeaderValue)> {
+    let mut carrier = HeaderCarrier::default();
+    propagator().inject_context(&span.context(), &mut carrier);
+    carrier
+        .0
+        .into_iter()
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::try_from(name).ok()?,
+                HeaderValue::try_from(value).ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn propagator() -> &'static TraceContextPropagator {
+    static PROPAGATOR: OnceLock<TraceContextPropagator> = OnceLock::new();
+    PROPAGATOR.get_or_init(TraceContextPropagator::new)
+}
+
+#[derive(Default)]
+struct HeaderCarrier(HashMap<String, String>);
+
+impl Injector for HeaderCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct RequestHeaders<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl Extractor for RequestHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Outermost middleware of every service: request id, root span, trace
+/// parent, request metrics, and problem bodies that know their request id.
+pub async fn request_telemetry(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(RequestId::parse)
+        .unwrap_or_else(RequestId::mint);
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
+    let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
+
+    let span = if is_probe(req.path()) {
+        tracing::debug_span!("http.request", http.request.method = %method, http.route = %route, request_id = %request_id, http.response.status_code = tracing::field::Empty)
+    } else {
+        tracing::info_span!(
+            "http.request",
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            http.request.method = %method,
+            http.route = %route,
+            url.path = %req.path(),
+            request_id = %request_id,
+            trace_id = tracing::field::Empty,
+            project_id = tracing::field::Empty,
+            principal_id = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+        )
+    };
+    let parent = propagator().extract(&RequestHeaders(req.headers()));
+    let remote = parent.span().span_context().clone();
+    if remote.is_valid() {
+        span.record("trace_id", tracing::field::display(remote.trace_id()));
+        // Without an OTLP exporter there is no tracer and this is a no-op.
+        let _ = span.set_parent(parent);
+    }
+
+    let response = REQUEST_ID
+        .scope(request_id.clone(), next.call(req).instrument(span.clone()))
+        .await;
+    let mut response = match response {
+        Ok(response) => response,
+        // Errors that escaped the handlers are rendered here, inside the
+        // request scope, so their body still carries the request id.
+        Err(error) => {
+            let rendered = REQUEST_ID.sync_scope(request_id.clone(), || error.error_response());
+            return Err(actix_web::error::InternalError::from_response(error, rendered).into());
+        }
+    };
+
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.observe(&route, method.as_str(), status.as_u16(), elapsed);
+    }
+    span.in_scope(|| {
+        if is_probe(response.request().path()) {
+            tracing::debug!(
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request finished"
+            );
+        } else {
+            tracing::info!(
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                status = status.as_u16(),
+                "request finished"
+            );
+        }
+    });
+    Ok(response)
+}

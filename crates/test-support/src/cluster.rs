@@ -1,0 +1,176 @@
+//! A throwaway PostgreSQL cluster a test can stop and start, for behaviour
+//! that needs the database to go away (readiness, reconnects) without
+//! disturbing the shared cluster other tests use.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use tokio_postgres::Config;
+
+use crate::connect;
+
+/// Where Debian (or `PG_BIN_DIR`) keeps `initdb` and `pg_ctl`.
+pub fn server_bin_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("PG_BIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .context("PostgreSQL server binaries not found under /usr/lib/postgresql (run `make test`, which installs them)")?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .context("no PostgreSQL version with pg_ctl under /usr/lib/postgresql")
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// A private cluster in a temporary directory, owned by the `postgres`
+/// system user when tests run as root (the server refuses to run as root).
+#[derive(Debug)]
+pub struct EphemeralCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_root: bool,
+}
+
+impl EphemeralCluster {
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = server_bin_dir()?;
+        let as_root = running_as_root();
+        let dir =
+            std::env::temp_dir().join(format!("faultline-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let cluster = Self {
+            dir,
+            bin,
+            port,
+            as_root,
+        };
+        if as_root {
+            run(Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&cluster.dir))?;
+        }
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data_dir(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )?;
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn pg(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
+        let program = self.bin.join(tool);
+        let mut command = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command.args(args).current_dir(&self.dir);
+        run(&mut command)
+    }
+
+    pub fn start_server(&self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir(),
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        )
+    }
+
+    pub fn stop_server(&self) -> anyhow::Result<()> {
+        self.pg(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        )
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_config(&self, dbname: &str) -> Config {
+        let mut config = Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .dbname(dbname);
+        config
+    }
+
+    /// Creates `faultline` with every schema bootstrapped and migrated.
+    pub async fn create_platform_database(&self) -> anyhow::Result<String> {
+        let control = connect(&self.admin_config("postgres")).await?;
+        control.batch_execute("CREATE DATABASE faultline").await?;
+        let mut client = connect(&self.admin_config("faultline")).await?;
+        crate::bootstrap_and_migrate(&mut client).await?;
+        Ok("faultline".to_owned())
+    }
+}
+
+impl Drop for EphemeralCluster {
+    fn drop(&mut self) {
+        let _ = self.stop_server();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}

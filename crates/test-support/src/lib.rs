@@ -1,0 +1,393 @@
+//! Test support: every test gets its own PostgreSQL database and starts real
+//! services on port 0.
+//!
+//! A template database is built once per cluster and source tree (bootstrap
+//! plus every service's migrations, named by a hash of those files) under an
+//! advisory lock, so parallel test processes share it. Each
+//! [`TestDatabase`] is a `CREATE DATABASE ... TEMPLATE` copy, dropped when the
+//! value is dropped.
+//!
+//! The admin connection comes from `FAULTLINE_TEST_ADMIN_URL`, else
+//! `DATABASE_URL`, else the private cluster `make test` / `make run` start
+//! (`.faultline/postgres/admin-url`).
+
+#![allow(
+    clippy::expect_used,
+    reason = "test support fails the test at once, with the reason, when the environment is not usable"
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use tenant_core::config::{self, ServiceSettings, Settings, dev_role_password};
+use tenant_core::context::InternalTokenIssuer;
+use tenant_core::server::{HostError, ShutdownHandle};
+use tenant_core::{ServiceHost, ServiceSpec, TenantContext, migrate};
+use tokio::sync::OnceCell;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config, NoTls};
+
+pub mod cluster;
+
+/// Every schema the bootstrap creates, with the migration folder of each.
+pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];
+
+const TEMPLATE_LOCK: i64 = 0x6661_756c_746c;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// The admin connection for creating and dropping test databases.
+pub fn admin_url() -> anyhow::Result<String> {
+    for var in ["FAULTLINE_TEST_ADMIN_URL", "DATABASE_URL"] {
+        if let Ok(url) = std::env::var(var)
+            && !url.is_empty()
+        {
+            return Ok(url);
+        }
+    }
+    let file = workspace_root().join(".faultline/postgres/admin-url");
+    match std::fs::read_to_string(&file) {
+        Ok(url) => Ok(url.trim().to_owned()),
+        Err(_) => bail!(
+            "no PostgreSQL for tests: run `make test` (it starts a private cluster), \
+             or set FAULTLINE_TEST_ADMIN_URL / DATABASE_URL to an admin connection"
+        ),
+    }
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<Client> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .context("connecting to PostgreSQL")?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+fn template_fingerprint() -> anyhow::Result<String> {
+    let root = workspace_root().join("migrations");
+    let mut hasher = Sha256::new();
+    hasher.update(std::fs::read(root.join("bootstrap.sql")).context("reading bootstrap.sql")?);
+    for schema in SCHEMAS {
+        for migration in migrate::read_dir(&root.join(schema))? {
+            hasher.update(schema.as_bytes());
+            hasher.update(migration.version.to_be_bytes());
+            hasher.update(migration.sql.as_bytes());
+        }
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// Bootstraps roles and schemas in `client`'s database and applies every
+/// service's migrations from the source tree, the way `make run` does.
+pub async fn bootstrap_and_migrate(client: &mut Client) -> anyhow::Result<()> {
+    let root = workspace_root().join("migrations");
+    let bootstrap = std::fs::read_to_string(root.join("bootstrap.sql"))?;
+    client
+        .batch_execute(&bootstrap)
+        .await
+        .context("running bootstrap.sql")?;
+    for schema in SCHEMAS {
+        for role in [format!("{schema}_owner"), format!("{schema}_app")] {
+            // Identifiers and the dev password are ours, not user input.
+            client
+                .batch_execute(&format!(
+                    "ALTER ROLE \"{role}\" PASSWORD '{}'",
+                    dev_role_password(&role)
+                ))
+                .await?;
+        }
+        let migrations = migrate::read_dir(&root.join(schema))?;
+        client
+            .batch_execute(&format!("SET ROLE \"{schema}_owner\""))
+            .await?;
+        let result = migrate::run(client, schema, &format!("{schema}_app"), &migrations).await;
+        client.batch_execute("RESET ROLE").await?;
+        result.with_context(|| format!("migrating {schema}"))?;
+    }
+    Ok(())
+}
+
+async fn template() -> anyhow::Result<&'static str> {
+    let name = TEMPLATE
+        .get_or_try_init(|| async {
+            let admin: Config = admin_url()?.parse().context("parsing the admin URL")?;
+            let name = format!("faultline_tpl_{}", template_fingerprint()?);
+            let control = connect(&admin).await?;
+            control
+                .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+                .await?;
+            let exists = control
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await?
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                control
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                    ))
+                    .await?;
+                control
+                    .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+                    .await?;
+                let mut in_template = admin.clone();
+                in_template.dbname(&building);
+                let mut client = connect(&in_template).await?;
+                bootstrap_and_migrate(&mut client).await?;
+                drop(client);
+                control
+                    .batch_execute(&format!(
+                        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\";
+                         ALTER DATABASE \"{name}\" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;"
+                    ))
+                    .await
+                    .context("finishing the template")?;
+            }
+            control
+                .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+                .await?;
+            anyhow::Ok(name)
+        })
+        .await?;
+    Ok(name.as_str())
+}
+
+/// A fresh database for one test, dropped on drop.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    admin: Config,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        Self::try_create().await.expect("creating a test database")
+    }
+
+    async fn try_create() -> anyhow::Result<Self> {
+        let template = template().await?;
+        let admin: Config = admin_url()?.parse()?;
+        let name = format!("faultline_test_{}", uuid::Uuid::new_v4().simple());
+        let control = connect(&admin).await?;
+        // Two clones of one template at the same instant can collide on the
+        // template's lock; retry briefly.
+        let mut attempt = 0;
+        loop {
+            match control
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
+                .await
+            {
+                Ok(()) => break,
+                Err(error) if attempt < 20 => {
+                    attempt += 1;
+                    tracing_free_sleep(attempt, &error).await;
+                }
+                Err(error) => return Err(error).context("cloning the template database"),
+            }
+        }
+        Ok(Self { name, admin })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Host (or socket directory) and port of the cluster.
+    pub fn host_and_port(&self) -> (String, u16) {
+        let host = match self.admin.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "127.0.0.1".to_owned(),
+        };
+        let port = self.admin.get_ports().first().copied().unwrap_or(5432);
+        (host, port)
+    }
+
+    /// A superuser connection to this database.
+    pub async fn admin_client(&self) -> Client {
+        let mut config = self.admin.clone();
+        config.dbname(&self.name);
+        connect(&config).await.expect("connecting as admin")
+    }
+
+    /// A connection as one of the service roles (`failure_app`, ...).
+    pub async fn connect_as(&self, role: &str) -> anyhow::Result<Client> {
+        let (host, port) = self.host_and_port();
+        let mut config = Config::new();
+        config
+            .host(&host)
+            .port(port)
+            .dbname(&self.name)
+            .user(role)
+            .password(dev_role_password(role));
+        connect(&config).await
+    }
+
+    /// Config overrides that point a service at this database.
+    pub fn overrides(&self) -> Vec<(&'static str, String)> {
+        let (host, port) = self.host_and_port();
+        vec![
+            ("database.host", host),
+            ("database.port", port.to_string()),
+            ("database.name", self.name.clone()),
+            ("database.pool_max_size", "4".to_owned()),
+        ]
+    }
+}
+
+async fn tracing_free_sleep(attempt: u64, error: &tokio_postgres::Error) {
+    if attempt == 10 {
+        eprintln!("still waiting to clone the template: {error}");
+    }
+    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on itself.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let control = connect(&admin).await.ok()?;
+                control
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// Settings for `spec` as a test runs it: environment `test`, both ports 0,
+/// quiet logs, pointed at `db` when given, then `extra` overrides.
+pub fn settings<S: ServiceSettings>(
+    spec: &ServiceSpec,
+    db: Option<&TestDatabase>,
+    extra: &[(&'static str, String)],
+) -> Settings<S> {
+    let mut overrides: Vec<(&str, String)> = vec![
+        ("environment", "test".to_owned()),
+        ("server.port", "0".to_owned()),
+        ("server.admin_port", "0".to_owned()),
+        ("server.workers", "2".to_owned()),
+        ("server.shutdown_timeout_secs", "10".to_owned()),
+    ];
+    if let Some(db) = db {
+        overrides.extend(db.overrides());
+    }
+    overrides.extend(extra.iter().cloned());
+    config::load_with_overrides(spec, &overrides).expect("test settings are valid")
+}
+
+/// A service started by a test, serving in the background.
+#[derive(Debug)]
+pub struct RunningService {
+    pub port: u16,
+    pub admin_port: u16,
+    shutdown: ShutdownHandle,
+    task: tokio::task::JoinHandle<Result<(), HostError>>,
+}
+
+impl RunningService {
+    pub fn spawn(host: ServiceHost) -> Self {
+        let port = host.port();
+        let admin_port = host.admin_port();
+        let shutdown = host.shutdown_handle();
+        let task = tokio::spawn(host.run_until_stopped());
+        Self {
+            port,
+            admin_port,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
+    }
+
+    /// Graceful shutdown, waiting until the service has stopped.
+    pub async fn stop(self) -> Result<(), HostError> {
+        self.shutdown.trigger();
+        self.task
+            .await
+            .map_err(|join| HostError::Serve(std::io::Error::other(join)))?
+    }
+}
+
+/// An internal context token for `audience`, signed with the development key,
+/// as the gateway would mint it.
+pub fn context_token(audience: &str, context: &TenantContext) -> String {
+    let settings: Settings = config::load_with_overrides(
+        &ServiceSpec {
+            name: "test-support",
+            schema: None,
+            migrations: &[],
+        },
+        &[("environment", "test".to_owned())],
+    )
+    .expect("default settings load");
+    InternalTokenIssuer::new(&settings.internal_token)
+        .and_then(|issuer| issuer.issue(audience, context))
+        .expect("minting a context token")
+}
+
+/// An HTTP client that never follows redirects and times out quickly.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("building an HTTP client")
+}
+
+/// Polls `url` until it answers `status` or `timeout` passes.
+pub async fn wait_for_status(
+    client: &reqwest::Client,
+    url: &str,
+    status: u16,
+    timeout: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().as_u16() == status
+        {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Checks `make run` the way a newcomer uses it: start it in the background,
+# wait for its banner, check every service's /readyz and /healthz, then
+# `make stop` and make sure everything, the private cluster included, is down.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
+LOG="$ROOT/.faultline/make-run.log"
+mkdir -p "$ROOT/.faultline"
+
+setsid make run > "$LOG" 2>&1 < /dev/null &
+RUN_PID=$!
+cleanup() { make -s stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+for _ in $(seq 1 600); do
+    grep -q "all 6 services ready" "$LOG" && break
+    if ! kill -0 "$RUN_PID" 2>/dev/null; then
+        echo "check-run: make run exited early:"; tail -n 50 "$LOG"; exit 1
+    fi
+    sleep 1
+done
+grep -q "all 6 services ready" "$LOG" || { echo "check-run: not ready in time"; tail -n 50 "$LOG"; exit 1; }
+
+failed=0
+for offset in 0 1 2 3 4 5; do
+    for url in "http://127.0.0.1:$((BASE_PORT + offset))/readyz" \
+               "http://127.0.0.1:$((BASE_PORT + offset))/healthz" \
+               "http://127.0.0.1:$((BASE_PORT + 100 + offset))/readyz"; do
+        if curl -fsS -o /dev/null "$url"; then echo "check-run: ok   $url"; else echo "check-run: FAIL $url"; failed=1; fi
+    done
+    if curl -fsS "http://127.0.0.1:$((BASE_PORT + 100 + offset))/metrics" | grep -q http_server_request_duration_seconds; then
+        echo "check-run: ok   metrics on admin port $((BASE_PORT + 100 + offset))"
+    else
+        echo "check-run: FAIL metrics on admin port $((BASE_PORT + 100 + offset))"; failed=1
+    fi
+done
+
+make -s stop
+trap - EXIT
+for _ in $(seq 1 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$RUN_PID" 2>/dev/null; then echo "check-run: FAIL make run still running after make stop"; failed=1; fi
+if curl -fsS -o /dev/null "http://127.0.0.1:$((BASE_PORT + 100))/healthz" 2>/dev/null; then
+    echo "check-run: FAIL the gateway still answers after make stop"; failed=1
+fi
+if [[ -z "${DATABASE_URL:-}" ]] && pg_isready -q -h 127.0.0.1 -p "${FAULTLINE_PG_PORT:-54329}"; then
+    echo "check-run: FAIL the private cluster is still up after make stop"; failed=1
+fi
+[[ $failed -eq 0 ]] && echo "check-run: make run brought all 6 services to ready and make stop stopped everything"
+exit $failed

@@ -1,0 +1,12 @@
+use std::process::ExitCode;
+
+use integration_gateway::{Application, SPEC};
+
+fn main() -> ExitCode {
+    tenant_core::cli::main(&SPEC, |settings| async move {
+        Application::build(settings)
+            .await?
+            .run_until_stopped()
+            .await
+    })
+}

@@ -1,0 +1,45 @@
+//! Projects (the tenants), memberships and roles, plans, and the access API the gateway authorizes with.
+
+use actix_web::web;
+use tenant_core::server::HostError;
+use tenant_core::{Migration, ServiceHost, ServiceSpec};
+
+pub type Settings = tenant_core::config::Settings;
+
+/// Embedded from `migrations/project/`; a platform test checks the list against the folder.
+pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
+    1,
+    "projects",
+    include_str!("../../../migrations/project/0001_projects.sql"),
+)];
+
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "project-service",
+    schema: Some("project"),
+    migrations: MIGRATIONS,
+};
+
+/// The project-service process: its routes on the shared host.
+#[derive(Debug)]
+pub struct Application(ServiceHost);
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, HostError> {
+        ServiceHost::build(&SPEC, &settings, routes).await.map(Self)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    pub fn into_host(self) -> ServiceHost {
+        self.0
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), HostError> {
+        self.0.run_until_stopped().await
+    }
+}
+
+/// The route table. Health, readiness and metrics come from the host.
+fn routes(_cfg: &mut web::ServiceConfig) {}
