@@ -445,3 +445,129 @@ fn check_secret(
         Some(_) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static WITH_SCHEMA: ServiceSpec = ServiceSpec {
+        name: "config-test",
+        schema: Some("failure"),
+        migrations: &[],
+    };
+
+    fn load(overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let overrides: Vec<(&str, String)> = overrides
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        load_with_overrides(&WITH_SCHEMA, &overrides)
+    }
+
+    const STRONG: &str = "a-production-secret-of-more-than-32-bytes";
+
+    #[test]
+    fn dev_starts_with_embedded_defaults() {
+        let settings = load(&[]).unwrap();
+        assert_eq!(settings.environment, Environment::Dev);
+        let database = settings.database.unwrap();
+        assert_eq!(database.app_user, "failure_app");
+        assert_eq!(database.owner_user, "failure_owner");
+    }
+
+    #[test]
+    fn prod_with_a_default_secret_refuses_naming_the_key() {
+        let error = load(&[
+            ("environment", "prod"),
+            ("internal_token.keys.dev", DEV_INTERNAL_KEY),
+            ("database.app_password", STRONG),
+        ])
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("internal_token.keys.dev is a development default"),
+            "{message}"
+        );
+        assert!(
+            message.contains("FAULTLINE__INTERNAL_TOKEN__KEYS__DEV"),
+            "{message}"
+        );
+
+        let error = load(&[
+            ("environment", "prod"),
+            ("internal_token.keys.dev", STRONG),
+            ("database.app_password", "faultline-dev-failure_app"),
+        ])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("database.app_password is a development default"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn prod_with_missing_or_short_secrets_refuses_naming_each_key() {
+        let message = load(&[("environment", "prod")]).unwrap_err().to_string();
+        assert!(
+            message.contains("internal_token.keys is missing"),
+            "{message}"
+        );
+        assert!(
+            message.contains("database.app_password is required in prod"),
+            "{message}"
+        );
+
+        let message = load(&[
+            ("environment", "prod"),
+            ("internal_token.keys.dev", "short"),
+            ("database.app_password", STRONG),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.contains("internal_token.keys.dev is shorter than 32 bytes"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn prod_with_strong_secrets_starts() {
+        let settings = load(&[
+            ("environment", "prod"),
+            ("internal_token.keys.dev", STRONG),
+            ("database.app_password", STRONG),
+        ])
+        .unwrap();
+        assert_eq!(settings.environment, Environment::Prod);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let settings = load(&[
+            ("database.app_password", STRONG),
+            ("internal_token.keys.dev", STRONG),
+        ])
+        .unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains(STRONG), "{debug}");
+        assert!(!debug.contains(DEV_INTERNAL_KEY), "{debug}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_naming_the_key() {
+        let message = load(&[("internal_token.ttl_secs", "3600")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("internal_token.ttl_secs"), "{message}");
+        let message = load(&[("internal_token.signing_key_id", "missing")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("signing_key_id `missing`"), "{message}");
+        let error = load(&[("server.port", "not-a-port")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("server.port"), "{error}");
+    }
+}

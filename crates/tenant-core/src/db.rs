@@ -165,10 +165,7 @@ impl Db {
         self.schema
     }
 
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "this is the one place that takes connections from the pool"
-    )]
+    /// The one place connections leave the pool; the pool itself is private.
     async fn connection(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)
     }

@@ -29,9 +29,15 @@ use crate::telemetry::current_request_id;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// An RFC 9457 problem, ready to be sent.
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem, ready to be sent. Boxed, so `Result<T, Problem>`
+/// stays one pointer wide on the happy path.
+#[derive(Debug)]
 pub struct Problem {
+    inner: Box<ProblemFields>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProblemFields {
     #[serde(rename = "type")]
     type_uri: String,
     title: Cow<'static, str>,
@@ -64,7 +70,7 @@ impl Problem {
         title: impl Into<Cow<'static, str>>,
     ) -> Self {
         let code = code.into();
-        Self {
+        let fields = ProblemFields {
             type_uri: format!("urn:faultline:problem:{code}"),
             title: title.into(),
             status: status.as_u16(),
@@ -74,40 +80,43 @@ impl Problem {
             errors: Vec::new(),
             retry_after_secs: None,
             source: None,
+        };
+        Self {
+            inner: Box::new(fields),
         }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.inner.detail = Some(detail.into());
         self
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
-        self.errors = errors;
+        self.inner.errors = errors;
         self
     }
 
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after_secs = Some(seconds);
+        self.inner.retry_after_secs = Some(seconds);
         self
     }
 
     /// Keeps the underlying error for the log; it never reaches the client.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
 
     pub fn code(&self) -> &str {
-        &self.code
+        &self.inner.code
     }
 
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.inner.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.inner.detail.as_deref()
     }
 
     /// 500 with nothing of the cause in the body.
@@ -161,31 +170,32 @@ impl Problem {
 
     fn log(&self) {
         let chain = self
+            .inner
             .source
             .as_deref()
             .map(|source| error_chain(source as &(dyn std::error::Error + 'static)));
-        if self.status >= 500 {
-            tracing::error!(code = %self.code, status = self.status, error.chain = chain.as_deref(), "request failed");
+        if self.inner.status >= 500 {
+            tracing::error!(code = %self.inner.code, status = self.inner.status, error.chain = chain.as_deref(), "request failed");
         } else {
-            tracing::info!(code = %self.code, status = self.status, error.chain = chain.as_deref(), "request rejected");
+            tracing::info!(code = %self.inner.code, status = self.inner.status, error.chain = chain.as_deref(), "request rejected");
         }
     }
 
     /// The body as sent, with the request id filled in and internals removed.
     fn to_body(&self) -> Vec<u8> {
-        let public_detail = if self.status >= 500 {
+        let public_detail = if self.inner.status >= 500 {
             Some("The server could not complete the request. Quote the request_id when reporting it.".to_owned())
         } else {
-            self.detail.clone()
+            self.inner.detail.clone()
         };
         let body = PublicProblem {
-            type_uri: &self.type_uri,
-            title: &self.title,
-            status: self.status,
+            type_uri: &self.inner.type_uri,
+            title: &self.inner.title,
+            status: self.inner.status,
             detail: public_detail.as_deref(),
-            code: &self.code,
-            request_id: self.request_id.clone().or_else(current_request_id),
-            errors: &self.errors,
+            code: &self.inner.code,
+            request_id: self.inner.request_id.clone().or_else(current_request_id),
+            errors: &self.inner.errors,
         };
         serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
     }
@@ -208,8 +218,8 @@ struct PublicProblem<'a> {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.title, self.code)?;
-        if let Some(detail) = &self.detail {
+        write!(f, "{} ({})", self.inner.title, self.inner.code)?;
+        if let Some(detail) = &self.inner.detail {
             write!(f, ": {detail}")?;
         }
         Ok(())
@@ -218,7 +228,8 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -234,7 +245,7 @@ impl ResponseError for Problem {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let Some(seconds) = self.retry_after_secs {
+        if let Some(seconds) = self.inner.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.body(self.to_body())

@@ -1,6 +1,12 @@
 //! The internal context token: the only way a request reaches a handler that
 //! takes a `TenantContext`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
 mod common;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -87,30 +93,54 @@ async fn a_missing_token_is_401() {
 async fn an_expired_token_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
-    let token = hand_made_token(&claims("probe-service", now - 120, now - 61), "dev", DEV_KEY);
-    assert_unauthorized_problem(whoami(&service, Some(&token)).await, "context.invalid_token").await;
+    let token = hand_made_token(
+        &claims("probe-service", now - 120, now - 61),
+        "dev",
+        DEV_KEY,
+    );
+    assert_unauthorized_problem(
+        whoami(&service, Some(&token)).await,
+        "context.invalid_token",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_token_for_another_service_is_401() {
     let service = common::spawn_probe(&[]);
     let token = test_support::context_token("failure-service", &member_context());
-    assert_unauthorized_problem(whoami(&service, Some(&token)).await, "context.invalid_token").await;
+    assert_unauthorized_problem(
+        whoami(&service, Some(&token)).await,
+        "context.invalid_token",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_token_with_a_bad_signature_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
-    let forged = hand_made_token(&claims("probe-service", now, now + 30), "dev", "another-key-of-at-least-thirty-two-bytes");
-    assert_unauthorized_problem(whoami(&service, Some(&forged)).await, "context.invalid_token").await;
+    let forged = hand_made_token(
+        &claims("probe-service", now, now + 30),
+        "dev",
+        "another-key-of-at-least-thirty-two-bytes",
+    );
+    assert_unauthorized_problem(
+        whoami(&service, Some(&forged)).await,
+        "context.invalid_token",
+    )
+    .await;
 
     let genuine = test_support::context_token("probe-service", &member_context());
     let (head, rest) = genuine.split_once('.').unwrap();
     let (_payload, signature) = rest.split_once('.').unwrap();
     let tampered_payload = base64_url(&claims("probe-service", now, now + 30));
     let tampered = format!("{head}.{tampered_payload}.{signature}");
-    assert_unauthorized_problem(whoami(&service, Some(&tampered)).await, "context.invalid_token").await;
+    assert_unauthorized_problem(
+        whoami(&service, Some(&tampered)).await,
+        "context.invalid_token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -118,15 +148,27 @@ async fn a_token_living_longer_than_a_minute_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(&claims("probe-service", now, now + 3600), "dev", DEV_KEY);
-    assert_unauthorized_problem(whoami(&service, Some(&token)).await, "context.invalid_token").await;
+    assert_unauthorized_problem(
+        whoami(&service, Some(&token)).await,
+        "context.invalid_token",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_token_signed_with_an_unknown_key_id_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
-    let token = hand_made_token(&claims("probe-service", now, now + 30), "k-unknown", DEV_KEY);
-    assert_unauthorized_problem(whoami(&service, Some(&token)).await, "context.invalid_token").await;
+    let token = hand_made_token(
+        &claims("probe-service", now, now + 30),
+        "k-unknown",
+        DEV_KEY,
+    );
+    assert_unauthorized_problem(
+        whoami(&service, Some(&token)).await,
+        "context.invalid_token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -135,7 +177,10 @@ async fn a_token_signed_with_a_retired_but_configured_key_still_verifies() {
     let service = common::spawn_probe(&[("internal_token.keys.k2025", retired.to_owned())]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(&claims("probe-service", now, now + 30), "k2025", retired);
-    assert_eq!(whoami(&service, Some(&token)).await.status(), StatusCode::OK);
+    assert_eq!(
+        whoami(&service, Some(&token)).await.status(),
+        StatusCode::OK
+    );
 }
 
 fn base64_url(value: &Value) -> String {

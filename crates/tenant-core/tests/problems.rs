@@ -1,6 +1,12 @@
 //! Every error a client can provoke comes back as problem+json with the
 //! request id, never as text/plain and never with internals.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
 mod common;
 
 use reqwest::StatusCode;
@@ -12,7 +18,10 @@ async fn problem(response: reqwest::Response, status: StatusCode, code: &str) ->
         response.headers()["content-type"],
         "application/problem+json"
     );
-    let echoed = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let echoed = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
@@ -44,8 +53,16 @@ async fn json_of_the_wrong_shape_is_a_422_problem_naming_the_field() {
         .send()
         .await
         .unwrap();
-    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY, "request.invalid_body").await;
-    assert!(body["detail"].as_str().unwrap().contains("invalid type"), "{body}");
+    let body = problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "request.invalid_body",
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("invalid type"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +74,12 @@ async fn a_body_over_the_limit_is_a_413_problem() {
         .send()
         .await
         .unwrap();
-    problem(response, StatusCode::PAYLOAD_TOO_LARGE, "request.body_too_large").await;
+    problem(
+        response,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request.body_too_large",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -70,43 +92,76 @@ async fn a_body_that_is_not_json_is_a_415_problem() {
         .send()
         .await
         .unwrap();
-    problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type").await;
+    problem(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_bad_path_parameter_and_a_bad_query_are_400_problems() {
     let service = common::spawn_probe(&[]);
     let client = test_support::http_client();
-    let response = client.get(service.url("/items/not-a-uuid?limit=1")).send().await.unwrap();
+    let response = client
+        .get(service.url("/items/not-a-uuid?limit=1"))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::BAD_REQUEST, "request.invalid_path").await;
 
     let id = uuid::Uuid::now_v7();
-    let response = client.get(service.url(&format!("/items/{id}?limit=lots"))).send().await.unwrap();
+    let response = client
+        .get(service.url(&format!("/items/{id}?limit=lots")))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::BAD_REQUEST, "request.invalid_query").await;
 }
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404_problem() {
     let service = common::spawn_probe(&[]);
-    let response = test_support::http_client().get(service.url("/nowhere")).send().await.unwrap();
+    let response = test_support::http_client()
+        .get(service.url("/nowhere"))
+        .send()
+        .await
+        .unwrap();
     problem(response, StatusCode::NOT_FOUND, "route.not_found").await;
 }
 
 #[tokio::test]
 async fn a_wrong_method_is_a_405_problem_with_allow() {
     let service = common::spawn_probe(&[]);
-    let response = test_support::http_client().delete(service.url("/items")).send().await.unwrap();
+    let response = test_support::http_client()
+        .delete(service.url("/items"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "POST");
-    problem(response, StatusCode::METHOD_NOT_ALLOWED, "route.method_not_allowed").await;
+    problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "route.method_not_allowed",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_500_carries_no_internals() {
     let service = common::spawn_probe(&[]);
-    let response = test_support::http_client().get(service.url("/broken")).send().await.unwrap();
+    let response = test_support::http_client()
+        .get(service.url("/broken"))
+        .send()
+        .await
+        .unwrap();
     let body = problem(response, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
     let text = body.to_string();
-    assert!(!text.contains("10.1.2.3") && !text.contains("password"), "{text}");
+    assert!(
+        !text.contains("10.1.2.3") && !text.contains("password"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -139,16 +194,35 @@ async fn metrics_are_served_on_the_admin_port_only_with_route_templates() {
     let service = common::spawn_probe(&[]);
     let client = test_support::http_client();
     let id = uuid::Uuid::now_v7();
-    client.get(service.url(&format!("/items/{id}?limit=3"))).send().await.unwrap();
+    client
+        .get(service.url(&format!("/items/{id}?limit=3")))
+        .send()
+        .await
+        .unwrap();
 
     let on_public = client.get(service.url("/metrics")).send().await.unwrap();
     assert_eq!(on_public.status(), StatusCode::NOT_FOUND);
 
-    let metrics = client.get(service.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(service.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("http_server_request_duration_seconds_count") && l.contains("/items/{id}"))
+        .find(|l| {
+            l.starts_with("http_server_request_duration_seconds_count") && l.contains("/items/{id}")
+        })
         .unwrap_or_else(|| panic!("no histogram for the route template in:\n{metrics}"));
-    assert!(line.contains("method=\"GET\"") && line.contains("status=\"200\""), "{line}");
-    assert!(!metrics.contains(&id.to_string()), "raw paths must not become labels");
+    assert!(
+        line.contains("method=\"GET\"") && line.contains("status=\"200\""),
+        "{line}"
+    );
+    assert!(
+        !metrics.contains(&id.to_string()),
+        "raw paths must not become labels"
+    );
 }

@@ -2,6 +2,12 @@
 //! only its own project's rows, and one without a project sees nothing.
 //! Runs against `failure.builds`, a real tenant table, as `failure_app`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
 use tenant_core::config::Settings;
 use tenant_core::{Db, Principal, PrincipalKind, ProjectAccess, Role, ServiceSpec, TenantContext};
 use test_support::TestDatabase;
@@ -19,7 +25,9 @@ async fn db_with_pool_size(database: &TestDatabase, size: usize) -> Db {
         Some(database),
         &[("database.pool_max_size", size.to_string())],
     );
-    Db::connect(settings.database.as_ref().unwrap(), "failure", "rls-test").await.unwrap()
+    Db::connect(settings.database.as_ref().unwrap(), "failure", "rls-test")
+        .await
+        .unwrap()
 }
 
 fn context(project_id: Uuid) -> TenantContext {
@@ -41,7 +49,9 @@ const INSERT_BUILD: &str =
 
 async fn insert_build(db: &Db, project_id: Uuid, external_id: &str) {
     let tx = db.tenant_tx(&context(project_id)).await.unwrap();
-    tx.execute(INSERT_BUILD, &[&project_id, &Uuid::now_v7(), &external_id]).await.unwrap();
+    tx.execute(INSERT_BUILD, &[&project_id, &Uuid::now_v7(), &external_id])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -49,7 +59,10 @@ async fn count_all_builds_as_admin(database: &TestDatabase, project_id: Uuid) ->
     database
         .admin_client()
         .await
-        .query_one("SELECT count(*) FROM failure.builds WHERE project_id = $1", &[&project_id])
+        .query_one(
+            "SELECT count(*) FROM failure.builds WHERE project_id = $1",
+            &[&project_id],
+        )
         .await
         .unwrap()
         .get(0)
@@ -63,19 +76,30 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
     insert_build(&db, project_a, "a-1").await;
 
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx.query_one("SELECT count(*) FROM failure.builds", &[]).await.unwrap().get(0);
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 1);
     tx.commit().await.unwrap();
 
     // Same (only) connection, no context: nothing is visible.
     let tx = db.unscoped_tx().await.unwrap();
     let setting: Option<String> = tx
-        .query_one("SELECT nullif(current_setting('app.project_id', true), '')", &[])
+        .query_one(
+            "SELECT nullif(current_setting('app.project_id', true), '')",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(setting, None);
-    let seen: i64 = tx.query_one("SELECT count(*) FROM failure.builds", &[]).await.unwrap().get(0);
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 0);
 }
 
@@ -89,21 +113,36 @@ async fn a_project_never_sees_another_projects_rows_even_without_a_where_clause(
     insert_build(&db, project_b, "b-2").await;
 
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let rows = tx.query("SELECT project_id, external_id FROM failure.builds", &[]).await.unwrap();
+    let rows = tx
+        .query("SELECT project_id, external_id FROM failure.builds", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, Uuid>(0), project_a);
     let b_rows: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds WHERE project_id = $1", &[&project_b])
+        .query_one(
+            "SELECT count(*) FROM failure.builds WHERE project_id = $1",
+            &[&project_b],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(b_rows, 0);
     let updated = tx
-        .execute("UPDATE failure.builds SET branch = 'hijacked' WHERE project_id = $1", &[&project_b])
+        .execute(
+            "UPDATE failure.builds SET branch = 'hijacked' WHERE project_id = $1",
+            &[&project_b],
+        )
         .await
         .unwrap();
     assert_eq!(updated, 0);
-    let deleted = tx.execute("DELETE FROM failure.builds WHERE project_id = $1", &[&project_b]).await.unwrap();
+    let deleted = tx
+        .execute(
+            "DELETE FROM failure.builds WHERE project_id = $1",
+            &[&project_b],
+        )
+        .await
+        .unwrap();
     assert_eq!(deleted, 0);
     tx.commit().await.unwrap();
     assert_eq!(count_all_builds_as_admin(&database, project_b).await, 2);
@@ -117,8 +156,13 @@ async fn writing_another_projects_row_fails_clearly_and_writes_nothing() {
     insert_build(&db, project_a, "a-1").await;
 
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    tx.execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"a-2"]).await.unwrap();
-    let error = tx.execute(INSERT_BUILD, &[&project_b, &Uuid::now_v7(), &"b-1"]).await.unwrap_err();
+    tx.execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"a-2"])
+        .await
+        .unwrap();
+    let error = tx
+        .execute(INSERT_BUILD, &[&project_b, &Uuid::now_v7(), &"b-1"])
+        .await
+        .unwrap_err();
     assert!(error.is_tenant_violation(), "{error:?}");
     let problem = tenant_core::Problem::from(error);
     assert_eq!(problem.code(), "tenant.violation");
@@ -128,7 +172,10 @@ async fn writing_another_projects_row_fails_clearly_and_writes_nothing() {
     // Moving an own row into another project is refused the same way.
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
     let error = tx
-        .execute("UPDATE failure.builds SET project_id = $1 WHERE external_id = 'a-1'", &[&project_b])
+        .execute(
+            "UPDATE failure.builds SET project_id = $1 WHERE external_id = 'a-1'",
+            &[&project_b],
+        )
         .await
         .unwrap_err();
     assert!(error.is_tenant_violation(), "{error:?}");
@@ -139,7 +186,11 @@ async fn writing_another_projects_row_fails_clearly_and_writes_nothing() {
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 1);
     // And the pool's only connection is usable again.
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx.query_one("SELECT count(*) FROM failure.builds", &[]).await.unwrap().get(0);
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 1);
 }
 
@@ -151,9 +202,16 @@ async fn without_a_project_context_there_are_no_rows_and_no_writes() {
     insert_build(&db, project_a, "a-1").await;
 
     let tx = db.unscoped_tx().await.unwrap();
-    let seen: i64 = tx.query_one("SELECT count(*) FROM failure.builds", &[]).await.unwrap().get(0);
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 0);
-    let error = tx.execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"a-2"]).await.unwrap_err();
+    let error = tx
+        .execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"a-2"])
+        .await
+        .unwrap_err();
     assert!(error.is_tenant_violation(), "{error:?}");
     drop(tx);
 
@@ -166,7 +224,10 @@ async fn without_a_project_context_there_are_no_rows_and_no_writes() {
         "rls",
     );
     let error = db.tenant_tx(&no_project).await.unwrap_err();
-    assert!(matches!(error, tenant_core::DbError::NoProject), "{error:?}");
+    assert!(
+        matches!(error, tenant_core::DbError::NoProject),
+        "{error:?}"
+    );
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 1);
 }
 
@@ -177,10 +238,16 @@ async fn a_transaction_dropped_without_commit_is_rolled_back() {
     let project_a = Uuid::now_v7();
     {
         let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-        tx.execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"never"]).await.unwrap();
+        tx.execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"never"])
+            .await
+            .unwrap();
     }
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx.query_one("SELECT count(*) FROM failure.builds", &[]).await.unwrap().get(0);
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 0);
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 0);
 }

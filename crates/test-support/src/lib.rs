@@ -92,9 +92,9 @@ fn template_fingerprint() -> anyhow::Result<String> {
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
-/// Bootstraps roles and schemas in `client`'s database and applies every
-/// service's migrations from the source tree, the way `make run` does.
-pub async fn bootstrap_and_migrate(client: &mut Client) -> anyhow::Result<()> {
+/// Runs `bootstrap.sql` in `client`'s database and gives every service role
+/// its development password, the way `scripts/postgres.sh` does.
+pub async fn bootstrap(client: &Client) -> anyhow::Result<()> {
     let root = workspace_root().join("migrations");
     let bootstrap = std::fs::read_to_string(root.join("bootstrap.sql"))?;
     client
@@ -111,6 +111,15 @@ pub async fn bootstrap_and_migrate(client: &mut Client) -> anyhow::Result<()> {
                 ))
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// [`bootstrap`], then every service's migrations from the source tree.
+pub async fn bootstrap_and_migrate(client: &mut Client) -> anyhow::Result<()> {
+    bootstrap(client).await?;
+    let root = workspace_root().join("migrations");
+    for schema in SCHEMAS {
         let migrations = migrate::read_dir(&root.join(schema))?;
         client
             .batch_execute(&format!("SET ROLE \"{schema}_owner\""))
@@ -177,6 +186,36 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn create() -> Self {
         Self::try_create().await.expect("creating a test database")
+    }
+
+    /// A database with roles and empty schemas but no migrations applied,
+    /// for tests of the migration path itself.
+    pub async fn create_bootstrapped() -> Self {
+        Self::try_create_bootstrapped()
+            .await
+            .expect("creating a bootstrapped test database")
+    }
+
+    async fn try_create_bootstrapped() -> anyhow::Result<Self> {
+        // Role changes are cluster-wide: serialize them with template builds.
+        template().await?;
+        let admin: Config = admin_url()?.parse()?;
+        let name = format!("faultline_test_{}", uuid::Uuid::new_v4().simple());
+        let control = connect(&admin).await?;
+        control
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        let database = Self { name, admin };
+        let client = database.admin_client().await;
+        control
+            .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+            .await?;
+        let result = bootstrap(&client).await;
+        control
+            .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+            .await?;
+        result?;
+        Ok(database)
     }
 
     async fn try_create() -> anyhow::Result<Self> {

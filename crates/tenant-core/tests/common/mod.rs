@@ -1,7 +1,5 @@
 //! A host with a few routes that exercise what tenant-core gives handlers.
 
-#![allow(dead_code, reason = "each test binary uses part of this module")]
-
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -70,6 +68,7 @@ pub fn settings(extra: &[(&'static str, String)]) -> Settings {
 }
 
 pub fn spawn_probe(extra: &[(&'static str, String)]) -> RunningService {
-    let host = ServiceHost::start(&PROBE, &settings(extra), None, routes).expect("probe host starts");
+    let host =
+        ServiceHost::start(&PROBE, &settings(extra), None, routes).expect("probe host starts");
     RunningService::spawn(host)
 }
