@@ -87,7 +87,7 @@ ensure() {
     install_postgres
     if [[ -n "${DATABASE_URL:-}" ]]; then
         ADMIN_URL="$DATABASE_URL"
-        DB_HOST="$(psql "$ADMIN_URL" -Atc "SELECT coalesce(inet_server_addr()::text, current_setting('unix_socket_directories'))" | cut -d, -f1 | sed 's#/32$##')"
+        DB_HOST="$(psql "$ADMIN_URL" -Atc "SELECT coalesce(inet_server_addr()::text, current_setting('unix_socket_directories'))" | cut -d, -f1 | sed -E 's#/(32|128)$##')"
         DB_PORT="$(psql "$ADMIN_URL" -Atc "SELECT current_setting('port')")"
     else
         start_private_cluster
@@ -99,13 +99,12 @@ ensure() {
     if ! psql "$ADMIN_URL" -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
         psql "$ADMIN_URL" -q -c "CREATE DATABASE \"$DB_NAME\"" >&2
     fi
-    local db_url
-    db_url="$(psql "$ADMIN_URL" -Atc "SELECT 1" >/dev/null && echo "$ADMIN_URL" | sed -E "s#/[^/?]*(\?|$)#/${DB_NAME}\1#")"
-    psql "$db_url" -q -v ON_ERROR_STOP=1 -f "$ROOT/migrations/bootstrap.sql" >/dev/null
+    # `\connect DB` keeps host, port, user and password of the admin URL.
+    psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "\\connect $DB_NAME" -f "$ROOT/migrations/bootstrap.sql" >/dev/null
     for svc in "${SERVICES[@]}"; do
         for role in "${svc}_owner" "${svc}_app"; do
             # Development passwords only; production sets its own (docs/configuration.md).
-            psql "$db_url" -q -v ON_ERROR_STOP=1 -c "ALTER ROLE \"$role\" PASSWORD 'faultline-dev-$role'" >/dev/null
+            psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "ALTER ROLE \"$role\" PASSWORD 'faultline-dev-$role'" >/dev/null
         done
     done
     echo "export FAULTLINE_TEST_ADMIN_URL='$ADMIN_URL'"

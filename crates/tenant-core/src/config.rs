@@ -258,10 +258,11 @@ pub fn load_with_overrides<S: ServiceSettings>(
                 &format!("[service]\n{}", S::DEFAULTS),
                 config::FileFormat::Toml,
             ));
-        if let Some(schema) = spec.schema {
-            for (key, value) in database_defaults(schema) {
-                builder = builder.set_default(key, value)?;
-            }
+        // Services without a schema get the defaults too, so database
+        // settings from a shared environment still parse; they are dropped
+        // after loading.
+        for (key, value) in database_defaults(spec.schema.unwrap_or("unused")) {
+            builder = builder.set_default(key, value)?;
         }
         if dev_defaults {
             builder = builder.set_default(
@@ -289,11 +290,6 @@ pub fn load_with_overrides<S: ServiceSettings>(
                 .separator("__")
                 .try_parsing(true),
         );
-        if spec.schema.is_none() {
-            // A shared environment may carry database settings; a service
-            // without a schema ignores them.
-            builder = builder.set_override("database", None::<String>)?;
-        }
         for (key, value) in overrides {
             builder = builder.set_override(*key, value.as_str())?;
         }
@@ -301,7 +297,10 @@ pub fn load_with_overrides<S: ServiceSettings>(
     };
 
     let environment: Environment = layered(false)?.get("environment")?;
-    let settings: Settings<S> = layered(environment != Environment::Prod)?.try_deserialize()?;
+    let mut settings: Settings<S> = layered(environment != Environment::Prod)?.try_deserialize()?;
+    if spec.schema.is_none() {
+        settings.database = None;
+    }
     settings.validate(spec)?;
     Ok(settings)
 }

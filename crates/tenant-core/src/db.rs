@@ -238,8 +238,8 @@ impl Db {
         TenantTx::begin(self.connection().await?).await
     }
 
-    /// Runs `work` in a [`TenantTx`] for `project_id` on behalf of a
-    /// background worker (no request, no user).
+    /// Opens a transaction confined to `project_id` for a background
+    /// worker, which has a project but no request and no user.
     pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {
         let tx = TenantTx::begin(self.connection().await?).await?;
         tx.execute(

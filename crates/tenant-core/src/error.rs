@@ -183,7 +183,9 @@ impl Problem {
 
     /// The body as sent, with the request id filled in and internals removed.
     fn to_body(&self) -> Vec<u8> {
-        let public_detail = if self.inner.status >= 500 {
+        // 503 details say why to retry (draining, database down); every
+        // other 5xx detail could leak internals and is replaced.
+        let public_detail = if self.inner.status >= 500 && self.inner.status != 503 {
             Some("The server could not complete the request. Quote the request_id when reporting it.".to_owned())
         } else {
             self.inner.detail.clone()

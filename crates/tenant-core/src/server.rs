@@ -196,6 +196,7 @@ impl ServiceHost {
                 .app_data(error::json_config(json_limit))
                 .app_data(error::path_config())
                 .app_data(error::query_config())
+                .app_data(error::payload_config(json_limit))
                 .app_data(verifier.clone())
                 .app_data(http_metrics.clone())
                 .app_data(readiness_data.clone());
@@ -290,7 +291,11 @@ impl ServiceHost {
 
         tokio::select! {
             finished = &mut main => {
-                admin_handle.stop(false).await;
+                self.readiness.start_draining();
+                admin_handle.stop(true).await;
+                if let Some(db) = &self.readiness.db {
+                    db.close();
+                }
                 return Ok(finished.map_err(std::io::Error::other)??);
             }
             () = shutdown_requested(&self.shutdown) => {}
