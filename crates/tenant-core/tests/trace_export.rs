@@ -16,8 +16,11 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tenant_core::config::{LogFormat, TelemetrySettings};
 
+/// One OTLP request: its path and protobuf body.
+type Export = (String, Vec<u8>);
+
 #[derive(Default, Clone)]
-struct Collected(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+struct Collected(Arc<Mutex<Vec<Export>>>);
 
 async fn collect(req: HttpRequest, body: web::Bytes, seen: web::Data<Collected>) -> HttpResponse {
     seen.0
