@@ -12,6 +12,16 @@ use tokio_postgres::Client;
 
 const SERVICE_SCHEMAS: &str = "ARRAY['auth', 'project', 'failure', 'analytics', 'integration']";
 
+async fn names(admin: &Client, sql: &str) -> Vec<String> {
+    admin
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// Tables with a `project_id` column.
 async fn tenant_tables(admin: &Client) -> Vec<String> {
     let sql = format!(
@@ -21,13 +31,7 @@ async fn tenant_tables(admin: &Client) -> Vec<String> {
            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
           WHERE n.nspname = ANY({SERVICE_SCHEMAS}) AND c.relkind IN ('r', 'p')"
     );
-    admin
-        .query(&sql, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(admin, &sql).await
 }
 
 /// Tenant tables lacking enabled + forced RLS or a policy.
@@ -41,13 +45,7 @@ async fn tenant_tables_without_row_level_security(admin: &Client) -> Vec<String>
             AND NOT (c.relrowsecurity AND c.relforcerowsecurity
                      AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))"
     );
-    admin
-        .query(&sql, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(admin, &sql).await
 }
 
 /// Indexes (primary keys and unique constraints included) on tenant tables
@@ -64,13 +62,7 @@ async fn tenant_indexes_not_led_by_project_id(admin: &Client) -> Vec<String> {
                          WHERE p.attrelid = c.oid AND p.attname = 'project_id' AND NOT p.attisdropped)
             AND a.attname IS DISTINCT FROM 'project_id'"
     );
-    admin
-        .query(&sql, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    names(admin, &sql).await
 }
 
 #[tokio::test]

@@ -64,6 +64,10 @@ async fn assert_unauthorized_problem(response: reqwest::Response, expected_code:
     assert!(body["request_id"].is_string(), "{body}");
 }
 
+async fn assert_invalid_token(service: &test_support::RunningService, token: &str) {
+    assert_unauthorized_problem(whoami(service, Some(token)).await, "context.invalid_token").await;
+}
+
 #[tokio::test]
 async fn a_valid_token_yields_the_context_it_carries() {
     let service = common::spawn_probe(&[]);
@@ -98,22 +102,14 @@ async fn an_expired_token_is_401() {
         "dev",
         DEV_KEY,
     );
-    assert_unauthorized_problem(
-        whoami(&service, Some(&token)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &token).await;
 }
 
 #[tokio::test]
 async fn a_token_for_another_service_is_401() {
     let service = common::spawn_probe(&[]);
     let token = test_support::context_token("failure-service", &member_context());
-    assert_unauthorized_problem(
-        whoami(&service, Some(&token)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &token).await;
 }
 
 #[tokio::test]
@@ -125,22 +121,14 @@ async fn a_token_with_a_bad_signature_is_401() {
         "dev",
         "another-key-of-at-least-thirty-two-bytes",
     );
-    assert_unauthorized_problem(
-        whoami(&service, Some(&forged)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &forged).await;
 
     let genuine = test_support::context_token("probe-service", &member_context());
     let (head, rest) = genuine.split_once('.').unwrap();
     let (_payload, signature) = rest.split_once('.').unwrap();
     let tampered_payload = base64_url(&claims("probe-service", now, now + 30));
     let tampered = format!("{head}.{tampered_payload}.{signature}");
-    assert_unauthorized_problem(
-        whoami(&service, Some(&tampered)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &tampered).await;
 }
 
 #[tokio::test]
@@ -148,11 +136,7 @@ async fn a_token_living_longer_than_a_minute_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(&claims("probe-service", now, now + 3600), "dev", DEV_KEY);
-    assert_unauthorized_problem(
-        whoami(&service, Some(&token)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &token).await;
 }
 
 #[tokio::test]
@@ -164,11 +148,7 @@ async fn a_token_signed_with_an_unknown_key_id_is_401() {
         "k-unknown",
         DEV_KEY,
     );
-    assert_unauthorized_problem(
-        whoami(&service, Some(&token)).await,
-        "context.invalid_token",
-    )
-    .await;
+    assert_invalid_token(&service, &token).await;
 }
 
 #[tokio::test]

@@ -55,6 +55,14 @@ async fn insert_build(db: &Db, project_id: Uuid, external_id: &str) {
     tx.commit().await.unwrap();
 }
 
+/// Builds the transaction can see, with no WHERE clause at all.
+async fn visible_builds(tx: &tenant_core::TenantTx) -> i64 {
+    tx.query_one("SELECT count(*) FROM failure.builds", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn count_all_builds_as_admin(database: &TestDatabase, project_id: Uuid) -> i64 {
     database
         .admin_client()
@@ -76,11 +84,7 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
     insert_build(&db, project_a, "a-1").await;
 
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let seen = visible_builds(&tx).await;
     assert_eq!(seen, 1);
     tx.commit().await.unwrap();
 
@@ -95,11 +99,7 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
         .unwrap()
         .get(0);
     assert_eq!(setting, None);
-    let seen: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let seen = visible_builds(&tx).await;
     assert_eq!(seen, 0);
 }
 
@@ -186,11 +186,7 @@ async fn writing_another_projects_row_fails_clearly_and_writes_nothing() {
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 1);
     // And the pool's only connection is usable again.
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let seen = visible_builds(&tx).await;
     assert_eq!(seen, 1);
 }
 
@@ -202,11 +198,7 @@ async fn without_a_project_context_there_are_no_rows_and_no_writes() {
     insert_build(&db, project_a, "a-1").await;
 
     let tx = db.unscoped_tx().await.unwrap();
-    let seen: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let seen = visible_builds(&tx).await;
     assert_eq!(seen, 0);
     let error = tx
         .execute(INSERT_BUILD, &[&project_a, &Uuid::now_v7(), &"a-2"])
@@ -243,11 +235,7 @@ async fn a_transaction_dropped_without_commit_is_rolled_back() {
             .unwrap();
     }
     let tx = db.tenant_tx(&context(project_a)).await.unwrap();
-    let seen: i64 = tx
-        .query_one("SELECT count(*) FROM failure.builds", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let seen = visible_builds(&tx).await;
     assert_eq!(seen, 0);
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 0);
 }
