@@ -17,6 +17,8 @@ DATA="$STATE/data"
 PORT="${FAULTLINE_PG_PORT:-54329}"
 DB_NAME="${FAULTLINE_DB_NAME:-faultline}"
 SERVICES=(auth project failure analytics integration)
+# Idempotent bootstrap re-runs would print a NOTICE per existing object.
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
 log() { echo "postgres: $*" >&2; }
 

@@ -10,6 +10,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUN="$ROOT/.faultline/run"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
 # name:binary:offset
 SERVICES=(
@@ -78,7 +79,7 @@ for entry in "${SERVICES[@]}"; do
     FAULTLINE__SERVER__PORT="$port" \
     FAULTLINE__SERVER__ADMIN_PORT="$admin_port" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
-        "$ROOT/target/debug/$binary" serve > >(sed -u "s/^/[$name] /") 2>&1 &
+        "$TARGET_DIR/debug/$binary" serve > >(sed -u "s/^/[$name] /") 2>&1 &
     echo $! > "$RUN/$name.pid"
 done
 
