@@ -239,3 +239,32 @@ async fn a_transaction_dropped_without_commit_is_rolled_back() {
     assert_eq!(seen, 0);
     assert_eq!(count_all_builds_as_admin(&database, project_a).await, 0);
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_with_retry_after_instead_of_hanging() {
+    let database = TestDatabase::create().await;
+    let settings: Settings = test_support::settings(
+        &FAILURE_SCHEMA,
+        Some(&database),
+        &[
+            ("database.pool_max_size", "1".to_owned()),
+            ("database.pool_wait_timeout_ms", "200".to_owned()),
+        ],
+    );
+    let db = Db::connect(settings.database.as_ref().unwrap(), "failure", "rls-test")
+        .await
+        .unwrap();
+    let project = Uuid::now_v7();
+    let held = db.tenant_tx(&context(project)).await.unwrap();
+
+    let error = db.tenant_tx(&context(project)).await.unwrap_err();
+    let problem = tenant_core::Problem::from(error);
+    assert_eq!(problem.code(), "database.unavailable");
+    let response = actix_web::ResponseError::error_response(&problem);
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+
+    drop(held);
+    let tx = db.tenant_tx(&context(project)).await.unwrap();
+    assert_eq!(visible_builds(&tx).await, 0);
+}
