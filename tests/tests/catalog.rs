@@ -12,6 +12,11 @@ use tokio_postgres::Client;
 
 const SERVICE_SCHEMAS: &str = "ARRAY['auth', 'project', 'failure', 'analytics', 'integration']";
 
+/// Indexes on tenant tables that may lead with another column, each with
+/// the lookup that needs it. Everything else must lead with `project_id`
+/// (what Citus needs to co-locate a tenant's rows). Keep this list short.
+const INDEXES_NOT_LED_BY_PROJECT_ID: &[(&str, &str)] = &[];
+
 async fn names(admin: &Client, sql: &str) -> Vec<String> {
     admin
         .query(sql, &[])
@@ -82,7 +87,15 @@ async fn every_tenant_table_has_forced_row_level_security_and_a_policy() {
 async fn every_index_and_unique_constraint_on_a_tenant_table_leads_with_project_id() {
     let database = TestDatabase::create().await;
     let admin = database.admin_client().await;
-    let offenders = tenant_indexes_not_led_by_project_id(&admin).await;
+    let offenders: Vec<String> = tenant_indexes_not_led_by_project_id(&admin)
+        .await
+        .into_iter()
+        .filter(|index| {
+            !INDEXES_NOT_LED_BY_PROJECT_ID
+                .iter()
+                .any(|(exempt, _)| exempt == index)
+        })
+        .collect();
     assert!(
         offenders.is_empty(),
         "indexes or unique constraints not led by project_id: {offenders:?}"

@@ -75,6 +75,9 @@ pub enum PrincipalKind {
     User,
     ApiKey,
     Service,
+    /// A caller the gateway let through without credentials, on routes that
+    /// are public (sign up, log in, refresh). Its id is the nil UUID.
+    Anonymous,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,46 @@ impl TenantContext {
             principal,
             project,
             request_id: request_id.into(),
+        }
+    }
+
+    /// The context of a service acting on its own behalf (no project).
+    pub fn service(service_id: Uuid, request_id: impl Into<String>) -> Self {
+        Self::new(
+            Principal {
+                id: service_id,
+                kind: PrincipalKind::Service,
+            },
+            None,
+            request_id,
+        )
+    }
+
+    /// Refuses anything but a signed-in user (401 for anonymous callers,
+    /// 403 for API keys and services).
+    pub fn require_user(&self) -> Result<Uuid, Problem> {
+        match self.principal.kind {
+            PrincipalKind::User => Ok(self.principal.id),
+            PrincipalKind::Anonymous => Err(Problem::unauthorized(
+                "auth.required",
+                "sign in to use this endpoint",
+            )),
+            PrincipalKind::ApiKey | PrincipalKind::Service => Err(Problem::forbidden(
+                "auth.user_required",
+                "this endpoint is for signed-in users only",
+            )),
+        }
+    }
+
+    /// Refuses anything but another Faultline service (internal endpoints).
+    pub fn require_service(&self) -> Result<(), Problem> {
+        if self.principal.kind == PrincipalKind::Service {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(
+                "context.service_required",
+                "internal endpoint",
+            ))
         }
     }
 

@@ -238,6 +238,19 @@ impl Db {
         TenantTx::begin(self.connection().await?).await
     }
 
+    /// Opens a transaction that knows the calling user but no project:
+    /// policies written for it (a user's own memberships across projects)
+    /// apply; project-only policies still see nothing.
+    pub async fn user_tx(&self, user_id: Uuid) -> Result<TenantTx, DbError> {
+        let tx = TenantTx::begin(self.connection().await?).await?;
+        tx.execute(
+            "SELECT set_config('app.user_id', $1, true)",
+            &[&user_id.to_string()],
+        )
+        .await?;
+        Ok(tx)
+    }
+
     /// Opens a transaction confined to `project_id` for a background
     /// worker, which has a project but no request and no user.
     pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {

@@ -4,6 +4,7 @@
 //! and graceful shutdown, and pagination. Domain logic lives in services.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod context;
 pub mod db;
