@@ -99,6 +99,9 @@ pub struct TenantContext {
     principal: Principal,
     project: Option<ProjectAccess>,
     request_id: String,
+    /// The user's platform role is `admin`. Never a shortcut to project
+    /// data: it only unlocks platform operations (plans, user admin).
+    platform_admin: bool,
 }
 
 impl TenantContext {
@@ -111,6 +114,29 @@ impl TenantContext {
             principal,
             project,
             request_id: request_id.into(),
+            platform_admin: false,
+        }
+    }
+
+    pub fn with_platform_admin(mut self, platform_admin: bool) -> Self {
+        self.platform_admin = platform_admin;
+        self
+    }
+
+    pub fn is_platform_admin(&self) -> bool {
+        self.platform_admin
+    }
+
+    /// Refuses anyone who is not a platform admin (403).
+    pub fn require_platform_admin(&self) -> Result<Uuid, Problem> {
+        let user = self.require_user()?;
+        if self.platform_admin {
+            Ok(user)
+        } else {
+            Err(Problem::forbidden(
+                "auth.platform_admin_required",
+                "only platform admins may do this",
+            ))
         }
     }
 
@@ -202,6 +228,8 @@ struct InternalClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rol: Option<Role>,
     rid: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    padm: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +289,7 @@ impl InternalTokenIssuer {
             pid: context.project.map(|p| p.project_id),
             rol: context.project.map(|p| p.role),
             rid: context.request_id.clone(),
+            padm: context.platform_admin,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -345,6 +374,7 @@ impl InternalTokenVerifier {
             },
             project,
             request_id: claims.rid,
+            platform_admin: claims.padm,
         })
     }
 }
