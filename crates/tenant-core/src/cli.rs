@@ -27,6 +27,9 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Probe this service's admin `/healthz` (for container health checks,
+    /// which have no shell or curl); exit 0 when it answers 200.
+    Healthcheck,
 }
 
 /// Runs the command given on the command line. `serve` calls `run` with the
@@ -46,6 +49,15 @@ where
             return ExitCode::from(2);
         }
     };
+    if matches!(cli.command, Command::Healthcheck) {
+        return match probe_health(settings.server.admin_port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("{}: unhealthy: {reason}", spec.name);
+                ExitCode::FAILURE
+            }
+        };
+    }
     if matches!(cli.command, Command::CheckConfig) {
         eprintln!(
             "{}: configuration is valid ({:?})",
@@ -74,7 +86,7 @@ where
         let outcome = match cli.command {
             Command::Serve => run(settings).await.map_err(|e| error_chain(&e)),
             Command::Migrate => migrate(spec, &settings).await,
-            Command::CheckConfig => Ok(()),
+            Command::CheckConfig | Command::Healthcheck => Ok(()),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
@@ -99,4 +111,27 @@ async fn migrate<S: ServiceSettings>(
         .map_err(|e| error_chain(&e))?;
     tracing::info!(applied = ?report.applied, version = report.current_version, "migrations done");
     Ok(())
+}
+
+/// A minimal HTTP/1.0 GET, so the probe needs neither a runtime nor a client.
+fn probe_health(admin_port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).map_err(|e| e.to_string())?;
+    if head.starts_with(b"HTTP/1.0 200") || head.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!("answered {}", String::from_utf8_lossy(&head)))
+    }
 }
