@@ -14,13 +14,17 @@ use crate::telemetry;
 
 #[derive(Debug, Parser)]
 #[command(version, about)]
-struct Cli {
+struct Cli<X: Subcommand> {
     #[command(subcommand)]
-    command: Command,
+    command: Command<X>,
 }
 
+/// For services with no commands of their own.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum NoCommands {}
+
+#[derive(Debug, Subcommand)]
+enum Command<X: Subcommand> {
     /// Run the service until SIGTERM (migrating first if `database.migrate_on_start`).
     Serve,
     /// Apply pending migrations as the schema owner, then exit.
@@ -30,6 +34,8 @@ enum Command {
     /// Probe this service's admin `/healthz` (for container health checks,
     /// which have no shell or curl); exit 0 when it answers 200.
     Healthcheck,
+    #[command(flatten)]
+    Service(X),
 }
 
 /// Runs the command given on the command line. `serve` calls `run` with the
@@ -41,7 +47,30 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: std::error::Error + 'static,
 {
-    let cli = Cli::parse();
+    main_with::<S, NoCommands, _, _, _, _, _>(
+        spec,
+        run,
+        |command, _| async move { match command {} },
+    )
+}
+
+/// [`main`] for services with commands of their own (`X`), which `service`
+/// runs with the loaded settings, telemetry on.
+pub fn main_with<S, X, F, Fut, E, G, GFut>(
+    spec: &'static ServiceSpec,
+    run: F,
+    service: G,
+) -> ExitCode
+where
+    S: ServiceSettings,
+    X: Subcommand + std::fmt::Debug,
+    F: FnOnce(Settings<S>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::error::Error + 'static,
+    G: FnOnce(X, Settings<S>) -> GFut,
+    GFut: Future<Output = Result<(), String>>,
+{
+    let cli = Cli::<X>::parse();
     let settings = match config::load::<S>(spec) {
         Ok(settings) => settings,
         Err(error) => {
@@ -87,6 +116,7 @@ where
             Command::Serve => run(settings).await.map_err(|e| error_chain(&e)),
             Command::Migrate => migrate(spec, &settings).await,
             Command::CheckConfig | Command::Healthcheck => Ok(()),
+            Command::Service(command) => service(command, settings).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -102,6 +102,8 @@ pub struct TenantContext {
     /// The user's platform role is `admin`. Never a shortcut to project
     /// data: it only unlocks platform operations (plans, user admin).
     platform_admin: bool,
+    /// The sign-in session behind a user's access token.
+    session_id: Option<Uuid>,
 }
 
 impl TenantContext {
@@ -115,7 +117,17 @@ impl TenantContext {
             project,
             request_id: request_id.into(),
             platform_admin: false,
+            session_id: None,
         }
+    }
+
+    pub fn with_session(mut self, session_id: Uuid) -> Self {
+        self.session_id = Some(session_id);
+        self
+    }
+
+    pub fn session_id(&self) -> Option<Uuid> {
+        self.session_id
     }
 
     pub fn with_platform_admin(mut self, platform_admin: bool) -> Self {
@@ -230,6 +242,8 @@ struct InternalClaims {
     rid: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     padm: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +304,7 @@ impl InternalTokenIssuer {
             rol: context.project.map(|p| p.role),
             rid: context.request_id.clone(),
             padm: context.platform_admin,
+            sid: context.session_id,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -375,6 +390,7 @@ impl InternalTokenVerifier {
             project,
             request_id: claims.rid,
             platform_admin: claims.padm,
+            session_id: claims.sid,
         })
     }
 }
