@@ -139,6 +139,7 @@ pub struct ServiceHost {
     readiness: Readiness,
     shutdown: ShutdownHandle,
     drain_delay: Duration,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for ServiceHost {
@@ -221,7 +222,7 @@ impl ServiceHost {
         .run();
 
         let admin_readiness = web::Data::new(readiness.clone());
-        let admin_metrics = web::Data::new(metrics);
+        let admin_metrics = web::Data::new(metrics.clone());
         let admin = HttpServer::new(move || {
             App::new()
                 .app_data(admin_readiness.clone())
@@ -252,6 +253,7 @@ impl ServiceHost {
             readiness,
             shutdown: ShutdownHandle::default(),
             drain_delay: server.drain_delay(),
+            metrics,
         })
     }
 
@@ -261,6 +263,11 @@ impl ServiceHost {
 
     pub fn admin_port(&self) -> u16 {
         self.admin_port
+    }
+
+    /// The registry `/metrics` serves; services add their own metrics here.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {

@@ -45,7 +45,10 @@ fn healthcheck_passes_while_the_service_runs_and_fails_once_it_stopped() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !healthcheck(admin_port) {
-        assert!(Instant::now() < deadline, "the service never became healthy");
+        assert!(
+            Instant::now() < deadline,
+            "the service never became healthy"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 

@@ -1,12 +1,83 @@
+use std::io::BufRead;
 use std::process::ExitCode;
 
-use auth_service::{Application, SPEC};
+use auth_service::{Application, SPEC, Settings, admin_state};
+use clap::Subcommand;
+use secrecy::SecretString;
+use tenant_core::error::error_chain;
+
+#[derive(Debug, Subcommand)]
+enum AuthCommand {
+    /// Create a platform admin. The password is read from
+    /// FAULTLINE_ADMIN_PASSWORD, else from the first line of stdin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Publish a new signing key; it signs once verifiers have had time to fetch it.
+    Rotate,
+}
 
 fn main() -> ExitCode {
-    tenant_core::cli::main(&SPEC, |settings| async move {
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await
-    })
+    tenant_core::cli::main_with(
+        &SPEC,
+        |settings| async move {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+                .map_err(auth_service::StartupError::from)
+        },
+        run_admin_command,
+    )
+}
+
+async fn run_admin_command(command: AuthCommand, settings: Settings) -> Result<(), String> {
+    let state = admin_state(&settings).await.map_err(|e| error_chain(&e))?;
+    match command {
+        AuthCommand::CreateAdmin {
+            email,
+            display_name,
+        } => {
+            let password = match std::env::var("FAULTLINE_ADMIN_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let user = state
+                .create_user(
+                    &email,
+                    &SecretString::from(password),
+                    &display_name,
+                    "admin",
+                )
+                .await
+                .map_err(|e| error_chain(&e))?;
+            tracing::info!(user_id = %user.id, email = %user.email, "platform admin created");
+        }
+        AuthCommand::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let kid = state.keys.rotate().await.map_err(|e| error_chain(&e))?;
+            tracing::info!(kid, "new signing key published as pending");
+        }
+    }
+    Ok(())
 }

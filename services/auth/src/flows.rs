@@ -1,0 +1,586 @@
+//! What the auth service does, independent of HTTP: sign-up, sign-in with
+//! throttling, refresh-token rotation with reuse detection, sessions, and
+//! API keys. Handlers parse requests and call these.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+use tenant_core::{Db, Role, TenantContext};
+use uuid::Uuid;
+
+use crate::api_key::ApiKey;
+use crate::crypto::MasterKeys;
+use crate::domain::{DisplayName, Email, NewPassword};
+use crate::error::AuthError;
+use crate::keys::KeyStore;
+use crate::password::PasswordHasher;
+use crate::repo::{self, ApiKeyRecord, Backoff, NewApiKey, NewRefreshToken, User};
+use crate::tokens::{self, AccessTokenIssuer, Subject};
+
+#[derive(Debug)]
+pub struct Policy {
+    pub refresh_idle_days: i64,
+    pub refresh_family_days: i64,
+    pub refresh_grace_secs: i64,
+    pub account_backoff: Backoff,
+    pub ip_backoff: Backoff,
+    pub api_key_max_days: i64,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AuthState {
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub keys: KeyStore,
+    pub access: AccessTokenIssuer,
+    pub master: Arc<MasterKeys>,
+    pub policy: Policy,
+    /// Database lookups made by API key introspection (junk never gets one).
+    pub api_key_lookups: Counter,
+}
+
+/// The OAuth 2.0 token response.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly created API key: the only time the key itself is shown.
+#[derive(Serialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub record: ApiKeyRecord,
+    pub key: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    pub principal_id: Uuid,
+    pub project_id: Uuid,
+    pub role: String,
+}
+
+impl AuthState {
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &SecretString,
+        display_name: &str,
+    ) -> Result<User, AuthError> {
+        self.create_user(email, password, display_name, "user")
+            .await
+    }
+
+    /// Also used by `auth-service create-admin`.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &SecretString,
+        display_name: &str,
+        platform_role: &str,
+    ) -> Result<User, AuthError> {
+        let email = Email::parse(email)?;
+        let display_name = DisplayName::parse(display_name)?;
+        let password = NewPassword::parse(password)?;
+        let hash = self.hasher.hash(password.secret()).await?;
+        let tx = self.db.unscoped_tx().await?;
+        let user = match repo::insert_user(
+            &tx,
+            email.as_str(),
+            display_name.as_str(),
+            &hash,
+            platform_role,
+        )
+        .await
+        {
+            Ok(user) => user,
+            Err(error) if error.constraint() == Some("users_email_key") => {
+                return Err(AuthError::EmailTaken);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        repo::audit(
+            &tx,
+            "user_created",
+            Some(user.id),
+            None,
+            None,
+            json!({ "platform_role": platform_role }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &SecretString,
+        client_ip: &str,
+    ) -> Result<TokenResponse, AuthError> {
+        // Malformed addresses are treated as unknown accounts: same answer, same work.
+        let account = email.trim().to_lowercase();
+        let tx = self.db.unscoped_tx().await?;
+        if let Some(seconds) = repo::throttled_for(&tx, &account, client_ip).await? {
+            repo::audit(
+                &tx,
+                "login_throttled",
+                None,
+                None,
+                Some(client_ip),
+                json!({ "retry_after_secs": seconds }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AuthError::Throttled {
+                retry_after_secs: u64::try_from(seconds.max(1)).unwrap_or(1),
+            });
+        }
+        let user = repo::user_by_email(&tx, &account).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.as_str());
+        let verification = self.hasher.verify(password, stored).await?;
+        let user = match user {
+            Some(user) if verification.matches && !user.disabled => user,
+            user => {
+                repo::record_failure(&tx, "account", &account, &self.policy.account_backoff)
+                    .await?;
+                repo::record_failure(&tx, "ip", client_ip, &self.policy.ip_backoff).await?;
+                repo::audit(
+                    &tx,
+                    "login_failed",
+                    user.map(|u| u.id),
+                    None,
+                    Some(client_ip),
+                    json!({}),
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        repo::clear_failures(&tx, "account", &account).await?;
+        if verification.needs_rehash {
+            let rehashed = self.hasher.hash(password).await?;
+            repo::set_password_hash(&tx, user.id, &rehashed).await?;
+        }
+        let session_id = repo::insert_session(&tx, user.id, client_ip).await?;
+        let refresh_token = tokens::new_refresh_token()?;
+        repo::insert_refresh_token(
+            &tx,
+            &NewRefreshToken {
+                token_hash: &tokens::hash_refresh_token(&refresh_token),
+                family_id: Uuid::now_v7(),
+                parent_id: None,
+                session_id,
+                idle_days: self.policy.refresh_idle_days,
+                family_expires_at: None,
+                family_days: self.policy.refresh_family_days,
+            },
+        )
+        .await?;
+        repo::audit(
+            &tx,
+            "login_ok",
+            Some(user.id),
+            Some(session_id),
+            Some(client_ip),
+            json!({}),
+        )
+        .await?;
+        let response = self
+            .token_response(&user, session_id, refresh_token)
+            .await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    async fn token_response(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> Result<TokenResponse, AuthError> {
+        let keyring = self.keys.current().await?;
+        let access_token = self.access.issue(
+            &keyring,
+            &Subject {
+                user_id: user.id,
+                session_id,
+                platform_role: user.platform_role.clone(),
+                default_project: user.default_project,
+            },
+        )?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.access.ttl_secs,
+            refresh_token,
+        })
+    }
+
+    /// Rotates a refresh token. Every failure is the same `invalid_grant`;
+    /// reuse of a rotated token outside the grace window revokes the whole
+    /// family and its session.
+    pub async fn refresh(
+        &self,
+        presented: &SecretString,
+        client_ip: &str,
+    ) -> Result<TokenResponse, AuthError> {
+        let presented = presented.expose_secret();
+        if !presented.starts_with(tokens::REFRESH_PREFIX) {
+            return Err(AuthError::InvalidGrant);
+        }
+        let tx = self.db.unscoped_tx().await?;
+        let grace = self.policy.refresh_grace_secs as f64;
+        let Some(token) =
+            repo::lock_refresh_token(&tx, &tokens::hash_refresh_token(presented), grace).await?
+        else {
+            return Err(AuthError::InvalidGrant);
+        };
+        if !token.session_live || token.user.disabled || token.status == "revoked" {
+            return Err(AuthError::InvalidGrant);
+        }
+        if token.status == "rotated" {
+            let current = repo::current_of_family(&tx, token.family_id).await?;
+            let is_predecessor = current.is_some_and(|(_, parent)| parent == Some(token.id));
+            if is_predecessor && token.rotated_recently && !token.expired {
+                // A concurrent client raced the rotation: hand it the same
+                // current token rather than treating it as theft.
+                let sealed = token.successor.as_ref().ok_or(AuthError::InvalidGrant)?;
+                let successor = self.master.open(sealed, token.id.as_bytes())?;
+                let successor =
+                    String::from_utf8(successor).map_err(|_| AuthError::InvalidGrant)?;
+                let response = self
+                    .token_response(&token.user, token.session_id, successor)
+                    .await?;
+                tx.commit().await?;
+                return Ok(response);
+            }
+            repo::revoke_family(&tx, token.family_id).await?;
+            repo::revoke_sessions(
+                &tx,
+                token.user.id,
+                Some(token.session_id),
+                None,
+                "refresh_token_reuse",
+            )
+            .await?;
+            repo::audit(
+                &tx,
+                "refresh_reuse_detected",
+                Some(token.user.id),
+                Some(token.session_id),
+                Some(client_ip),
+                json!({ "family_id": token.family_id }),
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(user_id = %token.user.id, session_id = %token.session_id, "refresh token reuse: family and session revoked");
+            return Err(AuthError::InvalidGrant);
+        }
+        if token.expired {
+            return Err(AuthError::InvalidGrant);
+        }
+        let next = tokens::new_refresh_token()?;
+        let sealed = self.master.seal(next.as_bytes(), token.id.as_bytes())?;
+        repo::mark_rotated(&tx, token.id, &sealed).await?;
+        repo::insert_refresh_token(
+            &tx,
+            &NewRefreshToken {
+                token_hash: &tokens::hash_refresh_token(&next),
+                family_id: token.family_id,
+                parent_id: Some(token.id),
+                session_id: token.session_id,
+                idle_days: self.policy.refresh_idle_days,
+                family_expires_at: Some(token.family_expires_at),
+                family_days: self.policy.refresh_family_days,
+            },
+        )
+        .await?;
+        let response = self
+            .token_response(&token.user, token.session_id, next)
+            .await?;
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    /// The signed-in user, refusing ended sessions and disabled users even
+    /// before the gateway has caught up with the revocation.
+    pub async fn current_user(&self, ctx: &TenantContext) -> Result<User, AuthError> {
+        let user_id = ctx.require_user()?;
+        let tx = self.db.unscoped_tx().await?;
+        if let Some(session_id) = ctx.session_id()
+            && !repo::session_is_live(&tx, session_id, user_id).await?
+        {
+            return Err(AuthError::SessionEnded);
+        }
+        let user = repo::user_by_id(&tx, user_id)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        if user.disabled {
+            return Err(AuthError::SessionEnded);
+        }
+        Ok(user)
+    }
+
+    pub async fn update_profile(
+        &self,
+        ctx: &TenantContext,
+        display_name: Option<&str>,
+        default_project: Option<Option<Uuid>>,
+    ) -> Result<User, AuthError> {
+        let user = self.current_user(ctx).await?;
+        let display_name = display_name.map(DisplayName::parse).transpose()?;
+        let tx = self.db.unscoped_tx().await?;
+        let updated = repo::update_profile(
+            &tx,
+            user.id,
+            display_name.as_ref().map(DisplayName::as_str),
+            default_project,
+        )
+        .await?
+        .ok_or(AuthError::SessionEnded)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Changes the password, ends every other session and clears throttling.
+    pub async fn change_password(
+        &self,
+        ctx: &TenantContext,
+        current: &SecretString,
+        new: &SecretString,
+        client_ip: &str,
+    ) -> Result<(), AuthError> {
+        let user = self.current_user(ctx).await?;
+        let new = NewPassword::parse(new)?;
+        if !self
+            .hasher
+            .verify(current, Some(&user.password_hash))
+            .await?
+            .matches
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new.secret()).await?;
+        let tx = self.db.unscoped_tx().await?;
+        repo::set_password_hash(&tx, user.id, &hash).await?;
+        let revoked =
+            repo::revoke_sessions(&tx, user.id, None, ctx.session_id(), "password_changed").await?;
+        repo::clear_failures(&tx, "account", &user.email).await?;
+        repo::audit(
+            &tx,
+            "password_changed",
+            Some(user.id),
+            ctx.session_id(),
+            Some(client_ip),
+            json!({}),
+        )
+        .await?;
+        repo::audit(
+            &tx,
+            "sessions_revoked",
+            Some(user.id),
+            ctx.session_id(),
+            Some(client_ip),
+            json!({ "count": revoked.len(), "reason": "password_changed" }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends this session (`everywhere = false`) or all of the user's.
+    pub async fn log_out(&self, ctx: &TenantContext, everywhere: bool) -> Result<usize, AuthError> {
+        let user_id = ctx.require_user()?;
+        let only = if everywhere {
+            None
+        } else {
+            Some(ctx.session_id().ok_or(AuthError::SessionEnded)?)
+        };
+        let tx = self.db.unscoped_tx().await?;
+        let revoked = repo::revoke_sessions(
+            &tx,
+            user_id,
+            only,
+            None,
+            if everywhere {
+                "logout_everywhere"
+            } else {
+                "logout"
+            },
+        )
+        .await?;
+        repo::audit(
+            &tx,
+            "sessions_revoked",
+            Some(user_id),
+            ctx.session_id(),
+            None,
+            json!({ "count": revoked.len(), "everywhere": everywhere }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(revoked.len())
+    }
+
+    pub async fn list_users(
+        &self,
+        ctx: &TenantContext,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<User>, AuthError> {
+        ctx.require_platform_admin()?;
+        let tx = self.db.unscoped_tx().await?;
+        Ok(repo::list_users(&tx, after, limit).await?)
+    }
+
+    /// Disables a user and ends all their sessions.
+    pub async fn disable_user(&self, ctx: &TenantContext, user_id: Uuid) -> Result<(), AuthError> {
+        let admin = ctx.require_platform_admin()?;
+        let tx = self.db.unscoped_tx().await?;
+        if !repo::disable_user(&tx, user_id).await? {
+            return Err(AuthError::NotFound("user"));
+        }
+        let revoked = repo::revoke_sessions(&tx, user_id, None, None, "user_disabled").await?;
+        repo::audit(
+            &tx,
+            "user_disabled",
+            Some(user_id),
+            None,
+            None,
+            json!({ "by": admin, "sessions_revoked": revoked.len() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_api_key(
+        &self,
+        ctx: &TenantContext,
+        name: &str,
+        role: Role,
+        expires_at: DateTime<Utc>,
+    ) -> Result<CreatedApiKey, AuthError> {
+        let project = *ctx.require_role(Role::Admin)?;
+        let created_by = ctx.require_user()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::Invalid {
+                field: "name",
+                message: "must be 1 to 100 characters".into(),
+            });
+        }
+        if role > Role::Member {
+            return Err(AuthError::ApiKeyRoleTooHigh);
+        }
+        let max_days = self.policy.api_key_max_days;
+        let now = Utc::now();
+        if expires_at <= now || expires_at > now + chrono::Duration::days(max_days) {
+            return Err(AuthError::ApiKeyExpiry { max_days });
+        }
+        let key = ApiKey::generate()?;
+        let tx = self.db.tenant_tx(ctx).await?;
+        let record = repo::insert_api_key(
+            &tx,
+            &NewApiKey {
+                project_id: project.project_id,
+                name,
+                role: role.as_str(),
+                key_hash: &key.hash(),
+                display_prefix: &key.display_prefix(),
+                last_four: &key.last_four(),
+                created_by,
+                expires_at,
+            },
+        )
+        .await?;
+        repo::audit(
+            &tx,
+            "api_key_created",
+            Some(created_by),
+            ctx.session_id(),
+            None,
+            json!({ "project_id": project.project_id, "api_key_id": record.id, "role": role }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CreatedApiKey {
+            record,
+            key: key.expose().to_owned(),
+        })
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        ctx: &TenantContext,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<ApiKeyRecord>, AuthError> {
+        let project = *ctx.require_role(Role::Admin)?;
+        let tx = self.db.tenant_tx(ctx).await?;
+        Ok(repo::list_api_keys(&tx, project.project_id, after, limit).await?)
+    }
+
+    pub async fn revoke_api_key(&self, ctx: &TenantContext, id: Uuid) -> Result<(), AuthError> {
+        let project = *ctx.require_role(Role::Admin)?;
+        let tx = self.db.tenant_tx(ctx).await?;
+        if !repo::revoke_api_key(&tx, project.project_id, id).await? {
+            return Err(AuthError::NotFound("api key"));
+        }
+        repo::audit(
+            &tx,
+            "api_key_revoked",
+            ctx.require_user().ok(),
+            ctx.session_id(),
+            None,
+            json!({ "project_id": project.project_id, "api_key_id": id }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checksum first, so junk never reaches the database.
+    pub async fn introspect_api_key(
+        &self,
+        candidate: &SecretString,
+    ) -> Result<Introspection, AuthError> {
+        let key = ApiKey::parse(candidate.expose_secret()).ok_or(AuthError::ApiKeyInvalid)?;
+        self.api_key_lookups.inc();
+        let tx = self.db.unscoped_tx().await?;
+        let found = repo::introspect_api_key(&tx, &key.hash()).await?;
+        tx.commit().await?;
+        let (principal_id, project_id, role) = found.ok_or(AuthError::ApiKeyInvalid)?;
+        Ok(Introspection {
+            principal_id,
+            project_id,
+            role,
+        })
+    }
+}

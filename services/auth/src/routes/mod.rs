@@ -1,0 +1,52 @@
+//! The auth service's route table.
+//!
+//! Public routes sit under `/v1` (the gateway maps `/api/v1/...` onto them
+//! and always sends a context token, anonymous for sign-up, log-in and
+//! refresh); `/internal/v1` is for other services only; the JWKS is public.
+
+mod api_keys;
+mod internal;
+mod jwks;
+mod me;
+mod sessions;
+mod users;
+
+use actix_web::{HttpRequest, web};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/.well-known/jwks.json").get(jwks::jwks))
+        .service(web::resource("/v1/auth/signup").post(users::sign_up))
+        .service(web::resource("/v1/auth/login").post(sessions::log_in))
+        .service(web::resource("/v1/auth/refresh").post(sessions::refresh))
+        .service(web::resource("/v1/auth/logout").post(sessions::log_out))
+        .service(web::resource("/v1/auth/logout-all").post(sessions::log_out_everywhere))
+        .service(web::resource("/v1/me").get(me::get_me).patch(me::update_me))
+        .service(web::resource("/v1/me/password").post(me::change_password))
+        .service(web::resource("/v1/admin/users").get(users::list_users))
+        .service(web::resource("/v1/admin/users/{user_id}/disable").post(users::disable_user))
+        .service(
+            web::resource("/v1/projects/{project}/api-keys")
+                .get(api_keys::list)
+                .post(api_keys::create),
+        )
+        .service(web::resource("/v1/projects/{project}/api-keys/{key_id}").delete(api_keys::revoke))
+        .service(web::resource("/internal/v1/users").get(internal::user_by_email))
+        .service(
+            web::resource("/internal/v1/api-keys/introspect").post(internal::introspect_api_key),
+        )
+        .service(web::resource("/internal/v1/sessions/revoked").get(internal::revoked_sessions));
+}
+
+/// The client's address: the last `X-Forwarded-For` entry (the one our
+/// gateway appended; earlier entries are client-controlled), else the peer.
+fn client_ip(req: &HttpRequest) -> String {
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .map(str::trim)
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .map(str::to_owned)
+        .or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
