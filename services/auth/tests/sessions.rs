@@ -1,0 +1,348 @@
+//! Sign-up, sign-in, the signed-in user, and ending sessions.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+mod common;
+
+use common::{PASSWORD, anonymous, problem_code};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_user_signs_up_logs_in_and_reads_their_profile() {
+    let auth = common::spawn(&[]).await;
+    let user = auth.sign_up("  Ada@Example.com ").await;
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["platform_role"], "user");
+    assert!(user.get("password_hash").is_none());
+
+    let session = auth.log_in("ada@example.com").await;
+    assert_eq!(session.user_id.to_string(), user["id"]);
+    let claims = auth.verify(&session.access_token).await.unwrap();
+    assert_eq!(claims.exp - claims.iat, 600);
+    assert!(session.refresh_token.starts_with("flr_"));
+
+    let me: Value = auth
+        .call(Method::GET, "/v1/me", &session.context(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+
+    let project = uuid::Uuid::now_v7();
+    let updated = auth
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            &session.context(),
+            Some(json!({ "display_name": "Ada L.", "default_project": project })),
+        )
+        .await;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(updated["display_name"], "Ada L.");
+    assert_eq!(updated["default_project"], project.to_string());
+
+    // The next token carries the chosen default project.
+    let refreshed: Value = auth
+        .refresh(&session.refresh_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = auth
+        .verify(refreshed["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(claims.default_project, Some(project));
+}
+
+#[tokio::test]
+async fn sign_up_refuses_bad_input_common_passwords_and_taken_emails() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("grace@example.com").await;
+    let cases = [
+        (
+            json!({ "email": "not-an-email", "password": PASSWORD, "display_name": "G" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.invalid_input",
+        ),
+        (
+            json!({ "email": "g2@example.com", "password": "short", "display_name": "G" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.invalid_input",
+        ),
+        (
+            json!({ "email": "g2@example.com", "password": "password1234", "display_name": "G" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.invalid_input",
+        ),
+        (
+            json!({ "email": "g2@example.com", "password": PASSWORD, "display_name": "  " }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.invalid_input",
+        ),
+        (
+            json!({ "email": "GRACE@example.com", "password": PASSWORD, "display_name": "G" }),
+            StatusCode::CONFLICT,
+            "auth.email_taken",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let response = auth
+            .call(
+                Method::POST,
+                "/v1/auth/signup",
+                &anonymous(),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            problem_code(response).await,
+            (status, code.to_owned()),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("linus@example.com").await;
+    let laptop = auth.log_in("linus@example.com").await;
+    let phone = auth.log_in("linus@example.com").await;
+    let tablet = auth.log_in("linus@example.com").await;
+
+    let response = auth
+        .call(Method::POST, "/v1/auth/logout", &laptop.context(), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        problem_code(
+            auth.call(Method::GET, "/v1/me", &laptop.context(), None)
+                .await
+        )
+        .await
+        .1,
+        "auth.session_ended"
+    );
+    assert_eq!(
+        problem_code(auth.refresh(&laptop.refresh_token).await)
+            .await
+            .1,
+        "auth.invalid_grant"
+    );
+    assert_eq!(
+        auth.call(Method::GET, "/v1/me", &phone.context(), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let response = auth
+        .call(Method::POST, "/v1/auth/logout-all", &phone.context(), None)
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["sessions_revoked"], 2);
+    for session in [&phone, &tablet] {
+        assert_eq!(
+            problem_code(auth.refresh(&session.refresh_token).await)
+                .await
+                .1,
+            "auth.invalid_grant"
+        );
+    }
+
+    // The gateway learns about all three through the revocation feed.
+    let feed: Value = auth
+        .call(
+            Method::GET,
+            "/internal/v1/sessions/revoked?since=2000-01-01T00:00:00Z",
+            &common::service_context(),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let revoked: Vec<&str> = feed["revoked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["session_id"].as_str().unwrap())
+        .collect();
+    for session in [&laptop, &phone, &tablet] {
+        assert!(revoked.contains(&session.session_id.to_string().as_str()));
+    }
+    // ... which only services may read.
+    let denied = auth
+        .call(
+            Method::GET,
+            "/internal/v1/sessions/revoked?since=2000-01-01T00:00:00Z",
+            &laptop.context(),
+            None,
+        )
+        .await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session_and_needs_the_current_one() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("ken@example.com").await;
+    let here = auth.log_in("ken@example.com").await;
+    let elsewhere = auth.log_in("ken@example.com").await;
+
+    let wrong = auth
+        .call(
+            Method::POST,
+            "/v1/me/password",
+            &here.context(),
+            Some(json!({ "current_password": "not the password at all", "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(problem_code(wrong).await.1, "auth.invalid_credentials");
+
+    let changed = auth
+        .call(
+            Method::POST,
+            "/v1/me/password",
+            &here.context(),
+            Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        auth.call(Method::GET, "/v1/me", &here.context(), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        problem_code(
+            auth.call(Method::GET, "/v1/me", &elsewhere.context(), None)
+                .await
+        )
+        .await
+        .1,
+        "auth.session_ended"
+    );
+    assert_eq!(
+        auth.log_in_raw("ken@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        auth.log_in_raw("ken@example.com", "a brand new passphrase")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(auth.audit_events("password_changed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn admins_list_and_disable_users_and_a_disabled_users_sessions_stop_working() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("admin@example.com").await;
+    auth.database
+        .admin_client()
+        .await
+        .execute(
+            "UPDATE auth.users SET platform_role = 'admin' WHERE email = 'admin@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let admin = auth.log_in("admin@example.com").await;
+    assert!(admin.platform_admin, "the token says user_role admin");
+    let target = auth.sign_up("mallory@example.com").await;
+    let mallory = auth.log_in("mallory@example.com").await;
+
+    let listed: Value = auth
+        .call(
+            Method::GET,
+            "/v1/admin/users?limit=1",
+            &admin.context(),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let cursor = listed["next_cursor"].as_str().unwrap();
+    let rest: Value = auth
+        .call(
+            Method::GET,
+            &format!("/v1/admin/users?cursor={cursor}"),
+            &admin.context(),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"][0]["email"], "mallory@example.com");
+
+    let forbidden = auth
+        .call(Method::GET, "/v1/admin/users", &mallory.context(), None)
+        .await;
+    assert_eq!(
+        problem_code(forbidden).await,
+        (
+            StatusCode::FORBIDDEN,
+            "auth.platform_admin_required".to_owned()
+        )
+    );
+
+    let path = format!("/v1/admin/users/{}/disable", target["id"].as_str().unwrap());
+    assert_eq!(
+        auth.call(Method::POST, &path, &admin.context(), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        problem_code(
+            auth.call(Method::GET, "/v1/me", &mallory.context(), None)
+                .await
+        )
+        .await
+        .1,
+        "auth.session_ended"
+    );
+    assert_eq!(
+        problem_code(auth.refresh(&mallory.refresh_token).await)
+            .await
+            .1,
+        "auth.invalid_grant"
+    );
+    assert_eq!(
+        problem_code(auth.log_in_raw("mallory@example.com", PASSWORD).await)
+            .await
+            .1,
+        "auth.invalid_credentials"
+    );
+    assert_eq!(auth.audit_events("user_disabled").await.len(), 1);
+}
+
+#[tokio::test]
+async fn calls_without_a_context_token_are_refused() {
+    let auth = common::spawn(&[]).await;
+    let response = auth
+        .http
+        .post(auth.service.url("/v1/auth/login"))
+        .json(&json!({ "email": "x@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem_code(response).await,
+        (StatusCode::UNAUTHORIZED, "context.missing_token".to_owned())
+    );
+}
