@@ -346,3 +346,39 @@ async fn calls_without_a_context_token_are_refused() {
         (StatusCode::UNAUTHORIZED, "context.missing_token".to_owned())
     );
 }
+
+#[tokio::test]
+async fn create_admin_makes_a_platform_admin_whose_token_says_so() {
+    let auth = common::spawn(&[]).await;
+    let (host, port) = auth.database.host_and_port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        .args([
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--display-name",
+            "Root",
+        ])
+        .env("FAULTLINE__ENVIRONMENT", "test")
+        .env("FAULTLINE__DATABASE__HOST", host)
+        .env("FAULTLINE__DATABASE__PORT", port.to_string())
+        .env("FAULTLINE__DATABASE__NAME", auth.database.name())
+        .env("FAULTLINE_ADMIN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(!logs.contains(PASSWORD), "the password must not be logged");
+
+    let admin = auth.log_in("root@example.com").await;
+    let claims = auth.verify(&admin.access_token).await.unwrap();
+    assert_eq!(claims.user_role, "admin");
+    let listed = auth
+        .call(Method::GET, "/v1/admin/users", &admin.context(), None)
+        .await;
+    assert_eq!(listed.status(), StatusCode::OK);
+}

@@ -1,0 +1,183 @@
+//! Passwords, tokens, API keys and private keys never reach the logs or a
+//! response that is not meant to carry them. A test binary of its own: it
+//! installs the global log subscriber, at debug level to be strict.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use auth_service::crypto::{MasterKeys, Sealed};
+use auth_service::settings::{DEV_MASTER_KEY, DEV_MASTER_KEY_ID};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{Duration, Utc};
+use common::PASSWORD;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenant_core::Role;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_logs_or_in_responses_not_meant_to_carry_it() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .init();
+
+    let auth = common::spawn(&[("service.refresh_grace_secs", "0".to_owned())]).await;
+    let mut responses = Vec::new();
+    let signup = auth.sign_up("secret@example.com").await;
+    responses.push(signup.to_string());
+    let session = auth.log_in("secret@example.com").await;
+    let _ = auth
+        .log_in_raw("secret@example.com", "a wrong passphrase here")
+        .await;
+    let rotated: Value = auth
+        .refresh(&session.refresh_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reused = auth.refresh(&session.refresh_token).await; // reuse: family revoked, logged
+    responses.push(reused.text().await.unwrap());
+    let second = auth.log_in("secret@example.com").await;
+    let me = auth
+        .call(Method::GET, "/v1/me", &second.context(), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    responses.push(me);
+    let project = uuid::Uuid::now_v7();
+    let created: Value = auth
+        .call(
+            Method::POST,
+            &format!("/v1/projects/{project}/api-keys"),
+            &second.in_project(project, Role::Admin),
+            Some(json!({ "name": "ci", "role": "member", "expires_at": Utc::now() + Duration::days(3) })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_key = created["key"].as_str().unwrap().to_owned();
+    let listed = auth
+        .call(
+            Method::GET,
+            &format!("/v1/projects/{project}/api-keys"),
+            &second.in_project(project, Role::Admin),
+            None,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    responses.push(listed);
+    let _ = auth
+        .call(
+            Method::POST,
+            "/internal/v1/api-keys/introspect",
+            &common::service_context(),
+            Some(json!({ "key": api_key })),
+        )
+        .await;
+    responses.push(auth.jwks().await.to_string());
+
+    // The private key material, recovered from the database the hard way.
+    let row = auth
+        .database
+        .admin_client()
+        .await
+        .query_one("SELECT kid, private_key_ciphertext, nonce, master_key_id FROM auth.signing_keys LIMIT 1", &[])
+        .await
+        .unwrap();
+    let kid: String = row.get(0);
+    let dev_key: [u8; 32] = STANDARD.decode(DEV_MASTER_KEY).unwrap().try_into().unwrap();
+    let master = MasterKeys::new(
+        DEV_MASTER_KEY_ID,
+        vec![(DEV_MASTER_KEY_ID.to_owned(), dev_key)],
+    )
+    .unwrap();
+    let pkcs8 = master
+        .open(
+            &Sealed {
+                ciphertext: row.get(1),
+                nonce: row.get(2),
+                master_key_id: row.get(3),
+            },
+            kid.as_bytes(),
+        )
+        .unwrap();
+    // PKCS#8 for Ed25519: a 16-byte header, then the 32-byte private seed.
+    let seed = &pkcs8[16..48];
+    assert_eq!(
+        &pkcs8[..16],
+        &[
+            0x30, pkcs8[1], 0x02, 0x01, pkcs8[4], 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04,
+            0x22, 0x04, 0x20
+        ]
+    );
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+
+    let secrets = [
+        ("password", PASSWORD.to_owned()),
+        ("wrong password", "a wrong passphrase here".to_owned()),
+        ("refresh token", session.refresh_token.clone()),
+        (
+            "rotated refresh token",
+            rotated["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+        ("access token", second.access_token.clone()),
+        ("api key", api_key.clone()),
+        ("private key (base64)", STANDARD.encode(&pkcs8)),
+        ("private key (base64url)", URL_SAFE_NO_PAD.encode(seed)),
+        ("private key (hex)", hex(seed)),
+        ("master key", DEV_MASTER_KEY.to_owned()),
+    ];
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("refresh token reuse"),
+        "the capture works and saw the flows"
+    );
+    for (what, secret) in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the {what} appears in the logs"
+        );
+        for response in &responses {
+            assert!(
+                !response.contains(secret.as_str()),
+                "the {what} appears in a response: {response}"
+            );
+        }
+    }
+    for response in &responses {
+        assert!(
+            !response.contains("$argon2"),
+            "a password hash appears in a response: {response}"
+        );
+    }
+}
