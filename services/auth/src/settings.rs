@@ -128,3 +128,52 @@ impl AuthSettings {
 fn decode_master_key(encoded: &str) -> Option<[u8; 32]> {
     STANDARD.decode(encoded.trim()).ok()?.try_into().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use tenant_core::ServiceSpec;
+    use tenant_core::config::load_with_overrides;
+
+    use super::*;
+
+    static AUTH: ServiceSpec = ServiceSpec {
+        name: "auth-settings-test",
+        schema: Some("auth"),
+        migrations: &[],
+    };
+    const STRONG: &str = "a-production-secret-of-more-than-32-bytes";
+
+    fn prod(extra: &[(&str, &str)]) -> Result<tenant_core::config::Settings<AuthSettings>, String> {
+        let mut overrides: Vec<(&str, String)> = vec![
+            ("environment", "prod".to_owned()),
+            ("internal_token.keys.dev", STRONG.to_owned()),
+            ("database.app_password", STRONG.to_owned()),
+        ];
+        overrides.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        load_with_overrides(&AUTH, &overrides).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn prod_needs_a_real_master_key() {
+        let missing = prod(&[]).unwrap_err();
+        assert!(
+            missing.contains("service.master_keys.dev is required in prod"),
+            "{missing}"
+        );
+        let dev = prod(&[("service.master_keys.dev", DEV_MASTER_KEY)]).unwrap_err();
+        assert!(dev.contains("is the development key"), "{dev}");
+        let short = prod(&[("service.master_keys.dev", "c2hvcnQ=")]).unwrap_err();
+        assert!(short.contains("exactly 32 bytes"), "{short}");
+        let real = STANDARD.encode([42_u8; 32]);
+        let settings = prod(&[("service.master_keys.dev", &real)]).unwrap();
+        assert_eq!(settings.service.master_keys(Environment::Prod).len(), 1);
+    }
+
+    #[test]
+    fn outside_prod_the_development_master_key_fills_in() {
+        let settings = load_with_overrides::<AuthSettings>(&AUTH, &[]).unwrap();
+        let keys = settings.service.master_keys(Environment::Dev);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].0, "dev");
+    }
+}

@@ -113,3 +113,36 @@ async fn rotate(database: &test_support::TestDatabase) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn an_old_active_key_is_rotated_on_schedule() {
+    let auth = common::spawn(&[
+        ("service.key_rotation_days", "0".to_owned()),
+        ("service.keyring_refresh_secs", "0".to_owned()),
+    ])
+    .await;
+    // First load made the first key; the next finds it due for rotation.
+    let jwks = auth.jwks().await;
+    let states: Vec<String> = auth
+        .database
+        .admin_client()
+        .await
+        .query(
+            "SELECT state FROM auth.signing_keys ORDER BY activates_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(states, vec!["active", "pending"]);
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "the pending key is published before it signs"
+    );
+    let events = auth.audit_events("key_rotated").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["details"]["scheduled"], true);
+}
