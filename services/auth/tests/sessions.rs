@@ -382,3 +382,46 @@ async fn create_admin_makes_a_platform_admin_whose_token_says_so() {
         .await;
     assert_eq!(listed.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn services_look_users_up_by_email_and_nobody_else_may() {
+    let auth = common::spawn(&[]).await;
+    let user = auth.sign_up("Member@Example.com").await;
+    let found = auth
+        .call(
+            Method::GET,
+            "/internal/v1/users?email=member@EXAMPLE.com",
+            &common::service_context(),
+            None,
+        )
+        .await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let found: Value = found.json().await.unwrap();
+    assert_eq!(found["id"], user["id"]);
+    assert_eq!(found["disabled"], false);
+    assert!(found.get("password_hash").is_none());
+
+    let missing = auth
+        .call(
+            Method::GET,
+            "/internal/v1/users?email=nobody@example.com",
+            &common::service_context(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        problem_code(missing).await,
+        (StatusCode::NOT_FOUND, "user.not_found".to_owned())
+    );
+
+    let session = auth.log_in("member@example.com").await;
+    let as_user = auth
+        .call(
+            Method::GET,
+            "/internal/v1/users?email=member@example.com",
+            &session.context(),
+            None,
+        )
+        .await;
+    assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+}
