@@ -86,10 +86,31 @@ impl ServiceClient {
         path: &str,
         context: &TenantContext,
     ) -> Result<T, ServiceCallError> {
-        let token = self.issuer.issue(self.audience, context)?;
-        let mut request = self
+        let request = self.http.get(format!("{}{path}", self.base_url));
+        self.send(request, context).await
+    }
+
+    /// POSTs `body` as JSON to `path` on behalf of `context`.
+    pub async fn post_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        context: &TenantContext,
+    ) -> Result<T, ServiceCallError> {
+        let request = self
             .http
-            .get(format!("{}{path}", self.base_url))
+            .post(format!("{}{path}", self.base_url))
+            .json(body);
+        self.send(request, context).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        context: &TenantContext,
+    ) -> Result<T, ServiceCallError> {
+        let token = self.issuer.issue(self.audience, context)?;
+        let mut request = request
             .bearer_auth(token)
             .header(REQUEST_ID_HEADER.as_str(), context.request_id());
         for (name, value) in trace_headers(&tracing::Span::current()) {

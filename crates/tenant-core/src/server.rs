@@ -208,8 +208,9 @@ impl ServiceHost {
                 .wrap(from_fn(request_telemetry))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
-                .configure(configure.clone())
+                // Before `configure`, so a service (the gateway) may replace it.
                 .default_service(web::to(error::route_not_found))
+                .configure(configure.clone())
         })
         .workers(server.workers.unwrap_or_else(num_workers))
         .shutdown_timeout(server.shutdown_timeout_secs)

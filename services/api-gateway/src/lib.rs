@@ -1,10 +1,37 @@
-//! The only door into the platform: authenticates callers, resolves the project, authorizes, rate limits and proxies to the versioned backend.
+//! The only door into the platform: authenticates callers, resolves the
+//! project, authorizes, rate limits and proxies to the versioned backend
+//! named by the route table.
 
-use actix_web::web;
+pub mod backends;
+pub mod cache;
+pub mod jwt;
+pub mod pipeline;
+pub mod proxy;
+pub mod ratelimit;
+pub mod route_table;
+pub mod settings;
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use tenant_core::client::ServiceClient;
+use tenant_core::context::{InternalTokenError, InternalTokenIssuer};
 use tenant_core::server::HostError;
-use tenant_core::{Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Migration, Problem, ServiceHost, ServiceSpec};
 
-pub type Settings = tenant_core::config::Settings;
+use crate::backends::{BackendConfig, Backends};
+use crate::jwt::{TokenVerifier, VerifierConfig};
+use crate::pipeline::Gateway;
+use crate::proxy::Proxy;
+use crate::ratelimit::{Gcra, Limit};
+use crate::route_table::{RouteTable, RouteTableError};
+use crate::settings::GatewaySettings;
+
+pub type Settings = tenant_core::config::Settings<GatewaySettings>;
+
+/// The route table shipped with the gateway (`deploy/config/routes.toml`).
+pub const BUILT_IN_ROUTES: &str = include_str!("../../../deploy/config/routes.toml");
 
 /// The gateway keeps no data of its own.
 pub const MIGRATIONS: &[Migration] = &[];
@@ -15,13 +42,74 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrations: MIGRATIONS,
 };
 
-/// The api-gateway process: its routes on the shared host.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Routes(#[from] RouteTableError),
+    #[error("cannot read the route table {path}")]
+    RoutesFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build an HTTP client")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Token(#[from] InternalTokenError),
+}
+
+/// The api-gateway process.
 #[derive(Debug)]
 pub struct Application(ServiceHost);
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, HostError> {
-        ServiceHost::build(&SPEC, &settings, routes).await.map(Self)
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let gateway = Arc::new(build_gateway(&settings)?);
+        // Warm the JWKS; if the auth service is not up yet, the first
+        // token with an unknown kid fetches it.
+        if let Err(error) = gateway.verifier.refresh().await {
+            tracing::warn!(%error, "JWKS not loaded yet");
+        }
+        spawn_feeds(
+            Arc::downgrade(&gateway),
+            settings.service.poll_interval_ms,
+            settings.service.jwks_refresh_secs,
+        );
+        let data = web::Data::from(gateway.clone());
+        let host = ServiceHost::start(&SPEC, &settings, None, move |cfg| {
+            cfg.app_data(data.clone())
+                .app_data(web::PayloadConfig::new(usize::MAX))
+                .default_service(web::to(gateway_entry));
+        })?;
+        let metrics = host.metrics();
+        metrics.register(
+            "gateway_jwks_fetches",
+            "JWKS fetches from the auth service",
+            gateway.verifier.jwks_fetches.clone(),
+        );
+        metrics.register(
+            "gateway_token_cache_hits",
+            "Access tokens answered from the verified-token cache",
+            gateway.verifier.cache_hits.clone(),
+        );
+        metrics.register(
+            "gateway_token_cache_misses",
+            "Access tokens verified by signature",
+            gateway.verifier.cache_misses.clone(),
+        );
+        metrics.register(
+            "gateway_access_cache_hits",
+            "Project access answered from cache",
+            gateway.backends.access_hits.clone(),
+        );
+        metrics.register(
+            "gateway_access_cache_misses",
+            "Project access asked of the project service",
+            gateway.backends.access_misses.clone(),
+        );
+        Ok(Self(host))
     }
 
     pub fn port(&self) -> u16 {
@@ -37,5 +125,98 @@ impl Application {
     }
 }
 
-/// The route table. Health, readiness and metrics come from the host.
-fn routes(_cfg: &mut web::ServiceConfig) {}
+async fn gateway_entry(
+    req: HttpRequest,
+    payload: web::Payload,
+    gateway: web::Data<Gateway>,
+) -> Result<HttpResponse, Problem> {
+    gateway.handle(req, payload).await
+}
+
+fn build_gateway(settings: &Settings) -> Result<Gateway, StartupError> {
+    let own = &settings.service;
+    let text = match &own.routes_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| StartupError::RoutesFile {
+            path: path.clone(),
+            source,
+        })?,
+        None => BUILT_IN_ROUTES.to_owned(),
+    };
+    let table = RouteTable::parse(&text, &own.upstreams)?;
+    let issuer = InternalTokenIssuer::new(&settings.internal_token)?;
+    let internal_timeout = Duration::from_millis(own.internal_call_timeout_ms);
+    let client_for = |name: &str| -> Result<ServiceClient, StartupError> {
+        let upstream = &own.upstreams[name];
+        let audience: &'static str = Box::leak(upstream.audience.clone().into_boxed_str());
+        Ok(ServiceClient::new(
+            &upstream.url,
+            audience,
+            issuer.clone(),
+            internal_timeout,
+        )?)
+    };
+    let auth_url = own.upstreams[&own.auth_upstream]
+        .url
+        .trim_end_matches('/')
+        .to_owned();
+    let jwks_http = reqwest::Client::builder()
+        .timeout(internal_timeout)
+        .build()?;
+    Ok(Gateway {
+        verifier: TokenVerifier::new(
+            VerifierConfig {
+                jwks_url: format!("{auth_url}/.well-known/jwks.json"),
+                issuer: own.token_issuer.clone(),
+                audience: own.token_audience.clone(),
+                leeway_secs: own.token_leeway_secs,
+                max_token_bytes: own.max_token_bytes,
+                refetch_interval: Duration::from_secs(own.jwks_refetch_interval_secs),
+                cache_size: own.verified_token_cache_size,
+            },
+            jwks_http,
+        ),
+        backends: Backends::new(
+            client_for(&own.auth_upstream)?,
+            client_for(&own.project_upstream)?,
+            BackendConfig {
+                api_key_ttl: Duration::from_secs(own.api_key_cache_secs),
+                api_key_negative_ttl: Duration::from_secs(own.api_key_negative_cache_secs),
+                api_key_cache_size: own.api_key_cache_size,
+                access_ttl: Duration::from_secs(own.access_cache_secs),
+                access_cache_size: own.access_cache_size,
+            },
+        ),
+        table,
+        upstreams: own.upstreams.clone(),
+        issuer,
+        proxy: Proxy::new(Duration::from_millis(own.connect_timeout_ms))?,
+        limiter: Gcra::default(),
+        principal_limit: Limit {
+            per_minute: own.principal_rate_per_minute,
+            burst: (own.principal_rate_per_minute / 5).max(1),
+        },
+        default_version: own.default_version,
+        cors_allowed_origins: own.cors_allowed_origins.clone(),
+    })
+}
+
+/// Polls the access-change and revocation feeds, and refreshes the JWKS,
+/// for as long as the gateway exists.
+fn spawn_feeds(gateway: Weak<Gateway>, poll_ms: u64, jwks_refresh_secs: u64) {
+    tokio::spawn(async move {
+        let interval = pipeline::poll_interval(poll_ms);
+        let mut last_jwks = tokio::time::Instant::now();
+        loop {
+            let Some(gateway) = gateway.upgrade() else {
+                return;
+            };
+            gateway.backends.poll_feeds().await;
+            if last_jwks.elapsed() >= Duration::from_secs(jwks_refresh_secs) {
+                let _ = gateway.verifier.refresh().await;
+                last_jwks = tokio::time::Instant::now();
+            }
+            drop(gateway);
+            tokio::time::sleep(interval).await;
+        }
+    });
+}

@@ -8,5 +8,6 @@ fn main() -> ExitCode {
             .await?
             .run_until_stopped()
             .await
+            .map_err(api_gateway::StartupError::from)
     })
 }

@@ -1,0 +1,327 @@
+//! Forwarding to the upstream: one pooled client, bodies streamed both
+//! ways, hop-by-hop and internal headers stripped, `Forwarded` and
+//! `X-Forwarded-*` set, the context token attached.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderName};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use tenant_core::Problem;
+use tenant_core::telemetry::trace_headers;
+
+use crate::route_table::Route;
+use crate::settings::Upstream;
+
+/// RFC 9110 section 7.6.1, plus what the gateway sets or replaces itself.
+const STRIPPED: [&str; 17] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "x-project-id",
+];
+
+/// Headers clients may not send through: the gateway's own.
+fn is_internal(name: &str) -> bool {
+    name.starts_with("x-faultline-") || name.starts_with("x-internal-")
+}
+
+/// Hop-by-hop headers of a message: the fixed list and what `Connection` names.
+fn connection_named(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct Proxy {
+    client: reqwest::Client,
+}
+
+impl Proxy {
+    pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { client })
+    }
+
+    pub async fn forward(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        route: &Route,
+        params: &[(String, String)],
+        upstream: &Upstream,
+        context_token: &str,
+    ) -> Result<HttpResponse, Problem> {
+        let mut url = format!(
+            "{}{}",
+            upstream.url.trim_end_matches('/'),
+            route.upstream_path(params)
+        );
+        if !req.query_string().is_empty() {
+            url.push('?');
+            url.push_str(req.query_string());
+        }
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > route.body_limit_bytes as u64) {
+            return Err(too_large(route.body_limit_bytes));
+        }
+        let has_body = declared_length.is_some_and(|l| l > 0)
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
+
+        let headers = self.upstream_headers(req, context_token);
+        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+            .map_err(|_| Problem::bad_request("request.invalid_method", "unsupported method"))?;
+        let overflow = Arc::new(AtomicBool::new(false));
+        let mut request = self
+            .client
+            .request(method.clone(), &url)
+            .headers(headers)
+            .timeout(route.timeout);
+        if has_body {
+            request = request.body(stream_body(
+                payload,
+                route.body_limit_bytes,
+                overflow.clone(),
+            ));
+        }
+
+        let idempotent = matches!(
+            method,
+            reqwest::Method::GET
+                | reqwest::Method::HEAD
+                | reqwest::Method::OPTIONS
+                | reqwest::Method::PUT
+                | reqwest::Method::DELETE
+        );
+        let retry = (idempotent && !has_body)
+            .then(|| request.try_clone())
+            .flatten();
+        let response = match request.send().await {
+            Err(error) if error.is_connect() && retry.is_some() => match retry {
+                Some(again) => again.send().await,
+                None => Err(error),
+            },
+            other => other,
+        };
+        let response = response.map_err(|error| {
+            if overflow.load(Ordering::SeqCst) {
+                too_large(route.body_limit_bytes)
+            } else if error.is_timeout() {
+                Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "gateway.upstream_timeout",
+                    "Gateway timeout",
+                )
+                .with_detail("the service did not answer in time")
+                .with_source(error)
+            } else if error.is_connect() {
+                Problem::unavailable("gateway.upstream_unavailable", 2)
+                    .with_detail("the service is not reachable")
+                    .with_source(error)
+            } else {
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "gateway.upstream_failed",
+                    "Bad gateway",
+                )
+                .with_source(error)
+            }
+        })?;
+        Ok(downstream_response(req, response))
+    }
+
+    fn upstream_headers(
+        &self,
+        req: &HttpRequest,
+        context_token: &str,
+    ) -> reqwest::header::HeaderMap {
+        let named = connection_named(req.headers());
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in req.headers() {
+            let lower = name.as_str();
+            if STRIPPED.contains(&lower) || is_internal(lower) || named.iter().any(|n| n == lower) {
+                continue;
+            }
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+                reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let info = req.connection_info();
+        let peer = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let scheme = info.scheme().to_owned();
+        let host = info.host().to_owned();
+        let existing_for = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!("{v}, {peer}"))
+            .unwrap_or_else(|| peer.clone());
+        let node = if peer.contains(':') {
+            format!("\"[{peer}]\"")
+        } else {
+            peer.clone()
+        };
+        let set = [
+            ("authorization", format!("Bearer {context_token}")),
+            (
+                "forwarded",
+                format!("for={node};proto={scheme};host=\"{host}\""),
+            ),
+            ("x-forwarded-for", existing_for),
+            ("x-forwarded-proto", scheme),
+            ("x-forwarded-host", host),
+            (
+                "x-request-id",
+                tenant_core::telemetry::current_request_id().unwrap_or_default(),
+            ),
+        ];
+        for (name, value) in set {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        for (name, value) in trace_headers(&tracing::Span::current()) {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+                reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        headers
+    }
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request.body_too_large",
+        "Payload too large",
+    )
+    .with_detail(format!("at most {limit} bytes are accepted on this route"))
+}
+
+/// The client's body as a stream for the upstream, cut off (and flagged)
+/// past `limit`. The actix payload is not `Send`, so a local task pumps it
+/// into a channel the upstream request reads.
+fn stream_body(
+    mut payload: web::Payload,
+    limit: usize,
+    overflow: Arc<AtomicBool>,
+) -> reqwest::Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    actix_web::rt::spawn(async move {
+        let mut seen = 0_usize;
+        while let Some(chunk) = payload.next().await {
+            let message = match chunk {
+                Ok(bytes) => {
+                    seen += bytes.len();
+                    if seen > limit {
+                        overflow.store(true, Ordering::SeqCst);
+                        Err(std::io::Error::other(
+                            "request body exceeds the route's limit",
+                        ))
+                    } else {
+                        Ok(bytes)
+                    }
+                }
+                Err(error) => Err(std::io::Error::other(error.to_string())),
+            };
+            let stop = message.is_err();
+            if sender.send(message).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+fn downstream_response(req: &HttpRequest, response: reqwest::Response) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    let named: Vec<String> = response
+        .headers()
+        .get_all(reqwest::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    for (name, value) in response.headers() {
+        let lower = name.as_str();
+        let hop = matches!(
+            lower,
+            "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "content-length"
+        );
+        if hop || named.iter().any(|n| n == lower) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            builder.append_header((name, value));
+        }
+    }
+    if status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || req.method() == actix_web::http::Method::HEAD
+    {
+        return builder.finish();
+    }
+    if let Some(length) = response.content_length() {
+        builder.no_chunking(length);
+    }
+    builder.streaming(response.bytes_stream())
+}

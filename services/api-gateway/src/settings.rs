@@ -1,0 +1,120 @@
+//! The gateway's own settings (`[service]`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use tenant_core::config::{Environment, ServiceSettings};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Upstream {
+    pub url: String,
+    /// The service name the upstream verifies context tokens against.
+    pub audience: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GatewaySettings {
+    /// The route table; the built-in `deploy/config/routes.toml` when unset.
+    pub routes_file: Option<String>,
+    /// Where backends live, by the names the route table uses.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// Which upstream publishes the JWKS and introspects API keys.
+    pub auth_upstream: String,
+    /// Which upstream answers access questions.
+    pub project_upstream: String,
+    /// Version for unversioned `/api/...` paths without a vendor media type.
+    pub default_version: u32,
+
+    pub token_issuer: String,
+    pub token_audience: String,
+    pub token_leeway_secs: u64,
+    pub max_token_bytes: usize,
+    /// An unknown `kid` refetches the JWKS at most this often.
+    pub jwks_refetch_interval_secs: u64,
+    /// The JWKS is refreshed this often regardless.
+    pub jwks_refresh_secs: u64,
+    pub verified_token_cache_size: usize,
+
+    pub api_key_cache_secs: u64,
+    pub api_key_negative_cache_secs: u64,
+    pub api_key_cache_size: usize,
+
+    pub access_cache_secs: u64,
+    pub access_cache_size: usize,
+    /// How often the project service's change sequence and the auth
+    /// service's session revocations are polled.
+    pub poll_interval_ms: u64,
+
+    pub connect_timeout_ms: u64,
+    pub internal_call_timeout_ms: u64,
+
+    /// Requests per minute for a principal on routes without a project.
+    pub principal_rate_per_minute: u32,
+    /// Origins allowed for CORS; none by default.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl ServiceSettings for GatewaySettings {
+    const DEFAULTS: &'static str = r#"
+auth_upstream = "auth"
+project_upstream = "project"
+default_version = 1
+token_issuer = "faultline"
+token_audience = "faultline-api"
+token_leeway_secs = 30
+max_token_bytes = 8192
+jwks_refetch_interval_secs = 30
+jwks_refresh_secs = 300
+verified_token_cache_size = 100000
+api_key_cache_secs = 30
+api_key_negative_cache_secs = 10
+api_key_cache_size = 50000
+access_cache_secs = 30
+access_cache_size = 100000
+poll_interval_ms = 1000
+connect_timeout_ms = 2000
+internal_call_timeout_ms = 2000
+principal_rate_per_minute = 600
+
+[upstreams.auth]
+url = "http://127.0.0.1:7401"
+audience = "auth-service"
+
+[upstreams.project]
+url = "http://127.0.0.1:7402"
+audience = "project-service"
+
+[upstreams.failure]
+url = "http://127.0.0.1:7403"
+audience = "failure-service"
+
+[upstreams.analytics]
+url = "http://127.0.0.1:7404"
+audience = "analytics-service"
+
+[upstreams.integration]
+url = "http://127.0.0.1:7405"
+audience = "integration-gateway"
+"#;
+
+    fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
+        for name in [&self.auth_upstream, &self.project_upstream] {
+            if !self.upstreams.contains_key(name) {
+                problems.push(format!("service.upstreams.{name} is not configured"));
+            }
+        }
+        for (name, upstream) in &self.upstreams {
+            if reqwest::Url::parse(&upstream.url).is_err() {
+                problems.push(format!("service.upstreams.{name}.url is not a URL"));
+            }
+        }
+        if self.max_token_bytes == 0 || self.max_token_bytes > 65_536 {
+            problems.push("service.max_token_bytes must be between 1 and 65536".into());
+        }
+        if self.cors_allowed_origins.iter().any(|origin| origin == "*") {
+            problems.push("service.cors_allowed_origins must list origins, not `*`".into());
+        }
+    }
+}
