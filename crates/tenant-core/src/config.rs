@@ -249,15 +249,18 @@ pub fn load_with_overrides<S: ServiceSettings>(
 ) -> Result<Settings<S>, ConfigError> {
     let file = config_file(spec)?;
     let layered = |dev_defaults: bool| -> Result<config::Config, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(
-                COMMON_DEFAULTS,
-                config::FileFormat::Toml,
-            ))
-            .add_source(config::File::from_str(
-                &format!("[service]\n{}", S::DEFAULTS),
-                config::FileFormat::Toml,
-            ));
+        // Defaults go in key by key, so an override of one key in a table
+        // (`service.upstreams.auth.url`) keeps its siblings.
+        let mut builder = config::Config::builder();
+        for (prefix, text) in [("", COMMON_DEFAULTS), ("service", S::DEFAULTS)] {
+            let defaults = config::Config::builder()
+                .add_source(config::File::from_str(text, config::FileFormat::Toml))
+                .build()?
+                .try_deserialize::<config::Map<String, config::Value>>()?;
+            for (key, value) in flatten(prefix.to_owned(), defaults) {
+                builder = builder.set_default(key, value)?;
+            }
+        }
         // Services without a schema get the defaults too, so database
         // settings from a shared environment still parse; they are dropped
         // after loading.
@@ -303,6 +306,26 @@ pub fn load_with_overrides<S: ServiceSettings>(
     }
     settings.validate(spec)?;
     Ok(settings)
+}
+
+/// `{a: {b: 1}}` -> `[("a.b", 1)]`; arrays are leaves.
+fn flatten(
+    prefix: String,
+    table: config::Map<String, config::Value>,
+) -> Vec<(String, config::Value)> {
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value.clone().into_table() {
+            Ok(inner) if !inner.is_empty() => out.extend(flatten(path, inner)),
+            _ => out.push((path, value)),
+        }
+    }
+    out
 }
 
 fn config_file(spec: &ServiceSpec) -> Result<Option<PathBuf>, ConfigError> {
@@ -568,5 +591,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("server.port"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod nested_override_tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize)]
+    struct Nested {
+        upstreams: BTreeMap<String, Upstream>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Upstream {
+        url: String,
+        audience: String,
+    }
+
+    impl ServiceSettings for Nested {
+        const DEFAULTS: &'static str =
+            "[upstreams.auth]\nurl = \"http://a\"\naudience = \"auth-service\"\n";
+    }
+
+    static SPEC: ServiceSpec = ServiceSpec {
+        name: "nested-test",
+        schema: None,
+        migrations: &[],
+    };
+
+    #[test]
+    fn overriding_one_key_of_a_table_keeps_its_siblings() {
+        let settings: Settings<Nested> = load_with_overrides(
+            &SPEC,
+            &[("service.upstreams.auth.url", "http://b".to_owned())],
+        )
+        .unwrap();
+        let auth = &settings.service.upstreams["auth"];
+        assert_eq!(
+            (auth.url.as_str(), auth.audience.as_str()),
+            ("http://b", "auth-service")
+        );
     }
 }

@@ -1,0 +1,202 @@
+//! The gateway in front of real auth and project services on one fresh
+//! database, plus helpers to sign in and create projects through it.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "each test binary uses part of this module; helpers fail the test loudly"
+)]
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use test_support::{RunningService, TestDatabase};
+
+pub const PASSWORD: &str = "a long and unusual passphrase";
+
+pub struct Platform {
+    pub database: TestDatabase,
+    pub auth: RunningService,
+    pub project: RunningService,
+    pub gateway: RunningService,
+    pub http: reqwest::Client,
+}
+
+/// Starts auth, project and the gateway; `gateway_extra` overrides gateway settings.
+pub async fn spawn(gateway_extra: &[(&'static str, String)]) -> Platform {
+    let database = TestDatabase::create().await;
+    let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), &[]);
+    let auth = RunningService::spawn(
+        auth_service::Application::build(auth_settings)
+            .await
+            .unwrap()
+            .into_host(),
+    );
+    let project_settings = test_support::settings(
+        &project_service::SPEC,
+        Some(&database),
+        &[("service.auth_url", auth.url(""))],
+    );
+    let project = RunningService::spawn(
+        project_service::Application::build(project_settings)
+            .await
+            .unwrap()
+            .into_host(),
+    );
+    let mut overrides = vec![
+        ("service.upstreams.auth.url", auth.url("")),
+        ("service.upstreams.project.url", project.url("")),
+        ("service.poll_interval_ms", "100".to_owned()),
+    ];
+    overrides.extend(gateway_extra.iter().cloned());
+    let gateway_settings = test_support::settings(&api_gateway::SPEC, None, &overrides);
+    let gateway = RunningService::spawn(
+        api_gateway::Application::build(gateway_settings)
+            .await
+            .unwrap()
+            .into_host(),
+    );
+    Platform {
+        database,
+        auth,
+        project,
+        gateway,
+        http: test_support::http_client(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Platform {
+    pub fn url(&self, path: &str) -> String {
+        self.gateway.url(path)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn sign_up_and_log_in(&self, email: &str) -> User {
+        let created = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/signup",
+                None,
+                Some(json!({ "email": email, "password": PASSWORD, "display_name": "Someone" })),
+            )
+            .await;
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "{}",
+            created.text().await.unwrap()
+        );
+        let created: Value = created.json().await.unwrap();
+        let tokens = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(tokens.status(), StatusCode::OK);
+        let tokens: Value = tokens.json().await.unwrap();
+        User {
+            id: created["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn create_project(&self, owner: &User, slug: &str) -> Value {
+        let response = self
+            .send(
+                Method::POST,
+                "/api/v1/projects",
+                Some(&owner.access_token),
+                Some(json!({ "name": slug, "slug": slug })),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn add_member(&self, owner: &User, slug: &str, member: &User, role: &str) {
+        let response = self
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{slug}/members"),
+                Some(&owner.access_token),
+                Some(json!({ "email": member.email, "role": role })),
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.gateway.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits for the gateway's feeds to pick a change up.
+    pub async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+pub async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
+        Some("application/problem+json"),
+        "status {status}"
+    );
+    (status, response.json().await.unwrap())
+}

@@ -1,0 +1,342 @@
+//! Users, projects, roles and API keys, end to end through the gateway.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::problem;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_user_signs_up_logs_in_and_reads_their_profile_through_the_gateway() {
+    let platform = common::spawn(&[]).await;
+    let ada = platform.sign_up_and_log_in("ada@example.com").await;
+    let me = platform
+        .send(Method::GET, "/api/v1/me", Some(&ada.access_token), None)
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(me.headers().contains_key("x-request-id"));
+    assert!(me.headers().contains_key("ratelimit"));
+    assert!(me.headers().contains_key("ratelimit-policy"));
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+
+    // Accept-header version selection reaches the same route.
+    let me = platform
+        .http
+        .get(platform.url("/api/me"))
+        .bearer_auth(&ada.access_token)
+        .header("accept", "application/vnd.faultline.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let (status, body) = problem(platform.send(Method::GET, "/api/v1/me", None, None).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("auth.required"))
+    );
+}
+
+#[tokio::test]
+async fn internal_unknown_and_unversioned_paths_are_404_and_trace_is_refused() {
+    let platform = common::spawn(&[]).await;
+    for path in [
+        "/internal/v1/access?user=x&project=y",
+        "/api/v0/me",
+        "/api/v9/me",
+        "/api/v1/nowhere",
+        "/v1/me",
+        "/api/v1/internal/v1/access",
+    ] {
+        let (status, body) = problem(platform.send(Method::GET, path, None, None).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["code"], "route.not_found", "{path}");
+    }
+    let wrong_method = platform
+        .send(Method::DELETE, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers()["allow"], "GET, PATCH");
+    let trace = platform.send(Method::TRACE, "/api/v1/me", None, None).await;
+    assert_eq!(trace.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_project_comes_from_the_path_a_header_or_the_query_and_sources_must_agree() {
+    let platform = common::spawn(&[]).await;
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    let alpha = platform.create_project(&owner, "alpha").await;
+    let beta = platform.create_project(&owner, "beta").await;
+    let alpha_id = alpha["id"].as_str().unwrap();
+
+    // Slug and id both work in the path.
+    for reference in ["alpha", alpha_id] {
+        let response = platform
+            .send(
+                Method::GET,
+                &format!("/api/v1/projects/{reference}"),
+                Some(&owner.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{reference}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["id"], alpha_id);
+    }
+    // Agreeing sources are fine; disagreeing ones are a 400.
+    let agreeing = platform
+        .http
+        .get(platform.url(&format!(
+            "/api/v1/projects/alpha/members?project_id={alpha_id}"
+        )))
+        .bearer_auth(&owner.access_token)
+        .header("x-project-id", alpha_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(agreeing.status(), StatusCode::OK);
+    let conflicts = [
+        ("/api/v1/projects/alpha/members", Some("beta"), None),
+        ("/api/v1/projects/alpha/members?project_id=beta", None, None),
+        (
+            "/api/v1/projects/alpha/members?project_id=beta",
+            Some("alpha"),
+            None,
+        ),
+        (
+            "/api/v1/projects/alpha/members",
+            Some(beta["id"].as_str().unwrap()),
+            None::<&str>,
+        ),
+    ];
+    for (path, header, _) in conflicts {
+        let mut request = platform
+            .http
+            .get(platform.url(path))
+            .bearer_auth(&owner.access_token);
+        if let Some(header) = header {
+            request = request.header("x-project-id", header);
+        }
+        let (status, body) = problem(request.send().await.unwrap()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("gateway.project_conflict")),
+            "{path} {header:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_gate_writes_and_non_members_get_the_same_404_as_a_missing_project() {
+    let platform = common::spawn(&[]).await;
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    let viewer = platform.sign_up_and_log_in("viewer@example.com").await;
+    let stranger = platform.sign_up_and_log_in("stranger@example.com").await;
+    platform.create_project(&owner, "gamma").await;
+    platform
+        .add_member(&owner, "gamma", &viewer, "viewer")
+        .await;
+
+    let read = platform
+        .send(
+            Method::GET,
+            "/api/v1/projects/gamma",
+            Some(&viewer.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(read.status(), StatusCode::OK);
+    let write = platform
+        .send(
+            Method::PATCH,
+            "/api/v1/projects/gamma",
+            Some(&viewer.access_token),
+            Some(json!({ "name": "mine now" })),
+        )
+        .await;
+    let (status, body) = problem(write).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("gateway.role_too_low"))
+    );
+
+    let (status, not_member) = problem(
+        platform
+            .send(
+                Method::GET,
+                "/api/v1/projects/gamma",
+                Some(&stranger.access_token),
+                None,
+            )
+            .await,
+    )
+    .await;
+    let (missing_status, missing) = problem(
+        platform
+            .send(
+                Method::GET,
+                "/api/v1/projects/no-such-project",
+                Some(&stranger.access_token),
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing_status, StatusCode::NOT_FOUND);
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("request_id");
+        v
+    };
+    assert_eq!(
+        strip(not_member),
+        strip(missing),
+        "identical bodies: no existence leak"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_access_at_once_through_the_change_feed() {
+    let platform = common::spawn(&[("service.access_cache_secs", "3600".to_owned())]).await;
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    let member = platform.sign_up_and_log_in("member@example.com").await;
+    platform.create_project(&owner, "delta").await;
+    platform
+        .add_member(&owner, "delta", &member, "member")
+        .await;
+    let before = platform
+        .send(
+            Method::GET,
+            "/api/v1/projects/delta",
+            Some(&member.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(before.status(), StatusCode::OK, "cached now, for an hour");
+
+    let removed = platform
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/projects/delta/members/{}", member.id),
+            Some(&owner.access_token),
+            None,
+        )
+        .await;
+    assert!(
+        removed.status().is_success(),
+        "{}",
+        removed.text().await.unwrap()
+    );
+    platform.settle().await;
+    let after = platform
+        .send(
+            Method::GET,
+            "/api/v1/projects/delta",
+            Some(&member.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        after.status(),
+        StatusCode::NOT_FOUND,
+        "the cached access was dropped by the change feed"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_acts_only_on_its_own_project_with_its_role() {
+    let platform = common::spawn(&[]).await;
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    let epsilon = platform.create_project(&owner, "epsilon").await;
+    platform.create_project(&owner, "zeta").await;
+    let created = platform
+        .send(
+            Method::POST,
+            "/api/v1/projects/epsilon/api-keys",
+            Some(&owner.access_token),
+            Some(json!({ "name": "ci", "role": "member", "expires_at": Utc::now() + Duration::days(7) })),
+        )
+        .await;
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "{}",
+        created.text().await.unwrap()
+    );
+    let created: Value = created.json().await.unwrap();
+    let key = created["key"].as_str().unwrap();
+
+    // User-only routes refuse API keys.
+    let (status, body) = problem(
+        platform
+            .send(Method::GET, "/api/v1/projects/epsilon", Some(key), None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("gateway.user_required"))
+    );
+    let (status, _) = problem(
+        platform
+            .send(Method::GET, "/api/v1/me", Some(key), None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, body) = problem(
+        platform
+            .send(
+                Method::GET,
+                "/api/v1/me",
+                Some("flt_00000000000000000000000000000000000000"),
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let _ = epsilon;
+}
+
+#[tokio::test]
+async fn a_logged_out_sessions_token_is_refused_within_the_poll_interval() {
+    let platform = common::spawn(&[]).await;
+    let user = platform.sign_up_and_log_in("bye@example.com").await;
+    assert_eq!(
+        platform
+            .send(Method::GET, "/api/v1/me", Some(&user.access_token), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let logout = platform
+        .send(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(&user.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    platform.settle().await;
+    let (status, body) = problem(
+        platform
+            .send(Method::GET, "/api/v1/me", Some(&user.access_token), None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("auth.invalid_token"))
+    );
+}
