@@ -24,29 +24,50 @@ fn all_services() -> [&'static ServiceSpec; 6] {
     ]
 }
 
-async fn build(spec: &'static ServiceSpec, settings: Settings) -> ServiceHost {
+/// Starts `spec` with settings loaded as a test loads them (each service
+/// has its own `[service]` settings type), pointed at `database`.
+async fn build(
+    spec: &'static ServiceSpec,
+    database: Option<&TestDatabase>,
+    extra: &[(&'static str, String)],
+) -> ServiceHost {
+    fn started<E: std::fmt::Debug>(result: Result<ServiceHost, E>) -> Result<ServiceHost, String> {
+        result.map_err(|error| format!("{error:?}"))
+    }
     let host = match spec.name {
-        "api-gateway" => api_gateway::Application::build(settings)
-            .await
-            .map(api_gateway::Application::into_host),
-        "auth-service" => auth_service::Application::build(settings)
-            .await
-            .map(auth_service::Application::into_host),
-        "project-service" => project_service::Application::build(settings)
-            .await
-            .map(project_service::Application::into_host),
-        "failure-service" => failure_service::Application::build(settings)
-            .await
-            .map(failure_service::Application::into_host),
-        "analytics-service" => analytics_service::Application::build(settings)
-            .await
-            .map(analytics_service::Application::into_host),
-        "integration-gateway" => integration_gateway::Application::build(settings)
-            .await
-            .map(integration_gateway::Application::into_host),
+        "api-gateway" => started(
+            api_gateway::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(api_gateway::Application::into_host),
+        ),
+        "auth-service" => started(
+            auth_service::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(auth_service::Application::into_host),
+        ),
+        "project-service" => started(
+            project_service::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(project_service::Application::into_host),
+        ),
+        "failure-service" => started(
+            failure_service::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(failure_service::Application::into_host),
+        ),
+        "analytics-service" => started(
+            analytics_service::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(analytics_service::Application::into_host),
+        ),
+        "integration-gateway" => started(
+            integration_gateway::Application::build(test_support::settings(spec, database, extra))
+                .await
+                .map(integration_gateway::Application::into_host),
+        ),
         other => panic!("unknown service {other}"),
     };
-    host.unwrap_or_else(|error| panic!("{} failed to start: {error:?}", spec.name))
+    host.unwrap_or_else(|error| panic!("{} failed to start: {error}", spec.name))
 }
 
 #[tokio::test]
@@ -55,12 +76,13 @@ async fn every_service_migrates_its_schema_and_answers_health_readiness_and_metr
     let client = test_support::http_client();
     let mut running = Vec::new();
     for spec in all_services() {
-        let settings = test_support::settings(
+        let host = build(
             spec,
             Some(&database),
             &[("database.migrate_on_start", "true".to_owned())],
-        );
-        running.push((spec, RunningService::spawn(build(spec, settings).await)));
+        )
+        .await;
+        running.push((spec, RunningService::spawn(host)));
     }
 
     for (spec, service) in &running {
@@ -240,7 +262,7 @@ async fn a_service_refuses_to_start_as_a_superuser_a_bypassrls_role_or_an_owner(
 async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
     let cluster = test_support::cluster::EphemeralCluster::start().unwrap();
     let name = cluster.create_platform_database().await.unwrap();
-    let settings: Settings = test_support::settings(
+    let host = build(
         &failure_service::SPEC,
         None,
         &[
@@ -250,8 +272,9 @@ async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
             ("database.ready_timeout_ms", "500".to_owned()),
             ("database.connect_timeout_ms", "500".to_owned()),
         ],
-    );
-    let service = RunningService::spawn(build(&failure_service::SPEC, settings).await);
+    )
+    .await;
+    let service = RunningService::spawn(host);
     let client = test_support::http_client();
     let ready = service.admin_url("/readyz");
     assert!(test_support::wait_for_status(&client, &ready, 200, Duration::from_secs(5)).await);
