@@ -1,0 +1,188 @@
+//! `/v1/projects/{project}/members`: list, add by email, read, change a
+//! role, remove, and leave (`DELETE .../members/me`). The rules are in
+//! [`crate::rules`]; here they are applied under the project's lock.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use tenant_core::pagination::{Page, PageParams, PageRequest};
+use tenant_core::{Db, Problem, Role, TenantContext, TenantTx};
+use uuid::Uuid;
+
+use super::MemberView;
+use crate::AppState;
+use crate::domain::{Email, MemberRef};
+use crate::error::ProjectError;
+use crate::repository::memberships;
+use crate::rules;
+use crate::scope::MemberScope;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/projects/{project}/members`: any member; by user id.
+pub async fn list(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
+    let scope = MemberScope::resolve(&db, &ctx, &path).await?;
+    let query = query.into_inner();
+    let page = PageRequest::<Uuid>::from_params(&PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    })?;
+    let tx = scope.read_tx(&db).await?;
+    let rows = memberships::list(&tx, scope.project.id, page.after, page.fetch_limit()).await?;
+    tx.commit().await.map_err(ProjectError::from)?;
+    let views: Vec<MemberView> = rows.into_iter().map(MemberView::from).collect();
+    Ok(
+        HttpResponse::Ok().json(Page::from_rows(views, page.limit, |member: &MemberView| {
+            member.user_id
+        })),
+    )
+}
+
+/// The member a path names: `me` is the caller. Parsed only after the
+/// project resolved, so a non-member never learns more than 404.
+fn target(scope: &MemberScope, raw: &str) -> Result<Uuid, ProjectError> {
+    match MemberRef::parse(raw).ok_or(ProjectError::MemberNotFound)? {
+        MemberRef::Me => Ok(scope.user),
+        MemberRef::User(id) => Ok(id),
+    }
+}
+
+/// `GET /v1/projects/{project}/members/{member}`: any member.
+pub async fn get(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let (project, member) = path.into_inner();
+    let scope = MemberScope::resolve(&db, &ctx, &project).await?;
+    let user = target(&scope, &member)?;
+    let tx = scope.read_tx(&db).await?;
+    let row = memberships::find(&tx, scope.project.id, user)
+        .await?
+        .ok_or(ProjectError::MemberNotFound)?;
+    tx.commit().await.map_err(ProjectError::from)?;
+    Ok(HttpResponse::Ok().json(MemberView::from(row)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    pub email: Email,
+    pub role: Role,
+}
+
+/// `POST /v1/projects/{project}/members`: admins add viewers, members and
+/// admins; owners also owners. The user must exist in the auth service.
+pub async fn add(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse, Problem> {
+    let scope = MemberScope::resolve(&db, &ctx, &path).await?;
+    rules::check_grant(scope.role, body.role)?;
+    // Looked up before the project is locked: no lock is held across a call
+    // to another service.
+    let user = state
+        .users
+        .find_by_email(&body.email, ctx.request_id())
+        .await?;
+    let (tx, locked) = scope.begin_change(&db).await?;
+    rules::check_grant(locked.role, body.role)?;
+    let row = memberships::insert(&tx, locked.project.id, user.id, body.role).await?;
+    tx.commit().await.map_err(ProjectError::from)?;
+    let mut view = MemberView::from(row);
+    view.email = Some(user.email);
+    view.display_name = Some(user.display_name);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("members/{}", view.user_id)))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: Role,
+}
+
+/// `PATCH /v1/projects/{project}/members/{member}`: admins, within the
+/// owner rules; never leaves the project without an owner.
+pub async fn change_role(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+    body: web::Json<ChangeRole>,
+) -> Result<HttpResponse, Problem> {
+    let (project, member) = path.into_inner();
+    let scope = MemberScope::resolve(&db, &ctx, &project).await?;
+    let user = target(&scope, &member)?;
+    scope.require(Role::Admin)?;
+    let (tx, locked) = scope.begin_change(&db).await?;
+    let current = memberships::lock(&tx, locked.project.id, user)
+        .await?
+        .ok_or(ProjectError::MemberNotFound)?;
+    rules::check_change(locked.role, current.role, Some(body.role))?;
+    check_owners_remain(&tx, locked.project.id, current.role, Some(body.role)).await?;
+    let row = if current.role == body.role {
+        current
+    } else {
+        memberships::set_role(&tx, locked.project.id, user, body.role).await?
+    };
+    tx.commit().await.map_err(ProjectError::from)?;
+    Ok(HttpResponse::Ok().json(MemberView::from(row)))
+}
+
+/// `DELETE /v1/projects/{project}/members/{member}`: admins remove others
+/// within the owner rules; anyone removes themselves (`me` or their own
+/// id), which is leaving. The last owner can do neither.
+pub async fn remove(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let (project, member) = path.into_inner();
+    let scope = MemberScope::resolve(&db, &ctx, &project).await?;
+    let user = target(&scope, &member)?;
+    let leaving = user == scope.user;
+    if !leaving {
+        scope.require(Role::Admin)?;
+    }
+    let (tx, locked) = scope.begin_change(&db).await?;
+    if leaving {
+        check_owners_remain(&tx, locked.project.id, locked.role, None).await?;
+    } else {
+        let current = memberships::lock(&tx, locked.project.id, user)
+            .await?
+            .ok_or(ProjectError::MemberNotFound)?;
+        rules::check_change(locked.role, current.role, None)?;
+        check_owners_remain(&tx, locked.project.id, current.role, None).await?;
+    }
+    memberships::remove(&tx, locked.project.id, user).await?;
+    tx.commit().await.map_err(ProjectError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Counts owners (under the project's lock) only when an owner is about to
+/// stop being one.
+async fn check_owners_remain(
+    tx: &TenantTx,
+    project: Uuid,
+    current: Role,
+    new: Option<Role>,
+) -> Result<(), ProjectError> {
+    if current != Role::Owner || new == Some(Role::Owner) {
+        return Ok(());
+    }
+    let owners = memberships::count_owners(tx, project).await?;
+    rules::check_keeps_an_owner(current, new, owners)
+}

@@ -1,0 +1,16 @@
+//! The project service through its HTTP API and its import command, with
+//! the real auth service for user lookups, each test on a fresh database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+mod access;
+mod helpers;
+mod import;
+mod members;
+mod projects;
+mod rls;
+mod role_matrix;
