@@ -26,8 +26,15 @@ pub struct Platform {
 
 /// Starts auth, project and the gateway; `gateway_extra` overrides gateway settings.
 pub async fn spawn(gateway_extra: &[(&'static str, String)]) -> Platform {
+    spawn_with(&[], gateway_extra).await
+}
+
+pub async fn spawn_with(
+    auth_extra: &[(&'static str, String)],
+    gateway_extra: &[(&'static str, String)],
+) -> Platform {
     let database = TestDatabase::create().await;
-    let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), &[]);
+    let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), auth_extra);
     let auth = RunningService::spawn(
         auth_service::Application::build(auth_settings)
             .await
