@@ -31,3 +31,8 @@ fmt:
 
 ci:
 	@bash .ci/run
+
+# Static checks of deploy/ (image and Kubernetes manifests); installs its tools.
+.PHONY: validate-deploy
+validate-deploy:
+	@scripts/validate-deploy.sh
