@@ -32,7 +32,7 @@ fmt:
 ci:
 	@bash .ci/run
 
-# Static checks of deploy/ (image and Kubernetes manifests); installs its tools.
+# Static checks of deploy/ (image and Kubernetes manifests); installs what it needs.
 .PHONY: validate-deploy
 validate-deploy:
 	@scripts/validate-deploy.sh

