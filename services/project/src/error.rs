@@ -35,6 +35,8 @@ pub enum ProjectError {
     UserDisabled,
     #[error("{0}")]
     InvalidInput(#[from] Invalid),
+    #[error("{0}")]
+    InvalidIdempotencyKey(Invalid),
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     #[error("the project created with this Idempotency-Key is no longer available")]
@@ -94,6 +96,9 @@ impl From<ProjectError> for Problem {
                 Problem::unprocessable("membership.user_disabled", detail)
             }
             ProjectError::InvalidInput(_) => Problem::unprocessable("request.invalid_body", detail),
+            ProjectError::InvalidIdempotencyKey(_) => {
+                Problem::bad_request("idempotency.invalid_key", detail)
+            }
             ProjectError::IdempotencyKeyReused => {
                 Problem::unprocessable("idempotency.key_reused", detail)
             }

@@ -431,11 +431,11 @@ async fn update_project(
         }
     }
     finish(tx, dry_run).await?;
-    if !changed_fields.is_empty() {
-        summary.projects_updated += 1;
-    } else if members_touched == 0 {
+    if changed_fields.is_empty() && members_touched == 0 {
         summary.projects_unchanged += 1;
         lines.push("unchanged".to_owned());
+    } else {
+        summary.projects_updated += 1;
     }
     Ok(lines)
 }

@@ -37,6 +37,8 @@ impl MemberScope {
         tx.commit().await?;
         let (project, role) = found.ok_or(ProjectError::NotFound)?;
         check_context_project(ctx, project.id)?;
+        // The request span names the project once this service has resolved it.
+        tracing::Span::current().record("project_id", tracing::field::display(project.id));
         let context = TenantContext::new(
             ctx.principal().clone(),
             Some(ProjectAccess {

@@ -110,7 +110,9 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, Proj
         return Ok(None);
     };
     let value = value.to_str().unwrap_or("");
-    Ok(Some(IdempotencyKey::parse(value)?))
+    IdempotencyKey::parse(value)
+        .map(Some)
+        .map_err(ProjectError::InvalidIdempotencyKey)
 }
 
 /// The answer to a create already done with `key`, if there was one.

@@ -149,6 +149,13 @@ async fn retrying_a_create_with_its_idempotency_key_returns_the_first_result() {
     .await;
     different.expect_problem(422, "idempotency.key_reused");
 
+    create(
+        json!({ "slug": "billing-3", "name": "Billing" }),
+        "has a space",
+    )
+    .await
+    .expect_problem(400, "idempotency.invalid_key");
+
     let without_key = app.post(&alice, "/v1/projects", body).await;
     without_key.expect_problem(409, "project.slug_taken");
 
