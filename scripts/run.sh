@@ -76,9 +76,16 @@ for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
     port=$((BASE_PORT + offset))
     admin_port=$((BASE_PORT + 100 + offset))
+    # Services find each other on the ports of this block.
     FAULTLINE__SERVER__PORT="$port" \
     FAULTLINE__SERVER__ADMIN_PORT="$admin_port" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
+    FAULTLINE__SERVICE__AUTH_URL="http://127.0.0.1:$((BASE_PORT + 1))" \
+    FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL="http://127.0.0.1:$((BASE_PORT + 1))" \
+    FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL="http://127.0.0.1:$((BASE_PORT + 2))" \
+    FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL="http://127.0.0.1:$((BASE_PORT + 3))" \
+    FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL="http://127.0.0.1:$((BASE_PORT + 4))" \
+    FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL="http://127.0.0.1:$((BASE_PORT + 5))" \
         "$TARGET_DIR/debug/$binary" serve > >(sed -u "s/^/[$name] /") 2>&1 &
     echo $! > "$RUN/$name.pid"
 done

@@ -190,8 +190,10 @@ impl Extractor for RequestHeaders<'_> {
     }
 }
 
+/// Probes and service-to-service calls (feeds polled every second) are
+/// logged at debug, so they do not drown the requests people make.
 fn is_probe(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics")
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/internal/")
 }
 
 /// Outermost middleware of every service: request id, root span, trace

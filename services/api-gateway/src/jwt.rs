@@ -173,13 +173,24 @@ impl TokenVerifier {
         self.keys.read().ok()?.get(kid).cloned()
     }
 
-    /// Refetches for an unknown kid, unless that happened recently.
+    /// Whether no key has been loaded yet (the auth service was not up).
+    pub fn has_no_keys(&self) -> bool {
+        self.keys.read().map(|keys| keys.is_empty()).unwrap_or(true)
+    }
+
+    /// Refetches for an unknown kid, unless that happened recently. While
+    /// no key set was ever loaded, a second is recent enough.
     async fn key_after_refetch(&self, kid: &str) -> Option<DecodingKey> {
+        let interval = if self.has_no_keys() {
+            Duration::from_secs(1)
+        } else {
+            self.refetch_interval
+        };
         let due = self
             .last_fetch
             .lock()
             .ok()
-            .is_some_and(|last| last.is_none_or(|at| at.elapsed() >= self.refetch_interval));
+            .is_some_and(|last| last.is_none_or(|at| at.elapsed() >= interval));
         if due {
             let _ = self.refresh().await;
         }

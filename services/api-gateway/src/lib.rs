@@ -211,7 +211,9 @@ fn spawn_feeds(gateway: Weak<Gateway>, poll_ms: u64, jwks_refresh_secs: u64) {
                 return;
             };
             gateway.backends.poll_feeds().await;
-            if last_jwks.elapsed() >= Duration::from_secs(jwks_refresh_secs) {
+            if gateway.verifier.has_no_keys()
+                || last_jwks.elapsed() >= Duration::from_secs(jwks_refresh_secs)
+            {
                 let _ = gateway.verifier.refresh().await;
                 last_jwks = tokio::time::Instant::now();
             }
