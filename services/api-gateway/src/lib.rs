@@ -3,6 +3,7 @@
 //! named by the route table.
 
 pub mod backends;
+pub mod breaker;
 pub mod cache;
 pub mod jwt;
 pub mod pipeline;
@@ -21,6 +22,7 @@ use tenant_core::server::HostError;
 use tenant_core::{Migration, Problem, ServiceHost, ServiceSpec};
 
 use crate::backends::{BackendConfig, Backends};
+use crate::breaker::Breakers;
 use crate::jwt::{TokenVerifier, VerifierConfig};
 use crate::pipeline::Gateway;
 use crate::proxy::Proxy;
@@ -98,6 +100,11 @@ impl Application {
             "gateway_token_cache_misses",
             "Access tokens verified by signature",
             gateway.verifier.cache_misses.clone(),
+        );
+        metrics.register(
+            "gateway_breaker_opened",
+            "Times an upstream's circuit breaker opened",
+            gateway.proxy.breakers.opened.clone(),
         );
         metrics.register(
             "gateway_access_cache_hits",
@@ -189,7 +196,13 @@ fn build_gateway(settings: &Settings) -> Result<Gateway, StartupError> {
         table,
         upstreams: own.upstreams.clone(),
         issuer,
-        proxy: Proxy::new(Duration::from_millis(own.connect_timeout_ms))?,
+        proxy: Proxy::new(
+            Duration::from_millis(own.connect_timeout_ms),
+            Breakers::new(
+                own.breaker_failure_threshold,
+                Duration::from_millis(own.breaker_open_ms),
+            ),
+        )?,
         limiter: Gcra::default(),
         principal_limit: Limit {
             per_minute: own.principal_rate_per_minute,

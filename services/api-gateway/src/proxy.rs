@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use tenant_core::Problem;
 use tenant_core::telemetry::trace_headers;
 
+use crate::breaker::Breakers;
 use crate::route_table::Route;
 use crate::settings::Upstream;
 
@@ -57,17 +58,18 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
 #[derive(Debug)]
 pub struct Proxy {
     client: reqwest::Client,
+    pub breakers: Breakers,
 }
 
 impl Proxy {
-    pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(connect_timeout: Duration, breakers: Breakers) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, breakers })
     }
 
     pub async fn forward(
@@ -79,6 +81,15 @@ impl Proxy {
         upstream: &Upstream,
         context_token: &str,
     ) -> Result<HttpResponse, Problem> {
+        let name = route.upstream.as_str();
+        if let Err(rejected) = self.breakers.admit(name) {
+            return Err(Problem::unavailable(
+                "gateway.upstream_unavailable",
+                rejected.retry_after_secs,
+            )
+            .with_detail("the service is failing; requests are paused for a moment"));
+        }
+        self.breakers.deposit(name);
         let mut url = format!(
             "{}{}",
             upstream.url.trim_end_matches('/'),
@@ -128,12 +139,22 @@ impl Proxy {
             .then(|| request.try_clone())
             .flatten();
         let response = match request.send().await {
-            Err(error) if error.is_connect() && retry.is_some() => match retry {
-                Some(again) => again.send().await,
-                None => Err(error),
-            },
+            Err(error)
+                if error.is_connect() && retry.is_some() && self.breakers.withdraw_retry(name) =>
+            {
+                match retry {
+                    Some(again) => again.send().await,
+                    None => Err(error),
+                }
+            }
             other => other,
         };
+        match &response {
+            Err(error) if error.is_connect() || error.is_timeout() => {
+                self.breakers.record_failure(name)
+            }
+            _ => self.breakers.record_success(name),
+        }
         let response = response.map_err(|error| {
             if overflow.load(Ordering::SeqCst) {
                 too_large(route.body_limit_bytes)

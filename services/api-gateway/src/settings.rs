@@ -48,6 +48,10 @@ pub struct GatewaySettings {
 
     pub connect_timeout_ms: u64,
     pub internal_call_timeout_ms: u64,
+    /// Consecutive transport failures that open an upstream's breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long an open breaker refuses before letting one probe through.
+    pub breaker_open_ms: u64,
 
     /// Requests per minute for a principal on routes without a project.
     pub principal_rate_per_minute: u32,
@@ -76,6 +80,8 @@ access_cache_size = 100000
 poll_interval_ms = 1000
 connect_timeout_ms = 2000
 internal_call_timeout_ms = 2000
+breaker_failure_threshold = 5
+breaker_open_ms = 5000
 principal_rate_per_minute = 600
 
 [upstreams.auth]

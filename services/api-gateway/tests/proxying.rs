@@ -184,6 +184,7 @@ fn probe_server(audience: &'static str) -> String {
 
 struct Probed {
     platform: Platform,
+    down_address: std::net::SocketAddr,
     owner: common::User,
     project_id: String,
     _routes: tempfile_path::TempFile,
@@ -201,6 +202,10 @@ mod tempfile_path {
 }
 
 async fn spawn_probed() -> Probed {
+    spawn_probed_with(&[]).await
+}
+
+async fn spawn_probed_with(extra: &[(&'static str, String)]) -> Probed {
     let probe = probe_server("probe-service");
     let probe_v2 = probe_server("probe-service-v2");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -211,7 +216,7 @@ async fn spawn_probed() -> Probed {
     let mut file = std::fs::File::create(&path).unwrap();
     write!(file, "{}\n{PROBE_ROUTES}", api_gateway::BUILT_IN_ROUTES).unwrap();
     let routes = tempfile_path::TempFile(path.clone());
-    let platform = common::spawn(&[
+    let mut overrides = vec![
         ("service.routes_file", path.display().to_string()),
         ("service.upstreams.probe.url", probe),
         (
@@ -225,11 +230,13 @@ async fn spawn_probed() -> Probed {
         ),
         ("service.upstreams.down.url", format!("http://{closed}")),
         ("service.upstreams.down.audience", "down-service".to_owned()),
-    ])
-    .await;
+    ];
+    overrides.extend(extra.iter().cloned());
+    let platform = common::spawn(&overrides).await;
     let owner = platform.sign_up_and_log_in("owner@example.com").await;
     let project = platform.create_project(&owner, "probe-project").await;
     Probed {
+        down_address: closed,
         project_id: project["id"].as_str().unwrap().to_owned(),
         platform,
         owner,
@@ -584,5 +591,57 @@ async fn a_200_mb_upload_streams_through_without_the_gateway_holding_it() {
     assert!(
         growth_mib < 50,
         "memory grew by {growth_mib} MiB while streaming 200 MiB"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_upstream_opens_its_breaker_which_recovers_when_the_upstream_returns() {
+    let probed = spawn_probed_with(&[
+        ("service.breaker_failure_threshold", "3".to_owned()),
+        ("service.breaker_open_ms", "500".to_owned()),
+    ])
+    .await;
+    let platform = &probed.platform;
+    for _ in 0..3 {
+        let (status, _) =
+            problem(platform.send(Method::GET, "/api/v1/down", None, None).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(platform.metric("gateway_breaker_opened_total").await, 1.0);
+    let open = platform.send(Method::GET, "/api/v1/down", None, None).await;
+    assert_eq!(open.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(open.headers().contains_key("retry-after"));
+    let body: Value = open.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("paused"),
+        "{body}"
+    );
+
+    // The upstream comes back on its address.
+    let listener = std::net::TcpListener::bind(probed.down_address).unwrap();
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/v1/down",
+            web::get().to(|| async { HttpResponse::Ok().body("back") }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let recovered = platform.send(Method::GET, "/api/v1/down", None, None).await;
+    assert_eq!(
+        recovered.status(),
+        StatusCode::OK,
+        "the half-open probe succeeded"
+    );
+    assert_eq!(
+        platform
+            .send(Method::GET, "/api/v1/down", None, None)
+            .await
+            .status(),
+        StatusCode::OK
     );
 }
