@@ -30,6 +30,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
 pub mod cluster;
+pub mod redis_server;
 
 /// Every schema the bootstrap creates, with the migration folder of each.
 pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];

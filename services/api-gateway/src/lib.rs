@@ -26,7 +26,7 @@ use crate::breaker::Breakers;
 use crate::jwt::{TokenVerifier, VerifierConfig};
 use crate::pipeline::Gateway;
 use crate::proxy::Proxy;
-use crate::ratelimit::{Gcra, Limit};
+use crate::ratelimit::{Limit, SharedLimiter};
 use crate::route_table::{RouteTable, RouteTableError};
 use crate::settings::GatewaySettings;
 
@@ -60,6 +60,8 @@ pub enum StartupError {
     Client(#[from] reqwest::Error),
     #[error(transparent)]
     Token(#[from] InternalTokenError),
+    #[error("invalid Redis configuration")]
+    Redis(#[source] redis::RedisError),
 }
 
 /// The api-gateway process.
@@ -68,7 +70,28 @@ pub struct Application(ServiceHost);
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let gateway = Arc::new(build_gateway(&settings)?);
+        let redis = match &settings.service.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(StartupError::Redis)?;
+                let timeout = Duration::from_millis(settings.service.redis_timeout_ms);
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_millis(500)))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                Some(
+                    redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+                        .map_err(StartupError::Redis)?,
+                )
+            }
+            None => None,
+        };
+        let limiter = SharedLimiter::with_redis(
+            redis,
+            Duration::from_millis(settings.service.redis_timeout_ms),
+            settings.service.replicas,
+        );
+        let gateway = Arc::new(build_gateway(&settings, limiter)?);
         // Warm the JWKS; if the auth service is not up yet, the first
         // token with an unknown kid fetches it.
         if let Err(error) = gateway.verifier.refresh().await {
@@ -100,6 +123,11 @@ impl Application {
             "gateway_token_cache_misses",
             "Access tokens verified by signature",
             gateway.verifier.cache_misses.clone(),
+        );
+        metrics.register(
+            "gateway_rate_limit_fallbacks",
+            "Rate-limit checks decided locally because Redis failed or was slow",
+            gateway.limiter.fallbacks.clone(),
         );
         metrics.register(
             "gateway_breaker_opened",
@@ -140,7 +168,7 @@ async fn gateway_entry(
     gateway.handle(req, payload).await
 }
 
-fn build_gateway(settings: &Settings) -> Result<Gateway, StartupError> {
+fn build_gateway(settings: &Settings, limiter: SharedLimiter) -> Result<Gateway, StartupError> {
     let own = &settings.service;
     let text = match &own.routes_file {
         Some(path) => std::fs::read_to_string(path).map_err(|source| StartupError::RoutesFile {
@@ -203,10 +231,10 @@ fn build_gateway(settings: &Settings) -> Result<Gateway, StartupError> {
                 Duration::from_millis(own.breaker_open_ms),
             ),
         )?,
-        limiter: Gcra::default(),
+        limiter,
         principal_limit: Limit {
             per_minute: own.principal_rate_per_minute,
-            burst: (own.principal_rate_per_minute / 5).max(1),
+            burst: own.principal_burst.max(1),
         },
         default_version: own.default_version,
         cors_allowed_origins: own.cors_allowed_origins.clone(),

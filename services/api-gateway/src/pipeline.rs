@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::backends::{Access, AccessSubject, Backends, KeyPrincipal};
 use crate::jwt::{TokenVerifier, VerifiedUser};
 use crate::proxy::Proxy;
-use crate::ratelimit::{Decision, Gcra, Limit};
+use crate::ratelimit::{Decision, Limit, SharedLimiter};
 use crate::route_table::{AuthMode, ProjectSource, Route, RouteMatch, RouteTable};
 use crate::settings::Upstream;
 
@@ -27,7 +27,7 @@ pub struct Gateway {
     pub backends: Backends,
     pub issuer: InternalTokenIssuer,
     pub proxy: Proxy,
-    pub limiter: Gcra,
+    pub limiter: SharedLimiter,
     pub principal_limit: Limit,
     pub default_version: u32,
     pub cors_allowed_origins: Vec<String>,
@@ -128,7 +128,7 @@ impl Gateway {
         let access = self
             .authorize(&req, route, &params, &caller, &request_id)
             .await?;
-        let decision = self.rate_limit(&caller, access.as_ref(), route);
+        let decision = self.rate_limit(&caller, access.as_ref(), route).await;
         if let Some(decision) = decision
             && !decision.allowed
         {
@@ -342,7 +342,7 @@ impl Gateway {
         Ok(Some(access))
     }
 
-    fn rate_limit(
+    async fn rate_limit(
         &self,
         caller: &Caller,
         access: Option<&Access>,
@@ -354,7 +354,10 @@ impl Gateway {
             Caller::ApiKey(key) => format!("k:{}", key.principal_id),
         };
         let cost = route.rate_cost;
-        let by_principal = self.limiter.check(&principal, self.principal_limit, cost);
+        let by_principal = self
+            .limiter
+            .check(&principal, self.principal_limit, cost)
+            .await;
         if !by_principal.allowed {
             return Some(by_principal);
         }
@@ -365,9 +368,10 @@ impl Gateway {
             per_minute: access.limits.requests_per_minute,
             burst: access.limits.request_burst,
         };
-        let by_project =
-            self.limiter
-                .check(&format!("p:{}", access.project_id), project_limit, cost);
+        let by_project = self
+            .limiter
+            .check(&format!("p:{}", access.project_id), project_limit, cost)
+            .await;
         Some(
             if !by_project.allowed || by_project.remaining < by_principal.remaining {
                 by_project

@@ -55,6 +55,14 @@ pub struct GatewaySettings {
 
     /// Requests per minute for a principal on routes without a project.
     pub principal_rate_per_minute: u32,
+    /// How many requests a principal may send at once.
+    pub principal_burst: u32,
+    /// Redis for limits shared by every gateway replica; in-memory when unset.
+    pub redis_url: Option<String>,
+    /// Slower Redis answers count as failures (local fallback).
+    pub redis_timeout_ms: u64,
+    /// Gateway replicas sharing the limits; without Redis each enforces its share.
+    pub replicas: u32,
     /// Origins allowed for CORS; none by default.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
@@ -83,6 +91,9 @@ internal_call_timeout_ms = 2000
 breaker_failure_threshold = 5
 breaker_open_ms = 5000
 principal_rate_per_minute = 600
+principal_burst = 120
+redis_timeout_ms = 20
+replicas = 1
 
 [upstreams.auth]
 url = "http://127.0.0.1:7401"

@@ -17,6 +17,7 @@ use test_support::{RunningService, TestDatabase};
 pub const PASSWORD: &str = "a long and unusual passphrase";
 
 pub struct Platform {
+    gateway_overrides: Vec<(&'static str, String)>,
     pub database: TestDatabase,
     pub auth: RunningService,
     pub project: RunningService,
@@ -66,6 +67,7 @@ pub async fn spawn_with(
             .into_host(),
     );
     Platform {
+        gateway_overrides: overrides,
         database,
         auth,
         project,
@@ -83,6 +85,17 @@ pub struct User {
 }
 
 impl Platform {
+    /// Another gateway replica with the same settings.
+    pub async fn another_gateway(&self) -> RunningService {
+        let settings = test_support::settings(&api_gateway::SPEC, None, &self.gateway_overrides);
+        RunningService::spawn(
+            api_gateway::Application::build(settings)
+                .await
+                .unwrap()
+                .into_host(),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.gateway.url(path)
     }
