@@ -108,42 +108,46 @@ impl Application {
                 .app_data(web::PayloadConfig::new(usize::MAX))
                 .default_service(web::to(gateway_entry));
         })?;
-        let metrics = host.metrics();
-        metrics.register(
-            "gateway_jwks_fetches",
-            "JWKS fetches from the auth service",
-            gateway.verifier.jwks_fetches.clone(),
-        );
-        metrics.register(
-            "gateway_token_cache_hits",
-            "Access tokens answered from the verified-token cache",
-            gateway.verifier.cache_hits.clone(),
-        );
-        metrics.register(
-            "gateway_token_cache_misses",
-            "Access tokens verified by signature",
-            gateway.verifier.cache_misses.clone(),
-        );
-        metrics.register(
-            "gateway_rate_limit_fallbacks",
-            "Rate-limit checks decided locally because Redis failed or was slow",
-            gateway.limiter.fallbacks.clone(),
-        );
-        metrics.register(
-            "gateway_breaker_opened",
-            "Times an upstream's circuit breaker opened",
-            gateway.proxy.breakers.opened.clone(),
-        );
-        metrics.register(
-            "gateway_access_cache_hits",
-            "Project access answered from cache",
-            gateway.backends.access_hits.clone(),
-        );
-        metrics.register(
-            "gateway_access_cache_misses",
-            "Project access asked of the project service",
-            gateway.backends.access_misses.clone(),
-        );
+        let counters = [
+            (
+                "gateway_jwks_fetches",
+                "JWKS fetches from the auth service",
+                &gateway.verifier.jwks_fetches,
+            ),
+            (
+                "gateway_token_cache_hits",
+                "Access tokens answered from the verified-token cache",
+                &gateway.verifier.cache_hits,
+            ),
+            (
+                "gateway_token_cache_misses",
+                "Access tokens verified by signature",
+                &gateway.verifier.cache_misses,
+            ),
+            (
+                "gateway_rate_limit_fallbacks",
+                "Rate-limit checks decided locally because Redis failed or was slow",
+                &gateway.limiter.fallbacks,
+            ),
+            (
+                "gateway_breaker_opened",
+                "Times an upstream's circuit breaker opened",
+                &gateway.proxy.breakers.opened,
+            ),
+            (
+                "gateway_access_cache_hits",
+                "Project access answered from cache",
+                &gateway.backends.access_hits,
+            ),
+            (
+                "gateway_access_cache_misses",
+                "Project access asked of the project service",
+                &gateway.backends.access_misses,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            host.metrics().register(name, help, counter.clone());
+        }
         Ok(Self(host))
     }
 
