@@ -280,6 +280,17 @@ impl RouteTable {
             });
         }
         if problems.is_empty() {
+            // Literal segments win over parameters (`/projects/current`
+            // before `/projects/{project}`), whatever the file's order.
+            routes.sort_by_key(|route| {
+                std::cmp::Reverse(
+                    route
+                        .segments
+                        .iter()
+                        .filter(|s| matches!(s, Segment::Literal(_)))
+                        .count(),
+                )
+            });
             let versions = routes.iter().map(|r| r.version).collect();
             Ok(Self { routes, versions })
         } else {
@@ -302,12 +313,18 @@ impl RouteTable {
         };
         let segments: Vec<&str> = rest.split('/').collect();
         let mut allowed = Vec::new();
+        // The most specific matching pattern decides which methods exist.
+        let mut pattern: Option<&[Segment]> = None;
         for route in self.routes.iter().filter(|r| r.version == version) {
+            if pattern.is_some_and(|p| p != route.segments.as_slice()) {
+                continue;
+            }
             if let Some(params) = route.capture(&segments) {
                 if route.methods.contains(method) {
                     return RouteMatch::Found { route, params };
                 }
                 allowed.extend(route.methods.iter().cloned());
+                pattern = Some(&route.segments);
             }
         }
         if allowed.is_empty() {
@@ -402,6 +419,21 @@ min_role = { GET = "viewer" }
             table.find(3, "/projects/demo/builds/42", &Method::GET),
             RouteMatch::NotFound
         ));
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter_whatever_the_order() {
+        let table = format!(
+            "{TABLE}\n[[route]]\npath = \"/projects/current/builds/latest\"\nversion = 1\nmethods = [\"GET\"]\nupstream = \"auth\"\nauth = \"user\"\nproject = \"none\"\n"
+        );
+        let table = RouteTable::parse(&table, &upstreams()).unwrap();
+        let RouteMatch::Found { route, params } =
+            table.find(1, "/projects/current/builds/latest", &Method::GET)
+        else {
+            panic!("no match");
+        };
+        assert_eq!(route.upstream, "auth");
+        assert!(params.is_empty());
     }
 
     #[test]

@@ -63,9 +63,30 @@ pub struct GatewaySettings {
     pub redis_timeout_ms: u64,
     /// Gateway replicas sharing the limits; without Redis each enforces its share.
     pub replicas: u32,
-    /// Origins allowed for CORS; none by default.
-    #[serde(default)]
+    /// Origins allowed for CORS; none by default. A list, or one
+    /// comma-separated string (as an environment variable gives it).
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+}
+
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 impl ServiceSettings for GatewaySettings {

@@ -75,6 +75,16 @@ min_role = { POST = "member" }
 body_limit_bytes = 1024
 
 [[route]]
+path = "/probe/current/echo"
+version = 1
+methods = ["GET"]
+upstream = "probe"
+upstream_path = "/v1/probe/current/echo"
+auth = "any"
+project = "default"
+min_role = { GET = "viewer" }
+
+[[route]]
 path = "/slow"
 version = 1
 methods = ["GET"]
@@ -643,5 +653,128 @@ async fn a_failing_upstream_opens_its_breaker_which_recovers_when_the_upstream_r
             .await
             .status(),
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_route_that_allows_a_default_uses_the_tokens_default_project() {
+    let probed = spawn_probed().await;
+    let platform = &probed.platform;
+    let (status, body) = problem(
+        platform
+            .send(
+                Method::GET,
+                "/api/v1/probe/current/echo",
+                Some(&probed.owner.access_token),
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("gateway.project_required")),
+        "no default chosen yet"
+    );
+
+    let chosen = platform
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&probed.owner.access_token),
+            Some(json!({ "default_project": probed.project_id })),
+        )
+        .await;
+    assert_eq!(chosen.status(), StatusCode::OK);
+    // The next access token carries the default.
+    let tokens: Value = platform
+        .send(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": probed.owner.refresh_token })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let seen: Value = platform
+        .send(Method::GET, "/api/v1/probe/current/echo", Some(token), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["context"]["project_id"], probed.project_id);
+    // An explicit source wins over the default.
+    platform.create_project(&probed.owner, "explicit").await;
+    let explicit: Value = platform
+        .http
+        .get(platform.url("/api/v1/probe/current/echo"))
+        .bearer_auth(token)
+        .header("x-project-id", "explicit")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(explicit["context"]["project_id"], probed.project_id);
+}
+
+#[tokio::test]
+async fn cors_answers_only_allowed_origins_and_never_reflects_others() {
+    let probed = spawn_probed_with(&[(
+        "service.cors_allowed_origins",
+        "https://app.example.com, https://admin.example.com".to_owned(),
+    )])
+    .await;
+    let platform = &probed.platform;
+    let preflight = |origin: &'static str| {
+        platform
+            .http
+            .request(Method::OPTIONS, platform.url("/api/v1/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+
+    let response = platform
+        .http
+        .get(platform.url("/api/v1/me"))
+        .bearer_auth(&probed.owner.access_token)
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    let response = platform
+        .http
+        .get(platform.url("/api/v1/me"))
+        .bearer_auth(&probed.owner.access_token)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
     );
 }
