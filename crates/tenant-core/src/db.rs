@@ -217,18 +217,12 @@ impl Db {
     /// Opens a transaction confined to the context's project.
     pub async fn tenant_tx(&self, ctx: &TenantContext) -> Result<TenantTx, DbError> {
         let project = ctx.project().ok_or(DbError::NoProject)?;
-        let tx = TenantTx::begin(self.connection().await?).await?;
-        tx.execute(
-            "SELECT set_config('app.project_id', $1, true), set_config('app.user_id', $2, true)",
-            &[
-                &project.project_id.to_string(),
-                &ctx.principal().id.to_string(),
-            ],
+        TenantTx::begin_with(
+            self.connection().await?,
+            Some(project.project_id),
+            Some(ctx.principal().id),
         )
-        .await?;
-        let mut tx = tx;
-        tx.project_id = Some(project.project_id);
-        Ok(tx)
+        .await
     }
 
     /// Opens a transaction with no project: tenant tables show no rows and
@@ -242,27 +236,13 @@ impl Db {
     /// policies written for it (a user's own memberships across projects)
     /// apply; project-only policies still see nothing.
     pub async fn user_tx(&self, user_id: Uuid) -> Result<TenantTx, DbError> {
-        let tx = TenantTx::begin(self.connection().await?).await?;
-        tx.execute(
-            "SELECT set_config('app.user_id', $1, true)",
-            &[&user_id.to_string()],
-        )
-        .await?;
-        Ok(tx)
+        TenantTx::begin_with(self.connection().await?, None, Some(user_id)).await
     }
 
     /// Opens a transaction confined to `project_id` for a background
     /// worker, which has a project but no request and no user.
     pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {
-        let tx = TenantTx::begin(self.connection().await?).await?;
-        tx.execute(
-            "SELECT set_config('app.project_id', $1, true)",
-            &[&project_id.to_string()],
-        )
-        .await?;
-        let mut tx = tx;
-        tx.project_id = Some(project_id);
-        Ok(tx)
+        TenantTx::begin_with(self.connection().await?, Some(project_id), None).await
     }
 
     /// Readiness: the database answers within `timeout` and the schema is at
@@ -314,10 +294,31 @@ impl fmt::Debug for TenantTx {
 
 impl TenantTx {
     async fn begin(conn: Object) -> Result<Self, DbError> {
-        conn.batch_execute("BEGIN").await?;
+        Self::begin_with(conn, None, None).await
+    }
+
+    /// `BEGIN` and the context settings in one round trip. The values are
+    /// UUIDs we format ourselves, so inlining them cannot inject SQL.
+    async fn begin_with(
+        conn: Object,
+        project_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+    ) -> Result<Self, DbError> {
+        let mut batch = String::from("BEGIN;");
+        if let Some(project_id) = project_id {
+            batch.push_str(&format!(
+                "SELECT set_config('app.project_id', '{project_id}', true);"
+            ));
+        }
+        if let Some(user_id) = user_id {
+            batch.push_str(&format!(
+                "SELECT set_config('app.user_id', '{user_id}', true);"
+            ));
+        }
+        conn.batch_execute(&batch).await?;
         Ok(Self {
             conn: Some(conn),
-            project_id: None,
+            project_id,
         })
     }
 
