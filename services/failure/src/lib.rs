@@ -1,17 +1,37 @@
 //! Builds and test results: ingestion, failure grouping, classification and flakiness.
 
+pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod junit;
+pub mod repo;
+mod routes;
+pub mod settings;
+
+use std::sync::Arc;
+
 use actix_web::web;
-use tenant_core::server::HostError;
+use prometheus_client::metrics::counter::Counter;
+use tenant_core::server::{self, HostError};
 use tenant_core::{Migration, ServiceHost, ServiceSpec};
 
-pub type Settings = tenant_core::config::Settings;
+use crate::settings::FailureSettings;
+
+pub type Settings = tenant_core::config::Settings<FailureSettings>;
 
 /// Embedded from `migrations/failure/`; a platform test checks the list against the folder.
-pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
-    1,
-    "builds",
-    include_str!("../../../migrations/failure/0001_builds.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::embedded(
+        1,
+        "builds",
+        include_str!("../../../migrations/failure/0001_builds.sql"),
+    ),
+    Migration::embedded(
+        2,
+        "results_and_failures",
+        include_str!("../../../migrations/failure/0002_results_and_failures.sql"),
+    ),
+];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "failure-service",
@@ -19,13 +39,38 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrations: MIGRATIONS,
 };
 
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct FailureState {
+    pub settings: Arc<FailureSettings>,
+    /// SQL statements issued, exported as `failure_db_statements`.
+    pub statements: Counter,
+}
+
 /// The failure-service process: its routes on the shared host.
 #[derive(Debug)]
 pub struct Application(ServiceHost);
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, HostError> {
-        ServiceHost::build(&SPEC, &settings, routes).await.map(Self)
+    pub async fn build(mut settings: Settings) -> Result<Self, HostError> {
+        let db = server::connect_database(&SPEC, &settings)
+            .await?
+            .ok_or(HostError::NoDatabase)?;
+        let state = web::Data::new(FailureState {
+            settings: Arc::new(std::mem::take(&mut settings.service)),
+            statements: Counter::default(),
+        });
+        let statements = state.statements.clone();
+        let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
+            cfg.app_data(state.clone());
+            routes::configure(cfg);
+        })?;
+        host.metrics().register(
+            "failure_db_statements",
+            "SQL statements the failure service's repository issued",
+            statements,
+        );
+        Ok(Self(host))
     }
 
     pub fn port(&self) -> u16 {
@@ -40,6 +85,3 @@ impl Application {
         self.0.run_until_stopped().await
     }
 }
-
-/// The route table. Health, readiness and metrics come from the host.
-fn routes(_cfg: &mut web::ServiceConfig) {}

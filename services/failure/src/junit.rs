@@ -1,0 +1,814 @@
+//! A streaming JUnit XML reader.
+//!
+//! Reports are read event by event: memory holds one test case (with its
+//! capped excerpts) at a time, never the document, and each case is handed
+//! to a sink as soon as its element closes. Real reports bend the format in
+//! many ways (Surefire reruns, pytest's xunit flavour, jest, nested suites,
+//! a bare `<testcase>` root, missing attributes, `time="3,000.5"`); those
+//! are accepted, and anything that had to be repaired becomes a warning.
+//! What cannot be trusted is refused: any DTD (no external entities, no
+//! entity expansion, so XXE and billion-laughs documents never get
+//! anywhere), documents nested deeper than a limit, oversized attributes,
+//! and anything that is not well-formed XML, with the line and column.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, Read};
+
+use quick_xml::XmlVersion;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::domain::{CaseStatus, FailureKind};
+
+/// Bounds on what one document may contain.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    pub max_depth: usize,
+    pub max_attribute_bytes: usize,
+    /// Failure messages and stack traces are kept up to this many bytes.
+    pub max_stack_trace_bytes: usize,
+    pub max_message_bytes: usize,
+    /// `system-out` / `system-err` excerpts.
+    pub max_output_bytes: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 64,
+            max_attribute_bytes: 64 * 1024,
+            max_stack_trace_bytes: 64 * 1024,
+            max_message_bytes: 8 * 1024,
+            max_output_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// One test case as a report states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedCase {
+    pub suite: String,
+    pub classname: String,
+    pub name: String,
+    pub file: Option<String>,
+    pub status: CaseStatus,
+    pub duration_ms: Option<i64>,
+    /// Failed attempts before the final one (Surefire reruns, flaky reruns).
+    pub retries: i32,
+    pub failure: Option<FailureDetail>,
+}
+
+/// What went wrong in a failed or errored case, excerpts capped.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FailureDetail {
+    pub kind: FailureKind,
+    pub error_type: Option<String>,
+    pub message: Option<String>,
+    pub stack_trace: Option<String>,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+/// Counts of what was ingested, the way CI summaries show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub tests: u64,
+    pub passed: u64,
+    pub failures: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub flaky: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: CaseStatus) {
+        self.tests += 1;
+        match status {
+            CaseStatus::Passed => self.passed += 1,
+            CaseStatus::Failed => self.failures += 1,
+            CaseStatus::Error => self.errors += 1,
+            CaseStatus::Skipped => self.skipped += 1,
+            CaseStatus::Flaky => self.flaky += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: Counts) {
+        self.tests += other.tests;
+        self.passed += other.passed;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.flaky += other.flaky;
+    }
+}
+
+/// Repairs made while reading, for the upload's response. Capped, so a
+/// report with a million repaired cases does not produce a million lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Warnings {
+    items: Vec<String>,
+    dropped: usize,
+}
+
+const MAX_WARNINGS: usize = 50;
+
+impl Warnings {
+    pub fn push(&mut self, warning: impl Into<String>) {
+        if self.items.len() < MAX_WARNINGS {
+            self.items.push(warning.into());
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn extend(&mut self, other: Warnings) {
+        for item in other.items {
+            self.push(item);
+        }
+        self.dropped += other.dropped;
+    }
+
+    pub fn into_vec(mut self) -> Vec<String> {
+        if self.dropped > 0 {
+            self.items
+                .push(format!("{} more warnings not shown", self.dropped));
+        }
+        self.items
+    }
+}
+
+/// Why a document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JunitError {
+    #[error("line {line}, column {column}: {message}")]
+    Malformed {
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("the document is empty")]
+    Empty,
+    #[error("the root element `{0}` is not JUnit (expected testsuites, testsuite or testcase)")]
+    NotJunit(String),
+    #[error(
+        "line {line}, column {column}: document type declarations are refused (no DTDs or entities in test reports)"
+    )]
+    DtdRefused { line: u64, column: u64 },
+    #[error("line {line}, column {column}: elements are nested deeper than {max}")]
+    TooDeep { line: u64, column: u64, max: usize },
+    #[error("line {line}, column {column}: an attribute is longer than {max} bytes")]
+    AttributeTooLong { line: u64, column: u64, max: usize },
+    /// The size limit of the decompressed input was reached.
+    #[error("the report is larger than {limit} bytes uncompressed")]
+    TooLarge { limit: u64 },
+    #[error("reading the report failed")]
+    Io(#[source] io::Error),
+    /// The consumer went away (the upload was abandoned).
+    #[error("the upload was abandoned")]
+    Abandoned,
+}
+
+/// The io error a [`LimitedReader`] raises; recognised so the limit
+/// becomes a 413, not a parse error.
+#[derive(Debug, thiserror::Error)]
+#[error("input exceeds {limit} bytes")]
+pub struct SizeLimitReached {
+    pub limit: u64,
+}
+
+/// Stops reading with [`SizeLimitReached`] once `limit` bytes were read.
+/// Put around decompressors so a gzip or zip bomb is cut off at the limit.
+#[derive(Debug)]
+pub struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+    limit: u64,
+}
+
+impl<R> LimitedReader<R> {
+    pub fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            remaining: limit,
+            limit,
+        }
+    }
+
+    pub fn consumed(&self) -> u64 {
+        self.limit - self.remaining
+    }
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Ask for one byte beyond the limit, so reaching it exactly is fine
+        // and crossing it is noticed.
+        let allowed = usize::try_from(self.remaining.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let read = self.inner.read(&mut buf[..allowed])?;
+        let read_u64 = read as u64;
+        if read_u64 > self.remaining {
+            return Err(io::Error::other(SizeLimitReached { limit: self.limit }));
+        }
+        self.remaining -= read_u64;
+        Ok(read)
+    }
+}
+
+pub fn size_limit(error: &io::Error) -> Option<u64> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<SizeLimitReached>())
+        .map(|reached| reached.limit)
+}
+
+/// Counts lines in what the XML reader consumed, so errors can say where.
+struct LineTracker<R> {
+    inner: R,
+    offset: u64,
+    line: u64,
+    line_start: u64,
+}
+
+impl<R: BufRead> LineTracker<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// Line and column (both from 1) of a byte offset at or after the
+    /// last consumed newline.
+    fn locate(&self, position: u64) -> (u64, u64) {
+        let column = position.saturating_sub(self.line_start) + 1;
+        (self.line, column)
+    }
+}
+
+impl<R: BufRead> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for LineTracker<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        // The bytes being consumed are still in the buffer: fill_buf does
+        // no I/O while unconsumed data remains.
+        if let Ok(buffer) = self.inner.fill_buf() {
+            let consumed = &buffer[..amount.min(buffer.len())];
+            for (index, byte) in consumed.iter().enumerate() {
+                if *byte == b'\n' {
+                    self.line += 1;
+                    self.line_start = self.offset + index as u64 + 1;
+                }
+            }
+        }
+        self.offset += amount as u64;
+        self.inner.consume(amount);
+    }
+}
+
+/// Where a text event's content goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    Nothing,
+    StackTrace,
+    SystemOut,
+    SystemErr,
+}
+
+#[derive(Debug, Default)]
+struct CaseBuilder {
+    suite: String,
+    classname: String,
+    name: String,
+    file: Option<String>,
+    duration_ms: Option<i64>,
+    skipped: bool,
+    disabled: bool,
+    flaky: bool,
+    retries: i32,
+    failure: Option<FailureDetail>,
+    system_out: Option<String>,
+    system_err: Option<String>,
+    /// Element depth of the `<testcase>` itself.
+    depth: usize,
+}
+
+impl CaseBuilder {
+    fn finish(self) -> ParsedCase {
+        let status = match (&self.failure, self.skipped || self.disabled, self.flaky) {
+            (Some(detail), _, _) => match detail.kind {
+                FailureKind::Failure => CaseStatus::Failed,
+                FailureKind::Error => CaseStatus::Error,
+            },
+            (None, true, _) => CaseStatus::Skipped,
+            (None, false, true) => CaseStatus::Flaky,
+            (None, false, false) => CaseStatus::Passed,
+        };
+        let failure = self.failure.map(|mut detail| {
+            detail.system_out = self.system_out;
+            detail.system_err = self.system_err;
+            detail
+        });
+        ParsedCase {
+            suite: self.suite,
+            classname: self.classname,
+            name: self.name,
+            file: self.file,
+            status,
+            duration_ms: self.duration_ms,
+            retries: self.retries,
+            failure,
+        }
+    }
+}
+
+/// Text collected up to a cap, cut on a character boundary.
+fn append_capped(target: &mut String, text: &str, cap: usize, truncated: &mut bool) {
+    if target.len() >= cap {
+        if !text.is_empty() {
+            *truncated = true;
+        }
+        return;
+    }
+    let room = cap - target.len();
+    if text.len() <= room {
+        target.push_str(text);
+    } else {
+        let mut end = room;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        target.push_str(&text[..end]);
+        *truncated = true;
+    }
+}
+
+/// `time` as real reports write it: `1.5`, `3,000.457`, ` 2 `, or nothing.
+pub fn parse_duration_ms(raw: &str) -> Option<i64> {
+    let cleaned: String = raw.trim().chars().filter(|c| *c != ',').collect();
+    let seconds: f64 = cleaned.parse().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 || seconds > 1.0e9 {
+        return None;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "bounded above: at most 1e12 ms"
+    )]
+    Some((seconds * 1000.0).round() as i64)
+}
+
+/// Reads one report, handing each test case to `sink` as it closes.
+/// Returns the counts and the repairs made.
+pub fn parse_report<R, F>(
+    input: R,
+    limits: ParseLimits,
+    mut sink: F,
+) -> Result<(Counts, Warnings), JunitError>
+where
+    R: BufRead,
+    F: FnMut(ParsedCase) -> Result<(), JunitError>,
+{
+    let mut reader = quick_xml::Reader::from_reader(LineTracker::new(input));
+    {
+        let config = reader.config_mut();
+        config.expand_empty_elements = true;
+        config.check_end_names = true;
+        config.trim_text(false);
+    }
+    let mut parser = Parser {
+        limits,
+        counts: Counts::default(),
+        warnings: Warnings::default(),
+        depth: 0,
+        saw_root: false,
+        suites: Vec::new(),
+        case: None,
+        capture: Capture::Nothing,
+        capture_depth: 0,
+        truncated: false,
+    };
+    let mut buf = Vec::with_capacity(8 * 1024);
+    loop {
+        buf.clear();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(event) => event,
+            Err(error) => {
+                let position = reader.error_position();
+                return Err(parser.read_error(&error, reader.get_ref().locate(position)));
+            }
+        };
+        let here = || reader.get_ref().locate(reader.buffer_position());
+        match event {
+            Event::Start(start) => {
+                parser.start(&start, here())?;
+            }
+            Event::Empty(start) => {
+                parser.start(&start, here())?;
+                if let Some(case) = parser.end() {
+                    parser.counts.add(case.status);
+                    sink(case)?;
+                }
+            }
+            Event::End(_) => {
+                if let Some(case) = parser.end() {
+                    parser.counts.add(case.status);
+                    sink(case)?;
+                }
+            }
+            Event::Text(text) => {
+                if parser.capture != Capture::Nothing {
+                    let decoded = text.decode().unwrap_or_else(|_| {
+                        Cow::Owned(String::from_utf8_lossy(&text).into_owned())
+                    });
+                    parser.text(&decoded);
+                }
+            }
+            Event::CData(data) => {
+                if parser.capture != Capture::Nothing {
+                    let decoded = data.decode().unwrap_or_else(|_| {
+                        Cow::Owned(String::from_utf8_lossy(&data).into_owned())
+                    });
+                    parser.text(&decoded);
+                }
+            }
+            Event::GeneralRef(reference) => {
+                if parser.capture != Capture::Nothing {
+                    let resolved = if reference.is_char_ref() {
+                        reference
+                            .resolve_char_ref()
+                            .ok()
+                            .flatten()
+                            .map(String::from)
+                    } else {
+                        reference
+                            .decode()
+                            .ok()
+                            .and_then(|name| resolve_predefined_entity(&name).map(str::to_owned))
+                    };
+                    match resolved {
+                        Some(text) => parser.text(&text),
+                        None => {
+                            let raw = String::from_utf8_lossy(&reference).into_owned();
+                            parser
+                                .warnings
+                                .push(format!("unknown entity `&{raw};` kept as text"));
+                            parser.text(&format!("&{raw};"));
+                        }
+                    }
+                }
+            }
+            Event::DocType(_) => {
+                let (line, column) = here();
+                return Err(JunitError::DtdRefused { line, column });
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !parser.saw_root {
+        return Err(JunitError::Empty);
+    }
+    if parser.truncated {
+        parser
+            .warnings
+            .push("some messages, stack traces or outputs were cut to their size limit");
+    }
+    Ok((parser.counts, parser.warnings))
+}
+
+#[derive(Debug, Clone, Default)]
+struct SuiteFrame {
+    depth: usize,
+    name: String,
+    file: Option<String>,
+}
+
+struct Parser {
+    limits: ParseLimits,
+    counts: Counts,
+    warnings: Warnings,
+    depth: usize,
+    saw_root: bool,
+    /// Enclosing `<testsuite>` elements: their depth, name and file.
+    suites: Vec<SuiteFrame>,
+    case: Option<CaseBuilder>,
+    capture: Capture,
+    /// Depth of the element whose text is being captured.
+    capture_depth: usize,
+    truncated: bool,
+}
+
+impl Parser {
+    fn read_error(&self, error: &quick_xml::Error, (line, column): (u64, u64)) -> JunitError {
+        if let quick_xml::Error::Io(io) = error {
+            if let Some(limit) = size_limit(io) {
+                return JunitError::TooLarge { limit };
+            }
+            if io.kind() != io::ErrorKind::InvalidData {
+                return JunitError::Io(io::Error::new(io.kind(), io.to_string()));
+            }
+        }
+        JunitError::Malformed {
+            line,
+            column,
+            message: error.to_string(),
+        }
+    }
+
+    fn attributes(
+        &self,
+        start: &BytesStart<'_>,
+        (line, column): (u64, u64),
+    ) -> Result<Vec<(String, String)>, JunitError> {
+        let mut out = Vec::new();
+        let mut attributes = start.attributes();
+        attributes.with_checks(false);
+        for attribute in attributes {
+            let attribute = attribute.map_err(|error| JunitError::Malformed {
+                line,
+                column,
+                message: error.to_string(),
+            })?;
+            if attribute.value.len() > self.limits.max_attribute_bytes {
+                return Err(JunitError::AttributeTooLong {
+                    line,
+                    column,
+                    max: self.limits.max_attribute_bytes,
+                });
+            }
+            let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).into_owned();
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map(Cow::into_owned)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&attribute.value).into_owned());
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    fn start(&mut self, start: &BytesStart<'_>, here: (u64, u64)) -> Result<(), JunitError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(JunitError::TooDeep {
+                line: here.0,
+                column: here.1,
+                max: self.limits.max_depth,
+            });
+        }
+        let local = start.local_name();
+        let name = String::from_utf8_lossy(local.as_ref()).into_owned();
+        if !self.saw_root {
+            self.saw_root = true;
+            if !matches!(name.as_str(), "testsuites" | "testsuite" | "testcase") {
+                return Err(JunitError::NotJunit(name));
+            }
+        }
+        let get = |attributes: &[(String, String)], key: &str| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        match (name.as_str(), self.case.is_some()) {
+            ("testsuite", false) => {
+                let attributes = self.attributes(start, here)?;
+                let suite_name = get(&attributes, "name").unwrap_or_default();
+                let file = get(&attributes, "file").filter(|f| !f.is_empty());
+                self.suites.push(SuiteFrame {
+                    depth: self.depth,
+                    name: suite_name,
+                    file,
+                });
+            }
+            ("testcase", false) => {
+                let attributes = self.attributes(start, here)?;
+                let SuiteFrame {
+                    name: suite,
+                    file: suite_file,
+                    ..
+                } = self.suites.last().cloned().unwrap_or_default();
+                let name = match get(&attributes, "name").filter(|n| !n.trim().is_empty()) {
+                    Some(name) => name,
+                    None => {
+                        self.warnings.push(format!(
+                            "line {}: a testcase without a name was named `unnamed`",
+                            here.0
+                        ));
+                        "unnamed".to_owned()
+                    }
+                };
+                let duration_ms = match get(&attributes, "time") {
+                    None => None,
+                    Some(raw) if raw.trim().is_empty() => None,
+                    Some(raw) => {
+                        let parsed = parse_duration_ms(&raw);
+                        if parsed.is_none() {
+                            self.warnings.push(format!(
+                                "line {}: time `{raw}` is not a duration; left empty",
+                                here.0
+                            ));
+                        }
+                        parsed
+                    }
+                };
+                let status = get(&attributes, "status").unwrap_or_default();
+                self.case = Some(CaseBuilder {
+                    suite,
+                    classname: get(&attributes, "classname").unwrap_or_default(),
+                    name,
+                    file: get(&attributes, "file")
+                        .filter(|f| !f.is_empty())
+                        .or(suite_file),
+                    duration_ms,
+                    disabled: matches!(
+                        status.to_ascii_lowercase().as_str(),
+                        "disabled" | "skipped" | "notrun" | "ignored"
+                    ),
+                    depth: self.depth,
+                    ..CaseBuilder::default()
+                });
+            }
+            (_, true) => self.start_in_case(&name, start, here)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn start_in_case(
+        &mut self,
+        name: &str,
+        start: &BytesStart<'_>,
+        here: (u64, u64),
+    ) -> Result<(), JunitError> {
+        let direct_child = self
+            .case
+            .as_ref()
+            .is_some_and(|c| c.depth + 1 == self.depth);
+        if !direct_child {
+            return Ok(());
+        }
+        match name {
+            "failure" | "error" => {
+                let attributes = self.attributes(start, here)?;
+                let get = |key: &str| {
+                    attributes
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
+                        .filter(|v| !v.is_empty())
+                };
+                let kind = if name == "error" {
+                    FailureKind::Error
+                } else {
+                    FailureKind::Failure
+                };
+                let mut truncated = false;
+                let message = get("message").map(|message| {
+                    let mut capped = String::new();
+                    append_capped(
+                        &mut capped,
+                        &message,
+                        self.limits.max_message_bytes,
+                        &mut truncated,
+                    );
+                    capped
+                });
+                self.truncated |= truncated;
+                let error_type = get("type");
+                if let Some(case) = self.case.as_mut() {
+                    // The first failure describes the case; more are counted once.
+                    if case.failure.is_none() {
+                        case.failure = Some(FailureDetail {
+                            kind,
+                            error_type,
+                            message,
+                            ..FailureDetail::default()
+                        });
+                        self.capture = Capture::StackTrace;
+                        self.capture_depth = self.depth;
+                    }
+                }
+            }
+            "skipped" => {
+                if let Some(case) = self.case.as_mut() {
+                    case.skipped = true;
+                }
+            }
+            "flakyFailure" | "flakyError" => {
+                if let Some(case) = self.case.as_mut() {
+                    case.flaky = true;
+                    case.retries = case.retries.saturating_add(1);
+                }
+            }
+            "rerunFailure" | "rerunError" => {
+                if let Some(case) = self.case.as_mut() {
+                    case.retries = case.retries.saturating_add(1);
+                }
+            }
+            "system-out" => {
+                self.capture = Capture::SystemOut;
+                self.capture_depth = self.depth;
+            }
+            "system-err" => {
+                self.capture = Capture::SystemErr;
+                self.capture_depth = self.depth;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str) {
+        let Some(case) = self.case.as_mut() else {
+            return;
+        };
+        let mut truncated = false;
+        match self.capture {
+            Capture::Nothing => {}
+            Capture::StackTrace => {
+                if let Some(detail) = case.failure.as_mut() {
+                    let target = detail.stack_trace.get_or_insert_with(String::new);
+                    append_capped(
+                        target,
+                        text,
+                        self.limits.max_stack_trace_bytes,
+                        &mut truncated,
+                    );
+                }
+            }
+            Capture::SystemOut => {
+                let target = case.system_out.get_or_insert_with(String::new);
+                append_capped(target, text, self.limits.max_output_bytes, &mut truncated);
+            }
+            Capture::SystemErr => {
+                let target = case.system_err.get_or_insert_with(String::new);
+                append_capped(target, text, self.limits.max_output_bytes, &mut truncated);
+            }
+        }
+        self.truncated |= truncated;
+    }
+
+    /// Closes the current element; returns a finished case when it was a `<testcase>`.
+    fn end(&mut self) -> Option<ParsedCase> {
+        let closing = self.depth;
+        self.depth = self.depth.saturating_sub(1);
+        if self.capture != Capture::Nothing && closing == self.capture_depth {
+            self.capture = Capture::Nothing;
+        }
+        if self.case.as_ref().is_some_and(|case| case.depth == closing) {
+            return self.case.take().map(|mut case| {
+                let trim = |value: Option<String>| {
+                    value
+                        .map(|text| text.trim().to_owned())
+                        .filter(|text| !text.is_empty())
+                };
+                if let Some(detail) = case.failure.as_mut() {
+                    detail.stack_trace = trim(detail.stack_trace.take());
+                }
+                case.system_out = trim(case.system_out.take());
+                case.system_err = trim(case.system_err.take());
+                case.finish()
+            });
+        }
+        if self
+            .suites
+            .last()
+            .is_some_and(|suite| suite.depth == closing)
+        {
+            self.suites.pop();
+        }
+        None
+    }
+}
+
+/// Reads `input` fully into the parser, for callers that hold the whole
+/// document (tests, the JSON-free paths).
+pub fn parse_all(
+    input: &[u8],
+    limits: ParseLimits,
+) -> Result<(Vec<ParsedCase>, Counts, Warnings), JunitError> {
+    let mut cases = Vec::new();
+    let (counts, warnings) = parse_report(input, limits, |case| {
+        cases.push(case);
+        Ok(())
+    })?;
+    Ok((cases, counts, warnings))
+}

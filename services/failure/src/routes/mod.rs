@@ -1,0 +1,43 @@
+//! The failure service's route table (v1). The gateway serves these as
+//! `/api/v1/...`.
+
+mod builds;
+mod failures;
+mod results;
+
+use actix_web::web;
+use tenant_core::{Role, TenantContext};
+use uuid::Uuid;
+
+use crate::error::FailureError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1/projects/{project}")
+            .route("/builds", web::post().to(builds::create))
+            .route("/builds", web::get().to(builds::list))
+            .route("/builds/{build}", web::get().to(builds::show))
+            .route("/builds/{build}", web::patch().to(builds::finish))
+            .route("/builds/{build}/results", web::post().to(results::upload))
+            .route("/failures", web::get().to(failures::list))
+            .route("/failures/{failure}", web::get().to(failures::show))
+            .route("/tests/{test}/history", web::get().to(failures::history)),
+    );
+}
+
+/// The request's project, if the caller has `minimum` there. The gateway
+/// resolved `{project}` (an id or a slug) into the context; an id in the
+/// path that names another project is refused rather than trusted.
+fn project_scope(
+    ctx: &TenantContext,
+    path_project: &str,
+    minimum: Role,
+) -> Result<Uuid, FailureError> {
+    let access = ctx.require_role(minimum)?;
+    if let Ok(id) = path_project.parse::<Uuid>()
+        && id != access.project_id
+    {
+        return Err(FailureError::ContextMismatch);
+    }
+    Ok(access.project_id)
+}

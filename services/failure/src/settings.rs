@@ -1,0 +1,68 @@
+//! The failure service's own settings (`[service]`).
+
+use serde::Deserialize;
+use tenant_core::config::{Environment, ServiceSettings};
+
+use crate::junit::ParseLimits;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FailureSettings {
+    /// Largest request body accepted for a results upload, as sent
+    /// (compressed or not).
+    pub max_upload_bytes: usize,
+    /// Largest report after decompression; a zip counts all its files.
+    pub max_uncompressed_bytes: u64,
+    /// Decompressed bytes allowed per compressed byte (gzip and zip bombs),
+    /// above a floor of 1 MiB.
+    pub max_decompression_ratio: u64,
+    pub max_element_depth: usize,
+    pub max_attribute_bytes: usize,
+    pub max_stack_trace_bytes: usize,
+    pub max_message_bytes: usize,
+    pub max_output_bytes: usize,
+    /// Rows per `INSERT ... SELECT FROM unnest(...)` statement.
+    pub insert_batch_size: usize,
+}
+
+impl FailureSettings {
+    pub fn parse_limits(&self) -> ParseLimits {
+        ParseLimits {
+            max_depth: self.max_element_depth,
+            max_attribute_bytes: self.max_attribute_bytes,
+            max_stack_trace_bytes: self.max_stack_trace_bytes,
+            max_message_bytes: self.max_message_bytes,
+            max_output_bytes: self.max_output_bytes,
+        }
+    }
+}
+
+impl ServiceSettings for FailureSettings {
+    const DEFAULTS: &'static str = r#"
+max_upload_bytes = 268435456
+max_uncompressed_bytes = 268435456
+max_decompression_ratio = 200
+max_element_depth = 64
+max_attribute_bytes = 65536
+max_stack_trace_bytes = 65536
+max_message_bytes = 8192
+max_output_bytes = 16384
+insert_batch_size = 5000
+"#;
+
+    fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
+        if self.max_upload_bytes == 0 || self.max_uncompressed_bytes == 0 {
+            problems.push(
+                "service.max_upload_bytes and max_uncompressed_bytes must be positive".into(),
+            );
+        }
+        if self.max_decompression_ratio == 0 {
+            problems.push("service.max_decompression_ratio must be at least 1".into());
+        }
+        if !(4..=1024).contains(&self.max_element_depth) {
+            problems.push("service.max_element_depth must be between 4 and 1024".into());
+        }
+        if !(1..=50_000).contains(&self.insert_batch_size) {
+            problems.push("service.insert_batch_size must be between 1 and 50000".into());
+        }
+    }
+}
