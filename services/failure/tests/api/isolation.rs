@@ -1,0 +1,110 @@
+//! Project A's data is invisible and untouchable from project B, through
+//! every endpoint, even with A's ids.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{self, Body};
+
+#[tokio::test]
+async fn project_b_cannot_read_list_or_write_project_a_data_even_by_guessing_ids() {
+    let app = common::spawn().await;
+    let a = common::uploader(Uuid::now_v7());
+    let project_a = a.project().unwrap().project_id;
+    let build = app.create_build(&a, "secret").await;
+    let xml = "<testsuite name=\"S\"><testcase classname=\"C\" name=\"t\"><failure message=\"m\">trace</failure></testcase></testsuite>";
+    let (status, _) = app.upload(&a, build, Body::xml(xml), None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, failures) = app
+        .get_json(&format!("/v1/projects/{project_a}/failures"), &a)
+        .await;
+    let failure = failures["items"][0]["id"].as_str().unwrap().to_owned();
+    let test = failures["items"][0]["test"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let b = common::uploader(Uuid::now_v7());
+    let project_b = b.project().unwrap().project_id;
+    for path in [
+        format!("/v1/projects/{project_b}/builds/{build}"),
+        format!("/v1/projects/{project_b}/failures/{failure}"),
+        format!("/v1/projects/{project_b}/tests/{test}/history"),
+    ] {
+        let (status, body) = app.get_json(&path, &b).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    for path in [
+        format!("/v1/projects/{project_b}/builds"),
+        format!("/v1/projects/{project_b}/failures"),
+        format!("/v1/projects/{project_b}/failures?build={build}"),
+    ] {
+        let (status, body) = app.get_json(&path, &b).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["items"].as_array().unwrap().len(), 0, "{path}: {body}");
+    }
+    let (status, _) = app.upload(&b, build, Body::xml(xml), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/projects/{project_b}/builds/{build}"),
+            &b,
+            Some(json!({"status": "passed"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // A's id in the path with B's context is refused, not trusted.
+    let (status, body) = app
+        .get_json(&format!("/v1/projects/{project_a}/builds/{build}"), &b)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "project.context_mismatch");
+    // Same external id in B creates B's own build.
+    let own = app.create_build(&b, "secret").await;
+    assert_ne!(own, build);
+    // Nothing of A changed.
+    let (_, a_build) = app
+        .get_json(&format!("/v1/projects/{project_a}/builds/{build}"), &a)
+        .await;
+    assert_eq!(a_build["status"], "running");
+    assert_eq!(a_build["totals"]["tests"], 1);
+}
+
+#[tokio::test]
+async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_project() {
+    let app = common::spawn().await;
+    let a = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&a, "p").await;
+    let xml = "<testsuite name=\"S\"><testcase name=\"t\"/></testsuite>";
+    app.upload(&a, build, Body::xml(xml), None).await;
+    let admin = app.database.admin_client().await;
+    let partition: String = admin
+        .query_one(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'failure.test_results'::regclass
+                AND EXISTS (SELECT 1 FROM failure.test_results r WHERE r.tableoid = c.oid)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let app_role = app.database.connect_as("failure_app").await.unwrap();
+    let visible: i64 = app_role
+        .query_one(&format!("SELECT count(*) FROM failure.{partition}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(visible, 0);
+    app_role
+        .batch_execute(&format!("SET app.project_id = '{}'", Uuid::now_v7()))
+        .await
+        .unwrap();
+    let visible: i64 = app_role
+        .query_one(&format!("SELECT count(*) FROM failure.{partition}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(visible, 0, "another project's setting sees nothing either");
+}

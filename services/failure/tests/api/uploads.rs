@@ -1,0 +1,327 @@
+//! Uploading results: formats, idempotency, several files, refusals.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{self, Body};
+
+const TWO_CASES: &str = r#"<testsuite name="s" tests="2" failures="1">
+  <testcase classname="C" name="ok" time="0.1"/>
+  <testcase classname="C" name="bad" time="3,000.5"><failure message="boom" type="AssertionError">trace</failure></testcase>
+</testsuite>"#;
+
+fn report(suite: &str, passed: usize, failed: usize, errored: usize) -> String {
+    let mut xml = format!("<testsuite name=\"{suite}\">");
+    for i in 0..passed {
+        xml.push_str(&format!(
+            "<testcase classname=\"{suite}\" name=\"pass{i}\" time=\"0.01\"/>"
+        ));
+    }
+    for i in 0..failed {
+        xml.push_str(&format!(
+            "<testcase classname=\"{suite}\" name=\"fail{i}\"><failure message=\"m{i}\" type=\"T\">at x</failure></testcase>"
+        ));
+    }
+    for i in 0..errored {
+        xml.push_str(&format!(
+            "<testcase classname=\"{suite}\" name=\"err{i}\"><error message=\"e{i}\" type=\"E\"/></testcase>"
+        ));
+    }
+    xml.push_str("</testsuite>");
+    xml
+}
+
+#[tokio::test]
+async fn gzip_by_content_encoding_and_as_application_gzip_both_ingest() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "gz").await;
+    let compressed = common::gzip(TWO_CASES.as_bytes());
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body {
+                bytes: compressed.clone(),
+                content_type: "application/xml",
+                content_encoding: Some("gzip"),
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(common::counts(&body), [2, 1, 1, 0, 0, 0]);
+    let other = app.create_build(&ctx, "gz2").await;
+    let (status, body) = app
+        .upload(
+            &ctx,
+            other,
+            Body {
+                bytes: compressed,
+                content_type: "application/gzip",
+                content_encoding: None,
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(common::counts(&body), [2, 1, 1, 0, 0, 0]);
+}
+
+#[tokio::test]
+async fn a_zip_of_several_reports_ingests_every_file() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "zip").await;
+    let a = report("A", 3, 1, 0);
+    let b = report("B", 2, 0, 1);
+    let archive = common::zip_of(&[
+        ("reports/TEST-A.xml", a.as_bytes()),
+        ("reports/TEST-B.xml", b.as_bytes()),
+        ("reports/readme.txt", b"not a report"),
+    ]);
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body {
+                bytes: archive,
+                content_type: "application/zip",
+                content_encoding: None,
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["files"], 2);
+    assert_eq!(common::counts(&body), [7, 5, 1, 1, 0, 0]);
+    assert!(
+        body["warnings"].to_string().contains("readme.txt"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn several_uploads_to_one_build_add_up_in_its_totals() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let project = ctx.project().unwrap().project_id;
+    let build = app.create_build(&ctx, "many").await;
+    for (suite, passed, failed) in [("A", 4, 1), ("B", 3, 0), ("C", 0, 2)] {
+        let (status, body) = app
+            .upload(
+                &ctx,
+                build,
+                Body::xml(report(suite, passed, failed, 0)),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .get_json(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["totals"]["tests"], 10, "{body}");
+    assert_eq!(body["totals"]["passed"], 7);
+    assert_eq!(body["totals"]["failures"], 3);
+}
+
+#[tokio::test]
+async fn a_retried_upload_with_the_same_idempotency_key_is_not_counted_twice() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let project = ctx.project().unwrap().project_id;
+    let build = app.create_build(&ctx, "idem").await;
+    let (first, first_body) = app
+        .upload(&ctx, build, Body::xml(TWO_CASES), Some("upload-1"))
+        .await;
+    assert_eq!(first, StatusCode::CREATED, "{first_body}");
+    let (again, again_body) = app
+        .upload(&ctx, build, Body::xml(TWO_CASES), Some("upload-1"))
+        .await;
+    assert_eq!(again, StatusCode::OK);
+    assert_eq!(again_body, first_body);
+    let (_, build_body) = app
+        .get_json(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await;
+    assert_eq!(build_body["totals"]["tests"], 2, "{build_body}");
+    assert_eq!(app.count_rows("failure.test_results").await, 2);
+    assert_eq!(app.count_rows("failure.failures").await, 1);
+
+    let (reused, reused_body) = app
+        .upload(
+            &ctx,
+            build,
+            Body::xml(report("X", 1, 0, 0)),
+            Some("upload-1"),
+        )
+        .await;
+    assert_eq!(reused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused_body["code"], "idempotency.key_reused");
+}
+
+#[tokio::test]
+async fn a_report_malformed_halfway_leaves_no_rows() {
+    // Batches of two: several batches are written before the parser
+    // reaches the broken part, and all of them must be rolled back.
+    let app = common::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "broken").await;
+    let mut xml = report("A", 20, 5, 0);
+    xml.truncate(xml.len() - "</testsuite>".len());
+    xml.push_str("\n<testcase name=\"x\"><failure></testcase>\n</testsuite>");
+    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "junit.malformed");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2, column"),
+        "{body}"
+    );
+    assert_eq!(app.count_rows("failure.test_results").await, 0);
+    assert_eq!(app.count_rows("failure.failures").await, 0);
+    assert_eq!(app.count_rows("failure.tests").await, 0);
+}
+
+#[tokio::test]
+async fn a_billion_laughs_document_and_an_xxe_document_are_refused() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "evil").await;
+    let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<testsuite name="&lol3;"><testcase name="a"><failure>&lol3;</failure></testcase></testsuite>"#;
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<testsuite name="s"><testcase name="a"><failure>&xxe;</failure></testcase></testsuite>"#;
+    for document in [laughs, xxe] {
+        let (status, body) = app.upload(&ctx, build, Body::xml(document), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "junit.dtd_refused");
+        assert!(!body.to_string().contains("root:"), "{body}");
+    }
+    assert_eq!(app.count_rows("failure.test_results").await, 0);
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_cut_off_at_the_limit_with_413() {
+    let app = common::spawn_with(&[("service.max_uncompressed_bytes", "1048576".to_owned())]).await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "bomb").await;
+    let mut xml = b"<testsuite name=\"s\"><testcase name=\"a\"><system-out>".to_vec();
+    xml.extend(std::iter::repeat_n(b'A', 64 * 1024 * 1024));
+    xml.extend_from_slice(b"</system-out></testcase></testsuite>");
+    let bomb = common::gzip(&xml);
+    assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body {
+                bytes: bomb,
+                content_type: "application/gzip",
+                content_encoding: None,
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["code"], "upload.too_large");
+    assert_eq!(app.count_rows("failure.test_results").await, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_media_type_is_415_and_a_non_junit_document_is_422() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "types").await;
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body {
+                bytes: b"hello".to_vec(),
+                content_type: "text/plain",
+                content_encoding: None,
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let (status, body) = app
+        .upload(&ctx, build, Body::xml("<html><body/></html>"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "junit.not_junit");
+}
+
+#[tokio::test]
+async fn a_json_batch_ingests_and_an_error_counts_as_an_error_not_a_failure() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "json").await;
+    let batch = json!({"results": [
+        {"suite": "s", "classname": "C", "name": "a", "status": "passed", "duration_ms": 5},
+        {"suite": "s", "classname": "C", "name": "b", "status": "failed", "message": "m", "type": "AssertionError"},
+        {"suite": "s", "classname": "C", "name": "c", "status": "error", "message": "setup broke"},
+        {"suite": "s", "classname": "C", "name": "d", "status": "skipped"},
+        {"suite": "s", "classname": "C", "name": "e", "status": "flaky", "retries": 2}
+    ]});
+    let (status, body) = app.upload(&ctx, build, Body::json(&batch), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(common::counts(&body), [5, 1, 1, 1, 1, 1]);
+
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body::json(&json!({"results": [{"name": "x"}]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test]
+async fn surefire_reruns_that_passed_make_the_test_flaky_with_its_retries() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "flaky").await;
+    let xml = r#"<testsuite name="S" tests="2" failures="1">
+      <testcase classname="C" name="flaky"><flakyFailure message="x" type="T"/><flakyError message="y"/></testcase>
+      <testcase classname="C" name="failing"><failure message="z"/><rerunFailure message="z"/></testcase>
+    </testsuite>"#;
+    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(common::counts(&body), [2, 0, 1, 0, 0, 1]);
+    let admin = app.database.admin_client().await;
+    let rows = admin
+        .query(
+            "SELECT t.name, r.status, r.retry_count FROM failure.test_results r
+               JOIN failure.tests t ON t.project_id = r.project_id AND t.id = r.test_id
+              ORDER BY t.name",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, i32)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("failing".to_owned(), "failed".to_owned(), 1),
+            ("flaky".to_owned(), "flaky".to_owned(), 2)
+        ]
+    );
+}
