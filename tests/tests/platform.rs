@@ -162,7 +162,8 @@ fn every_service_embeds_exactly_the_migrations_in_its_folder() {
 #[tokio::test]
 async fn replicas_migrating_at_once_apply_each_migration_exactly_once() {
     let database = TestDatabase::create_bootstrapped().await;
-    let settings: Settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
+    let settings: failure_service::Settings =
+        test_support::settings(&failure_service::SPEC, Some(&database), &[]);
     let db_settings = settings.database.unwrap();
     let runs = (0..4).map(|_| {
         let db_settings = db_settings.clone();
@@ -188,7 +189,8 @@ async fn replicas_migrating_at_once_apply_each_migration_exactly_once() {
 #[tokio::test]
 async fn a_migration_edited_after_it_ran_is_refused() {
     let database = TestDatabase::create().await;
-    let settings: Settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
+    let settings: failure_service::Settings =
+        test_support::settings(&failure_service::SPEC, Some(&database), &[]);
     let mut owner =
         test_support::connect(&settings.database.as_ref().unwrap().owner_connection("test"))
             .await
@@ -235,7 +237,7 @@ async fn a_service_refuses_to_start_as_a_superuser_a_bypassrls_role_or_an_owner(
         ),
     ];
     for (user, password, expected) in cases {
-        let settings: Settings = test_support::settings(
+        let settings: failure_service::Settings = test_support::settings(
             &failure_service::SPEC,
             Some(&database),
             &[

@@ -365,7 +365,7 @@ fn append_capped(target: &mut String, text: &str, cap: usize, truncated: &mut bo
 pub fn parse_duration_ms(raw: &str) -> Option<i64> {
     let cleaned: String = raw.trim().chars().filter(|c| *c != ',').collect();
     let seconds: f64 = cleaned.parse().ok()?;
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1.0e9 {
+    if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
         return None;
     }
     #[expect(

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 
-use failure_service::{Application, SPEC};
+use failure_service::{Application, SPEC, Settings};
 
 fn main() -> ExitCode {
-    tenant_core::cli::main(&SPEC, |settings| async move {
+    tenant_core::cli::main(&SPEC, |settings: Settings| async move {
         Application::build(settings)
             .await?
             .run_until_stopped()

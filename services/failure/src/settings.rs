@@ -5,7 +5,7 @@ use tenant_core::config::{Environment, ServiceSettings};
 
 use crate::junit::ParseLimits;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FailureSettings {
     /// Largest request body accepted for a results upload, as sent
     /// (compressed or not).
@@ -22,6 +22,23 @@ pub struct FailureSettings {
     pub max_output_bytes: usize,
     /// Rows per `INSERT ... SELECT FROM unnest(...)` statement.
     pub insert_batch_size: usize,
+}
+
+/// The same values as [`FailureSettings::DEFAULTS`].
+impl Default for FailureSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 256 * 1024 * 1024,
+            max_uncompressed_bytes: 256 * 1024 * 1024,
+            max_decompression_ratio: 200,
+            max_element_depth: 64,
+            max_attribute_bytes: 64 * 1024,
+            max_stack_trace_bytes: 64 * 1024,
+            max_message_bytes: 8 * 1024,
+            max_output_bytes: 16 * 1024,
+            insert_batch_size: 5000,
+        }
+    }
 }
 
 impl FailureSettings {
@@ -64,5 +81,28 @@ insert_batch_size = 5000
         if !(1..=50_000).contains(&self.insert_batch_size) {
             problems.push("service.insert_batch_size must be between 1 and 50000".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_equal_the_default_value() {
+        let parsed: FailureSettings = toml_defaults();
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("{:?}", FailureSettings::default())
+        );
+    }
+
+    fn toml_defaults() -> FailureSettings {
+        let table: std::collections::BTreeMap<String, u64> = FailureSettings::DEFAULTS
+            .lines()
+            .filter_map(|line| line.split_once(" = "))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().unwrap()))
+            .collect();
+        serde_json::from_value(serde_json::to_value(table).unwrap()).unwrap()
     }
 }
