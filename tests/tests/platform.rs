@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use tenant_core::config::Settings;
 use tenant_core::{Migration, ServiceHost, ServiceSpec};
 use test_support::{RunningService, TestDatabase};
 
