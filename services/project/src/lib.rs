@@ -136,5 +136,6 @@ fn routes(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
                 .delete(members::remove),
         )
         .service(web::resource("/internal/v1/access").get(access::check))
-        .service(web::resource("/internal/v1/access/changes").get(access::changes));
+        .service(web::resource("/internal/v1/access/changes").get(access::changes))
+        .service(web::resource("/internal/v1/openapi.json").get(v1::openapi::spec));
 }

@@ -5,16 +5,41 @@ use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Problem, Role, TenantContext};
 use uuid::Uuid;
 
+use super::openapi as doc;
 use crate::flows::AuthState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     name: String,
+    /// `viewer` or `member`.
+    #[schema(value_type = doc::Role)]
     role: Role,
+    /// Within `api_key_max_days` from now.
     expires_at: DateTime<Utc>,
 }
 
+/// Creates an API key for the project; the key is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/api-keys",
+    tag = "api-keys",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    request_body = CreateApiKey,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The key", body = doc::CreatedApiKey),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's project role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, a role above member (`api_key.role_too_high`) or expiry (`api_key.invalid_expiry`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -28,6 +53,25 @@ pub async fn create(
         .json(created))
 }
 
+/// Lists the project's API keys.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/api-keys",
+    tag = "api-keys",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("limit" = Option<u32>, Query, description = "Page size"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of keys", body = doc::ApiKeyPage),
+        (status = 400, description = "Invalid `limit` or `cursor` (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's project role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -40,6 +84,24 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Page::from_rows(keys, page.limit, |k| (k.created_at, k.id))))
 }
 
+/// Revokes an API key.
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{project}/api-keys/{key_id}",
+    tag = "api-keys",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("key_id" = Uuid, Path, description = "The key's id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The key is revoked"),
+        (status = 400, description = "The key id is not a UUID (`request.invalid_path`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's project role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or key (`project.not_found`, `api_key.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn revoke(
     ctx: TenantContext,
     state: web::Data<AuthState>,

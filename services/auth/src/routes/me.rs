@@ -5,8 +5,21 @@ use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
 use super::client_ip;
+use super::openapi as doc;
 use crate::flows::AuthState;
 
+/// The signed-in user's profile.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = doc::User),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The user no longer exists (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -14,12 +27,13 @@ pub async fn get_me(
     Ok(HttpResponse::Ok().json(state.current_user(&ctx).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     display_name: Option<String>,
     /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
     default_project: Option<Option<Uuid>>,
 }
 
@@ -27,6 +41,23 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<U
     Option::<Uuid>::deserialize(deserializer).map(Some)
 }
 
+/// Changes the display name or the default project.
+#[utoipa::path(
+    patch,
+    path = "/v1/me",
+    tag = "me",
+    request_body = UpdateMe,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed profile", body = doc::User),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The user no longer exists (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid or unknown (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn update_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -39,12 +70,31 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChangePassword {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
+/// Changes the password; ends every other session.
+#[utoipa::path(
+    post,
+    path = "/v1/me/password",
+    tag = "me",
+    request_body = ChangePassword,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The password changed"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in, or the current password is wrong (`auth.invalid_credentials`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks the rules (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn change_password(
     ctx: TenantContext,
     req: HttpRequest,

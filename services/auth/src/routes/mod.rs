@@ -8,6 +8,7 @@ mod api_keys;
 mod internal;
 mod jwks;
 mod me;
+mod openapi;
 mod sessions;
 mod users;
 
@@ -34,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/internal/v1/api-keys/introspect").post(internal::introspect_api_key),
         )
-        .service(web::resource("/internal/v1/sessions/revoked").get(internal::revoked_sessions));
+        .service(web::resource("/internal/v1/sessions/revoked").get(internal::revoked_sessions))
+        .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }
 
 /// The client's address: the last `X-Forwarded-For` entry (the one our

@@ -4,16 +4,20 @@ use serde::Deserialize;
 use tenant_core::{Problem, TenantContext};
 
 use super::client_ip;
+use super::openapi as doc;
 use crate::flows::AuthState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogIn {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Refresh {
+    /// `flr_...`, from the last log-in or refresh.
+    #[schema(value_type = String, format = Password)]
     refresh_token: SecretString,
 }
 
@@ -21,6 +25,23 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
     response.insert_header(("cache-control", "no-store"))
 }
 
+/// Signs in with email and password.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = LogIn,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in", body = doc::Tokens),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown email or wrong password (`auth.invalid_credentials`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid (`request.invalid_body`, `auth.invalid_input`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn log_in(
     _ctx: TenantContext,
     req: HttpRequest,
@@ -33,6 +54,21 @@ pub async fn log_in(
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))
 }
 
+/// Exchanges a refresh token for a new pair (the old one is rotated out).
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    request_body = Refresh,
+    security(()),
+    responses(
+        (status = 200, description = "A new token pair", body = doc::Tokens),
+        (status = 400, description = "Malformed JSON, or the refresh token is invalid, expired, revoked or reused (`auth.invalid_grant`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn refresh(
     _ctx: TenantContext,
     req: HttpRequest,
@@ -43,6 +79,17 @@ pub async fn refresh(
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))
 }
 
+/// Ends this session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session ended"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn log_out(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -51,6 +98,17 @@ pub async fn log_out(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Ends every session of the signed-in user.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sessions ended", body = doc::SessionsRevoked),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn log_out_everywhere(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -5,15 +5,35 @@ use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
+use super::openapi as doc;
 use crate::flows::AuthState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignUp {
     email: String,
+    /// 12 to 1024 characters, not a common password.
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     display_name: String,
 }
 
+/// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/signup",
+    tag = "auth",
+    request_body = SignUp,
+    security(()),
+    responses(
+        (status = 201, description = "The account was created", body = doc::User,
+         headers(("location" = String, description = "`/v1/me`"))),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with this email exists (`auth.email_taken`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid: email, password rules, display name (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn sign_up(
     _ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -27,6 +47,23 @@ pub async fn sign_up(
         .json(user))
 }
 
+/// Lists users (platform admins).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = doc::UserPage),
+        (status = 400, description = "Invalid `limit` or `cursor` (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list_users(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -39,6 +76,21 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(Page::from_rows(users, page.limit, |u| (u.created_at, u.id))))
 }
 
+/// Disables a user and ends all their sessions (platform admins).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{user_id}/disable",
+    tag = "admin",
+    params(("user_id" = Uuid, Path, description = "The user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The user is disabled"),
+        (status = 400, description = "The id is not a UUID (`request.invalid_path`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn disable_user(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -10,6 +10,7 @@ use tenant_core::{Db, Problem, Role, TenantContext, TenantTx};
 use uuid::Uuid;
 
 use super::MemberView;
+use super::openapi as doc;
 use crate::AppState;
 use crate::domain::{Email, MemberRef};
 use crate::error::ProjectError;
@@ -24,6 +25,24 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/projects/{project}/members`: any member; by user id.
+/// The project's members (any member).
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/members",
+    tag = "members",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("limit" = Option<u32>, Query, description = "Page size"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of members", body = doc::MemberPage),
+        (status = 400, description = "Invalid `limit` or `cursor` (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -57,6 +76,22 @@ fn target(scope: &MemberScope, raw: &str) -> Result<Uuid, ProjectError> {
 }
 
 /// `GET /v1/projects/{project}/members/{member}`: any member.
+/// One membership (any member).
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/members/{member}",
+    tag = "members",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("member" = String, Path, description = "The member's user id, or `me`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The membership", body = MemberView),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member, or not a member (`project.not_found`, `membership.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -73,15 +108,41 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(MemberView::from(row)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    /// The user's email; the user must have an account.
+    #[schema(value_type = String)]
     pub email: Email,
+    #[schema(value_type = doc::Role)]
     pub role: Role,
 }
 
 /// `POST /v1/projects/{project}/members`: admins add viewers, members and
 /// admins; owners also owners. The user must exist in the auth service.
+/// Adds a user by email (admins; owners also add owners).
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/members",
+    tag = "members",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    request_body = AddMember,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The membership, with the user's email and name", body = MemberView,
+         headers(("location" = String, description = "`members/{user_id}`"))),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not grant this role (`project.role_too_low`, `membership.owner_required`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member (`membership.exists`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or disabled user (`membership.unknown_user`, `membership.user_disabled`), or an invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn add(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -109,14 +170,38 @@ pub async fn add(
         .json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
+    #[schema(value_type = doc::Role)]
     pub role: Role,
 }
 
 /// `PATCH /v1/projects/{project}/members/{member}`: admins, within the
 /// owner rules; never leaves the project without an owner.
+/// Changes a member's role (admins, within the owner rules).
+#[utoipa::path(
+    patch,
+    path = "/v1/projects/{project}/members/{member}",
+    tag = "members",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("member" = String, Path, description = "The member's user id, or `me`"),
+    ),
+    request_body = ChangeRole,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The membership", body = MemberView),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not make this change (`project.role_too_low`, `membership.owner_required`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member, or not a member (`project.not_found`, `membership.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the project without an owner (`project.last_owner`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown role (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn change_role(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -145,6 +230,24 @@ pub async fn change_role(
 /// `DELETE /v1/projects/{project}/members/{member}`: admins remove others
 /// within the owner rules; anyone removes themselves (`me` or their own
 /// id), which is leaving. The last owner can do neither.
+/// Removes a member (admins), or leaves the project (`me`).
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{project}/members/{member}",
+    tag = "members",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("member" = String, Path, description = "The member's user id, or `me`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The membership ended"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not remove this member (`project.role_too_low`, `membership.owner_required`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member, or not a member (`project.not_found`, `membership.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the project without an owner (`project.last_owner`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn remove(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod members;
+pub mod openapi;
 pub mod projects;
 
 use chrono::{DateTime, Utc};
@@ -15,19 +16,25 @@ use crate::repository::memberships::MemberRow;
 use crate::repository::projects::ProjectRow;
 
 /// A project as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Project)]
 pub struct ProjectView {
     pub id: Uuid,
     pub slug: String,
     pub name: String,
     pub description: String,
+    #[schema(value_type = openapi::ProjectStatus)]
     pub status: ProjectStatus,
+    #[schema(value_type = openapi::Plan)]
     pub plan: Plan,
+    #[schema(value_type = openapi::PlanLimits)]
     pub limits: PlanLimits,
+    #[schema(value_type = openapi::ProjectSettings)]
     pub settings: ProjectSettings,
     /// The caller's role; absent where the caller need not be a member
     /// (a platform admin changing a plan).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<openapi::Role>)]
     pub role: Option<Role>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -55,9 +62,11 @@ impl ProjectView {
 
 /// A membership as clients see it. Names and emails stay with the auth
 /// service; only the add answer carries the ones it just looked up.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
 pub struct MemberView {
     pub user_id: Uuid,
+    #[schema(value_type = openapi::Role)]
     pub role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,

@@ -10,6 +10,7 @@ use tenant_core::{Db, Problem, ProjectAccess, Role, TenantContext};
 use uuid::Uuid;
 
 use super::ProjectView;
+use super::openapi as doc;
 use crate::domain::{
     Description, IdempotencyKey, Plan, ProjectName, ProjectRef, ProjectSettings, ProjectSlug,
     ProjectStatus, SettingsPatch,
@@ -22,14 +23,21 @@ use crate::scope::{MemberScope, check_context_project};
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
+    /// 2 to 63 lowercase letters, digits and `-`; not a UUID.
+    #[schema(value_type = String)]
     pub slug: ProjectSlug,
+    /// 1 to 100 characters.
+    #[schema(value_type = String)]
     pub name: ProjectName,
+    /// At most 2000 characters.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub description: Description,
     #[serde(default)]
+    #[schema(value_type = doc::SettingsPatch)]
     pub settings: SettingsPatch,
 }
 
@@ -47,6 +55,28 @@ impl CreateProject {
 /// `POST /v1/projects`: the project, its owner membership and its default
 /// settings in one transaction. With an `Idempotency-Key`, a retry of the
 /// same request answers with the project the first one created.
+/// Creates a project; the caller becomes its owner.
+#[utoipa::path(
+    post,
+    path = "/v1/projects",
+    tag = "projects",
+    params(
+        ("idempotency-key" = Option<String>, Header, description = "Makes retries of this request answer with the project the first one created"),
+    ),
+    request_body = CreateProject,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The project (also for a replayed request)", body = ProjectView,
+         headers(("location" = String, description = "`projects/{id}`"),
+                 ("idempotent-replayed" = String, description = "`true` when this answers a retry"))),
+        (status = 400, description = "Malformed JSON or Idempotency-Key (`request.malformed_json`, `idempotency.invalid_key`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken (`project.slug_taken`), or the project a key created is gone (`idempotency.result_gone`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (`request.invalid_body`), or the key was used for another request (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -160,6 +190,24 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/projects`: the projects the caller is a member of, by name.
+/// The caller's projects, by name.
+#[utoipa::path(
+    get,
+    path = "/v1/projects",
+    tag = "projects",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("name" = Option<String>, Query, description = "Case-insensitive part of the name"),
+        ("status" = Option<doc::ProjectStatus>, Query, description = "Only projects in this state"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of projects", body = doc::ProjectPage),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -205,6 +253,21 @@ pub async fn list(
 }
 
 /// `GET /v1/projects/{project}`: any member.
+/// A project (any member).
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project", body = ProjectView),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -214,15 +277,40 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ProjectView::new(scope.project, Some(scope.role))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProject {
+    #[schema(value_type = Option<String>)]
     pub name: Option<ProjectName>,
+    #[schema(value_type = Option<String>)]
     pub description: Option<Description>,
+    #[schema(value_type = Option<doc::SettingsPatch>)]
     pub settings: Option<SettingsPatch>,
 }
 
 /// `PATCH /v1/projects/{project}`: admins; not while archived.
+/// Changes a project's name, description or settings (admins).
+#[utoipa::path(
+    patch,
+    path = "/v1/projects/{project}",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    request_body = UpdateProject,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed project", body = ProjectView),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The project is archived (`project.archived`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn update(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -263,6 +351,22 @@ pub async fn update(
 
 /// `DELETE /v1/projects/{project}`: owners. A soft delete: the project is
 /// gone for every API at once; its rows wait for a purge.
+/// Deletes a project (owners).
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{project}",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The project is deleted"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role is below owner (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn delete(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -279,6 +383,22 @@ pub async fn delete(
 
 /// `POST /v1/projects/{project}/archive`: admins. Archiving an archived
 /// project changes nothing.
+/// Archives a project: read-only until restored (admins).
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/archive",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The archived project", body = ProjectView),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn archive(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -288,6 +408,22 @@ pub async fn archive(
 }
 
 /// `POST /v1/projects/{project}/restore`: admins.
+/// Restores an archived project (admins).
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/restore",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The active project", body = ProjectView),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn restore(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -315,15 +451,37 @@ async fn move_to(
     Ok(HttpResponse::Ok().json(ProjectView::new(row, Some(locked.role))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePlan {
+    #[schema(value_type = doc::Plan)]
     pub plan: Plan,
 }
 
 /// `PUT /v1/projects/{project}/plan`: platform admins only, member or not
 /// (a platform operation, not access to the project's data). Anyone else
 /// gets 403 if they are a member and the usual 404 if not.
+/// Changes a project's plan (platform admins, member or not).
+#[utoipa::path(
+    put,
+    path = "/v1/projects/{project}/plan",
+    tag = "projects",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    request_body = ChangePlan,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The project on its new plan", body = ProjectView),
+        (status = 400, description = "Malformed JSON, or another project is in the request context (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A member who is not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown plan (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn change_plan(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -1,0 +1,218 @@
+//! The auth service's OpenAPI 3.1 document, generated from the handlers'
+//! `#[utoipa::path]` annotations and served to other services at
+//! `GET /internal/v1/openapi.json` (the gateway merges it into the public
+//! `/api/openapi.json`).
+//!
+//! The schemas below describe what the handlers send and receive; the
+//! response types themselves live in `flows` and `repo`.
+
+use actix_web::HttpResponse;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tenant_core::TenantContext;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use super::{api_keys, me, sessions, users};
+
+/// The security scheme every authenticated operation names.
+pub const BEARER: &str = "bearer";
+
+/// An RFC 9457 problem document: every error of every service has this shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:faultline:problem:{code}`.
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: String,
+    status: u16,
+    detail: Option<String>,
+    /// Stable dotted code clients may match on (`auth.invalid_credentials`).
+    code: String,
+    /// Quote it when reporting a problem.
+    request_id: Option<String>,
+    /// Field-level problems for validation errors.
+    #[schema(default = json!([]))]
+    errors: Vec<FieldProblem>,
+}
+
+/// One invalid field in a request body or query.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    field: String,
+    message: String,
+}
+
+/// A project role.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "described here, never built: handlers take tenant_core::Role"
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+/// A user account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    /// `user` or `admin`.
+    platform_role: String,
+    default_project: Option<Uuid>,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+/// A page of users, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    items: Vec<User>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tokens {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    refresh_token: String,
+}
+
+/// How many sessions a log-out ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsRevoked {
+    sessions_revoked: u64,
+}
+
+/// An API key as listed (the key itself is shown once, at creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    id: Uuid,
+    project_id: Uuid,
+    name: String,
+    /// `viewer` or `member`.
+    role: String,
+    /// `flt_` and the key's first four characters.
+    display_prefix: String,
+    last_four: String,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A new API key, with the key itself (never shown again).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    record: ApiKey,
+    key: String,
+}
+
+/// A page of API keys, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyPage {
+    items: Vec<ApiKey>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "auth-service", description = "Users, sessions, tokens and API keys."),
+    paths(
+        users::sign_up,
+        sessions::log_in,
+        sessions::refresh,
+        sessions::log_out,
+        sessions::log_out_everywhere,
+        me::get_me,
+        me::update_me,
+        me::change_password,
+        users::list_users,
+        users::disable_user,
+        api_keys::list,
+        api_keys::create,
+        api_keys::revoke,
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&Common),
+    tags((name = "auth", description = "Sign-up, sign-in and sessions"),
+         (name = "me", description = "The signed-in user"),
+         (name = "admin", description = "Platform administration"),
+         (name = "api-keys", description = "A project's API keys")),
+)]
+pub struct ApiDoc;
+
+/// The bearer scheme, and the failures any operation can answer with.
+struct Common;
+
+impl Modify for Common {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        add_common(openapi);
+    }
+}
+
+/// Adds the `bearer` security scheme and the 500 and 503 problems every
+/// operation may answer with.
+pub fn add_common(openapi: &mut utoipa::openapi::OpenApi) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                tenant_core::error::PROBLEM_CONTENT_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("500".into())
+                .or_insert_with(|| problem("Internal error (`internal`)").into());
+            responses.entry("503".into()).or_insert_with(|| {
+                problem("The database or a service this depends on is unavailable; retry after `Retry-After`").into()
+            });
+        }
+    }
+}
+
+/// `GET /internal/v1/openapi.json`: this service's OpenAPI document, for
+/// the gateway. Service principals only, like every `/internal` route.
+pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, tenant_core::Problem> {
+    ctx.require_service()?;
+    let body = serde_json::to_vec(&ApiDoc::openapi()).map_err(tenant_core::Problem::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
