@@ -5,6 +5,7 @@
 pub mod backends;
 pub mod breaker;
 pub mod cache;
+pub mod docs;
 pub mod jwt;
 pub mod pipeline;
 pub mod proxy;
@@ -103,8 +104,11 @@ impl Application {
             settings.service.jwks_refresh_secs,
         );
         let data = web::Data::from(gateway.clone());
+        let docs = web::Data::new(docs::Docs::new()?);
         let host = ServiceHost::start(&SPEC, &settings, None, move |cfg| {
             cfg.app_data(data.clone())
+                .app_data(docs.clone())
+                .configure(docs::routes)
                 .app_data(web::PayloadConfig::new(usize::MAX))
                 .default_service(web::to(gateway_entry));
         })?;

@@ -1,0 +1,362 @@
+//! The documentation endpoints through a running gateway with real auth
+//! and project services: `/api/openapi.json` is a valid OpenAPI 3.1
+//! document listing exactly the public routes of the built-in route table,
+//! and `/api/docs` is Swagger UI served from the gateway itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use api_gateway::route_table::{AuthMode, RouteTable};
+use api_gateway::settings::Upstream;
+use reqwest::StatusCode;
+use serde_json::Value;
+use test_support::RunningService;
+
+/// Upstreams of the built-in table whose routes are deliberately not in
+/// the document, with the reason. Every route of every other upstream must
+/// be there; once one of these publishes its document, the comparison
+/// below fails until it is taken off this list.
+const WITHOUT_SPEC: &[(&str, &str)] = &[(
+    "failure",
+    "failure-service publishes no OpenAPI document yet (not in docs::PUBLISHING_SERVICES)",
+)];
+
+const OPENAPI_3_1_SCHEMA: &str = include_str!("fixtures/openapi-3.1-schema.json");
+
+fn built_in_table() -> RouteTable {
+    let upstreams: BTreeMap<String, Upstream> =
+        ["auth", "project", "failure", "analytics", "integration"]
+            .into_iter()
+            .map(|name| {
+                (
+                    name.to_owned(),
+                    Upstream {
+                        url: "http://127.0.0.1:1".into(),
+                        audience: name.into(),
+                    },
+                )
+            })
+            .collect();
+    RouteTable::parse(api_gateway::BUILT_IN_ROUTES, &upstreams).unwrap()
+}
+
+async fn fetch_document(http: &reqwest::Client, gateway: &RunningService) -> Value {
+    let response = http
+        .get(gateway.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    response.json().await.unwrap()
+}
+
+/// The official OpenAPI 3.1 JSON Schema, then utoipa's own model of a 3.1
+/// document, then what neither checks: references resolve, operation ids
+/// are unique, path parameters match their templates, errors are problems.
+fn assert_valid_openapi_3_1(document: &Value) {
+    let schema: Value = serde_json::from_str(OPENAPI_3_1_SCHEMA).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not OpenAPI 3.1: {errors:#?}");
+    // The schema has teeth: a 3.0 version and a malformed operation fail it.
+    let mut broken = document.clone();
+    broken["openapi"] = "3.0.3".into();
+    assert!(!validator.is_valid(&broken));
+    let mut broken = document.clone();
+    broken["paths"]["/api/v1/auth/login"]["post"]["responses"] = "none".into();
+    assert!(!validator.is_valid(&broken));
+
+    let parsed: utoipa::openapi::OpenApi = serde_json::from_value(document.clone()).unwrap();
+    assert!(matches!(
+        parsed.openapi,
+        utoipa::openapi::OpenApiVersion::Version31
+    ));
+    let components = parsed.components.as_ref().unwrap();
+    assert!(matches!(
+        components.security_schemes.get("bearer"),
+        Some(utoipa::openapi::security::SecurityScheme::Http(_))
+    ));
+
+    let mut refs = Vec::new();
+    collect_refs(document, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external reference {reference}"));
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let template: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(operation_ids.insert(id.to_owned()), "{id} twice");
+            let declared: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(declared, template, "{method} {path}: path parameters");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path}: no success"
+            );
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => out.push(target.clone()),
+                    _ => collect_refs(inner, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
+}
+
+fn operations(document: &Value) -> BTreeSet<(String, String)> {
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(|method| (method.to_ascii_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
+    let platform = common::spawn(&[]).await;
+    let document = fetch_document(&platform.http, &platform.gateway).await;
+    assert_valid_openapi_3_1(&document);
+    if let Ok(path) = std::env::var("FAULTLINE_OPENAPI_DUMP") {
+        std::fs::write(path, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
+    }
+
+    let table = built_in_table();
+    let mut expected = BTreeSet::new();
+    let mut public = BTreeSet::new();
+    for route in table.routes() {
+        for method in &route.methods {
+            let key = (
+                method.as_str().to_owned(),
+                format!("/api/v{}{}", route.version, route.path),
+            );
+            if route.auth == AuthMode::Public {
+                public.insert(key.clone());
+            }
+            if !WITHOUT_SPEC
+                .iter()
+                .any(|(upstream, _)| *upstream == route.upstream)
+            {
+                expected.insert(key);
+            }
+        }
+    }
+    assert_eq!(operations(&document), expected);
+
+    // Security follows the route table: public routes need nothing.
+    for (method, path) in &expected {
+        let operation = &document["paths"][path][method.to_ascii_lowercase()];
+        let security = operation["security"].as_array().unwrap();
+        if public.contains(&(method.clone(), path.clone())) {
+            assert!(security.is_empty(), "{method} {path}");
+        } else {
+            assert_eq!(
+                security[0]["bearer"],
+                Value::Array(vec![]),
+                "{method} {path}"
+            );
+        }
+    }
+    // A renamed parameter: the plan route's public `{project_ref}` is the
+    // project service's `{project}`.
+    let plan = &document["paths"]["/api/v1/projects/{project_ref}/plan"]["put"];
+    assert_eq!(plan["parameters"][0]["name"], "project_ref");
+    assert_eq!(
+        plan["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ChangePlan"
+    );
+    // Backend error statuses and the gateway's own are declared.
+    let login = &document["paths"]["/api/v1/auth/login"]["post"]["responses"];
+    for status in ["400", "401", "422", "429", "503", "504"] {
+        assert!(login.get(status).is_some(), "login lacks {status}");
+    }
+    let member =
+        &document["paths"]["/api/v1/projects/{project}/members/{member}"]["patch"]["responses"];
+    for status in ["401", "403", "404", "409", "429"] {
+        assert!(member.get(status).is_some(), "member change lacks {status}");
+    }
+    // Nothing internal leaks.
+    assert!(
+        operations(&document)
+            .iter()
+            .all(|(_, path)| path.starts_with("/api/v1/"))
+    );
+    assert!(
+        !serde_json::to_string(&document)
+            .unwrap()
+            .contains("/internal/")
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
+    let platform = common::spawn(&[]).await;
+    let settings = test_support::settings(
+        &api_gateway::SPEC,
+        None,
+        &[
+            ("service.upstreams.auth.url", platform.auth.url("")),
+            // Nothing listens on port 1.
+            (
+                "service.upstreams.project.url",
+                "http://127.0.0.1:1".to_owned(),
+            ),
+        ],
+    );
+    let gateway = RunningService::spawn(
+        api_gateway::Application::build(settings)
+            .await
+            .unwrap()
+            .into_host(),
+    );
+    let document = fetch_document(&platform.http, &gateway).await;
+    assert_valid_openapi_3_1(&document);
+    assert_eq!(
+        document["x-unavailable-upstreams"],
+        serde_json::json!(["project"])
+    );
+    let paths = operations(&document);
+    assert!(paths.contains(&("POST".into(), "/api/v1/auth/login".into())));
+    assert!(
+        paths
+            .iter()
+            .all(|(_, path)| !path.starts_with("/api/v1/projects") || path.contains("/api-keys"))
+    );
+}
+
+#[tokio::test]
+async fn backend_documents_are_internal() {
+    let platform = common::spawn(&[]).await;
+    for backend in [&platform.auth, &platform.project] {
+        let response = platform
+            .http
+            .get(backend.url("/internal/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = common::problem(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], "context.missing_token");
+    }
+    let response = platform
+        .http
+        .get(platform.url("/internal/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::problem(response).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_by_the_gateway_itself() {
+    let platform = common::spawn(&[]).await;
+    for page in ["/api/docs", "/api/docs/"] {
+        let response = platform.http.get(platform.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<base href=\"/api/docs/\">"), "{html}");
+        let assets: Vec<&str> = html
+            .split(['"', '\''])
+            .filter(|s| s.ends_with(".js") || s.ends_with(".css"))
+            .collect();
+        assert!(assets.iter().any(|a| a.ends_with(".js")), "{html}");
+        assert!(assets.iter().any(|a| a.ends_with(".css")), "{html}");
+        for asset in assets {
+            assert!(
+                !asset.contains("//") && !asset.starts_with('/'),
+                "{asset} is not relative to the gateway"
+            );
+            let response = platform
+                .http
+                .get(platform.url(&format!("/api/docs/{}", asset.trim_start_matches("./"))))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{asset}");
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = response.text().await.unwrap();
+            if asset.ends_with(".css") {
+                assert!(
+                    content_type.starts_with("text/css"),
+                    "{asset}: {content_type}"
+                );
+            } else {
+                assert!(
+                    content_type.contains("javascript"),
+                    "{asset}: {content_type}"
+                );
+            }
+            if asset.ends_with("swagger-initializer.js") {
+                assert!(body.contains("/api/openapi.json"), "{body}");
+            }
+        }
+    }
+    let response = platform
+        .http
+        .get(platform.url("/api/docs/nothing-here.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::problem(response).await.0, StatusCode::NOT_FOUND);
+}
