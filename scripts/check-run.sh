@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Checks `make run` the way a newcomer uses it: start it in the background,
-# wait for its banner, check every service's /readyz and /healthz, then
-# `make stop` and make sure everything, the private cluster included, is down.
+# wait for its banner, check every service's /readyz and /healthz, the
+# gateway's HTTPS listener (HSTS on HTTPS, none on HTTP), then `make stop`
+# and make sure everything, the private cluster included, is down.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
+TLS_PORT=$((BASE_PORT + 43))
 LOG="$ROOT/.faultline/make-run.log"
 mkdir -p "$ROOT/.faultline"
 
@@ -36,6 +38,22 @@ for offset in 0 1 2 3 4 5; do
         echo "check-run: FAIL metrics on admin port $((BASE_PORT + 100 + offset))"; failed=1
     fi
 done
+
+# The gateway's HTTPS listener, with the self-signed development certificate.
+https_url="https://127.0.0.1:$TLS_PORT/healthz"
+if headers="$(curl -k -fsS -D - -o /dev/null "$https_url")"; then
+    echo "check-run: ok   $https_url"
+    if grep -qi '^strict-transport-security: max-age=63072000; includeSubDomains' <<<"$headers"; then
+        echo "check-run: ok   HSTS on $https_url"
+    else
+        echo "check-run: FAIL no HSTS on $https_url"; failed=1
+    fi
+else
+    echo "check-run: FAIL $https_url"; failed=1
+fi
+if curl -fsS -D - -o /dev/null "http://127.0.0.1:$BASE_PORT/healthz" | grep -qi '^strict-transport-security'; then
+    echo "check-run: FAIL HSTS on the gateway's plain HTTP listener"; failed=1
+fi
 
 make -s stop
 trap - EXIT

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: the whole platform on this machine, in the foreground.
 #
-# Makes sure PostgreSQL is there (scripts/postgres.sh), builds the services,
-# starts all six with per-service prefixed logs, waits until every one is
-# ready, prints the gateway URL, and stops everything (the private cluster
-# too) on Ctrl-C, SIGTERM or `make stop`.
+# Makes sure PostgreSQL is there (scripts/postgres.sh), makes a self-signed
+# development certificate for the gateway's HTTPS listener if there is none,
+# builds the services, starts all six with per-service prefixed logs, waits
+# until every one is ready, prints the gateway URLs, and stops everything
+# (the private cluster too) on Ctrl-C, SIGTERM or `make stop`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +13,9 @@ cd "$ROOT"
 RUN="$ROOT/.faultline/run"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
+# The gateway's HTTPS port, beside its plain HTTP one (base + 0).
+TLS_PORT=$((BASE_PORT + 43))
+TLS_DIR="$ROOT/.faultline/tls"
 # name:binary:offset
 SERVICES=(
     "auth:auth-service:1"
@@ -62,7 +66,49 @@ if ! command -v curl >/dev/null; then
     fi
 fi
 
+# A self-signed certificate for localhost and 127.0.0.1, made once and kept
+# in .faultline/tls (delete the directory for a new one). Development only.
+ensure_dev_certificate() {
+    if [[ -s "$TLS_DIR/cert.pem" && -s "$TLS_DIR/key.pem" ]]; then
+        return
+    fi
+    if ! command -v openssl >/dev/null; then
+        if [[ "$(id -u)" -eq 0 ]]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+        else
+            echo "faultline: openssl is required for the development certificate (apt-get install openssl)" >&2; exit 1
+        fi
+    fi
+    mkdir -p "$TLS_DIR"
+    # A leaf certificate (not a CA), so clients that check certificates
+    # properly accept it once told to trust it (curl --cacert).
+    cat > "$TLS_DIR/openssl.cnf" <<'CNF'
+[req]
+distinguished_name = dn
+x509_extensions = leaf
+prompt = no
+[dn]
+CN = localhost
+O = Faultline development
+[leaf]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier = hash
+CNF
+    (
+        umask 077
+        openssl req -x509 -config "$TLS_DIR/openssl.cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 825 -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>/dev/null
+    ) || { echo "faultline: could not make the development certificate in $TLS_DIR" >&2; exit 1; }
+    chmod 644 "$TLS_DIR/cert.pem"
+    rm -f "$TLS_DIR/openssl.cnf"
+    echo "faultline: made a self-signed development certificate in .faultline/tls"
+}
+
 eval "$("$ROOT/scripts/postgres.sh" ensure)"
+ensure_dev_certificate
 unset FAULTLINE_TEST_ADMIN_URL
 
 echo "faultline: building services"
@@ -76,7 +122,18 @@ for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
     port=$((BASE_PORT + offset))
     admin_port=$((BASE_PORT + 100 + offset))
+    # Only the gateway is reached from outside: it also speaks HTTPS.
+    tls=()
+    if [[ "$name" == gateway ]]; then
+        tls=(
+            FAULTLINE__SERVER__TLS__ENABLED=true
+            FAULTLINE__SERVER__TLS__PORT="$TLS_PORT"
+            FAULTLINE__SERVER__TLS__CERT_PATH="$TLS_DIR/cert.pem"
+            FAULTLINE__SERVER__TLS__KEY_PATH="$TLS_DIR/key.pem"
+        )
+    fi
     # Services find each other on the ports of this block.
+    env "${tls[@]}" \
     FAULTLINE__SERVER__PORT="$port" \
     FAULTLINE__SERVER__ADMIN_PORT="$admin_port" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
@@ -108,6 +165,7 @@ done
 cat <<BANNER
 faultline: all 6 services ready
   gateway        http://127.0.0.1:${BASE_PORT}
+  gateway HTTPS  https://127.0.0.1:${TLS_PORT} (self-signed: curl --cacert .faultline/tls/cert.pem, or -k)
   metrics        http://127.0.0.1:$((BASE_PORT + 100))/metrics (admin ports ${BASE_PORT}+100..+105)
   stop with Ctrl-C or \`make stop\`
 BANNER

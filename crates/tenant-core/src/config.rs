@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -43,6 +44,17 @@ admin_port = 9090
 shutdown_timeout_secs = 30
 drain_delay_ms = 0
 json_body_limit_bytes = 1048576
+http_enabled = true
+max_request_headers = 64
+max_request_header_bytes = 32768
+client_request_timeout_ms = 5000
+client_disconnect_timeout_ms = 1000
+keep_alive_secs = 5
+
+[server.tls]
+enabled = false
+port = 8443
+handshake_timeout_ms = 3000
 
 [telemetry]
 log_format = "pretty"
@@ -111,7 +123,36 @@ pub struct ServerSettings {
     /// balancers stop sending traffic first.
     pub drain_delay_ms: u64,
     pub json_body_limit_bytes: usize,
+    /// Whether the public listener speaks plain HTTP on `port` (for
+    /// deployments behind an ingress that terminates TLS). It and
+    /// `tls.enabled` cannot both be off.
+    pub http_enabled: bool,
+    /// HTTPS on the public routes.
+    pub tls: TlsSettings,
+    /// Most header fields a request may carry; more is 431
+    /// `request.headers_too_large`. At most [`HARD_MAX_REQUEST_HEADERS`].
+    pub max_request_headers: usize,
+    /// Most bytes all header fields of a request may take together, each
+    /// counted as `name: value` plus its line end; more is 431.
+    pub max_request_header_bytes: usize,
+    /// How long a client has to send the head of its first request on a
+    /// connection; 408 and the connection closes after that.
+    pub client_request_timeout_ms: u64,
+    /// How long a client has to acknowledge the close of its connection
+    /// before it is dropped; 0 drops it at once.
+    pub client_disconnect_timeout_ms: u64,
+    /// How long an idle keep-alive connection stays open; 0 turns keep-alive off.
+    pub keep_alive_secs: u64,
 }
+
+/// The most header fields actix-http parses in an HTTP/1 request head;
+/// beyond it actix answers 431 itself, with an empty body.
+pub const HARD_MAX_REQUEST_HEADERS: usize = 96;
+
+/// Upper bound of `server.max_request_header_bytes`, well below the 128 KiB
+/// request head actix-http buffers at most (beyond which it answers 431
+/// itself, with an empty body).
+pub const HARD_MAX_REQUEST_HEADER_BYTES: usize = 65_536;
 
 impl ServerSettings {
     pub fn shutdown_timeout(&self) -> Duration {
@@ -120,6 +161,128 @@ impl ServerSettings {
 
     pub fn drain_delay(&self) -> Duration {
         Duration::from_millis(self.drain_delay_ms)
+    }
+
+    pub fn client_request_timeout(&self) -> Duration {
+        Duration::from_millis(self.client_request_timeout_ms)
+    }
+
+    pub fn client_disconnect_timeout(&self) -> Duration {
+        Duration::from_millis(self.client_disconnect_timeout_ms)
+    }
+
+    /// `None` when keep-alive is off.
+    pub fn keep_alive(&self) -> Option<Duration> {
+        (self.keep_alive_secs > 0).then(|| Duration::from_secs(self.keep_alive_secs))
+    }
+}
+
+/// `[server.tls]`: an HTTPS listener for the public routes, beside (or
+/// instead of) the plain one. The admin listener is always plain HTTP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    pub enabled: bool,
+    /// Port of the HTTPS listener, on `server.host`; `0` picks a free port.
+    pub port: u16,
+    /// PEM file with the certificate chain, leaf first.
+    pub cert_path: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: Option<PathBuf>,
+    /// How long a client has to complete the TLS handshake.
+    pub handshake_timeout_ms: u64,
+}
+
+/// Why the TLS certificate or key cannot be used; each names its key.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{key} is required when server.tls.enabled is true")]
+    Missing { key: &'static str },
+    #[error("{key}: cannot read {}: {source}", path.display())]
+    Unreadable {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{key}: {} is not valid PEM: {reason}", path.display())]
+    NotPem {
+        key: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{key}: {} holds no {what}", path.display())]
+    Empty {
+        key: &'static str,
+        path: PathBuf,
+        what: &'static str,
+    },
+    #[error(
+        "server.tls.key_path and server.tls.cert_path do not make a usable pair \
+         (unsupported key, unparsable certificate, or a key that does not match it): {0}"
+    )]
+    Pair(#[source] rustls::Error),
+}
+
+impl TlsSettings {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+
+    /// Reads the certificate chain and key and builds the rustls server
+    /// configuration (aws-lc-rs provider, TLS 1.2 and 1.3, ALPN added by
+    /// actix). Used by validation and again by the host when it binds.
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        const CERT: &str = "server.tls.cert_path";
+        const KEY: &str = "server.tls.key_path";
+        let read = |key: &'static str, path: Option<&PathBuf>| {
+            let path = path.ok_or(TlsError::Missing { key })?;
+            std::fs::read(path)
+                .map(|bytes| (path.clone(), bytes))
+                .map_err(|source| TlsError::Unreadable {
+                    key,
+                    path: path.clone(),
+                    source,
+                })
+        };
+        let not_pem = |key: &'static str, path: &PathBuf, error: rustls::pki_types::pem::Error| {
+            TlsError::NotPem {
+                key,
+                path: path.clone(),
+                reason: error.to_string(),
+            }
+        };
+
+        let (cert_path, cert_pem) = read(CERT, self.cert_path.as_ref())?;
+        let chain = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| not_pem(CERT, &cert_path, error))?;
+        if chain.is_empty() {
+            return Err(TlsError::Empty {
+                key: CERT,
+                path: cert_path,
+                what: "CERTIFICATE block",
+            });
+        }
+        let (key_path, key_pem) = read(KEY, self.key_path.as_ref())?;
+        let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|error| match error {
+            rustls::pki_types::pem::Error::NoItemsFound => TlsError::Empty {
+                key: KEY,
+                path: key_path.clone(),
+                what: "PRIVATE KEY block",
+            },
+            error => not_pem(KEY, &key_path, error),
+        })?;
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Pair)?
+            .with_no_client_auth()
+            .with_single_cert(chain, private_key)
+            .map_err(TlsError::Pair)
     }
 }
 
@@ -372,6 +535,7 @@ impl<S: ServiceSettings> Settings<S> {
         if self.server.port != 0 && self.server.port == self.server.admin_port {
             problems.push("server.admin_port must differ from server.port".into());
         }
+        self.server.validate_listeners(&mut problems);
         if let Err(error) = self
             .telemetry
             .log_filter
@@ -439,6 +603,51 @@ impl<S: ServiceSettings> Settings<S> {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+impl ServerSettings {
+    fn validate_listeners(&self, problems: &mut Vec<String>) {
+        let tls = &self.tls;
+        if !self.http_enabled && !tls.enabled {
+            problems.push(
+                "server.http_enabled and server.tls.enabled are both false: \
+                 the service would have no public listener"
+                    .into(),
+            );
+        }
+        if tls.enabled {
+            if tls.port != 0
+                && (tls.port == self.admin_port || (self.http_enabled && tls.port == self.port))
+            {
+                problems.push(
+                    "server.tls.port must differ from server.port and server.admin_port".into(),
+                );
+            }
+            if tls.handshake_timeout_ms == 0 {
+                problems.push("server.tls.handshake_timeout_ms must be greater than 0".into());
+            }
+            // Files readable, PEM parses, key matches the certificate.
+            if let Err(error) = tls.server_config() {
+                problems.push(error.to_string());
+            }
+        }
+        if !(1..=HARD_MAX_REQUEST_HEADERS).contains(&self.max_request_headers) {
+            problems.push(format!(
+                "server.max_request_headers must be between 1 and {HARD_MAX_REQUEST_HEADERS}"
+            ));
+        }
+        if !(1024..=HARD_MAX_REQUEST_HEADER_BYTES).contains(&self.max_request_header_bytes) {
+            problems.push(format!(
+                "server.max_request_header_bytes must be between 1024 and {HARD_MAX_REQUEST_HEADER_BYTES}"
+            ));
+        }
+        if self.client_request_timeout_ms == 0 {
+            problems.push(
+                "server.client_request_timeout_ms must be greater than 0 (0 would let slow clients hold connections forever)"
+                    .into(),
+            );
         }
     }
 }
@@ -575,6 +784,36 @@ mod tests {
         let debug = format!("{settings:?}");
         assert!(!debug.contains(STRONG), "{debug}");
         assert!(!debug.contains(DEV_INTERNAL_KEY), "{debug}");
+    }
+
+    #[test]
+    fn listeners_default_to_plain_http_only_with_limits_and_timeouts() {
+        let server = load(&[]).unwrap().server;
+        assert!(server.http_enabled);
+        assert!(!server.tls.enabled);
+        assert_eq!(server.tls.port, 8443);
+        assert_eq!(
+            (server.max_request_headers, server.max_request_header_bytes),
+            (64, 32768)
+        );
+        assert_eq!(server.client_request_timeout(), Duration::from_secs(5));
+        assert_eq!(server.keep_alive(), Some(Duration::from_secs(5)));
+        let server = load(&[("server.keep_alive_secs", "0")]).unwrap().server;
+        assert_eq!(server.keep_alive(), None);
+        let message = load(&[("server.client_request_timeout_ms", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("server.client_request_timeout_ms"),
+            "{message}"
+        );
+        let message = load(&[("server.max_request_header_bytes", "1000000")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("server.max_request_header_bytes must be between 1024 and 65536"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,25 +1,40 @@
 //! The HTTP host every service runs on.
 //!
-//! Two listeners: the public one (the service's routes plus `/healthz` and
-//! `/readyz`) and an admin one (`/metrics`, `/healthz`, `/readyz`) that is
-//! never routed from outside. Shutdown on SIGTERM/SIGINT (or a
-//! [`ShutdownHandle`]) is graceful: readiness turns 503 at once, after
-//! `server.drain_delay_ms` the public listener closes so new connections
-//! are refused, in-flight requests get `server.shutdown_timeout_secs` to
-//! finish, then the admin listener and the database pool close.
+//! The public routes (the service's own plus `/healthz` and `/readyz`) are
+//! served on plain HTTP (`server.port`, unless `server.http_enabled` is
+//! false), on HTTPS (`server.tls.port`, when `server.tls.enabled`), or on
+//! both, by one server with one set of workers. An admin listener
+//! (`/metrics`, `/healthz`, `/readyz`), always plain HTTP, is never routed
+//! from outside.
+//!
+//! Every public request passes the header limits (`server.max_request_*`,
+//! 431 `request.headers_too_large`), and every HTTPS response carries
+//! [`HSTS`]. Slow clients are cut off by `server.client_request_timeout_ms`,
+//! `server.keep_alive_secs`, `server.client_disconnect_timeout_ms` and
+//! `server.tls.handshake_timeout_ms`.
+//!
+//! Shutdown on SIGTERM/SIGINT (or a [`ShutdownHandle`]) is graceful:
+//! readiness turns 503 at once, after `server.drain_delay_ms` the public
+//! listeners close so new connections are refused, in-flight requests get
+//! `server.shutdown_timeout_secs` to finish, then the admin listener and the
+//! database pool close.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{ConnectionType, KeepAlive};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 use tokio::sync::Notify;
 
 use crate::ServiceSpec;
-use crate::config::{DatabaseSettings, ServiceSettings, Settings};
+use crate::config::{DatabaseSettings, ServerSettings, ServiceSettings, Settings, TlsError};
 use crate::context::InternalTokenVerifier;
 use crate::db::{Db, DbError};
 use crate::error::{self, Problem};
@@ -43,9 +58,15 @@ pub enum HostError {
     Migration(#[from] MigrationError),
     #[error("this service needs a database, but none is configured")]
     NoDatabase,
+    #[error("cannot set up TLS")]
+    Tls(#[from] TlsError),
     #[error("the server stopped with an error")]
     Serve(#[from] std::io::Error),
 }
+
+/// `Strict-Transport-Security` on every HTTPS response (two years, with
+/// subdomains); never on plain HTTP, where browsers would ignore it anyway.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// Whether the service should receive traffic.
 #[derive(Debug, Clone)]
@@ -129,10 +150,11 @@ pub async fn migrate_schema(
     Ok(report?)
 }
 
-/// A service listening on its two ports.
+/// A service listening on its public port(s) and its admin port.
 pub struct ServiceHost {
     name: &'static str,
-    port: u16,
+    http_port: Option<u16>,
+    tls_port: Option<u16>,
     admin_port: u16,
     main: Server,
     admin: Server,
@@ -146,19 +168,24 @@ impl std::fmt::Debug for ServiceHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceHost")
             .field("name", &self.name)
-            .field("port", &self.port)
+            .field("http_port", &self.http_port)
+            .field("tls_port", &self.tls_port)
             .field("admin_port", &self.admin_port)
             .finish_non_exhaustive()
     }
 }
 
 impl ServiceHost {
-    /// Binds both listeners (port 0 picks a free port) and prepares the
+    /// Binds the listeners (port 0 picks a free port) and prepares the
     /// servers; nothing is served until [`ServiceHost::run_until_stopped`].
+    /// With `server.tls.enabled` the certificate and key are loaded here
+    /// (again: validation already checked them), and a failure names the
+    /// key (`server.tls.cert_path`, `server.tls.key_path`).
     ///
     /// `configure` registers the service's routes (and any app data they
     /// need); `Db`, the context verifier, JSON/path/query problem handlers,
-    /// health and readiness are registered here for every service.
+    /// header limits, HSTS, health and readiness are registered here for
+    /// every service.
     pub fn start<S, F>(
         spec: &'static ServiceSpec,
         settings: &Settings<S>,
@@ -181,8 +208,23 @@ impl ServiceHost {
                 .map_or(Duration::from_secs(1), DatabaseSettings::ready_timeout),
         };
 
-        let (main_listener, port) = bind(&server.host, server.port)?;
+        let tls_config = if server.tls.enabled {
+            Some(server.tls.server_config()?)
+        } else {
+            None
+        };
+        let http_listener = if server.http_enabled {
+            Some(bind(&server.host, server.port)?)
+        } else {
+            None
+        };
+        let tls_listener = match tls_config {
+            Some(config) => Some((bind(&server.host, server.tls.port)?, config)),
+            None => None,
+        };
         let (admin_listener, admin_port) = bind(&server.admin_host, server.admin_port)?;
+        let http_port = http_listener.as_ref().map(|(_, port)| *port);
+        let tls_port = tls_listener.as_ref().map(|((_, port), _)| *port);
 
         let verifier = web::Data::new(InternalTokenVerifier::new(
             &settings.internal_token,
@@ -192,7 +234,8 @@ impl ServiceHost {
         let readiness_data = web::Data::new(readiness.clone());
         let db_data = db.map(web::Data::new);
         let json_limit = server.json_body_limit_bytes;
-        let main = HttpServer::new(move || {
+        let header_limits = HeaderLimits::from(server);
+        let mut main = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(error::json_config(json_limit))
                 .app_data(error::path_config())
@@ -200,12 +243,16 @@ impl ServiceHost {
                 .app_data(error::payload_config(json_limit))
                 .app_data(verifier.clone())
                 .app_data(http_metrics.clone())
-                .app_data(readiness_data.clone());
+                .app_data(readiness_data.clone())
+                .app_data(header_limits);
             if let Some(db) = &db_data {
                 app = app.app_data(db.clone());
             }
             app.wrap(ErrorHandlers::new().default_handler(error::problemize_error_response))
+                // Inside telemetry, so a refusal has a request id and is counted.
+                .wrap(from_fn(limit_request_headers))
                 .wrap(from_fn(request_telemetry))
+                .wrap(from_fn(strict_transport_security))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 // Before `configure`, so a service (the gateway) may replace it.
@@ -215,12 +262,29 @@ impl ServiceHost {
         .workers(server.workers.unwrap_or_else(num_workers))
         .shutdown_timeout(server.shutdown_timeout_secs)
         .disable_signals()
-        .listen(main_listener)
-        .map_err(|source| HostError::Bind {
-            address: format!("{}:{}", server.host, server.port),
-            source,
-        })?
-        .run();
+        .keep_alive(
+            server
+                .keep_alive()
+                .map_or(KeepAlive::Disabled, KeepAlive::Timeout),
+        )
+        .client_request_timeout(server.client_request_timeout())
+        .client_disconnect_timeout(server.client_disconnect_timeout())
+        .tls_handshake_timeout(server.tls.handshake_timeout());
+        if let Some((listener, port)) = http_listener {
+            main = main.listen(listener).map_err(|source| HostError::Bind {
+                address: format!("{}:{port}", server.host),
+                source,
+            })?;
+        }
+        if let Some(((listener, port), config)) = tls_listener {
+            main = main
+                .listen_rustls_0_23(listener, config)
+                .map_err(|source| HostError::Bind {
+                    address: format!("{}:{port}", server.host),
+                    source,
+                })?;
+        }
+        let main = main.run();
 
         let admin_readiness = web::Data::new(readiness.clone());
         let admin_metrics = web::Data::new(metrics.clone());
@@ -244,10 +308,17 @@ impl ServiceHost {
         })?
         .run();
 
-        tracing::info!(service = spec.name, port, admin_port, "listening");
+        tracing::info!(
+            service = spec.name,
+            http_port,
+            https_port = tls_port,
+            admin_port,
+            "listening"
+        );
         Ok(Self {
             name: spec.name,
-            port,
+            http_port,
+            tls_port,
             admin_port,
             main,
             admin,
@@ -258,8 +329,20 @@ impl ServiceHost {
         })
     }
 
+    /// The public port: the plain HTTP one, or the HTTPS one when
+    /// `server.http_enabled` is false.
     pub fn port(&self) -> u16 {
-        self.port
+        self.http_port.or(self.tls_port).unwrap_or_default()
+    }
+
+    /// The plain HTTP public port; `None` when `server.http_enabled` is false.
+    pub fn http_port(&self) -> Option<u16> {
+        self.http_port
+    }
+
+    /// The HTTPS public port; `None` unless `server.tls.enabled`.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     pub fn admin_port(&self) -> u16 {
@@ -355,6 +438,101 @@ async fn shutdown_requested(handle: &ShutdownHandle) {
         () = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
         () = handle.0.notified() => {}
+    }
+}
+
+/// The header limits of the public listeners, as app data.
+#[derive(Debug, Clone, Copy)]
+struct HeaderLimits {
+    max_count: usize,
+    max_bytes: usize,
+}
+
+impl From<&ServerSettings> for HeaderLimits {
+    fn from(server: &ServerSettings) -> Self {
+        Self {
+            max_count: server.max_request_headers,
+            max_bytes: server.max_request_header_bytes,
+        }
+    }
+}
+
+/// 431 `request.headers_too_large` for a request with more header fields,
+/// or more header bytes, than configured. Each field counts as
+/// `name: value` plus its line end (name + value + 4 bytes), whether it
+/// came over HTTP/1 or HTTP/2; HTTP/2 pseudo-headers do not count.
+///
+/// actix-http parses at most 96 fields and buffers at most 128 KiB of an
+/// HTTP/1 request head; past those it answers 431 itself, with an empty
+/// body, before any middleware runs. Validation keeps the configured
+/// limits below them, so this problem is what clients normally see.
+async fn limit_request_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(limits) = req.app_data::<HeaderLimits>().copied() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let headers = req.headers();
+    let count = headers.len();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let detail = if count > limits.max_count {
+        format!(
+            "the request has {count} header fields; at most {} are accepted",
+            limits.max_count
+        )
+    } else if bytes > limits.max_bytes {
+        format!(
+            "the request's header fields take {bytes} bytes; at most {} are accepted",
+            limits.max_bytes
+        )
+    } else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    tracing::info!(count, bytes, "request headers over the limit");
+    let problem = Problem::new(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request.headers_too_large",
+        "Request Header Fields Too Large",
+    )
+    .with_detail(detail);
+    let mut response = problem.error_response();
+    // The request is refused before its body is read: do not keep the
+    // connection for a body that is still on its way.
+    response
+        .head_mut()
+        .set_connection_type(ConnectionType::Close);
+    Ok(req.into_response(response).map_into_right_body())
+}
+
+/// Adds [`HSTS`] to every response of a TLS listener, errors included.
+async fn strict_transport_security(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !req.app_config().secure() {
+        return next.call(req).await;
+    }
+    let hsts = HeaderValue::from_static(HSTS);
+    match next.call(req).await {
+        Ok(mut response) => {
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+            Ok(response)
+        }
+        // Rendered here (telemetry already gave it its request id), so the
+        // header is on error responses too.
+        Err(error) => {
+            let mut response = error.error_response();
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+            Err(actix_web::error::InternalError::from_response(error, response).into())
+        }
     }
 }
 
