@@ -173,16 +173,36 @@ fn probes_ask_the_admin_listener_for_readyz_and_healthz() {
                 );
             }
             let admin_port = config_number(&config, "FAULTLINE__SERVER__ADMIN_PORT", 9090);
-            let public_port = config_number(&config, "FAULTLINE__SERVER__PORT", 8080);
             assert_eq!(
                 container_port(container, "admin"),
                 Some(admin_port),
                 "{at}: admin port"
             );
-            let public_name = if workload.service() == GATEWAY {
-                "https"
+            // The gateway serves HTTPS only (its TLS port); the others plain HTTP.
+            let (public_name, public_port) = if workload.service() == GATEWAY {
+                assert_eq!(
+                    config
+                        .get("FAULTLINE__SERVER__TLS__ENABLED")
+                        .map(String::as_str),
+                    Some("true"),
+                    "{at}: TLS on"
+                );
+                assert_eq!(
+                    config
+                        .get("FAULTLINE__SERVER__HTTP_ENABLED")
+                        .map(String::as_str),
+                    Some("false"),
+                    "{at}: plain HTTP off"
+                );
+                (
+                    "https",
+                    config_number(&config, "FAULTLINE__SERVER__TLS__PORT", 8443),
+                )
             } else {
-                "http"
+                (
+                    "http",
+                    config_number(&config, "FAULTLINE__SERVER__PORT", 8080),
+                )
             };
             assert_eq!(
                 container_port(container, public_name),
@@ -672,8 +692,8 @@ fn the_gateway_serves_its_certificate_from_a_secret_behind_the_production_ingres
         let directory = mount["mountPath"].as_str().unwrap();
         let config = manifests.configuration(container);
         for (key, file) in [
-            ("FAULTLINE__SERVICE__TLS__CERT_PATH", "tls.crt"),
-            ("FAULTLINE__SERVICE__TLS__KEY_PATH", "tls.key"),
+            ("FAULTLINE__SERVER__TLS__CERT_PATH", "tls.crt"),
+            ("FAULTLINE__SERVER__TLS__KEY_PATH", "tls.key"),
         ] {
             assert_eq!(
                 config.get(key),

@@ -206,7 +206,8 @@ impl Proxy {
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|| "unknown".to_owned());
-        let scheme = info.scheme().to_owned();
+        // The listener decides, not a client-sent X-Forwarded-Proto.
+        let scheme = if req.app_config().secure() { "https" } else { "http" }.to_owned();
         let host = info.host().to_owned();
         let existing_for = req
             .headers()
