@@ -207,7 +207,12 @@ impl Proxy {
             .map(|a| a.ip().to_string())
             .unwrap_or_else(|| "unknown".to_owned());
         // The listener decides, not a client-sent X-Forwarded-Proto.
-        let scheme = if req.app_config().secure() { "https" } else { "http" }.to_owned();
+        let scheme = if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        }
+        .to_owned();
         let host = info.host().to_owned();
         let existing_for = req
             .headers()
@@ -239,6 +244,15 @@ impl Proxy {
                 reqwest::header::HeaderName::from_bytes(name.as_bytes()),
                 reqwest::header::HeaderValue::from_str(&value),
             ) {
+                headers.insert(name, value);
+            }
+        }
+        // With a tracer, the gateway's span becomes the parent; without one,
+        // the caller's trace context passes through unchanged.
+        for name in ["traceparent", "tracestate"] {
+            if let Some(value) = req.headers().get(name)
+                && let Ok(value) = reqwest::header::HeaderValue::from_bytes(value.as_bytes())
+            {
                 headers.insert(name, value);
             }
         }

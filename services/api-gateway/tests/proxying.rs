@@ -317,6 +317,14 @@ async fn the_backend_gets_the_context_token_and_forwarding_headers_but_no_hop_by
     }
     assert_eq!(headers["x-custom"], "kept");
     assert!(
+        headers["traceparent"]
+            .as_str()
+            .unwrap()
+            .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "the trace continues to the backend: {}",
+        headers["traceparent"]
+    );
+    assert!(
         headers["x-forwarded-for"]
             .as_str()
             .unwrap()
