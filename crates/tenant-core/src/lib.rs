@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod metrics;
 pub mod migrate;
+pub mod openapi;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;

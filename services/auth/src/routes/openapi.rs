@@ -10,54 +10,13 @@ use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tenant_core::TenantContext;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{api_keys, me, sessions, users};
 
-/// The security scheme every authenticated operation names.
-pub const BEARER: &str = "bearer";
-
-/// An RFC 9457 problem document: every error of every service has this shape.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// `urn:faultline:problem:{code}`.
-    #[serde(rename = "type")]
-    type_uri: String,
-    title: String,
-    status: u16,
-    detail: Option<String>,
-    /// Stable dotted code clients may match on (`auth.invalid_credentials`).
-    code: String,
-    /// Quote it when reporting a problem.
-    request_id: Option<String>,
-    /// Field-level problems for validation errors.
-    #[schema(default = json!([]))]
-    errors: Vec<FieldProblem>,
-}
-
-/// One invalid field in a request body or query.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FieldProblem {
-    field: String,
-    message: String,
-}
-
-/// A project role.
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(
-    dead_code,
-    reason = "described here, never built: handlers take tenant_core::Role"
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Member,
-    Admin,
-    Owner,
-}
+use tenant_core::openapi::CommonResponses;
+pub use tenant_core::openapi::{FieldProblem, Problem, Role};
 
 /// A user account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,7 +108,7 @@ pub struct ApiKeyPage {
         api_keys::revoke,
     ),
     components(schemas(Problem, FieldProblem)),
-    modifiers(&Common),
+    modifiers(&CommonResponses),
     tags((name = "auth", description = "Sign-up, sign-in and sessions"),
          (name = "me", description = "The signed-in user"),
          (name = "admin", description = "Platform administration"),
@@ -157,62 +116,8 @@ pub struct ApiKeyPage {
 )]
 pub struct ApiDoc;
 
-/// The bearer scheme, and the failures any operation can answer with.
-struct Common;
-
-impl Modify for Common {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        add_common(openapi);
-    }
-}
-
-/// Adds the `bearer` security scheme and the 500 and 503 problems every
-/// operation may answer with.
-pub fn add_common(openapi: &mut utoipa::openapi::OpenApi) {
-    let components = openapi.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        BEARER,
-        SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build()),
-    );
-    let problem = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                tenant_core::error::PROBLEM_CONTENT_TYPE,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build()
-    };
-    for item in openapi.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let responses = &mut operation.responses.responses;
-            responses
-                .entry("500".into())
-                .or_insert_with(|| problem("Internal error (`internal`)").into());
-            responses.entry("503".into()).or_insert_with(|| {
-                problem("The database or a service this depends on is unavailable; retry after `Retry-After`").into()
-            });
-        }
-    }
-}
-
 /// `GET /internal/v1/openapi.json`: this service's OpenAPI document, for
 /// the gateway. Service principals only, like every `/internal` route.
 pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, tenant_core::Problem> {
-    ctx.require_service()?;
-    let body = serde_json::to_vec(&ApiDoc::openapi()).map_err(tenant_core::Problem::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body))
+    tenant_core::openapi::serve(&ctx, &ApiDoc::openapi())
 }

@@ -1,0 +1,110 @@
+//! What every service's OpenAPI document shares: the problem schema, the
+//! role schema, the bearer scheme, the failures any operation may answer
+//! with, and the internal route that serves the document to the gateway.
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, ToSchema};
+
+use crate::context::TenantContext;
+use crate::error::PROBLEM_CONTENT_TYPE;
+
+/// The security scheme every authenticated operation names.
+pub const BEARER: &str = "bearer";
+
+/// An RFC 9457 problem document: every error of every service has this shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:faultline:problem:{code}`.
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: String,
+    status: u16,
+    detail: Option<String>,
+    /// Stable dotted code clients may match on (`auth.invalid_credentials`).
+    code: String,
+    /// Quote it when reporting a problem.
+    request_id: Option<String>,
+    /// Field-level problems for validation errors.
+    #[schema(default = json!([]))]
+    errors: Vec<FieldProblem>,
+}
+
+/// One invalid field in a request body or query.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    field: String,
+    message: String,
+}
+
+/// A project role, as documents describe it (handlers use [`crate::Role`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code, reason = "described here, never built")]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+/// Adds the `bearer` security scheme and the 500 and 503 problems every
+/// operation may answer with.
+#[derive(Debug)]
+pub struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_CONTENT_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("500".into())
+                    .or_insert_with(|| problem("Internal error (`internal`)").into());
+                responses.entry("503".into()).or_insert_with(|| {
+                    problem("The database or a service this depends on is unavailable; retry after `Retry-After`").into()
+                });
+            }
+        }
+    }
+}
+
+/// The body of `GET /internal/v1/openapi.json`: the service's document,
+/// for service principals only, like every `/internal` route.
+pub fn serve(
+    ctx: &TenantContext,
+    document: &utoipa::openapi::OpenApi,
+) -> Result<HttpResponse, crate::Problem> {
+    ctx.require_service()?;
+    let body = serde_json::to_vec(document).map_err(crate::Problem::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
