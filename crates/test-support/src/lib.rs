@@ -237,7 +237,7 @@ impl TestDatabase {
                 Ok(()) => break,
                 Err(error) if attempt < 20 => {
                     attempt += 1;
-                    tracing_free_sleep(attempt, &error).await;
+                    backoff_before_retry(attempt, &error).await;
                 }
                 Err(error) => return Err(error).context("cloning the template database"),
             }
@@ -292,7 +292,7 @@ impl TestDatabase {
     }
 }
 
-async fn tracing_free_sleep(attempt: u64, error: &tokio_postgres::Error) {
+async fn backoff_before_retry(attempt: u64, error: &tokio_postgres::Error) {
     if attempt == 10 {
         eprintln!("still waiting to clone the template: {error}");
     }

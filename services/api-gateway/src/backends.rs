@@ -50,12 +50,6 @@ pub enum AccessSubject {
     ApiKey { project_id: Uuid, role: Role },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error(transparent)]
-    Call(#[from] ServiceCallError),
-}
-
 #[derive(Debug)]
 pub struct Backends {
     auth: ServiceClient,
@@ -114,7 +108,7 @@ impl Backends {
         &self,
         key: &str,
         request_id: &str,
-    ) -> Result<Option<KeyPrincipal>, BackendError> {
+    ) -> Result<Option<KeyPrincipal>, ServiceCallError> {
         use sha2::Digest;
         let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
         if let Some(cached) = self.api_keys.get(&digest) {
@@ -133,7 +127,7 @@ impl Backends {
             Err(error) if error.status() == Some(StatusCode::UNAUTHORIZED) => {
                 (None, self.api_key_negative_ttl)
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         };
         self.api_keys.insert(digest, value.clone(), ttl);
         Ok(value)
@@ -146,7 +140,7 @@ impl Backends {
         subject: &AccessSubject,
         project: &str,
         request_id: &str,
-    ) -> Result<Option<Access>, BackendError> {
+    ) -> Result<Option<Access>, ServiceCallError> {
         let key = (subject.clone(), project.to_owned());
         if let Some(cached) = self.access.get(&key) {
             self.access_hits.inc();
@@ -179,7 +173,7 @@ impl Backends {
             {
                 None
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         };
         // An answer older than a change already applied must not be cached.
         let stale = answer.as_ref().is_some_and(|a| a.as_of_seq < seq_before);
@@ -203,7 +197,7 @@ impl Backends {
         }
     }
 
-    async fn poll_access_changes(&self) -> Result<(), BackendError> {
+    async fn poll_access_changes(&self) -> Result<(), ServiceCallError> {
         #[derive(Deserialize)]
         struct Change {
             seq: i64,
@@ -259,7 +253,7 @@ impl Backends {
         }
     }
 
-    async fn poll_revocations(&self) -> Result<(), BackendError> {
+    async fn poll_revocations(&self) -> Result<(), ServiceCallError> {
         #[derive(Deserialize)]
         struct Revoked {
             session_id: Uuid,

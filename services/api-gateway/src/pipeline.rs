@@ -212,7 +212,7 @@ impl Gateway {
                 .backends
                 .introspect(credential, request_id)
                 .await
-                .map_err(|e| Problem::from(dependency(e)))?
+                .map_err(Problem::from)?
                 .ok_or_else(|| {
                     Problem::unauthorized(
                         "api_key.invalid",
@@ -311,7 +311,7 @@ impl Gateway {
                 .backends
                 .access(&subject, source, request_id)
                 .await
-                .map_err(|e| Problem::from(dependency(e)))?;
+                .map_err(Problem::from)?;
             match (access, &resolved) {
                 (None, _) if sources.len() == 1 || source == first => {
                     return Err(project_not_found());
@@ -467,12 +467,6 @@ impl Gateway {
             );
             headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
-    }
-}
-
-fn dependency(error: crate::backends::BackendError) -> tenant_core::client::ServiceCallError {
-    match error {
-        crate::backends::BackendError::Call(error) => error,
     }
 }
 

@@ -472,8 +472,6 @@ deprecation = "tomorrow"
 
     #[test]
     fn the_shipped_route_table_is_valid() {
-        let settings = crate::settings::GatewaySettings::default();
-        let _ = settings;
         let upstreams = ["auth", "project", "failure", "analytics", "integration"]
             .into_iter()
             .map(|n| {
