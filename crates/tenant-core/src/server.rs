@@ -42,6 +42,9 @@ use crate::metrics::Metrics;
 use crate::migrate::{self, MigrationError, MigrationReport};
 use crate::telemetry::request_telemetry;
 
+/// How long the admin listener may take to stop.
+const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("cannot listen on {address}")]
@@ -383,7 +386,7 @@ impl ServiceHost {
         tokio::select! {
             finished = &mut main => {
                 self.readiness.start_draining();
-                admin_handle.stop(true).await;
+                let _ = tokio::time::timeout(ADMIN_STOP_TIMEOUT, admin_handle.stop(true)).await;
                 if let Some(db) = &self.readiness.db {
                     db.close();
                 }
@@ -397,8 +400,21 @@ impl ServiceHost {
         tokio::time::sleep(self.drain_delay).await;
         main_handle.stop(true).await;
         let finished = main.await.map_err(std::io::Error::other)?;
-        admin_handle.stop(true).await;
-        let _ = admin.await;
+        // The admin listener serves only probes and metrics: give it a
+        // moment, never let it hold the process up.
+        let admin_stopped = async {
+            admin_handle.stop(true).await;
+            let _ = admin.await;
+        };
+        if tokio::time::timeout(ADMIN_STOP_TIMEOUT, admin_stopped)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                service = self.name,
+                "admin listener did not stop in time; leaving it"
+            );
+        }
         if let Some(db) = &self.readiness.db {
             db.close();
         }
