@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run stop test check-run lint fmt ci
+.PHONY: help run stop test check-run quickstart-check lint fmt ci
 
 help:
-	@echo "make run    # the whole platform locally (PostgreSQL included), Ctrl-C to stop"
+	@echo "make run    # the whole platform locally (PostgreSQL included) with a demo, Ctrl-C to stop"
+	@echo "            # FAULTLINE_DEMO=0 make run: without the demo"
 	@echo "make test   # every test against a private PostgreSQL"
 	@echo "make stop   # stop what make run started"
 	@echo "make lint   # rustfmt and clippy as CI runs them"
@@ -21,6 +22,10 @@ test:
 
 check-run:
 	@scripts/check-run.sh
+
+# make run, the README's Quickstart verbatim, make stop, make run again.
+quickstart-check:
+	@scripts/quickstart-check.sh
 
 lint:
 	cargo fmt --all -- --check

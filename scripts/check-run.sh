@@ -3,67 +3,96 @@
 # wait for its banner, check every service's /readyz and /healthz, the
 # gateway's HTTPS listener (HSTS on HTTPS, none on HTTP), then `make stop`
 # and make sure everything, the private cluster included, is down.
+#
+# scripts/quickstart-check.sh sources this file for the same steps.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
 TLS_PORT=$((BASE_PORT + 43))
-LOG="$ROOT/.faultline/make-run.log"
 mkdir -p "$ROOT/.faultline"
+RUN_PID=""
 
-setsid make run > "$LOG" 2>&1 < /dev/null &
-RUN_PID=$!
-cleanup() { make -s stop >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-
-for _ in $(seq 1 600); do
-    grep -q "all 6 services ready" "$LOG" && break
-    if ! kill -0 "$RUN_PID" 2>/dev/null; then
-        echo "check-run: make run exited early:"; tail -n 50 "$LOG"; exit 1
-    fi
-    sleep 1
-done
-grep -q "all 6 services ready" "$LOG" || { echo "check-run: not ready in time"; tail -n 50 "$LOG"; exit 1; }
-
-failed=0
-for offset in 0 1 2 3 4 5; do
-    for url in "http://127.0.0.1:$((BASE_PORT + offset))/readyz" \
-               "http://127.0.0.1:$((BASE_PORT + offset))/healthz" \
-               "http://127.0.0.1:$((BASE_PORT + 100 + offset))/readyz"; do
-        if curl -fsS -o /dev/null "$url"; then echo "check-run: ok   $url"; else echo "check-run: FAIL $url"; failed=1; fi
+# start_make_run LOG [make run arguments]: starts `make run` in its own
+# session and waits until it is running (services ready, demo set up unless
+# left out). Sets RUN_PID and READY_SECONDS (start to "all 6 services
+# ready") and RUNNING_SECONDS (start to "running", demo included).
+start_make_run() {
+    local log="$1" started=$SECONDS
+    shift
+    setsid make run "$@" > "$log" 2>&1 < /dev/null &
+    RUN_PID=$!
+    trap 'make -s stop >/dev/null 2>&1 || true' EXIT
+    READY_SECONDS=""
+    for _ in $(seq 1 1200); do
+        if [[ -z "$READY_SECONDS" ]] && grep -q "all 6 services ready" "$log"; then
+            READY_SECONDS=$((SECONDS - started))
+        fi
+        grep -q "^faultline: running" "$log" && break
+        if ! kill -0 "$RUN_PID" 2>/dev/null; then
+            echo "check-run: make run exited early:"; tail -n 50 "$log"; exit 1
+        fi
+        sleep 0.5
     done
-    if curl -fsS "http://127.0.0.1:$((BASE_PORT + 100 + offset))/metrics" | grep -q http_server_request_duration_seconds; then
-        echo "check-run: ok   metrics on admin port $((BASE_PORT + 100 + offset))"
-    else
-        echo "check-run: FAIL metrics on admin port $((BASE_PORT + 100 + offset))"; failed=1
-    fi
-done
+    grep -q "^faultline: running" "$log" || { echo "check-run: not ready in time"; tail -n 50 "$log"; exit 1; }
+    RUNNING_SECONDS=$((SECONDS - started))
+}
 
-# The gateway's HTTPS listener, with the self-signed development certificate.
-https_url="https://127.0.0.1:$TLS_PORT/healthz"
-if headers="$(curl -k -fsS -D - -o /dev/null "$https_url")"; then
-    echo "check-run: ok   $https_url"
-    if grep -qi '^strict-transport-security: max-age=63072000; includeSubDomains' <<<"$headers"; then
-        echo "check-run: ok   HSTS on $https_url"
-    else
-        echo "check-run: FAIL no HSTS on $https_url"; failed=1
-    fi
-else
-    echo "check-run: FAIL $https_url"; failed=1
-fi
-if curl -fsS -D - -o /dev/null "http://127.0.0.1:$BASE_PORT/healthz" | grep -qi '^strict-transport-security'; then
-    echo "check-run: FAIL HSTS on the gateway's plain HTTP listener"; failed=1
-fi
+# Every service's health, readiness and metrics, and the gateway's HTTPS.
+# Sets failed=1 on any problem.
+check_services() {
+    local offset url https_url headers
+    for offset in 0 1 2 3 4 5; do
+        for url in "http://127.0.0.1:$((BASE_PORT + offset))/readyz" \
+                   "http://127.0.0.1:$((BASE_PORT + offset))/healthz" \
+                   "http://127.0.0.1:$((BASE_PORT + 100 + offset))/readyz"; do
+            if curl -fsS -o /dev/null "$url"; then echo "check-run: ok   $url"; else echo "check-run: FAIL $url"; failed=1; fi
+        done
+        if curl -fsS "http://127.0.0.1:$((BASE_PORT + 100 + offset))/metrics" | grep -q http_server_request_duration_seconds; then
+            echo "check-run: ok   metrics on admin port $((BASE_PORT + 100 + offset))"
+        else
+            echo "check-run: FAIL metrics on admin port $((BASE_PORT + 100 + offset))"; failed=1
+        fi
+    done
 
-make -s stop
-trap - EXIT
-for _ in $(seq 1 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.2; done
-if kill -0 "$RUN_PID" 2>/dev/null; then echo "check-run: FAIL make run still running after make stop"; failed=1; fi
-if curl -fsS -o /dev/null "http://127.0.0.1:$((BASE_PORT + 100))/healthz" 2>/dev/null; then
-    echo "check-run: FAIL the gateway still answers after make stop"; failed=1
+    # The gateway's HTTPS listener, with the self-signed development certificate.
+    https_url="https://127.0.0.1:$TLS_PORT/healthz"
+    if headers="$(curl --cacert .faultline/tls/cert.pem -fsS -D - -o /dev/null "$https_url")"; then
+        echo "check-run: ok   $https_url"
+        if grep -qi '^strict-transport-security: max-age=63072000; includeSubDomains' <<<"$headers"; then
+            echo "check-run: ok   HSTS on $https_url"
+        else
+            echo "check-run: FAIL no HSTS on $https_url"; failed=1
+        fi
+    else
+        echo "check-run: FAIL $https_url"; failed=1
+    fi
+    if curl -fsS -D - -o /dev/null "http://127.0.0.1:$BASE_PORT/healthz" | grep -qi '^strict-transport-security'; then
+        echo "check-run: FAIL HSTS on the gateway's plain HTTP listener"; failed=1
+    fi
+}
+
+# `make stop`, then make sure make run, the services and (without
+# DATABASE_URL) the private cluster are down. Sets failed=1 otherwise.
+stop_make_run() {
+    make -s stop
+    trap - EXIT
+    for _ in $(seq 1 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$RUN_PID" 2>/dev/null; then echo "check-run: FAIL make run still running after make stop"; failed=1; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:$((BASE_PORT + 100))/healthz" 2>/dev/null; then
+        echo "check-run: FAIL the gateway still answers after make stop"; failed=1
+    fi
+    if [[ -z "${DATABASE_URL:-}" ]] && pg_isready -q -h 127.0.0.1 -p "${FAULTLINE_PG_PORT:-54329}"; then
+        echo "check-run: FAIL the private cluster is still up after make stop"; failed=1
+    fi
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    failed=0
+    if [[ "$BASE_PORT" == 7400 ]]; then log="$ROOT/.faultline/make-run.log"; else log="$ROOT/.faultline/make-run-$BASE_PORT.log"; fi
+    start_make_run "$log"
+    check_services
+    stop_make_run
+    [[ $failed -eq 0 ]] && echo "check-run: make run brought all 6 services to ready and make stop stopped everything"
+    exit $failed
 fi
-if [[ -z "${DATABASE_URL:-}" ]] && pg_isready -q -h 127.0.0.1 -p "${FAULTLINE_PG_PORT:-54329}"; then
-    echo "check-run: FAIL the private cluster is still up after make stop"; failed=1
-fi
-[[ $failed -eq 0 ]] && echo "check-run: make run brought all 6 services to ready and make stop stopped everything"
-exit $failed

@@ -4,15 +4,34 @@
 # Makes sure PostgreSQL is there (scripts/postgres.sh), makes a self-signed
 # development certificate for the gateway's HTTPS listener if there is none,
 # builds the services, starts all six with per-service prefixed logs, waits
-# until every one is ready, prints the gateway URLs, and stops everything
-# (the private cluster too) on Ctrl-C, SIGTERM or `make stop`.
+# until every one is ready, makes sure the demo exists (scripts/demo.sh;
+# `--no-demo` or FAULTLINE_DEMO=0 leaves it out), prints the gateway URLs
+# and the quickstart commands, and stops everything (the private cluster
+# too) on Ctrl-C, SIGTERM or `make stop`.
+#
+#   scripts/run.sh [--no-demo]   start
+#   scripts/run.sh stop          stop what a run on this FAULTLINE_BASE_PORT started
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-RUN="$ROOT/.faultline/run"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
+# Pid files; a run on another FAULTLINE_BASE_PORT keeps its own, so
+# stopping one never stops the other.
+if [[ "$BASE_PORT" == 7400 ]]; then
+    RUN="$ROOT/.faultline/run"
+    MAIN_PID="$MAIN_PID"
+else
+    RUN="$ROOT/.faultline/run-$BASE_PORT"
+    MAIN_PID="$ROOT/.faultline/make-run-$BASE_PORT.pid"
+fi
+DEMO="${FAULTLINE_DEMO:-1}"
+case "${1:-}" in
+    ""|stop) ;;
+    --no-demo) DEMO=0 ;;
+    *) echo "usage: $0 [--no-demo] | stop" >&2; exit 2 ;;
+esac
 # The gateway's HTTPS port, beside its plain HTTP one (base + 0).
 TLS_PORT=$((BASE_PORT + 43))
 TLS_DIR="$ROOT/.faultline/tls"
@@ -48,21 +67,25 @@ stop_all() {
 }
 
 if [[ "${1:-}" == "stop" ]]; then
-    if [[ -f "$ROOT/.faultline/make-run.pid" ]] && kill -0 "$(cat "$ROOT/.faultline/make-run.pid")" 2>/dev/null; then
-        kill -TERM "$(cat "$ROOT/.faultline/make-run.pid")"
-        for _ in $(seq 1 200); do kill -0 "$(cat "$ROOT/.faultline/make-run.pid" 2>/dev/null || echo 0)" 2>/dev/null || break; sleep 0.2; done
+    if [[ -f "$MAIN_PID" ]] && kill -0 "$(cat "$MAIN_PID")" 2>/dev/null; then
+        kill -TERM "$(cat "$MAIN_PID")"
+        for _ in $(seq 1 200); do kill -0 "$(cat "$MAIN_PID" 2>/dev/null || echo 0)" 2>/dev/null || break; sleep 0.2; done
     fi
     stop_all
-    rm -f "$ROOT/.faultline/make-run.pid"
+    rm -f "$MAIN_PID"
     echo "faultline: stopped"
     exit 0
 fi
 
-if ! command -v curl >/dev/null; then
+# curl waits for readiness; the demo and the quickstart commands use jq too.
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+if [[ "$DEMO" != 0 ]] && ! command -v jq >/dev/null; then missing+=(jq); fi
+if (( ${#missing[@]} )); then
     if [[ "$(id -u)" -eq 0 ]]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "faultline: curl is required (apt-get install curl)" >&2; exit 1
+        echo "faultline: ${missing[*]} required (apt-get install ${missing[*]})" >&2; exit 1
     fi
 fi
 
@@ -115,8 +138,8 @@ echo "faultline: building services"
 cargo build --workspace --bins --quiet
 
 mkdir -p "$RUN"
-echo $$ > "$ROOT/.faultline/make-run.pid"
-trap 'echo "faultline: stopping"; stop_all; rm -f "$ROOT/.faultline/make-run.pid"; exit 0' INT TERM
+echo $$ > "$MAIN_PID"
+trap 'echo "faultline: stopping"; stop_all; rm -f "$MAIN_PID"; exit 0' INT TERM
 
 for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
@@ -162,20 +185,34 @@ for entry in "${SERVICES[@]}"; do
     done
 done
 
+echo "faultline: all 6 services ready"
+demo_ready=0
+if [[ "$DEMO" != 0 ]]; then
+    if FAULTLINE_BASE_PORT="$BASE_PORT" "$ROOT/scripts/demo.sh" ensure; then
+        demo_ready=1
+    else
+        echo "faultline: the demo could not be set up (above); the platform runs without it" >&2
+    fi
+fi
+
 cat <<BANNER
-faultline: all 6 services ready
+
   gateway        http://127.0.0.1:${BASE_PORT}
   gateway HTTPS  https://127.0.0.1:${TLS_PORT} (self-signed: curl --cacert .faultline/tls/cert.pem, or -k)
+  Swagger UI     http://127.0.0.1:${BASE_PORT}/api/docs
   metrics        http://127.0.0.1:$((BASE_PORT + 100))/metrics (admin ports ${BASE_PORT}+100..+105)
-  stop with Ctrl-C or \`make stop\`
 BANNER
+if [[ "$demo_ready" == 1 ]]; then
+    FAULTLINE_BASE_PORT="$BASE_PORT" "$ROOT/scripts/demo.sh" banner
+fi
+echo "faultline: running; stop with Ctrl-C or \`make stop\`"
 
 while true; do
     for entry in "${SERVICES[@]}"; do
         IFS=: read -r name _ _ <<<"$entry"
         if [[ -f "$RUN/$name.pid" ]] && ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
             echo "faultline: $name stopped unexpectedly; stopping the platform" >&2
-            stop_all; rm -f "$ROOT/.faultline/make-run.pid"; exit 1
+            stop_all; rm -f "$MAIN_PID"; exit 1
         fi
     done
     sleep 1 &

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The demo `make run` sets up once its services are ready, through the
+# public gateway API as a user and a CI job would:
+#
+#   scripts/demo.sh ensure     make sure the demo exists (idempotent)
+#   scripts/demo.sh commands   print the quickstart commands for this platform
+#   scripts/demo.sh banner     the demo's part of make run's banner
+#   scripts/demo.sh dir        print the folder that keeps the demo's API key
+#
+# The demo is a user with well-known credentials (the platform listens on
+# 127.0.0.1 only; FAULTLINE_DEMO=0 leaves it out), a project `demo` it owns,
+# a member API key for that project, and two builds of job `demo-ci` made of
+# real Maven Surefire reports from services/failure/tests/fixtures/junit:
+# the first with failures and errors, the second with a failure left and two
+# tests that passed on a rerun (flaky).
+#
+# The API shows a key once, so it is kept in .faultline/demo/api-key (mode
+# 600; .faultline/demo-<database> for another FAULTLINE_DB_NAME). Every run
+# checks through the API that the user, the project and the key still work
+# and recreates what is missing (a wiped database gets a new demo). Builds
+# have fixed external ids and uploads Idempotency-Keys, and a finished build
+# is never uploaded to again, so running it twice adds nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
+DB_NAME="${FAULTLINE_DB_NAME:-faultline}"
+GATEWAY="http://127.0.0.1:$BASE_PORT"
+API="$GATEWAY/api/v1"
+
+DEMO_EMAIL="demo@example.com"
+DEMO_PASSWORD="faultline-demo-password"
+DEMO_DISPLAY_NAME="Demo User"
+PROJECT="demo"
+JOB="demo-ci"
+KEY_NAME="demo-ci"
+FIXTURES="services/failure/tests/fixtures/junit/action-junit-report"
+# external id | build number | reports, in upload order
+BUILDS=(
+    "demo-1|1|tests__utils__target__surefire-reports__TEST-action.surefire.report.calc.AllOkTest.xml tests__utils__target__surefire-reports__TEST-action.surefire.report.calc.CalcUtilsTest.xml tests__utils__target__surefire-reports__TEST-action.surefire.report.calc.StringUtilsTest.xml tests__email__target__surefire-reports__TEST-action.surefire.report.email.EmailAddressTest.xml"
+    "demo-2|2|tests__utils__target__surefire-reports__TEST-action.surefire.report.calc.AllOkTest.xml tests__utils__target__surefire-reports__TEST-action.surefire.report.calc.CalcUtilsTest.xml maven_surefire_flaky__surefire-report.xml junit_flaky_failure__mixed_flaky_and_passed.xml"
+)
+
+demo_dir() {
+    if [[ "$DB_NAME" == faultline ]]; then
+        echo ".faultline/demo"
+    else
+        echo ".faultline/demo-$DB_NAME"
+    fi
+}
+DEMO_DIR="$(demo_dir)"
+KEY_FILE="$DEMO_DIR/api-key"
+
+log() { echo "demo: $*"; }
+fail() { echo "demo: $*" >&2; exit 1; }
+
+# call METHOD PATH [curl args...]: sets STATUS and BODY; never fails.
+call() {
+    local method="$1" path="$2" out
+    shift 2
+    if ! out="$(curl -sS -X "$method" -w '\n%{http_code}' "$API$path" "$@" 2>&1)"; then
+        STATUS=000
+        BODY="$out"
+        return 0
+    fi
+    STATUS="${out##*$'\n'}"
+    BODY="${out%$'\n'*}"
+}
+
+# Headers with a secret come from a process substitution, not argv.
+bearer() { printf 'Authorization: Bearer %s\n' "$1"; }
+
+expect() {
+    local what="$1"
+    shift
+    local code
+    for code in "$@"; do [[ "$STATUS" == "$code" ]] && return 0; done
+    fail "$what: HTTP $STATUS $BODY"
+}
+
+log_in() {
+    call POST /auth/login -H 'Content-Type: application/json' \
+        --data-binary @<(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" '{email: $e, password: $p}')
+}
+
+ensure_user() {
+    log_in
+    if [[ "$STATUS" == 401 ]]; then
+        call POST /auth/signup -H 'Content-Type: application/json' \
+            --data-binary @<(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" --arg n "$DEMO_DISPLAY_NAME" \
+                '{email: $e, password: $p, display_name: $n}')
+        if [[ "$STATUS" == 409 ]]; then
+            fail "$DEMO_EMAIL exists with another password; change it back to the demo password or run with FAULTLINE_DEMO=0"
+        fi
+        expect "signing up $DEMO_EMAIL" 201
+        log "signed up $DEMO_EMAIL"
+        log_in
+    fi
+    expect "logging in as $DEMO_EMAIL" 200
+    TOKEN="$(jq -r .access_token <<<"$BODY")"
+}
+
+ensure_project() {
+    call GET "/projects/$PROJECT" -H @<(bearer "$TOKEN")
+    if [[ "$STATUS" == 404 ]]; then
+        call POST /projects -H @<(bearer "$TOKEN") -H 'Content-Type: application/json' \
+            -H "Idempotency-Key: demo-project-$PROJECT" \
+            -d "{\"slug\":\"$PROJECT\",\"name\":\"Demo\",\"description\":\"Made by make run from real JUnit reports\"}"
+        if [[ "$STATUS" == 409 ]]; then
+            fail "the slug '$PROJECT' belongs to a project $DEMO_EMAIL is not a member of: $BODY"
+        fi
+        expect "creating project $PROJECT" 201 200
+        log "created project $PROJECT"
+    else
+        expect "reading project $PROJECT" 200
+    fi
+    PROJECT_ID="$(jq -r .id <<<"$BODY")"
+}
+
+key_works() {
+    [[ -s "$KEY_FILE" ]] || return 1
+    call GET "/projects/$PROJECT/builds?limit=1" -H @<(bearer "$(cat "$KEY_FILE")")
+    [[ "$STATUS" == 200 ]]
+}
+
+ensure_api_key() {
+    if key_works; then
+        return 0
+    fi
+    local expires
+    expires="$(date -u -d '+364 days' +%Y-%m-%dT%H:%M:%SZ)"
+    call POST "/projects/$PROJECT/api-keys" -H @<(bearer "$TOKEN") -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$KEY_NAME\",\"role\":\"member\",\"expires_at\":\"$expires\"}"
+    expect "creating an API key" 201
+    local key id
+    key="$(jq -r .key <<<"$BODY")"
+    id="$(jq -r .id <<<"$BODY")"
+    mkdir -p "$DEMO_DIR"
+    (umask 077 && printf '%s\n' "$key" > "$KEY_FILE.tmp")
+    mv "$KEY_FILE.tmp" "$KEY_FILE"
+    log "created API key $key for project $PROJECT (shown once; kept in $KEY_FILE)"
+    # Keys made by earlier runs whose secret is lost are revoked.
+    call GET "/projects/$PROJECT/api-keys?limit=100" -H @<(bearer "$TOKEN")
+    expect "listing API keys" 200
+    local old
+    for old in $(jq -r --arg name "$KEY_NAME" --arg id "$id" \
+        '.items[] | select(.name == $name and .revoked_at == null and .id != $id) | .id' <<<"$BODY"); do
+        call DELETE "/projects/$PROJECT/api-keys/$old" -H @<(bearer "$TOKEN")
+        expect "revoking an old demo API key" 204 200
+    done
+}
+
+ensure_build() {
+    local external_id="$1" number="$2" reports="$3" key build status report
+    key="$(cat "$KEY_FILE")"
+    call POST "/projects/$PROJECT/builds" -H @<(bearer "$key") -H 'Content-Type: application/json' \
+        -d "{\"job_name\":\"$JOB\",\"external_id\":\"$external_id\",\"number\":$number,\"branch\":\"main\"}"
+    expect "creating build $external_id" 201 200
+    build="$(jq -r .id <<<"$BODY")"
+    status="$(jq -r .status <<<"$BODY")"
+    if [[ "$status" == running ]]; then
+        for report in $reports; do
+            call POST "/projects/$PROJECT/builds/$build/results" -H @<(bearer "$key") \
+                -H 'Content-Type: application/xml' -H "Idempotency-Key: $external_id:$report" \
+                --data-binary "@$FIXTURES/$report"
+            expect "uploading $report to build $external_id" 201 200
+        done
+        call GET "/projects/$PROJECT/builds/$build" -H @<(bearer "$key")
+        expect "reading build $external_id" 200
+        local outcome=passed
+        if [[ "$(jq '.totals.failures + .totals.errors' <<<"$BODY")" -gt 0 ]]; then outcome=failed; fi
+        call PATCH "/projects/$PROJECT/builds/$build" -H @<(bearer "$key") -H 'Content-Type: application/json' \
+            -d "{\"status\":\"$outcome\"}"
+        expect "finishing build $external_id" 200
+        log "build $external_id: $(jq -c .totals <<<"$BODY")"
+    fi
+}
+
+ensure() {
+    command -v jq >/dev/null || fail "jq is required (apt-get install jq)"
+    ensure_user
+    ensure_project
+    ensure_api_key
+    local entry external_id number reports
+    for entry in "${BUILDS[@]}"; do
+        IFS='|' read -r external_id number reports <<<"$entry"
+        ensure_build "$external_id" "$number" "$reports"
+    done
+    call GET "/projects/$PROJECT/builds?job=$JOB" -H @<(bearer "$TOKEN")
+    expect "listing builds" 200
+    log "ready: project $PROJECT ($PROJECT_ID), $(jq '.items | length' <<<"$BODY") builds of $JOB, user $DEMO_EMAIL"
+}
+
+# The commands README.md's Quickstart shows, for this platform's port and
+# demo folder (scripts/quickstart-check.sh compares the two).
+commands() {
+    cat <<COMMANDS
+# 1. Log in as the demo user; keep the access token (valid 10 minutes)
+TOKEN=\$(curl -fsS $API/auth/login -H 'Content-Type: application/json' \\
+  -d '{"email":"$DEMO_EMAIL","password":"$DEMO_PASSWORD"}' | jq -r .access_token)
+
+# 2. The demo project's failures, newest first
+curl -fsS "$API/projects/$PROJECT/failures?limit=10" -H "Authorization: Bearer \$TOKEN" \\
+  | jq '.items[] | {kind, test: .test.name, build: .build.external_id, message}'
+
+# 3. Upload another report as CI does, with the project's API key: make (or find) a build, then send it a report
+BUILD=\$(curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$(cat $KEY_FILE)" \\
+  -H 'Content-Type: application/json' -d '{"job_name":"quickstart","external_id":"quickstart-1"}' | jq -r .id)
+curl -fsS $API/projects/$PROJECT/builds/\$BUILD/results -H "Authorization: Bearer \$(cat $KEY_FILE)" \\
+  -H 'Content-Type: application/xml' -H 'Idempotency-Key: quickstart-1' \\
+  --data-binary @services/failure/tests/fixtures/junit/dorny-test-reporter/jest-junit.xml | jq .
+COMMANDS
+}
+
+banner() {
+    cat <<BANNER
+  demo user      $DEMO_EMAIL / $DEMO_PASSWORD (project $PROJECT)
+  demo API key   in $KEY_FILE
+
+Try it, from $ROOT (README.md, Quickstart):
+
+$(commands)
+
+BANNER
+}
+
+case "${1:-ensure}" in
+    ensure) ensure ;;
+    commands) commands ;;
+    banner) banner ;;
+    dir) echo "$DEMO_DIR" ;;
+    *) echo "usage: $0 ensure|commands|banner|dir" >&2; exit 2 ;;
+esac
