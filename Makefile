@@ -10,6 +10,7 @@ help:
 	@echo "make test   # every test against a private PostgreSQL"
 	@echo "make stop   # stop what make run started"
 	@echo "make lint   # rustfmt and clippy as CI runs them"
+	@echo "make bench  # benchmark suite (release builds), writes bench/REPORT.md"
 
 run:
 	@scripts/run.sh
@@ -22,6 +23,9 @@ test:
 
 check-run:
 	@scripts/check-run.sh
+
+bench:
+	@scripts/bench.sh
 
 # make run, the README's Quickstart verbatim, make stop, make run again.
 quickstart-check:

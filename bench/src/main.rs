@@ -1,0 +1,183 @@
+//! `faultline-bench`: the benchmark suite behind `make bench`
+//! (docs/benchmarks.md).
+//!
+//! - `run`: prepares the database, starts the release services, measures,
+//!   saves the raw results as JSON and writes the report from them;
+//! - `report`: writes the report and charts again from saved results;
+//! - `junit`: writes one generated JUnit report (for trying uploads by hand).
+
+mod junit;
+mod nginx;
+mod oha;
+mod report;
+mod results;
+mod seed;
+mod services;
+mod suite;
+mod svg;
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::results::BenchResults;
+
+#[derive(Debug, Parser)]
+#[command(name = "faultline-bench", about = "Faultline's benchmark suite")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the suite against release builds and writes results and report.
+    Run {
+        /// One short run per figure on a small dataset (development).
+        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+        quick: bool,
+        /// Admin connection to the PostgreSQL server (scripts/postgres.sh prints it).
+        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
+        admin_url: String,
+        /// Where the release service binaries are.
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, default_value = ".faultline/tools/bin/oha")]
+        oha: PathBuf,
+        #[arg(long, default_value = "/usr/sbin/nginx")]
+        nginx: PathBuf,
+        /// First port of the block (services base..base+5, nginx base+10, admin ports base+100..).
+        #[arg(long, default_value_t = 7800)]
+        base_port: u16,
+        /// Seconds the script spent on installs and builds before the suite.
+        #[arg(long)]
+        setup_secs: Option<f64>,
+        /// Seconds the one-time tool installs took when they happened.
+        #[arg(long)]
+        install_secs: Option<f64>,
+        /// The command line to state in the report.
+        #[arg(long, default_value = "make bench")]
+        command: String,
+        /// Directory for results/latest.json, REPORT.md and charts/.
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+    },
+    /// Writes REPORT.md and the charts from a saved results file.
+    Report {
+        #[arg(long, default_value = "bench/results/latest.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+    },
+    /// Writes a generated JUnit report.
+    Junit {
+        #[arg(long)]
+        testcases: u64,
+        /// Bytes of system-out per test case.
+        #[arg(long, default_value_t = 0)]
+        system_out_bytes: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn write_report(results: &BenchResults, out_dir: &std::path::Path) -> anyhow::Result<()> {
+    report::write(results, &out_dir.join("REPORT.md"), &out_dir.join("charts"))
+}
+
+async fn main_inner() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Run {
+            quick,
+            admin_url,
+            bin_dir,
+            oha,
+            nginx,
+            base_port,
+            setup_secs,
+            install_secs,
+            command,
+            out_dir,
+        } => {
+            let root = std::env::current_dir()?;
+            let results = suite::run(suite::SuiteConfig {
+                root: root.clone(),
+                bin_dir: root.join(bin_dir),
+                oha: root.join(oha),
+                nginx,
+                admin_url,
+                quick,
+                base_port,
+                command,
+                setup_secs,
+                install_secs,
+            })
+            .await?;
+            let results_dir = out_dir.join("results");
+            std::fs::create_dir_all(&results_dir)?;
+            std::fs::write(
+                results_dir.join("latest.json"),
+                serde_json::to_string_pretty(&results)?,
+            )?;
+            write_report(&results, &out_dir)?;
+            eprintln!(
+                "bench: wrote {} in {:.0} s",
+                out_dir.join("REPORT.md").display(),
+                results.meta.duration_secs
+            );
+            if results.missing.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "bench: {} measurement(s) could not be taken",
+                    results.missing.len()
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Report { results, out_dir } => {
+            let text = std::fs::read_to_string(&results)
+                .with_context(|| format!("reading {}", results.display()))?;
+            let results: BenchResults = serde_json::from_str(&text)?;
+            write_report(&results, &out_dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Junit {
+            testcases,
+            system_out_bytes,
+            out,
+        } => {
+            let mut file = BufWriter::new(std::fs::File::create(&out)?);
+            let counts = junit::write_report(
+                junit::ReportSpec {
+                    testcases,
+                    system_out_bytes,
+                },
+                &mut file,
+            )?;
+            file.flush()?;
+            eprintln!(
+                "wrote {}: {} testcases, {} failures, {} skipped",
+                out.display(),
+                counts.testcases,
+                counts.failures,
+                counts.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match main_inner().await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("faultline-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! What one `make bench` run measured, as saved in `bench/results/latest.json`.
+//!
+//! Every run of every figure is kept, not just its median: the report writer
+//! derives medians, ratios and goal verdicts from this file alone, so the
+//! report can be regenerated (and checked) from the saved JSON.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BenchResults {
+    pub meta: Meta,
+    pub gateway: Option<GatewayResults>,
+    pub ingestion: Option<IngestionResults>,
+    pub queries: Option<QueryResults>,
+    pub rls: Option<RlsResults>,
+    pub resources: Option<ResourceResults>,
+    pub caches: Option<CacheResults>,
+    /// Measurements that could not be taken, with the reason.
+    pub missing: Vec<Missing>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Missing {
+    pub section: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Meta {
+    pub started_at: String,
+    pub duration_secs: f64,
+    pub commit: String,
+    pub command: String,
+    pub quick: bool,
+    pub machine: Machine,
+    pub oha_version: String,
+    pub nginx_version: String,
+    /// Runs per figure (the median of these is reported).
+    pub runs_per_figure: usize,
+    /// Length of one load-generator run.
+    pub run_secs: u64,
+    /// Connections of the load generator.
+    pub connections: u32,
+    pub dataset: Dataset,
+    /// Time spent seeding the dataset in this run (0 when the cached seed was reused).
+    pub seed_secs: f64,
+    /// Wall time of the one-time tool installs and builds before the suite, when
+    /// the script measured them.
+    pub setup_secs: Option<f64>,
+    /// One-time installs of the tools (nginx, oha) on this machine, as
+    /// recorded when they happened (they are skipped once present).
+    pub install_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cores: usize,
+    pub memory_mb: u64,
+    pub kernel: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Dataset {
+    pub projects: u32,
+    pub builds_per_project: u32,
+    pub tests_per_project: u32,
+    pub test_results: u64,
+    pub failures: u64,
+    pub days: u32,
+}
+
+/// One load-generator run, reduced to what the report uses.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadRun {
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
+    /// Requests answered with a status other than 2xx.
+    pub non_2xx: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GatewayResults {
+    /// What was requested, the same backend route for all three targets.
+    pub endpoint: String,
+    /// Max throughput runs per target (`direct`, `nginx`, `gateway`).
+    pub max: Vec<TargetRuns>,
+    /// Fixed-rate runs per target and load level.
+    pub latency: Vec<LatencyLevel>,
+    pub nginx_logging: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetRuns {
+    pub target: String,
+    pub runs: Vec<LoadRun>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyLevel {
+    /// Percent of nginx's max throughput.
+    pub load_percent: u32,
+    pub rate: f64,
+    pub targets: Vec<TargetRuns>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestionResults {
+    /// Single uploads timed end to end through the gateway.
+    pub single: Vec<UploadRuns>,
+    pub sustained: Option<Sustained>,
+    pub large: Option<LargeUpload>,
+    /// The failure service's peak RSS while ingesting the 10k/100k reports
+    /// and the sustained run.
+    pub failure_peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRuns {
+    pub testcases: u64,
+    pub failures: u64,
+    pub report_bytes: u64,
+    /// Seconds per upload, one per run.
+    pub secs: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sustained {
+    pub uploaders: u32,
+    pub report_testcases: u64,
+    pub uploads: u64,
+    pub results: u64,
+    pub secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LargeUpload {
+    pub report_bytes: u64,
+    pub testcases: u64,
+    /// HTTP status of the upload; the RSS figure stands either way.
+    pub status: u16,
+    pub secs: f64,
+    pub failure_peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryResults {
+    pub rate: f64,
+    pub queries: Vec<QueryRuns>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryRuns {
+    /// Stable key: `failures_list`, `build`, `test_history`, `access_lookup`.
+    pub name: String,
+    pub endpoint: String,
+    pub runs: Vec<LoadRun>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RlsResults {
+    pub query: String,
+    pub executions: usize,
+    /// Per-execution times in ms, superuser (RLS bypassed).
+    pub without_rls_ms: Vec<f64>,
+    /// Per-execution times in ms, runtime role with RLS.
+    pub with_rls_ms: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceResults {
+    pub services: Vec<ServiceResources>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceResources {
+    pub name: String,
+    pub start_to_ready_ms: f64,
+    pub idle_rss_mb: f64,
+    /// Peak RSS over the whole suite (the 256 MB upload excluded; it has its own figure).
+    pub peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheResults {
+    pub token_hits: u64,
+    pub token_misses: u64,
+    pub access_hits: u64,
+    pub access_misses: u64,
+}
+
+/// The median; `None` for no values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    })
+}
+
+/// The nearest-rank percentile (`p` in 0..=100); `None` for no values.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+impl TargetRuns {
+    pub fn median_of(&self, field: fn(&LoadRun) -> f64) -> Option<f64> {
+        median(&self.runs.iter().map(field).collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn percentile_uses_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), Some(50.0));
+        assert_eq!(percentile(&values, 99.0), Some(99.0));
+        assert_eq!(percentile(&values, 100.0), Some(100.0));
+        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+    }
+}

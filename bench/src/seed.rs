@@ -1,0 +1,316 @@
+//! The benchmark databases.
+//!
+//! `faultline_bench_seed` (or `..._quick`) holds the migrated schemas and
+//! the seeded dataset; it is kept between runs and rebuilt only when its
+//! stamp (seed version, dataset size, seed SQL and every migration file)
+//! changes. Each run gets a fresh `faultline_bench` copied from it (a file
+//! copy, seconds), so ingestion in one run never shows up in the next.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+use crate::results::Dataset;
+
+/// Bump when the seed's meaning changes without its SQL changing.
+const SEED_VERSION: &str = "1";
+const SEED_SQL: &str = include_str!("../sql/seed.sql");
+
+/// Services that own a schema, migrated into the seed database.
+const MIGRATED: [&str; 5] = [
+    "auth-service",
+    "project-service",
+    "failure-service",
+    "analytics-service",
+    "integration-gateway",
+];
+
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetSize {
+    pub projects: u32,
+    pub builds_per_project: u32,
+    pub tests_per_project: u32,
+    pub days: u32,
+}
+
+impl DatasetSize {
+    pub fn full() -> Self {
+        Self {
+            projects: 1000,
+            builds_per_project: 50,
+            tests_per_project: 100,
+            days: 90,
+        }
+    }
+
+    pub fn quick() -> Self {
+        Self {
+            projects: 100,
+            builds_per_project: 20,
+            tests_per_project: 100,
+            days: 90,
+        }
+    }
+
+    pub fn seed_sql(&self) -> String {
+        SEED_SQL
+            .replace("{projects}", &self.projects.to_string())
+            .replace("{builds}", &self.builds_per_project.to_string())
+            .replace("{tests}", &self.tests_per_project.to_string())
+            .replace("{days}", &self.days.to_string())
+    }
+
+    pub fn test_results(&self) -> u64 {
+        u64::from(self.projects)
+            * u64::from(self.builds_per_project)
+            * u64::from(self.tests_per_project)
+    }
+
+    /// A regex matching every project slug, for load generators that pick
+    /// one at random per request. Sizes are powers of ten up to 1000.
+    pub fn slug_regex(&self) -> String {
+        let digits = match self.projects {
+            10 => 1,
+            100 => 2,
+            _ => 3,
+        };
+        format!("bench-{}[0-9]{{{digits}}}", "0".repeat(3 - digits))
+    }
+}
+
+/// The stamp of a seed: what it was made from.
+pub fn stamp(root: &Path, size: &DatasetSize) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(SEED_VERSION.as_bytes());
+    hasher.update(size.seed_sql().as_bytes());
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(root.join("migrations"))? {
+        let dir = dir?.path();
+        if dir.is_dir() {
+            for file in std::fs::read_dir(&dir)? {
+                files.push(file?.path());
+            }
+        } else {
+            files.push(dir);
+        }
+    }
+    files.sort();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file)?);
+    }
+    let digest = hasher.finalize();
+    Ok(format!("faultline-bench-seed:{}", hex(&digest)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn connect(
+    admin_url: &str,
+    database: &str,
+) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let mut config: tokio_postgres::Config = admin_url.parse().context("admin URL")?;
+    config.dbname(database);
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("connecting to {database} as admin"))?;
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
+/// What [`prepare`] did.
+#[derive(Debug)]
+pub struct Prepared {
+    pub seed_secs: f64,
+    pub dataset: Dataset,
+}
+
+/// Makes sure the seed database is current, then copies it to `run_db`.
+pub async fn prepare(
+    root: &Path,
+    bin_dir: &Path,
+    admin_url: &str,
+    seed_db: &str,
+    run_db: &str,
+    size: &DatasetSize,
+) -> anyhow::Result<Prepared> {
+    let stamp = stamp(root, size)?;
+    let (admin, _task) = connect(admin_url, "postgres").await?;
+    let current: Option<String> = admin
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&seed_db],
+        )
+        .await?
+        .and_then(|row| row.get(0));
+    let mut seed_secs = 0.0;
+    if current.as_deref() != Some(stamp.as_str()) {
+        eprintln!(
+            "bench: seeding {seed_db} ({} test results)",
+            size.test_results()
+        );
+        let started = Instant::now();
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{seed_db}\" WITH (FORCE); CREATE DATABASE \"{seed_db}\""
+            ))
+            .await?;
+        {
+            let (seed, _task) = connect(admin_url, seed_db).await?;
+            seed.batch_execute(&std::fs::read_to_string(
+                root.join("migrations/bootstrap.sql"),
+            )?)
+            .await
+            .context("bootstrap.sql")?;
+        }
+        for binary in MIGRATED {
+            let status = Command::new(bin_dir.join(binary))
+                .arg("migrate")
+                .env("FAULTLINE__DATABASE__NAME", seed_db)
+                .env("FAULTLINE__TELEMETRY__LOG_FILTER", "warn")
+                .status()
+                .with_context(|| format!("running {binary} migrate"))?;
+            if !status.success() {
+                bail!("{binary} migrate failed ({status})");
+            }
+        }
+        let (seed, _task) = connect(admin_url, seed_db).await?;
+        seed.batch_execute(&size.seed_sql())
+            .await
+            .context("seeding")?;
+        for table in [
+            "project.projects",
+            "failure.builds",
+            "failure.tests",
+            "failure.test_results",
+            "failure.failures",
+        ] {
+            seed.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
+                .await?;
+        }
+        drop(seed);
+        admin
+            .batch_execute(&format!("COMMENT ON DATABASE \"{seed_db}\" IS '{stamp}'"))
+            .await?;
+        seed_secs = started.elapsed().as_secs_f64();
+        eprintln!("bench: seeded in {seed_secs:.0} s");
+    } else {
+        eprintln!("bench: reusing {seed_db} (stamp unchanged)");
+    }
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{run_db}\" WITH (FORCE);
+             CREATE DATABASE \"{run_db}\" TEMPLATE \"{seed_db}\""
+        ))
+        .await
+        .context("copying the seed database")?;
+    let (run, _task) = connect(admin_url, run_db).await?;
+    let counts = run
+        .query_one(
+            "SELECT (SELECT count(*) FROM failure.test_results),
+                    (SELECT count(*) FROM failure.failures)",
+            &[],
+        )
+        .await?;
+    let results: i64 = counts.get(0);
+    let failures: i64 = counts.get(1);
+    Ok(Prepared {
+        seed_secs,
+        dataset: Dataset {
+            projects: size.projects,
+            builds_per_project: size.builds_per_project,
+            tests_per_project: size.tests_per_project,
+            test_results: u64::try_from(results).unwrap_or(0),
+            failures: u64::try_from(failures).unwrap_or(0),
+            days: size.days,
+        },
+    })
+}
+
+/// Ids in the copied database that the query benchmark asks for.
+#[derive(Debug, Clone)]
+pub struct QueryTargets {
+    pub project_id: uuid::Uuid,
+    pub build_id: uuid::Uuid,
+    pub test_id: uuid::Uuid,
+}
+
+pub async fn query_targets(admin_url: &str, run_db: &str) -> anyhow::Result<QueryTargets> {
+    let (client, _task) = connect(admin_url, run_db).await?;
+    let row = client
+        .query_one(
+            "SELECT p.id, b.id, t.id
+               FROM project.projects p
+               JOIN LATERAL (SELECT id FROM failure.builds WHERE project_id = p.id
+                              ORDER BY created_at DESC LIMIT 1) b ON true
+               JOIN LATERAL (SELECT id FROM failure.tests WHERE project_id = p.id
+                              ORDER BY id LIMIT 1) t ON true
+              WHERE p.slug = 'bench-000'",
+            &[],
+        )
+        .await
+        .context("the seeded project bench-000")?;
+    Ok(QueryTargets {
+        project_id: row.get(0),
+        build_id: row.get(1),
+        test_id: row.get(2),
+    })
+}
+
+/// Makes `user_id` owner of every seeded project, in the project service's
+/// own table (its triggers record the change for the gateway's feed).
+pub async fn grant_memberships(
+    admin_url: &str,
+    run_db: &str,
+    user_id: uuid::Uuid,
+) -> anyhow::Result<u64> {
+    let (client, _task) = connect(admin_url, run_db).await?;
+    let granted = client
+        .execute(
+            "INSERT INTO project.memberships (project_id, user_id, role)
+             SELECT id, $1, 'owner' FROM project.projects WHERE slug LIKE 'bench-%'
+             ON CONFLICT DO NOTHING",
+            &[&user_id],
+        )
+        .await?;
+    Ok(granted)
+}
+
+pub async fn admin_client(
+    admin_url: &str,
+    database: &str,
+) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    connect(admin_url, database).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_filled() {
+        let sql = DatasetSize::full().seed_sql();
+        assert!(!sql.contains('{'), "unfilled placeholder");
+        assert!(sql.contains("generate_series(0, 1000 - 1)"));
+    }
+
+    #[test]
+    fn the_full_dataset_has_five_million_results() {
+        assert_eq!(DatasetSize::full().test_results(), 5_000_000);
+    }
+
+    #[test]
+    fn slug_regex_covers_exactly_the_seeded_projects() {
+        assert_eq!(DatasetSize::full().slug_regex(), "bench-[0-9]{3}");
+        assert_eq!(DatasetSize::quick().slug_regex(), "bench-0[0-9]{2}");
+    }
+}

@@ -1,0 +1,236 @@
+//! The release services on the benchmark's own port block, started one at a
+//! time so each start-to-ready time is its own, and stopped on drop.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// name, binary, port offset; the gateway last so its backends are up.
+pub const SERVICES: [(&str, &str, u16); 6] = [
+    ("auth", "auth-service", 1),
+    ("project", "project-service", 2),
+    ("failure", "failure-service", 3),
+    ("analytics", "analytics-service", 4),
+    ("integration", "integration-gateway", 5),
+    ("gateway", "api-gateway", 0),
+];
+
+#[derive(Debug)]
+pub struct RunningService {
+    pub name: &'static str,
+    pub child: Child,
+    pub port: u16,
+    pub admin_port: u16,
+    pub start_to_ready_ms: f64,
+}
+
+#[derive(Debug)]
+pub struct Platform {
+    pub services: Vec<RunningService>,
+    pid_dir: PathBuf,
+}
+
+impl Platform {
+    /// Starts every service against `database` and waits for each `/readyz`.
+    pub async fn start(
+        bin_dir: &Path,
+        log_dir: &Path,
+        base_port: u16,
+        database: &str,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(log_dir)?;
+        let pid_dir = pid_dir(log_dir);
+        std::fs::create_dir_all(&pid_dir)?;
+        let mut platform = Self {
+            services: Vec::new(),
+            pid_dir,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let upstream = |offset: u16| format!("http://127.0.0.1:{}", base_port + offset);
+        for (name, binary, offset) in SERVICES {
+            let port = base_port + offset;
+            let admin_port = base_port + 100 + offset;
+            let log = File::create(log_dir.join(format!("{name}.log")))?;
+            let mut command = Command::new(bin_dir.join(binary));
+            command
+                .arg("serve")
+                .env("FAULTLINE__SERVER__PORT", port.to_string())
+                .env("FAULTLINE__SERVER__ADMIN_PORT", admin_port.to_string())
+                .env("FAULTLINE__DATABASE__NAME", database)
+                .env("FAULTLINE__DATABASE__MIGRATE_ON_START", "false")
+                .env("FAULTLINE__SERVICE__AUTH_URL", upstream(1))
+                .env("FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL", upstream(1))
+                .env("FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL", upstream(2))
+                .env("FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL", upstream(3))
+                .env("FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL", upstream(4))
+                .env(
+                    "FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL",
+                    upstream(5),
+                )
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            if name == "gateway" {
+                // Rate limiting stays on (every request is checked and
+                // counted) with a per-principal limit the load cannot reach;
+                // per-project limits come from the seeded enterprise plan.
+                command
+                    .env("FAULTLINE__SERVICE__PRINCIPAL_RATE_PER_MINUTE", "100000000")
+                    .env("FAULTLINE__SERVICE__PRINCIPAL_BURST", "1000000");
+            }
+            let started = Instant::now();
+            let child = command
+                .spawn()
+                .with_context(|| format!("starting {binary}"))?;
+            std::fs::write(
+                platform.pid_dir.join(format!("{name}.pid")),
+                child.id().to_string(),
+            )?;
+            platform.services.push(RunningService {
+                name,
+                child,
+                port,
+                admin_port,
+                start_to_ready_ms: 0.0,
+            });
+            let ready_url = format!("http://127.0.0.1:{admin_port}/readyz");
+            loop {
+                if let Ok(response) = client.get(&ready_url).send().await
+                    && response.status().is_success()
+                {
+                    break;
+                }
+                if let Some(service) = platform.services.last_mut()
+                    && let Ok(Some(status)) = service.child.try_wait()
+                {
+                    bail!("{binary} exited during startup ({status}); see {name}.log");
+                }
+                if started.elapsed() > Duration::from_secs(120) {
+                    bail!("{binary} not ready after 120 s");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if let Some(service) = platform.services.last_mut() {
+                service.start_to_ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+            }
+        }
+        Ok(platform)
+    }
+
+    pub fn service(&self, name: &str) -> anyhow::Result<&RunningService> {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .with_context(|| format!("{name} is not running"))
+    }
+
+    pub fn url(&self, name: &str, path: &str) -> anyhow::Result<String> {
+        Ok(format!(
+            "http://127.0.0.1:{}{path}",
+            self.service(name)?.port
+        ))
+    }
+
+    pub fn admin_url(&self, name: &str, path: &str) -> anyhow::Result<String> {
+        Ok(format!(
+            "http://127.0.0.1:{}{path}",
+            self.service(name)?.admin_port
+        ))
+    }
+
+    /// Fails when a service has died since it started.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        for service in &mut self.services {
+            if let Ok(Some(status)) = service.child.try_wait() {
+                bail!("{} exited ({status})", service.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every service (SIGTERM, then SIGKILL after 20 s).
+    pub fn stop(&mut self) {
+        for service in &self.services {
+            terminate(service.child.id());
+        }
+        for service in &mut self.services {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = service.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = service.child.kill();
+            let _ = service.child.wait();
+            let _ = std::fs::remove_file(self.pid_dir.join(format!("{}.pid", service.name)));
+        }
+        self.services.clear();
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SIGTERM by pid: the services drain and exit on it.
+pub fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+/// Resident memory of a process from /proc: (current, peak since start or
+/// the last [`reset_peak`]) in MB.
+pub fn rss_mb(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    parse_rss(&status).with_context(|| format!("no VmRSS/VmHWM for {pid}"))
+}
+
+fn parse_rss(status: &str) -> Option<(f64, f64)> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Resets a process's peak RSS (VmHWM) to its current RSS.
+pub fn reset_peak(pid: u32) -> anyhow::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .with_context(|| format!("resetting the peak RSS of {pid}"))
+}
+
+pub fn log_dir(root: &Path) -> PathBuf {
+    root.join(".faultline/bench/logs")
+}
+
+/// Pid files of what the run started, beside the logs, so `scripts/bench.sh`
+/// can stop them if the run is interrupted.
+pub fn pid_dir(log_dir: &Path) -> PathBuf {
+    log_dir.with_file_name("pids")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rss_and_peak_from_proc_status() {
+        let status = "Name:\tx\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
+        assert_eq!(parse_rss(status), Some((100.0, 200.0)));
+        assert_eq!(parse_rss("Name:\tx\n"), None);
+    }
+}
