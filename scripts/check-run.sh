@@ -36,6 +36,7 @@ start_make_run() {
     done
     grep -q "^faultline: running" "$log" || { echo "check-run: not ready in time"; tail -n 50 "$log"; exit 1; }
     RUNNING_SECONDS=$((SECONDS - started))
+    export READY_SECONDS RUNNING_SECONDS
 }
 
 # Every service's health, readiness and metrics, and the gateway's HTTPS.

@@ -11,8 +11,8 @@
 # 127.0.0.1 only; FAULTLINE_DEMO=0 leaves it out), a project `demo` it owns,
 # a member API key for that project, and two builds of job `demo-ci` made of
 # real Maven Surefire reports from services/failure/tests/fixtures/junit:
-# the first with failures and errors, the second with a failure left and two
-# tests that passed on a rerun (flaky).
+# the first with failures and errors, the second with two tests still
+# failing and two that passed on a rerun (flaky).
 #
 # The API shows a key once, so it is kept in .faultline/demo/api-key (mode
 # 600; .faultline/demo-<database> for another FAULTLINE_DB_NAME). Every run
@@ -55,21 +55,43 @@ KEY_FILE="$DEMO_DIR/api-key"
 log() { echo "demo: $*"; }
 fail() { echo "demo: $*" >&2; exit 1; }
 
-# call METHOD PATH [curl args...]: sets STATUS and BODY; never fails.
+WORK="$(umask 077 && mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+HEADERS="$WORK/response-headers"
+# Authorization headers live in files (mode 600), read by curl with -H @file:
+# not on a command line, and still there when a call is retried.
+USER_AUTH="$WORK/user-auth"
+KEY_AUTH="$WORK/key-auth"
+
+# call METHOD PATH [curl args...]: sets STATUS and BODY; never fails. A 429
+# (the free plan allows bursts of 60 request units; an upload weighs 10) is
+# retried after the Retry-After the gateway sends. Request bodies must be
+# files or strings, not pipes, so that a retry can send them again.
 call() {
-    local method="$1" path="$2" out
+    local method="$1" path="$2" out wait attempt
     shift 2
-    if ! out="$(curl -sS -X "$method" -w '\n%{http_code}' "$API$path" "$@" 2>&1)"; then
-        STATUS=000
-        BODY="$out"
-        return 0
-    fi
-    STATUS="${out##*$'\n'}"
-    BODY="${out%$'\n'*}"
+    for attempt in $(seq 1 30); do
+        if ! out="$(curl -sS -X "$method" -D "$HEADERS" -w '\n%{http_code}' "$API$path" "$@" 2>&1)"; then
+            STATUS=000
+            BODY="$out"
+            return 0
+        fi
+        STATUS="${out##*$'\n'}"
+        BODY="${out%$'\n'*}"
+        [[ "$STATUS" == 429 && $attempt -lt 30 ]] || return 0
+        wait="$(tr -d '\r' < "$HEADERS" | awk -F': *' 'tolower($1) == "retry-after" {print $2}')"
+        sleep "${wait:-1}"
+    done
 }
 
-# Headers with a secret come from a process substitution, not argv.
-bearer() { printf 'Authorization: Bearer %s\n' "$1"; }
+# The request units left to the project (the RateLimit header's r) after
+# the last call.
+rate_remaining() {
+    tr -d '\r' < "$HEADERS" | awk -F': *' 'tolower($1) == "ratelimit" {print $2}' | sed -nE 's/.*r=([0-9]+).*/\1/p'
+}
+
+# bearer FILE SECRET
+bearer() { (umask 077 && printf 'Authorization: Bearer %s\n' "$2" > "$1"); }
 
 expect() {
     local what="$1"
@@ -81,15 +103,15 @@ expect() {
 
 log_in() {
     call POST /auth/login -H 'Content-Type: application/json' \
-        --data-binary @<(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" '{email: $e, password: $p}')
+        --data-binary "$(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" '{email: $e, password: $p}')"
 }
 
 ensure_user() {
     log_in
     if [[ "$STATUS" == 401 ]]; then
         call POST /auth/signup -H 'Content-Type: application/json' \
-            --data-binary @<(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" --arg n "$DEMO_DISPLAY_NAME" \
-                '{email: $e, password: $p, display_name: $n}')
+            --data-binary "$(jq -n --arg e "$DEMO_EMAIL" --arg p "$DEMO_PASSWORD" --arg n "$DEMO_DISPLAY_NAME" \
+                '{email: $e, password: $p, display_name: $n}')"
         if [[ "$STATUS" == 409 ]]; then
             fail "$DEMO_EMAIL exists with another password; change it back to the demo password or run with FAULTLINE_DEMO=0"
         fi
@@ -98,29 +120,33 @@ ensure_user() {
         log_in
     fi
     expect "logging in as $DEMO_EMAIL" 200
-    TOKEN="$(jq -r .access_token <<<"$BODY")"
+    bearer "$USER_AUTH" "$(jq -r .access_token <<<"$BODY")"
 }
 
+# Found in the user's project list rather than by its path: a path lookup
+# of a project that does not exist yet would leave a "no such project" in
+# the gateway's access cache until its next change-feed poll.
 ensure_project() {
-    call GET "/projects/$PROJECT" -H @<(bearer "$TOKEN")
-    if [[ "$STATUS" == 404 ]]; then
-        call POST /projects -H @<(bearer "$TOKEN") -H 'Content-Type: application/json' \
+    call GET "/projects?limit=100" -H @"$USER_AUTH"
+    expect "listing projects" 200
+    PROJECT_ID="$(jq -r --arg slug "$PROJECT" '.items[] | select(.slug == $slug) | .id' <<<"$BODY")"
+    if [[ -z "$PROJECT_ID" ]]; then
+        call POST /projects -H @"$USER_AUTH" -H 'Content-Type: application/json' \
             -H "Idempotency-Key: demo-project-$PROJECT" \
             -d "{\"slug\":\"$PROJECT\",\"name\":\"Demo\",\"description\":\"Made by make run from real JUnit reports\"}"
         if [[ "$STATUS" == 409 ]]; then
             fail "the slug '$PROJECT' belongs to a project $DEMO_EMAIL is not a member of: $BODY"
         fi
         expect "creating project $PROJECT" 201 200
+        PROJECT_ID="$(jq -r .id <<<"$BODY")"
         log "created project $PROJECT"
-    else
-        expect "reading project $PROJECT" 200
     fi
-    PROJECT_ID="$(jq -r .id <<<"$BODY")"
 }
 
 key_works() {
     [[ -s "$KEY_FILE" ]] || return 1
-    call GET "/projects/$PROJECT/builds?limit=1" -H @<(bearer "$(cat "$KEY_FILE")")
+    bearer "$KEY_AUTH" "$(cat "$KEY_FILE")"
+    call GET "/projects/$PROJECT/builds?limit=1" -H @"$KEY_AUTH"
     [[ "$STATUS" == 200 ]]
 }
 
@@ -130,7 +156,7 @@ ensure_api_key() {
     fi
     local expires
     expires="$(date -u -d '+364 days' +%Y-%m-%dT%H:%M:%SZ)"
-    call POST "/projects/$PROJECT/api-keys" -H @<(bearer "$TOKEN") -H 'Content-Type: application/json' \
+    call POST "/projects/$PROJECT/api-keys" -H @"$USER_AUTH" -H 'Content-Type: application/json' \
         -d "{\"name\":\"$KEY_NAME\",\"role\":\"member\",\"expires_at\":\"$expires\"}"
     expect "creating an API key" 201
     local key id
@@ -139,38 +165,38 @@ ensure_api_key() {
     mkdir -p "$DEMO_DIR"
     (umask 077 && printf '%s\n' "$key" > "$KEY_FILE.tmp")
     mv "$KEY_FILE.tmp" "$KEY_FILE"
+    bearer "$KEY_AUTH" "$key"
     log "created API key $key for project $PROJECT (shown once; kept in $KEY_FILE)"
     # Keys made by earlier runs whose secret is lost are revoked.
-    call GET "/projects/$PROJECT/api-keys?limit=100" -H @<(bearer "$TOKEN")
+    call GET "/projects/$PROJECT/api-keys?limit=100" -H @"$USER_AUTH"
     expect "listing API keys" 200
     local old
     for old in $(jq -r --arg name "$KEY_NAME" --arg id "$id" \
         '.items[] | select(.name == $name and .revoked_at == null and .id != $id) | .id' <<<"$BODY"); do
-        call DELETE "/projects/$PROJECT/api-keys/$old" -H @<(bearer "$TOKEN")
+        call DELETE "/projects/$PROJECT/api-keys/$old" -H @"$USER_AUTH"
         expect "revoking an old demo API key" 204 200
     done
 }
 
 ensure_build() {
-    local external_id="$1" number="$2" reports="$3" key build status report
-    key="$(cat "$KEY_FILE")"
-    call POST "/projects/$PROJECT/builds" -H @<(bearer "$key") -H 'Content-Type: application/json' \
+    local external_id="$1" number="$2" reports="$3" build status report
+    call POST "/projects/$PROJECT/builds" -H @"$KEY_AUTH" -H 'Content-Type: application/json' \
         -d "{\"job_name\":\"$JOB\",\"external_id\":\"$external_id\",\"number\":$number,\"branch\":\"main\"}"
     expect "creating build $external_id" 201 200
     build="$(jq -r .id <<<"$BODY")"
     status="$(jq -r .status <<<"$BODY")"
     if [[ "$status" == running ]]; then
         for report in $reports; do
-            call POST "/projects/$PROJECT/builds/$build/results" -H @<(bearer "$key") \
+            call POST "/projects/$PROJECT/builds/$build/results" -H @"$KEY_AUTH" \
                 -H 'Content-Type: application/xml' -H "Idempotency-Key: $external_id:$report" \
                 --data-binary "@$FIXTURES/$report"
             expect "uploading $report to build $external_id" 201 200
         done
-        call GET "/projects/$PROJECT/builds/$build" -H @<(bearer "$key")
+        call GET "/projects/$PROJECT/builds/$build" -H @"$KEY_AUTH"
         expect "reading build $external_id" 200
         local outcome=passed
         if [[ "$(jq '.totals.failures + .totals.errors' <<<"$BODY")" -gt 0 ]]; then outcome=failed; fi
-        call PATCH "/projects/$PROJECT/builds/$build" -H @<(bearer "$key") -H 'Content-Type: application/json' \
+        call PATCH "/projects/$PROJECT/builds/$build" -H @"$KEY_AUTH" -H 'Content-Type: application/json' \
             -d "{\"status\":\"$outcome\"}"
         expect "finishing build $external_id" 200
         log "build $external_id: $(jq -c .totals <<<"$BODY")"
@@ -187,9 +213,18 @@ ensure() {
         IFS='|' read -r external_id number reports <<<"$entry"
         ensure_build "$external_id" "$number" "$reports"
     done
-    call GET "/projects/$PROJECT/builds?job=$JOB" -H @<(bearer "$TOKEN")
+    call GET "/projects/$PROJECT/builds?job=$JOB" -H @"$USER_AUTH"
     expect "listing builds" 200
-    log "ready: project $PROJECT ($PROJECT_ID), $(jq '.items | length' <<<"$BODY") builds of $JOB, user $DEMO_EMAIL"
+    # Leave the project enough of its rate budget for the Quickstart's
+    # commands right away (they weigh 12 units; the plan refills 5 a second).
+    local remaining
+    remaining="$(rate_remaining)"
+    if [[ -n "$remaining" ]] && (( remaining < 30 )); then
+        sleep $(( (30 - remaining + 4) / 5 ))
+    fi
+    log "ready: user $DEMO_EMAIL, project $PROJECT ($PROJECT_ID), builds of $JOB:"
+    jq -r '.items | sort_by(.external_id)[] | .totals as $t
+        | "demo:   \(.external_id) \(.status): \($t.tests) tests, \($t.failures) failed, \($t.errors) errors, \($t.skipped) skipped, \($t.flaky) flaky"' <<<"$BODY"
 }
 
 # The commands README.md's Quickstart shows, for this platform's port and
@@ -200,7 +235,9 @@ commands() {
 TOKEN=\$(curl -fsS $API/auth/login -H 'Content-Type: application/json' \\
   -d '{"email":"$DEMO_EMAIL","password":"$DEMO_PASSWORD"}' | jq -r .access_token)
 
-# 2. The demo project's failures, newest first
+# 2. The demo project's builds (totals, flaky tests included), then its failures, newest first
+curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$TOKEN" \\
+  | jq '.items[] | {job_name, external_id, status, totals}'
 curl -fsS "$API/projects/$PROJECT/failures?limit=10" -H "Authorization: Bearer \$TOKEN" \\
   | jq '.items[] | {kind, test: .test.name, build: .build.external_id, message}'
 

@@ -21,7 +21,7 @@ BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
 # stopping one never stops the other.
 if [[ "$BASE_PORT" == 7400 ]]; then
     RUN="$ROOT/.faultline/run"
-    MAIN_PID="$MAIN_PID"
+    MAIN_PID="$ROOT/.faultline/make-run.pid"
 else
     RUN="$ROOT/.faultline/run-$BASE_PORT"
     MAIN_PID="$ROOT/.faultline/make-run-$BASE_PORT.pid"
@@ -174,7 +174,7 @@ deadline=$((SECONDS + ${FAULTLINE_READY_TIMEOUT:-120}))
 for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
     admin_port=$((BASE_PORT + 100 + offset))
-    until curl -fsS -o /dev/null "http://127.0.0.1:$admin_port/readyz"; do
+    until curl -fs -o /dev/null "http://127.0.0.1:$admin_port/readyz"; do
         if ! kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
             echo "faultline: $name exited during startup" >&2; stop_all; exit 1
         fi
