@@ -1,28 +1,38 @@
 //! A results upload, from request body to committed rows.
 //!
-//! The body is decoded (gzip, zip, or as sent), parsed on a blocking
-//! thread as a stream, and handed over in batches through a small bounded
-//! channel to the request's task, which writes each batch while the next
-//! one is parsed. Everything happens in one tenant transaction: a report
-//! that turns out malformed halfway leaves nothing behind.
+//! The body is streamed ([`crate::body`]): decoded (gzip, or as sent) and
+//! parsed on a blocking thread while it arrives, and handed over in batches
+//! through a small bounded channel to the request's task, which writes each
+//! batch while the next one is parsed. Memory holds a few chunks and one
+//! batch, not the report (a zip archive is the exception: its directory is
+//! at its end, so the compressed archive is read whole). Everything happens
+//! in one tenant transaction: a report that turns out malformed halfway
+//! leaves nothing behind.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::rc::Rc;
 
 use actix_web::web::Bytes;
 use chrono::Utc;
+use futures_util::Stream;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tenant_core::{Db, TenantContext};
+use tenant_core::{Db, DbError, TenantContext};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::FailureState;
+use crate::body::{self, BodyReader, DecodedBudget, Pumped, RequestHash};
 use crate::domain::{self, CaseStatus, FailureKind};
 use crate::error::FailureError;
 use crate::junit::{self, Counts, JunitError, LimitedReader, ParseLimits, ParsedCase, Warnings};
 use crate::repo::{self, FailureRow, ResultRow, Sql};
 use crate::settings::FailureSettings;
+
+/// Read buffer for the parser's input.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +92,11 @@ pub struct UploadSummary {
     pub warnings: Vec<String>,
 }
 
-/// The request as the handler extracted it.
+/// The request as the handler extracted it (the body follows as a stream).
 #[derive(Debug)]
 pub struct Upload {
     pub build_id: Uuid,
     pub format: UploadFormat,
-    pub body: Bytes,
     pub idempotency_key: Option<String>,
     pub content_type: String,
     pub content_encoding: String,
@@ -97,16 +106,6 @@ pub struct Upload {
 pub enum UploadOutcome {
     Ingested(UploadSummary),
     Replayed(serde_json::Value),
-}
-
-fn request_hash(upload: &Upload) -> Vec<u8> {
-    let mut hasher = Sha256::new();
-    hasher.update(upload.content_type.as_bytes());
-    hasher.update([0]);
-    hasher.update(upload.content_encoding.as_bytes());
-    hasher.update([0]);
-    hasher.update(&upload.body);
-    hasher.finalize().to_vec()
 }
 
 pub fn parse_idempotency_key(raw: Option<&str>) -> Result<Option<String>, FailureError> {
@@ -121,23 +120,35 @@ pub fn parse_idempotency_key(raw: Option<&str>) -> Result<Option<String>, Failur
     }
 }
 
-/// Ingests one upload in one transaction.
-pub async fn ingest_upload(
+/// Ingests one upload in one transaction, reading `body` as it arrives.
+///
+/// Three things run at once: the request task pumps the body's chunks to
+/// the parser (hashing them for the Idempotency-Key), the parser turns them
+/// into batches on a blocking thread, and the request task writes each
+/// batch. Whatever stops first stops the others; only a complete body that
+/// parsed and wrote without error is committed.
+pub async fn ingest_upload<B, E>(
     state: &FailureState,
     db: &Db,
     ctx: &TenantContext,
     project_id: Uuid,
     upload: Upload,
-) -> Result<UploadOutcome, FailureError> {
+    body: B,
+) -> Result<UploadOutcome, FailureError>
+where
+    B: Stream<Item = Result<Bytes, E>> + Unpin,
+{
     let tx = db.tenant_tx(ctx).await?;
     let sql = Sql::new(&tx, &state.statements);
     let build = repo::lock_build(&sql, project_id, upload.build_id)
         .await?
         .ok_or(FailureError::BuildNotFound)?;
-    let hash = request_hash(&upload);
+    let limit = state.settings.max_upload_bytes as u64;
+    let mut hash = RequestHash::new(&upload.content_type, &upload.content_encoding);
     if let Some(key) = &upload.idempotency_key
         && let Some(recorded) = repo::find_upload(&sql, project_id, build.id, key).await?
     {
+        let hash = body::hash_only(body, limit, hash).await?;
         return if recorded.request_hash == hash {
             Ok(UploadOutcome::Replayed(recorded.response))
         } else {
@@ -146,30 +157,40 @@ pub async fn ingest_upload(
     }
     repo::ensure_results_partition(&sql, build.created_at).await?;
 
-    let (sender, mut receiver) = mpsc::channel::<Vec<ResultRow>>(2);
+    let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(body::CHUNKS_IN_FLIGHT);
+    let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
     let settings = state.settings.clone();
     let format = upload.format;
-    let body = upload.body.clone();
     let parser = tokio::task::spawn_blocking(move || {
-        parse_upload(format, body, &settings, project_id, &sender)
+        parse_upload(
+            format,
+            BodyReader::new(chunk_receiver),
+            &settings,
+            project_id,
+            &batch_sender,
+        )
     });
     let now = Utc::now();
-    let mut write_error = None;
-    while let Some(batch) = receiver.recv().await {
-        if let Err(error) =
-            repo::insert_results(&sql, project_id, build.id, build.created_at, now, &batch).await
-        {
-            write_error = Some(error);
-            break;
+    let sql = &sql;
+    // Owns the receiver, so a failed write drops it and the parser stops.
+    let write = async move {
+        while let Some(batch) = batch_receiver.recv().await {
+            repo::insert_results(sql, project_id, build.id, build.created_at, now, &batch).await?;
         }
-    }
-    drop(receiver);
+        Ok::<(), DbError>(())
+    };
+    let (pumped, written) =
+        futures_util::join!(body::pump(body, chunk_sender, limit, &mut hash), write);
     let parsed = parser.await.map_err(|_| FailureError::ParserCrashed)?;
-    if let Some(error) = write_error {
-        return Err(error.into());
-    }
+    // The first cause wins: a body that broke off or ran over the limit
+    // explains the parser's error, a failed write the parser's abandon.
+    let pumped = pumped?;
+    written?;
     let (files, counts, warnings) = parsed?;
-    repo::refresh_build_totals(&sql, project_id, build.id, build.created_at).await?;
+    if pumped != Pumped::Complete {
+        return Err(FailureError::ParserCrashed);
+    }
+    repo::refresh_build_totals(sql, project_id, build.id, build.created_at).await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,
@@ -183,7 +204,7 @@ pub async fn ingest_upload(
     };
     if let Some(key) = &upload.idempotency_key {
         let response = serde_json::to_value(&summary).map_err(|_| FailureError::ParserCrashed)?;
-        repo::record_upload(&sql, project_id, build.id, key, &hash, &response).await?;
+        repo::record_upload(sql, project_id, build.id, key, &hash.finish(), &response).await?;
     }
     tx.commit().await?;
     Ok(UploadOutcome::Ingested(summary))
@@ -281,10 +302,11 @@ fn merge_repeat(existing: &mut ResultRow, later: ResultRow) {
 
 type Parsed = Result<(u64, Counts, Warnings), FailureError>;
 
-/// Runs on a blocking thread: decodes and parses the body, sending batches.
+/// Runs on a blocking thread: decodes and parses the body as it arrives,
+/// sending batches.
 fn parse_upload(
     format: UploadFormat,
-    body: Bytes,
+    mut body: BodyReader,
     settings: &FailureSettings,
     project_id: Uuid,
     sender: &mpsc::Sender<Vec<ResultRow>>,
@@ -296,46 +318,56 @@ fn parse_upload(
         index: HashMap::new(),
         sender,
     };
-    let compressed = body.len() as u64;
-    let budget = settings.max_uncompressed_bytes.min(
-        compressed
-            .saturating_mul(settings.max_decompression_ratio)
-            .max(1024 * 1024),
-    );
+    let max = settings.max_uncompressed_bytes;
+    let ratio = settings.max_decompression_ratio;
+    let compressed = body.consumed();
     let limits = settings.parse_limits();
+    let gunzip = |body| {
+        let decoded = DecodedBudget::gunzip(body, Rc::clone(&compressed), max, ratio);
+        BufReader::with_capacity(READ_BUFFER, decoded)
+    };
     let result = match format {
         UploadFormat::Xml { gzip: false } => {
-            let input = LimitedReader::new(Cursor::new(body), settings.max_uncompressed_bytes);
-            parse_xml(BufReader::new(input), limits, &mut batcher).map(|(c, w)| (1, c, w))
-        }
-        UploadFormat::Xml { gzip: true } => {
-            let input =
-                LimitedReader::new(flate2::read::MultiGzDecoder::new(Cursor::new(body)), budget);
+            let input = LimitedReader::new(&mut body, max);
             parse_xml(
-                BufReader::with_capacity(64 * 1024, input),
+                BufReader::with_capacity(READ_BUFFER, input),
                 limits,
                 &mut batcher,
             )
             .map(|(c, w)| (1, c, w))
         }
-        UploadFormat::Zip => parse_zip(body, budget, limits, &mut batcher),
-        UploadFormat::Json { gzip } => {
-            let json = if gzip {
-                let mut decoded = Vec::new();
-                LimitedReader::new(flate2::read::MultiGzDecoder::new(Cursor::new(body)), budget)
-                    .read_to_end(&mut decoded)
-                    .map_err(|error| match junit::size_limit(&error) {
-                        Some(limit) => JunitError::TooLarge { limit },
-                        None => JunitError::Io(error),
-                    })?;
-                Bytes::from(decoded)
-            } else {
-                body
-            };
-            parse_json(&json, limits, &mut batcher).map(|(c, w)| (1, c, w))
+        UploadFormat::Xml { gzip: true } => {
+            parse_xml(gunzip(&mut body), limits, &mut batcher).map(|(c, w)| (1, c, w))
+        }
+        // The central directory is at the end: an archive is read whole
+        // (it is compressed; the pump bounds it) and its entries streamed.
+        UploadFormat::Zip => {
+            let mut archive = Vec::new();
+            body.read_to_end(&mut archive).map_err(JunitError::Io)?;
+            let budget = max.min(
+                (archive.len() as u64)
+                    .saturating_mul(ratio)
+                    .max(body::RATIO_FLOOR),
+            );
+            parse_zip(Bytes::from(archive), budget, limits, &mut batcher)
+        }
+        UploadFormat::Json { gzip: false } => {
+            let input = LimitedReader::new(&mut body, max);
+            parse_json(
+                BufReader::with_capacity(READ_BUFFER, input),
+                limits,
+                &mut batcher,
+            )
+            .map(|(c, w)| (1, c, w))
+        }
+        UploadFormat::Json { gzip: true } => {
+            parse_json(gunzip(&mut body), limits, &mut batcher).map(|(c, w)| (1, c, w))
         }
     }?;
     batcher.flush()?;
+    // Whatever follows the document still belongs to the request (and to
+    // its hash): read it, so the pump completes.
+    io::copy(&mut body, &mut io::sink()).map_err(JunitError::Io)?;
     Ok(result)
 }
 
@@ -423,7 +455,8 @@ fn parse_zip(body: Bytes, budget: u64, limits: ParseLimits, batcher: &mut Batche
     Ok((files, counts, warnings))
 }
 
-/// The JSON batch format (`application/json`).
+/// The JSON batch format (`application/json`). Read as a stream: each
+/// result goes to the batcher as soon as it is complete.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonBatch {
@@ -465,17 +498,21 @@ fn cap(text: Option<String>, max: usize, warnings: &mut bool) -> Option<String> 
     })
 }
 
-fn parse_json(
-    json: &[u8],
+/// Takes the results of a JSON batch one at a time.
+struct JsonSink<'a, 'b> {
     limits: ParseLimits,
-    batcher: &mut Batcher<'_>,
-) -> Result<(Counts, Warnings), FailureError> {
-    let batch: JsonBatch = serde_json::from_slice(json)
-        .map_err(|error| FailureError::InvalidBatch(error.to_string()))?;
-    let mut counts = Counts::default();
-    let mut warnings = Warnings::default();
-    let mut truncated = false;
-    for (index, result) in batch.results.into_iter().enumerate() {
+    batcher: &'a mut Batcher<'b>,
+    counts: Counts,
+    truncated: bool,
+    seen: usize,
+    /// Why the sink stopped the deserializer, if it did.
+    stopped: Option<FailureError>,
+}
+
+impl JsonSink<'_, '_> {
+    fn take(&mut self, result: JsonResult) -> Result<(), FailureError> {
+        let index = self.seen;
+        self.seen += 1;
         if result.name.trim().is_empty() {
             return Err(FailureError::invalid(
                 format!("results[{index}].name"),
@@ -488,36 +525,22 @@ fn parse_json(
                 "retries and duration_ms must not be negative",
             ));
         }
+        let limits = self.limits;
+        let truncated = &mut self.truncated;
         let failure = result.status.is_failing().then(|| junit::FailureDetail {
             kind: if result.status == CaseStatus::Error {
                 FailureKind::Error
             } else {
                 FailureKind::Failure
             },
-            error_type: result.error_type.clone(),
-            message: cap(
-                result.message.clone(),
-                limits.max_message_bytes,
-                &mut truncated,
-            ),
-            stack_trace: cap(
-                result.stack_trace.clone(),
-                limits.max_stack_trace_bytes,
-                &mut truncated,
-            ),
-            system_out: cap(
-                result.system_out.clone(),
-                limits.max_output_bytes,
-                &mut truncated,
-            ),
-            system_err: cap(
-                result.system_err.clone(),
-                limits.max_output_bytes,
-                &mut truncated,
-            ),
+            error_type: result.error_type,
+            message: cap(result.message, limits.max_message_bytes, truncated),
+            stack_trace: cap(result.stack_trace, limits.max_stack_trace_bytes, truncated),
+            system_out: cap(result.system_out, limits.max_output_bytes, truncated),
+            system_err: cap(result.system_err, limits.max_output_bytes, truncated),
         });
-        counts.add(result.status);
-        batcher.push(ParsedCase {
+        self.counts.add(result.status);
+        self.batcher.push(ParsedCase {
             suite: result.suite,
             classname: result.classname,
             name: result.name,
@@ -527,11 +550,112 @@ fn parse_json(
             retries: result.retries,
             failure,
         })?;
+        Ok(())
     }
-    if truncated {
+}
+
+/// `{"results": [...]}`, handing each element to the sink.
+struct BatchSeed<'s, 'a, 'b>(&'s mut JsonSink<'a, 'b>);
+
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(r#"an object {"results": [...]}"#)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut saw_results = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key != "results" {
+                return Err(de::Error::unknown_field(&key, &["results"]));
+            }
+            if saw_results {
+                return Err(de::Error::duplicate_field("results"));
+            }
+            saw_results = true;
+            map.next_value_seed(ResultsSeed(&mut *self.0))?;
+        }
+        if saw_results {
+            Ok(())
+        } else {
+            Err(de::Error::missing_field("results"))
+        }
+    }
+}
+
+struct ResultsSeed<'s, 'a, 'b>(&'s mut JsonSink<'a, 'b>);
+
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultsSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an array of results")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(result) = seq.next_element::<JsonResult>()? {
+            if let Err(error) = self.0.take(result) {
+                self.0.stopped = Some(error);
+                return Err(de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_json<R: Read>(
+    input: R,
+    limits: ParseLimits,
+    batcher: &mut Batcher<'_>,
+) -> Result<(Counts, Warnings), FailureError> {
+    let mut sink = JsonSink {
+        limits,
+        batcher,
+        counts: Counts::default(),
+        truncated: false,
+        seen: 0,
+        stopped: None,
+    };
+    let mut deserializer = serde_json::Deserializer::from_reader(input);
+    let read = BatchSeed(&mut sink)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    if let Some(error) = sink.stopped.take() {
+        return Err(error);
+    }
+    if let Err(error) = read {
+        return Err(if error.is_io() {
+            let io = io::Error::from(error);
+            match junit::size_limit(&io) {
+                Some(limit) => JunitError::TooLarge { limit }.into(),
+                None => JunitError::Io(io).into(),
+            }
+        } else {
+            FailureError::InvalidBatch(error.to_string())
+        });
+    }
+    let mut warnings = Warnings::default();
+    if sink.truncated {
         warnings.push("some messages, stack traces or outputs were cut to their size limit");
     }
-    Ok((counts, warnings))
+    Ok((sink.counts, warnings))
 }
 
 #[cfg(test)]
@@ -570,5 +694,86 @@ mod tests {
         assert!(UploadFormat::detect(Some("text/plain"), None).is_err());
         assert!(UploadFormat::detect(Some("application/xml"), Some("br")).is_err());
         assert!(UploadFormat::detect(None, None).is_err());
+    }
+
+    fn read_json(json: &str) -> (Result<(Counts, Warnings), FailureError>, Vec<ResultRow>) {
+        let (sender, mut receiver) = mpsc::channel(16);
+        let mut batcher = Batcher {
+            project_id: Uuid::nil(),
+            batch_size: 2,
+            rows: Vec::new(),
+            index: HashMap::new(),
+            sender: &sender,
+        };
+        let limits = ParseLimits {
+            max_message_bytes: 4,
+            ..ParseLimits::default()
+        };
+        let result = parse_json(json.as_bytes(), limits, &mut batcher);
+        if result.is_ok() {
+            batcher.flush().unwrap();
+        }
+        drop(sender);
+        let mut rows = Vec::new();
+        while let Ok(batch) = receiver.try_recv() {
+            rows.extend(batch);
+        }
+        (result, rows)
+    }
+
+    #[test]
+    fn a_json_batch_is_read_result_by_result_into_batches() {
+        let (result, rows) = read_json(
+            r#"{"results": [
+                {"name": "a", "status": "passed", "duration_ms": 3},
+                {"name": "b", "classname": "C", "status": "error", "type": "E", "message": "too long"},
+                {"name": "c", "status": "skipped"}
+            ]}"#,
+        );
+        let (counts, warnings) = result.unwrap();
+        assert_eq!(
+            (counts.tests, counts.passed, counts.errors, counts.skipped),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(warnings.into_vec().len(), 1, "the message was cut");
+        let names: Vec<_> = rows.iter().map(|row| row.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let failure = rows[1].failure.as_ref().unwrap();
+        assert_eq!(
+            (failure.kind, failure.message.as_deref()),
+            ("error", Some("too "))
+        );
+    }
+
+    #[test]
+    fn a_json_batch_is_refused_for_bad_shapes_and_bad_values() {
+        for (json, expected) in [
+            (r#"{"results": [], "extra": 1}"#, "unknown field `extra`"),
+            (r#"{}"#, "missing field `results`"),
+            (
+                r#"{"results": [], "results": []}"#,
+                "duplicate field `results`",
+            ),
+            (r#"{"results": [{"name": "a"}]}"#, "missing field `status`"),
+            (
+                r#"{"results": [{"name": "a", "status": "passed"}] } x"#,
+                "trailing",
+            ),
+            (r#"[1, 2]"#, "expected an object"),
+        ] {
+            match read_json(json).0 {
+                Err(FailureError::InvalidBatch(detail)) => {
+                    assert!(detail.contains(expected), "{json}: {detail}");
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+        let (result, _) = read_json(
+            r#"{"results": [{"name": "a", "status": "passed"}, {"name": " ", "status": "passed"}]}"#,
+        );
+        match result {
+            Err(FailureError::Invalid { field, .. }) => assert_eq!(field, "results[1].name"),
+            other => panic!("{other:?}"),
+        }
     }
 }

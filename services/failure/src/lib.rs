@@ -1,5 +1,6 @@
 //! Builds and test results: ingestion, failure grouping, classification and flakiness.
 
+pub mod body;
 pub mod domain;
 pub mod error;
 pub mod ingest;

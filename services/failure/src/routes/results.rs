@@ -1,7 +1,5 @@
 use actix_web::http::header;
-use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use tenant_core::{Db, Problem, Role, TenantContext};
 use uuid::Uuid;
 
@@ -14,26 +12,6 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
         .get(name)
         .and_then(|value| value.to_str().ok())
-}
-
-/// Reads the body, refusing it as soon as it passes `limit`.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Bytes, FailureError> {
-    let too_large = || FailureError::UploadTooLarge {
-        limit: limit as u64,
-    };
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            FailureError::Report(crate::junit::JunitError::Io(std::io::Error::other(
-                "the request body ended early",
-            )))
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 pub async fn upload(
@@ -67,16 +45,14 @@ pub async fn upload(
         }
         .into());
     }
-    let body = read_body(payload, limit).await?;
     let upload = Upload {
         build_id,
         format,
-        body,
         idempotency_key,
         content_type,
         content_encoding,
     };
-    match ingest::ingest_upload(&state, &db, &ctx, project_id, upload).await? {
+    match ingest::ingest_upload(&state, &db, &ctx, project_id, upload, payload).await? {
         UploadOutcome::Ingested(summary) => Ok(HttpResponse::Created().json(summary)),
         UploadOutcome::Replayed(response) => Ok(HttpResponse::Ok()
             .insert_header(("idempotent-replayed", "true"))

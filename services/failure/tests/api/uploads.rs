@@ -325,3 +325,90 @@ async fn surefire_reruns_that_passed_make_the_test_flaky_with_its_retries() {
         ]
     );
 }
+
+/// The report is parsed while it arrives: a document that is broken at its
+/// start is refused while the client is still sending, and the service
+/// stops reading (a service that buffered the body would read it all).
+#[tokio::test]
+async fn a_report_is_parsed_as_it_arrives_and_refused_before_it_has_all_arrived() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::StreamExt;
+
+    const CHUNKS: usize = 512;
+    const CHUNK: usize = 1024 * 1024;
+    let app = common::spawn_with(&[
+        ("service.max_upload_bytes", (2 * CHUNKS * CHUNK).to_string()),
+        (
+            "service.max_uncompressed_bytes",
+            (2 * CHUNKS * CHUNK).to_string(),
+        ),
+    ])
+    .await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "early").await;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&pulled);
+    let chunks = futures_util::stream::iter(0..CHUNKS).map(move |index| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let chunk = if index == 0 {
+            b"<testsuite name=\"s\"><testcase name=\"a\"></wrong>".to_vec()
+        } else {
+            vec![b' '; CHUNK]
+        };
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let project = ctx.project().unwrap().project_id;
+    let response = app
+        .http
+        .post(
+            app.service
+                .url(&format!("/v1/projects/{project}/builds/{build}/results")),
+        )
+        .bearer_auth(test_support::context_token("failure-service", &ctx))
+        .header("content-type", "application/xml")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("the service answers before the body is complete");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "junit.malformed", "{body}");
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(
+        pulled < CHUNKS / 4,
+        "the client had to produce {pulled} of {CHUNKS} chunks before the refusal"
+    );
+    assert_eq!(app.count_rows("failure.test_results").await, 0);
+}
+
+/// Streaming keeps the Idempotency-Key exact: a retry of a large
+/// multi-chunk body is recognised byte for byte, a body that differs only
+/// in its last byte is not.
+#[tokio::test]
+async fn a_streamed_retry_is_recognised_and_a_body_changed_at_its_end_is_not() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "streamed-retry").await;
+    let xml = report("big", 20_000, 50, 5);
+    assert!(xml.len() > 1024 * 1024, "{}", xml.len());
+    let (status, first) = app
+        .upload(&ctx, build, Body::xml(xml.clone()), Some("retry-1"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(common::counts(&first), [20_055, 20_000, 50, 5, 0, 0]);
+    let (status, replay) = app
+        .upload(&ctx, build, Body::xml(xml.clone()), Some("retry-1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay, first);
+    let mut changed = xml.into_bytes();
+    changed.push(b'\n');
+    let (status, body) = app
+        .upload(&ctx, build, Body::xml(changed), Some("retry-1"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "idempotency.key_reused");
+    assert_eq!(app.count_rows("failure.test_results").await, 20_055);
+}

@@ -1,0 +1,328 @@
+//! The upload body as a stream: from the request's chunks to a blocking
+//! reader, hashed and measured on the way, never held whole.
+//!
+//! The request task pumps chunks into a small bounded channel; the parser
+//! reads them on a blocking thread through [`BodyReader`]. Backpressure
+//! runs both ways: a slow parser slows the client, a stopped parser stops
+//! the pump. Decompression is bounded by [`DecodedBudget`], which compares
+//! the bytes a decoder produced with the bytes it was given so far, so a
+//! gzip bomb is cut off while it is being read, whatever the body's size.
+
+use std::cell::Cell;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+use actix_web::web::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::error::FailureError;
+use crate::junit::SizeLimitReached;
+
+/// Chunks in flight between the request task and the parser.
+pub const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Below this many decoded bytes the decompression ratio is not checked:
+/// small reports compress far better than the ratio allows.
+pub const RATIO_FLOOR: u64 = 1024 * 1024;
+
+/// The hash an `Idempotency-Key` is bound to: media type, encoding and the
+/// exact bytes of the body.
+#[derive(Debug, Clone)]
+pub struct RequestHash(Sha256);
+
+impl RequestHash {
+    pub fn new(content_type: &str, content_encoding: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(content_type.as_bytes());
+        hasher.update([0]);
+        hasher.update(content_encoding.as_bytes());
+        hasher.update([0]);
+        Self(hasher)
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.0.finalize().to_vec()
+    }
+}
+
+/// How the pump ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pumped {
+    /// Every byte of the body went to the reader (and into the hash).
+    Complete,
+    /// The reader went away first (the parser stopped on an error).
+    ReaderGone,
+}
+
+fn body_ended_early() -> FailureError {
+    FailureError::Report(crate::junit::JunitError::Io(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the request body ended early",
+    )))
+}
+
+/// Moves the body into `chunks`, hashing it and refusing it once it passes
+/// `limit` bytes.
+pub async fn pump<B, E>(
+    mut body: B,
+    chunks: mpsc::Sender<Bytes>,
+    limit: u64,
+    hash: &mut RequestHash,
+) -> Result<Pumped, FailureError>
+where
+    B: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut received = 0_u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| body_ended_early())?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(FailureError::UploadTooLarge { limit });
+        }
+        hash.update(&chunk);
+        if chunks.send(chunk).await.is_err() {
+            return Ok(Pumped::ReaderGone);
+        }
+    }
+    Ok(Pumped::Complete)
+}
+
+/// Reads the body to its end for the hash alone (a replayed upload).
+pub async fn hash_only<B, E>(
+    mut body: B,
+    limit: u64,
+    mut hash: RequestHash,
+) -> Result<Vec<u8>, FailureError>
+where
+    B: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut received = 0_u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| body_ended_early())?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(FailureError::UploadTooLarge { limit });
+        }
+        hash.update(&chunk);
+    }
+    Ok(hash.finish())
+}
+
+/// The parser's side of the channel: a blocking [`Read`] over the chunks,
+/// counting what it handed out.
+#[derive(Debug)]
+pub struct BodyReader {
+    chunks: mpsc::Receiver<Bytes>,
+    current: Bytes,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl BodyReader {
+    pub fn new(chunks: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            chunks,
+            current: Bytes::new(),
+            consumed: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// A live count of the bytes read so far, for [`DecodedBudget`].
+    pub fn consumed(&self) -> Rc<Cell<u64>> {
+        Rc::clone(&self.consumed)
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Bounds a decoder's output: at most `max` bytes in all, and (above
+/// [`RATIO_FLOOR`]) at most `ratio` times the compressed bytes read so far.
+#[derive(Debug)]
+pub struct DecodedBudget<R> {
+    inner: R,
+    compressed: Rc<Cell<u64>>,
+    produced: u64,
+    max: u64,
+    ratio: u64,
+}
+
+impl<R> DecodedBudget<R> {
+    pub fn new(inner: R, compressed: Rc<Cell<u64>>, max: u64, ratio: u64) -> Self {
+        Self {
+            inner,
+            compressed,
+            produced: 0,
+            max,
+            ratio,
+        }
+    }
+
+    fn allowed(&self) -> u64 {
+        let by_ratio = self
+            .compressed
+            .get()
+            .saturating_mul(self.ratio)
+            .max(RATIO_FLOOR);
+        by_ratio.min(self.max)
+    }
+}
+
+impl<R: Read> DecodedBudget<flate2::read::MultiGzDecoder<R>> {
+    /// Gunzips `input` (all its members) within the budget.
+    pub fn gunzip(input: R, compressed: Rc<Cell<u64>>, max: u64, ratio: u64) -> Self {
+        Self::new(
+            flate2::read::MultiGzDecoder::new(input),
+            compressed,
+            max,
+            ratio,
+        )
+    }
+}
+
+impl<R: Read> Read for DecodedBudget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.produced += read as u64;
+        let allowed = self.allowed();
+        if self.produced > allowed {
+            return Err(io::Error::other(SizeLimitReached { limit: allowed }));
+        }
+        Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::junit::size_limit;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn reader_over(chunks: Vec<&'static [u8]>) -> BodyReader {
+        let (sender, receiver) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            sender.try_send(Bytes::from_static(chunk)).unwrap();
+        }
+        BodyReader::new(receiver)
+    }
+
+    #[test]
+    fn the_reader_joins_chunks_and_counts_them() {
+        let mut reader = reader_over(vec![b"<test", b"", b"suite/>"]);
+        let consumed = reader.consumed();
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "<testsuite/>");
+        assert_eq!(consumed.get(), 12);
+    }
+
+    #[test]
+    fn a_bomb_is_cut_off_by_ratio_long_before_the_total_limit() {
+        let bomb = gzip(&vec![b'A'; 64 * 1024 * 1024]);
+        let (sender, receiver) = mpsc::channel(1);
+        sender.try_send(Bytes::from(bomb)).unwrap();
+        drop(sender);
+        let body = BodyReader::new(receiver);
+        let compressed = body.consumed();
+        let decoder = flate2::read::MultiGzDecoder::new(body);
+        let mut budget = DecodedBudget::new(decoder, compressed, u64::MAX, 100);
+        let error = io::copy(&mut budget, &mut io::sink()).unwrap_err();
+        let limit = size_limit(&error).expect("a size limit error");
+        assert!(limit < 64 * 1024 * 1024, "{limit}");
+        assert!(budget.produced <= limit + 64 * 1024, "{}", budget.produced);
+    }
+
+    #[test]
+    fn ordinary_compression_passes_and_the_total_limit_still_holds() {
+        let text: Vec<u8> = (0..200_000_u32)
+            .flat_map(|i| format!("<testcase name=\"t{i}\" time=\"0.{i}\"/>\n").into_bytes())
+            .collect();
+        let packed = gzip(&text);
+        let run = |max: u64| {
+            let (sender, receiver) = mpsc::channel(1);
+            sender.try_send(Bytes::from(packed.clone())).unwrap();
+            drop(sender);
+            let body = BodyReader::new(receiver);
+            let compressed = body.consumed();
+            let mut budget = DecodedBudget::new(
+                flate2::read::MultiGzDecoder::new(body),
+                compressed,
+                max,
+                200,
+            );
+            let mut out = Vec::new();
+            budget.read_to_end(&mut out).map(|_| out)
+        };
+        assert_eq!(run(u64::MAX).unwrap(), text);
+        let error = run(1024 * 1024).unwrap_err();
+        assert_eq!(size_limit(&error), Some(1024 * 1024));
+    }
+
+    #[tokio::test]
+    async fn the_pump_hashes_what_it_forwards_and_refuses_past_the_limit() {
+        let chunks = || {
+            futures_util::stream::iter(vec![
+                Ok::<_, io::Error>(Bytes::from_static(b"abc")),
+                Ok(Bytes::from_static(b"def")),
+            ])
+        };
+        let (sender, mut receiver) = mpsc::channel(4);
+        let mut hash = RequestHash::new("application/xml", "");
+        let pumped = pump(chunks(), sender, 6, &mut hash).await.unwrap();
+        assert_eq!(pumped, Pumped::Complete);
+        assert_eq!(receiver.recv().await.unwrap(), "abc");
+        assert_eq!(receiver.recv().await.unwrap(), "def");
+        let whole = hash_only(chunks(), 6, RequestHash::new("application/xml", ""))
+            .await
+            .unwrap();
+        assert_eq!(hash.finish(), whole);
+        let other_type = hash_only(chunks(), 6, RequestHash::new("application/json", ""))
+            .await
+            .unwrap();
+        assert_ne!(whole, other_type);
+
+        let (sender, _receiver) = mpsc::channel(4);
+        let mut hash = RequestHash::new("application/xml", "");
+        let refused = pump(chunks(), sender, 5, &mut hash).await.unwrap_err();
+        assert!(matches!(refused, FailureError::UploadTooLarge { limit: 5 }));
+    }
+
+    #[tokio::test]
+    async fn the_pump_stops_when_the_reader_is_gone() {
+        let (sender, receiver) = mpsc::channel(1);
+        drop(receiver);
+        let body = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"x"))]);
+        let mut hash = RequestHash::new("", "");
+        assert_eq!(
+            pump(body, sender, 10, &mut hash).await.unwrap(),
+            Pumped::ReaderGone
+        );
+    }
+}
