@@ -67,6 +67,28 @@ fn body_ended_early() -> FailureError {
     )))
 }
 
+/// The body's next chunk, hashed and counted against `limit`.
+async fn next_chunk<B, E>(
+    body: &mut B,
+    received: &mut u64,
+    limit: u64,
+    hash: &mut RequestHash,
+) -> Result<Option<Bytes>, FailureError>
+where
+    B: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let Some(chunk) = body.next().await else {
+        return Ok(None);
+    };
+    let chunk = chunk.map_err(|_| body_ended_early())?;
+    *received += chunk.len() as u64;
+    if *received > limit {
+        return Err(FailureError::UploadTooLarge { limit });
+    }
+    hash.update(&chunk);
+    Ok(Some(chunk))
+}
+
 /// Moves the body into `chunks`, hashing it and refusing it once it passes
 /// `limit` bytes.
 pub async fn pump<B, E>(
@@ -78,14 +100,8 @@ pub async fn pump<B, E>(
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let mut received = 0_u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| body_ended_early())?;
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(FailureError::UploadTooLarge { limit });
-        }
-        hash.update(&chunk);
+    let mut received = 0;
+    while let Some(chunk) = next_chunk(&mut body, &mut received, limit, hash).await? {
         if chunks.send(chunk).await.is_err() {
             return Ok(Pumped::ReaderGone);
         }
@@ -102,15 +118,11 @@ pub async fn hash_only<B, E>(
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let mut received = 0_u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| body_ended_early())?;
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(FailureError::UploadTooLarge { limit });
-        }
-        hash.update(&chunk);
-    }
+    let mut received = 0;
+    while next_chunk(&mut body, &mut received, limit, &mut hash)
+        .await?
+        .is_some()
+    {}
     Ok(hash.finish())
 }
 
