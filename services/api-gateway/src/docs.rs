@@ -36,7 +36,7 @@ pub const BACKEND_SPEC_PATH: &str = "/internal/v1/openapi.json";
 /// Services (by the audience of their context tokens) that publish a
 /// document at [`BACKEND_SPEC_PATH`]. Upstreams of other services are not
 /// asked, and their routes are not in the merged document.
-pub const PUBLISHING_SERVICES: &[&str] = &["auth-service", "project-service"];
+pub const PUBLISHING_SERVICES: &[&str] = &["auth-service", "project-service", "failure-service"];
 
 /// How long a fetched backend document is used before it is fetched again.
 pub const FRESH_FOR: Duration = Duration::from_secs(60);

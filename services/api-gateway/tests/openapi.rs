@@ -1,5 +1,5 @@
-//! The documentation endpoints through a running gateway with real auth
-//! and project services: `/api/openapi.json` is a valid OpenAPI 3.1
+//! The documentation endpoints through a running gateway with real auth,
+//! project and failure services: `/api/openapi.json` is a valid OpenAPI 3.1
 //! document listing exactly the public routes of the built-in route table,
 //! and `/api/docs` is Swagger UI served from the gateway itself.
 
@@ -13,16 +13,14 @@ use api_gateway::route_table::{AuthMode, RouteTable};
 use api_gateway::settings::Upstream;
 use reqwest::StatusCode;
 use serde_json::Value;
-use test_support::RunningService;
+use test_support::{RunningService, TestDatabase};
 
 /// Upstreams of the built-in table whose routes are deliberately not in
 /// the document, with the reason. Every route of every other upstream must
 /// be there; once one of these publishes its document, the comparison
-/// below fails until it is taken off this list.
-const WITHOUT_SPEC: &[(&str, &str)] = &[(
-    "failure",
-    "failure-service publishes no OpenAPI document yet (not in docs::PUBLISHING_SERVICES)",
-)];
+/// below fails until it is taken off this list. Every upstream with routes
+/// publishes one today.
+const WITHOUT_SPEC: &[(&str, &str)] = &[];
 
 const OPENAPI_3_1_SCHEMA: &str = include_str!("fixtures/openapi-3.1-schema.json");
 
@@ -41,6 +39,34 @@ fn built_in_table() -> RouteTable {
             })
             .collect();
     RouteTable::parse(api_gateway::BUILT_IN_ROUTES, &upstreams).unwrap()
+}
+
+/// A failure service on its own database, for the gateway's `failure`
+/// upstream (the shared platform runs auth and project only).
+struct FailureBackend {
+    service: RunningService,
+    _database: TestDatabase,
+}
+
+impl FailureBackend {
+    async fn spawn() -> Self {
+        let database = TestDatabase::create().await;
+        let settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
+        let service = RunningService::spawn(
+            failure_service::Application::build(settings)
+                .await
+                .unwrap()
+                .into_host(),
+        );
+        Self {
+            service,
+            _database: database,
+        }
+    }
+
+    fn upstream_override(&self) -> (&'static str, String) {
+        ("service.upstreams.failure.url", self.service.url(""))
+    }
 }
 
 async fn fetch_document(http: &reqwest::Client, gateway: &RunningService) -> Value {
@@ -166,7 +192,8 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
-    let platform = common::spawn(&[]).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
     let document = fetch_document(&platform.http, &platform.gateway).await;
     assert_valid_openapi_3_1(&document);
     if let Ok(path) = std::env::var("FAULTLINE_OPENAPI_DUMP") {
@@ -227,6 +254,30 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
     for status in ["401", "403", "404", "409", "429"] {
         assert!(member.get(status).is_some(), "member change lacks {status}");
     }
+    // Result uploads: the four body types, the JSON batch schema with it.
+    let upload = &document["paths"]["/api/v1/projects/{project}/builds/{build}/results"]["post"];
+    let bodies = upload["requestBody"]["content"].as_object().unwrap();
+    assert_eq!(
+        bodies.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "application/gzip",
+            "application/json",
+            "application/xml",
+            "application/zip"
+        ])
+    );
+    assert_eq!(
+        bodies["application/json"]["schema"]["$ref"],
+        "#/components/schemas/JsonBatch"
+    );
+    let result = &document["components"]["schemas"]["JsonResult"];
+    assert_eq!(result["required"], serde_json::json!(["name", "status"]));
+    for status in ["201", "200", "413", "415", "422", "429", "504"] {
+        assert!(
+            upload["responses"].get(status).is_some(),
+            "upload lacks {status}"
+        );
+    }
     // Nothing internal leaks.
     assert!(
         operations(&document)
@@ -242,12 +293,14 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
 
 #[tokio::test]
 async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
-    let platform = common::spawn(&[]).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
     let settings = test_support::settings(
         &api_gateway::SPEC,
         None,
         &[
             ("service.upstreams.auth.url", platform.auth.url("")),
+            failure.upstream_override(),
             // Nothing listens on port 1.
             (
                 "service.upstreams.project.url",
@@ -269,17 +322,23 @@ async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
     );
     let paths = operations(&document);
     assert!(paths.contains(&("POST".into(), "/api/v1/auth/login".into())));
+    assert!(paths.contains(&(
+        "POST".into(),
+        "/api/v1/projects/{project}/builds/{build}/results".into()
+    )));
+    assert!(!paths.contains(&("GET".into(), "/api/v1/projects".into())));
     assert!(
-        paths
+        !paths
             .iter()
-            .all(|(_, path)| !path.starts_with("/api/v1/projects") || path.contains("/api-keys"))
+            .any(|(_, path)| path.starts_with("/api/v1/projects/{project}/members"))
     );
 }
 
 #[tokio::test]
 async fn backend_documents_are_internal() {
-    let platform = common::spawn(&[]).await;
-    for backend in [&platform.auth, &platform.project] {
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
+    for backend in [&platform.auth, &platform.project, &failure.service] {
         let response = platform
             .http
             .get(backend.url("/internal/v1/openapi.json"))

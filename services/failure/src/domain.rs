@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A CI system's own id for a build: `^[A-Za-z0-9._:-]{1,100}$`.
@@ -72,7 +73,7 @@ impl CommitSha {
 }
 
 /// Where a build is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildStatus {
     Running,
@@ -111,8 +112,9 @@ impl FromStr for BuildStatus {
     }
 }
 
-/// The outcome of one test in one build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The outcome of one test in one build: `flaky` when it passed after
+/// failed attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CaseStatus {
     Passed,
@@ -156,7 +158,7 @@ impl FromStr for CaseStatus {
 
 /// A JUnit `<failure>` (an assertion did not hold) or `<error>` (the test
 /// could not run to its assertion).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureKind {
     #[default]

@@ -21,6 +21,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::{Deserialize, Serialize};
 use tenant_core::{Db, DbError, TenantContext};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::FailureState;
@@ -79,16 +80,23 @@ impl UploadFormat {
 
 /// What an upload added, as returned to the client (and replayed for a
 /// retried Idempotency-Key).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UploadSummary {
     pub build_id: Uuid,
+    /// Reports read: 1, or the `.xml` entries of a zip archive.
     pub files: u64,
+    /// The sum of the five outcomes below, for this upload only.
     pub tests: u64,
     pub passed: u64,
+    /// JUnit `<failure>`: an assertion did not hold.
     pub failures: u64,
+    /// JUnit `<error>`: the test could not run to its assertion.
     pub errors: u64,
     pub skipped: u64,
+    /// Passed after reruns (counted here only).
     pub flaky: u64,
+    /// What was repaired or skipped: unnamed test cases, unreadable `time`,
+    /// unknown entities, excerpts cut to their size limit, non-XML zip entries.
     pub warnings: Vec<String>,
 }
 
@@ -455,32 +463,51 @@ fn parse_zip(body: Bytes, budget: u64, limits: ParseLimits, batcher: &mut Batche
     Ok((files, counts, warnings))
 }
 
-/// The JSON batch format (`application/json`). Read as a stream: each
-/// result goes to the batcher as soon as it is complete.
-#[derive(Debug, Deserialize)]
+/// The JSON batch format (`application/json`), for CI systems that do not
+/// write JUnit XML. Read as a stream: each result goes to the batcher as
+/// soon as it is complete.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonBatch {
+    /// One entry per test; a test listed twice is merged (retries add up,
+    /// a pass meeting a failure makes it `flaky`).
     pub results: Vec<JsonResult>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One test's outcome in a JSON batch. Its identity (suite, class name,
+/// name, and the file when there is no suite) gives the test's stable id.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonResult {
+    /// The test suite; empty when absent.
     #[serde(default)]
     pub suite: String,
+    /// The test's class or module; empty when absent.
     #[serde(default)]
     pub classname: String,
+    /// The test's name; must not be blank.
     pub name: String,
+    /// The source file, which stands for the suite when there is none.
     pub file: Option<String>,
     pub status: CaseStatus,
+    /// Not negative.
+    #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
+    /// Failed attempts before the outcome (not negative; default 0).
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub retries: i32,
+    /// The failure's type (often an exception class); kept for `failed`
+    /// and `error` results only, like the fields below.
     #[serde(rename = "type")]
     pub error_type: Option<String>,
+    /// Cut to `service.max_message_bytes` (8 KiB by default), with a warning.
     pub message: Option<String>,
+    /// Cut to `service.max_stack_trace_bytes` (64 KiB by default), with a warning.
     pub stack_trace: Option<String>,
+    /// Cut to `service.max_output_bytes` (16 KiB by default), with a warning.
     pub system_out: Option<String>,
+    /// Cut to `service.max_output_bytes` (16 KiB by default), with a warning.
     pub system_err: Option<String>,
 }
 

@@ -11,9 +11,10 @@ use serde::Serialize;
 use tenant_core::{DbError, TenantTx};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{BuildStatus, CaseStatus, CommitSha, ExternalId, JobName};
+use crate::domain::{BuildStatus, CaseStatus, CommitSha, ExternalId, FailureKind, JobName};
 
 /// A tenant transaction whose statements are counted.
 pub struct Sql<'a> {
@@ -57,26 +58,39 @@ impl<'a> Sql<'a> {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a build's uploads held, recounted from its results after each
+/// upload (a test uploaded twice counts once).
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BuildTotals {
+    /// The sum of the five outcomes below.
     pub tests: i64,
     pub passed: i64,
+    /// JUnit `<failure>`: an assertion did not hold.
     pub failures: i64,
+    /// JUnit `<error>`: the test could not run to its assertion.
     pub errors: i64,
     pub skipped: i64,
+    /// Passed after failed attempts (counted here only).
     pub flaky: i64,
+    /// The sum of the results' durations.
     pub duration_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A CI build of a project, with the totals of its uploads.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Build {
     pub id: Uuid,
+    /// The CI job the build belongs to.
     pub job_name: String,
+    /// The CI system's own id for the build, unique per job.
     pub external_id: String,
     pub number: Option<i64>,
     pub branch: Option<String>,
+    /// Lowercase hexadecimal.
     pub commit_sha: Option<String>,
+    /// The build's page in the CI system.
     pub url: Option<String>,
+    #[schema(value_type = BuildStatus)]
     pub status: String,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -525,8 +539,11 @@ pub async fn refresh_build_totals(
     Ok(Build::from_row(&row))
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A test, the same in every build of its project.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TestIdentity {
+    /// A hash of the project, the suite (or else the file), the class name
+    /// and the name, shaped as a UUID: stable across builds.
     pub id: Uuid,
     pub suite: String,
     pub classname: String,
@@ -534,7 +551,8 @@ pub struct TestIdentity {
     pub file: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The build a failure or result belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BuildRef {
     pub id: Uuid,
     pub job_name: String,
@@ -544,18 +562,24 @@ pub struct BuildRef {
     pub commit_sha: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A failing result of one test in one build, as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FailureSummary {
     pub id: Uuid,
+    #[schema(value_type = FailureKind)]
     pub kind: String,
+    /// The failure's `type` (often an exception class).
     pub error_type: Option<String>,
+    /// In a list, the message's first 1000 characters; in a failure's
+    /// details, all of it (as capped at ingestion).
     pub message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub build: BuildRef,
     pub test: TestIdentity,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A failure with its full (capped) message, stack trace and output.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FailureDetails {
     #[serde(flatten)]
     pub summary: FailureSummary,
@@ -696,13 +720,18 @@ pub async fn get_failure(
     }))
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One result of a test, in one build.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryEntry {
+    #[schema(value_type = CaseStatus)]
     pub status: String,
     pub duration_ms: Option<i64>,
+    /// Attempts beyond the first: reruns, and repeats in later uploads
+    /// of the build.
     pub retry_count: i32,
     pub recorded_at: DateTime<Utc>,
     pub build: BuildRef,
+    /// The failure of this result, if it failed.
     pub failure_id: Option<Uuid>,
 }
 

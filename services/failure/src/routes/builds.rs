@@ -1,24 +1,39 @@
+//! `/v1/projects/{project}/builds`: register a build, finish it, read it,
+//! list a project's builds.
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::openapi as doc;
 use super::project_scope;
 use crate::FailureState;
 use crate::domain::{BuildStatus, CommitSha, ExternalId, JobName};
 use crate::error::FailureError;
-use crate::repo::{self, BuildFilter, NewBuild, Sql};
+use crate::repo::{self, Build, BuildFilter, NewBuild, Sql};
 
-#[derive(Debug, Deserialize)]
+/// A build as CI registers it. The same (`job_name`, `external_id`) again
+/// answers with the build already registered.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBuild {
+    /// The CI job: 1 to 200 characters, no control characters (trimmed).
     job_name: String,
+    /// The CI system's own id for the build: `^[A-Za-z0-9._:-]{1,100}$`.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,100}$")]
     external_id: String,
+    /// The CI system's build number; not negative.
+    #[schema(minimum = 0)]
     number: Option<i64>,
+    /// At most 255 characters.
     branch: Option<String>,
+    /// 4 to 64 hexadecimal characters (stored lowercase).
     commit_sha: Option<String>,
+    /// The build's page in the CI system: an http(s) URL of at most 2048 characters.
     url: Option<String>,
     started_at: Option<DateTime<Utc>>,
     /// Accepted when it names the request's project, refused otherwise.
@@ -74,6 +89,31 @@ impl CreateBuild {
     }
 }
 
+/// `POST /v1/projects/{project}/builds`: registers a build, or answers
+/// with the one registered for the same job and external id.
+/// Registers a build (idempotent on job name and external id).
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/builds",
+    tag = "builds",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+    ),
+    request_body = CreateBuild,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new build", body = Build,
+         headers(("location" = String, description = "`builds/{id}`"))),
+        (status = 200, description = "The build already registered with this job name and external id", body = Build,
+         headers(("location" = String, description = "`builds/{id}`"))),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or the path or `project_id` names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or invalid (`request.invalid_body`, with `errors`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -99,13 +139,38 @@ pub async fn create(
         .json(build))
 }
 
-#[derive(Debug, Deserialize)]
+/// How a build ended (or that it runs again).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinishBuild {
     status: BuildStatus,
+    /// Default: now.
     finished_at: Option<DateTime<Utc>>,
 }
 
+/// `PATCH /v1/projects/{project}/builds/{build}`: records how the build ended.
+/// Sets a build's status.
+#[utoipa::path(
+    patch,
+    path = "/v1/projects/{project}/builds/{build}",
+    tag = "builds",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("build" = Uuid, Path, description = "The build's id"),
+    ),
+    request_body = FinishBuild,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The build", body = Build),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown status, or another invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn finish(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -130,6 +195,25 @@ pub async fn finish(
     Ok(HttpResponse::Ok().json(build))
 }
 
+/// `GET /v1/projects/{project}/builds/{build}`.
+/// A build, with the totals of all its uploads.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/builds/{build}",
+    tag = "builds",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("build" = Uuid, Path, description = "The build's id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The build", body = Build),
+        (status = 400, description = "A build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -147,18 +231,45 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(build))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BuildQuery {
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only builds of this job (exact name).
     job: Option<String>,
+    /// Only builds of this branch.
     branch: Option<String>,
+    /// Only builds in this state.
     status: Option<BuildStatus>,
+    /// Only builds created at or after this time.
     since: Option<DateTime<Utc>>,
+    /// Only builds created before this time.
     until: Option<DateTime<Utc>>,
 }
 
+/// `GET /v1/projects/{project}/builds`.
+/// A project's builds, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/builds",
+    tag = "builds",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        BuildQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of builds", body = doc::BuildPage),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -1,30 +1,63 @@
+//! `/v1/projects/{project}/failures` and a test's history: what failed,
+//! where, and how a test fared across builds.
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::openapi as doc;
 use super::project_scope;
 use crate::FailureState;
 use crate::error::FailureError;
-use crate::repo::{self, FailureFilter, HistoryEntry, Sql, TestIdentity};
+use crate::repo::{self, FailureDetails, FailureFilter, HistoryEntry, Sql, TestIdentity};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FailureQuery {
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only failures recorded at or after this time.
     since: Option<DateTime<Utc>>,
+    /// Only failures recorded before this time.
     until: Option<DateTime<Utc>>,
+    /// Only failures of this build.
     build: Option<Uuid>,
+    /// Only failures in builds of this branch.
     branch: Option<String>,
+    /// Only failures in builds of this job (exact name).
     job: Option<String>,
     /// Substring of the test name, case-insensitive.
     test: Option<String>,
+    /// Only failures of this type (exact, e.g. an exception class).
     error_type: Option<String>,
 }
 
+/// `GET /v1/projects/{project}/failures`: one statement whatever the page size.
+/// A project's failures, newest first, each with its build and test.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/failures",
+    tag = "failures",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        FailureQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of failures", body = doc::FailurePage),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -65,6 +98,25 @@ pub async fn list(
     )
 }
 
+/// `GET /v1/projects/{project}/failures/{failure}`.
+/// A failure with its full (capped) message, stack trace and output.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/failures/{failure}",
+    tag = "failures",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("failure" = Uuid, Path, description = "The failure's id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The failure", body = FailureDetails),
+        (status = 400, description = "A failure id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such failure in this project (`failure.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -82,19 +134,42 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(failure))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// How many results, newest first (default 50, at most 500).
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
-struct History {
+/// A test and its latest results across builds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestHistory {
     test: TestIdentity,
+    /// Newest first.
     results: Vec<HistoryEntry>,
 }
 
+/// `GET /v1/projects/{project}/tests/{test}/history`.
+/// A test's latest results across builds, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{project}/tests/{test}/history",
+    tag = "tests",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("test" = Uuid, Path, description = "The test's id (`test.id` of a failure)"),
+        HistoryQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The test and its results", body = TestHistory),
+        (status = 400, description = "Invalid query (`request.invalid_query`), a test id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such test in this project (`test.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn history(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -115,5 +190,5 @@ pub async fn history(
         .await
         .map_err(FailureError::from)?;
     tx.commit().await.map_err(FailureError::from)?;
-    Ok(HttpResponse::Ok().json(History { test, results }))
+    Ok(HttpResponse::Ok().json(TestHistory { test, results }))
 }

@@ -1,8 +1,9 @@
 //! The failure service's route table (v1). The gateway serves these as
-//! `/api/v1/...`.
+//! `/api/v1/...`; its merged OpenAPI document comes from [`openapi`].
 
 mod builds;
 mod failures;
+pub mod openapi;
 mod results;
 
 use actix_web::web;
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/failures", web::get().to(failures::list))
             .route("/failures/{failure}", web::get().to(failures::show))
             .route("/tests/{test}/history", web::get().to(failures::history)),
-    );
+    )
+    .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }
 
 /// The request's project, if the caller has `minimum` there. The gateway

@@ -1,12 +1,16 @@
+//! `POST /v1/projects/{project}/builds/{build}/results`: a results upload,
+//! streamed into the parser ([`crate::ingest`]).
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use tenant_core::{Db, Problem, Role, TenantContext};
 use uuid::Uuid;
 
+use super::openapi as doc;
 use super::project_scope;
 use crate::FailureState;
 use crate::error::FailureError;
-use crate::ingest::{self, Upload, UploadFormat, UploadOutcome};
+use crate::ingest::{self, JsonBatch, Upload, UploadFormat, UploadOutcome, UploadSummary};
 
 fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
@@ -14,6 +18,42 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// Uploads test results to a build: JUnit XML (plain, gzip or in a zip of
+/// reports) or a JSON batch. Uploads to one build add up; everything in
+/// one upload is stored, or nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/builds/{build}/results",
+    tag = "results",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("build" = Uuid, Path, description = "The build's id"),
+        ("content-encoding" = Option<String>, Header, description = "`gzip` for a gzip-compressed XML report or JSON batch"),
+        ("idempotency-key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
+    ),
+    request_body(
+        description = "A JUnit XML report (`application/xml`, also `text/xml` or `application/junit+xml`), a gzip-compressed one (`application/gzip`), a zip of reports (`application/zip`: every `.xml` entry is read, others are skipped with a warning), or a JSON batch (`application/json`)",
+        content(
+            (doc::JunitXml = "application/xml"),
+            (doc::GzipReport = "application/gzip"),
+            (doc::ZipOfReports = "application/zip"),
+            (JsonBatch = "application/json"),
+        ),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "What this upload held", body = UploadSummary),
+        (status = 200, description = "A retry of an upload already done with this Idempotency-Key and body: its recorded response", body = UploadSummary,
+         headers(("idempotent-replayed" = String, description = "`true`"))),
+        (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `service.max_upload_bytes`, or decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio` (`upload.too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Another media type or content encoding, or none (`upload.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.not_junit`, `junit.empty`, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, `upload.undecodable`, `upload.bad_archive`), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn upload(
     req: HttpRequest,
     ctx: TenantContext,

@@ -12,4 +12,5 @@ mod common;
 mod corpus;
 mod failures;
 mod isolation;
+mod openapi;
 mod uploads;

@@ -1,0 +1,93 @@
+//! The failure service's OpenAPI 3.1 document, generated from the
+//! handlers' `#[utoipa::path]` annotations and served to other services at
+//! `GET /internal/v1/openapi.json` (the gateway merges it into the public
+//! `/api/openapi.json`).
+//!
+//! The response types derive their schemas where they are defined
+//! (`repo`, `ingest`, `domain`); the types below only describe what has no
+//! Rust type of its own: pages of a generic [`tenant_core::pagination::Page`]
+//! and the binary upload bodies.
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use tenant_core::TenantContext;
+use utoipa::{OpenApi, ToSchema};
+
+use super::{builds, failures, results};
+use crate::repo::{Build, FailureSummary};
+
+use tenant_core::openapi::CommonResponses;
+pub use tenant_core::openapi::{FieldProblem, Problem};
+
+/// A page of builds, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildPage {
+    items: Vec<Build>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+/// A page of failures, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailurePage {
+    items: Vec<FailureSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+/// A JUnit XML report: `<testsuites>`, `<testsuite>` or a bare
+/// `<testcase>` root, optionally sent with `Content-Encoding: gzip`. No DTD.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "described here, never built: the body is streamed"
+)]
+pub struct JunitXml(Vec<u8>);
+
+/// A gzip-compressed JUnit XML report.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "described here, never built: the body is streamed"
+)]
+pub struct GzipReport(Vec<u8>);
+
+/// A zip archive of JUnit XML reports: every `.xml` entry is ingested,
+/// other entries are skipped with a warning.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "described here, never built: the body is streamed"
+)]
+pub struct ZipOfReports(Vec<u8>);
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history."),
+    paths(
+        builds::create,
+        builds::list,
+        builds::show,
+        builds::finish,
+        results::upload,
+        failures::list,
+        failures::show,
+        failures::history,
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&CommonResponses),
+    tags((name = "builds", description = "A project's CI builds and their totals"),
+         (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
+         (name = "failures", description = "What failed, in which build"),
+         (name = "tests", description = "A test's results across builds")),
+)]
+pub struct ApiDoc;
+
+/// `GET /internal/v1/openapi.json`: this service's OpenAPI document, for
+/// the gateway. Service principals only, like every `/internal` route.
+pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, tenant_core::Problem> {
+    tenant_core::openapi::serve(&ctx, &ApiDoc::openapi())
+}
