@@ -11,6 +11,7 @@
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
+use std::time::Duration;
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -67,19 +68,34 @@ fn body_ended_early() -> FailureError {
     )))
 }
 
-/// The body's next chunk, hashed and counted against `limit`.
+/// What the body may take.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Bytes in all, as sent.
+    pub max_bytes: u64,
+    /// Longest wait for the next chunk.
+    pub idle: Duration,
+}
+
+/// The body's next chunk, hashed and counted against the limits.
 async fn next_chunk<B, E>(
     body: &mut B,
     received: &mut u64,
-    limit: u64,
+    limits: BodyLimits,
     hash: &mut RequestHash,
 ) -> Result<Option<Bytes>, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let Some(chunk) = body.next().await else {
+    let next = tokio::time::timeout(limits.idle, body.next())
+        .await
+        .map_err(|_| FailureError::UploadStalled {
+            secs: limits.idle.as_secs(),
+        })?;
+    let Some(chunk) = next else {
         return Ok(None);
     };
+    let limit = limits.max_bytes;
     let chunk = chunk.map_err(|_| body_ended_early())?;
     *received += chunk.len() as u64;
     if *received > limit {
@@ -94,14 +110,14 @@ where
 pub async fn pump<B, E>(
     mut body: B,
     chunks: mpsc::Sender<Bytes>,
-    limit: u64,
+    limits: BodyLimits,
     hash: &mut RequestHash,
 ) -> Result<Pumped, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let mut received = 0;
-    while let Some(chunk) = next_chunk(&mut body, &mut received, limit, hash).await? {
+    while let Some(chunk) = next_chunk(&mut body, &mut received, limits, hash).await? {
         if chunks.send(chunk).await.is_err() {
             return Ok(Pumped::ReaderGone);
         }
@@ -112,14 +128,14 @@ where
 /// Reads the body to its end for the hash alone (a replayed upload).
 pub async fn hash_only<B, E>(
     mut body: B,
-    limit: u64,
+    limits: BodyLimits,
     mut hash: RequestHash,
 ) -> Result<Vec<u8>, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let mut received = 0;
-    while next_chunk(&mut body, &mut received, limit, &mut hash)
+    while next_chunk(&mut body, &mut received, limits, &mut hash)
         .await?
         .is_some()
     {}
@@ -237,6 +253,13 @@ mod tests {
         encoder.finish().unwrap()
     }
 
+    fn limits(max_bytes: u64) -> BodyLimits {
+        BodyLimits {
+            max_bytes,
+            idle: Duration::from_secs(5),
+        }
+    }
+
     fn reader_over(chunks: Vec<&'static [u8]>) -> BodyReader {
         let (sender, receiver) = mpsc::channel(chunks.len().max(1));
         for chunk in chunks {
@@ -307,22 +330,28 @@ mod tests {
         };
         let (sender, mut receiver) = mpsc::channel(4);
         let mut hash = RequestHash::new("application/xml", "");
-        let pumped = pump(chunks(), sender, 6, &mut hash).await.unwrap();
+        let pumped = pump(chunks(), sender, limits(6), &mut hash).await.unwrap();
         assert_eq!(pumped, Pumped::Complete);
         assert_eq!(receiver.recv().await.unwrap(), "abc");
         assert_eq!(receiver.recv().await.unwrap(), "def");
-        let whole = hash_only(chunks(), 6, RequestHash::new("application/xml", ""))
+        let whole = hash_only(chunks(), limits(6), RequestHash::new("application/xml", ""))
             .await
             .unwrap();
         assert_eq!(hash.finish(), whole);
-        let other_type = hash_only(chunks(), 6, RequestHash::new("application/json", ""))
-            .await
-            .unwrap();
+        let other_type = hash_only(
+            chunks(),
+            limits(6),
+            RequestHash::new("application/json", ""),
+        )
+        .await
+        .unwrap();
         assert_ne!(whole, other_type);
 
         let (sender, _receiver) = mpsc::channel(4);
         let mut hash = RequestHash::new("application/xml", "");
-        let refused = pump(chunks(), sender, 5, &mut hash).await.unwrap_err();
+        let refused = pump(chunks(), sender, limits(5), &mut hash)
+            .await
+            .unwrap_err();
         assert!(matches!(refused, FailureError::UploadTooLarge { limit: 5 }));
     }
 
@@ -333,8 +362,25 @@ mod tests {
         let body = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"x"))]);
         let mut hash = RequestHash::new("", "");
         assert_eq!(
-            pump(body, sender, 10, &mut hash).await.unwrap(),
+            pump(body, sender, limits(10), &mut hash).await.unwrap(),
             Pumped::ReaderGone
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_sending_is_refused_as_stalled() {
+        let first = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"<"))]);
+        let body = first.chain(futures_util::stream::pending());
+        let (sender, _receiver) = mpsc::channel(4);
+        let mut hash = RequestHash::new("", "");
+        let stalled = BodyLimits {
+            max_bytes: 10,
+            idle: Duration::from_millis(50),
+        };
+        let error = pump(body, sender, stalled, &mut hash).await.unwrap_err();
+        assert!(
+            matches!(error, FailureError::UploadStalled { .. }),
+            "{error:?}"
         );
     }
 }

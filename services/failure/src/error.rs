@@ -38,6 +38,10 @@ pub enum FailureError {
     Db(#[from] DbError),
     #[error("the parser stopped unexpectedly")]
     ParserCrashed,
+    #[error("the upload sent nothing for {secs} s")]
+    UploadStalled { secs: u64 },
+    #[error("too many uploads in progress")]
+    UploadsBusy,
 }
 
 impl FailureError {
@@ -140,6 +144,19 @@ impl From<FailureError> for Problem {
             },
             FailureError::Db(db) => Problem::from(db),
             FailureError::ParserCrashed => Problem::internal(FailureError::ParserCrashed),
+            FailureError::UploadStalled { secs } => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload.stalled",
+                "Upload stalled",
+            )
+            .with_detail(format!("the request body sent nothing for {secs} seconds")),
+            FailureError::UploadsBusy => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload.busy",
+                "Too many uploads",
+            )
+            .with_detail("this instance is reading as many uploads as it may; retry shortly")
+            .with_retry_after(1),
         }
     }
 }

@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web::Bytes;
 use chrono::Utc;
@@ -25,7 +27,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::FailureState;
-use crate::body::{self, BodyReader, DecodedBudget, Pumped, RequestHash};
+use crate::body::{self, BodyLimits, BodyReader, DecodedBudget, Pumped, RequestHash};
 use crate::domain::{self, CaseStatus, FailureKind};
 use crate::error::FailureError;
 use crate::junit::{self, Counts, JunitError, LimitedReader, ParseLimits, ParsedCase, Warnings};
@@ -146,17 +148,24 @@ pub async fn ingest_upload<B, E>(
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
+    // Held until the upload is done: it bounds the connections uploads hold.
+    let _slot = Arc::clone(&state.uploads)
+        .try_acquire_owned()
+        .map_err(|_| FailureError::UploadsBusy)?;
     let tx = db.tenant_tx(ctx).await?;
     let sql = Sql::new(&tx, &state.statements);
     let build = repo::lock_build(&sql, project_id, upload.build_id)
         .await?
         .ok_or(FailureError::BuildNotFound)?;
-    let limit = state.settings.max_upload_bytes as u64;
+    let limits = BodyLimits {
+        max_bytes: state.settings.max_upload_bytes as u64,
+        idle: Duration::from_secs(state.settings.upload_idle_timeout_secs),
+    };
     let mut hash = RequestHash::new(&upload.content_type, &upload.content_encoding);
     if let Some(key) = &upload.idempotency_key
         && let Some(recorded) = repo::find_upload(&sql, project_id, build.id, key).await?
     {
-        let hash = body::hash_only(body, limit, hash).await?;
+        let hash = body::hash_only(body, limits, hash).await?;
         return if recorded.request_hash == hash {
             Ok(UploadOutcome::Replayed(recorded.response))
         } else {
@@ -188,7 +197,7 @@ where
         Ok::<(), DbError>(())
     };
     let (pumped, written) =
-        futures_util::join!(body::pump(body, chunk_sender, limit, &mut hash), write);
+        futures_util::join!(body::pump(body, chunk_sender, limits, &mut hash), write);
     let parsed = parser.await.map_err(|_| FailureError::ParserCrashed)?;
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.

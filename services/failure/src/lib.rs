@@ -11,6 +11,8 @@ pub mod settings;
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use actix_web::web;
 use prometheus_client::metrics::counter::Counter;
 use tenant_core::server::{self, HostError};
@@ -46,6 +48,8 @@ pub struct FailureState {
     pub settings: Arc<FailureSettings>,
     /// SQL statements issued, exported as `failure_db_statements`.
     pub statements: Counter,
+    /// One permit per upload being read (`service.max_concurrent_uploads`).
+    pub uploads: Arc<Semaphore>,
 }
 
 /// The failure-service process: its routes on the shared host.
@@ -57,8 +61,10 @@ impl Application {
         let db = server::connect_database(&SPEC, &settings)
             .await?
             .ok_or(HostError::NoDatabase)?;
+        let service = std::mem::take(&mut settings.service);
         let state = web::Data::new(FailureState {
-            settings: Arc::new(std::mem::take(&mut settings.service)),
+            uploads: Arc::new(Semaphore::new(service.max_concurrent_uploads)),
+            settings: Arc::new(service),
             statements: Counter::default(),
         });
         let statements = state.statements.clone();

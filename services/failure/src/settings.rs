@@ -22,6 +22,12 @@ pub struct FailureSettings {
     pub max_output_bytes: usize,
     /// Rows per `INSERT ... SELECT FROM unnest(...)` statement.
     pub insert_batch_size: usize,
+    /// Uploads read at once per process; more are refused with 429. An
+    /// upload holds a database connection while its body arrives, so keep
+    /// this below `database.pool_max_size`.
+    pub max_concurrent_uploads: usize,
+    /// An upload whose body sends nothing for this long is refused (408).
+    pub upload_idle_timeout_secs: u64,
 }
 
 /// The same values as [`FailureSettings::DEFAULTS`].
@@ -37,6 +43,8 @@ impl Default for FailureSettings {
             max_message_bytes: 8 * 1024,
             max_output_bytes: 16 * 1024,
             insert_batch_size: 5000,
+            max_concurrent_uploads: 8,
+            upload_idle_timeout_secs: 30,
         }
     }
 }
@@ -64,6 +72,8 @@ max_stack_trace_bytes = 65536
 max_message_bytes = 8192
 max_output_bytes = 16384
 insert_batch_size = 5000
+max_concurrent_uploads = 8
+upload_idle_timeout_secs = 30
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -80,6 +90,12 @@ insert_batch_size = 5000
         }
         if !(1..=50_000).contains(&self.insert_batch_size) {
             problems.push("service.insert_batch_size must be between 1 and 50000".into());
+        }
+        if self.max_concurrent_uploads == 0 {
+            problems.push("service.max_concurrent_uploads must be at least 1".into());
+        }
+        if !(1..=3600).contains(&self.upload_idle_timeout_secs) {
+            problems.push("service.upload_idle_timeout_secs must be between 1 and 3600".into());
         }
     }
 }

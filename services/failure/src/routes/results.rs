@@ -49,9 +49,11 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body sent nothing for `service.upload_idle_timeout_secs` (`upload.stalled`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over `service.max_upload_bytes`, or decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio` (`upload.too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Another media type or content encoding, or none (`upload.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.not_junit`, `junit.empty`, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, `upload.undecodable`, `upload.bad_archive`), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This instance is reading `service.max_concurrent_uploads` uploads already; retry after `Retry-After` (`upload.busy`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn upload(

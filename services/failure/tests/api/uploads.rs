@@ -412,3 +412,63 @@ async fn a_streamed_retry_is_recognised_and_a_body_changed_at_its_end_is_not() {
     assert_eq!(body["code"], "idempotency.key_reused");
     assert_eq!(app.count_rows("failure.test_results").await, 20_055);
 }
+
+/// An upload holds a database connection while its body arrives, so the
+/// number read at once is bounded (429 beyond it), and a body that stops
+/// sending is given up (408), freeing its place.
+#[tokio::test]
+async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
+    use futures_util::StreamExt;
+
+    let app = common::spawn_with(&[
+        ("service.max_concurrent_uploads", "1".to_owned()),
+        ("service.upload_idle_timeout_secs", "2".to_owned()),
+    ])
+    .await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "bounded").await;
+    let project = ctx.project().unwrap().project_id;
+    let (started, mut started_seen) = tokio::sync::mpsc::channel::<()>(1);
+    // A first chunk, then nothing: the client keeps the upload open.
+    let stalling = futures_util::stream::once(async move {
+        started.send(()).await.ok();
+        Ok::<_, std::io::Error>(b"<testsuite name=\"s\">".to_vec())
+    })
+    .chain(futures_util::stream::pending());
+    let url = app
+        .service
+        .url(&format!("/v1/projects/{project}/builds/{build}/results"));
+    let token = test_support::context_token("failure-service", &ctx);
+    let stalled = app
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/xml")
+        .body(reqwest::Body::wrap_stream(stalling))
+        .send();
+    let stalled = tokio::spawn(stalled);
+    started_seen.recv().await.unwrap();
+    // The first upload holds the only place until it is given up.
+    let mut refused = None;
+    for _ in 0..50 {
+        let (status, body) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second upload at once is refused");
+    assert_eq!(refused["code"], "upload.busy");
+    let response = stalled.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "upload.stalled", "{body}");
+    let (status, body) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the place is free again: {body}"
+    );
+}
