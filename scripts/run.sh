@@ -67,9 +67,12 @@ stop_all() {
 }
 
 if [[ "${1:-}" == "stop" ]]; then
-    if [[ -f "$MAIN_PID" ]] && kill -0 "$(cat "$MAIN_PID")" 2>/dev/null; then
-        kill -TERM "$(cat "$MAIN_PID")"
-        for _ in $(seq 1 200); do kill -0 "$(cat "$MAIN_PID" 2>/dev/null || echo 0)" 2>/dev/null || break; sleep 0.2; done
+    # Read once: the run removes its pid file as it stops (and `kill -0 0`
+    # would ask about our own process group).
+    main_pid="$(cat "$MAIN_PID" 2>/dev/null || true)"
+    if [[ "$main_pid" =~ ^[0-9]+$ ]] && kill -0 "$main_pid" 2>/dev/null; then
+        kill -TERM "$main_pid"
+        for _ in $(seq 1 200); do kill -0 "$main_pid" 2>/dev/null || break; sleep 0.2; done
     fi
     stop_all
     rm -f "$MAIN_PID"
