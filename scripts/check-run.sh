@@ -42,14 +42,17 @@ start_make_run() {
 # Every service's health, readiness and metrics, and the gateway's HTTPS.
 # Sets failed=1 on any problem.
 check_services() {
-    local offset url https_url headers
+    local offset url https_url headers metrics
     for offset in 0 1 2 3 4 5; do
         for url in "http://127.0.0.1:$((BASE_PORT + offset))/readyz" \
                    "http://127.0.0.1:$((BASE_PORT + offset))/healthz" \
                    "http://127.0.0.1:$((BASE_PORT + 100 + offset))/readyz"; do
             if curl -fsS -o /dev/null "$url"; then echo "check-run: ok   $url"; else echo "check-run: FAIL $url"; failed=1; fi
         done
-        if curl -fsS "http://127.0.0.1:$((BASE_PORT + 100 + offset))/metrics" | grep -q http_server_request_duration_seconds; then
+        # Read whole before grep: `curl | grep -q` fails under pipefail
+        # whenever grep stops reading before curl has written everything.
+        metrics="$(curl -fsS "http://127.0.0.1:$((BASE_PORT + 100 + offset))/metrics" || true)"
+        if grep -q http_server_request_duration_seconds <<<"$metrics"; then
             echo "check-run: ok   metrics on admin port $((BASE_PORT + 100 + offset))"
         else
             echo "check-run: FAIL metrics on admin port $((BASE_PORT + 100 + offset))"; failed=1
@@ -68,7 +71,8 @@ check_services() {
     else
         echo "check-run: FAIL $https_url"; failed=1
     fi
-    if curl -fsS -D - -o /dev/null "http://127.0.0.1:$BASE_PORT/healthz" | grep -qi '^strict-transport-security'; then
+    headers="$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$BASE_PORT/healthz" || true)"
+    if grep -qi '^strict-transport-security' <<<"$headers"; then
         echo "check-run: FAIL HSTS on the gateway's plain HTTP listener"; failed=1
     fi
 }

@@ -103,8 +103,8 @@ say "make run: services ready after ${READY_SECONDS}s, running with the demo aft
 check_services
 if grep -q "^demo: ready" "$LOG_BASE-1.log"; then say "ok   $(grep '^demo: ready' "$LOG_BASE-1.log")"; else problem "make run did not set up the demo"; fi
 grep '^demo: ' "$LOG_BASE-1.log" | grep -v '^demo: ready' | sed 's/flt_[A-Za-z0-9]*/flt_.../' || true
-if grep -q "Swagger UI     http://127.0.0.1:$BASE_PORT/api/docs" "$LOG_BASE-1.log" \
-    && curl -fsS "http://127.0.0.1:$BASE_PORT/api/docs/" | grep -qi swagger; then
+swagger_page="$(curl -fsSL "http://127.0.0.1:$BASE_PORT/api/docs" || true)"
+if grep -q "Swagger UI     http://127.0.0.1:$BASE_PORT/api/docs" "$LOG_BASE-1.log" && grep -qi swagger <<<"$swagger_page"; then
     say "ok   Swagger UI printed and served"
 else
     problem "Swagger UI not printed or not served at http://127.0.0.1:$BASE_PORT/api/docs/"
