@@ -208,7 +208,8 @@ BANNER
 if [[ "$demo_ready" == 1 ]]; then
     FAULTLINE_BASE_PORT="$BASE_PORT" "$ROOT/scripts/demo.sh" banner
 fi
-echo "faultline: running; stop with Ctrl-C or \`make stop\`"
+if [[ "$BASE_PORT" == 7400 ]]; then stop_hint="make stop"; else stop_hint="FAULTLINE_BASE_PORT=$BASE_PORT make stop"; fi
+echo "faultline: running; stop with Ctrl-C or \`$stop_hint\`"
 
 while true; do
     for entry in "${SERVICES[@]}"; do
