@@ -183,6 +183,14 @@ impl Backends {
         Ok(answer)
     }
 
+    /// Drops every cached access answer for `user`, so a change they just
+    /// made (a project created, a member added) holds for their next
+    /// request rather than after the change feed's next poll.
+    pub fn forget_user(&self, user: Uuid) {
+        self.access
+            .remove_where(|(subject, _), _| *subject == AccessSubject::User(user));
+    }
+
     pub fn is_revoked(&self, session_id: Uuid) -> bool {
         self.revoked.get(&session_id).is_some()
     }

@@ -41,6 +41,8 @@ enum Caller {
 }
 
 pub const PROJECT_HEADER: &str = "x-project-id";
+/// The upstream that owns projects and memberships (deploy/config/routes.toml).
+const PROJECT_UPSTREAM: &str = "project";
 
 fn not_found() -> Problem {
     Problem::not_found("route.not_found", "no such route")
@@ -156,6 +158,15 @@ impl Gateway {
             .proxy
             .forward(&req, payload, route, &params, upstream, &token)
             .await?;
+        // Read your own writes: projects and memberships are the project
+        // service's; a change there drops what is cached for its author.
+        if route.upstream == PROJECT_UPSTREAM
+            && !matches!(*req.method(), Method::GET | Method::HEAD)
+            && response.status().is_success()
+            && let Caller::User(user) = &caller
+        {
+            self.backends.forget_user(user.user_id);
+        }
         let headers = response.headers_mut();
         for (name, value) in &route.deprecation_headers {
             headers.insert(name.clone(), value.clone());

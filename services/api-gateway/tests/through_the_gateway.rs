@@ -251,6 +251,49 @@ async fn a_removed_member_loses_access_at_once_through_the_change_feed() {
     );
 }
 
+/// The author of a change sees it on their next request: a project just
+/// created is there at once, though "no such project" was cached for it a
+/// moment earlier and the change feed is not polled in between.
+#[tokio::test]
+async fn a_project_just_created_is_there_for_its_creator_at_once() {
+    let platform = common::spawn(&[
+        ("service.access_cache_secs", "3600".to_owned()),
+        ("service.poll_interval_ms", "600000".to_owned()),
+    ])
+    .await;
+    let owner = platform.sign_up_and_log_in("creator@example.com").await;
+    let read = || {
+        platform.send(
+            Method::GET,
+            "/api/v1/projects/echo",
+            Some(&owner.access_token),
+            None,
+        )
+    };
+    assert_eq!(read().await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(read().await.status(), StatusCode::NOT_FOUND, "now cached");
+    platform.create_project(&owner, "echo").await;
+    assert_eq!(read().await.status(), StatusCode::OK);
+    let key = platform
+        .send(
+            Method::POST,
+            "/api/v1/projects/echo/api-keys",
+            Some(&owner.access_token),
+            Some(json!({
+                "name": "ci",
+                "role": "member",
+                "expires_at": Utc::now() + Duration::days(30),
+            })),
+        )
+        .await;
+    assert_eq!(
+        key.status(),
+        StatusCode::CREATED,
+        "{}",
+        key.text().await.unwrap()
+    );
+}
+
 #[tokio::test]
 async fn an_api_key_acts_only_on_its_own_project_with_its_role() {
     let platform = common::spawn(&[]).await;
