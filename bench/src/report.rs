@@ -60,6 +60,15 @@ pub fn fmt(value: f64) -> String {
     }
 }
 
+/// A count, grouped like [`fmt`] but never with decimals.
+pub fn count(value: u64) -> String {
+    if value >= 1000 {
+        fmt(value as f64)
+    } else {
+        value.to_string()
+    }
+}
+
 fn opt(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_owned(), fmt)
 }
@@ -158,8 +167,8 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
         d.builds_per_project,
         d.tests_per_project,
         d.days,
-        fmt(d.test_results as f64),
-        fmt(d.failures as f64)
+        count(d.test_results),
+        count(d.failures)
     );
     let _ = writeln!(
         out,
@@ -294,8 +303,8 @@ fn ingestion_section(out: &mut String, results: &BenchResults, charts: &str) {
         let _ = writeln!(
             out,
             "| {} testcases, {} failures | {} MB | {} | {} | {} |",
-            fmt(single.testcases as f64),
-            fmt(single.failures as f64),
+            count(single.testcases),
+            count(single.failures),
             fmt(single.report_bytes as f64 / 1e6),
             opt(secs),
             opt(secs.map(|s| single.testcases as f64 / s)),
@@ -311,10 +320,10 @@ fn ingestion_section(out: &mut String, results: &BenchResults, charts: &str) {
             out,
             "\nSustained: {} uploaders (one project and API key each) sent the {}-case report back to back for {} s: {} uploads, {} results, **{} results/s**.",
             s.uploaders,
-            fmt(s.report_testcases as f64),
+            count(s.report_testcases),
             fmt(s.secs),
-            s.uploads,
-            fmt(s.results as f64),
+            count(s.uploads),
+            count(s.results),
             opt(sustained_rate)
         );
     }
@@ -328,7 +337,7 @@ fn ingestion_section(out: &mut String, results: &BenchResults, charts: &str) {
             out,
             "\nLarge report: {} MB ({} testcases with 1 KB of system-out each), answered {} in {} s; failure-service peak RSS while ingesting it: **{} MB**.",
             fmt(large.report_bytes as f64 / 1e6),
-            fmt(large.testcases as f64),
+            count(large.testcases),
             large.status,
             fmt(large.secs),
             fmt(large.failure_peak_rss_mb)
@@ -708,6 +717,8 @@ mod tests {
         assert_eq!(fmt(123.4), "123");
         assert_eq!(fmt(12.34), "12.3");
         assert_eq!(fmt(1.234), "1.23");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(5_000_000), "5,000,000");
     }
 
     #[test]
@@ -769,7 +780,7 @@ mod tests {
         };
         let report = render(&results, "charts");
         assert!(
-            report.contains("| +10.0% | **met** (5.00 points under) |"),
+            report.contains("| +10.0% | **missed** (5.00 points over) |"),
             "{report}"
         );
     }

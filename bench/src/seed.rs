@@ -159,10 +159,14 @@ pub async fn prepare(
             size.test_results()
         );
         let started = Instant::now();
+        // One statement each: neither may run inside a transaction block.
         admin
             .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{seed_db}\" WITH (FORCE); CREATE DATABASE \"{seed_db}\""
+                "DROP DATABASE IF EXISTS \"{seed_db}\" WITH (FORCE)"
             ))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{seed_db}\""))
             .await?;
         {
             let (seed, _task) = connect(admin_url, seed_db).await?;
@@ -208,8 +212,12 @@ pub async fn prepare(
     }
     admin
         .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{run_db}\" WITH (FORCE);
-             CREATE DATABASE \"{run_db}\" TEMPLATE \"{seed_db}\""
+            "DROP DATABASE IF EXISTS \"{run_db}\" WITH (FORCE)"
+        ))
+        .await?;
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{run_db}\" TEMPLATE \"{seed_db}\""
         ))
         .await
         .context("copying the seed database")?;

@@ -377,7 +377,9 @@ impl Ctx {
         }
     }
 
-    /// The load for one target of the gateway comparison.
+    /// The load for one target of the gateway comparison. URLs given to
+    /// oha's `--rand-regex-url` spell literal dots and `?` as `[.]` and
+    /// `[?]`: oha parses the URL before the regex, which turns `\.` into `/.`.
     fn overhead_load(
         &self,
         target: &str,
@@ -388,16 +390,16 @@ impl Ctx {
         let project_port = self.platform.service("project")?.port;
         let (url, token) = match target {
             "direct" => (
-                format!(r"http://127\.0\.0\.1:{project_port}/v1/projects/{slugs}"),
+                format!(r"http://127[.]0[.]0[.]1:{project_port}/v1/projects/{slugs}"),
                 self.context_token("project-service", None)?,
             ),
             "nginx" => (
-                format!(r"http://127\.0\.0\.1:{nginx_port}/v1/projects/{slugs}"),
+                format!(r"http://127[.]0[.]0[.]1:{nginx_port}/v1/projects/{slugs}"),
                 self.context_token("project-service", None)?,
             ),
             _ => (
                 format!(
-                    r"http://127\.0\.0\.1:{}/api/v1/projects/{slugs}",
+                    r"http://127[.]0[.]0[.]1:{}/api/v1/projects/{slugs}",
                     self.platform.service("gateway")?.port
                 ),
                 self.access_token.clone(),
@@ -542,8 +544,8 @@ impl Ctx {
                 let (url, token, rand_regex) = if *name == "access_lookup" {
                     (
                         format!(
-                            r"http://127\.0\.0\.1:{project_port}{}",
-                            path.replace('?', r"\?")
+                            r"http://127[.]0[.]0[.]1:{project_port}{}",
+                            path.replace('?', "[?]")
                         ),
                         self.service_token("project-service")?,
                         true,
@@ -909,15 +911,21 @@ fn write_report(
     Ok((bytes, counts))
 }
 
-/// Counter and gauge values from a Prometheus text exposition.
+/// Values from a Prometheus/OpenMetrics text exposition by metric name,
+/// summed over label sets (the host labels every metric with its service).
 pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            Some((name.trim().to_owned(), value.trim().parse().ok()?))
-        })
-        .collect()
+    let mut metrics = HashMap::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let name = series.split('{').next().unwrap_or(series).trim();
+        *metrics.entry(name.to_owned()).or_insert(0.0) += value;
+    }
+    metrics
 }
 
 fn git_commit(root: &Path) -> String {
@@ -973,10 +981,11 @@ mod tests {
     #[test]
     fn reads_counters_from_the_metrics_text() {
         let text = "# HELP x y\n# TYPE gateway_token_cache_hits counter\n\
-                    gateway_token_cache_hits_total 42\n\
-                    http_requests{route=\"/x y\"} 3\n";
+                    gateway_token_cache_hits_total{service=\"api-gateway\"} 42\n\
+                    http_requests{route=\"/x y\",status=\"200\"} 3\n\
+                    http_requests{route=\"/z\",status=\"200\"} 4\n";
         let metrics = parse_metrics(text);
         assert_eq!(metrics.get("gateway_token_cache_hits_total"), Some(&42.0));
-        assert_eq!(metrics.get("http_requests{route=\"/x y\"}"), Some(&3.0));
+        assert_eq!(metrics.get("http_requests"), Some(&7.0));
     }
 }
