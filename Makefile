@@ -24,6 +24,7 @@ test:
 check-run:
 	@scripts/check-run.sh
 
+.PHONY: bench
 bench:
 	@scripts/bench.sh
 
