@@ -517,11 +517,11 @@ fn cache_section(out: &mut String, results: &BenchResults) {
     let _ = writeln!(
         out,
         "From the gateway's `/metrics` before and after section 1.\n\n| cache | hits | misses | hit rate |\n|---|---|---|---|\n| verified tokens (`gateway_token_cache_*`) | {} | {} | {} |\n| membership/access (`gateway_access_cache_*`) | {} | {} | {} |\n",
-        caches.token_hits,
-        caches.token_misses,
+        count(caches.token_hits),
+        count(caches.token_misses),
         rate(caches.token_hits, caches.token_misses),
-        caches.access_hits,
-        caches.access_misses,
+        count(caches.access_hits),
+        count(caches.access_misses),
         rate(caches.access_hits, caches.access_misses)
     );
 }

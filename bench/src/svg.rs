@@ -47,7 +47,9 @@ pub fn nice_ceiling(max: f64) -> f64 {
 }
 
 fn format_value(value: f64) -> String {
-    if value >= 100.0 {
+    if value == 0.0 {
+        "0".to_owned()
+    } else if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
         format!("{value:.1}")
