@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "results_and_failures",
         include_str!("../../../migrations/failure/0002_results_and_failures.sql"),
     ),
+    Migration::embedded(
+        3,
+        "result_references_per_statement",
+        include_str!("../../../migrations/failure/0003_result_references_per_statement.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

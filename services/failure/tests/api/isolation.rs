@@ -108,3 +108,87 @@ async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_p
         .get(0);
     assert_eq!(visible, 0, "another project's setting sees nothing either");
 }
+
+/// Results are checked against their build and test once per statement:
+/// as the runtime role, a result naming a test that does not exist, or one
+/// of another project, is refused and nothing of the statement stays.
+#[tokio::test]
+async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
+    let app = common::spawn().await;
+    let a = common::uploader(Uuid::now_v7());
+    let b = common::uploader(Uuid::now_v7());
+    let build_a = app.create_build(&a, "refs-a").await;
+    let build_b = app.create_build(&b, "refs-b").await;
+    let xml = "<testsuite name=\"S\"><testcase name=\"t\"/></testsuite>";
+    app.upload(&a, build_a, Body::xml(xml), None).await;
+    app.upload(&b, build_b, Body::xml(xml), None).await;
+    let project_a = a.project().unwrap().project_id;
+    let project_b = b.project().unwrap().project_id;
+    let admin = app.database.admin_client().await;
+    let test_of = |project: Uuid| {
+        let admin = &admin;
+        async move {
+            admin
+                .query_one(
+                    "SELECT id FROM failure.tests WHERE project_id = $1",
+                    &[&project],
+                )
+                .await
+                .unwrap()
+                .get::<_, Uuid>(0)
+        }
+    };
+    let (test_a, test_b) = (test_of(project_a).await, test_of(project_b).await);
+    let created: chrono::DateTime<chrono::Utc> = admin
+        .query_one(
+            "SELECT created_at FROM failure.builds WHERE id = $1",
+            &[&build_a],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let app_role = app.database.connect_as("failure_app").await.unwrap();
+    app_role
+        .batch_execute(&format!("SET app.project_id = '{project_a}'"))
+        .await
+        .unwrap();
+    let insert = |build: Uuid, tests: Vec<Uuid>| {
+        let app_role = &app_role;
+        async move {
+            app_role
+                .execute(
+                    "INSERT INTO failure.test_results
+                        (project_id, build_id, test_id, build_created_at, status, created_at)
+                     SELECT $1, $2, t, $3, 'passed', now() FROM unnest($4::uuid[]) AS t
+                     ON CONFLICT DO NOTHING",
+                    &[&project_a, &build, &created, &tests],
+                )
+                .await
+        }
+    };
+    let fresh = Uuid::now_v7();
+    for (build, tests, why) in [
+        (build_a, vec![fresh], "a test that does not exist"),
+        (build_a, vec![test_b], "another project's test"),
+        (build_a, vec![fresh, test_a], "one bad row among good ones"),
+        (build_b, vec![test_a], "another project's build"),
+        (Uuid::now_v7(), vec![test_a], "a build that does not exist"),
+    ] {
+        let error = insert(build, tests).await.expect_err(why);
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            "{why}: {error}"
+        );
+    }
+    let rows: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM failure.test_results WHERE project_id = $1",
+            &[&project_a],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "only the uploaded result");
+}
