@@ -611,8 +611,12 @@ impl Ctx {
         for client in [&superuser, &app] {
             client.batch_execute("SET search_path = failure").await?;
         }
-        let super_stmt = superuser.prepare(FAILURES_LIST_SQL).await?;
-        let app_stmt = app.prepare(FAILURES_LIST_SQL).await?;
+        let super_stmt = superuser
+            .prepare(failure_service::repo::FAILURES_LIST_SQL)
+            .await?;
+        let app_stmt = app
+            .prepare(failure_service::repo::FAILURES_LIST_SQL)
+            .await?;
         let none_ts: Option<chrono::DateTime<chrono::Utc>> = None;
         let none_uuid: Option<Uuid> = None;
         let none_text: Option<String> = None;
@@ -825,25 +829,6 @@ impl Ctx {
         })
     }
 }
-
-const FAILURES_LIST_SQL: &str =
-    "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-            b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
-            t.id AS test_id, t.suite, t.classname, t.name, t.file
-       FROM failure.failures f
-       JOIN failure.builds b ON b.project_id = f.project_id AND b.id = f.build_id
-       JOIN failure.tests t ON t.project_id = f.project_id AND t.id = f.test_id
-      WHERE f.project_id = $1
-        AND ($2::timestamptz IS NULL OR f.created_at >= $2)
-        AND ($3::timestamptz IS NULL OR f.created_at < $3)
-        AND ($4::uuid IS NULL OR f.build_id = $4)
-        AND ($5::text IS NULL OR b.branch = $5)
-        AND ($6::text IS NULL OR b.job_name = $6)
-        AND ($7::text IS NULL OR t.name ILIKE $7)
-        AND ($8::text IS NULL OR f.error_type = $8)
-        AND ($9::timestamptz IS NULL OR (f.created_at, f.id) < ($9, $10))
-      ORDER BY f.created_at DESC, f.id DESC
-      LIMIT $11";
 
 /// Uploads through the gateway as a CI job would: create the build, then
 /// post the report to it.

@@ -600,10 +600,39 @@ pub struct FailureFilter {
     pub error_type: Option<String>,
 }
 
-const FAILURE_SELECT: &str =
-    "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-            b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
-            t.id AS test_id, t.suite, t.classname, t.name, t.file";
+macro_rules! failure_select {
+    () => {
+        "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
+                b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
+                t.id AS test_id, t.suite, t.classname, t.name, t.file"
+    };
+}
+
+const FAILURE_SELECT: &str = failure_select!();
+
+/// The failures list, newest first with build and test, in one statement:
+/// `$1` project, `$2`/`$3` since/until, `$4` build, `$5` branch, `$6` job,
+/// `$7` test name ILIKE pattern, `$8` error type, `$9`/`$10` the cursor
+/// (created_at, id), `$11` limit. Public so the benchmark's RLS figure
+/// times exactly what the service runs.
+pub const FAILURES_LIST_SQL: &str = concat!(
+    failure_select!(),
+    "
+   FROM failure.failures f
+   JOIN failure.builds b ON b.project_id = f.project_id AND b.id = f.build_id
+   JOIN failure.tests t ON t.project_id = f.project_id AND t.id = f.test_id
+  WHERE f.project_id = $1
+    AND ($2::timestamptz IS NULL OR f.created_at >= $2)
+    AND ($3::timestamptz IS NULL OR f.created_at < $3)
+    AND ($4::uuid IS NULL OR f.build_id = $4)
+    AND ($5::text IS NULL OR b.branch = $5)
+    AND ($6::text IS NULL OR b.job_name = $6)
+    AND ($7::text IS NULL OR t.name ILIKE $7)
+    AND ($8::text IS NULL OR f.error_type = $8)
+    AND ($9::timestamptz IS NULL OR (f.created_at, f.id) < ($9, $10))
+  ORDER BY f.created_at DESC, f.id DESC
+  LIMIT $11"
+);
 
 fn failure_summary(row: &Row) -> FailureSummary {
     FailureSummary {
@@ -642,23 +671,7 @@ pub async fn list_failures(
     let test_pattern = filter.test.as_deref().map(like_pattern);
     let rows = sql
         .query(
-            &format!(
-                "{FAILURE_SELECT}
-                   FROM failure.failures f
-                   JOIN failure.builds b ON b.project_id = f.project_id AND b.id = f.build_id
-                   JOIN failure.tests t ON t.project_id = f.project_id AND t.id = f.test_id
-                  WHERE f.project_id = $1
-                    AND ($2::timestamptz IS NULL OR f.created_at >= $2)
-                    AND ($3::timestamptz IS NULL OR f.created_at < $3)
-                    AND ($4::uuid IS NULL OR f.build_id = $4)
-                    AND ($5::text IS NULL OR b.branch = $5)
-                    AND ($6::text IS NULL OR b.job_name = $6)
-                    AND ($7::text IS NULL OR t.name ILIKE $7)
-                    AND ($8::text IS NULL OR f.error_type = $8)
-                    AND ($9::timestamptz IS NULL OR (f.created_at, f.id) < ($9, $10))
-                  ORDER BY f.created_at DESC, f.id DESC
-                  LIMIT $11"
-            ),
+            FAILURES_LIST_SQL,
             &[
                 &project_id,
                 &filter.since,
