@@ -19,10 +19,11 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use chrono::Utc;
 use futures_util::Stream;
+use prometheus_client::metrics::gauge::Gauge;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use tenant_core::{Db, DbError, TenantContext};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -130,6 +131,32 @@ pub fn parse_idempotency_key(raw: Option<&str>) -> Result<Option<String>, Failur
     }
 }
 
+/// A place among the uploads one instance reads at once, counted in the
+/// `failure_uploads_in_progress` gauge while held.
+struct UploadSlot {
+    _permit: OwnedSemaphorePermit,
+    in_progress: Gauge,
+}
+
+impl UploadSlot {
+    fn take(state: &FailureState) -> Result<Self, FailureError> {
+        let permit = Arc::clone(&state.uploads)
+            .try_acquire_owned()
+            .map_err(|_| FailureError::UploadsBusy)?;
+        state.uploads_in_progress.inc();
+        Ok(Self {
+            _permit: permit,
+            in_progress: state.uploads_in_progress.clone(),
+        })
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        self.in_progress.dec();
+    }
+}
+
 /// Ingests one upload in one transaction, reading `body` as it arrives.
 ///
 /// Three things run at once: the request task pumps the body's chunks to
@@ -149,9 +176,7 @@ where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     // Held until the upload is done: it bounds the connections uploads hold.
-    let _slot = Arc::clone(&state.uploads)
-        .try_acquire_owned()
-        .map_err(|_| FailureError::UploadsBusy)?;
+    let _slot = UploadSlot::take(state)?;
     let tx = db.tenant_tx(ctx).await?;
     let sql = Sql::new(&tx, &state.statements);
     let build = repo::lock_build(&sql, project_id, upload.build_id)

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use actix_web::web;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Migration, ServiceHost, ServiceSpec};
 
@@ -55,6 +56,8 @@ pub struct FailureState {
     pub statements: Counter,
     /// One permit per upload being read (`service.max_concurrent_uploads`).
     pub uploads: Arc<Semaphore>,
+    /// Uploads being read now, exported as `failure_uploads_in_progress`.
+    pub uploads_in_progress: Gauge,
 }
 
 /// The failure-service process: its routes on the shared host.
@@ -71,8 +74,10 @@ impl Application {
             uploads: Arc::new(Semaphore::new(service.max_concurrent_uploads)),
             settings: Arc::new(service),
             statements: Counter::default(),
+            uploads_in_progress: Gauge::default(),
         });
         let statements = state.statements.clone();
+        let uploads_in_progress = state.uploads_in_progress.clone();
         let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
             cfg.app_data(state.clone());
             routes::configure(cfg);
@@ -81,6 +86,11 @@ impl Application {
             "failure_db_statements",
             "SQL statements the failure service's repository issued",
             statements,
+        );
+        host.metrics().register(
+            "failure_uploads_in_progress",
+            "Uploads being read now (at most service.max_concurrent_uploads)",
+            uploads_in_progress,
         );
         Ok(Self(host))
     }

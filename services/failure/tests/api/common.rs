@@ -175,6 +175,24 @@ impl TestFailure {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A metric's value from the admin port.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.service.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|line| line.split([' ', '{']).next() == Some(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
     /// Rows of `table` in the whole database (as the admin, past RLS).
     pub async fn count_rows(&self, table: &str) -> i64 {
         let admin = self.database.admin_client().await;
@@ -187,20 +205,7 @@ impl TestFailure {
 
     /// The statement counter from `/metrics`.
     pub async fn statements(&self) -> u64 {
-        let text = self
-            .http
-            .get(self.service.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|line| line.starts_with("failure_db_statements_total"))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no failure_db_statements_total in {text}"))
+        self.metric("failure_db_statements_total").await as u64
     }
 }
 

@@ -448,18 +448,18 @@ async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
         .send();
     let stalled = tokio::spawn(stalled);
     started_seen.recv().await.unwrap();
-    // The first upload holds the only place until it is given up.
-    let mut refused = None;
-    for _ in 0..50 {
-        let (status, body) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            refused = Some(body);
+    // The first upload holds the only place once the service counts it.
+    let mut holding = false;
+    for _ in 0..200 {
+        if app.metric("failure_uploads_in_progress").await == 1.0 {
+            holding = true;
             break;
         }
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let refused = refused.expect("a second upload at once is refused");
+    assert!(holding, "the stalled upload is being read");
+    let (status, refused) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
     assert_eq!(refused["code"], "upload.busy");
     let response = stalled.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
