@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
@@ -61,6 +61,9 @@ pub struct Backends {
     access: TtlCache<(AccessSubject, String), Option<Access>>,
     access_ttl: Duration,
     access_seq: AtomicI64,
+    /// When the access change feed was last read to its end.
+    feed_read_at: Mutex<Option<Instant>>,
+    feed_trusted_for: Duration,
     revoked: TtlCache<Uuid, ()>,
     revoked_cursor: Mutex<DateTime<Utc>>,
     pub access_hits: Counter,
@@ -74,6 +77,9 @@ pub struct BackendConfig {
     pub api_key_cache_size: usize,
     pub access_ttl: Duration,
     pub access_cache_size: usize,
+    /// Cached access answers are used only while the change feed that
+    /// would revoke them was read successfully within this long.
+    pub feed_trusted_for: Duration,
 }
 
 /// Access tokens live at most this long, so revocations older than it no
@@ -92,6 +98,8 @@ impl Backends {
             access: TtlCache::new(config.access_cache_size),
             access_ttl: config.access_ttl,
             access_seq: AtomicI64::new(-1),
+            feed_read_at: Mutex::new(None),
+            feed_trusted_for: config.feed_trusted_for,
             revoked: TtlCache::new(1_000_000),
             revoked_cursor: Mutex::new(Utc::now() - chrono::Duration::hours(1)),
             access_hits: Counter::default(),
@@ -142,7 +150,10 @@ impl Backends {
         request_id: &str,
     ) -> Result<Option<Access>, ServiceCallError> {
         let key = (subject.clone(), project.to_owned());
-        if let Some(cached) = self.access.get(&key) {
+        // A cached answer is only as good as the feed that would revoke it.
+        if self.feed_is_current()
+            && let Some(cached) = self.access.get(&key)
+        {
             self.access_hits.inc();
             return Ok(cached);
         }
@@ -181,6 +192,16 @@ impl Backends {
             self.access.insert(key, answer.clone(), self.access_ttl);
         }
         Ok(answer)
+    }
+
+    /// Whether the access change feed was read recently enough for cached
+    /// answers to be trusted (they may live long: the feed drops them).
+    fn feed_is_current(&self) -> bool {
+        self.feed_read_at
+            .lock()
+            .ok()
+            .and_then(|read_at| *read_at)
+            .is_some_and(|read_at| read_at.elapsed() <= self.feed_trusted_for)
     }
 
     /// Drops every cached access answer for `user`, so a change they just
@@ -256,6 +277,9 @@ impl Backends {
                 Ordering::SeqCst,
             );
             if !feed.has_more {
+                if let Ok(mut read_at) = self.feed_read_at.lock() {
+                    *read_at = Some(Instant::now());
+                }
                 return Ok(());
             }
         }

@@ -227,6 +227,9 @@ fn build_gateway(settings: &Settings, limiter: SharedLimiter) -> Result<Gateway,
                 api_key_cache_size: own.api_key_cache_size,
                 access_ttl: Duration::from_secs(own.access_cache_secs),
                 access_cache_size: own.access_cache_size,
+                feed_trusted_for: (pipeline::poll_interval(own.poll_interval_ms)
+                    * FEED_POLLS_TRUSTED)
+                    .max(Duration::from_secs(2)),
             },
         ),
         table,
@@ -248,6 +251,11 @@ fn build_gateway(settings: &Settings, limiter: SharedLimiter) -> Result<Gateway,
         cors_allowed_origins: own.cors_allowed_origins.clone(),
     })
 }
+
+/// Cached access answers stay in use while the change feed was read within
+/// this many poll intervals (at least 2 s); after that every request asks
+/// the project service again until the feed answers.
+const FEED_POLLS_TRUSTED: u32 = 5;
 
 /// Polls the access-change and revocation feeds, and refreshes the JWKS,
 /// for as long as the gateway exists.

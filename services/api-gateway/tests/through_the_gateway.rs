@@ -383,3 +383,68 @@ async fn a_logged_out_sessions_token_is_refused_within_the_poll_interval() {
         (StatusCode::UNAUTHORIZED, Some("auth.invalid_token"))
     );
 }
+
+/// Cached access is only as good as the change feed that would revoke it:
+/// once the feed cannot be read, the gateway stops answering from its cache
+/// (here the project service is gone, so it answers 503 from the failed
+/// lookup) instead of honouring possibly revoked access for the cache's
+/// whole lifetime.
+#[tokio::test]
+async fn cached_access_is_trusted_only_while_the_change_feed_is_read() {
+    let platform = common::spawn(&[
+        ("service.access_cache_secs", "3600".to_owned()),
+        ("service.poll_interval_ms", "100".to_owned()),
+    ])
+    .await;
+    let owner = platform.sign_up_and_log_in("feed@example.com").await;
+    platform.create_project(&owner, "foxtrot").await;
+    // The feed has seen the creation (which drops the creator's entries).
+    platform.settle().await;
+    for _ in 0..2 {
+        let response = platform
+            .send(
+                Method::GET,
+                "/api/v1/projects/foxtrot",
+                Some(&owner.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let hits = platform.metric("gateway_access_cache_hits").await;
+    assert!(hits >= 1.0, "the second read came from the cache");
+
+    let common::Platform {
+        project,
+        gateway,
+        http,
+        ..
+    } = platform;
+    project.stop().await.unwrap();
+    // Longer than the feed is trusted for (5 polls, at least 2 s).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let response = http
+        .get(gateway.url("/api/v1/projects/foxtrot"))
+        .bearer_auth(&owner.access_token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "dependency.unavailable", "{body}");
+    let metrics = http
+        .get(gateway.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hits_after: f64 = metrics
+        .lines()
+        .find(|line| line.starts_with("gateway_access_cache_hits"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap();
+    assert_eq!(hits_after, hits, "no answer came from the cache");
+}
