@@ -411,6 +411,30 @@ pub fn http_client() -> reqwest::Client {
         .expect("building an HTTP client")
 }
 
+/// One sample of the metric `name` (exactly that name, with or without
+/// labels; the first sample) on `service`'s admin `/metrics`, with the
+/// whole page for messages.
+pub async fn metric(
+    http: &reqwest::Client,
+    service: &RunningService,
+    name: &str,
+) -> (Option<f64>, String) {
+    let text = http
+        .get(service.admin_url("/metrics"))
+        .send()
+        .await
+        .expect("reading /metrics")
+        .text()
+        .await
+        .expect("reading /metrics");
+    let value = text
+        .lines()
+        .find(|line| line.split([' ', '{']).next() == Some(name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok());
+    (value, text)
+}
+
 /// Polls `url` until it answers `status` or `timeout` passes.
 pub async fn wait_for_status(
     client: &reqwest::Client,

@@ -411,7 +411,7 @@ async fn cached_access_is_trusted_only_while_the_change_feed_is_read() {
             .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let hits = platform.metric("gateway_access_cache_hits").await;
+    let hits = platform.metric("gateway_access_cache_hits_total").await;
     assert!(hits >= 1.0, "the second read came from the cache");
 
     let common::Platform {
@@ -432,19 +432,7 @@ async fn cached_access_is_trusted_only_while_the_change_feed_is_read() {
     let (status, body) = problem(response).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["code"], "dependency.unavailable", "{body}");
-    let metrics = http
-        .get(gateway.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let hits_after: f64 = metrics
-        .lines()
-        .find(|line| line.starts_with("gateway_access_cache_hits"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap();
-    assert_eq!(hits_after, hits, "no answer came from the cache");
+    let (hits_after, _) =
+        test_support::metric(&http, &gateway, "gateway_access_cache_hits_total").await;
+    assert_eq!(hits_after, Some(hits), "no answer came from the cache");
 }

@@ -186,20 +186,8 @@ impl Platform {
     }
 
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .http
-            .get(self.gateway.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0.0)
+        let (value, _) = test_support::metric(&self.http, &self.gateway, name).await;
+        value.unwrap_or(0.0)
     }
 
     /// Waits for the gateway's feeds to pick a change up.

@@ -229,20 +229,8 @@ impl TestAuth {
     }
 
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .http
-            .get(self.service.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+        let (value, text) = test_support::metric(&self.http, &self.service, name).await;
+        value.unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
     }
 }
 

@@ -177,20 +177,8 @@ impl TestFailure {
 
     /// A metric's value from the admin port.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .http
-            .get(self.service.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|line| line.split([' ', '{']).next() == Some(name))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
+        let (value, text) = test_support::metric(&self.http, &self.service, name).await;
+        value.unwrap_or_else(|| panic!("no {name} in {text}"))
     }
 
     /// Rows of `table` in the whole database (as the admin, past RLS).
