@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks `make run` the way a newcomer uses it: start it in the background,
 # wait for its banner, check every service's /readyz and /healthz, the
-# gateway's HTTPS listener (HSTS on HTTPS, none on HTTP), then `make stop`
+# gateway's HTTPS listener (HSTS on HTTPS, none on HTTP), that the terminal
+# shows no request logs (they are in .faultline/logs), then `make stop`
 # and make sure everything, the private cluster included, is down.
 #
 # scripts/quickstart-check.sh sources this file for the same steps.
@@ -77,6 +78,38 @@ check_services() {
     fi
 }
 
+# The terminal shows the platform, not every request: per-request logs are
+# in .faultline/logs/<service>.log, plain text; the terminal (LOG) has no
+# info lines, no colour codes, and nothing after the banner's last line.
+# Sets failed=1 otherwise.
+check_logs() {
+    local log="$1" logs name
+    if [[ "$BASE_PORT" == 7400 ]]; then logs="$ROOT/.faultline/logs"; else logs="$ROOT/.faultline/logs-$BASE_PORT"; fi
+    if grep -Eq '^\[[a-z]+\] [^ ]+ +INFO ' "$log"; then
+        echo "check-run: FAIL info log lines on make run's terminal:"; grep -E '^\[[a-z]+\] [^ ]+ +INFO ' "$log" | head -n 3; failed=1
+    else
+        echo "check-run: ok   no request logs on make run's terminal"
+    fi
+    if grep -q $'\e\\[' "$log"; then echo "check-run: FAIL colour codes on make run's terminal"; failed=1; fi
+    if [[ "$(tail -n 1 "$log")" == "faultline: running"* ]]; then
+        echo "check-run: ok   the banner is the last thing on make run's terminal"
+    else
+        echo "check-run: FAIL output after the banner: $(tail -n 1 "$log")"; failed=1
+    fi
+    for name in auth project failure analytics integration gateway; do
+        if [[ -s "$logs/$name.log" ]] && grep -Eq '^[^ ]+ +INFO ' "$logs/$name.log" && ! grep -q $'\e\\[' "$logs/$name.log"; then
+            echo "check-run: ok   ${logs#"$ROOT/"}/$name.log has the service's plain-text log"
+        else
+            echo "check-run: FAIL ${logs#"$ROOT/"}/$name.log is missing, empty or coloured"; failed=1
+        fi
+    done
+    if grep -Eq 'INFO .*(/api/v1/|/v1/)' "$logs/gateway.log"; then
+        echo "check-run: ok   the gateway's request log is in its log file"
+    else
+        echo "check-run: FAIL no request lines in ${logs#"$ROOT/"}/gateway.log"; failed=1
+    fi
+}
+
 # `make stop`, then make sure make run, the services and (without
 # DATABASE_URL) the private cluster are down. Sets failed=1 otherwise.
 stop_make_run() {
@@ -97,6 +130,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     if [[ "$BASE_PORT" == 7400 ]]; then log="$ROOT/.faultline/make-run.log"; else log="$ROOT/.faultline/make-run-$BASE_PORT.log"; fi
     start_make_run "$log"
     check_services
+    check_logs "$log"
     stop_make_run
     [[ $failed -eq 0 ]] && echo "check-run: make run brought all 6 services to ready and make stop stopped everything"
     exit $failed

@@ -148,6 +148,7 @@ else
     problem "a Quickstart command failed (the last one echoed above)"
 fi
 
+check_logs "$LOG_BASE-1.log"
 demo_snapshot > "$WORK/before"
 stop_make_run
 say "make stop: everything stopped"

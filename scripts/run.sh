@@ -3,11 +3,16 @@
 #
 # Makes sure PostgreSQL is there (scripts/postgres.sh), makes a self-signed
 # development certificate for the gateway's HTTPS listener if there is none,
-# builds the services, starts all six with per-service prefixed logs, waits
-# until every one is ready, makes sure the demo exists (scripts/demo.sh;
+# builds the services, starts all six, waits until every one is ready, makes sure the demo exists (scripts/demo.sh;
 # `--no-demo` or FAULTLINE_DEMO=0 leaves it out), prints the gateway URLs
 # and the quickstart commands, and stops everything (the private cluster
 # too) on Ctrl-C, SIGTERM or `make stop`.
+#
+# Each service logs to .faultline/logs/<service>.log at the level
+# FAULTLINE_LOG names (default info; any tracing filter, e.g.
+# `info,failure_service=debug`); the terminal gets only warnings, errors and
+# anything a service prints outside its log (a panic), so the quickstart
+# banner stays the last thing on screen.
 #
 #   scripts/run.sh [--no-demo]   start
 #   scripts/run.sh stop          stop what a run on this FAULTLINE_BASE_PORT started
@@ -22,10 +27,13 @@ BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
 if [[ "$BASE_PORT" == 7400 ]]; then
     RUN="$ROOT/.faultline/run"
     MAIN_PID="$ROOT/.faultline/make-run.pid"
+    LOGS="$ROOT/.faultline/logs"
 else
     RUN="$ROOT/.faultline/run-$BASE_PORT"
     MAIN_PID="$ROOT/.faultline/make-run-$BASE_PORT.pid"
+    LOGS="$ROOT/.faultline/logs-$BASE_PORT"
 fi
+LOG_LEVEL="${FAULTLINE_LOG:-info}"
 DEMO="${FAULTLINE_DEMO:-1}"
 case "${1:-}" in
     ""|stop) ;;
@@ -140,8 +148,18 @@ unset FAULTLINE_TEST_ADMIN_URL
 echo "faultline: building services"
 cargo build --workspace --bins --quiet
 
-mkdir -p "$RUN"
+mkdir -p "$RUN" "$LOGS"
 echo $$ > "$MAIN_PID"
+
+# The whole output goes to the service's log file; the terminal gets what is
+# not an info/debug/trace event (plain or JSON format), prefixed.
+log_to_file() {
+    local name="$1" file="$LOGS/$1.log"
+    [[ -f "$file" ]] && mv -f "$file" "$file.1"
+    tee "$file" \
+        | grep --line-buffered -Ev '^[^ ]+ +(TRACE|DEBUG|INFO) |"level":"(TRACE|DEBUG|INFO)"' \
+        | sed -u "s/^/[$name] /"
+}
 trap 'echo "faultline: stopping"; stop_all; rm -f "$MAIN_PID"; exit 0' INT TERM
 
 for entry in "${SERVICES[@]}"; do
@@ -163,13 +181,14 @@ for entry in "${SERVICES[@]}"; do
     FAULTLINE__SERVER__PORT="$port" \
     FAULTLINE__SERVER__ADMIN_PORT="$admin_port" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
+    FAULTLINE__TELEMETRY__LOG_FILTER="$LOG_LEVEL" \
     FAULTLINE__SERVICE__AUTH_URL="http://127.0.0.1:$((BASE_PORT + 1))" \
     FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL="http://127.0.0.1:$((BASE_PORT + 1))" \
     FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL="http://127.0.0.1:$((BASE_PORT + 2))" \
     FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL="http://127.0.0.1:$((BASE_PORT + 3))" \
     FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL="http://127.0.0.1:$((BASE_PORT + 4))" \
     FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL="http://127.0.0.1:$((BASE_PORT + 5))" \
-        "$TARGET_DIR/debug/$binary" serve > >(sed -u "s/^/[$name] /") 2>&1 &
+        "$TARGET_DIR/debug/$binary" serve > >(log_to_file "$name") 2>&1 &
     echo $! > "$RUN/$name.pid"
 done
 
@@ -186,6 +205,7 @@ for entry in "${SERVICES[@]}"; do
         fi
         sleep 0.3
     done
+    echo "faultline: $name ready on 127.0.0.1:$((BASE_PORT + offset)) (log: ${LOGS#"$ROOT/"}/$name.log)"
 done
 
 echo "faultline: all 6 services ready"

@@ -8,6 +8,7 @@
 //! the response and available to error bodies through a task-local.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -108,6 +109,9 @@ pub fn init(
 ) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_new(&settings.log_filter)?;
+    // Colour only for a person at a terminal: a log file or a collector
+    // gets plain text.
+    let ansi = std::io::stdout().is_terminal();
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -115,7 +119,10 @@ pub fn init(
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(ansi)
+            .boxed(),
     };
 
     let provider = match &settings.otlp_endpoint {
