@@ -871,7 +871,7 @@ fn failure_service_v2_deploys_beside_v1_and_changes_nothing_but_the_gateway_rout
 }
 
 #[test]
-fn the_image_builds_one_service_and_runs_it_without_a_shell_as_a_numeric_user() {
+fn the_image_builds_one_service_and_runs_it_in_prod_without_a_shell_as_a_numeric_user() {
     let dockerfile = read("deploy/docker/Dockerfile");
     let instructions: Vec<&str> = dockerfile
         .lines()
@@ -920,6 +920,18 @@ fn the_image_builds_one_service_and_runs_it_without_a_shell_as_a_numeric_user() 
         command,
         [entrypoint[0].clone(), "healthcheck".into()],
         "health via the binary"
+    );
+
+    // The runtime stage's ENV, continuation lines joined.
+    let runtime_text = dockerfile[dockerfile.rfind("\nFROM ").unwrap()..].replace("\\\n", " ");
+    let environment: Vec<&str> = runtime_text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert!(
+        environment.contains(&"FAULTLINE__ENVIRONMENT=prod"),
+        "an image runs in prod unless its deployment says otherwise: {environment:?}"
     );
 
     let position = |needle: &str| {

@@ -71,6 +71,9 @@ impl ServiceClient {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(2)))
             .pool_idle_timeout(Duration::from_secs(60))
+            // Small requests and answers go out at once, never held for a
+            // delayed ACK (Nagle).
+            .tcp_nodelay(true)
             .build()?;
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),

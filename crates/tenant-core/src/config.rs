@@ -2,7 +2,9 @@
 //!
 //! Sources, lowest priority first:
 //! 1. embedded defaults (common ones here, service ones from [`ServiceSettings::DEFAULTS`]),
-//!    plus development secrets when `environment` is not `prod`;
+//!    plus development secrets: the role passwords when `environment` is not
+//!    `prod`, the internal-token key only in `dev` and only while no key is
+//!    configured;
 //! 2. an optional TOML file: `FAULTLINE_CONFIG` if set (then it must exist), else
 //!    `config/<service>.toml` if present;
 //! 3. environment variables `FAULTLINE__SECTION__KEY` (always last, so an operator
@@ -11,7 +13,9 @@
 //! Everything is validated before a service binds a port: a bad value stops
 //! startup with a message naming the key. In `prod`, secrets that are missing,
 //! shorter than [`MIN_SECRET_LEN`] bytes or equal to a development default are
-//! refused. Secrets are [`SecretString`]s, so they never show up in `Debug`
+//! refused. The development internal-token key is published in this file, so
+//! anyone could sign context tokens with it: it is accepted only in `dev`, and
+//! only as the keyring's one key. Secrets are [`SecretString`]s, so they never show up in `Debug`
 //! output or logs.
 
 use std::collections::BTreeMap;
@@ -411,7 +415,7 @@ pub fn load_with_overrides<S: ServiceSettings>(
     overrides: &[(&str, String)],
 ) -> Result<Settings<S>, ConfigError> {
     let file = config_file(spec)?;
-    let layered = |dev_defaults: bool| -> Result<config::Config, ConfigError> {
+    let layered = |dev_defaults: DevDefaults| -> Result<config::Config, ConfigError> {
         // Defaults go in key by key, so an override of one key in a table
         // (`service.upstreams.auth.url`) keeps its siblings.
         let mut builder = config::Config::builder();
@@ -430,11 +434,13 @@ pub fn load_with_overrides<S: ServiceSettings>(
         for (key, value) in database_defaults(spec.schema.unwrap_or("unused")) {
             builder = builder.set_default(key, value)?;
         }
-        if dev_defaults {
+        if dev_defaults.internal_key {
             builder = builder.set_default(
                 format!("internal_token.keys.{DEV_INTERNAL_KEY_ID}"),
                 DEV_INTERNAL_KEY,
             )?;
+        }
+        if dev_defaults.role_passwords {
             if let Some(schema) = spec.schema {
                 builder = builder
                     .set_default(
@@ -462,13 +468,38 @@ pub fn load_with_overrides<S: ServiceSettings>(
         Ok(builder.build()?)
     };
 
-    let environment: Environment = layered(false)?.get("environment")?;
-    let mut settings: Settings<S> = layered(environment != Environment::Prod)?.try_deserialize()?;
+    let configured = layered(DevDefaults::NONE)?;
+    let environment: Environment = configured.get("environment")?;
+    let keys_configured = configured
+        .get_table("internal_token.keys")
+        .is_ok_and(|keys| !keys.is_empty());
+    let mut settings: Settings<S> = layered(DevDefaults {
+        internal_key: environment == Environment::Dev && !keys_configured,
+        role_passwords: environment != Environment::Prod,
+    })?
+    .try_deserialize()?;
     if spec.schema.is_none() {
         settings.database = None;
     }
     settings.validate(spec)?;
     Ok(settings)
+}
+
+/// Which development secrets the embedded defaults supply.
+#[derive(Debug, Clone, Copy)]
+struct DevDefaults {
+    /// The published internal-token key: only in `dev`, and only while no
+    /// key is configured, so it never sits in a keyring beside real keys.
+    internal_key: bool,
+    /// The role passwords `scripts/postgres.sh` sets: outside `prod`.
+    role_passwords: bool,
+}
+
+impl DevDefaults {
+    const NONE: Self = Self {
+        internal_key: false,
+        role_passwords: false,
+    };
 }
 
 /// `{a: {b: 1}}` -> `[("a.b", 1)]`; arrays are leaves.
@@ -560,14 +591,25 @@ impl<S: ServiceSettings> Settings<S> {
                 token.signing_key_id
             ));
         }
+        // Only a development keyring may hold the published key: anywhere
+        // else, or beside a real key, it would let anyone who can reach a
+        // service sign a context token it accepts.
+        let dev_key_allowed = self.environment == Environment::Dev && token.keys.len() == 1;
         for (kid, secret) in &token.keys {
-            check_secret(
-                &format!("internal_token.keys.{kid}"),
-                Some(secret),
-                prod,
-                &[DEV_INTERNAL_KEY],
-                &mut problems,
-            );
+            let key = format!("internal_token.keys.{kid}");
+            if secret.expose_secret() == DEV_INTERNAL_KEY && !dev_key_allowed {
+                let place = match self.environment {
+                    Environment::Dev => "beside other keys",
+                    Environment::Test => "in test",
+                    Environment::Prod => "in prod",
+                };
+                problems.push(format!(
+                    "{key} is a development default and is refused {place}: set {}",
+                    env_name(&key)
+                ));
+                continue;
+            }
+            check_secret(&key, Some(secret), prod, &[], &mut problems);
         }
 
         match (&self.database, spec.schema) {
@@ -652,6 +694,11 @@ impl ServerSettings {
     }
 }
 
+/// The environment variable that sets `key`.
+fn env_name(key: &str) -> String {
+    format!("FAULTLINE__{}", key.replace('.', "__").to_uppercase())
+}
+
 /// Outside production a missing secret is tolerated (local trust auth);
 /// in production it must be present, long and not a published default.
 fn check_secret(
@@ -664,7 +711,7 @@ fn check_secret(
     if !prod {
         return;
     }
-    let env_name = format!("FAULTLINE__{}", key.replace('.', "__").to_uppercase());
+    let env_name = env_name(key);
     match secret.map(ExposeSecret::expose_secret) {
         None => problems.push(format!("{key} is required in prod: set {env_name}")),
         Some(value) if dev_defaults.contains(&value) => problems.push(format!(
@@ -736,6 +783,64 @@ mod tests {
                 .contains("database.app_password is a development default"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn in_dev_a_configured_key_keeps_the_development_key_out_of_the_keyring() {
+        let alone = load(&[]).unwrap().internal_token.keys;
+        assert_eq!(alone.keys().collect::<Vec<_>>(), ["dev"]);
+
+        let settings = load(&[
+            ("internal_token.keys.blue", STRONG),
+            ("internal_token.signing_key_id", "blue"),
+        ])
+        .unwrap();
+        assert_eq!(settings.environment, Environment::Dev);
+        assert_eq!(
+            settings.internal_token.keys.keys().collect::<Vec<_>>(),
+            ["blue"]
+        );
+
+        let message = load(&[
+            ("internal_token.keys.blue", STRONG),
+            ("internal_token.keys.dev", DEV_INTERNAL_KEY),
+            ("internal_token.signing_key_id", "blue"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.contains(
+                "internal_token.keys.dev is a development default and is refused beside other keys"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn outside_dev_the_development_key_is_neither_supplied_nor_accepted() {
+        let message = load(&[("environment", "test")]).unwrap_err().to_string();
+        assert!(
+            message.contains("internal_token.keys is missing"),
+            "{message}"
+        );
+        let message = load(&[
+            ("environment", "test"),
+            ("internal_token.keys.dev", DEV_INTERNAL_KEY),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.contains(
+                "internal_token.keys.dev is a development default and is refused in test"
+            ),
+            "{message}"
+        );
+        let settings = load(&[
+            ("environment", "test"),
+            ("internal_token.keys.dev", "a key of the test suite's own"),
+        ])
+        .unwrap();
+        assert_eq!(settings.internal_token.keys.len(), 1);
     }
 
     #[test]

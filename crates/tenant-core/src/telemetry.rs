@@ -1,7 +1,9 @@
 //! Logs, traces and the per-request root span.
 //!
 //! Every request gets one root span carrying `request_id`, `http.route` (the
-//! route template, never the raw path, so cardinality stays bounded),
+//! route template, never the raw path, so cardinality stays bounded: actix's
+//! pattern, or the template a service that routes by itself names with
+//! [`record_route`], as the gateway does from its route table),
 //! `project_id` (recorded once the tenant context is known) and, when the
 //! caller sent a W3C `traceparent`, that trace as its parent. The request id
 //! is kept from `X-Request-Id` when it is sane, minted otherwise, echoed on
@@ -12,12 +14,12 @@ use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
+use actix_web::{Error, HttpMessage, HttpRequest};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
@@ -197,6 +199,22 @@ impl Extractor for RequestHeaders<'_> {
     }
 }
 
+/// The route template a service matched by itself, kept on the request so
+/// the request's metrics are labelled with it.
+#[derive(Debug, Clone)]
+struct MatchedRoute(String);
+
+/// Names the route a request matched, for a service that routes by itself
+/// behind one catch-all actix route (the gateway and its route table):
+/// without it every such request is `http.route="unmatched"`. Records the
+/// template on the request's span (and the span's name) at once, so what is
+/// logged from here on carries it, and labels the request's metrics with it.
+pub fn record_route(req: &HttpRequest, template: &str) {
+    record_route_on(&tracing::Span::current(), req.method(), template);
+    req.extensions_mut()
+        .insert(MatchedRoute(template.to_owned()));
+}
+
 /// Probes and service-to-service calls (feeds polled every second) are
 /// logged at debug, so they do not drown the requests people make.
 fn is_probe(path: &str) -> bool {
@@ -216,21 +234,21 @@ pub async fn request_telemetry(
         .and_then(|value| value.to_str().ok())
         .and_then(RequestId::parse)
         .unwrap_or_else(RequestId::mint);
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // Known now for actix routes; a service that routes by itself names it
+    // later through `record_route`, so the fields start empty then.
+    let pattern = req.match_pattern();
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
 
     let span = if is_probe(req.path()) {
-        tracing::debug_span!("http.request", http.request.method = %method, http.route = %route, request_id = %request_id, http.response.status_code = tracing::field::Empty)
+        tracing::debug_span!("http.request", http.request.method = %method, http.route = tracing::field::Empty, request_id = %request_id, http.response.status_code = tracing::field::Empty)
     } else {
         tracing::info_span!(
             "http.request",
-            otel.name = %format!("{method} {route}"),
+            otel.name = tracing::field::Empty,
             otel.kind = "server",
             http.request.method = %method,
-            http.route = %route,
+            http.route = tracing::field::Empty,
             url.path = %req.path(),
             request_id = %request_id,
             trace_id = tracing::field::Empty,
@@ -239,6 +257,9 @@ pub async fn request_telemetry(
             http.response.status_code = tracing::field::Empty,
         )
     };
+    if let Some(pattern) = &pattern {
+        record_route_on(&span, &method, pattern);
+    }
     let parent = propagator().extract(&RequestHeaders(req.headers()));
     let remote = parent.span().span_context().clone();
     if remote.is_valid() {
@@ -260,6 +281,24 @@ pub async fn request_telemetry(
         }
     };
 
+    let route = match pattern {
+        Some(pattern) => pattern,
+        None => {
+            let matched = response
+                .request()
+                .extensions()
+                .get::<MatchedRoute>()
+                .cloned();
+            match matched {
+                Some(MatchedRoute(template)) => template,
+                None => {
+                    let unmatched = "unmatched".to_owned();
+                    record_route_on(&span, &method, &unmatched);
+                    unmatched
+                }
+            }
+        }
+    };
     let status = response.status();
     span.record("http.response.status_code", status.as_u16());
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
@@ -284,4 +323,12 @@ pub async fn request_telemetry(
         }
     });
     Ok(response)
+}
+
+fn record_route_on(span: &tracing::Span, method: &actix_web::http::Method, route: &str) {
+    span.record("http.route", route);
+    span.record(
+        "otel.name",
+        tracing::field::display(format_args!("{method} {route}")),
+    );
 }

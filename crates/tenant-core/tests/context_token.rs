@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use tenant_core::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
 use uuid::Uuid;
 
+use test_support::{TEST_INTERNAL_KEY, TEST_INTERNAL_KEY_ID};
+
+/// The development key, published in tenant-core's source.
 const DEV_KEY: &str = "faultline-dev-internal-token-key-not-for-production";
 
 fn member_context() -> TenantContext {
@@ -99,8 +102,8 @@ async fn an_expired_token_is_401() {
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(
         &claims("probe-service", now - 120, now - 61),
-        "dev",
-        DEV_KEY,
+        TEST_INTERNAL_KEY_ID,
+        TEST_INTERNAL_KEY,
     );
     assert_invalid_token(&service, &token).await;
 }
@@ -118,7 +121,7 @@ async fn a_token_with_a_bad_signature_is_401() {
     let now = chrono::Utc::now().timestamp();
     let forged = hand_made_token(
         &claims("probe-service", now, now + 30),
-        "dev",
+        TEST_INTERNAL_KEY_ID,
         "another-key-of-at-least-thirty-two-bytes",
     );
     assert_invalid_token(&service, &forged).await;
@@ -135,7 +138,11 @@ async fn a_token_with_a_bad_signature_is_401() {
 async fn a_token_living_longer_than_a_minute_is_401() {
     let service = common::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
-    let token = hand_made_token(&claims("probe-service", now, now + 3600), "dev", DEV_KEY);
+    let token = hand_made_token(
+        &claims("probe-service", now, now + 3600),
+        TEST_INTERNAL_KEY_ID,
+        TEST_INTERNAL_KEY,
+    );
     assert_invalid_token(&service, &token).await;
 }
 
@@ -146,7 +153,7 @@ async fn a_token_signed_with_an_unknown_key_id_is_401() {
     let token = hand_made_token(
         &claims("probe-service", now, now + 30),
         "k-unknown",
-        DEV_KEY,
+        TEST_INTERNAL_KEY,
     );
     assert_invalid_token(&service, &token).await;
 }
@@ -159,6 +166,25 @@ async fn a_token_signed_with_a_retired_but_configured_key_still_verifies() {
     let token = hand_made_token(&claims("probe-service", now, now + 30), "k2025", retired);
     assert_eq!(
         whoami(&service, Some(&token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_dev_service_with_real_keys_refuses_a_token_signed_with_the_published_development_key() {
+    let real = "a-real-internal-key-of-this-deployment";
+    let service = common::spawn_probe(&[
+        ("environment", "dev".to_owned()),
+        ("internal_token.keys.blue", real.to_owned()),
+        ("internal_token.signing_key_id", "blue".to_owned()),
+    ]);
+    let now = chrono::Utc::now().timestamp();
+    let claims = claims("probe-service", now, now + 30);
+    let forged = hand_made_token(&claims, "dev", DEV_KEY);
+    assert_invalid_token(&service, &forged).await;
+    let genuine = hand_made_token(&claims, "blue", real);
+    assert_eq!(
+        whoami(&service, Some(&genuine)).await.status(),
         StatusCode::OK
     );
 }

@@ -113,6 +113,11 @@ fn spawn_tls(cert: &DevCert, extra: &[(&'static str, String)]) -> Host {
 fn load(overrides: &[(&'static str, String)]) -> Result<Settings, ConfigError> {
     let mut all = vec![
         ("environment", "test".to_owned()),
+        (
+            "internal_token.keys.test",
+            test_support::TEST_INTERNAL_KEY.to_owned(),
+        ),
+        ("internal_token.signing_key_id", "test".to_owned()),
         ("server.port", "0".to_owned()),
         ("server.admin_port", "0".to_owned()),
     ];

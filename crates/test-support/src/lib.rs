@@ -324,8 +324,28 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Settings for `spec` as a test runs it: environment `test`, both ports 0,
-/// quiet logs, pointed at `db` when given, then `extra` overrides.
+/// The internal-token key id and key every service a test starts signs and
+/// verifies with. Tests run in `test`, where the development key is never in
+/// the keyring, so the suite brings a key of its own.
+pub const TEST_INTERNAL_KEY_ID: &str = "test";
+pub const TEST_INTERNAL_KEY: &str = "faultline-test-suite-internal-token-key";
+const INTERNAL_KEY_SETTING: &str = "internal_token.keys.test";
+
+/// The suite's internal-token key as environment variables, for a service
+/// binary a test runs as a process (`Command::envs`).
+pub fn internal_token_env() -> [(&'static str, &'static str); 2] {
+    [
+        ("FAULTLINE__INTERNAL_TOKEN__KEYS__TEST", TEST_INTERNAL_KEY),
+        (
+            "FAULTLINE__INTERNAL_TOKEN__SIGNING_KEY_ID",
+            TEST_INTERNAL_KEY_ID,
+        ),
+    ]
+}
+
+/// Settings for `spec` as a test runs it: environment `test` with the
+/// suite's internal-token key, both ports 0, quiet logs, pointed at `db`
+/// when given, then `extra` overrides.
 pub fn settings<S: ServiceSettings>(
     spec: &ServiceSpec,
     db: Option<&TestDatabase>,
@@ -333,6 +353,11 @@ pub fn settings<S: ServiceSettings>(
 ) -> Settings<S> {
     let mut overrides: Vec<(&str, String)> = vec![
         ("environment", "test".to_owned()),
+        (INTERNAL_KEY_SETTING, TEST_INTERNAL_KEY.to_owned()),
+        (
+            "internal_token.signing_key_id",
+            TEST_INTERNAL_KEY_ID.to_owned(),
+        ),
         ("server.port", "0".to_owned()),
         ("server.admin_port", "0".to_owned()),
         ("server.workers", "2".to_owned()),
@@ -385,18 +410,18 @@ impl RunningService {
     }
 }
 
-/// An internal context token for `audience`, signed with the development key,
+/// An internal context token for `audience`, signed with the suite's key,
 /// as the gateway would mint it.
 pub fn context_token(audience: &str, context: &TenantContext) -> String {
-    let settings: Settings = config::load_with_overrides(
+    let settings: Settings = settings(
         &ServiceSpec {
             name: "test-support",
             schema: None,
             migrations: &[],
         },
-        &[("environment", "test".to_owned())],
-    )
-    .expect("default settings load");
+        None,
+        &[],
+    );
     InternalTokenIssuer::new(&settings.internal_token)
         .and_then(|issuer| issuer.issue(audience, context))
         .expect("minting a context token")

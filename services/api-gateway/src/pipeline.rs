@@ -1,4 +1,5 @@
-//! The request path through the gateway, in order: version and route,
+//! The request path through the gateway, in order: version and route
+//! (named on the request's telemetry; unsafe path parameters refused),
 //! authentication, project context, authorization, rate limit, proxy.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,9 @@ use crate::backends::{Access, AccessSubject, Backends, KeyPrincipal};
 use crate::jwt::{TokenVerifier, VerifiedUser};
 use crate::proxy::Proxy;
 use crate::ratelimit::{Decision, Limit, SharedLimiter};
-use crate::route_table::{AuthMode, ProjectSource, Route, RouteMatch, RouteTable};
+use crate::route_table::{
+    AuthMode, ProjectSource, Route, RouteMatch, RouteTable, unsafe_parameter,
+};
 use crate::settings::Upstream;
 
 /// Everything the request path needs, shared by all workers.
@@ -124,6 +127,15 @@ impl Gateway {
             RouteMatch::NotFound => return Err(not_found()),
             RouteMatch::MethodNotAllowed(allowed) => return Ok(method_not_allowed(&allowed)),
         };
+        tenant_core::telemetry::record_route(&req, &route.template);
+        if let Some(name) = unsafe_parameter(&params) {
+            return Err(Problem::bad_request(
+                "request.invalid_path_parameter",
+                format!(
+                    "the path parameter `{name}` is a dot segment or holds an encoded `/`, `\\` or `.`"
+                ),
+            ));
+        }
 
         let request_id = tenant_core::telemetry::current_request_id().unwrap_or_default();
         let caller = self.authenticate(&req, route, &request_id).await?;

@@ -159,15 +159,15 @@ async fn slow() -> HttpResponse {
 }
 
 fn probe_server(audience: &'static str) -> String {
-    let settings: tenant_core::config::Settings = tenant_core::config::load_with_overrides(
+    let settings: tenant_core::config::Settings = test_support::settings(
         &tenant_core::ServiceSpec {
             name: "probe",
             schema: None,
             migrations: &[],
         },
-        &[("environment", "test".to_owned())],
-    )
-    .unwrap();
+        None,
+        &[],
+    );
     let verifier = web::Data::new(InternalTokenVerifier::new(
         &settings.internal_token,
         audience,

@@ -101,6 +101,7 @@ async fn rotate(database: &test_support::TestDatabase) {
     let output = Command::new(env!("CARGO_BIN_EXE_auth-service"))
         .args(["keys", "rotate"])
         .env("FAULTLINE__ENVIRONMENT", "test")
+        .envs(test_support::internal_token_env())
         .env("FAULTLINE__DATABASE__HOST", host)
         .env("FAULTLINE__DATABASE__PORT", port.to_string())
         .env("FAULTLINE__DATABASE__NAME", database.name())

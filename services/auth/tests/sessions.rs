@@ -360,6 +360,7 @@ async fn create_admin_makes_a_platform_admin_whose_token_says_so() {
             "Root",
         ])
         .env("FAULTLINE__ENVIRONMENT", "test")
+        .envs(test_support::internal_token_env())
         .env("FAULTLINE__DATABASE__HOST", host)
         .env("FAULTLINE__DATABASE__PORT", port.to_string())
         .env("FAULTLINE__DATABASE__NAME", auth.database.name())

@@ -278,6 +278,7 @@ async fn the_import_command_runs_from_the_binary_and_prints_its_report() {
             .arg("import")
             .arg(&file)
             .env("FAULTLINE__ENVIRONMENT", "test")
+            .envs(test_support::internal_token_env())
             .env("FAULTLINE__TELEMETRY__LOG_FILTER", "warn")
             .env("FAULTLINE__DATABASE__HOST", &host)
             .env("FAULTLINE__DATABASE__PORT", port.to_string())
