@@ -10,7 +10,8 @@ use prometheus_client::metrics::counter::Counter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
-use tenant_core::{Db, Role, TenantContext};
+use tenant_core::{Db, Problem, Role, TenantContext};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use uuid::Uuid;
 
 use crate::api_key::ApiKey;
@@ -43,6 +44,11 @@ pub struct AuthState {
     pub policy: Policy,
     /// Database lookups made by API key introspection (junk never gets one).
     pub api_key_lookups: Counter,
+    /// Connections the flows of callers without credentials (sign-up,
+    /// log-in, refresh) may hold at once: half the pool. A flood of them
+    /// queues here, and signed-in users and API key introspection keep
+    /// the other half.
+    pub public_flow_connections: Semaphore,
 }
 
 /// The OAuth 2.0 token response.
@@ -108,6 +114,7 @@ impl AuthState {
         let display_name = DisplayName::parse(display_name)?;
         let password = NewPassword::parse(password)?;
         let hash = self.hasher.hash(password.secret()).await?;
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         let user = match repo::insert_user(
             &tx,
@@ -153,6 +160,7 @@ impl AuthState {
         let client_ip = client_ip.map(|ip| ip.to_string());
         let client_ip = client_ip.as_deref();
         let user = {
+            let _connection = self.public_flow_connection().await?;
             let tx = self.db.unscoped_tx().await?;
             if let Some(seconds) = repo::account_locked_for(&tx, &account).await? {
                 self.refuse_locked(tx, seconds, client_ip).await?;
@@ -178,6 +186,7 @@ impl AuthState {
             None
         };
 
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         // Failures recorded by concurrent guesses while this one was being
         // hashed count: a lock taken meanwhile refuses it too.
@@ -188,9 +197,9 @@ impl AuthState {
         // The password changed or the account was disabled while hashing:
         // what was verified is no longer the account's password.
         let current = repo::user_by_id(&tx, user.id).await?;
-        if current.is_none_or(|current| {
-            current.disabled || current.password_hash != user.password_hash
-        }) {
+        if current
+            .is_none_or(|current| current.disabled || current.password_hash != user.password_hash)
+        {
             return Err(AuthError::InvalidCredentials);
         }
         repo::clear_account_failures(&tx, &account).await?;
@@ -228,6 +237,16 @@ impl AuthState {
         Ok(response)
     }
 
+    /// A turn at the connections of the flows without credentials; held
+    /// for one short transaction.
+    async fn public_flow_connection(&self) -> Result<SemaphorePermit<'_>, AuthError> {
+        self.public_flow_connections
+            .acquire()
+            .await
+            // Only a closed semaphore refuses, and this one is never closed.
+            .map_err(|_| AuthError::Context(Problem::unavailable("auth.unavailable", 1)))
+    }
+
     /// Audits a sign-in refused because its account is locked.
     async fn refuse_locked(
         &self,
@@ -257,6 +276,7 @@ impl AuthState {
         client_ip: Option<&str>,
     ) -> Result<(), AuthError> {
         let backoff = &self.policy.account_backoff;
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         let failures = repo::record_account_failure(&tx, account, backoff.window_secs).await?;
         repo::lock_account(&tx, account, failures, backoff.lock_secs(failures)).await?;
@@ -303,6 +323,7 @@ impl AuthState {
         if !presented.starts_with(tokens::REFRESH_PREFIX) {
             return Err(AuthError::InvalidGrant);
         }
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         let grace = self.policy.refresh_grace_secs as f64;
         let Some(token) =

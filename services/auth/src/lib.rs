@@ -167,6 +167,13 @@ async fn build_state(
             api_key_max_days: own.api_key_max_days,
         },
         api_key_lookups: metrics.api_key_lookups.clone(),
+        public_flow_connections: tokio::sync::Semaphore::new(
+            settings
+                .database
+                .as_ref()
+                .map_or(1, |database| database.pool_max_size / 2)
+                .max(1),
+        ),
         db,
     })
 }

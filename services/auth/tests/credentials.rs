@@ -90,8 +90,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 }
 
 #[tokio::test]
-async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_signing_in_there()
-{
+async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_signing_in_there() {
     let auth = common::spawn(&[]).await;
     auth.sign_up("regular@example.com").await;
     let shared_address = common::anonymous_from("203.0.113.7");
