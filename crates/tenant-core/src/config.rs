@@ -20,7 +20,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -147,6 +149,73 @@ pub struct ServerSettings {
     pub client_disconnect_timeout_ms: u64,
     /// How long an idle keep-alive connection stays open; 0 turns keep-alive off.
     pub keep_alive_secs: u64,
+    /// The proxies in front of this listener (an ingress controller, a load
+    /// balancer) whose `X-Forwarded-For` entries are believed. Only the
+    /// gateway, the one service reached from outside, reads it.
+    #[serde(default)]
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// `server.trusted_proxies`: networks (`10.0.0.0/8`) or single addresses,
+/// as a list or one comma-separated string (as an environment variable
+/// gives it). Empty by default: nothing is trusted and a client is its TCP
+/// peer, so no client can name its own address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|network| network.contains(&address))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn parse_entry(entry: &str) -> Option<ipnet::IpNet> {
+        entry
+            .parse::<ipnet::IpNet>()
+            .ok()
+            .or_else(|| entry.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+            .map(|network| network.trunc())
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                Self::parse_entry(entry).ok_or_else(|| {
+                    format!(
+                        "server.trusted_proxies: `{entry}` is neither an address nor a network \
+                         such as 10.0.0.0/8"
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum ListOrString {
+            List(Vec<String>),
+            String(String),
+        }
+        let text = match ListOrString::deserialize(deserializer)? {
+            ListOrString::List(list) => list.join(","),
+            ListOrString::String(text) => text,
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// The most header fields actix-http parses in an HTTP/1 request head;
@@ -935,6 +1004,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("server.port"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses_and_nothing_is_trusted_by_default() {
+        let none = load(&[]).unwrap().server.trusted_proxies;
+        assert!(none.is_empty());
+        assert!(!none.contains("127.0.0.1".parse().unwrap()));
+
+        let trusted = load(&[("server.trusted_proxies", "10.1.0.0/16, 192.0.2.7,fd00::/8")])
+            .unwrap()
+            .server
+            .trusted_proxies;
+        for inside in ["10.1.200.3", "192.0.2.7", "fd00::1", "::ffff:10.1.0.9"] {
+            assert!(trusted.contains(inside.parse().unwrap()), "{inside}");
+        }
+        for outside in ["10.2.0.1", "192.0.2.8", "2001:db8::1"] {
+            assert!(!trusted.contains(outside.parse().unwrap()), "{outside}");
+        }
+
+        let error = load(&[("server.trusted_proxies", "10.0.0.0/8,ingress-nginx")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("server.trusted_proxies: `ingress-nginx`"),
+            "{error}"
+        );
     }
 }
 

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{Ready, ready};
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -104,6 +105,9 @@ pub struct TenantContext {
     platform_admin: bool,
     /// The sign-in session behind a user's access token.
     session_id: Option<Uuid>,
+    /// The client's address as the gateway decided it from its trusted
+    /// proxies: backends never read forwarding headers themselves.
+    client_ip: Option<IpAddr>,
 }
 
 impl TenantContext {
@@ -118,7 +122,18 @@ impl TenantContext {
             request_id: request_id.into(),
             platform_admin: false,
             session_id: None,
+            client_ip: None,
         }
+    }
+
+    pub fn with_client_ip(mut self, client_ip: IpAddr) -> Self {
+        self.client_ip = Some(client_ip);
+        self
+    }
+
+    /// `None` for calls between services, which have no outside client.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
     }
 
     pub fn with_session(mut self, session_id: Uuid) -> Self {
@@ -244,6 +259,9 @@ struct InternalClaims {
     padm: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<Uuid>,
+    /// client address
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cip: Option<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -305,6 +323,7 @@ impl InternalTokenIssuer {
             rid: context.request_id.clone(),
             padm: context.platform_admin,
             sid: context.session_id,
+            cip: context.client_ip,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -391,6 +410,7 @@ impl InternalTokenVerifier {
             request_id: claims.rid,
             platform_admin: claims.padm,
             session_id: claims.sid,
+            client_ip: claims.cip,
         })
     }
 }

@@ -5,10 +5,12 @@
 pub mod backends;
 pub mod breaker;
 pub mod cache;
+pub mod client_address;
 pub mod docs;
 pub mod jwt;
 pub mod pipeline;
 pub mod proxy;
+pub mod rate_policy;
 pub mod ratelimit;
 pub mod route_table;
 pub mod settings;
@@ -247,6 +249,15 @@ fn build_gateway(settings: &Settings, limiter: SharedLimiter) -> Result<Gateway,
             per_minute: own.principal_rate_per_minute,
             burst: own.principal_burst.max(1),
         },
+        anonymous_limit: Limit {
+            per_minute: own.anonymous_rate_per_minute,
+            burst: own.anonymous_burst,
+        },
+        anonymous_global_limit: Limit {
+            per_minute: own.anonymous_global_rate_per_minute,
+            burst: own.anonymous_global_burst,
+        },
+        trusted_proxies: settings.server.trusted_proxies.clone(),
         default_version: own.default_version,
         cors_allowed_origins: own.cors_allowed_origins.clone(),
     })

@@ -3,19 +3,23 @@
 //! authentication, project context, authorization, rate limit, proxy.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
+use tenant_core::config::TrustedProxies;
 use tenant_core::context::InternalTokenIssuer;
 use tenant_core::{Principal, PrincipalKind, Problem, ProjectAccess, Role, TenantContext};
 use uuid::Uuid;
 
 use crate::backends::{Access, AccessSubject, Backends, KeyPrincipal};
+use crate::client_address::client_address;
 use crate::jwt::{TokenVerifier, VerifiedUser};
 use crate::proxy::Proxy;
-use crate::ratelimit::{Decision, Limit, SharedLimiter};
+use crate::rate_policy::{RateOutcome, RatePolicy, address_key, insert_rate_headers};
+use crate::ratelimit::{Limit, SharedLimiter};
 use crate::route_table::{
     AuthMode, ProjectSource, Route, RouteMatch, RouteTable, unsafe_parameter,
 };
@@ -32,6 +36,11 @@ pub struct Gateway {
     pub proxy: Proxy,
     pub limiter: SharedLimiter,
     pub principal_limit: Limit,
+    /// Callers without credentials, per client address.
+    pub anonymous_limit: Limit,
+    /// Callers without credentials, all addresses together.
+    pub anonymous_global_limit: Limit,
+    pub trusted_proxies: TrustedProxies,
     pub default_version: u32,
     pub cors_allowed_origins: Vec<String>,
 }
@@ -138,27 +147,30 @@ impl Gateway {
         }
 
         let request_id = tenant_core::telemetry::current_request_id().unwrap_or_default();
+        let client_ip = client_address(&req, &self.trusted_proxies);
         let caller = self.authenticate(&req, route, &request_id).await?;
         let access = self
             .authorize(&req, route, &params, &caller, &request_id)
             .await?;
-        let decision = self.rate_limit(&caller, access.as_ref(), route).await;
-        if let Some(decision) = decision
-            && !decision.allowed
+        let rate = self
+            .rate_limit(&caller, access.as_ref(), route, client_ip)
+            .await;
+        if let Some(rate) = rate
+            && !rate.decision.allowed
         {
             let problem = Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "gateway.rate_limited",
                 "Too many requests",
             )
-            .with_detail("the rate limit for this principal or project is exhausted")
-            .with_retry_after(decision.retry_after_secs);
+            .with_detail(rate.policy.exhausted())
+            .with_retry_after(rate.decision.retry_after_secs);
             let mut response = actix_web::ResponseError::error_response(&problem);
-            insert_rate_headers(response.headers_mut(), &decision);
+            insert_rate_headers(response.headers_mut(), &rate);
             return Ok(response);
         }
 
-        let context = self.context(&caller, access.as_ref(), &request_id);
+        let context = self.context(&caller, access.as_ref(), &request_id, client_ip);
         let upstream = self.upstreams.get(&route.upstream).ok_or_else(|| {
             Problem::internal(std::io::Error::other("route names an unknown upstream"))
         })?;
@@ -183,8 +195,8 @@ impl Gateway {
         for (name, value) in &route.deprecation_headers {
             headers.insert(name.clone(), value.clone());
         }
-        if let Some(decision) = decision {
-            insert_rate_headers(headers, &decision);
+        if let Some(rate) = rate {
+            insert_rate_headers(headers, &rate);
         }
         self.cors_headers(&req, headers);
         Ok(response)
@@ -365,51 +377,100 @@ impl Gateway {
         Ok(Some(access))
     }
 
+    /// Every limit that applies to this request, in order, each weighing
+    /// the route's `rate_cost` (an upload also counts once against its
+    /// plan's upload rate). The first refusal wins; otherwise the limit
+    /// with the fewest requests of this kind left is reported.
     async fn rate_limit(
         &self,
         caller: &Caller,
         access: Option<&Access>,
         route: &Route,
-    ) -> Option<Decision> {
-        let principal = match caller {
-            Caller::Anonymous => return None,
-            Caller::User(user) => format!("u:{}", user.user_id),
-            Caller::ApiKey(key) => format!("k:{}", key.principal_id),
-        };
+        client_ip: Option<IpAddr>,
+    ) -> Option<RateOutcome> {
         let cost = route.rate_cost;
-        let by_principal = self
-            .limiter
-            .check(&principal, self.principal_limit, cost)
-            .await;
-        if !by_principal.allowed {
-            return Some(by_principal);
+        let mut checks: Vec<(RatePolicy, String, Limit, u32)> = Vec::with_capacity(3);
+        match caller {
+            Caller::Anonymous => {
+                // The address's own limit first, so one noisy address is
+                // refused before it uses up the shared ceiling.
+                checks.push((
+                    RatePolicy::Address,
+                    format!("a:{}", address_key(client_ip)),
+                    self.anonymous_limit,
+                    cost,
+                ));
+                checks.push((
+                    RatePolicy::Anonymous,
+                    "anonymous".to_owned(),
+                    self.anonymous_global_limit,
+                    cost,
+                ));
+            }
+            Caller::User(user) => checks.push((
+                RatePolicy::Principal,
+                format!("u:{}", user.user_id),
+                self.principal_limit,
+                cost,
+            )),
+            Caller::ApiKey(key) => checks.push((
+                RatePolicy::Principal,
+                format!("k:{}", key.principal_id),
+                self.principal_limit,
+                cost,
+            )),
         }
-        let Some(access) = access else {
-            return Some(by_principal);
-        };
-        let project_limit = Limit {
-            per_minute: access.limits.requests_per_minute,
-            burst: access.limits.request_burst,
-        };
-        let by_project = self
-            .limiter
-            .check(&format!("p:{}", access.project_id), project_limit, cost)
-            .await;
-        Some(
-            if !by_project.allowed || by_project.remaining < by_principal.remaining {
-                by_project
-            } else {
-                by_principal
-            },
-        )
+        if let Some(access) = access {
+            // The narrower limit first: an upload past its plan's upload
+            // rate is refused as such, whatever requests remain.
+            if route.upload {
+                checks.push((
+                    RatePolicy::Uploads,
+                    format!("up:{}", access.project_id),
+                    Limit {
+                        per_minute: access.limits.uploads_per_minute,
+                        burst: access.limits.upload_burst,
+                    },
+                    1,
+                ));
+            }
+            checks.push((
+                RatePolicy::Project,
+                format!("p:{}", access.project_id),
+                Limit {
+                    per_minute: access.limits.requests_per_minute,
+                    burst: access.limits.request_burst,
+                },
+                cost,
+            ));
+        }
+        let mut tightest: Option<(u32, RateOutcome)> = None;
+        for (policy, key, limit, cost) in checks {
+            let decision = self.limiter.check(&key, limit, cost).await;
+            let outcome = RateOutcome { policy, decision };
+            if !decision.allowed {
+                return Some(outcome);
+            }
+            let fits = decision.remaining / cost.max(1);
+            if tightest.is_none_or(|(least, _)| fits < least) {
+                tightest = Some((fits, outcome));
+            }
+        }
+        tightest.map(|(_, outcome)| outcome)
     }
 
-    fn context(&self, caller: &Caller, access: Option<&Access>, request_id: &str) -> TenantContext {
+    fn context(
+        &self,
+        caller: &Caller,
+        access: Option<&Access>,
+        request_id: &str,
+        client_ip: Option<IpAddr>,
+    ) -> TenantContext {
         let project = access.map(|a| ProjectAccess {
             project_id: a.project_id,
             role: a.role,
         });
-        match caller {
+        let context = match caller {
             Caller::Anonymous => TenantContext::new(
                 Principal {
                     id: Uuid::nil(),
@@ -436,6 +497,10 @@ impl Gateway {
                 project,
                 request_id,
             ),
+        };
+        match client_ip {
+            Some(client_ip) => context.with_client_ip(client_ip),
+            None => context,
         }
     }
 
@@ -511,23 +576,6 @@ fn method_not_allowed(allowed: &[Method]) -> HttpResponse {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
-}
-
-/// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit headers).
-fn insert_rate_headers(headers: &mut actix_web::http::header::HeaderMap, decision: &Decision) {
-    let policy = format!(
-        "\"default\";q={};w=60;burst={}",
-        decision.limit.per_minute, decision.limit.burst
-    );
-    let state = format!(
-        "\"default\";r={};t={}",
-        decision.remaining, decision.reset_secs
-    );
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
 }
 
 /// How long the background feeds wait between polls when idle.

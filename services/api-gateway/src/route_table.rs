@@ -53,6 +53,8 @@ struct RouteSpec {
     body_limit_bytes: Option<usize>,
     timeout_ms: Option<u64>,
     rate_cost: Option<u32>,
+    #[serde(default)]
+    upload: bool,
     deprecation: Option<String>,
     sunset: Option<String>,
     deprecation_link: Option<String>,
@@ -89,6 +91,9 @@ pub struct Route {
     pub body_limit_bytes: usize,
     pub timeout: Duration,
     pub rate_cost: u32,
+    /// Result uploads: each also counts against the project plan's
+    /// `uploads_per_minute` / `upload_burst`.
+    pub upload: bool,
     pub deprecation_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -273,6 +278,9 @@ impl RouteTable {
             if spec.auth == AuthMode::Public && spec.project != ProjectSource::None {
                 problem("public routes cannot act on a project".into());
             }
+            if spec.upload && spec.project == ProjectSource::None {
+                problem("upload routes count against a project's plan, so need a project".into());
+            }
             let mut methods = Vec::new();
             let mut min_role = HashMap::new();
             for method in &spec.methods {
@@ -339,6 +347,7 @@ impl RouteTable {
                     .unwrap_or(file.defaults.body_limit_bytes),
                 timeout: Duration::from_millis(spec.timeout_ms.unwrap_or(file.defaults.timeout_ms)),
                 rate_cost: spec.rate_cost.unwrap_or(file.defaults.rate_cost).max(1),
+                upload: spec.upload,
                 deprecation_headers,
             });
         }
@@ -591,6 +600,13 @@ deprecation = "tomorrow"
                 )
             })
             .collect();
-        RouteTable::parse(crate::BUILT_IN_ROUTES, &upstreams).unwrap();
+        let table = RouteTable::parse(crate::BUILT_IN_ROUTES, &upstreams).unwrap();
+        let uploads: Vec<&str> = table
+            .routes()
+            .iter()
+            .filter(|route| route.upload)
+            .map(|route| route.path.as_str())
+            .collect();
+        assert_eq!(uploads, ["/projects/{project}/builds/{build}/results"]);
     }
 }

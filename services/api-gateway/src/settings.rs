@@ -57,6 +57,15 @@ pub struct GatewaySettings {
     pub principal_rate_per_minute: u32,
     /// How many requests a principal may send at once.
     pub principal_burst: u32,
+    /// Requests per minute without credentials (sign-up, log-in, refresh)
+    /// from one client address (an IPv6 /64), weighed by `rate_cost`.
+    pub anonymous_rate_per_minute: u32,
+    pub anonymous_burst: u32,
+    /// The same for every address together: a ceiling that keeps a
+    /// distributed flood from queueing up the auth service's password
+    /// hashing. Size it to what the auth replicas can hash.
+    pub anonymous_global_rate_per_minute: u32,
+    pub anonymous_global_burst: u32,
     /// Redis for limits shared by every gateway replica; in-memory when unset.
     pub redis_url: Option<String>,
     /// Slower Redis answers count as failures (local fallback).
@@ -113,6 +122,10 @@ breaker_failure_threshold = 5
 breaker_open_ms = 5000
 principal_rate_per_minute = 600
 principal_burst = 120
+anonymous_rate_per_minute = 120
+anonymous_burst = 60
+anonymous_global_rate_per_minute = 6000
+anonymous_global_burst = 1000
 redis_timeout_ms = 20
 replicas = 1
 
@@ -150,6 +163,31 @@ audience = "integration-gateway"
         }
         if self.max_token_bytes == 0 || self.max_token_bytes > 65_536 {
             problems.push("service.max_token_bytes must be between 1 and 65536".into());
+        }
+        for (name, value) in [
+            ("principal_rate_per_minute", self.principal_rate_per_minute),
+            ("principal_burst", self.principal_burst),
+            ("anonymous_rate_per_minute", self.anonymous_rate_per_minute),
+            ("anonymous_burst", self.anonymous_burst),
+            (
+                "anonymous_global_rate_per_minute",
+                self.anonymous_global_rate_per_minute,
+            ),
+            ("anonymous_global_burst", self.anonymous_global_burst),
+        ] {
+            if value == 0 {
+                problems.push(format!("service.{name} must be greater than 0"));
+            }
+        }
+        if self.anonymous_global_rate_per_minute < self.anonymous_rate_per_minute
+            || self.anonymous_global_burst < self.anonymous_burst
+        {
+            problems.push(
+                "service.anonymous_global_rate_per_minute and service.anonymous_global_burst \
+                 must be at least the per-address service.anonymous_rate_per_minute and \
+                 service.anonymous_burst"
+                    .into(),
+            );
         }
         if self.cors_allowed_origins.iter().any(|origin| origin == "*") {
             problems.push("service.cors_allowed_origins must list origins, not `*`".into());

@@ -2,6 +2,7 @@
 //! throttling, refresh-token rotation with reuse detection, sessions, and
 //! API keys. Handlers parse requests and call these.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,8 @@ use prometheus_client::metrics::counter::Counter;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
-use tenant_core::{Db, Role, TenantContext};
+use tenant_core::{Db, Problem, Role, TenantContext};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use uuid::Uuid;
 
 use crate::api_key::ApiKey;
@@ -18,7 +20,8 @@ use crate::domain::{DisplayName, Email, NewPassword};
 use crate::error::AuthError;
 use crate::keys::KeyStore;
 use crate::password::PasswordHasher;
-use crate::repo::{self, ApiKeyRecord, Backoff, NewApiKey, NewRefreshToken, User};
+use crate::repo::{self, ApiKeyRecord, NewApiKey, NewRefreshToken, User};
+use crate::throttle::AccountBackoff;
 use crate::tokens::{self, AccessTokenIssuer, Subject};
 
 #[derive(Debug)]
@@ -26,8 +29,7 @@ pub struct Policy {
     pub refresh_idle_days: i64,
     pub refresh_family_days: i64,
     pub refresh_grace_secs: i64,
-    pub account_backoff: Backoff,
-    pub ip_backoff: Backoff,
+    pub account_backoff: AccountBackoff,
     pub api_key_max_days: i64,
 }
 
@@ -42,6 +44,11 @@ pub struct AuthState {
     pub policy: Policy,
     /// Database lookups made by API key introspection (junk never gets one).
     pub api_key_lookups: Counter,
+    /// Connections the flows of callers without credentials (sign-up,
+    /// log-in, refresh) may hold at once: half the pool. A flood of them
+    /// queues here, and signed-in users and API key introspection keep
+    /// the other half.
+    pub public_flow_connections: Semaphore,
 }
 
 /// The OAuth 2.0 token response.
@@ -107,6 +114,7 @@ impl AuthState {
         let display_name = DisplayName::parse(display_name)?;
         let password = NewPassword::parse(password)?;
         let hash = self.hasher.hash(password.secret()).await?;
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         let user = match repo::insert_user(
             &tx,
@@ -136,55 +144,66 @@ impl AuthState {
         Ok(user)
     }
 
+    /// Signs in. The database is held only for two short transactions,
+    /// never while the password is hashed: reading the account (and its
+    /// lock), then writing the outcome. A flood of sign-ins queues for the
+    /// hashing permits without a connection, so everything else the
+    /// service answers keeps its pool.
     pub async fn log_in(
         &self,
         email: &str,
         password: &SecretString,
-        client_ip: &str,
+        client_ip: Option<IpAddr>,
     ) -> Result<TokenResponse, AuthError> {
         // Malformed addresses are treated as unknown accounts: same answer, same work.
         let account = email.trim().to_lowercase();
-        let tx = self.db.unscoped_tx().await?;
-        if let Some(seconds) = repo::throttled_for(&tx, &account, client_ip).await? {
-            repo::audit(
-                &tx,
-                "login_throttled",
-                None,
-                None,
-                Some(client_ip),
-                json!({ "retry_after_secs": seconds }),
-            )
-            .await?;
+        let client_ip = client_ip.map(|ip| ip.to_string());
+        let client_ip = client_ip.as_deref();
+        let user = {
+            let _connection = self.public_flow_connection().await?;
+            let tx = self.db.unscoped_tx().await?;
+            if let Some(seconds) = repo::account_locked_for(&tx, &account).await? {
+                self.refuse_locked(tx, seconds, client_ip).await?;
+                return Err(throttled(seconds));
+            }
+            let user = repo::user_by_email(&tx, &account).await?;
             tx.commit().await?;
-            return Err(AuthError::Throttled {
-                retry_after_secs: u64::try_from(seconds.max(1)).unwrap_or(1),
-            });
-        }
-        let user = repo::user_by_email(&tx, &account).await?;
-        let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verification = self.hasher.verify(password, stored).await?;
+            user
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verification = self.hasher.verify(password, stored.as_deref()).await?;
         let user = match user {
             Some(user) if verification.matches && !user.disabled => user,
             user => {
-                repo::record_failure(&tx, "account", &account, &self.policy.account_backoff)
+                self.record_failed_log_in(&account, user.map(|u| u.id), client_ip)
                     .await?;
-                repo::record_failure(&tx, "ip", client_ip, &self.policy.ip_backoff).await?;
-                repo::audit(
-                    &tx,
-                    "login_failed",
-                    user.map(|u| u.id),
-                    None,
-                    Some(client_ip),
-                    json!({}),
-                )
-                .await?;
-                tx.commit().await?;
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        repo::clear_failures(&tx, "account", &account).await?;
-        if verification.needs_rehash {
-            let rehashed = self.hasher.hash(password).await?;
+        let rehashed = if verification.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+
+        let _connection = self.public_flow_connection().await?;
+        let tx = self.db.unscoped_tx().await?;
+        // Failures recorded by concurrent guesses while this one was being
+        // hashed count: a lock taken meanwhile refuses it too.
+        if let Some(seconds) = repo::account_locked_for(&tx, &account).await? {
+            self.refuse_locked(tx, seconds, client_ip).await?;
+            return Err(throttled(seconds));
+        }
+        // The password changed or the account was disabled while hashing:
+        // what was verified is no longer the account's password.
+        let current = repo::user_by_id(&tx, user.id).await?;
+        if current
+            .is_none_or(|current| current.disabled || current.password_hash != user.password_hash)
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
+        repo::clear_account_failures(&tx, &account).await?;
+        if let Some(rehashed) = rehashed {
             repo::set_password_hash(&tx, user.id, &rehashed).await?;
         }
         let session_id = repo::insert_session(&tx, user.id, client_ip).await?;
@@ -207,7 +226,7 @@ impl AuthState {
             "login_ok",
             Some(user.id),
             Some(session_id),
-            Some(client_ip),
+            client_ip,
             json!({}),
         )
         .await?;
@@ -216,6 +235,55 @@ impl AuthState {
             .await?;
         tx.commit().await?;
         Ok(response)
+    }
+
+    /// A turn at the connections of the flows without credentials; held
+    /// for one short transaction.
+    async fn public_flow_connection(&self) -> Result<SemaphorePermit<'_>, AuthError> {
+        self.public_flow_connections
+            .acquire()
+            .await
+            // Only a closed semaphore refuses, and this one is never closed.
+            .map_err(|_| AuthError::Context(Problem::unavailable("auth.unavailable", 1)))
+    }
+
+    /// Audits a sign-in refused because its account is locked.
+    async fn refuse_locked(
+        &self,
+        tx: tenant_core::TenantTx,
+        seconds: i64,
+        client_ip: Option<&str>,
+    ) -> Result<(), AuthError> {
+        repo::audit(
+            &tx,
+            "login_throttled",
+            None,
+            None,
+            client_ip,
+            json!({ "retry_after_secs": seconds }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts a failure against the account (locking it past the
+    /// threshold) and audits it; the same work for unknown accounts.
+    async fn record_failed_log_in(
+        &self,
+        account: &str,
+        user_id: Option<Uuid>,
+        client_ip: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let backoff = &self.policy.account_backoff;
+        let _connection = self.public_flow_connection().await?;
+        let tx = self.db.unscoped_tx().await?;
+        let failures = repo::record_account_failure(&tx, account, backoff.window_secs).await?;
+        repo::lock_account(&tx, account, failures, backoff.lock_secs(failures)).await?;
+        repo::purge_stale_throttles(&tx, backoff.window_secs).await?;
+        repo::audit(&tx, "login_failed", user_id, None, client_ip, json!({})).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn token_response(
@@ -248,12 +316,14 @@ impl AuthState {
     pub async fn refresh(
         &self,
         presented: &SecretString,
-        client_ip: &str,
+        client_ip: Option<IpAddr>,
     ) -> Result<TokenResponse, AuthError> {
+        let client_ip = client_ip.map(|ip| ip.to_string());
         let presented = presented.expose_secret();
         if !presented.starts_with(tokens::REFRESH_PREFIX) {
             return Err(AuthError::InvalidGrant);
         }
+        let _connection = self.public_flow_connection().await?;
         let tx = self.db.unscoped_tx().await?;
         let grace = self.policy.refresh_grace_secs as f64;
         let Some(token) =
@@ -294,7 +364,7 @@ impl AuthState {
                 "refresh_reuse_detected",
                 Some(token.user.id),
                 Some(token.session_id),
-                Some(client_ip),
+                client_ip.as_deref(),
                 json!({ "family_id": token.family_id }),
             )
             .await?;
@@ -374,8 +444,9 @@ impl AuthState {
         ctx: &TenantContext,
         current: &SecretString,
         new: &SecretString,
-        client_ip: &str,
     ) -> Result<(), AuthError> {
+        let client_ip = ctx.client_ip().map(|ip| ip.to_string());
+        let client_ip = client_ip.as_deref();
         let user = self.current_user(ctx).await?;
         let new = NewPassword::parse(new)?;
         if !self
@@ -391,13 +462,13 @@ impl AuthState {
         repo::set_password_hash(&tx, user.id, &hash).await?;
         let revoked =
             repo::revoke_sessions(&tx, user.id, None, ctx.session_id(), "password_changed").await?;
-        repo::clear_failures(&tx, "account", &user.email).await?;
+        repo::clear_account_failures(&tx, &user.email).await?;
         repo::audit(
             &tx,
             "password_changed",
             Some(user.id),
             ctx.session_id(),
-            Some(client_ip),
+            client_ip,
             json!({}),
         )
         .await?;
@@ -406,7 +477,7 @@ impl AuthState {
             "sessions_revoked",
             Some(user.id),
             ctx.session_id(),
-            Some(client_ip),
+            client_ip,
             json!({ "count": revoked.len(), "reason": "password_changed" }),
         )
         .await?;
@@ -582,5 +653,11 @@ impl AuthState {
             project_id,
             role,
         })
+    }
+}
+
+fn throttled(seconds: i64) -> AuthError {
+    AuthError::Throttled {
+        retry_after_secs: u64::try_from(seconds.max(1)).unwrap_or(1),
     }
 }

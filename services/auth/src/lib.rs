@@ -12,6 +12,7 @@ pub mod password;
 pub mod repo;
 mod routes;
 pub mod settings;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -27,8 +28,8 @@ use crate::error::AuthError;
 use crate::flows::{AuthState, Policy};
 use crate::keys::{KeyPolicy, KeyStore};
 use crate::password::PasswordHasher;
-use crate::repo::Backoff;
 use crate::settings::AuthSettings;
+use crate::throttle::AccountBackoff;
 use crate::tokens::AccessTokenIssuer;
 
 pub type Settings = tenant_core::config::Settings<AuthSettings>;
@@ -44,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         2,
         "sessions_keys_api_keys",
         include_str!("../../../migrations/auth/0002_sessions_keys_api_keys.sql"),
+    ),
+    Migration::embedded(
+        3,
+        "login_throttle_window",
+        include_str!("../../../migrations/auth/0003_login_throttle_window.sql"),
     ),
 ];
 
@@ -152,20 +158,22 @@ async fn build_state(
             refresh_idle_days: own.refresh_idle_days,
             refresh_family_days: own.refresh_family_days,
             refresh_grace_secs: own.refresh_grace_secs,
-            account_backoff: Backoff {
+            account_backoff: AccountBackoff {
                 max_failures: own.throttle_max_failures,
                 base_secs: own.throttle_base_backoff_secs,
                 max_secs: own.throttle_max_backoff_secs,
-            },
-            // An address is shared (NAT, CI fleets): it gets more room.
-            ip_backoff: Backoff {
-                max_failures: own.throttle_max_failures.saturating_mul(4),
-                base_secs: own.throttle_base_backoff_secs,
-                max_secs: own.throttle_max_backoff_secs,
+                window_secs: own.throttle_window_secs,
             },
             api_key_max_days: own.api_key_max_days,
         },
         api_key_lookups: metrics.api_key_lookups.clone(),
+        public_flow_connections: tokio::sync::Semaphore::new(
+            settings
+                .database
+                .as_ref()
+                .map_or(1, |database| database.pool_max_size / 2)
+                .max(1),
+        ),
         db,
     })
 }

@@ -12,6 +12,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::crypto::Sealed;
+use crate::throttle::REMEMBERED_FAILURES;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -148,7 +149,7 @@ pub async fn disable_user(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
 pub async fn insert_session(
     tx: &TenantTx,
     user_id: Uuid,
-    client_ip: &str,
+    client_ip: Option<&str>,
 ) -> Result<Uuid, DbError> {
     let id = Uuid::now_v7();
     tx.execute(
@@ -383,55 +384,89 @@ pub async fn revoke_family(tx: &TenantTx, family_id: Uuid) -> Result<(), DbError
 
 // --- throttling and audit ---------------------------------------------------
 
-/// Seconds until the account or the IP may try again, if either is locked.
-pub async fn throttled_for(tx: &TenantTx, account: &str, ip: &str) -> Result<Option<i64>, DbError> {
+/// Seconds until the account may try again, if it is locked.
+pub async fn account_locked_for(tx: &TenantTx, account: &str) -> Result<Option<i64>, DbError> {
     Ok(tx
-        .query_one(
-            "SELECT max(ceil(extract(epoch FROM locked_until - now())))::bigint
+        .query_opt(
+            "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint
                FROM auth.login_throttle
-              WHERE ((scope = 'account' AND subject = $1) OR (scope = 'ip' AND subject = $2))
-                AND locked_until > now()",
-            &[&account, &ip],
+              WHERE scope = 'account' AND subject = $1 AND locked_until > now()",
+            &[&account],
         )
         .await?
-        .get(0))
+        .map(|row| row.get(0)))
 }
 
-#[derive(Debug)]
-pub struct Backoff {
-    pub max_failures: i32,
-    pub base_secs: i64,
-    pub max_secs: i64,
-}
-
-/// Counts a failure; from the `max_failures`th on, locks for an
-/// exponentially growing time (base, 2 x base, ... capped).
-pub async fn record_failure(
+/// Counts a failed sign-in of `account`; returns how many it had within
+/// the last `window_secs`, this one included (at most
+/// [`REMEMBERED_FAILURES`]).
+pub async fn record_account_failure(
     tx: &TenantTx,
-    scope: &str,
-    subject: &str,
-    backoff: &Backoff,
+    account: &str,
+    window_secs: i64,
+) -> Result<i32, DbError> {
+    let window = window_secs as f64;
+    let row = tx
+        .query_one(
+            "INSERT INTO auth.login_throttle AS t (scope, subject, failures, recent_failures, last_failure_at)
+             VALUES ('account', $1, 1, ARRAY[now()], now())
+             ON CONFLICT (scope, subject) DO UPDATE SET
+                 recent_failures = ARRAY(
+                     SELECT f FROM (
+                         SELECT f FROM unnest(t.recent_failures || now()) AS f
+                          WHERE f > now() - make_interval(secs => $2)
+                          ORDER BY f DESC LIMIT $3
+                     ) AS kept ORDER BY f),
+                 last_failure_at = now()
+             RETURNING cardinality(recent_failures)",
+            &[&account, &window, &i64::from(REMEMBERED_FAILURES)],
+        )
+        .await?;
+    let failures: i32 = row.get(0);
+    Ok(failures)
+}
+
+/// Stores the account's failure count and, when `lock_secs` is set, locks
+/// it for that long from now.
+pub async fn lock_account(
+    tx: &TenantTx,
+    account: &str,
+    failures: i32,
+    lock_secs: Option<i64>,
 ) -> Result<(), DbError> {
-    let (base, max) = (backoff.base_secs as f64, backoff.max_secs as f64);
+    let lock = lock_secs.map(|secs| secs as f64);
     tx.execute(
-        "INSERT INTO auth.login_throttle AS t (scope, subject, failures, last_failure_at, locked_until)
-         VALUES ($1, $2, 1, now(), CASE WHEN 1 >= $3 THEN now() + make_interval(secs => $4) END)
-         ON CONFLICT (scope, subject) DO UPDATE SET
-             failures = t.failures + 1,
-             last_failure_at = now(),
-             locked_until = CASE WHEN t.failures + 1 >= $3
-                 THEN now() + make_interval(secs => least($5, $4 * power(2, t.failures + 1 - $3)))
-                 ELSE t.locked_until END",
-        &[&scope, &subject, &backoff.max_failures, &base, &max],
+        "UPDATE auth.login_throttle
+            SET failures = $2,
+                locked_until = coalesce(now() + make_interval(secs => $3), locked_until)
+          WHERE scope = 'account' AND subject = $1",
+        &[&account, &failures, &lock],
     )
     .await?;
     Ok(())
 }
 
-pub async fn clear_failures(tx: &TenantTx, scope: &str, subject: &str) -> Result<(), DbError> {
+/// Deletes a few rows whose failures have all left the window and whose
+/// lock has ended, so a flood of made-up accounts does not pile up. Rows
+/// another sign-in holds are skipped.
+pub async fn purge_stale_throttles(tx: &TenantTx, window_secs: i64) -> Result<u64, DbError> {
+    let window = window_secs as f64;
     tx.execute(
-        "DELETE FROM auth.login_throttle WHERE scope = $1 AND subject = $2",
-        &[&scope, &subject],
+        "DELETE FROM auth.login_throttle AS t
+          USING (SELECT scope, subject FROM auth.login_throttle
+                  WHERE last_failure_at < now() - make_interval(secs => $1)
+                    AND (locked_until IS NULL OR locked_until < now())
+                  LIMIT 100 FOR UPDATE SKIP LOCKED) AS stale
+          WHERE t.scope = stale.scope AND t.subject = stale.subject",
+        &[&window],
+    )
+    .await
+}
+
+pub async fn clear_account_failures(tx: &TenantTx, account: &str) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM auth.login_throttle WHERE scope = 'account' AND subject = $1",
+        &[&account],
     )
     .await?;
     Ok(())

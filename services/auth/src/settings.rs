@@ -39,9 +39,14 @@ pub struct AuthSettings {
     pub master_keys: BTreeMap<String, SecretString>,
     /// Concurrent argon2 computations (19 MiB each).
     pub password_hashing_concurrency: usize,
+    /// Failed sign-ins of one account within `throttle_window_secs` that
+    /// lock it, first for `throttle_base_backoff_secs`, doubling with each
+    /// further failure up to `throttle_max_backoff_secs`.
     pub throttle_max_failures: i32,
     pub throttle_base_backoff_secs: i64,
     pub throttle_max_backoff_secs: i64,
+    /// How long a failed sign-in counts.
+    pub throttle_window_secs: i64,
     pub api_key_max_days: i64,
 }
 
@@ -62,6 +67,7 @@ password_hashing_concurrency = 2
 throttle_max_failures = 5
 throttle_base_backoff_secs = 30
 throttle_max_backoff_secs = 900
+throttle_window_secs = 900
 api_key_max_days = 365
 "#;
 
@@ -72,8 +78,17 @@ api_key_max_days = 365
         if self.password_hashing_concurrency == 0 {
             problems.push("service.password_hashing_concurrency must be at least 1".into());
         }
-        if self.throttle_max_failures < 1 || self.throttle_base_backoff_secs < 1 {
+        if self.throttle_max_failures < 1
+            || self.throttle_base_backoff_secs < 1
+            || self.throttle_window_secs < 1
+        {
             problems.push("service.throttle_* values must be positive".into());
+        }
+        if self.throttle_max_backoff_secs < self.throttle_base_backoff_secs {
+            problems.push(
+                "service.throttle_max_backoff_secs must be at least service.throttle_base_backoff_secs"
+                    .into(),
+            );
         }
         if self.refresh_idle_days < 1 || self.refresh_family_days < self.refresh_idle_days {
             problems.push(

@@ -1,4 +1,5 @@
-//! Sign-in failures reveal nothing and are throttled.
+//! Sign-in failures reveal nothing and are throttled per account, within a
+//! window, never per address.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,9 @@ mod common;
 use std::time::Duration;
 
 use common::{PASSWORD, problem_code};
+use futures_util::{StreamExt, stream};
 use reqwest::StatusCode;
+use tokio::time::Instant;
 
 async fn body_without_request_id(
     response: reqwest::Response,
@@ -56,18 +59,83 @@ async fn an_unknown_user_and_a_wrong_password_get_identical_answers_after_the_sa
     assert_eq!(auth.audit_events("login_failed").await.len(), 2);
 }
 
+/// Waits until `account` is no longer locked (its lock has run out).
+async fn wait_until_unlocked(auth: &common::TestAuth, account: &str) {
+    let admin = auth.database.admin_client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let locked: bool = admin
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM auth.login_throttle
+                                 WHERE subject = $1 AND locked_until > now())",
+                &[&account],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if !locked {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{account} is still locked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test]
-async fn repeated_failures_are_throttled_and_the_lock_lifts_after_the_backoff() {
+async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_signing_in_there() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("regular@example.com").await;
+    let shared_address = common::anonymous_from("203.0.113.7");
+
+    let statuses: Vec<StatusCode> = stream::iter(0..100)
+        .map(|i| {
+            let (auth, ctx) = (&auth, &shared_address);
+            async move {
+                auth.log_in_from(ctx, &format!("made-up-{i}@example.com"), "a guess")
+                    .await
+                    .status()
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "each made-up account is only a failed sign-in: {statuses:?}"
+    );
+
+    let response = auth
+        .log_in_from(&shared_address, "regular@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the address is not locked for the people behind it"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_only_their_account_for_a_growing_time_and_each_lock_ends() {
     let auth = common::spawn(&[
         ("service.throttle_max_failures", "3".to_owned()),
         ("service.throttle_base_backoff_secs", "1".to_owned()),
-        ("service.throttle_max_backoff_secs", "1".to_owned()),
+        ("service.throttle_max_backoff_secs", "2".to_owned()),
     ])
     .await;
     auth.sign_up("target@example.com").await;
+    auth.sign_up("neighbour@example.com").await;
+    let office = common::anonymous_from("198.51.100.20");
     for attempt in 1..=3 {
         let response = auth
-            .log_in_raw("target@example.com", "wrong passphrase here")
+            .log_in_from(&office, "target@example.com", "wrong passphrase here")
             .await;
         assert_eq!(
             response.status(),
@@ -77,19 +145,37 @@ async fn repeated_failures_are_throttled_and_the_lock_lifts_after_the_backoff() 
     }
 
     // Locked now: even the right password is refused with 429.
-    let throttled = auth.log_in_raw("target@example.com", PASSWORD).await;
+    let throttled = auth
+        .log_in_from(&office, "target@example.com", PASSWORD)
+        .await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = throttled.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
+    assert_eq!(retry_after(&throttled), 1);
     assert_eq!(problem_code(throttled).await.1, "auth.throttled");
     assert_eq!(auth.audit_events("login_throttled").await.len(), 1);
 
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let response = auth.log_in_raw("target@example.com", PASSWORD).await;
+    // Only that account: a neighbour at the same address signs in.
+    let neighbour = auth
+        .log_in_from(&office, "neighbour@example.com", PASSWORD)
+        .await;
+    assert_eq!(neighbour.status(), StatusCode::OK);
+
+    // The lock ends; the failures are still within the window, so the next
+    // one locks again, for twice as long.
+    wait_until_unlocked(&auth, "target@example.com").await;
+    let again = auth
+        .log_in_from(&office, "target@example.com", "wrong passphrase here")
+        .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let throttled = auth
+        .log_in_from(&office, "target@example.com", PASSWORD)
+        .await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&throttled), 2);
+
+    wait_until_unlocked(&auth, "target@example.com").await;
+    let response = auth
+        .log_in_from(&office, "target@example.com", PASSWORD)
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -97,16 +183,54 @@ async fn repeated_failures_are_throttled_and_the_lock_lifts_after_the_backoff() 
     );
     // A success resets the account's count: one new failure does not lock again.
     assert_eq!(
-        auth.log_in_raw("target@example.com", "wrong passphrase here")
+        auth.log_in_from(&office, "target@example.com", "wrong passphrase here")
             .await
             .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        auth.log_in_raw("target@example.com", PASSWORD)
+        auth.log_in_from(&office, "target@example.com", PASSWORD)
             .await
             .status(),
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failures_older_than_the_window_no_longer_count_towards_a_lock() {
+    let auth = common::spawn(&[
+        ("service.throttle_max_failures", "3".to_owned()),
+        ("service.throttle_window_secs", "900".to_owned()),
+    ])
+    .await;
+    auth.sign_up("patient@example.com").await;
+    let wrong = || auth.log_in_raw("patient@example.com", "wrong passphrase here");
+    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+
+    // Sixteen minutes pass for the failures so far.
+    auth.database
+        .admin_client()
+        .await
+        .execute(
+            "UPDATE auth.login_throttle
+                SET recent_failures = ARRAY(SELECT f - interval '16 minutes'
+                                              FROM unnest(recent_failures) AS f),
+                    last_failure_at = last_failure_at - interval '16 minutes'",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    // Two more would make four in all, but only two in the window.
+    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        auth.log_in_raw("patient@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK,
+        "the account is not locked"
     );
 }
 

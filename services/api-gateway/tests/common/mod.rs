@@ -57,6 +57,15 @@ pub async fn spawn_with(
         ("service.upstreams.auth.url", auth.url("")),
         ("service.upstreams.project.url", project.url("")),
         ("service.poll_interval_ms", "100".to_owned()),
+        // Every test signs its users up from one address; the tests of the
+        // anonymous limits set their own.
+        ("service.anonymous_rate_per_minute", "100000".to_owned()),
+        ("service.anonymous_burst", "10000".to_owned()),
+        (
+            "service.anonymous_global_rate_per_minute",
+            "100000".to_owned(),
+        ),
+        ("service.anonymous_global_burst", "10000".to_owned()),
     ];
     overrides.extend(gateway_extra.iter().cloned());
     let gateway_settings = test_support::settings(&api_gateway::SPEC, None, &overrides);
@@ -207,4 +216,91 @@ pub async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
         "status {status}"
     );
     (status, response.json().await.unwrap())
+}
+
+/// A failure service for the gateway's `failure` upstream, on its own
+/// database (the platform runs auth and project only). Pass
+/// [`FailureBackend::upstream_override`] to [`spawn`].
+pub struct FailureBackend {
+    pub service: RunningService,
+    _database: TestDatabase,
+}
+
+impl FailureBackend {
+    pub async fn spawn() -> Self {
+        let database = TestDatabase::create().await;
+        let settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
+        let service = RunningService::spawn(
+            failure_service::Application::build(settings)
+                .await
+                .unwrap()
+                .into_host(),
+        );
+        Self {
+            service,
+            _database: database,
+        }
+    }
+
+    pub fn upstream_override(&self) -> (&'static str, String) {
+        ("service.upstreams.failure.url", self.service.url(""))
+    }
+}
+
+/// A small JUnit report: two tests, one failing.
+pub const JUNIT: &str = r#"<testsuite name="s" tests="2" failures="1">
+<testcase classname="c" name="passes"/>
+<testcase classname="c" name="fails"><failure message="boom">trace</failure></testcase>
+</testsuite>"#;
+
+impl Platform {
+    /// A member API key of `slug`, created by its admin `owner`.
+    pub async fn create_api_key(&self, owner: &User, slug: &str) -> String {
+        let response = self
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{slug}/api-keys"),
+                Some(&owner.access_token),
+                Some(json!({
+                    "name": "ci",
+                    "role": "member",
+                    "expires_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+                })),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a build of `slug` with `key`, as CI does, and returns its id.
+    pub async fn create_build(&self, key: &str, slug: &str) -> String {
+        let response = self
+            .send(
+                Method::POST,
+                &format!("/api/v1/projects/{slug}/builds"),
+                Some(key),
+                Some(json!({ "job_name": "ci", "external_id": uuid::Uuid::now_v7(), "branch": "main" })),
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads [`JUNIT`] to a build of `slug` with `key`.
+    pub async fn upload_results(&self, key: &str, slug: &str, build: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/api/v1/projects/{slug}/builds/{build}/results")))
+            .bearer_auth(key)
+            .header("content-type", "application/xml")
+            .body(JUNIT)
+            .send()
+            .await
+            .unwrap()
+    }
 }

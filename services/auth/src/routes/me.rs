@@ -1,10 +1,9 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
-use super::client_ip;
 use super::openapi as doc;
 use crate::flows::AuthState;
 
@@ -97,17 +96,11 @@ pub struct ChangePassword {
 )]
 pub async fn change_password(
     ctx: TenantContext,
-    req: HttpRequest,
     state: web::Data<AuthState>,
     body: web::Json<ChangePassword>,
 ) -> Result<HttpResponse, Problem> {
     state
-        .change_password(
-            &ctx,
-            &body.current_password,
-            &body.new_password,
-            &client_ip(&req),
-        )
+        .change_password(&ctx, &body.current_password, &body.new_password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

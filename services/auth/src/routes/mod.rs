@@ -3,6 +3,8 @@
 //! Public routes sit under `/v1` (the gateway maps `/api/v1/...` onto them
 //! and always sends a context token, anonymous for sign-up, log-in and
 //! refresh); `/internal/v1` is for other services only; the JWKS is public.
+//! The client's address, where one matters, is the one the gateway put in
+//! the context token: forwarding headers are never read here.
 
 mod api_keys;
 mod internal;
@@ -12,7 +14,7 @@ mod openapi;
 mod sessions;
 mod users;
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/.well-known/jwks.json").get(jwks::jwks))
@@ -37,18 +39,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/internal/v1/sessions/revoked").get(internal::revoked_sessions))
         .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
-}
-
-/// The client's address: the last `X-Forwarded-For` entry (the one our
-/// gateway appended; earlier entries are client-controlled), else the peer.
-fn client_ip(req: &HttpRequest) -> String {
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.rsplit(',').next())
-        .map(str::trim)
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
-        .map(str::to_owned)
-        .or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_owned())
 }

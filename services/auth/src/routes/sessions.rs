@@ -1,9 +1,8 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 use tenant_core::{Problem, TenantContext};
 
-use super::client_ip;
 use super::openapi as doc;
 use crate::flows::AuthState;
 
@@ -39,17 +38,16 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid (`request.invalid_body`, `auth.invalid_input`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins of this account (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn log_in(
-    _ctx: TenantContext,
-    req: HttpRequest,
+    ctx: TenantContext,
     state: web::Data<AuthState>,
     body: web::Json<LogIn>,
 ) -> Result<HttpResponse, Problem> {
     let tokens = state
-        .log_in(&body.email, &body.password, &client_ip(&req))
+        .log_in(&body.email, &body.password, ctx.client_ip())
         .await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))
 }
@@ -70,12 +68,11 @@ pub async fn log_in(
     ),
 )]
 pub async fn refresh(
-    _ctx: TenantContext,
-    req: HttpRequest,
+    ctx: TenantContext,
     state: web::Data<AuthState>,
     body: web::Json<Refresh>,
 ) -> Result<HttpResponse, Problem> {
-    let tokens = state.refresh(&body.refresh_token, &client_ip(&req)).await?;
+    let tokens = state.refresh(&body.refresh_token, ctx.client_ip()).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))
 }
 

@@ -60,6 +60,11 @@ pub fn anonymous() -> TenantContext {
     )
 }
 
+/// An anonymous caller the gateway attributed to `client_ip`.
+pub fn anonymous_from(client_ip: &str) -> TenantContext {
+    anonymous().with_client_ip(client_ip.parse().unwrap())
+}
+
 pub fn service_context() -> TenantContext {
     TenantContext::service(Uuid::now_v7(), "test-request")
 }
@@ -134,10 +139,20 @@ impl TestAuth {
     }
 
     pub async fn log_in_raw(&self, email: &str, password: &str) -> reqwest::Response {
+        self.log_in_from(&anonymous(), email, password).await
+    }
+
+    /// A log-in in `ctx` (an anonymous context, with or without an address).
+    pub async fn log_in_from(
+        &self,
+        ctx: &TenantContext,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
         self.call(
             Method::POST,
             "/v1/auth/login",
-            &anonymous(),
+            ctx,
             Some(json!({ "email": email, "password": password })),
         )
         .await

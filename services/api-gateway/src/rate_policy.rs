@@ -1,0 +1,98 @@
+//! Which rate limits a request meets, by name, and how their state is
+//! told to clients (`RateLimit-Policy`, `RateLimit`).
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::ratelimit::Decision;
+
+/// The limits a request can run into, named in `RateLimit-Policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatePolicy {
+    /// A user or API key, on every route.
+    Principal,
+    /// A project, from its plan's request rate.
+    Project,
+    /// A project's result uploads, from its plan's upload rate.
+    Uploads,
+    /// Callers without credentials, per client address.
+    Address,
+    /// Callers without credentials, all together.
+    Anonymous,
+}
+
+impl RatePolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Principal => "principal",
+            Self::Project => "project",
+            Self::Uploads => "uploads",
+            Self::Address => "address",
+            Self::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn exhausted(self) -> &'static str {
+        match self {
+            Self::Principal => "the rate limit of this user or API key is exhausted",
+            Self::Project => "the request rate of this project's plan is exhausted",
+            Self::Uploads => "the upload rate of this project's plan is exhausted",
+            Self::Address => "too many requests without credentials from this address",
+            Self::Anonymous => "too many requests without credentials; try again shortly",
+        }
+    }
+}
+
+/// One limit's answer and which limit gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct RateOutcome {
+    pub policy: RatePolicy,
+    pub decision: Decision,
+}
+
+/// The limiter key of a client address. An IPv6 client usually holds a
+/// whole /64, so that is what one address means there.
+pub fn address_key(client_ip: Option<IpAddr>) -> String {
+    match client_ip {
+        Some(IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !((1_u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
+}
+
+/// `RateLimit-Policy` and `RateLimit` (IETF httpapi ratelimit headers).
+pub fn insert_rate_headers(headers: &mut HeaderMap, rate: &RateOutcome) {
+    let (name, decision) = (rate.policy.name(), &rate.decision);
+    let policy = format!(
+        "\"{name}\";q={};w=60;burst={}",
+        decision.limit.per_minute, decision.limit.burst
+    );
+    let state = format!(
+        "\"{name}\";r={};t={}",
+        decision.remaining, decision.reset_secs
+    );
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64_and_an_ipv4_client_by_its_address() {
+        let key = |text: &str| address_key(Some(text.parse().unwrap()));
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_key(None), "unknown");
+    }
+}

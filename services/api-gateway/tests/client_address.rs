@@ -1,0 +1,80 @@
+//! The gateway decides the client's address once, from its trusted proxies,
+//! and the backends get it in the context token: the auth service records
+//! it on the session it opens.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+mod common;
+
+use common::{PASSWORD, Platform};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Signs `email` up and in with `X-Forwarded-For: forwarded_for`, and
+/// returns the client address the auth service stored on the session.
+async fn session_address(platform: &Platform, email: &str, forwarded_for: &str) -> String {
+    let send = |path: &str, body: serde_json::Value| {
+        platform
+            .http
+            .post(platform.url(path))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&body)
+            .send()
+    };
+    let created = send(
+        "/api/v1/auth/signup",
+        json!({ "email": email, "password": PASSWORD, "display_name": "Someone" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let logged_in = send(
+        "/api/v1/auth/login",
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(logged_in.status(), StatusCode::OK);
+    platform
+        .database
+        .admin_client()
+        .await
+        .query_one(
+            "SELECT s.client_ip FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id
+              WHERE u.email = $1",
+            &[&email],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_request_through_a_trusted_proxy_is_attributed_to_the_client_behind_it() {
+    // The test client plays the proxy: it connects from 127.0.0.1.
+    let platform = common::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
+    let address = session_address(
+        &platform,
+        "behind-a-proxy@example.com",
+        // What the client claimed, then what the proxy saw.
+        "192.0.2.66, 198.51.100.23",
+    )
+    .await;
+    assert_eq!(address, "198.51.100.23");
+}
+
+#[tokio::test]
+async fn a_request_from_an_untrusted_peer_is_attributed_to_the_peer_whatever_it_forwards() {
+    let trusting_others =
+        common::spawn(&[("server.trusted_proxies", "10.0.0.0/8".to_owned())]).await;
+    let address = session_address(&trusting_others, "direct@example.com", "198.51.100.23").await;
+    assert_eq!(address, "127.0.0.1");
+
+    let trusting_nobody = common::spawn(&[]).await;
+    let address = session_address(&trusting_nobody, "default@example.com", "198.51.100.23").await;
+    assert_eq!(address, "127.0.0.1", "nothing is trusted by default");
+}
