@@ -1126,6 +1126,101 @@ mod tests {
     }
 
     #[test]
+    fn a_document_ending_inside_its_root_element_is_truncated_where_it_stops() {
+        for document in [
+            "<testsuite name=\"x\"><testcase name=\"a\"><failure message=\"m\">trace",
+            "<testsuite>\n<testcase name=\"a\"/>\n",
+            "<testsuite>\n  <testcase name=\"a",
+            "<testsuite><testcase name=\"a\"><system-out><![CDATA[out",
+            "<testsuite><!-- a comment",
+            "<testsuite><testcase name=\"a\"><failure>x &am",
+        ] {
+            // Just after the last byte.
+            let line = document.matches('\n').count() as u64 + 1;
+            let column = document.rsplit('\n').next().unwrap().len() as u64 + 1;
+            match refusal(document, ParseLimits::default()) {
+                JunitError::Truncated { line: l, column: c } => {
+                    assert_eq!((l, c), (line, column), "{document}");
+                }
+                other => panic!("{document}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            refusal("<testsuite><a></b></testsuite>", ParseLimits::default()),
+            JunitError::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn a_suite_stating_totals_without_test_cases_counts_them_once() {
+        let report = parse_report(
+            r#"<testsuites tests="9">
+                 <testsuite name="only-totals" tests="4" failures="1" errors="0" skips="2"/>
+                 <testsuite name="outer" tests="1"><testsuite name="inner" tests="1"><testcase name="t"/></testsuite></testsuite>
+                 <testsuite name="none" tests="0"/>
+                 <testsuite name="odd" tests="1" failures="2"/>
+                 <testsuite name="unreadable" tests="many"/>
+               </testsuites>"#
+                .as_bytes(),
+            ParseLimits::default(),
+            |_| Ok(()),
+        )
+        .unwrap();
+        let only_totals = Counts::declared(4, 1, 0, 2);
+        let odd = Counts::declared(1, 2, 0, 0);
+        assert_eq!((odd.tests, odd.passed), (2, 0));
+        let mut expected = only_totals;
+        expected.merge(odd);
+        assert_eq!(report.unlisted, expected);
+        assert_eq!(report.counts.tests, expected.tests + 1);
+        assert_eq!(report.counts.passed, 1 + 1);
+        let warnings = report.warnings.into_vec();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`only-totals`"), "{warnings:?}");
+    }
+
+    #[test]
+    fn text_past_the_event_limit_is_cut_with_a_warning_and_a_longer_tag_is_refused() {
+        let limits = ParseLimits {
+            max_event_bytes: 4096,
+            max_output_bytes: 100_000,
+            ..ParseLimits::default()
+        };
+        let document = format!(
+            "<testsuite>\n<testcase name=\"a\"><failure/><system-out>{}</system-out></testcase>\n<testcase name=\"b\"/></testsuite>",
+            "x".repeat(10_000)
+        );
+        let (cases, counts, warnings) = parse_all(document.as_bytes(), limits).unwrap();
+        assert_eq!(counts.tests, 2);
+        let out = cases[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .system_out
+            .as_deref()
+            .unwrap();
+        assert_eq!(out.len(), 4096);
+        let warnings = warnings.into_vec();
+        assert!(
+            warnings[0].starts_with("line 2: the system-out of `a` is longer than 4096 bytes"),
+            "{warnings:?}"
+        );
+
+        let document = format!(
+            "<testsuite>\n  <testcase name=\"a\" a=\"{v}\" b=\"{v}\" c=\"{v}\"/></testsuite>",
+            v = "v".repeat(2000)
+        );
+        assert!(matches!(
+            refusal(&document, limits),
+            JunitError::TagTooLong {
+                line: 2,
+                column: 3,
+                max: 4096
+            }
+        ));
+    }
+
+    #[test]
     fn warnings_are_capped_and_say_how_many_were_left_out() {
         let mut warnings = Warnings::default();
         for i in 0..MAX_WARNINGS + 7 {
