@@ -103,7 +103,10 @@ impl Transfer {
         }
         let worth =
             Duration::from_millis(self.received.saturating_mul(1000) / limits.min_bytes_per_sec);
-        let left = limits.idle.saturating_add(worth).saturating_sub(self.waited);
+        let left = limits
+            .idle
+            .saturating_add(worth)
+            .saturating_sub(self.waited);
         if left < limits.idle {
             (left, true)
         } else {
