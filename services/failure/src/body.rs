@@ -7,11 +7,16 @@
 //! the pump. Decompression is bounded by [`DecodedBudget`], which compares
 //! the bytes a decoder produced with the bytes it was given so far, so a
 //! gzip bomb is cut off while it is being read, whatever the body's size.
+//!
+//! A client that stops sending is given up after an idle timeout; one that
+//! keeps sending a trickle (a byte a second holds an upload slot and a
+//! database connection as well as silence does) must also keep up a
+//! minimum average rate once the idle timeout has passed.
 
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -75,30 +80,74 @@ pub struct BodyLimits {
     pub max_bytes: u64,
     /// Longest wait for the next chunk.
     pub idle: Duration,
+    /// Once `idle` has passed, the body must have arrived at this many
+    /// bytes a second on average (0: no minimum). Only time spent waiting
+    /// for the client counts, not time the parser or the database took.
+    pub min_bytes_per_sec: u64,
+}
+
+/// How much of the body arrived, and how long the client was waited for.
+#[derive(Debug, Default)]
+struct Transfer {
+    received: u64,
+    waited: Duration,
+}
+
+impl Transfer {
+    /// How long the next chunk may take, and whether that is the rate's
+    /// bound rather than the idle timeout's: the client has earned `idle`
+    /// plus the time its bytes are worth at the minimum rate.
+    fn patience(&self, limits: BodyLimits) -> (Duration, bool) {
+        if limits.min_bytes_per_sec == 0 {
+            return (limits.idle, false);
+        }
+        let worth =
+            Duration::from_millis(self.received.saturating_mul(1000) / limits.min_bytes_per_sec);
+        let left = limits
+            .idle
+            .saturating_add(worth)
+            .saturating_sub(self.waited);
+        if left < limits.idle {
+            (left, true)
+        } else {
+            (limits.idle, false)
+        }
+    }
 }
 
 /// The body's next chunk, hashed and counted against the limits.
 async fn next_chunk<B, E>(
     body: &mut B,
-    received: &mut u64,
+    transfer: &mut Transfer,
     limits: BodyLimits,
     hash: &mut RequestHash,
 ) -> Result<Option<Bytes>, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let next = tokio::time::timeout(limits.idle, body.next())
+    let (patience, by_rate) = transfer.patience(limits);
+    let started = Instant::now();
+    let next = tokio::time::timeout(patience, body.next())
         .await
-        .map_err(|_| FailureError::UploadStalled {
-            secs: limits.idle.as_secs(),
+        .map_err(|_| {
+            if by_rate {
+                FailureError::UploadTooSlow {
+                    min_bytes_per_sec: limits.min_bytes_per_sec,
+                }
+            } else {
+                FailureError::UploadStalled {
+                    secs: limits.idle.as_secs(),
+                }
+            }
         })?;
+    transfer.waited += started.elapsed();
     let Some(chunk) = next else {
         return Ok(None);
     };
     let limit = limits.max_bytes;
     let chunk = chunk.map_err(|_| body_ended_early())?;
-    *received += chunk.len() as u64;
-    if *received > limit {
+    transfer.received += chunk.len() as u64;
+    if transfer.received > limit {
         return Err(FailureError::UploadTooLarge { limit });
     }
     hash.update(&chunk);
@@ -116,8 +165,8 @@ pub async fn pump<B, E>(
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let mut received = 0;
-    while let Some(chunk) = next_chunk(&mut body, &mut received, limits, hash).await? {
+    let mut transfer = Transfer::default();
+    while let Some(chunk) = next_chunk(&mut body, &mut transfer, limits, hash).await? {
         if chunks.send(chunk).await.is_err() {
             return Ok(Pumped::ReaderGone);
         }
@@ -134,8 +183,8 @@ pub async fn hash_only<B, E>(
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let mut received = 0;
-    while next_chunk(&mut body, &mut received, limits, &mut hash)
+    let mut transfer = Transfer::default();
+    while next_chunk(&mut body, &mut transfer, limits, &mut hash)
         .await?
         .is_some()
     {}
@@ -197,13 +246,29 @@ pub struct DecodedBudget<R> {
 
 impl<R> DecodedBudget<R> {
     pub fn new(inner: R, compressed: Rc<Cell<u64>>, max: u64, ratio: u64) -> Self {
+        Self::resuming(inner, compressed, max, ratio, 0)
+    }
+
+    /// A budget of which `produced` bytes were spent already (by the
+    /// earlier entries of an archive).
+    pub fn resuming(
+        inner: R,
+        compressed: Rc<Cell<u64>>,
+        max: u64,
+        ratio: u64,
+        produced: u64,
+    ) -> Self {
         Self {
             inner,
             compressed,
-            produced: 0,
+            produced,
             max,
             ratio,
         }
+    }
+
+    pub fn produced(&self) -> u64 {
+        self.produced
     }
 
     fn allowed(&self) -> u64 {
@@ -257,6 +322,7 @@ mod tests {
         BodyLimits {
             max_bytes,
             idle: Duration::from_secs(5),
+            min_bytes_per_sec: 0,
         }
     }
 
@@ -376,11 +442,46 @@ mod tests {
         let stalled = BodyLimits {
             max_bytes: 10,
             idle: Duration::from_millis(50),
+            min_bytes_per_sec: 1,
         };
         let error = pump(body, sender, stalled, &mut hash).await.unwrap_err();
         assert!(
             matches!(error, FailureError::UploadStalled { .. }),
             "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_trickles_below_the_minimum_rate_is_refused_as_too_slow() {
+        let trickle = futures_util::stream::unfold(0_u32, |sent| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok::<_, io::Error>(Bytes::from_static(b" ")), sent + 1))
+        });
+        let (sender, mut receiver) = mpsc::channel(1024);
+        tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+        let mut hash = RequestHash::new("", "");
+        let slow = BodyLimits {
+            max_bytes: 1 << 20,
+            idle: Duration::from_millis(200),
+            min_bytes_per_sec: 1000,
+        };
+        let started = Instant::now();
+        let error = pump(Box::pin(trickle), sender, slow, &mut hash)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                FailureError::UploadTooSlow {
+                    min_bytes_per_sec: 1000
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
         );
     }
 }

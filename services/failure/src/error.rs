@@ -24,8 +24,13 @@ pub enum FailureError {
     UploadTooLarge { limit: u64 },
     #[error("the report could not be read: {0}")]
     Report(#[from] JunitError),
+    /// A report inside a zip archive could not be read.
+    #[error("`{file}` could not be read: {error}")]
+    ArchiveReport { file: String, error: JunitError },
     #[error("the archive could not be read: {0}")]
     Archive(String),
+    #[error("the archive holds more than {max} entries")]
+    TooManyEntries { max: u64 },
     #[error("the JSON batch is invalid: {0}")]
     InvalidBatch(String),
     #[error("invalid Idempotency-Key")]
@@ -40,8 +45,12 @@ pub enum FailureError {
     ParserCrashed,
     #[error("the upload sent nothing for {secs} s")]
     UploadStalled { secs: u64 },
+    #[error("the upload arrived at less than {min_bytes_per_sec} bytes/s")]
+    UploadTooSlow { min_bytes_per_sec: u64 },
     #[error("too many uploads in progress")]
     UploadsBusy,
+    #[error("too many uploads in progress for this project")]
+    ProjectUploadsBusy { max: usize },
 }
 
 impl FailureError {
@@ -60,6 +69,39 @@ fn too_large(detail: String) -> Problem {
         "Payload too large",
     )
     .with_detail(detail)
+}
+
+/// The problem for a report that could not be read; `file` names the
+/// archive entry it came from, if any.
+fn report_problem(report: JunitError, file: Option<&str>) -> Problem {
+    let detail = |text: String| match file {
+        Some(file) => format!("`{file}`: {text}"),
+        None => text,
+    };
+    let unreadable = |code: &'static str, report: &JunitError| {
+        Problem::unprocessable(code, detail(report.to_string()))
+    };
+    match report {
+        JunitError::TooLarge { limit } => too_large(detail(format!(
+            "the report is larger than {limit} bytes once decompressed"
+        ))),
+        JunitError::Io(io) => Problem::unprocessable(
+            "upload.undecodable",
+            detail("the upload could not be decoded (corrupt or truncated compression)".to_owned()),
+        )
+        .with_source(io),
+        JunitError::Abandoned => Problem::internal(FailureError::ParserCrashed),
+        report @ JunitError::NotJunit(_) => unreadable("junit.not_junit", &report),
+        report @ JunitError::Empty => unreadable("junit.empty", &report),
+        report @ JunitError::DtdRefused { .. } => unreadable("junit.dtd_refused", &report),
+        report @ JunitError::TooDeep { .. } => unreadable("junit.too_deep", &report),
+        report @ JunitError::AttributeTooLong { .. } => {
+            unreadable("junit.attribute_too_long", &report)
+        }
+        report @ JunitError::TagTooLong { .. } => unreadable("junit.tag_too_long", &report),
+        report @ JunitError::Truncated { .. } => unreadable("junit.truncated", &report),
+        report @ JunitError::Malformed { .. } => unreadable("junit.malformed", &report),
+    }
 }
 
 impl From<FailureError> for Problem {
@@ -93,36 +135,17 @@ impl From<FailureError> for Problem {
             FailureError::UploadTooLarge { limit } => {
                 too_large(format!("the upload is larger than {limit} bytes"))
             }
-            FailureError::Report(JunitError::TooLarge { limit }) => too_large(format!(
-                "the report is larger than {limit} bytes once decompressed"
-            )),
-            FailureError::Report(JunitError::Io(io)) => Problem::unprocessable(
-                "upload.undecodable",
-                "the upload could not be decoded (corrupt or truncated compression)",
-            )
-            .with_source(io),
-            FailureError::Report(JunitError::Abandoned) => {
-                Problem::internal(FailureError::ParserCrashed)
-            }
-            FailureError::Report(report @ JunitError::NotJunit(_)) => {
-                Problem::unprocessable("junit.not_junit", report.to_string())
-            }
-            FailureError::Report(report @ JunitError::Empty) => {
-                Problem::unprocessable("junit.empty", report.to_string())
-            }
-            FailureError::Report(report @ JunitError::DtdRefused { .. }) => {
-                Problem::unprocessable("junit.dtd_refused", report.to_string())
-            }
-            FailureError::Report(report @ JunitError::TooDeep { .. }) => {
-                Problem::unprocessable("junit.too_deep", report.to_string())
-            }
-            FailureError::Report(report @ JunitError::AttributeTooLong { .. }) => {
-                Problem::unprocessable("junit.attribute_too_long", report.to_string())
-            }
-            FailureError::Report(report @ JunitError::Malformed { .. }) => {
-                Problem::unprocessable("junit.malformed", report.to_string())
-            }
+            FailureError::Report(report) => report_problem(report, None),
+            FailureError::ArchiveReport { file, error } => report_problem(error, Some(&file)),
             FailureError::Archive(detail) => Problem::unprocessable("upload.bad_archive", detail),
+            FailureError::TooManyEntries { max } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload.too_many_entries",
+                "Too many archive entries",
+            )
+            .with_detail(format!(
+                "the archive holds more than {max} entries; upload fewer files at a time"
+            )),
             FailureError::InvalidBatch(detail) => {
                 Problem::unprocessable("results.invalid_batch", detail)
             }
@@ -150,12 +173,29 @@ impl From<FailureError> for Problem {
                 "Upload stalled",
             )
             .with_detail(format!("the request body sent nothing for {secs} seconds")),
+            FailureError::UploadTooSlow { min_bytes_per_sec } => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload.too_slow",
+                "Upload too slow",
+            )
+            .with_detail(format!(
+                "the request body arrived at less than {min_bytes_per_sec} bytes a second"
+            )),
             FailureError::UploadsBusy => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "upload.busy",
                 "Too many uploads",
             )
             .with_detail("this instance is reading as many uploads as it may; retry shortly")
+            .with_retry_after(1),
+            FailureError::ProjectUploadsBusy { max } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload.project_busy",
+                "Too many uploads for this project",
+            )
+            .with_detail(format!(
+                "this instance is reading {max} uploads for this project already, as many as one project may; retry when one has finished"
+            ))
             .with_retry_after(1),
         }
     }

@@ -3,17 +3,19 @@
 //! The body is streamed ([`crate::body`]): decoded (gzip, or as sent) and
 //! parsed on a blocking thread while it arrives, and handed over in batches
 //! through a small bounded channel to the request's task, which writes each
-//! batch while the next one is parsed. Memory holds a few chunks and one
-//! batch, not the report (a zip archive is the exception: its directory is
-//! at its end, so the compressed archive is read whole). Everything happens
-//! in one tenant transaction: a report that turns out malformed halfway
-//! leaves nothing behind.
+//! batch while the next one is parsed. Memory holds a few chunks, one XML
+//! event (at most `max_xml_event_bytes`) and one batch, not the report; a
+//! zip archive is read entry by entry as it arrives ([`crate::zip_stream`]).
+//! Everything happens in one tenant transaction: a report that turns out
+//! malformed or cut off halfway, in any file of an archive, leaves nothing
+//! behind.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -23,7 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use tenant_core::{Db, DbError, TenantContext};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -34,6 +36,7 @@ use crate::error::FailureError;
 use crate::junit::{self, Counts, JunitError, LimitedReader, ParseLimits, ParsedCase, Warnings};
 use crate::repo::{self, FailureRow, ResultRow, Sql};
 use crate::settings::FailureSettings;
+use crate::zip_stream::{ZipEntries, ZipError};
 
 /// Read buffer for the parser's input.
 const READ_BUFFER: usize = 64 * 1024;
@@ -99,7 +102,9 @@ pub struct UploadSummary {
     /// Passed after reruns (counted here only).
     pub flaky: u64,
     /// What was repaired or skipped: unnamed test cases, unreadable `time`,
-    /// unknown entities, excerpts cut to their size limit, non-XML zip entries.
+    /// unknown entities, excerpts cut to their size limit, text longer than
+    /// `service.max_xml_event_bytes` cut, suites counted from their stated
+    /// totals because they list no test cases, non-XML zip entries.
     pub warnings: Vec<String>,
 }
 
@@ -131,29 +136,80 @@ pub fn parse_idempotency_key(raw: Option<&str>) -> Result<Option<String>, Failur
     }
 }
 
-/// A place among the uploads one instance reads at once, counted in the
-/// `failure_uploads_in_progress` gauge while held.
-struct UploadSlot {
-    _permit: OwnedSemaphorePermit,
+/// The uploads one instance reads at once: a fixed number in all, and at
+/// most `per_project` of them for any one project, so one project's slow or
+/// numerous uploads cannot keep every other project out.
+#[derive(Debug)]
+pub struct UploadSlots {
+    all: Arc<Semaphore>,
+    per_project: usize,
+    /// Slots held per project; a project without any has no entry.
+    projects: Mutex<HashMap<Uuid, usize>>,
+    /// Slots held, exported as `failure_uploads_in_progress`.
     in_progress: Gauge,
 }
 
-impl UploadSlot {
-    fn take(state: &FailureState) -> Result<Self, FailureError> {
-        let permit = Arc::clone(&state.uploads)
+impl UploadSlots {
+    pub fn new(total: usize, per_project: usize, in_progress: Gauge) -> Self {
+        Self {
+            all: Arc::new(Semaphore::new(total)),
+            per_project,
+            projects: Mutex::new(HashMap::new()),
+            in_progress,
+        }
+    }
+
+    /// A slot for `project_id`, or why there is none (429 either way).
+    fn take(self: &Arc<Self>, project_id: Uuid) -> Result<UploadSlot, FailureError> {
+        {
+            let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = projects.entry(project_id).or_insert(0);
+            if *held >= self.per_project {
+                return Err(FailureError::ProjectUploadsBusy {
+                    max: self.per_project,
+                });
+            }
+            *held += 1;
+        }
+        let mut slot = UploadSlot {
+            slots: Arc::clone(self),
+            project_id,
+            permit: None,
+        };
+        // Dropping `slot` on refusal gives the project's place back.
+        let permit = Arc::clone(&self.all)
             .try_acquire_owned()
             .map_err(|_| FailureError::UploadsBusy)?;
-        state.uploads_in_progress.inc();
-        Ok(Self {
-            _permit: permit,
-            in_progress: state.uploads_in_progress.clone(),
-        })
+        self.in_progress.inc();
+        slot.permit = Some(permit);
+        Ok(slot)
     }
+}
+
+/// A place among the uploads one instance reads at once, counted in the
+/// `failure_uploads_in_progress` gauge while held.
+struct UploadSlot {
+    slots: Arc<UploadSlots>,
+    project_id: Uuid,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for UploadSlot {
     fn drop(&mut self) {
-        self.in_progress.dec();
+        if self.permit.take().is_some() {
+            self.slots.in_progress.dec();
+        }
+        let mut projects = self
+            .slots
+            .projects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = projects.get_mut(&self.project_id) {
+            *held -= 1;
+            if *held == 0 {
+                projects.remove(&self.project_id);
+            }
+        }
     }
 }
 
@@ -176,7 +232,7 @@ where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     // Held until the upload is done: it bounds the connections uploads hold.
-    let _slot = UploadSlot::take(state)?;
+    let _slot = state.uploads.take(project_id)?;
     let tx = db.tenant_tx(ctx).await?;
     let sql = Sql::new(&tx, &state.statements);
     let build = repo::lock_build(&sql, project_id, upload.build_id)
@@ -185,6 +241,7 @@ where
     let limits = BodyLimits {
         max_bytes: state.settings.max_upload_bytes as u64,
         idle: Duration::from_secs(state.settings.upload_idle_timeout_secs),
+        min_bytes_per_sec: state.settings.upload_min_bytes_per_sec,
     };
     let mut hash = RequestHash::new(&upload.content_type, &upload.content_encoding);
     if let Some(key) = &upload.idempotency_key
@@ -228,11 +285,16 @@ where
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
     written?;
-    let (files, counts, warnings) = parsed?;
+    let Ingested {
+        files,
+        counts,
+        unlisted,
+        warnings,
+    } = parsed?;
     if pumped != Pumped::Complete {
         return Err(FailureError::ParserCrashed);
     }
-    repo::refresh_build_totals(sql, project_id, build.id, build.created_at).await?;
+    repo::refresh_build_totals(sql, project_id, build.id, build.created_at, &unlisted).await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,
@@ -342,7 +404,29 @@ fn merge_repeat(existing: &mut ResultRow, later: ResultRow) {
     }
 }
 
-type Parsed = Result<(u64, Counts, Warnings), FailureError>;
+/// What the reports of one upload held.
+#[derive(Debug, Default)]
+struct Ingested {
+    /// Reports read: 1, or the `.xml` entries of an archive.
+    files: u64,
+    counts: Counts,
+    /// Declared by suites that list no test cases (also in `counts`).
+    unlisted: Counts,
+    warnings: Warnings,
+}
+
+impl Ingested {
+    fn one(counts: Counts, unlisted: Counts, warnings: Warnings) -> Self {
+        Self {
+            files: 1,
+            counts,
+            unlisted,
+            warnings,
+        }
+    }
+}
+
+type Parsed = Result<Ingested, FailureError>;
 
 /// Runs on a blocking thread: decodes and parses the body as it arrives,
 /// sending batches.
@@ -375,126 +459,158 @@ fn parse_upload(
                 BufReader::with_capacity(READ_BUFFER, input),
                 limits,
                 &mut batcher,
-            )
-            .map(|(c, w)| (1, c, w))
+            )?
         }
-        UploadFormat::Xml { gzip: true } => {
-            parse_xml(gunzip(&mut body), limits, &mut batcher).map(|(c, w)| (1, c, w))
-        }
-        // The central directory is at the end: an archive is read whole
-        // (it is compressed; the pump bounds it) and its entries streamed.
+        UploadFormat::Xml { gzip: true } => parse_xml(gunzip(&mut body), limits, &mut batcher)?,
         UploadFormat::Zip => {
-            let mut archive = Vec::new();
-            body.read_to_end(&mut archive).map_err(JunitError::Io)?;
-            let budget = max.min(
-                (archive.len() as u64)
-                    .saturating_mul(ratio)
-                    .max(body::RATIO_FLOOR),
-            );
-            parse_zip(Bytes::from(archive), budget, limits, &mut batcher)
+            let input = BufReader::with_capacity(READ_BUFFER, &mut body);
+            let zip = ZipLimits {
+                compressed: Rc::clone(&compressed),
+                max,
+                ratio,
+                max_entries: settings.max_zip_entries,
+                max_entry_bytes: settings.max_zip_entry_bytes,
+            };
+            parse_zip(input, &zip, limits, &mut batcher)?
         }
         UploadFormat::Json { gzip: false } => {
             let input = LimitedReader::new(&mut body, max);
-            parse_json(
+            let (counts, warnings) = parse_json(
                 BufReader::with_capacity(READ_BUFFER, input),
                 limits,
                 &mut batcher,
-            )
-            .map(|(c, w)| (1, c, w))
+            )?;
+            Ingested::one(counts, Counts::default(), warnings)
         }
         UploadFormat::Json { gzip: true } => {
-            parse_json(gunzip(&mut body), limits, &mut batcher).map(|(c, w)| (1, c, w))
+            let (counts, warnings) = parse_json(gunzip(&mut body), limits, &mut batcher)?;
+            Ingested::one(counts, Counts::default(), warnings)
         }
-    }?;
+    };
     batcher.flush()?;
-    // Whatever follows the document still belongs to the request (and to
-    // its hash): read it, so the pump completes.
+    // Whatever follows the document (an archive's directory) still belongs
+    // to the request and to its hash: read it, so the pump completes.
     io::copy(&mut body, &mut io::sink()).map_err(JunitError::Io)?;
     Ok(result)
 }
 
-fn parse_xml<R: BufRead>(
-    input: R,
-    limits: ParseLimits,
-    batcher: &mut Batcher<'_>,
-) -> Result<(Counts, Warnings), FailureError> {
-    Ok(junit::parse_report(input, limits, |case| {
-        batcher.push(case)
-    })?)
+fn parse_xml<R: BufRead>(input: R, limits: ParseLimits, batcher: &mut Batcher<'_>) -> Parsed {
+    let report = junit::parse_report(input, limits, |case| batcher.push(case))?;
+    Ok(Ingested::one(
+        report.counts,
+        report.unlisted,
+        report.warnings,
+    ))
 }
 
-fn parse_zip(body: Bytes, budget: u64, limits: ParseLimits, batcher: &mut Batcher<'_>) -> Parsed {
-    let mut archive = zip::ZipArchive::new(Cursor::new(body))
-        .map_err(|error| FailureError::Archive(format!("not a readable zip archive: {error}")))?;
-    let mut remaining = budget;
-    let mut files = 0_u64;
-    let mut counts = Counts::default();
-    let mut warnings = Warnings::default();
-    for index in 0..archive.len() {
-        let entry = archive
-            .by_index(index)
-            .map_err(|error| FailureError::Archive(format!("entry {index}: {error}")))?;
-        let name = entry.name().to_owned();
-        if entry.is_dir() {
-            continue;
+/// What a zip archive may hold.
+struct ZipLimits {
+    /// Bytes of the body read so far, for the decompression ratio.
+    compressed: Rc<Cell<u64>>,
+    /// Uncompressed bytes of all entries together.
+    max: u64,
+    ratio: u64,
+    max_entries: u64,
+    max_entry_bytes: u64,
+}
+
+fn archive_error(error: ZipError) -> FailureError {
+    match error {
+        ZipError::TooManyEntries { max } => FailureError::TooManyEntries { max },
+        ZipError::EntryTooLarge { name, max, .. } => FailureError::ArchiveReport {
+            file: name,
+            error: JunitError::TooLarge { limit: max },
+        },
+        ZipError::Invalid(detail) => FailureError::Archive(detail),
+        ZipError::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            FailureError::Archive("the archive ends early".to_owned())
         }
-        if !name.to_ascii_lowercase().ends_with(".xml") {
-            warnings.push(format!(
+        ZipError::Io(io) => FailureError::Archive(format!("the archive could not be read: {io}")),
+    }
+}
+
+/// Reads the archive's entries in order as they arrive; every `.xml` file
+/// is a report, others are read past with a warning.
+fn parse_zip<R: BufRead>(
+    input: R,
+    zip: &ZipLimits,
+    limits: ParseLimits,
+    batcher: &mut Batcher<'_>,
+) -> Parsed {
+    let mut entries = ZipEntries::new(input, zip.max_entries, zip.max_entry_bytes);
+    let mut produced = 0;
+    let mut ingested = Ingested::default();
+    while let Some(mut entry) = entries.next_entry().map_err(archive_error)? {
+        let name = entry.header.name.clone();
+        let is_report = !entry.header.is_dir() && name.to_ascii_lowercase().ends_with(".xml");
+        if !is_report && !entry.header.is_dir() {
+            ingested.warnings.push(format!(
                 "`{name}` in the archive is not an .xml file; skipped"
             ));
-            continue;
         }
-        let mut limited = LimitedReader::new(entry, remaining);
-        let parsed = junit::parse_report(
-            BufReader::with_capacity(64 * 1024, &mut limited),
-            limits,
-            |case| batcher.push(case),
-        );
-        remaining -= limited.consumed();
-        match parsed {
-            Ok((file_counts, file_warnings)) => {
-                files += 1;
-                counts.merge(file_counts);
-                for warning in file_warnings.into_vec() {
-                    warnings.push(format!("{name}: {warning}"));
-                }
-            }
-            Err(JunitError::TooLarge { .. }) => {
-                return Err(JunitError::TooLarge { limit: budget }.into());
-            }
-            Err(
-                error @ (JunitError::Malformed { .. }
-                | JunitError::NotJunit(_)
-                | JunitError::Empty
-                | JunitError::DtdRefused { .. }
-                | JunitError::TooDeep { .. }
-                | JunitError::AttributeTooLong { .. }),
-            ) => {
-                return Err(FailureError::Report(match error {
-                    JunitError::Malformed {
-                        line,
-                        column,
-                        message,
-                    } => JunitError::Malformed {
-                        line,
-                        column,
-                        message: format!("{name}: {message}"),
-                    },
-                    other => other,
-                }));
-            }
-            Err(JunitError::Io(error)) => {
-                return Err(FailureError::Archive(format!("{name}: {error}")));
-            }
-            Err(other) => return Err(other.into()),
+        let (parsed, drained, entry_limit_reached) = {
+            let mut budget = DecodedBudget::resuming(
+                &mut entry,
+                Rc::clone(&zip.compressed),
+                zip.max,
+                zip.ratio,
+                produced,
+            );
+            let mut limited = LimitedReader::new(&mut budget, zip.max_entry_bytes);
+            let parsed = is_report.then(|| {
+                junit::parse_report(
+                    BufReader::with_capacity(READ_BUFFER, &mut limited),
+                    limits,
+                    |case| batcher.push(case),
+                )
+            });
+            // The rest of the entry, within the same limits.
+            let drained = match &parsed {
+                Some(Err(_)) => Ok(0),
+                _ => io::copy(&mut limited, &mut io::sink()),
+            };
+            let reached = limited.reached();
+            produced = budget.produced();
+            (parsed, drained, reached)
+        };
+        let in_entry = |error: JunitError| match error {
+            JunitError::TooLarge { .. } if entry_limit_reached => FailureError::ArchiveReport {
+                file: name.clone(),
+                error: JunitError::TooLarge {
+                    limit: zip.max_entry_bytes,
+                },
+            },
+            JunitError::TooLarge { limit } => JunitError::TooLarge { limit }.into(),
+            JunitError::Io(io) => FailureError::Archive(format!("`{name}`: {io}")),
+            JunitError::Abandoned => JunitError::Abandoned.into(),
+            error => FailureError::ArchiveReport {
+                file: name.clone(),
+                error,
+            },
+        };
+        if let Err(io) = drained {
+            return Err(in_entry(match junit::size_limit(&io) {
+                Some(limit) => JunitError::TooLarge { limit },
+                None => JunitError::Io(io),
+            }));
         }
+        if let Some(parsed) = parsed {
+            let report = parsed.map_err(in_entry)?;
+            ingested.files += 1;
+            ingested.counts.merge(report.counts);
+            ingested.unlisted.merge(report.unlisted);
+            for warning in report.warnings.into_vec() {
+                ingested.warnings.push(format!("{name}: {warning}"));
+            }
+        }
+        entry.finish().map_err(archive_error)?;
     }
-    if files == 0 {
+    if ingested.files == 0 {
         return Err(FailureError::Archive(
             "the archive holds no .xml report".to_owned(),
         ));
     }
-    Ok((files, counts, warnings))
+    Ok(ingested)
 }
 
 /// The JSON batch format (`application/json`), for CI systems that do not

@@ -8,17 +8,22 @@
 //! are accepted, and anything that had to be repaired becomes a warning.
 //! What cannot be trusted is refused: any DTD (no external entities, no
 //! entity expansion, so XXE and billion-laughs documents never get
-//! anywhere), documents nested deeper than a limit, oversized attributes,
-//! and anything that is not well-formed XML, with the line and column.
+//! anywhere), documents nested deeper than a limit, oversized attributes
+//! and tags, a document that ends before its root element closes (a report
+//! cut off while it was written), and anything that is not well-formed XML,
+//! with the line and column. No single XML event is held past
+//! `max_event_bytes` ([`crate::xml_input`]): longer text is cut.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead, Read};
 
 use quick_xml::XmlVersion;
+use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::domain::{CaseStatus, FailureKind};
+use crate::xml_input::{self, XmlInput};
 
 /// Bounds on what one document may contain.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +35,9 @@ pub struct ParseLimits {
     pub max_message_bytes: usize,
     /// `system-out` / `system-err` excerpts.
     pub max_output_bytes: usize,
+    /// The most of one XML event (a text, tag, comment, CDATA section)
+    /// held at once; longer text is cut, a longer tag refused.
+    pub max_event_bytes: usize,
 }
 
 impl Default for ParseLimits {
@@ -40,6 +48,7 @@ impl Default for ParseLimits {
             max_stack_trace_bytes: 64 * 1024,
             max_message_bytes: 8 * 1024,
             max_output_bytes: 16 * 1024,
+            max_event_bytes: 1024 * 1024,
         }
     }
 }
@@ -100,6 +109,32 @@ impl Counts {
         self.skipped += other.skipped;
         self.flaky += other.flaky;
     }
+
+    /// A suite's own totals (`tests`, `failures`, `errors`, `skipped`), as
+    /// outcomes: what is neither failed, errored nor skipped passed.
+    pub fn declared(tests: u64, failures: u64, errors: u64, skipped: u64) -> Self {
+        let not_passed = failures.saturating_add(errors).saturating_add(skipped);
+        let tests = tests.max(not_passed);
+        Self {
+            tests,
+            passed: tests - not_passed,
+            failures,
+            errors,
+            skipped,
+            flaky: 0,
+        }
+    }
+}
+
+/// What one report held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Every outcome, the declared ones below included.
+    pub counts: Counts,
+    /// Outcomes that `<testsuite>` elements declared in their attributes
+    /// without listing the test cases: counted, but no test results.
+    pub unlisted: Counts,
+    pub warnings: Warnings,
 }
 
 /// Repairs made while reading, for the upload's response. Capped, so a
@@ -158,6 +193,13 @@ pub enum JunitError {
     TooDeep { line: u64, column: u64, max: usize },
     #[error("line {line}, column {column}: an attribute is longer than {max} bytes")]
     AttributeTooLong { line: u64, column: u64, max: usize },
+    #[error("line {line}, column {column}: a tag is longer than {max} bytes")]
+    TagTooLong { line: u64, column: u64, max: u64 },
+    /// The document ends inside its root element: cut off while written.
+    #[error(
+        "line {line}, column {column}: the document ends before its root element is closed (the report is incomplete)"
+    )]
+    Truncated { line: u64, column: u64 },
     /// The size limit of the decompressed input was reached.
     #[error("the report is larger than {limit} bytes uncompressed")]
     TooLarge { limit: u64 },
@@ -183,6 +225,7 @@ pub struct LimitedReader<R> {
     inner: R,
     remaining: u64,
     limit: u64,
+    reached: bool,
 }
 
 impl<R> LimitedReader<R> {
@@ -191,11 +234,17 @@ impl<R> LimitedReader<R> {
             inner,
             remaining: limit,
             limit,
+            reached: false,
         }
     }
 
     pub fn consumed(&self) -> u64 {
         self.limit - self.remaining
+    }
+
+    /// This reader, not one inside it, refused to read on.
+    pub fn reached(&self) -> bool {
+        self.reached
     }
 }
 
@@ -212,6 +261,7 @@ impl<R: Read> Read for LimitedReader<R> {
         let read = self.inner.read(&mut buf[..allowed])?;
         let read_u64 = read as u64;
         if read_u64 > self.remaining {
+            self.reached = true;
             return Err(io::Error::other(SizeLimitReached { limit: self.limit }));
         }
         self.remaining -= read_u64;
@@ -224,64 +274,6 @@ pub fn size_limit(error: &io::Error) -> Option<u64> {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<SizeLimitReached>())
         .map(|reached| reached.limit)
-}
-
-/// Counts lines in what the XML reader consumed, so errors can say where.
-struct LineTracker<R> {
-    inner: R,
-    offset: u64,
-    line: u64,
-    line_start: u64,
-}
-
-impl<R: BufRead> LineTracker<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            offset: 0,
-            line: 1,
-            line_start: 0,
-        }
-    }
-
-    /// Line and column (both from 1) of a byte offset at or after the
-    /// last consumed newline.
-    fn locate(&self, position: u64) -> (u64, u64) {
-        let column = position.saturating_sub(self.line_start) + 1;
-        (self.line, column)
-    }
-}
-
-impl<R: BufRead> Read for LineTracker<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let count = available.len().min(buf.len());
-        buf[..count].copy_from_slice(&available[..count]);
-        self.consume(count);
-        Ok(count)
-    }
-}
-
-impl<R: BufRead> BufRead for LineTracker<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        // The bytes being consumed are still in the buffer: fill_buf does
-        // no I/O while unconsumed data remains.
-        if let Ok(buffer) = self.inner.fill_buf() {
-            let consumed = &buffer[..amount.min(buffer.len())];
-            for (index, byte) in consumed.iter().enumerate() {
-                if *byte == b'\n' {
-                    self.line += 1;
-                    self.line_start = self.offset + index as u64 + 1;
-                }
-            }
-        }
-        self.offset += amount as u64;
-        self.inner.consume(amount);
-    }
 }
 
 /// Where a text event's content goes.
@@ -376,17 +368,15 @@ pub fn parse_duration_ms(raw: &str) -> Option<i64> {
 }
 
 /// Reads one report, handing each test case to `sink` as it closes.
-/// Returns the counts and the repairs made.
-pub fn parse_report<R, F>(
-    input: R,
-    limits: ParseLimits,
-    mut sink: F,
-) -> Result<(Counts, Warnings), JunitError>
+/// Returns its counts and the repairs made; a report that ends before its
+/// root element closes is refused as [`JunitError::Truncated`].
+pub fn parse_report<R, F>(input: R, limits: ParseLimits, mut sink: F) -> Result<Report, JunitError>
 where
     R: BufRead,
     F: FnMut(ParsedCase) -> Result<(), JunitError>,
 {
-    let mut reader = quick_xml::Reader::from_reader(LineTracker::new(input));
+    let max_event = u64::try_from(limits.max_event_bytes).unwrap_or(u64::MAX);
+    let mut reader = quick_xml::Reader::from_reader(XmlInput::new(input, max_event));
     {
         let config = reader.config_mut();
         config.expand_empty_elements = true;
@@ -396,6 +386,7 @@ where
     let mut parser = Parser {
         limits,
         counts: Counts::default(),
+        unlisted: Counts::default(),
         warnings: Warnings::default(),
         depth: 0,
         saw_root: false,
@@ -411,10 +402,13 @@ where
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(error) => {
-                let position = reader.error_position();
-                return Err(parser.read_error(&error, reader.get_ref().locate(position)));
+                let input = reader.get_ref();
+                return Err(parser.read_error(&error, input, reader.error_position()));
             }
         };
+        if let Some(line) = reader.get_mut().take_cut() {
+            parser.text_cut(line, max_event);
+        }
         let here = || reader.get_ref().locate(reader.buffer_position());
         match event {
             Event::Start(start) => {
@@ -486,12 +480,20 @@ where
     if !parser.saw_root {
         return Err(JunitError::Empty);
     }
+    if parser.depth > 0 {
+        let (line, column) = reader.get_ref().end_position();
+        return Err(JunitError::Truncated { line, column });
+    }
     if parser.truncated {
         parser
             .warnings
             .push("some messages, stack traces or outputs were cut to their size limit");
     }
-    Ok((parser.counts, parser.warnings))
+    Ok(Report {
+        counts: parser.counts,
+        unlisted: parser.unlisted,
+        warnings: parser.warnings,
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -499,11 +501,27 @@ struct SuiteFrame {
     depth: usize,
     name: String,
     file: Option<String>,
+    /// The suite's own totals, when it states any.
+    declared: Option<Counts>,
+    /// A `<testcase>` or `<testsuite>` was seen inside it.
+    has_children: bool,
+}
+
+/// A whole number of tests from a suite's attribute; anything else is none.
+fn declared_number(attributes: &[(String, String)], keys: &[&str]) -> Option<u64> {
+    keys.iter().find_map(|key| {
+        attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, value)| value.trim().parse::<u64>().ok())
+    })
 }
 
 struct Parser {
     limits: ParseLimits,
     counts: Counts,
+    /// Declared by suites that list no test cases (also in `counts`).
+    unlisted: Counts,
     warnings: Warnings,
     depth: usize,
     saw_root: bool,
@@ -517,20 +535,67 @@ struct Parser {
 }
 
 impl Parser {
-    fn read_error(&self, error: &quick_xml::Error, (line, column): (u64, u64)) -> JunitError {
-        if let quick_xml::Error::Io(io) = error {
+    fn read_error<R: BufRead>(
+        &self,
+        error: &XmlError,
+        input: &XmlInput<R>,
+        position: u64,
+    ) -> JunitError {
+        if let XmlError::Io(io) = error {
             if let Some(limit) = size_limit(io) {
                 return JunitError::TooLarge { limit };
+            }
+            if let Some(markup) = xml_input::markup_too_long(io) {
+                let (line, column) = (markup.line, markup.column);
+                return if markup.doctype {
+                    JunitError::DtdRefused { line, column }
+                } else {
+                    JunitError::TagTooLong {
+                        line,
+                        column,
+                        max: markup.max,
+                    }
+                };
             }
             if io.kind() != io::ErrorKind::InvalidData {
                 return JunitError::Io(io::Error::new(io.kind(), io.to_string()));
             }
         }
+        // Markup (or a reference) the input ended inside of: the document
+        // was cut off, not written wrong.
+        let cut_off = match error {
+            XmlError::Syntax(syntax) => !matches!(syntax, SyntaxError::InvalidBangMarkup),
+            XmlError::IllFormed(IllFormedError::UnclosedReference) => input.at_end(),
+            _ => false,
+        };
+        if cut_off {
+            let (line, column) = input.end_position();
+            return JunitError::Truncated { line, column };
+        }
+        let (line, column) = input.locate(position);
         JunitError::Malformed {
             line,
             column,
             message: error.to_string(),
         }
+    }
+
+    /// The input skipped the rest of a text longer than `max` bytes.
+    fn text_cut(&mut self, line: u64, max: u64) {
+        let element = match self.capture {
+            Capture::Nothing => None,
+            Capture::StackTrace => Some("failure text"),
+            Capture::SystemOut => Some("system-out"),
+            Capture::SystemErr => Some("system-err"),
+        };
+        let what = match (element, &self.case) {
+            (Some(element), Some(case)) => format!("the {element} of `{}`", case.name),
+            _ => "a text".to_owned(),
+        };
+        self.warnings.push(format!(
+            "line {line}: {what} is longer than {max} bytes; the rest was skipped"
+        ));
+        self.truncated = true;
     }
 
     fn attributes(
@@ -592,13 +657,30 @@ impl Parser {
                 let attributes = self.attributes(start, here)?;
                 let suite_name = get(&attributes, "name").unwrap_or_default();
                 let file = get(&attributes, "file").filter(|f| !f.is_empty());
+                let declared = declared_number(&attributes, &["tests"]).map(|tests| {
+                    let count = |keys: &[&str]| declared_number(&attributes, keys).unwrap_or(0);
+                    Counts::declared(
+                        tests,
+                        count(&["failures"]),
+                        count(&["errors"]),
+                        count(&["skipped", "skips"]),
+                    )
+                });
+                if let Some(parent) = self.suites.last_mut() {
+                    parent.has_children = true;
+                }
                 self.suites.push(SuiteFrame {
                     depth: self.depth,
                     name: suite_name,
                     file,
+                    declared,
+                    has_children: false,
                 });
             }
             ("testcase", false) => {
+                if let Some(suite) = self.suites.last_mut() {
+                    suite.has_children = true;
+                }
                 let attributes = self.attributes(start, here)?;
                 let SuiteFrame {
                     name: suite,
@@ -792,10 +874,28 @@ impl Parser {
             .suites
             .last()
             .is_some_and(|suite| suite.depth == closing)
+            && let Some(suite) = self.suites.pop()
         {
-            self.suites.pop();
+            self.close_suite(suite);
         }
         None
+    }
+
+    /// A suite that states totals but lists no test cases (a runner that
+    /// wrote only the summary) counts its totals, as other JUnit tools do.
+    fn close_suite(&mut self, suite: SuiteFrame) {
+        let Some(declared) = suite.declared.filter(|d| d.tests > 0) else {
+            return;
+        };
+        if suite.has_children {
+            return;
+        }
+        self.warnings.push(format!(
+            "suite `{}` lists no test cases; its stated totals were counted ({} tests, {} failures, {} errors, {} skipped)",
+            suite.name, declared.tests, declared.failures, declared.errors, declared.skipped
+        ));
+        self.counts.merge(declared);
+        self.unlisted.merge(declared);
     }
 }
 
@@ -806,11 +906,11 @@ pub fn parse_all(
     limits: ParseLimits,
 ) -> Result<(Vec<ParsedCase>, Counts, Warnings), JunitError> {
     let mut cases = Vec::new();
-    let (counts, warnings) = parse_report(input, limits, |case| {
+    let report = parse_report(input, limits, |case| {
         cases.push(case);
         Ok(())
     })?;
-    Ok((cases, counts, warnings))
+    Ok((cases, report.counts, report.warnings))
 }
 
 #[cfg(test)]
@@ -1023,6 +1123,101 @@ mod tests {
             matches!(error, JunitError::TooLarge { limit: 1000 }),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn a_document_ending_inside_its_root_element_is_truncated_where_it_stops() {
+        for document in [
+            "<testsuite name=\"x\"><testcase name=\"a\"><failure message=\"m\">trace",
+            "<testsuite>\n<testcase name=\"a\"/>\n",
+            "<testsuite>\n  <testcase name=\"a",
+            "<testsuite><testcase name=\"a\"><system-out><![CDATA[out",
+            "<testsuite><!-- a comment",
+            "<testsuite><testcase name=\"a\"><failure>x &am",
+        ] {
+            // Just after the last byte.
+            let line = document.matches('\n').count() as u64 + 1;
+            let column = document.rsplit('\n').next().unwrap().len() as u64 + 1;
+            match refusal(document, ParseLimits::default()) {
+                JunitError::Truncated { line: l, column: c } => {
+                    assert_eq!((l, c), (line, column), "{document}");
+                }
+                other => panic!("{document}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            refusal("<testsuite><a></b></testsuite>", ParseLimits::default()),
+            JunitError::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn a_suite_stating_totals_without_test_cases_counts_them_once() {
+        let report = parse_report(
+            r#"<testsuites tests="9">
+                 <testsuite name="only-totals" tests="4" failures="1" errors="0" skips="2"/>
+                 <testsuite name="outer" tests="1"><testsuite name="inner" tests="1"><testcase name="t"/></testsuite></testsuite>
+                 <testsuite name="none" tests="0"/>
+                 <testsuite name="odd" tests="1" failures="2"/>
+                 <testsuite name="unreadable" tests="many"/>
+               </testsuites>"#
+                .as_bytes(),
+            ParseLimits::default(),
+            |_| Ok(()),
+        )
+        .unwrap();
+        let only_totals = Counts::declared(4, 1, 0, 2);
+        let odd = Counts::declared(1, 2, 0, 0);
+        assert_eq!((odd.tests, odd.passed), (2, 0));
+        let mut expected = only_totals;
+        expected.merge(odd);
+        assert_eq!(report.unlisted, expected);
+        assert_eq!(report.counts.tests, expected.tests + 1);
+        assert_eq!(report.counts.passed, 1 + 1);
+        let warnings = report.warnings.into_vec();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`only-totals`"), "{warnings:?}");
+    }
+
+    #[test]
+    fn text_past_the_event_limit_is_cut_with_a_warning_and_a_longer_tag_is_refused() {
+        let limits = ParseLimits {
+            max_event_bytes: 4096,
+            max_output_bytes: 100_000,
+            ..ParseLimits::default()
+        };
+        let document = format!(
+            "<testsuite>\n<testcase name=\"a\"><failure/><system-out>{}</system-out></testcase>\n<testcase name=\"b\"/></testsuite>",
+            "x".repeat(10_000)
+        );
+        let (cases, counts, warnings) = parse_all(document.as_bytes(), limits).unwrap();
+        assert_eq!(counts.tests, 2);
+        let out = cases[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .system_out
+            .as_deref()
+            .unwrap();
+        assert_eq!(out.len(), 4096);
+        let warnings = warnings.into_vec();
+        assert!(
+            warnings[0].starts_with("line 2: the system-out of `a` is longer than 4096 bytes"),
+            "{warnings:?}"
+        );
+
+        let document = format!(
+            "<testsuite>\n  <testcase name=\"a\" a=\"{v}\" b=\"{v}\" c=\"{v}\"/></testsuite>",
+            v = "v".repeat(2000)
+        );
+        assert!(matches!(
+            refusal(&document, limits),
+            JunitError::TagTooLong {
+                line: 2,
+                column: 3,
+                max: 4096
+            }
+        ));
     }
 
     #[test]

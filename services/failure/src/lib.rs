@@ -8,10 +8,10 @@ pub mod junit;
 pub mod repo;
 mod routes;
 pub mod settings;
+pub mod xml_input;
+pub mod zip_stream;
 
 use std::sync::Arc;
-
-use tokio::sync::Semaphore;
 
 use actix_web::web;
 use prometheus_client::metrics::counter::Counter;
@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Migration, ServiceHost, ServiceSpec};
 
+use crate::ingest::UploadSlots;
 use crate::settings::FailureSettings;
 
 pub type Settings = tenant_core::config::Settings<FailureSettings>;
@@ -40,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "result_references_per_statement",
         include_str!("../../../migrations/failure/0003_result_references_per_statement.sql"),
     ),
+    Migration::embedded(
+        4,
+        "unlisted_suite_totals",
+        include_str!("../../../migrations/failure/0004_unlisted_suite_totals.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -54,8 +60,9 @@ pub struct FailureState {
     pub settings: Arc<FailureSettings>,
     /// SQL statements issued, exported as `failure_db_statements`.
     pub statements: Counter,
-    /// One permit per upload being read (`service.max_concurrent_uploads`).
-    pub uploads: Arc<Semaphore>,
+    /// One slot per upload being read (`service.max_concurrent_uploads`,
+    /// at most half of them per project).
+    pub uploads: Arc<UploadSlots>,
     /// Uploads being read now, exported as `failure_uploads_in_progress`.
     pub uploads_in_progress: Gauge,
 }
@@ -70,11 +77,16 @@ impl Application {
             .await?
             .ok_or(HostError::NoDatabase)?;
         let service = std::mem::take(&mut settings.service);
+        let uploads_in_progress = Gauge::default();
         let state = web::Data::new(FailureState {
-            uploads: Arc::new(Semaphore::new(service.max_concurrent_uploads)),
+            uploads: Arc::new(UploadSlots::new(
+                service.max_concurrent_uploads,
+                service.max_uploads_per_project(),
+                uploads_in_progress.clone(),
+            )),
             settings: Arc::new(service),
             statements: Counter::default(),
-            uploads_in_progress: Gauge::default(),
+            uploads_in_progress,
         });
         let statements = state.statements.clone();
         let uploads_in_progress = state.uploads_in_progress.clone();

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{BuildStatus, CaseStatus, CommitSha, ExternalId, FailureKind, JobName};
+use crate::junit::Counts;
 
 /// A tenant transaction whose statements are counted.
 pub struct Sql<'a> {
@@ -59,7 +60,8 @@ impl<'a> Sql<'a> {
 }
 
 /// What a build's uploads held, recounted from its results after each
-/// upload (a test uploaded twice counts once).
+/// upload (a test uploaded twice counts once), plus the totals stated by
+/// suites that list no test cases.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BuildTotals {
     /// The sum of the five outcomes below.
@@ -500,13 +502,24 @@ pub async fn insert_results(
     Ok(())
 }
 
-/// Recounts the build's totals from its results (all uploads so far).
+/// Recounts the build's totals from its results (all uploads so far),
+/// after adding `unlisted`, this upload's outcomes stated by suites that
+/// list no test cases (kept apart, since they have no results to recount).
 pub async fn refresh_build_totals(
     sql: &Sql<'_>,
     project_id: Uuid,
     build_id: Uuid,
     build_created_at: DateTime<Utc>,
+    unlisted: &Counts,
 ) -> Result<Build, DbError> {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    let (tests, passed, failures, errors, skipped) = (
+        count(unlisted.tests),
+        count(unlisted.passed),
+        count(unlisted.failures),
+        count(unlisted.errors),
+        count(unlisted.skipped),
+    );
     let row = sql
         .query_one(
             &format!(
@@ -521,9 +534,17 @@ pub async fn refresh_build_totals(
                       FROM failure.test_results
                      WHERE project_id = $1 AND build_id = $2 AND build_created_at = $3)
                  UPDATE failure.builds b
-                    SET tests_total = t.tests_total, passed = t.passed, failures = t.failures,
-                        errors = t.errors, skipped = t.skipped, flaky = t.flaky,
-                        duration_ms = t.duration_ms, updated_at = now()
+                    SET unlisted_tests = b.unlisted_tests + $4,
+                        unlisted_passed = b.unlisted_passed + $5,
+                        unlisted_failures = b.unlisted_failures + $6,
+                        unlisted_errors = b.unlisted_errors + $7,
+                        unlisted_skipped = b.unlisted_skipped + $8,
+                        tests_total = t.tests_total + b.unlisted_tests + $4,
+                        passed = t.passed + b.unlisted_passed + $5,
+                        failures = t.failures + b.unlisted_failures + $6,
+                        errors = t.errors + b.unlisted_errors + $7,
+                        skipped = t.skipped + b.unlisted_skipped + $8,
+                        flaky = t.flaky, duration_ms = t.duration_ms, updated_at = now()
                    FROM totals t
                   WHERE b.project_id = $1 AND b.id = $2
                   RETURNING {}",
@@ -533,7 +554,16 @@ pub async fn refresh_build_totals(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            &[&project_id, &build_id, &build_created_at],
+            &[
+                &project_id,
+                &build_id,
+                &build_created_at,
+                &tests,
+                &passed,
+                &failures,
+                &errors,
+                &skipped,
+            ],
         )
         .await?;
     Ok(Build::from_row(&row))

@@ -20,14 +20,26 @@ pub struct FailureSettings {
     pub max_stack_trace_bytes: usize,
     pub max_message_bytes: usize,
     pub max_output_bytes: usize,
+    /// The most of one XML event (a text node, tag, comment or CDATA
+    /// section) held in memory: a longer text is cut with a warning, a
+    /// longer tag refused (422 `junit.tag_too_long`).
+    pub max_xml_event_bytes: usize,
+    /// Entries (files and folders) a zip archive may hold (413 beyond).
+    pub max_zip_entries: u64,
+    /// Largest file inside a zip archive, uncompressed (413 beyond).
+    pub max_zip_entry_bytes: u64,
     /// Rows per `INSERT ... SELECT FROM unnest(...)` statement.
     pub insert_batch_size: usize,
     /// Uploads read at once per process; more are refused with 429. An
     /// upload holds a database connection while its body arrives, so keep
-    /// this below `database.pool_max_size`.
+    /// this below `database.pool_max_size`. One project may hold at most
+    /// half of them ([`Self::max_uploads_per_project`]).
     pub max_concurrent_uploads: usize,
     /// An upload whose body sends nothing for this long is refused (408).
     pub upload_idle_timeout_secs: u64,
+    /// Once `upload_idle_timeout_secs` has passed, a body must keep
+    /// arriving at this average rate or be refused (408); 0 turns it off.
+    pub upload_min_bytes_per_sec: u64,
 }
 
 /// The same values as [`FailureSettings::DEFAULTS`].
@@ -42,9 +54,13 @@ impl Default for FailureSettings {
             max_stack_trace_bytes: 64 * 1024,
             max_message_bytes: 8 * 1024,
             max_output_bytes: 16 * 1024,
+            max_xml_event_bytes: 1024 * 1024,
+            max_zip_entries: 10_000,
+            max_zip_entry_bytes: 128 * 1024 * 1024,
             insert_batch_size: 5000,
             max_concurrent_uploads: 8,
             upload_idle_timeout_secs: 30,
+            upload_min_bytes_per_sec: 1024,
         }
     }
 }
@@ -57,7 +73,15 @@ impl FailureSettings {
             max_stack_trace_bytes: self.max_stack_trace_bytes,
             max_message_bytes: self.max_message_bytes,
             max_output_bytes: self.max_output_bytes,
+            max_event_bytes: self.max_xml_event_bytes,
         }
+    }
+
+    /// Uploads one project may have read at once: half of
+    /// `max_concurrent_uploads` (at least one), so no project can take
+    /// every slot of an instance from the others.
+    pub fn max_uploads_per_project(&self) -> usize {
+        (self.max_concurrent_uploads / 2).max(1)
     }
 }
 
@@ -71,9 +95,13 @@ max_attribute_bytes = 65536
 max_stack_trace_bytes = 65536
 max_message_bytes = 8192
 max_output_bytes = 16384
+max_xml_event_bytes = 1048576
+max_zip_entries = 10000
+max_zip_entry_bytes = 134217728
 insert_batch_size = 5000
 max_concurrent_uploads = 8
 upload_idle_timeout_secs = 30
+upload_min_bytes_per_sec = 1024
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -96,6 +124,15 @@ upload_idle_timeout_secs = 30
         }
         if !(1..=3600).contains(&self.upload_idle_timeout_secs) {
             problems.push("service.upload_idle_timeout_secs must be between 1 and 3600".into());
+        }
+        if !(4096..=64 * 1024 * 1024).contains(&self.max_xml_event_bytes) {
+            problems.push(
+                "service.max_xml_event_bytes must be between 4096 and 67108864 (64 MiB)".into(),
+            );
+        }
+        if self.max_zip_entries == 0 || self.max_zip_entry_bytes == 0 {
+            problems
+                .push("service.max_zip_entries and max_zip_entry_bytes must be positive".into());
         }
     }
 }

@@ -20,7 +20,8 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 
 /// Uploads test results to a build: JUnit XML (plain, gzip or in a zip of
 /// reports) or a JSON batch. Uploads to one build add up; everything in
-/// one upload is stored, or nothing.
+/// one upload is stored, or nothing: a report cut off before its root
+/// element closes, in any file of an archive, stores nothing.
 #[utoipa::path(
     post,
     path = "/v1/projects/{project}/builds/{build}/results",
@@ -32,7 +33,7 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         ("idempotency-key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
     ),
     request_body(
-        description = "A JUnit XML report (`application/xml`, also `text/xml` or `application/junit+xml`), a gzip-compressed one (`application/gzip`), a zip of reports (`application/zip`: every `.xml` entry is read, others are skipped with a warning), or a JSON batch (`application/json`)",
+        description = "A JUnit XML report (`application/xml`, also `text/xml` or `application/junit+xml`), a gzip-compressed one (`application/gzip`), a zip of reports (`application/zip`: read entry by entry as it arrives, stored or deflated entries; every `.xml` entry is read, others are skipped with a warning), or a JSON batch (`application/json`)",
         content(
             (doc::JunitXml = "application/xml"),
             (doc::GzipReport = "application/gzip"),
@@ -49,11 +50,11 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body sent nothing for `service.upload_idle_timeout_secs` (`upload.stalled`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over `service.max_upload_bytes`, or decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio` (`upload.too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body sent nothing for `service.upload_idle_timeout_secs` (`upload.stalled`), or, once that time has passed, arrived at less than `service.upload_min_bytes_per_sec` on average (`upload.too_slow`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `service.max_upload_bytes`, decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio`, or a file in a zip archive is over `service.max_zip_entry_bytes` uncompressed (`upload.too_large`); a zip archive holds more than `service.max_zip_entries` entries (`upload.too_many_entries`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Another media type or content encoding, or none (`upload.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.not_junit`, `junit.empty`, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, `upload.undecodable`, `upload.bad_archive`), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "This instance is reading `service.max_concurrent_uploads` uploads already; retry after `Retry-After` (`upload.busy`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.truncated` for a document that ends before its root element closes, `junit.not_junit`, `junit.empty`, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, `junit.tag_too_long` for a tag over `service.max_xml_event_bytes`, `upload.undecodable`, `upload.bad_archive`; in an archive the detail starts with the file's name), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This instance is reading `service.max_concurrent_uploads` uploads already (`upload.busy`), or half of them for this project (`upload.project_busy`); retry after `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn upload(

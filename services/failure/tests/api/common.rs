@@ -95,12 +95,36 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(files, zip::CompressionMethod::Deflated)
+}
+
+pub fn stored_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(files, zip::CompressionMethod::Stored)
+}
+
+fn zip_with(files: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, bytes) in files {
         writer.start_file(*name, options).unwrap();
         writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// A zip archive as streaming writers make it: each entry's sizes and
+/// CRC after its data, in a data descriptor.
+pub fn streamed_zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new_stream(Vec::new());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        if name.ends_with('/') {
+            writer.add_directory(*name, options).unwrap();
+        } else {
+            writer.start_file(*name, options).unwrap();
+            writer.write_all(bytes).unwrap();
+        }
     }
     writer.finish().unwrap().into_inner()
 }

@@ -12,5 +12,7 @@ mod common;
 mod corpus;
 mod failures;
 mod isolation;
+mod limits;
 mod openapi;
+mod truncation;
 mod uploads;

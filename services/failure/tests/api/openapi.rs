@@ -203,7 +203,7 @@ async fn uploads_document_the_four_body_types_and_both_success_answers() {
     }
     assert!(responses["200"]["headers"]["idempotent-replayed"].is_object());
     for status in [
-        "400", "401", "403", "404", "413", "415", "422", "500", "503",
+        "400", "401", "403", "404", "408", "413", "415", "422", "429", "500", "503",
     ] {
         assert!(responses.get(status).is_some(), "upload lacks {status}");
     }

@@ -414,15 +414,18 @@ async fn a_streamed_retry_is_recognised_and_a_body_changed_at_its_end_is_not() {
 }
 
 /// An upload holds a database connection while its body arrives, so the
-/// number read at once is bounded (429 beyond it), and a body that stops
-/// sending is given up (408), freeing its place.
+/// number read at once is bounded (429 beyond it, whichever the project),
+/// and a body that stops sending is given up (408), freeing its place.
 #[tokio::test]
 async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
     use futures_util::StreamExt;
 
+    // Without a minimum rate, so the silence is judged by the idle timeout
+    // alone (the rate has its own test).
     let app = common::spawn_with(&[
         ("service.max_concurrent_uploads", "1".to_owned()),
         ("service.upload_idle_timeout_secs", "2".to_owned()),
+        ("service.upload_min_bytes_per_sec", "0".to_owned()),
     ])
     .await;
     let ctx = common::uploader(Uuid::now_v7());
@@ -458,7 +461,11 @@ async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(holding, "the stalled upload is being read");
-    let (status, refused) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
+    let other = common::uploader(Uuid::now_v7());
+    let other_build = app.create_build(&other, "bounded").await;
+    let (status, refused) = app
+        .upload(&other, other_build, Body::xml(TWO_CASES), None)
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
     assert_eq!(refused["code"], "upload.busy");
     let response = stalled.await.unwrap().unwrap();

@@ -1,0 +1,108 @@
+//! An upload's memory stays bounded whatever a single XML event holds.
+//! Measured on this process, which runs the service; alone in its test
+//! binary, so no other test's allocations are counted.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+
+#[path = "api/common.rs"]
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::common::Body;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// `<system-out>` holding 256 MiB of one byte, gzipped: about a megabyte
+/// on the wire.
+fn one_huge_text_node() -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(
+            b"<testsuite name=\"s\"><testcase name=\"a\"><failure message=\"m\"/><system-out>",
+        )
+        .unwrap();
+    let block = vec![b'A'; 1024 * 1024];
+    for _ in 0..256 {
+        encoder.write_all(&block).unwrap();
+    }
+    encoder
+        .write_all(b"</system-out></testcase></testsuite>")
+        .unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_gzip_of_one_256_mib_text_node_is_answered_without_the_service_holding_the_text() {
+    // Limits wide enough that the whole text is read (not refused early
+    // for its size or its compression ratio): what is measured is what
+    // reading one huge event costs.
+    let app = common::spawn_with(&[
+        (
+            "service.max_uncompressed_bytes",
+            (512 * 1024 * 1024).to_string(),
+        ),
+        ("service.max_decompression_ratio", "5000".to_owned()),
+    ])
+    .await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "huge-text").await;
+    let gzip = one_huge_text_node();
+    assert!(gzip.len() < 2 * 1024 * 1024, "{} bytes", gzip.len());
+
+    let before = rss_kib();
+    let peak = Arc::new(AtomicU64::new(before));
+    let sampler = {
+        let peak = Arc::clone(&peak);
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(), Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let (status, body) = app
+        .upload(
+            &ctx,
+            build,
+            Body {
+                bytes: gzip,
+                content_type: "application/gzip",
+                content_encoding: None,
+            },
+            None,
+        )
+        .await;
+    sampler.abort();
+    peak.fetch_max(rss_kib(), Ordering::SeqCst);
+    let growth_mib = peak.load(Ordering::SeqCst).saturating_sub(before) / 1024;
+    assert!(
+        growth_mib < 50,
+        "the service's memory grew by {growth_mib} MiB reading one 256 MiB text node"
+    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(common::counts(&body), [1, 0, 1, 0, 0, 0]);
+    assert!(
+        body["warnings"]
+            .to_string()
+            .contains("the system-out of `a` is longer than 1048576 bytes"),
+        "{body}"
+    );
+}
