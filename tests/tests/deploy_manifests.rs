@@ -735,6 +735,43 @@ fn the_gateway_serves_its_certificate_from_a_secret_behind_the_production_ingres
 }
 
 #[test]
+fn the_gateway_takes_client_addresses_only_from_the_ingress_controller_which_sees_the_requests() {
+    for overlay in OVERLAYS {
+        let manifests = rendered(overlay);
+        let container = manifests.deployment(GATEWAY).only_container();
+        let trusted = manifests
+            .configuration(container)
+            .get("FAULTLINE__SERVER__TRUSTED_PROXIES")
+            .cloned()
+            .unwrap_or_else(|| panic!("{overlay}: the gateway names its trusted proxies"));
+        let trusted: tenant_core::config::TrustedProxies = trusted
+            .parse()
+            .unwrap_or_else(|error| panic!("{overlay}: {error}"));
+        assert!(!trusted.is_empty(), "{overlay}: some proxy is trusted");
+    }
+    for overlay in PRODUCTION_OVERLAYS {
+        let manifests = rendered(overlay);
+        let ingress = manifests.of_kind("Ingress").next().unwrap();
+        // Passed-through TLS would hide the request, and with it the
+        // client's address, from the controller.
+        assert_ne!(
+            ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-passthrough"],
+            "true",
+            "{overlay}: the controller terminates TLS"
+        );
+        assert!(
+            !list_at(ingress, "/spec/tls").is_empty(),
+            "{overlay}: the controller has a certificate"
+        );
+        assert_eq!(
+            ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"],
+            "HTTPS",
+            "{overlay}: and speaks TLS to the gateway"
+        );
+    }
+}
+
+#[test]
 fn a_team_applies_its_service_alone_by_its_name_label() {
     const SHARED: &str = "faultline-common";
     for overlay in OVERLAYS {

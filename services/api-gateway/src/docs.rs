@@ -562,11 +562,12 @@ fn public_operation(
                 "401",
                 "No or an invalid credential (`auth.required`, `auth.invalid_token`, `api_key.invalid`)",
             );
-            add(
-                "429",
-                "Rate limited (`gateway.rate_limited`); see `Retry-After`",
-            );
         }
+        // Callers without credentials are limited per address and in total.
+        add(
+            "429",
+            "Rate limited (`gateway.rate_limited`); see `Retry-After`",
+        );
         if route.auth == AuthMode::User {
             add("403", "API keys are refused here (`gateway.user_required`)");
         }

@@ -194,3 +194,47 @@ audience = "integration-gateway"
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tenant_core::config::load_with_overrides;
+
+    use super::*;
+
+    fn load(overrides: &[(&str, &str)]) -> Result<GatewaySettings, String> {
+        let overrides: Vec<(&str, String)> = overrides
+            .iter()
+            .map(|(key, value)| (*key, (*value).to_owned()))
+            .collect();
+        load_with_overrides::<GatewaySettings>(&crate::SPEC, &overrides)
+            .map(|settings| settings.service)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn callers_without_credentials_are_limited_by_default_and_the_ceiling_is_above_one_address() {
+        let defaults = load(&[]).unwrap();
+        assert_eq!(
+            (defaults.anonymous_rate_per_minute, defaults.anonymous_burst),
+            (120, 60)
+        );
+        assert_eq!(
+            (
+                defaults.anonymous_global_rate_per_minute,
+                defaults.anonymous_global_burst
+            ),
+            (6000, 1000)
+        );
+
+        let zero = load(&[("service.anonymous_burst", "0")]).unwrap_err();
+        assert!(
+            zero.contains("service.anonymous_burst must be greater than 0"),
+            "{zero}"
+        );
+        let below = load(&[("service.anonymous_global_rate_per_minute", "100")]).unwrap_err();
+        assert!(
+            below.contains("service.anonymous_global_rate_per_minute"),
+            "{below}"
+        );
+    }
+}

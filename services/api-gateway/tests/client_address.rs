@@ -11,6 +11,7 @@
 mod common;
 
 use common::{PASSWORD, Platform};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -77,4 +78,36 @@ async fn a_request_from_an_untrusted_peer_is_attributed_to_the_peer_whatever_it_
     let trusting_nobody = common::spawn(&[]).await;
     let address = session_address(&trusting_nobody, "default@example.com", "198.51.100.23").await;
     assert_eq!(address, "127.0.0.1", "nothing is trusted by default");
+}
+
+#[tokio::test]
+async fn a_hundred_failed_logins_from_one_client_do_not_lock_another_users_login_from_there() {
+    // The limits on attempts are the gateway's and high here (tests/common):
+    // what is left to prove is that nothing locks the address.
+    let platform = common::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
+    platform.sign_up_and_log_in("colleague@example.com").await;
+    let log_in = |email: String, password: &'static str| {
+        platform
+            .http
+            .post(platform.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "203.0.113.50")
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(0..100)
+        .map(|i| {
+            let attempt = log_in(format!("made-up-{i}@example.com"), "a guess");
+            async move { attempt.await.unwrap().status() }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    let response = log_in("colleague@example.com".to_owned(), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }

@@ -38,7 +38,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid (`request.invalid_body`, `auth.invalid_input`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins of this account (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins of this account (`auth.throttled`), or too many requests without credentials (`gateway.rate_limited`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn log_in(
