@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod feeds;
 pub mod flows;
 pub mod keys;
 pub mod password;
@@ -44,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         2,
         "sessions_keys_api_keys",
         include_str!("../../../migrations/auth/0002_sessions_keys_api_keys.sql"),
+    ),
+    Migration::embedded(
+        4,
+        "revocation_feed_and_key_creators",
+        include_str!("../../../migrations/auth/0004_revocation_feed_and_key_creators.sql"),
     ),
 ];
 
@@ -164,6 +170,7 @@ async fn build_state(
                 max_secs: own.throttle_max_backoff_secs,
             },
             api_key_max_days: own.api_key_max_days,
+            revocation_window_secs: own.access_token_ttl_secs + own.token_leeway_secs,
         },
         api_key_lookups: metrics.api_key_lookups.clone(),
         db,

@@ -207,33 +207,113 @@ pub async fn revoke_sessions(
     Ok(revoked)
 }
 
-#[derive(Debug, Serialize)]
-pub struct RevokedSession {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
-    pub revoked_at: DateTime<Utc>,
+// --- the revocation feed -----------------------------------------------------
+
+/// What a feed entry revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedKind {
+    Session,
+    ApiKey,
 }
 
-pub async fn sessions_revoked_since(
+/// One entry of the revocation feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revocation {
+    pub seq: i64,
+    pub kind: RevokedKind,
+    /// The session's or the API key's id.
+    pub id: Uuid,
+}
+
+/// A slice of the revocation feed and where the feed stands.
+#[derive(Debug)]
+pub struct RevocationSlice {
+    pub latest: i64,
+    /// The caller's position could not be continued from (pruned past, or
+    /// ahead of the feed as after a restore); the slice starts over.
+    pub reset: bool,
+    pub revocations: Vec<Revocation>,
+}
+
+/// Up to `limit` revocations after `after`, with the counter, in one
+/// statement (one snapshot). Without `after`, or when it cannot be
+/// continued from, the slice starts at the first revocation recorded
+/// within the last `window_secs` (older ones have no live tokens).
+pub async fn revocations_after(
     tx: &TenantTx,
-    since: DateTime<Utc>,
+    after: Option<i64>,
+    window_secs: f64,
     limit: i64,
-) -> Result<Vec<RevokedSession>, DbError> {
-    Ok(tx
+) -> Result<RevocationSlice, DbError> {
+    let rows = tx
         .query(
-            "SELECT id, user_id, revoked_at FROM auth.sessions
-              WHERE revoked_at IS NOT NULL AND revoked_at > $1
-              ORDER BY revoked_at, id LIMIT $2",
-            &[&since, &limit],
+            "WITH c AS (
+                 SELECT last_seq, pruned_through,
+                        ($1::bigint IS NOT NULL AND ($1 < pruned_through OR $1 > last_seq)) AS reset
+                   FROM auth.revocation_counter
+             ), start AS (
+                 SELECT CASE WHEN $1::bigint IS NULL OR c.reset THEN
+                            coalesce((SELECT min(r.seq) - 1 FROM auth.revocations r
+                                       WHERE r.recorded_at > now() - make_interval(secs => $2)),
+                                     c.last_seq)
+                        ELSE $1 END AS after
+                   FROM c
+             )
+             SELECT c.last_seq, c.reset, r.seq, r.kind, r.subject_id
+               FROM c CROSS JOIN start
+               LEFT JOIN LATERAL (
+                    SELECT seq, kind, subject_id FROM auth.revocations
+                     WHERE seq > start.after
+                     ORDER BY seq
+                     LIMIT $3
+               ) r ON true
+              ORDER BY r.seq",
+            &[&after, &window_secs, &limit],
         )
-        .await?
-        .iter()
-        .map(|row| RevokedSession {
-            session_id: row.get(0),
-            user_id: row.get(1),
-            revoked_at: row.get(2),
-        })
-        .collect())
+        .await?;
+    let mut slice = RevocationSlice {
+        latest: 0,
+        reset: false,
+        revocations: Vec::with_capacity(rows.len()),
+    };
+    for row in &rows {
+        slice.latest = row.get(0);
+        slice.reset = row.get(1);
+        let Some(seq) = row.get::<_, Option<i64>>(2) else {
+            continue;
+        };
+        let kind = match row.get::<_, String>(3).as_str() {
+            "session" => RevokedKind::Session,
+            _ => RevokedKind::ApiKey,
+        };
+        slice.revocations.push(Revocation {
+            seq,
+            kind,
+            id: row.get(4),
+        });
+    }
+    Ok(slice)
+}
+
+/// Drops revocations recorded more than `retain_secs` ago. Cheap when
+/// there is nothing to drop, so every poll may call it.
+pub async fn prune_revocations(tx: &TenantTx, retain_secs: f64) -> Result<(), DbError> {
+    tx.execute(
+        "WITH bound AS (
+             SELECT max(r.seq) AS through FROM auth.revocations r
+              WHERE r.recorded_at < now() - make_interval(secs => $1)
+             HAVING max(r.seq) IS NOT NULL
+         ), pruned AS (
+             DELETE FROM auth.revocations r USING bound WHERE r.seq <= bound.through
+         )
+         UPDATE auth.revocation_counter c SET pruned_through = bound.through
+           FROM bound
+          WHERE bound.through > c.pruned_through",
+        &[&retain_secs],
+    )
+    .await?;
+    Ok(())
 }
 
 /// A refresh token row with what the rotation decision needs.
@@ -565,17 +645,25 @@ pub async fn revoke_api_key(tx: &TenantTx, project_id: Uuid, id: Uuid) -> Result
         == 1)
 }
 
-/// A live key found by its hash: (key id, project, role).
+/// A live key found by its hash.
+#[derive(Debug)]
+pub struct LiveApiKey {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub async fn introspect_api_key(
     tx: &TenantTx,
     key_hash: &[u8],
-) -> Result<Option<(Uuid, Uuid, String)>, DbError> {
+) -> Result<Option<LiveApiKey>, DbError> {
     let hex: String = key_hash.iter().map(|b| format!("{b:02x}")).collect();
     tx.execute("SELECT set_config('app.api_key_hash', $1, true)", &[&hex])
         .await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT id, project_id, role FROM auth.api_keys
+            "SELECT id, project_id, role, expires_at FROM auth.api_keys
               WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
             &[&key_hash],
         )
@@ -583,7 +671,13 @@ pub async fn introspect_api_key(
     else {
         return Ok(None);
     };
-    let (id, project_id, role): (Uuid, Uuid, String) = (row.get(0), row.get(1), row.get(2));
+    let key = LiveApiKey {
+        id: row.get(0),
+        project_id: row.get(1),
+        role: row.get(2),
+        expires_at: row.get(3),
+    };
+    let (id, project_id) = (key.id, key.project_id);
     // Writing needs the key's own project context (WITH CHECK).
     tx.execute(
         "SELECT set_config('app.project_id', $1, true)",
@@ -597,5 +691,81 @@ pub async fn introspect_api_key(
         &[&project_id, &id],
     )
     .await?;
-    Ok(Some((id, project_id, role)))
+    Ok(Some(key))
+}
+
+// --- who may keep the keys they created -------------------------------------
+
+/// Serialises everything that decides whether `user`'s keys in the
+/// transaction's project live: creating one, and applying a change of the
+/// user's role. Held until the transaction ends.
+pub async fn lock_key_creator(
+    tx: &TenantTx,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), DbError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(format('auth.key_creators:%s:%s', $1::uuid, $2::uuid), 0))",
+        &[&project_id, &user_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the project service last said `user` may create keys here;
+/// `None` when it has said nothing about them. Needs [`lock_key_creator`].
+pub async fn key_creator_allowed(
+    tx: &TenantTx,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<bool>, DbError> {
+    Ok(tx
+        .query_opt(
+            "SELECT may_create FROM auth.key_creators WHERE project_id = $1 AND user_id = $2",
+            &[&project_id, &user_id],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// Records what the project service said about `user` as of its change
+/// `as_of_seq`; `false` when something newer was already recorded (a
+/// repeated, late delivery), which must then change nothing.
+pub async fn record_key_creator(
+    tx: &TenantTx,
+    project_id: Uuid,
+    user_id: Uuid,
+    may_create: bool,
+    as_of_seq: i64,
+) -> Result<bool, DbError> {
+    Ok(tx
+        .execute(
+            "INSERT INTO auth.key_creators AS k (project_id, user_id, may_create, as_of_seq)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, user_id) DO UPDATE
+                SET may_create = excluded.may_create, as_of_seq = excluded.as_of_seq, updated_at = now()
+              WHERE k.as_of_seq <= excluded.as_of_seq",
+            &[&project_id, &user_id, &may_create, &as_of_seq],
+        )
+        .await?
+        == 1)
+}
+
+/// Revokes every live key `user` created in the project; returns their ids.
+pub async fn revoke_api_keys_created_by(
+    tx: &TenantTx,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<Uuid>, DbError> {
+    Ok(tx
+        .query(
+            "UPDATE auth.api_keys SET revoked_at = now()
+              WHERE project_id = $1 AND created_by = $2 AND revoked_at IS NULL
+              RETURNING id",
+            &[&project_id, &user_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
 }
