@@ -248,23 +248,23 @@ pub async fn revocations_after(
 ) -> Result<RevocationSlice, DbError> {
     let rows = tx
         .query(
-            "WITH c AS (
-                 SELECT last_seq, pruned_through,
-                        ($1::bigint IS NOT NULL AND ($1 < pruned_through OR $1 > last_seq)) AS reset
-                   FROM auth.revocation_counter
-             ), start AS (
-                 SELECT CASE WHEN $1::bigint IS NULL OR c.reset THEN
-                            coalesce((SELECT min(r.seq) - 1 FROM auth.revocations r
-                                       WHERE r.recorded_at > now() - make_interval(secs => $2)),
-                                     c.last_seq)
-                        ELSE $1 END AS after
-                   FROM c
-             )
-             SELECT c.last_seq, c.reset, r.seq, r.kind, r.subject_id
-               FROM c CROSS JOIN start
+            // The counter is one row: a derived table limited to it keeps
+            // the planner's estimates (and so its cost, and JIT) small.
+            "SELECT c.last_seq, c.reset, r.seq, r.kind, r.subject_id
+               FROM (SELECT k.last_seq, k.reset,
+                            CASE WHEN $1::bigint IS NULL OR k.reset THEN
+                                 coalesce((SELECT min(x.seq) - 1 FROM auth.revocations x
+                                            WHERE x.recorded_at > now() - make_interval(secs => $2)),
+                                          k.last_seq)
+                            ELSE $1 END AS start_after
+                       FROM (SELECT last_seq,
+                                    ($1::bigint IS NOT NULL AND ($1 < pruned_through OR $1 > last_seq)) AS reset
+                               FROM auth.revocation_counter
+                              WHERE singleton
+                              LIMIT 1) k) c
                LEFT JOIN LATERAL (
                     SELECT seq, kind, subject_id FROM auth.revocations
-                     WHERE seq > start.after
+                     WHERE seq > c.start_after
                      ORDER BY seq
                      LIMIT $3
                ) r ON true
