@@ -64,6 +64,12 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         shard.insert(key, (value, now + ttl));
     }
 
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut shard) = self.shard(key).lock() {
+            shard.remove(key);
+        }
+    }
+
     pub fn remove_where(&self, mut predicate: impl FnMut(&K, &V) -> bool) {
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {

@@ -150,10 +150,25 @@ impl Application {
                 "Project access asked of the project service",
                 &gateway.backends.access_misses,
             ),
+            (
+                "gateway_session_rechecks",
+                "Sessions asked of the auth service because the revocation feed was stale",
+                &gateway.backends.session_rechecks,
+            ),
         ];
         for (name, help, counter) in counters {
             host.metrics().register(name, help, counter.clone());
         }
+        host.metrics().register(
+            "gateway_access_feed_position",
+            "The last sequence of the project service's access change feed applied",
+            gateway.backends.access_feed_position(),
+        );
+        host.metrics().register(
+            "gateway_revocation_feed_position",
+            "The last sequence of the auth service's revocation feed applied",
+            gateway.backends.revocation_feed_position(),
+        );
         Ok(Self(host))
     }
 
@@ -263,9 +278,10 @@ fn build_gateway(settings: &Settings, limiter: SharedLimiter) -> Result<Gateway,
     })
 }
 
-/// Cached access answers stay in use while the change feed was read within
-/// this many poll intervals (at least 2 s); after that every request asks
-/// the project service again until the feed answers.
+/// Cached access answers, API key principals and session states stay in
+/// use while their feed was read within this many poll intervals (at least
+/// 2 s); after that every request asks the owning service again until the
+/// feed answers.
 const FEED_POLLS_TRUSTED: u32 = 5;
 
 /// Polls the access-change and revocation feeds, and refreshes the JWKS,

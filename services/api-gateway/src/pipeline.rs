@@ -260,7 +260,12 @@ impl Gateway {
             tracing::info!(reason = %refusal, "bearer token refused");
             unauthorized("the access token is invalid or expired")
         })?;
-        if self.backends.is_revoked(user.session_id) {
+        let live = self
+            .backends
+            .session_is_live(user.session_id, user.user_id, request_id)
+            .await
+            .map_err(Problem::from)?;
+        if !live {
             return Err(unauthorized("the session of this token has ended"));
         }
         Ok(Caller::User(user))

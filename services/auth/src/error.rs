@@ -34,6 +34,10 @@ pub enum AuthError {
     ApiKeyExpiry { max_days: i64 },
     #[error("invalid API key")]
     ApiKeyInvalid,
+    /// The project service reported the creator's demotion or removal
+    /// after the caller's role was looked up.
+    #[error("the creator may no longer create API keys in this project")]
+    KeyCreatorRoleTooLow,
     #[error(transparent)]
     Context(#[from] Problem),
     #[error("database")]
@@ -97,6 +101,10 @@ impl From<AuthError> for Problem {
             AuthError::ApiKeyInvalid => Problem::unauthorized(
                 "api_key.invalid",
                 "the API key is invalid, expired or revoked",
+            ),
+            AuthError::KeyCreatorRoleTooLow => Problem::forbidden(
+                "api_key.creator_role_too_low",
+                "your role in this project no longer allows creating API keys",
             ),
             AuthError::Context(problem) => problem,
             AuthError::Db(error) => error.into(),

@@ -31,6 +31,10 @@ pub struct Policy {
     pub refresh_grace_secs: i64,
     pub account_backoff: AccountBackoff,
     pub api_key_max_days: i64,
+    /// How long after its session is revoked an access token may still
+    /// verify (its lifetime and the verifiers' leeway): the revocation feed
+    /// hands a starting gateway the revocations of this long.
+    pub revocation_window_secs: i64,
 }
 
 /// Everything the handlers share.
@@ -89,6 +93,8 @@ pub struct Introspection {
     pub principal_id: Uuid,
     pub project_id: Uuid,
     pub role: String,
+    /// The gateway caches the answer no longer than this.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl AuthState {
@@ -577,6 +583,13 @@ impl AuthState {
         }
         let key = ApiKey::generate()?;
         let tx = self.db.tenant_tx(ctx).await?;
+        // The context's role may predate a demotion the project service
+        // has already reported; under the lock, a report being applied
+        // either sees this key or is seen here.
+        repo::lock_key_creator(&tx, project.project_id, created_by).await?;
+        if repo::key_creator_allowed(&tx, project.project_id, created_by).await? == Some(false) {
+            return Err(AuthError::KeyCreatorRoleTooLow);
+        }
         let record = repo::insert_api_key(
             &tx,
             &NewApiKey {
@@ -647,11 +660,12 @@ impl AuthState {
         let tx = self.db.unscoped_tx().await?;
         let found = repo::introspect_api_key(&tx, &key.hash()).await?;
         tx.commit().await?;
-        let (principal_id, project_id, role) = found.ok_or(AuthError::ApiKeyInvalid)?;
+        let key = found.ok_or(AuthError::ApiKeyInvalid)?;
         Ok(Introspection {
-            principal_id,
-            project_id,
-            role,
+            principal_id: key.id,
+            project_id: key.project_id,
+            role: key.role,
+            expires_at: key.expires_at,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod feeds;
 pub mod flows;
 pub mod keys;
 pub mod password;
@@ -50,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         3,
         "login_throttle_window",
         include_str!("../../../migrations/auth/0003_login_throttle_window.sql"),
+    ),
+    Migration::embedded(
+        4,
+        "revocation_feed_and_key_creators",
+        include_str!("../../../migrations/auth/0004_revocation_feed_and_key_creators.sql"),
     ),
 ];
 
@@ -165,6 +171,7 @@ async fn build_state(
                 window_secs: own.throttle_window_secs,
             },
             api_key_max_days: own.api_key_max_days,
+            revocation_window_secs: own.access_token_ttl_secs + own.token_leeway_secs,
         },
         api_key_lookups: metrics.api_key_lookups.clone(),
         public_flow_connections: tokio::sync::Semaphore::new(

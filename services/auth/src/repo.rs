@@ -14,6 +14,9 @@ use uuid::Uuid;
 use crate::crypto::Sealed;
 use crate::throttle::REMEMBERED_FAILURES;
 
+mod feeds;
+pub use feeds::*;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub id: Uuid,
@@ -206,35 +209,6 @@ pub async fn revoke_sessions(
         .await?;
     }
     Ok(revoked)
-}
-
-#[derive(Debug, Serialize)]
-pub struct RevokedSession {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
-    pub revoked_at: DateTime<Utc>,
-}
-
-pub async fn sessions_revoked_since(
-    tx: &TenantTx,
-    since: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<RevokedSession>, DbError> {
-    Ok(tx
-        .query(
-            "SELECT id, user_id, revoked_at FROM auth.sessions
-              WHERE revoked_at IS NOT NULL AND revoked_at > $1
-              ORDER BY revoked_at, id LIMIT $2",
-            &[&since, &limit],
-        )
-        .await?
-        .iter()
-        .map(|row| RevokedSession {
-            session_id: row.get(0),
-            user_id: row.get(1),
-            revoked_at: row.get(2),
-        })
-        .collect())
 }
 
 /// A refresh token row with what the rotation decision needs.
@@ -600,17 +574,25 @@ pub async fn revoke_api_key(tx: &TenantTx, project_id: Uuid, id: Uuid) -> Result
         == 1)
 }
 
-/// A live key found by its hash: (key id, project, role).
+/// A live key found by its hash.
+#[derive(Debug)]
+pub struct LiveApiKey {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub async fn introspect_api_key(
     tx: &TenantTx,
     key_hash: &[u8],
-) -> Result<Option<(Uuid, Uuid, String)>, DbError> {
+) -> Result<Option<LiveApiKey>, DbError> {
     let hex: String = key_hash.iter().map(|b| format!("{b:02x}")).collect();
     tx.execute("SELECT set_config('app.api_key_hash', $1, true)", &[&hex])
         .await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT id, project_id, role FROM auth.api_keys
+            "SELECT id, project_id, role, expires_at FROM auth.api_keys
               WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
             &[&key_hash],
         )
@@ -618,7 +600,13 @@ pub async fn introspect_api_key(
     else {
         return Ok(None);
     };
-    let (id, project_id, role): (Uuid, Uuid, String) = (row.get(0), row.get(1), row.get(2));
+    let key = LiveApiKey {
+        id: row.get(0),
+        project_id: row.get(1),
+        role: row.get(2),
+        expires_at: row.get(3),
+    };
+    let (id, project_id) = (key.id, key.project_id);
     // Writing needs the key's own project context (WITH CHECK).
     tx.execute(
         "SELECT set_config('app.project_id', $1, true)",
@@ -632,5 +620,5 @@ pub async fn introspect_api_key(
         &[&project_id, &id],
     )
     .await?;
-    Ok(Some((id, project_id, role)))
+    Ok(Some(key))
 }

@@ -254,3 +254,98 @@ async fn key_roles_stop_at_member_expiry_is_bounded_and_only_admins_manage_keys(
         .await;
     assert_eq!(introspect_as_user.status(), StatusCode::FORBIDDEN);
 }
+
+async fn report_member(
+    auth: &common::TestAuth,
+    project: Uuid,
+    user: Uuid,
+    role: Option<&str>,
+    as_of_seq: i64,
+) -> Value {
+    let response = auth
+        .call(
+            Method::POST,
+            "/internal/v1/api-keys/member-access",
+            &common::service_context(),
+            Some(json!({ "members": [
+                { "project_id": project, "user_id": user, "role": role, "as_of_seq": as_of_seq }
+            ] })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn key_is_live(auth: &common::TestAuth, key: &str) -> bool {
+    auth.call(
+        Method::POST,
+        "/internal/v1/api-keys/introspect",
+        &common::service_context(),
+        Some(json!({ "key": key })),
+    )
+    .await
+    .status()
+        == StatusCode::OK
+}
+
+/// The project service reports members whose role changed: a member below
+/// admin loses the keys they created in that project (and no one else's),
+/// and cannot create new ones even with a context minted before the
+/// demotion; a report older than one already applied changes nothing.
+#[tokio::test]
+async fn keys_of_a_member_reported_below_admin_are_revoked_and_new_ones_refused() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("admin@example.com").await;
+    auth.sign_up("owner@example.com").await;
+    let admin = auth.log_in("admin@example.com").await;
+    let owner = auth.log_in("owner@example.com").await;
+    let project = Uuid::now_v7();
+    let path = format!("/v1/projects/{project}/api-keys");
+    let create = |session: &common::Session| {
+        let ctx = session.in_project(project, Role::Admin);
+        let path = path.clone();
+        let auth = &auth;
+        async move {
+            auth.call(Method::POST, &path, &ctx, Some(key_body("member", 30)))
+                .await
+        }
+    };
+    let admins_key: Value = create(&admin).await.json().await.unwrap();
+    let owners_key: Value = create(&owner).await.json().await.unwrap();
+    let admins_key = admins_key["key"].as_str().unwrap();
+    let owners_key = owners_key["key"].as_str().unwrap();
+
+    let applied = report_member(&auth, project, admin.user_id, Some("member"), 7).await;
+    assert_eq!(applied["api_keys_revoked"], 1);
+    assert!(
+        !key_is_live(&auth, admins_key).await,
+        "the demoted admin's key is revoked"
+    );
+    assert!(
+        key_is_live(&auth, owners_key).await,
+        "other creators' keys stay"
+    );
+    // The gateway's view of the role may lag: the report wins.
+    assert_eq!(
+        problem_code(create(&admin).await).await,
+        (
+            StatusCode::FORBIDDEN,
+            "api_key.creator_role_too_low".to_owned()
+        )
+    );
+
+    // Promoted again: keys may be created again, and a late repeat of the
+    // older report revokes nothing.
+    report_member(&auth, project, admin.user_id, Some("admin"), 9).await;
+    let again = create(&admin).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    let applied = report_member(&auth, project, admin.user_id, Some("member"), 7).await;
+    assert_eq!(applied["api_keys_revoked"], 0);
+    assert!(key_is_live(&auth, again["key"].as_str().unwrap()).await);
+
+    // Removed from the project.
+    let applied = report_member(&auth, project, owner.user_id, None, 10).await;
+    assert_eq!(applied["api_keys_revoked"], 1);
+    assert!(!key_is_live(&auth, owners_key).await);
+}

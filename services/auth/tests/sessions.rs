@@ -162,7 +162,7 @@ async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
     let feed: Value = auth
         .call(
             Method::GET,
-            "/internal/v1/sessions/revoked?since=2000-01-01T00:00:00Z",
+            "/internal/v1/revocations",
             &common::service_context(),
             None,
         )
@@ -170,11 +170,12 @@ async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
         .json()
         .await
         .unwrap();
-    let revoked: Vec<&str> = feed["revoked"]
+    let revoked: Vec<&str> = feed["revocations"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["session_id"].as_str().unwrap())
+        .filter(|r| r["kind"] == "session")
+        .map(|r| r["id"].as_str().unwrap())
         .collect();
     for session in [&laptop, &phone, &tablet] {
         assert!(revoked.contains(&session.session_id.to_string().as_str()));
@@ -183,7 +184,7 @@ async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
     let denied = auth
         .call(
             Method::GET,
-            "/internal/v1/sessions/revoked?since=2000-01-01T00:00:00Z",
+            "/internal/v1/revocations",
             &laptop.context(),
             None,
         )
@@ -425,4 +426,107 @@ async fn services_look_users_up_by_email_and_nobody_else_may() {
         )
         .await;
     assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+}
+
+async fn revocations(auth: &common::TestAuth, query: &str) -> Value {
+    let response = auth
+        .call(
+            Method::GET,
+            &format!("/internal/v1/revocations{query}"),
+            &common::service_context(),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn seqs(page: &Value) -> Vec<i64> {
+    page["revocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_i64().unwrap())
+        .collect()
+}
+
+/// The feed pages in sequence order; a poller ahead of it (a restored
+/// database) or behind what was pruned is told to reset and starts again
+/// from the revocations that may still have live tokens; and a gateway
+/// whose feed is stale can ask about one session.
+#[tokio::test]
+async fn the_revocation_feed_pages_prunes_and_resets_and_a_sessions_status_can_be_asked() {
+    let auth = common::spawn(&[]).await;
+    auth.sign_up("feed@example.com").await;
+    let sessions = [
+        auth.log_in("feed@example.com").await,
+        auth.log_in("feed@example.com").await,
+        auth.log_in("feed@example.com").await,
+    ];
+    let status = |session: &common::Session| {
+        let path = format!(
+            "/internal/v1/sessions/{}?user={}",
+            session.session_id, session.user_id
+        );
+        let auth = &auth;
+        async move {
+            let body: Value = auth
+                .call(Method::GET, &path, &common::service_context(), None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["live"].as_bool().unwrap()
+        }
+    };
+    assert!(status(&sessions[0]).await);
+    auth.call(
+        Method::POST,
+        "/v1/auth/logout-all",
+        &sessions[0].context(),
+        None,
+    )
+    .await;
+    assert!(!status(&sessions[0]).await);
+
+    let first = revocations(&auth, "?limit=2").await;
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["reset"], false);
+    let first_seqs = seqs(&first);
+    assert_eq!(first_seqs.len(), 2);
+    let rest = revocations(&auth, &format!("?after={}", first_seqs[1])).await;
+    assert_eq!(rest["has_more"], false);
+    let rest_seqs = seqs(&rest);
+    assert_eq!(rest_seqs.len(), 1);
+    assert!(first_seqs[0] < first_seqs[1] && first_seqs[1] < rest_seqs[0]);
+    assert_eq!(rest["latest"].as_i64(), Some(rest_seqs[0]));
+
+    let ahead = revocations(&auth, "?after=1000000").await;
+    assert_eq!(ahead["reset"], true);
+    assert_eq!(seqs(&ahead).len(), 3, "a reset starts over from the window");
+
+    // Revocations older than twice the token lifetime are pruned, and a
+    // poller behind them is told to reset (and gets nothing older).
+    auth.database
+        .admin_client()
+        .await
+        .execute(
+            "UPDATE auth.revocations SET recorded_at = now() - interval '1 day'",
+            &[],
+        )
+        .await
+        .unwrap();
+    revocations(&auth, "").await;
+    let behind = revocations(&auth, "?after=0").await;
+    assert_eq!(behind["reset"], true);
+    assert_eq!(seqs(&behind), Vec::<i64>::new());
+    let left: i64 = auth
+        .database
+        .admin_client()
+        .await
+        .query_one("SELECT count(*) FROM auth.revocations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }

@@ -8,6 +8,7 @@
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod jobs;
 pub mod repository;
 pub mod rules;
 pub mod scope;
@@ -15,11 +16,16 @@ pub mod settings;
 pub mod users;
 pub mod v1;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use actix_web::web;
 use tenant_core::client::ServiceClient;
 use tenant_core::context::InternalTokenIssuer;
-use tenant_core::server::HostError;
+use tenant_core::server::{self, HostError};
 use tenant_core::{Migration, ServiceHost, ServiceSpec};
+
+use crate::jobs::KeyCreatorRelay;
 
 pub use settings::ProjectServiceSettings;
 use users::UserDirectory;
@@ -37,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         2,
         "lifecycle_and_access_changes",
         include_str!("../../../migrations/project/0002_lifecycle_and_access_changes.sql"),
+    ),
+    Migration::embedded(
+        3,
+        "access_feed_consumers",
+        include_str!("../../../migrations/project/0003_access_feed_consumers.sql"),
     ),
 ];
 
@@ -61,18 +72,22 @@ pub enum StartupError {
     AuthClient(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The client for looking users up in the auth service.
-pub fn user_directory(settings: &Settings) -> Result<UserDirectory, StartupError> {
+/// The client for calls to the auth service.
+fn auth_client(settings: &Settings) -> Result<ServiceClient, StartupError> {
     let issuer = InternalTokenIssuer::new(&settings.internal_token)
         .map_err(|error| StartupError::AuthClient(Box::new(error)))?;
-    let client = ServiceClient::new(
+    ServiceClient::new(
         &settings.service.auth_url,
         "auth-service",
         issuer,
         settings.service.auth_timeout(),
     )
-    .map_err(|error| StartupError::AuthClient(Box::new(error)))?;
-    Ok(UserDirectory::new(client))
+    .map_err(|error| StartupError::AuthClient(Box::new(error)))
+}
+
+/// The client for looking users up in the auth service.
+pub fn user_directory(settings: &Settings) -> Result<UserDirectory, StartupError> {
+    Ok(UserDirectory::new(auth_client(settings)?))
 }
 
 /// The project-service process: its routes on the shared host.
@@ -85,10 +100,22 @@ impl Application {
             users: user_directory(&settings)?,
             access_changes_retained: settings.service.access_changes_retained,
         });
-        let host = ServiceHost::build(&SPEC, &settings, move |cfg: &mut web::ServiceConfig| {
+        let db = server::connect_database(&SPEC, &settings)
+            .await?
+            .ok_or(HostError::NoDatabase)?;
+        // The routes hold the relay; it stops when the service does.
+        let relay = web::Data::from(Arc::new(KeyCreatorRelay::new(
+            db.clone(),
+            auth_client(&settings)?,
+        )));
+        jobs::spawn_key_creator_relay(
+            Arc::downgrade(&relay.clone().into_inner()),
+            Duration::from_millis(settings.service.key_creator_relay_interval_ms),
+        );
+        let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
+            cfg.app_data(relay.clone());
             routes(cfg, &state);
-        })
-        .await?;
+        })?;
         Ok(Self(host))
     }
 

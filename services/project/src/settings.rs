@@ -12,6 +12,9 @@ pub struct ProjectServiceSettings {
     /// How many entries of the access change feed are kept. A gateway that
     /// falls further behind is told to drop its whole cache.
     pub access_changes_retained: i64,
+    /// How often membership changes are relayed to the auth service (which
+    /// revokes API keys of members removed or demoted below admin).
+    pub key_creator_relay_interval_ms: u64,
 }
 
 impl ServiceSettings for ProjectServiceSettings {
@@ -19,6 +22,7 @@ impl ServiceSettings for ProjectServiceSettings {
 auth_url = "http://127.0.0.1:7401"
 auth_timeout_ms = 2000
 access_changes_retained = 100000
+key_creator_relay_interval_ms = 1000
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -30,6 +34,9 @@ access_changes_retained = 100000
         }
         if self.auth_timeout_ms == 0 {
             problems.push("service.auth_timeout_ms must be greater than 0".into());
+        }
+        if self.key_creator_relay_interval_ms == 0 {
+            problems.push("service.key_creator_relay_interval_ms must be greater than 0".into());
         }
         if self.access_changes_retained < 1 {
             problems.push("service.access_changes_retained must be at least 1".into());

@@ -45,7 +45,10 @@ pub async fn spawn_with(
     let project_settings = test_support::settings(
         &project_service::SPEC,
         Some(&database),
-        &[("service.auth_url", auth.url(""))],
+        &[
+            ("service.auth_url", auth.url("")),
+            ("service.key_creator_relay_interval_ms", "100".to_owned()),
+        ],
     );
     let project = RunningService::spawn(
         project_service::Application::build(project_settings)

@@ -33,7 +33,7 @@ pub struct CreateApiKey {
         (status = 201, description = "The key", body = doc::CreatedApiKey),
         (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's project role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's project role is below admin (`project.role_too_low`), or the caller's demotion or removal has reached the auth service (`api_key.creator_role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),

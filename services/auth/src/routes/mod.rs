@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/internal/v1/api-keys/introspect").post(internal::introspect_api_key),
         )
-        .service(web::resource("/internal/v1/sessions/revoked").get(internal::revoked_sessions))
+        .service(web::resource("/internal/v1/api-keys/member-access").post(internal::member_access))
+        .service(web::resource("/internal/v1/revocations").get(internal::revocations))
+        .service(web::resource("/internal/v1/sessions/{session_id}").get(internal::session_status))
         .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

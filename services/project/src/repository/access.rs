@@ -161,15 +161,21 @@ pub async fn changes_after(
     })
 }
 
-/// Drops all but the newest `keep` changes, if more than that are kept.
-/// Returns the new `pruned_through` when it moved. Needs [`open_feed`].
+/// Drops all but the newest `keep` changes, if more than that are kept,
+/// and never a change a consumer in `access_feed_cursors` has not
+/// delivered. Returns the new `pruned_through` when it moved. Needs
+/// [`open_feed`].
 pub async fn prune(tx: &TenantTx, keep: i64) -> Result<Option<i64>, ProjectError> {
     let row = tx
         .query_opt(
             "WITH bound AS (
-                 SELECT last_seq - $1 AS through
+                 SELECT least(last_seq - $1,
+                              (SELECT coalesce(min(f.position), last_seq)
+                                 FROM project.access_feed_cursors f)) AS through
                    FROM project.access_change_counter
-                  WHERE last_seq - $1 > pruned_through
+                  WHERE least(last_seq - $1,
+                              (SELECT coalesce(min(f.position), last_seq)
+                                 FROM project.access_feed_cursors f)) > pruned_through
                     FOR UPDATE
              ), pruned AS (
                  DELETE FROM project.access_changes a
@@ -184,4 +190,68 @@ pub async fn prune(tx: &TenantTx, keep: i64) -> Result<Option<i64>, ProjectError
         )
         .await?;
     Ok(row.map(|row| row.get(0)))
+}
+
+/// Where the feed consumer `consumer` stands, locked until the transaction
+/// ends; `None` when another replica is relaying right now (or the
+/// consumer is unknown).
+pub async fn lock_feed_cursor(tx: &TenantTx, consumer: &str) -> Result<Option<i64>, ProjectError> {
+    Ok(tx
+        .query_opt(
+            "SELECT position FROM project.access_feed_cursors
+              WHERE consumer = $1
+                FOR UPDATE SKIP LOCKED",
+            &[&consumer],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+pub async fn set_feed_cursor(
+    tx: &TenantTx,
+    consumer: &str,
+    position: i64,
+) -> Result<(), ProjectError> {
+    tx.execute(
+        "UPDATE project.access_feed_cursors SET position = $2 WHERE consumer = $1",
+        &[&consumer, &position],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A member's role now (none when they are not a member) and the change
+/// sequence that state reflects, from one snapshot. Runs in the feed's
+/// unscoped transaction: it names the user, so the `own_memberships`
+/// policy shows exactly their row.
+pub async fn member_role_now(
+    tx: &TenantTx,
+    project: Uuid,
+    user: Uuid,
+) -> Result<(Option<Role>, i64), ProjectError> {
+    tx.execute(
+        "SELECT set_config('app.user_id', $1, true)",
+        &[&user.to_string()],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            "SELECT (SELECT m.role FROM project.memberships m
+                      WHERE m.project_id = $1 AND m.user_id = $2) AS role,
+                    c.last_seq
+               FROM project.access_change_counter c",
+            &[&project, &user],
+        )
+        .await?;
+    let role = match row
+        .try_get::<_, Option<String>>("role")
+        .map_err(|error| ProjectError::CorruptRow(error.to_string()))?
+    {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| ProjectError::CorruptRow(format!("role = `{text}`")))?,
+        ),
+        None => None,
+    };
+    Ok((role, row.get("last_seq")))
 }

@@ -241,12 +241,39 @@ async fn the_change_feed_reports_membership_and_project_changes_in_order() {
     assert_eq!(caught_up["has_more"], false);
 }
 
+/// Where the relay of membership changes to the auth service stands.
+async fn relay_position(app: &TestApp) -> i64 {
+    app.database
+        .admin_client()
+        .await
+        .query_one(
+            "SELECT position FROM project.access_feed_cursors WHERE consumer = 'auth-key-creators'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn a_poller_behind_the_pruned_feed_or_ahead_of_it_is_told_to_reset() {
-    let app = TestApp::spawn_with(&[("service.access_changes_retained", "3".to_owned())]).await;
+    let app = TestApp::spawn_with(&[
+        ("service.access_changes_retained", "3".to_owned()),
+        ("service.key_creator_relay_interval_ms", "50".to_owned()),
+    ])
+    .await;
     let alice = app.user("alice@example.com").await;
     for n in 0..6 {
         app.create_project(&alice, &format!("p{n}"), "P").await;
+    }
+    // Pruning waits for the relay to the auth service.
+    let started = std::time::Instant::now();
+    while relay_position(&app).await < 6 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the relay did not deliver the changes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // The first poll prunes down to the newest three changes.
     let latest = app.changes("?after=0").await["latest"].as_i64().unwrap();
@@ -268,6 +295,32 @@ async fn a_poller_behind_the_pruned_feed_or_ahead_of_it_is_told_to_reset() {
     )
     .await
     .expect_problem(400, "access.invalid_query");
+}
+
+/// The relay to the auth service cannot deliver (nothing listens where it
+/// sends): pruning keeps every change it has not delivered, however few
+/// the retention allows, so the auth service learns of each later.
+#[tokio::test]
+async fn the_feed_keeps_changes_the_relay_to_the_auth_service_has_not_delivered() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = TestApp::spawn_with(&[
+        ("service.access_changes_retained", "3".to_owned()),
+        ("service.key_creator_relay_interval_ms", "50".to_owned()),
+        ("service.auth_url", nowhere),
+    ])
+    .await;
+    let alice = app.user("alice@example.com").await;
+    for n in 0..6 {
+        app.create_project(&alice, &format!("q{n}"), "Q").await;
+    }
+    // Polls prune; twice, so the second sees the first one's pruning.
+    app.changes("?after=0").await;
+    let kept = app.changes("?after=0").await;
+    assert_eq!(kept["reset"], false);
+    assert_eq!(kept["changes"].as_array().unwrap().len(), 6);
+    assert_eq!(relay_position(&app).await, 0);
 }
 
 #[tokio::test]
