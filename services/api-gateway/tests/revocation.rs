@@ -33,7 +33,7 @@ async fn sessions_of(platform: &Platform, user: &User, n: usize) -> Vec<(Uuid, S
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         ids.push(
-            auth_service::repo::insert_session(&tx, user_id, "192.0.2.1")
+            auth_service::repo::insert_session(&tx, user_id, Some("192.0.2.1"))
                 .await
                 .unwrap(),
         );
