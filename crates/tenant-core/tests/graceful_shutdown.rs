@@ -33,7 +33,14 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
         let url = service.url("/slow");
         async move { client.get(url).send().await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !common::SLOW_IN_FLIGHT.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow request never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let status = std::process::Command::new("kill")
         .args(["-TERM", &std::process::id().to_string()])

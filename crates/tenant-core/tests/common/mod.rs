@@ -48,7 +48,13 @@ async fn broken() -> Result<HttpResponse, Problem> {
     )))
 }
 
+/// Set once `/slow` is being served, so a test can act while it is in
+/// flight instead of guessing how long the request takes to arrive.
+pub static SLOW_IN_FLIGHT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 async fn slow() -> HttpResponse {
+    SLOW_IN_FLIGHT.store(true, std::sync::atomic::Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
     HttpResponse::Ok().body("finished")
 }
