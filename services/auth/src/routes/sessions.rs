@@ -1,6 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::{Problem, TenantContext};
 
 use super::client_ip;
@@ -9,6 +10,9 @@ use crate::flows::AuthState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogIn {
+    /// The address signed up with (any text: one that is not an address
+    /// is answered like an unknown account).
+    #[schema(pattern = r"^[^\x00]*$")]
     email: String,
     #[schema(value_type = String, format = Password)]
     password: SecretString,
@@ -17,7 +21,7 @@ pub struct LogIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Refresh {
     /// `flr_...`, from the last log-in or refresh.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, pattern = r"^flr_[A-Za-z0-9_-]{43}$")]
     refresh_token: SecretString,
 }
 
@@ -46,7 +50,7 @@ pub async fn log_in(
     _ctx: TenantContext,
     req: HttpRequest,
     state: web::Data<AuthState>,
-    body: web::Json<LogIn>,
+    body: web::Json<Object<LogIn>>,
 ) -> Result<HttpResponse, Problem> {
     let tokens = state
         .log_in(&body.email, &body.password, &client_ip(&req))
@@ -73,7 +77,7 @@ pub async fn refresh(
     _ctx: TenantContext,
     req: HttpRequest,
     state: web::Data<AuthState>,
-    body: web::Json<Refresh>,
+    body: web::Json<Object<Refresh>>,
 ) -> Result<HttpResponse, Problem> {
     let tokens = state.refresh(&body.refresh_token, &client_ip(&req)).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))

@@ -28,8 +28,8 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     params(
         ("project" = String, Path, description = "Project id or slug"),
         ("build" = Uuid, Path, description = "The build's id"),
-        ("content-encoding" = Option<String>, Header, description = "`gzip` for a gzip-compressed XML report or JSON batch"),
-        ("idempotency-key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
+        ("content-encoding" = Option<String>, Header, nullable = false, pattern = r"^(?:[Gg][Zz][Ii][Pp]|[Xx]-[Gg][Zz][Ii][Pp]|[Ii][Dd][Ee][Nn][Tt][Ii][Tt][Yy])?$", description = "`gzip` (or `x-gzip`) for a gzip-compressed XML report or JSON batch; `identity` or empty for none. A zip archive is never gzip-compressed (415)"),
+        ("idempotency-key" = Option<String>, Header, nullable = false, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
     ),
     request_body(
         description = "A JUnit XML report (`application/xml`, also `text/xml` or `application/junit+xml`), a gzip-compressed one (`application/gzip`), a zip of reports (`application/zip`: every `.xml` entry is read, others are skipped with a warning), or a JSON batch (`application/json`)",
@@ -49,10 +49,10 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body sent nothing for `service.upload_idle_timeout_secs` (`upload.stalled`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over `service.max_upload_bytes`, or decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio` (`upload.too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive in time: nothing for `service.upload_idle_timeout_secs`, or too slowly (`upload.stalled`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `service.max_upload_bytes`, decompresses past `service.max_uncompressed_bytes` or `service.max_decompression_ratio`, or a zip archive has too many or too large entries (`upload.too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Another media type or content encoding, or none (`upload.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.not_junit`, `junit.empty`, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, `upload.undecodable`, `upload.bad_archive`), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The report cannot be ingested (`junit.malformed`, `junit.not_junit`, `junit.empty`, `junit.truncated` with the line and column where it stopped, `junit.dtd_refused`, `junit.too_deep`, `junit.attribute_too_long`, a tag or attribute over the size of one XML event, `upload.undecodable`, `upload.bad_archive`, a zip archive with too many entries), an invalid JSON batch (`results.invalid_batch`, `request.invalid_body`), or the Idempotency-Key was used for another body (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 429, description = "This instance is reading `service.max_concurrent_uploads` uploads already; retry after `Retry-After` (`upload.busy`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
