@@ -33,9 +33,9 @@ STATE_DEPENDENT_CODES = {
     "idempotency.key_reused",
 }
 
-# A JUnit XML report, gzip or zip body is `format: binary`: whether its
-# bytes are a well-formed report (or archive of reports) is not a schema
-# question.
+# A JUnit XML report, gzip or zip body is `format: binary`, and any body
+# sent with `Content-Encoding: gzip` is compressed bytes: whether they are
+# a well-formed report (or archive of reports) is not a schema question.
 BINARY_CONTENT_CODES_PREFIXES = ("junit.",)
 BINARY_CONTENT_CODES = {"upload.undecodable", "upload.bad_archive"}
 BINARY_MEDIA_TYPES = {"application/xml", "application/gzip", "application/zip"}
@@ -55,8 +55,13 @@ def filter_failure(context, failure, case, response):
     code = problem_code(response)
     if code in STATE_DEPENDENT_CODES:
         return False
-    if case.media_type in BINARY_MEDIA_TYPES and (
+    if is_binary(case) and (
         code in BINARY_CONTENT_CODES or (code or "").startswith(BINARY_CONTENT_CODES_PREFIXES)
     ):
         return False
     return True
+
+
+def is_binary(case):
+    encoding = {k.lower(): v for k, v in (case.headers or {}).items()}.get("content-encoding", "")
+    return case.media_type in BINARY_MEDIA_TYPES or str(encoding).strip().lower() in ("gzip", "x-gzip")

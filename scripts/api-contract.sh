@@ -173,9 +173,10 @@ post() {
 post /auth/signup "$(json email "$EMAIL" password "$PASSWORD" display_name "Contract check")" >/dev/null
 TOKEN="$(post /auth/login "$(json email "$EMAIL" password "$PASSWORD")" | field access_token)"
 project() { post /projects "$(json slug "$1" name "$1")" -H "Authorization: Bearer $TOKEN" | field id; }
-export FAULTLINE_CONTRACT_PROJECT FAULTLINE_CONTRACT_BUILD \
+export FAULTLINE_CONTRACT_PROJECT FAULTLINE_CONTRACT_DOOMED_PROJECT FAULTLINE_CONTRACT_BUILD \
     FAULTLINE_CONTRACT_HOOKS="$ROOT/scripts/api-contract-hooks.py"
 FAULTLINE_CONTRACT_PROJECT="$(project contract-check)"
+FAULTLINE_CONTRACT_DOOMED_PROJECT="$(project contract-doomed)"
 FAULTLINE_CONTRACT_BUILD="$(post "/projects/$FAULTLINE_CONTRACT_PROJECT/builds" \
     "$(json job_name contract external_id contract-1)" -H "Authorization: Bearer $TOKEN" | field id)"
 # The enterprise plan's limits, the highest there are: the run's requests
@@ -184,7 +185,7 @@ FAULTLINE_CONTRACT_BUILD="$(post "/projects/$FAULTLINE_CONTRACT_PROJECT/builds" 
 # database is asked directly.
 psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "\\connect $DB_NAME" \
     -c "UPDATE project.projects SET plan = 'enterprise' WHERE id = '$FAULTLINE_CONTRACT_PROJECT'" >/dev/null
-log "signed up $EMAIL: project contract-check ($FAULTLINE_CONTRACT_PROJECT), build $FAULTLINE_CONTRACT_BUILD"
+log "signed up $EMAIL: projects contract-check ($FAULTLINE_CONTRACT_PROJECT) and contract-doomed, build $FAULTLINE_CONTRACT_BUILD"
 
 # --- schemathesis ---------------------------------------------------------
 # Excluded: the routes that end the run's own session (log-out, log-out

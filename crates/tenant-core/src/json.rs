@@ -95,13 +95,11 @@ impl<T: TryFrom<i64> + TryFrom<u64>> Visitor<'_> for IntegerVisitor<T> {
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<T, E> {
-        T::try_from(value)
-            .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
+        T::try_from(value).map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<T, E> {
-        T::try_from(value)
-            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(value), &self))
+        T::try_from(value).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(value), &self))
     }
 
     #[expect(

@@ -522,7 +522,9 @@ pub struct JsonResult {
     #[schema(pattern = r"^[^\x00]*$")]
     pub classname: String,
     /// The test's name; must not be blank.
-    #[schema(pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$")]
+    #[schema(
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    )]
     pub name: String,
     /// The source file, which stands for the suite when there is none.
     #[schema(pattern = r"^[^\x00]*$")]
