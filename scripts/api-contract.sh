@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The API contract check `make test` runs: the whole platform is started on
 # free ports against a fresh database, a fresh user signs up and creates a
-# project through the API, and schemathesis (installed into
-# .faultline/venv) tests every operation of the gateway's published
-# document (`/api/openapi.json`) with every check, as that project's owner.
-# Any failure fails the script.
+# project through the API, and schemathesis (in a virtualenv of its own,
+# .faultline/venv-contract) tests every operation of the gateway's
+# published document (`/api/openapi.json`) with every check, as that
+# project's owner. Any failure fails the script.
 #
 #   scripts/api-contract.sh
 #
@@ -23,7 +23,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-VENV="$ROOT/.faultline/venv"
+# Not .faultline/venv: checkov, which make validate-deploy installs there,
+# pins versions of packages schemathesis needs too.
+VENV="$ROOT/.faultline/venv-contract"
 SCHEMATHESIS_VERSION="4.32.5"
 SEED="${FAULTLINE_CONTRACT_SEED:-20240613}"
 EXAMPLES="${FAULTLINE_CONTRACT_EXAMPLES:-30}"
@@ -32,22 +34,24 @@ LOGS="$ROOT/.faultline/api-contract"
 log() { echo "api-contract: $*"; }
 fail() { echo "api-contract: $*" >&2; exit 1; }
 
-# --- schemathesis, in the project's own virtualenv, installed once --------
+# --- schemathesis, in a virtualenv of its own, installed once ------------
 ensure_schemathesis() {
     if [[ -x "$VENV/bin/st" ]] && [[ "$("$VENV/bin/st" --version 2>/dev/null)" == *" $SCHEMATHESIS_VERSION" ]]; then
         return
     fi
-    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
         if [[ "$(id -u)" -eq 0 ]]; then
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
         else
-            fail "python3 with venv is required (apt-get install python3-venv)"
+            fail "python3 with venv support is required (apt-get install python3 python3-venv)"
         fi
     fi
-    log "installing schemathesis $SCHEMATHESIS_VERSION into .faultline/venv"
+    log "installing schemathesis $SCHEMATHESIS_VERSION into .faultline/venv-contract"
     [[ -x "$VENV/bin/pip" ]] || python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
+
+ensure_schemathesis
 
 # --- the database ---------------------------------------------------------
 admin_url() {
@@ -91,7 +95,6 @@ for svc in auth project failure analytics integration; do
     done
 done
 
-ensure_schemathesis
 log "building the services"
 cargo build --workspace --bins --quiet
 
