@@ -15,7 +15,8 @@
 # end; the services' logs stay in .faultline/api-contract/ until the next run.
 #
 # The run is bounded (FAULTLINE_CONTRACT_EXAMPLES examples per operation,
-# default 30, a fixed seed) and takes about a minute and a half on two cores.
+# default 30, a fixed seed) and takes under a minute and a half on two
+# cores once the services are built.
 # Arguments are passed to `st run` (e.g. `--continue-on-failure`).
 # docs/gateway.md explains what is configured and why.
 set -euo pipefail
@@ -52,6 +53,13 @@ ensure_schemathesis() {
 }
 
 ensure_schemathesis
+if ! command -v curl >/dev/null; then
+    if [[ "$(id -u)" -eq 0 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+    else
+        fail "curl is required (apt-get install curl)"
+    fi
+fi
 
 # --- the database ---------------------------------------------------------
 admin_url() {
