@@ -35,7 +35,7 @@ pub struct CreateApiKey {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The key", body = doc::CreatedApiKey),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or text with a NUL character (`request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's project role is below admin (`project.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),

@@ -38,7 +38,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
     security(()),
     responses(
         (status = 200, description = "Signed in", body = doc::Tokens),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or text with a NUL character (`request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown email or wrong password (`auth.invalid_credentials`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),

@@ -122,7 +122,7 @@ impl CreateBuild {
          headers(("location" = String, description = "`builds/{id}`"))),
         (status = 200, description = "The build already registered with this job name and external id", body = Build,
          headers(("location" = String, description = "`builds/{id}`"))),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`), or the path or `project_id` names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), text with a NUL character (`request.invalid_text`), or the path or `project_id` names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -284,7 +284,7 @@ pub struct BuildQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of builds", body = doc::BuildPage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),

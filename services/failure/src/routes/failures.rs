@@ -58,7 +58,7 @@ pub struct FailureQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of failures", body = doc::FailurePage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),

@@ -45,7 +45,7 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 201, description = "What this upload held", body = UploadSummary),
         (status = 200, description = "A retry of an upload already done with this Idempotency-Key and body: its recorded response", body = UploadSummary,
          headers(("idempotent-replayed" = String, description = "`true`"))),
-        (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), text with a NUL character (`request.invalid_text`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),

@@ -208,7 +208,7 @@ pub struct ListQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of projects", body = doc::ProjectPage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
