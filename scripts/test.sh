@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: provisions PostgreSQL like `make run`, then runs every test.
+# `make test`: provisions PostgreSQL like `make run`, then runs every test,
+# and checks the published API document against the running platform.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,3 +18,5 @@ fi
 # The manifest tests render the kustomize overlays with kubectl.
 "$ROOT/scripts/validate-deploy.sh" kubectl
 cargo test --workspace --no-fail-fast "$@"
+# The published API document against the running platform (schemathesis).
+"$ROOT/scripts/api-contract.sh"

@@ -87,6 +87,18 @@ impl From<DbError> for Problem {
                 return Problem::conflict("conflict", "the resource already exists")
                     .with_source(error);
             }
+            // PostgreSQL text cannot hold U+0000 (and JSON cannot hold
+            // `\u0000`): only a client's input puts it there.
+            Some(state)
+                if *state == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                    || *state == SqlState::UNTRANSLATABLE_CHARACTER =>
+            {
+                return Problem::bad_request(
+                    "request.invalid_text",
+                    "text cannot contain the NUL character (U+0000)",
+                )
+                .with_source(error);
+            }
             Some(state)
                 if *state == SqlState::T_R_SERIALIZATION_FAILURE
                     || *state == SqlState::T_R_DEADLOCK_DETECTED

@@ -20,7 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::http::header;
+use actix_web::http::{ConnectionType, header};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
@@ -347,14 +347,28 @@ pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Problem> 
 
 /// Rewrites any error response that is not already a problem (actix's own
 /// 405, 413 from payload limits, ...) into one, keeping the status.
+///
+/// An error to a request with a body also closes the connection: most are
+/// answered before the body is read, and actix closes such a connection
+/// once the rest of the body arrives, without saying so; a client that
+/// reuses connections (the gateway's pool) would send its next request
+/// into one that is closing.
 pub fn problemize_error_response<B: MessageBody + 'static>(
-    response: ServiceResponse<B>,
+    mut response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_error = response.status().is_client_error() || response.status().is_server_error();
+    let close = is_error && has_body(response.request());
+    if close {
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes());
-    if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
+    if is_problem || !is_error {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));
@@ -371,9 +385,24 @@ pub fn problemize_error_response<B: MessageBody + 'static>(
     if let Some(allow) = allow {
         rewritten.headers_mut().insert(header::ALLOW, allow);
     }
+    if close {
+        rewritten
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, rewritten).map_into_right_body(),
     ))
+}
+
+/// Whether the request declared a body.
+fn has_body(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|length| length.trim() != "0")
 }
 
 fn generic_code(status: StatusCode) -> Cow<'static, str> {

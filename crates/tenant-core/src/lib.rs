@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod migrate;
 pub mod openapi;

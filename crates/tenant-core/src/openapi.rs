@@ -15,20 +15,25 @@ use crate::error::PROBLEM_CONTENT_TYPE;
 pub const BEARER: &str = "bearer";
 
 /// An RFC 9457 problem document: every error of every service has this shape.
+/// `detail`, `request_id` and `errors` are left out when there is nothing
+/// to say in them, never `null`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
     /// `urn:faultline:problem:{code}`.
     #[serde(rename = "type")]
     type_uri: String,
     title: String,
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
+    #[schema(nullable = false)]
     detail: Option<String>,
     /// Stable dotted code clients may match on (`auth.invalid_credentials`).
     code: String,
     /// Quote it when reporting a problem.
+    #[schema(nullable = false)]
     request_id: Option<String>,
     /// Field-level problems for validation errors.
-    #[schema(default = json!([]))]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     errors: Vec<FieldProblem>,
 }
 
@@ -37,6 +42,25 @@ pub struct Problem {
 pub struct FieldProblem {
     field: String,
     message: String,
+}
+
+/// The problem schemas ([`Problem`] and the [`FieldProblem`] it refers to)
+/// as JSON, by component name: for a document not built with utoipa (the
+/// gateway's, when no service's document is at hand).
+pub fn problem_schemas() -> Vec<(String, serde_json::Value)> {
+    use utoipa::PartialSchema;
+    [
+        (Problem::name(), Problem::schema()),
+        (FieldProblem::name(), FieldProblem::schema()),
+    ]
+    .into_iter()
+    .map(|(name, schema)| {
+        (
+            name.into_owned(),
+            serde_json::to_value(schema).unwrap_or_default(),
+        )
+    })
+    .collect()
 }
 
 /// A project role, as documents describe it (handlers use [`crate::Role`]).

@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -225,4 +227,63 @@ async fn metrics_are_served_on_the_admin_port_only_with_route_templates() {
         !metrics.contains(&id.to_string()),
         "raw paths must not become labels"
     );
+}
+
+/// Sends `head`, reads the answer's head, then sends `body` late (the way a
+/// proxy streams a body after the request head) and says whether the
+/// connection stayed open for another request.
+async fn answer_then_late_body(
+    service: &test_support::RunningService,
+    head: &str,
+    body: &[u8],
+) -> (String, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = service.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0_u8; 8192];
+    let read = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_ascii_lowercase();
+    let _ = stream.write_all(body).await;
+    let follow_up = "GET /items/1 HTTP/1.1\r\nhost: probe\r\n\r\n";
+    let mut again = vec![0_u8; 8192];
+    let reused = match stream.write_all(follow_up.as_bytes()).await {
+        Ok(()) => tokio::time::timeout(Duration::from_secs(5), stream.read(&mut again))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|n| n > 0),
+        Err(_) => false,
+    };
+    (answer, reused)
+}
+
+#[tokio::test]
+async fn an_error_to_a_request_with_a_body_closes_the_connection_and_says_so() {
+    let service = common::spawn_probe(&[]);
+    // Refused before the body is read: the connection cannot carry another
+    // request, and the answer says so instead of leaving a client to find
+    // it closed under its next request.
+    let (answer, reused) = answer_then_late_body(
+        &service,
+        "POST /nowhere HTTP/1.1\r\nhost: probe\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n",
+        b"{\"a\":1}",
+    )
+    .await;
+    assert!(answer.starts_with("http/1.1 404"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    assert!(!reused);
+
+    // An error to a request without a body keeps the connection.
+    let (answer, reused) = answer_then_late_body(
+        &service,
+        "GET /nowhere HTTP/1.1\r\nhost: probe\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert!(answer.starts_with("http/1.1 404"), "{answer}");
+    assert!(!answer.contains("connection: close"), "{answer}");
+    assert!(reused);
 }

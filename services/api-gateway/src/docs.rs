@@ -245,35 +245,6 @@ async fn swagger_ui(req: HttpRequest) -> Result<HttpResponse, Problem> {
         .body(body))
 }
 
-/// The problem schema the gateway's own answers use, when no backend
-/// published one.
-fn problem_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "An RFC 9457 problem document: every error of every service has this shape.",
-        "required": ["type", "title", "status", "code"],
-        "properties": {
-            "type": { "type": "string" },
-            "title": { "type": "string" },
-            "status": { "type": "integer", "minimum": 100, "maximum": 599 },
-            "detail": { "type": ["string", "null"] },
-            "code": { "type": "string" },
-            "request_id": { "type": ["string", "null"] },
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {
-                        "field": { "type": "string" },
-                        "message": { "type": "string" }
-                    }
-                }
-            }
-        }
-    })
-}
-
 fn problem_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -283,6 +254,53 @@ fn problem_response(description: &str) -> Value {
             }
         }
     })
+}
+
+/// The `Retry-After` header of a problem the client may retry.
+fn retry_after_header() -> Value {
+    json!({
+        "description": "Seconds to wait before retrying",
+        "schema": { "type": "integer", "minimum": 0 }
+    })
+}
+
+/// Declares that `status` may also come from the gateway: a new problem
+/// response, or the gateway's reason added to the backend's description
+/// of the same status.
+fn add_gateway_answer(
+    responses: &mut Map<String, Value>,
+    status: &str,
+    description: &str,
+    retry_after: bool,
+) {
+    let response = responses
+        .entry(status)
+        .or_insert_with(|| problem_response(description));
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    match response.get_mut("description") {
+        Some(Value::String(existing)) if !existing.contains(description) => {
+            existing.push_str("; or ");
+            let mut chars = description.chars();
+            existing.extend(chars.next().map(|c| c.to_ascii_lowercase()));
+            existing.push_str(chars.as_str());
+        }
+        Some(_) => {}
+        None => {
+            response.insert("description".into(), Value::String(description.into()));
+        }
+    }
+    if retry_after
+        && let Some(headers) = response
+            .entry("headers")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+    {
+        headers
+            .entry("retry-after")
+            .or_insert_with(retry_after_header);
+    }
 }
 
 /// The parameter names of a route, in path order.
@@ -393,11 +411,12 @@ pub fn merge(table: &RouteTable, specs: &BTreeMap<String, Value>, missing: &[Str
         }
         rewritten.insert(upstream.as_str(), spec);
     }
-    components
-        .entry("schemas".into())
-        .or_default()
-        .entry("Problem")
-        .or_insert_with(problem_schema);
+    // The gateway's own answers are problems too, whether or not a
+    // backend published the schema.
+    let schemas = components.entry("schemas".into()).or_default();
+    for (name, schema) in tenant_core::openapi::problem_schemas() {
+        schemas.entry(name).or_insert(schema);
+    }
 
     let mut paths = Map::new();
     for route in table.routes() {
@@ -548,6 +567,7 @@ fn public_operation(
         operation.insert("deprecated".into(), Value::Bool(true));
     }
 
+    let has_path_parameters = !route_params(route).is_empty();
     let responses = operation
         .entry("responses")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -596,6 +616,21 @@ fn public_operation(
             "504",
             "The service did not answer in time (`gateway.upstream_timeout`)",
         );
+        // Every route is rate limited, anonymous ones by client address.
+        add_gateway_answer(
+            responses,
+            "429",
+            "Rate limited by the gateway (`gateway.rate_limited`); retry after `Retry-After`",
+            true,
+        );
+        if has_path_parameters {
+            add_gateway_answer(
+                responses,
+                "400",
+                "A path parameter is `.` or `..`, or has an encoded `/`, `\\` or `.` (`request.invalid_path_parameter`)",
+                false,
+            );
+        }
     }
     operation
 }

@@ -111,14 +111,6 @@ impl Gateway {
         req: HttpRequest,
         payload: web::Payload,
     ) -> Result<HttpResponse, Problem> {
-        if req.method() == Method::TRACE {
-            return Err(Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "route.method_not_allowed",
-                "Method not allowed",
-            )
-            .with_detail("TRACE is not supported"));
-        }
         if let Some(preflight) = self.cors_preflight(&req) {
             return Ok(preflight);
         }

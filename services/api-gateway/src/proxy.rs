@@ -64,6 +64,9 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// How long an idle upstream connection is kept for reuse.
+pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
 #[derive(Debug)]
 pub struct Proxy {
     client: reqwest::Client,
@@ -77,7 +80,10 @@ impl Proxy {
             // A request's head and a small body are separate writes; without
             // this the body could wait for the upstream's delayed ACK.
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Below the services' `server.keep_alive_secs` (5 s by
+            // default): a pooled connection the service is closing at the
+            // moment it is reused fails a request that cannot be retried.
+            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
             .pool_max_idle_per_host(256)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

@@ -1,7 +1,10 @@
 //! The documentation endpoints through a running gateway with real auth,
 //! project and failure services: `/api/openapi.json` is a valid OpenAPI 3.1
 //! document listing exactly the public routes of the built-in route table,
-//! and `/api/docs` is Swagger UI served from the gateway itself.
+//! whose problem schema, status codes and page sizes are what the platform
+//! answers, and `/api/docs` is Swagger UI served from the gateway itself.
+//! (`scripts/api-contract.sh`, part of `make test`, checks every operation
+//! of the document with schemathesis.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
@@ -11,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use api_gateway::route_table::{AuthMode, RouteTable};
 use api_gateway::settings::Upstream;
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use test_support::{RunningService, TestDatabase};
 
 /// Upstreams of the built-in table whose routes are deliberately not in
@@ -418,4 +421,211 @@ async fn swagger_ui_is_served_by_the_gateway_itself() {
         .await
         .unwrap();
     assert_eq!(common::problem(response).await.0, StatusCode::NOT_FOUND);
+}
+
+/// A validator for the component schema `name` of `document`.
+fn component_validator(document: &Value, name: &str) -> jsonschema::Validator {
+    let schema = json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": document["components"],
+    });
+    jsonschema::draft202012::new(&schema).unwrap()
+}
+
+#[tokio::test]
+async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_send() {
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let problem_schema = &document["components"]["schemas"]["Problem"];
+    // Only what every problem has is required; the rest is left out, not null.
+    assert_eq!(
+        problem_schema["required"],
+        json!(["type", "title", "status", "code"])
+    );
+    for optional in ["detail", "request_id"] {
+        assert_eq!(problem_schema["properties"][optional]["type"], "string");
+    }
+    let validator = component_validator(&document, "Problem");
+
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    let project = platform.create_project(&owner, "alpha").await;
+    let project = project["id"].as_str().unwrap();
+    // (method, path, signed in, body) and the problem code it is answered with.
+    let build = uuid::Uuid::now_v7();
+    let requests = [
+        (
+            Method::GET,
+            "/api/v1/me".to_owned(),
+            false,
+            None,
+            "auth.required",
+        ),
+        (
+            Method::GET,
+            "/api/v1/nowhere".to_owned(),
+            true,
+            None,
+            "route.not_found",
+        ),
+        (
+            Method::TRACE,
+            "/api/v1/me".to_owned(),
+            true,
+            None,
+            "route.method_not_allowed",
+        ),
+        (
+            Method::GET,
+            "/api/v1/projects?limit=0".to_owned(),
+            true,
+            None,
+            "pagination.invalid_limit",
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/signup".to_owned(),
+            false,
+            Some(json!({"email": "no-at-sign", "password": common::PASSWORD, "display_name": "x"})),
+            "auth.invalid_input",
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/signup".to_owned(),
+            false,
+            Some(json!(["someone@example.com", common::PASSWORD, "Someone"])),
+            "request.invalid_body",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/projects/{project}/builds/{build}"),
+            true,
+            None,
+            "build.not_found",
+        ),
+    ];
+    let mut with_field_errors = 0;
+    for (method, path, signed_in, body, code) in requests {
+        let token = signed_in.then_some(owner.access_token.as_str());
+        let response = platform.send(method.clone(), &path, token, body).await;
+        let allow = response.headers().get("allow").cloned();
+        let (status, problem) = common::problem(response).await;
+        assert_eq!(problem["code"], code, "{method} {path}: {status} {problem}");
+        let errors: Vec<String> = validator
+            .iter_errors(&problem)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{method} {path}: {problem} {errors:?}");
+        with_field_errors += usize::from(problem.get("errors").is_some());
+        if method == Method::TRACE {
+            // A method no operation has: 405 naming the ones there are.
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(allow.unwrap(), "GET, PATCH");
+        }
+    }
+    // Both shapes were seen: with `errors` and without.
+    assert_eq!(with_field_errors, 1);
+}
+
+#[tokio::test]
+async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.http, &platform.gateway).await;
+    for (method, path) in operations(&document) {
+        let responses = &document["paths"][&path][method.to_ascii_lowercase()]["responses"];
+        // Every route is rate limited, anonymous ones included.
+        let limited = &responses["429"];
+        assert!(
+            limited["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("gateway.rate_limited")),
+            "{method} {path}: {limited}"
+        );
+        assert!(
+            limited["headers"]["retry-after"].is_object(),
+            "{method} {path}: no Retry-After"
+        );
+        // The gateway refuses dot segments and encoded separators in path
+        // parameters.
+        if path.contains('{') {
+            assert!(
+                responses["400"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("gateway.invalid_path")),
+                "{method} {path}: {}",
+                responses["400"]
+            );
+        }
+    }
+    let upload = &document["paths"]["/api/v1/projects/{project}/builds/{build}/results"]["post"]["responses"];
+    for (status, mentions) in [
+        ("408", "upload.stalled"),
+        ("413", "too many or too large entries"),
+        ("422", "junit.truncated"),
+    ] {
+        assert!(
+            upload[status]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(mentions)),
+            "upload {status}: {}",
+            upload[status]
+        );
+    }
+}
+
+#[tokio::test]
+async fn page_sizes_and_cursors_are_documented_as_every_list_reads_them() {
+    let failure = FailureBackend::spawn().await;
+    let platform = common::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let owner = platform.sign_up_and_log_in("owner@example.com").await;
+    platform.create_project(&owner, "alpha").await;
+    let mut lists = 0;
+    for (method, path) in operations(&document) {
+        let parameters = document["paths"][&path][method.to_ascii_lowercase()]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let named = |name: &str| parameters.iter().find(|p| p["name"] == name).cloned();
+        let Some(limit) = named("limit") else {
+            continue;
+        };
+        lists += 1;
+        assert_eq!(
+            limit["schema"],
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 4_294_967_295_u64}),
+            "{path}"
+        );
+        if let Some(cursor) = named("cursor") {
+            assert_eq!(
+                cursor["schema"],
+                json!({"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}),
+                "{path}"
+            );
+        }
+        let concrete = path
+            .replace("{project}", "alpha")
+            .replace("{test}", &uuid::Uuid::now_v7().to_string());
+        for (limit, refused) in [("0", true), ("4294967296", true), ("4294967295", false)] {
+            let response = platform
+                .send(
+                    Method::GET,
+                    &format!("{concrete}?limit={limit}"),
+                    Some(&owner.access_token),
+                    None,
+                )
+                .await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            // Accepted: a page, or a refusal that is not about the query
+            // (not a platform admin, no such test).
+            assert_eq!(
+                status == StatusCode::BAD_REQUEST,
+                refused,
+                "{path}?limit={limit}: {status} {body}"
+            );
+        }
+    }
+    assert_eq!(lists, 7, "the lists with a page size");
 }

@@ -631,35 +631,54 @@ pub struct JsonBatch {
 pub struct JsonResult {
     /// The test suite; empty when absent.
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00]*$")]
     pub suite: String,
     /// The test's class or module; empty when absent.
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00]*$")]
     pub classname: String,
     /// The test's name; must not be blank.
+    #[schema(
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    )]
     pub name: String,
     /// The source file, which stands for the suite when there is none.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub file: Option<String>,
     pub status: CaseStatus,
-    /// Not negative.
-    #[schema(minimum = 0)]
+    /// 0 to 10^12 (a JUnit `time` of at most 10^9 seconds, as XML reports
+    /// are read).
+    #[serde(default, deserialize_with = "tenant_core::json::optional_integer")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub duration_ms: Option<i64>,
-    /// Failed attempts before the outcome (not negative; default 0).
-    #[serde(default)]
-    #[schema(minimum = 0)]
+    /// Failed attempts before the outcome: 0 (the default) to 10,000.
+    #[serde(default, deserialize_with = "tenant_core::json::integer")]
+    #[schema(minimum = 0, maximum = 10_000)]
     pub retries: i32,
     /// The failure's type (often an exception class); kept for `failed`
     /// and `error` results only, like the fields below.
     #[serde(rename = "type")]
+    #[schema(pattern = r"^[^\x00]*$")]
     pub error_type: Option<String>,
     /// Cut to `service.max_message_bytes` (8 KiB by default), with a warning.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub message: Option<String>,
     /// Cut to `service.max_stack_trace_bytes` (64 KiB by default), with a warning.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub stack_trace: Option<String>,
     /// Cut to `service.max_output_bytes` (16 KiB by default), with a warning.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub system_out: Option<String>,
     /// Cut to `service.max_output_bytes` (16 KiB by default), with a warning.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub system_err: Option<String>,
 }
+
+/// The most retries one JSON result may report.
+const MAX_JSON_RETRIES: i32 = 10_000;
+/// The longest duration one JSON result may report: the 10^9 seconds a
+/// JUnit `time` may have, so sums over a build stay far inside `bigint`.
+const MAX_DURATION_MS: i64 = 1_000_000_000_000;
 
 fn cap(text: Option<String>, max: usize, warnings: &mut bool) -> Option<String> {
     text.map(|mut text| {
@@ -696,10 +715,14 @@ impl JsonSink<'_, '_> {
                 "must not be empty",
             ));
         }
-        if result.retries < 0 || result.duration_ms.is_some_and(|d| d < 0) {
+        if !(0..=MAX_JSON_RETRIES).contains(&result.retries)
+            || result
+                .duration_ms
+                .is_some_and(|d| !(0..=MAX_DURATION_MS).contains(&d))
+        {
             return Err(FailureError::invalid(
                 format!("results[{index}]"),
-                "retries and duration_ms must not be negative",
+                "retries must be 0 to 10000 and duration_ms 0 to 10^12",
             ));
         }
         let limits = self.limits;

@@ -430,7 +430,7 @@ pub async fn insert_results(
                          OR excluded.status IN ('passed', 'flaky') THEN 'flaky'
                     ELSE excluded.status END,
                 duration_ms = coalesce(excluded.duration_ms, failure.test_results.duration_ms),
-                retry_count = failure.test_results.retry_count + excluded.retry_count + 1",
+                retry_count = least(failure.test_results.retry_count::bigint + excluded.retry_count + 1, 2147483647)::int",
         &[
             &project_id,
             &build_id,

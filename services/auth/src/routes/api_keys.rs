@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Problem, Role, TenantContext};
 use uuid::Uuid;
@@ -11,11 +12,14 @@ use crate::flows::AuthState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 100 characters (surrounding whitespace is trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00]{0,98}[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
-    /// `viewer` or `member`.
-    #[schema(value_type = doc::Role)]
+    #[schema(value_type = doc::ApiKeyRole)]
     role: Role,
-    /// Within `api_key_max_days` from now.
+    /// In the future, and at most `api_key_max_days` (365 by default) from now.
     expires_at: DateTime<Utc>,
 }
 
@@ -31,7 +35,7 @@ pub struct CreateApiKey {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The key", body = doc::CreatedApiKey),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or text with a NUL character (`request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's project role is below admin (`project.role_too_low`), or the caller's demotion or removal has reached the auth service (`api_key.creator_role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -43,7 +47,7 @@ pub struct CreateApiKey {
 pub async fn create(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<CreateApiKey>,
+    body: web::Json<Object<CreateApiKey>>,
 ) -> Result<HttpResponse, Problem> {
     let created = state
         .create_api_key(&ctx, &body.name, body.role, body.expires_at)
@@ -60,8 +64,8 @@ pub async fn create(
     tag = "api-keys",
     params(
         ("project" = String, Path, description = "Project id or slug"),
-        ("limit" = Option<u32>, Query, description = "Page size"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u64>, Query, nullable = false, minimum = 1, maximum = 4_294_967_295_u64, description = "Page size (default 50); above 500 counts as 500"),
+        ("cursor" = Option<String>, Query, nullable = false, pattern = r"^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page, as it was given"),
     ),
     security(("bearer" = [])),
     responses(

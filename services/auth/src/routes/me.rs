@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
+use tenant_core::json::Object;
 use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
@@ -29,6 +30,11 @@ pub async fn get_me(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    /// 1 to 100 characters without control characters (surrounding
+    /// whitespace is trimmed); absent or `null`: unchanged.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     display_name: Option<String>,
     /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
@@ -60,9 +66,9 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<U
 pub async fn update_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<UpdateMe>,
+    body: web::Json<Object<UpdateMe>>,
 ) -> Result<HttpResponse, Problem> {
-    let body = body.into_inner();
+    let body = body.into_inner().into_inner();
     let user = state
         .update_profile(&ctx, body.display_name.as_deref(), body.default_project)
         .await?;
@@ -73,7 +79,9 @@ pub async fn update_me(
 pub struct ChangePassword {
     #[schema(value_type = String, format = Password)]
     current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    /// 12 to 1024 characters, not one character repeated, not a common
+    /// password.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024, pattern = r"^([\s\S])(?!\1*$)")]
     new_password: SecretString,
 }
 
@@ -97,7 +105,7 @@ pub struct ChangePassword {
 pub async fn change_password(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<ChangePassword>,
+    body: web::Json<Object<ChangePassword>>,
 ) -> Result<HttpResponse, Problem> {
     state
         .change_password(&ctx, &body.current_password, &body.new_password)

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{api_keys, me, sessions, users};
 
 use tenant_core::openapi::CommonResponses;
-pub use tenant_core::openapi::{FieldProblem, Problem, Role};
+pub use tenant_core::openapi::{FieldProblem, Problem};
 
 /// A user account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,14 +56,22 @@ pub struct SessionsRevoked {
     sessions_revoked: u64,
 }
 
+/// The roles an API key may have.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code, reason = "described here, never built")]
+pub enum ApiKeyRole {
+    Viewer,
+    Member,
+}
+
 /// An API key as listed (the key itself is shown once, at creation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKey {
     id: Uuid,
     project_id: Uuid,
     name: String,
-    /// `viewer` or `member`.
-    role: String,
+    role: ApiKeyRole,
     /// `flt_` and the key's first four characters.
     display_prefix: String,
     last_four: String,

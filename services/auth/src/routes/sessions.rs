@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::{Problem, TenantContext};
 
 use super::openapi as doc;
@@ -8,6 +9,9 @@ use crate::flows::AuthState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogIn {
+    /// The address signed up with (any text: one that is not an address
+    /// is answered like an unknown account).
+    #[schema(pattern = r"^[^\x00]*$")]
     email: String,
     #[schema(value_type = String, format = Password)]
     password: SecretString,
@@ -16,7 +20,7 @@ pub struct LogIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Refresh {
     /// `flr_...`, from the last log-in or refresh.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, pattern = r"^flr_[A-Za-z0-9_-]{43}$")]
     refresh_token: SecretString,
 }
 
@@ -33,7 +37,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
     security(()),
     responses(
         (status = 200, description = "Signed in", body = doc::Tokens),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or text with a NUL character (`request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown email or wrong password (`auth.invalid_credentials`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -44,7 +48,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
 pub async fn log_in(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<LogIn>,
+    body: web::Json<Object<LogIn>>,
 ) -> Result<HttpResponse, Problem> {
     let tokens = state
         .log_in(&body.email, &body.password, ctx.client_ip())
@@ -70,7 +74,7 @@ pub async fn log_in(
 pub async fn refresh(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<Refresh>,
+    body: web::Json<Object<Refresh>>,
 ) -> Result<HttpResponse, Problem> {
     let tokens = state.refresh(&body.refresh_token, ctx.client_ip()).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(tokens))

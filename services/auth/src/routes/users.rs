@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
@@ -10,10 +11,22 @@ use crate::flows::AuthState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignUp {
+    /// An email address: at most 254 characters, no spaces, a dotted
+    /// domain (surrounding whitespace is trimmed, letters are lower-cased).
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[!-?A-~]{1,64}@(?:[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?\.)+[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: String,
-    /// 12 to 1024 characters, not a common password.
-    #[schema(value_type = String, format = Password)]
+    /// 12 to 1024 characters, not one character repeated, not a common
+    /// password.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 1024, pattern = r"^([\s\S])(?!\1*$)")]
     password: SecretString,
+    /// 1 to 100 characters without control characters (surrounding
+    /// whitespace is trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     display_name: String,
 }
 
@@ -37,7 +50,7 @@ pub struct SignUp {
 pub async fn sign_up(
     _ctx: TenantContext,
     state: web::Data<AuthState>,
-    body: web::Json<SignUp>,
+    body: web::Json<Object<SignUp>>,
 ) -> Result<HttpResponse, Problem> {
     let user = state
         .sign_up(&body.email, &body.password, &body.display_name)
@@ -53,8 +66,8 @@ pub async fn sign_up(
     path = "/v1/admin/users",
     tag = "admin",
     params(
-        ("limit" = Option<u32>, Query, description = "Page size"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u64>, Query, nullable = false, minimum = 1, maximum = 4_294_967_295_u64, description = "Page size (default 50); above 500 counts as 500"),
+        ("cursor" = Option<String>, Query, nullable = false, pattern = r"^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page, as it was given"),
     ),
     security(("bearer" = [])),
     responses(

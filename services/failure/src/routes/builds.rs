@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
@@ -21,22 +22,37 @@ use crate::repo::{self, Build, BuildFilter, NewBuild, Sql};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBuild {
-    /// The CI job: 1 to 200 characters, no control characters (trimmed).
+    /// The CI job: 1 to 200 characters without control characters
+    /// (surrounding whitespace is trimmed).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     job_name: String,
     /// The CI system's own id for the build: `^[A-Za-z0-9._:-]{1,100}$`.
     #[schema(pattern = r"^[A-Za-z0-9._:-]{1,100}$")]
     external_id: String,
     /// The CI system's build number; not negative.
+    #[serde(default, deserialize_with = "tenant_core::json::optional_integer")]
     #[schema(minimum = 0)]
     number: Option<i64>,
-    /// At most 255 characters.
+    /// At most 255 characters (surrounding whitespace is trimmed; empty:
+    /// none).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00]{0,253}[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     branch: Option<String>,
     /// 4 to 64 hexadecimal characters (stored lowercase).
+    #[schema(pattern = r"^[0-9A-Fa-f]{4,64}$")]
     commit_sha: Option<String>,
-    /// The build's page in the CI system: an http(s) URL of at most 2048 characters.
+    /// The build's page in the CI system: an http(s) URL of at most 2048
+    /// characters (surrounding whitespace is trimmed; empty: none).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:https?://(?:[^\x00]{0,2039}[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     url: Option<String>,
     started_at: Option<DateTime<Utc>>,
-    /// Accepted when it names the request's project, refused otherwise.
+    /// Accepted when it names the project in the path, refused (400
+    /// `project.context_mismatch`) otherwise.
     project_id: Option<Uuid>,
 }
 
@@ -106,7 +122,7 @@ impl CreateBuild {
          headers(("location" = String, description = "`builds/{id}`"))),
         (status = 200, description = "The build already registered with this job name and external id", body = Build,
          headers(("location" = String, description = "`builds/{id}`"))),
-        (status = 400, description = "Malformed JSON (`request.malformed_json`), or the path or `project_id` names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), text with a NUL character (`request.invalid_text`), or the path or `project_id` names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -119,10 +135,10 @@ pub async fn create(
     db: web::Data<Db>,
     state: web::Data<FailureState>,
     path: web::Path<String>,
-    body: web::Json<CreateBuild>,
+    body: web::Json<Object<CreateBuild>>,
 ) -> Result<HttpResponse, Problem> {
     let project_id = project_scope(&ctx, &path, Role::Member)?;
-    let new_build = body.into_inner().parse(project_id)?;
+    let new_build = body.into_inner().into_inner().parse(project_id)?;
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
     let (build, created) =
         repo::create_build(&Sql::new(&tx, &state.statements), project_id, &new_build)
@@ -176,7 +192,7 @@ pub async fn finish(
     db: web::Data<Db>,
     state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
-    body: web::Json<FinishBuild>,
+    body: web::Json<Object<FinishBuild>>,
 ) -> Result<HttpResponse, Problem> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
@@ -235,14 +251,17 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct BuildQuery {
-    /// Page size (default 50, at most 500).
-    #[param(minimum = 1)]
+    /// Page size (default 50); above 500 counts as 500.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, as it was given.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
     /// Only builds of this job (exact name).
+    #[param(pattern = r"^[^\x00]*$")]
     job: Option<String>,
     /// Only builds of this branch.
+    #[param(pattern = r"^[^\x00]*$")]
     branch: Option<String>,
     /// Only builds in this state.
     status: Option<BuildStatus>,
@@ -265,7 +284,7 @@ pub struct BuildQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of builds", body = doc::BuildPage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),

@@ -19,10 +19,11 @@ use crate::repo::{self, FailureDetails, FailureFilter, HistoryEntry, Sql, TestId
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FailureQuery {
-    /// Page size (default 50, at most 500).
-    #[param(minimum = 1)]
+    /// Page size (default 50); above 500 counts as 500.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, as it was given.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
     /// Only failures recorded at or after this time.
     since: Option<DateTime<Utc>>,
@@ -31,12 +32,16 @@ pub struct FailureQuery {
     /// Only failures of this build.
     build: Option<Uuid>,
     /// Only failures in builds of this branch.
+    #[param(pattern = r"^[^\x00]*$")]
     branch: Option<String>,
     /// Only failures in builds of this job (exact name).
+    #[param(pattern = r"^[^\x00]*$")]
     job: Option<String>,
     /// Substring of the test name, case-insensitive.
+    #[param(pattern = r"^[^\x00]*$")]
     test: Option<String>,
     /// Only failures of this type (exact, e.g. an exception class).
+    #[param(pattern = r"^[^\x00]*$")]
     error_type: Option<String>,
 }
 
@@ -53,7 +58,7 @@ pub struct FailureQuery {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of failures", body = doc::FailurePage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -138,7 +143,8 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// How many results, newest first (default 50, at most 500).
+    /// How many results, newest first (default 50); above 500 counts as 500.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
@@ -164,7 +170,7 @@ pub struct TestHistory {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The test and its results", body = TestHistory),
-        (status = 400, description = "Invalid query (`request.invalid_query`), a test id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.invalid_limit`), a test id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such test in this project (`test.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -179,7 +185,12 @@ pub async fn history(
 ) -> Result<HttpResponse, Problem> {
     let (project, test_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
-    let limit = i64::from(query.limit.unwrap_or(50).clamp(1, 500));
+    // Validated like every page size: 0 is refused, above 500 counts as 500.
+    let page = PageRequest::<()>::from_params(&PageParams {
+        limit: query.limit,
+        cursor: None,
+    })?;
+    let limit = i64::from(page.limit);
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
     let sql = Sql::new(&tx, &state.statements);
     let test = repo::get_test(&sql, project_id, test_id)

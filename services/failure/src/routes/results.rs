@@ -29,8 +29,8 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     params(
         ("project" = String, Path, description = "Project id or slug"),
         ("build" = Uuid, Path, description = "The build's id"),
-        ("content-encoding" = Option<String>, Header, description = "`gzip` for a gzip-compressed XML report or JSON batch"),
-        ("idempotency-key" = Option<String>, Header, description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
+        ("content-encoding" = Option<String>, Header, nullable = false, pattern = r"^(?:[Gg][Zz][Ii][Pp]|[Xx]-[Gg][Zz][Ii][Pp]|[Ii][Dd][Ee][Nn][Tt][Ii][Tt][Yy])?$", description = "`gzip` (or `x-gzip`) for a gzip-compressed XML report or JSON batch; `identity` or empty for none. A zip archive is never gzip-compressed (415)"),
+        ("idempotency-key" = Option<String>, Header, nullable = false, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. A retry with the same key and body answers with the recorded response (200) and counts nothing twice"),
     ),
     request_body(
         description = "A JUnit XML report (`application/xml`, also `text/xml` or `application/junit+xml`), a gzip-compressed one (`application/gzip`), a zip of reports (`application/zip`: read entry by entry as it arrives, stored or deflated entries; every `.xml` entry is read, others are skipped with a warning), or a JSON batch (`application/json`)",
@@ -46,7 +46,7 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 201, description = "What this upload held", body = UploadSummary),
         (status = 200, description = "A retry of an upload already done with this Idempotency-Key and body: its recorded response", body = UploadSummary,
          headers(("idempotent-replayed" = String, description = "`true`"))),
-        (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), text with a NUL character (`request.invalid_text`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),

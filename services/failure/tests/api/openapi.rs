@@ -385,3 +385,202 @@ async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["code"], "results.invalid_batch");
 }
+
+#[tokio::test]
+async fn json_bodies_must_be_objects_and_whole_numbers_may_be_written_with_a_fraction_of_zero() {
+    let app = common::spawn().await;
+    let ctx = common::uploader(Uuid::now_v7());
+    let project = ctx.project().unwrap().project_id;
+    let builds = format!("/v1/projects/{project}/builds");
+
+    // The array form serde takes for a struct is refused, as the document's
+    // `type: object` says.
+    let response = app
+        .call(Method::POST, &builds, &ctx, Some(json!(["ci", "b-1"])))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "request.invalid_body");
+
+    // JSON Schema's `integer` includes 3.0.
+    let response = app
+        .call(
+            Method::POST,
+            &builds,
+            &ctx,
+            Some(json!({"job_name": "ci", "external_id": "b-2", "number": 3.0})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let build: Value = response.json().await.unwrap();
+    assert_eq!(build["number"], 3);
+    let response = app
+        .call(
+            Method::POST,
+            &builds,
+            &ctx,
+            Some(json!({"job_name": "ci", "external_id": "b-3", "number": 3.5})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let build = app.create_build(&ctx, "batch").await;
+    let (status, summary) = app
+        .upload(
+            &ctx,
+            build,
+            Body::json(&json!({"results": [
+                {"name": "a", "status": "flaky", "duration_ms": 6773.0, "retries": 2.0}
+            ]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{summary}");
+    assert_eq!(common::counts(&summary), [1, 0, 0, 0, 0, 1]);
+}
+
+#[tokio::test]
+async fn a_json_result_is_refused_past_the_documented_maximum_retries_and_duration() {
+    let app = common::spawn().await;
+    let document = fetch_document(&app).await;
+    let result = &schema(&document, "JsonResult")["properties"];
+    assert_eq!(result["retries"]["maximum"], 10_000);
+    assert_eq!(result["duration_ms"]["maximum"], 1_000_000_000_000_i64);
+
+    let ctx = common::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "bounds").await;
+    for (field, at_most, past) in [
+        ("retries", json!(10_000), json!(10_001)),
+        (
+            "duration_ms",
+            json!(1_000_000_000_000_i64),
+            json!(1_000_000_000_001_i64),
+        ),
+    ] {
+        let mut result = json!({"name": format!("{field}_at_most"), "status": "passed"});
+        result[field] = at_most;
+        let (status, body) = app
+            .upload(
+                &ctx,
+                build,
+                Body::json(&json!({ "results": [result] })),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{field}: {body}");
+        let mut result = json!({"name": format!("{field}_past"), "status": "passed"});
+        result[field] = past;
+        let (status, body) = app
+            .upload(
+                &ctx,
+                build,
+                Body::json(&json!({ "results": [result] })),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["code"], "request.invalid_body", "{field}");
+    }
+}
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_a_bad_request_and_stores_nothing() {
+    let app = common::spawn().await;
+    let document = fetch_document(&app).await;
+    // The document says so: every free text of a build and a JSON result
+    // excludes U+0000.
+    for (name, field) in [
+        ("CreateBuild", "branch"),
+        ("CreateBuild", "url"),
+        ("JsonResult", "name"),
+        ("JsonResult", "message"),
+        ("JsonResult", "suite"),
+    ] {
+        let pattern = schema(&document, name)["properties"][field]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}.{field} has no pattern"));
+        assert!(pattern.contains(r"^\x00"), "{name}.{field}: {pattern}");
+    }
+
+    let ctx = common::uploader(Uuid::now_v7());
+    let project = ctx.project().unwrap().project_id;
+    let response = app
+        .call(
+            Method::POST,
+            &format!("/v1/projects/{project}/builds"),
+            &ctx,
+            Some(json!({"job_name": "ci", "external_id": "nul", "branch": "ma\u{0}in"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "request.invalid_text");
+    assert_eq!(app.count_rows("failure.builds").await, 0);
+
+    let build = app.create_build(&ctx, "clean").await;
+    let (status, problem) = app
+        .upload(
+            &ctx,
+            build,
+            Body::json(&json!({"results": [
+                {"name": "fine", "status": "passed"},
+                {"name": "broken", "status": "failed", "message": "expected \u{0}"}
+            ]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["code"], "request.invalid_text");
+    assert_eq!(app.count_rows("failure.test_results").await, 0);
+
+    let (status, problem) = app
+        .get_json(
+            &format!("/v1/projects/{project}/failures?error_type=a%00b"),
+            &ctx,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+}
+
+#[tokio::test]
+async fn a_page_size_of_zero_or_past_the_documented_maximum_is_refused_on_every_list() {
+    let app = common::spawn().await;
+    let document = fetch_document(&app).await;
+    let ctx = common::viewer(Uuid::now_v7());
+    let project = ctx.project().unwrap().project_id;
+    let test = Uuid::now_v7();
+    for (path, operation) in [
+        ("/v1/projects/{project}/builds", "get"),
+        ("/v1/projects/{project}/failures", "get"),
+        ("/v1/projects/{project}/tests/{test}/history", "get"),
+    ] {
+        let limit = document["paths"][path][operation]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path}: no limit"));
+        assert_eq!(limit["schema"]["minimum"], 1, "{path}");
+        assert_eq!(limit["schema"]["maximum"], 4_294_967_295_u64, "{path}");
+
+        let concrete = path
+            .replace("{project}", &project.to_string())
+            .replace("{test}", &test.to_string());
+        let (status, problem) = app.get_json(&format!("{concrete}?limit=0"), &ctx).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        assert_eq!(problem["code"], "pagination.invalid_limit", "{path}");
+        let (status, problem) = app
+            .get_json(&format!("{concrete}?limit=4294967296"), &ctx)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        let (status, body) = app
+            .get_json(&format!("{concrete}?limit=4294967295"), &ctx)
+            .await;
+        // The history of a test that does not exist is a 404 after the
+        // page size was accepted.
+        assert!(
+            status == StatusCode::OK || body["code"] == "test.not_found",
+            "{path}: {status} {body}"
+        );
+    }
+}

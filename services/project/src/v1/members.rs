@@ -5,6 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext, TenantTx};
 use uuid::Uuid;
@@ -32,8 +33,8 @@ pub struct ListQuery {
     tag = "members",
     params(
         ("project" = String, Path, description = "Project id or slug"),
-        ("limit" = Option<u32>, Query, description = "Page size"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u64>, Query, nullable = false, minimum = 1, maximum = 4_294_967_295_u64, description = "Page size (default 50); above 500 counts as 500"),
+        ("cursor" = Option<String>, Query, nullable = false, pattern = r"^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page, as it was given"),
     ),
     security(("bearer" = [])),
     responses(
@@ -83,7 +84,7 @@ fn target(scope: &MemberScope, raw: &str) -> Result<Uuid, ProjectError> {
     tag = "members",
     params(
         ("project" = String, Path, description = "Project id or slug"),
-        ("member" = String, Path, description = "The member's user id, or `me`"),
+        ("member" = String, Path, pattern = r"^(?:me|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The member's user id, or `me`"),
     ),
     security(("bearer" = [])),
     responses(
@@ -112,7 +113,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     /// The user's email; the user must have an account.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 254, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[!-?A-~]{1,64}@(?:[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?\.)+[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub email: Email,
     #[schema(value_type = doc::Role)]
     pub role: Role,
@@ -148,7 +149,7 @@ pub async fn add(
     db: web::Data<Db>,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<AddMember>,
+    body: web::Json<Object<AddMember>>,
 ) -> Result<HttpResponse, Problem> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     rules::check_grant(scope.role, body.role)?;
@@ -186,7 +187,7 @@ pub struct ChangeRole {
     tag = "members",
     params(
         ("project" = String, Path, description = "Project id or slug"),
-        ("member" = String, Path, description = "The member's user id, or `me`"),
+        ("member" = String, Path, pattern = r"^(?:me|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The member's user id, or `me`"),
     ),
     request_body = ChangeRole,
     security(("bearer" = [])),
@@ -206,7 +207,7 @@ pub async fn change_role(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, String)>,
-    body: web::Json<ChangeRole>,
+    body: web::Json<Object<ChangeRole>>,
 ) -> Result<HttpResponse, Problem> {
     let (project, member) = path.into_inner();
     let scope = MemberScope::resolve(&db, &ctx, &project).await?;
@@ -237,7 +238,7 @@ pub async fn change_role(
     tag = "members",
     params(
         ("project" = String, Path, description = "Project id or slug"),
-        ("member" = String, Path, description = "The member's user id, or `me`"),
+        ("member" = String, Path, pattern = r"^(?:me|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The member's user id, or `me`"),
     ),
     security(("bearer" = [])),
     responses(

@@ -58,7 +58,13 @@ pub struct ProjectSettings {
 
 /// Changes to a project's settings; absent fields stay as they are.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    /// A branch name: 1 to 255 characters without whitespace or control
+    /// characters; absent or `null`: unchanged.
+    #[schema(
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{1,255}$"
+    )]
     default_branch: Option<String>,
 }
 

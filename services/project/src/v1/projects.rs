@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, ProjectAccess, Role, TenantContext};
 use uuid::Uuid;
@@ -26,15 +27,18 @@ const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
-    /// 2 to 63 lowercase letters, digits and `-`; not a UUID.
-    #[schema(value_type = String)]
+    /// 2 to 63 lowercase letters, digits and `-`, starting with a letter
+    /// or digit; not shaped like a UUID (a path takes either).
+    #[schema(value_type = String, pattern = r"^(?![0-9a-f]{32}$)(?![0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)[a-z0-9][a-z0-9-]{1,62}$")]
     pub slug: ProjectSlug,
-    /// 1 to 100 characters.
-    #[schema(value_type = String)]
+    /// 1 to 100 characters without control characters (surrounding
+    /// whitespace is trimmed).
+    #[schema(value_type = String, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub name: ProjectName,
-    /// At most 2000 characters.
+    /// At most 2000 characters; no control characters but line breaks
+    /// and tabs (surrounding whitespace is trimmed).
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,1998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub description: Description,
     #[serde(default)]
     #[schema(value_type = doc::SettingsPatch)]
@@ -61,7 +65,7 @@ impl CreateProject {
     path = "/v1/projects",
     tag = "projects",
     params(
-        ("idempotency-key" = Option<String>, Header, description = "Makes retries of this request answer with the project the first one created"),
+("idempotency-key" = Option<String>, Header, nullable = false, pattern = r"^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters. Makes retries of this request answer with the project the first one created"),
     ),
     request_body = CreateProject,
     security(("bearer" = [])),
@@ -81,11 +85,11 @@ pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
     request: HttpRequest,
-    body: web::Json<CreateProject>,
+    body: web::Json<Object<CreateProject>>,
 ) -> Result<HttpResponse, Problem> {
     let user = ctx.require_user()?;
     let key = idempotency_key(&request)?;
-    let body = body.into_inner();
+    let body = body.into_inner().into_inner();
     let fingerprint = body.fingerprint();
     if let Some(key) = &key
         && let Some(replayed) = replay_create(&db, user, key, &fingerprint).await?
@@ -196,15 +200,15 @@ pub struct ListQuery {
     path = "/v1/projects",
     tag = "projects",
     params(
-        ("limit" = Option<u32>, Query, description = "Page size"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("name" = Option<String>, Query, description = "Case-insensitive part of the name"),
-        ("status" = Option<doc::ProjectStatus>, Query, description = "Only projects in this state"),
+        ("limit" = Option<u64>, Query, nullable = false, minimum = 1, maximum = 4_294_967_295_u64, description = "Page size (default 50); above 500 counts as 500"),
+        ("cursor" = Option<String>, Query, nullable = false, pattern = r"^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page, as it was given"),
+("name" = Option<String>, Query, nullable = false, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00]{0,98}[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "Case-insensitive part of the name: at most 100 characters (surrounding whitespace is trimmed; empty: any name)"),
+        ("status" = Option<doc::ProjectStatus>, Query, nullable = false, description = "Only projects in this state"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of projects", body = doc::ProjectPage),
-        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -280,9 +284,11 @@ pub async fn get(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProject {
-    #[schema(value_type = Option<String>)]
+    /// As when created; absent or `null`: unchanged.
+    #[schema(value_type = Option<String>, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub name: Option<ProjectName>,
-    #[schema(value_type = Option<String>)]
+    /// As when created; absent or `null`: unchanged.
+    #[schema(value_type = Option<String>, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,1998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub description: Option<Description>,
     #[schema(value_type = Option<doc::SettingsPatch>)]
     pub settings: Option<SettingsPatch>,
@@ -315,7 +321,7 @@ pub async fn update(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-    body: web::Json<UpdateProject>,
+    body: web::Json<Object<UpdateProject>>,
 ) -> Result<HttpResponse, Problem> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     scope.require(Role::Admin)?;
@@ -486,7 +492,7 @@ pub async fn change_plan(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-    body: web::Json<ChangePlan>,
+    body: web::Json<Object<ChangePlan>>,
 ) -> Result<HttpResponse, Problem> {
     if let Err(not_admin) = ctx.require_platform_admin() {
         MemberScope::resolve(&db, &ctx, &path).await?;

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The API contract check `make test` runs: the whole platform is started on
+# free ports against a fresh database, a fresh user signs up and creates a
+# project through the API, and schemathesis (in a virtualenv of its own,
+# .faultline/venv-contract) tests every operation of the gateway's
+# published document (`/api/openapi.json`) with every check, as that
+# project's owner. Any failure fails the script.
+#
+#   scripts/api-contract.sh
+#
+# The database server is the one FAULTLINE_TEST_ADMIN_URL or DATABASE_URL
+# names (an admin connection), else the private cluster of
+# scripts/postgres.sh. The database is named faultline_contract_<random>
+# (not faultline_test_*, which parallel test runs drop) and dropped at the
+# end; the services' logs stay in .faultline/api-contract/ until the next run.
+#
+# The run is bounded (FAULTLINE_CONTRACT_EXAMPLES examples per operation,
+# default 30, a fixed seed) and takes under a minute and a half on two
+# cores once the services are built.
+# Arguments are passed to `st run` (e.g. `--continue-on-failure`).
+# docs/gateway.md explains what is configured and why.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Not .faultline/venv: checkov, which make validate-deploy installs there,
+# pins versions of packages schemathesis needs too.
+VENV="$ROOT/.faultline/venv-contract"
+SCHEMATHESIS_VERSION="4.32.5"
+SEED="${FAULTLINE_CONTRACT_SEED:-20240613}"
+EXAMPLES="${FAULTLINE_CONTRACT_EXAMPLES:-30}"
+LOGS="$ROOT/.faultline/api-contract"
+
+log() { echo "api-contract: $*"; }
+fail() { echo "api-contract: $*" >&2; exit 1; }
+
+# --- schemathesis, in a virtualenv of its own, installed once ------------
+ensure_schemathesis() {
+    if [[ -x "$VENV/bin/st" ]] && [[ "$("$VENV/bin/st" --version 2>/dev/null)" == *" $SCHEMATHESIS_VERSION" ]]; then
+        return
+    fi
+    if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        if [[ "$(id -u)" -eq 0 ]]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+        else
+            fail "python3 with venv support is required (apt-get install python3 python3-venv)"
+        fi
+    fi
+    log "installing schemathesis $SCHEMATHESIS_VERSION into .faultline/venv-contract"
+    [[ -x "$VENV/bin/pip" ]] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+ensure_schemathesis
+if ! command -v curl >/dev/null; then
+    if [[ "$(id -u)" -eq 0 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+    else
+        fail "curl is required (apt-get install curl)"
+    fi
+fi
+
+# --- the database ---------------------------------------------------------
+admin_url() {
+    if [[ -n "${FAULTLINE_TEST_ADMIN_URL:-}" ]]; then
+        echo "$FAULTLINE_TEST_ADMIN_URL"
+    elif [[ -n "${DATABASE_URL:-}" ]]; then
+        echo "$DATABASE_URL"
+    else
+        eval "$("$ROOT/scripts/postgres.sh" ensure)"
+        echo "$FAULTLINE_TEST_ADMIN_URL"
+    fi
+}
+
+ADMIN_URL="$(admin_url)"
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+DB_NAME="faultline_contract_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+DB_HOST="$(psql "$ADMIN_URL" -Atc "SELECT coalesce(inet_server_addr()::text, current_setting('unix_socket_directories'))" | cut -d, -f1 | sed -E 's#/(32|128)$##')"
+DB_PORT="$(psql "$ADMIN_URL" -Atc "SELECT current_setting('port')")"
+
+PIDS=()
+cleanup() {
+    local status=$?
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 || true
+    [[ $status -eq 0 ]] || echo "api-contract: the services' logs are in $LOGS" >&2
+    exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql "$ADMIN_URL" -q -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
+psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "\\connect $DB_NAME" -f "$ROOT/migrations/bootstrap.sql" >/dev/null
+for svc in auth project failure analytics integration; do
+    for role in "${svc}_owner" "${svc}_app"; do
+        # The development passwords every local run and test uses.
+        psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "ALTER ROLE \"$role\" PASSWORD 'faultline-dev-$role'" >/dev/null
+    done
+done
+
+log "building the services"
+cargo build --workspace --bins --quiet
+
+# --- the platform, on free ports -----------------------------------------
+read -r -a PORTS <<<"$(python3 - <<'PY'
+import socket
+sockets = [socket.socket() for _ in range(12)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+PY
+)"
+# name:binary:index (the service's port is PORTS[index], its admin port PORTS[index + 6])
+SERVICES=(
+    "auth:auth-service:1"
+    "project:project-service:2"
+    "failure:failure-service:3"
+    "analytics:analytics-service:4"
+    "integration:integration-gateway:5"
+    "gateway:api-gateway:0"
+)
+GATEWAY="http://127.0.0.1:${PORTS[0]}"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log "$LOGS"/routes.toml
+for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name binary index <<<"$entry"
+    own=()
+    if [[ "$name" == gateway ]]; then
+        # Limits high enough that the run is never throttled: it sends
+        # thousands of requests a minute as one user to one project, which
+        # the defaults (600 a minute per principal) would refuse with 429,
+        # leaving the operations behind the limiter untested. The project's
+        # own limit comes from its plan (set to enterprise below, 6,000
+        # request units a minute); the route table is the built-in one with
+        # every route weighing one unit (uploads weigh 10), so the run's
+        # couple of hundred uploads in a few seconds fit in that plan too.
+        sed -E 's/^rate_cost = [0-9]+$/rate_cost = 1/' "$ROOT/deploy/config/routes.toml" > "$LOGS/routes.toml"
+        own=(
+            FAULTLINE__SERVICE__ROUTES_FILE="$LOGS/routes.toml"
+            FAULTLINE__SERVICE__PRINCIPAL_RATE_PER_MINUTE=1000000
+            FAULTLINE__SERVICE__PRINCIPAL_BURST=100000
+        )
+    elif [[ "$name" == auth ]]; then
+        # The run's sign-ins with made-up credentials, all from 127.0.0.1,
+        # would otherwise lock the address out (429 `auth.throttled`).
+        own=(FAULTLINE__SERVICE__THROTTLE_MAX_FAILURES=1000000)
+    fi
+    env "${own[@]}" \
+    FAULTLINE__DATABASE__HOST="$DB_HOST" \
+    FAULTLINE__DATABASE__PORT="$DB_PORT" \
+    FAULTLINE__DATABASE__NAME="$DB_NAME" \
+    FAULTLINE__DATABASE__MIGRATE_ON_START=true \
+    FAULTLINE__SERVER__PORT="${PORTS[$index]}" \
+    FAULTLINE__SERVER__ADMIN_PORT="${PORTS[$((index + 6))]}" \
+    FAULTLINE__SERVICE__AUTH_URL="http://127.0.0.1:${PORTS[1]}" \
+    FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL="http://127.0.0.1:${PORTS[1]}" \
+    FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL="http://127.0.0.1:${PORTS[2]}" \
+    FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL="http://127.0.0.1:${PORTS[3]}" \
+    FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL="http://127.0.0.1:${PORTS[4]}" \
+    FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL="http://127.0.0.1:${PORTS[5]}" \
+        "$TARGET_DIR/debug/$binary" serve > "$LOGS/$name.log" 2>&1 &
+    PIDS+=($!)
+done
+
+deadline=$((SECONDS + 120))
+for i in "${!SERVICES[@]}"; do
+    IFS=: read -r name _ index <<<"${SERVICES[$i]}"
+    until curl -fs -o /dev/null "http://127.0.0.1:${PORTS[$((index + 6))]}/readyz"; do
+        kill -0 "${PIDS[$i]}" 2>/dev/null || { tail -n 30 "$LOGS/$name.log" >&2; fail "$name exited during startup"; }
+        (( SECONDS < deadline )) || fail "$name is not ready after 120 s"
+        sleep 0.3
+    done
+done
+log "platform ready at $GATEWAY (database $DB_NAME)"
+
+# --- a fresh user and project, through the API ---------------------------
+EMAIL="contract-$DB_NAME@example.com"
+PASSWORD="contract-check-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+json() { python3 -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' "$@"; }
+field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+post() {
+    curl -fsS -X POST "$GATEWAY/api/v1$1" -H 'Content-Type: application/json' "${@:3}" --data-binary "$2" \
+        || fail "POST $1 failed"
+}
+post /auth/signup "$(json email "$EMAIL" password "$PASSWORD" display_name "Contract check")" >/dev/null
+TOKEN="$(post /auth/login "$(json email "$EMAIL" password "$PASSWORD")" | field access_token)"
+project() { post /projects "$(json slug "$1" name "$1")" -H "Authorization: Bearer $TOKEN" | field id; }
+export FAULTLINE_CONTRACT_PROJECT FAULTLINE_CONTRACT_DOOMED_PROJECT FAULTLINE_CONTRACT_BUILD \
+    FAULTLINE_CONTRACT_HOOKS="$ROOT/scripts/api-contract-hooks.py"
+FAULTLINE_CONTRACT_PROJECT="$(project contract-check)"
+FAULTLINE_CONTRACT_DOOMED_PROJECT="$(project contract-doomed)"
+# The enterprise plan's limits, the highest there are: the run's requests
+# to its project count against them, and a free plan's (300 a minute)
+# would throttle it. Plans change only through platform admins, so the
+# database is asked directly, before the gateway first reads the
+# project's limits.
+psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "\\connect $DB_NAME" \
+    -c "UPDATE project.projects SET plan = 'enterprise' WHERE id = '$FAULTLINE_CONTRACT_PROJECT'" >/dev/null
+FAULTLINE_CONTRACT_BUILD="$(post "/projects/$FAULTLINE_CONTRACT_PROJECT/builds" \
+    "$(json job_name contract external_id contract-1)" -H "Authorization: Bearer $TOKEN" | field id)"
+log "signed up $EMAIL: projects contract-check ($FAULTLINE_CONTRACT_PROJECT) and contract-doomed, build $FAULTLINE_CONTRACT_BUILD"
+
+# --- schemathesis ---------------------------------------------------------
+# Excluded: the routes that end the run's own session (log-out, log-out
+# everywhere) or change its password (which ends every other session);
+# every request after them would be a 401.
+started=$SECONDS
+"$VENV/bin/st" --config-file "$ROOT/scripts/api-contract.toml" run "$GATEWAY/api/openapi.json" \
+    --checks all \
+    --seed "$SEED" \
+    --max-examples "$EXAMPLES" \
+    --header "Authorization: Bearer $TOKEN" \
+    --exclude-path /api/v1/auth/logout \
+    --exclude-path /api/v1/auth/logout-all \
+    --exclude-path /api/v1/me/password \
+    --no-color \
+    "$@"
+log "schemathesis passed in $((SECONDS - started)) s"
+
+# Not throttled: a 429 would have left an operation untested while passing
+# (it is a declared answer). The gateway counts every answer it gave.
+throttled="$(curl -fsS "http://127.0.0.1:${PORTS[6]}/metrics" \
+    | awk '/^http_server_request_duration_seconds_count\{/ && /status="429"/ { n += $NF } END { print n + 0 }')"
+if [[ "$throttled" != 0 ]]; then
+    fail "$throttled requests were answered 429: raise the limits the platform starts with above"
+fi
