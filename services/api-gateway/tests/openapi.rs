@@ -552,7 +552,7 @@ async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
             assert!(
                 responses["400"]["description"]
                     .as_str()
-                    .is_some_and(|d| d.contains("gateway.invalid_path")),
+                    .is_some_and(|d| d.contains("request.invalid_path_parameter")),
                 "{method} {path}: {}",
                 responses["400"]
             );
