@@ -561,7 +561,7 @@ async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
     let upload = &document["paths"]["/api/v1/projects/{project}/builds/{build}/results"]["post"]["responses"];
     for (status, mentions) in [
         ("408", "upload.stalled"),
-        ("413", "too many or too large entries"),
+        ("413", "upload.too_many_entries"),
         ("422", "junit.truncated"),
     ] {
         assert!(
