@@ -179,10 +179,12 @@ impl TokenVerifier {
     }
 
     /// Refetches for an unknown kid, unless that happened recently. While
-    /// no key set was ever loaded, a second is recent enough.
+    /// no key set was ever loaded (the gateway started before the auth
+    /// service), nothing can verify without one, so a tenth of a second is
+    /// recent enough: the first token auth hands out finds its key.
     async fn key_after_refetch(&self, kid: &str) -> Option<DecodingKey> {
         let interval = if self.has_no_keys() {
-            Duration::from_secs(1)
+            Duration::from_millis(100)
         } else {
             self.refetch_interval
         };
