@@ -318,16 +318,22 @@ async fn with_the_feed_failing_a_session_ended_meanwhile_is_refused_by_the_reche
         .batch_execute("REVOKE SELECT ON auth.revocations FROM auth_app")
         .await
         .unwrap();
+    // Until a request made now is rechecked: the counter may already have
+    // moved while the gateway started, before its first read of the feed.
+    let rechecks = || {
+        gauge(
+            &platform.http,
+            &platform.gateway,
+            "gateway_session_rechecks_total",
+        )
+    };
     let started = Instant::now();
-    while gauge(
-        &platform.http,
-        &platform.gateway,
-        "gateway_session_rechecks_total",
-    )
-    .await
-        < 1.0
-    {
+    loop {
+        let before = rechecks().await;
         assert_eq!(statuses(&platform, path, &[token]).await, [StatusCode::OK]);
+        if rechecks().await > before {
+            break;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the gateway still trusted the stale feed after 10 s"
@@ -542,5 +548,8 @@ async fn api_keys_created_by_a_member_who_is_demoted_or_removed_are_revoked() {
         .iter()
         .map(|row| row.get(0))
         .collect();
+    // One relay batch may carry both changes: their order is not the point.
+    let mut kinds = kinds;
+    kinds.sort();
     assert_eq!(kinds, ["creator_demoted", "creator_removed"]);
 }
