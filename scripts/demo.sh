@@ -90,6 +90,25 @@ rate_remaining() {
     tr -d '\r' < "$HEADERS" | awk -F': *' 'tolower($1) == "ratelimit" {print $2}' | sed -nE 's/.*r=([0-9]+).*/\1/p'
 }
 
+# After an upload: when its RateLimit headers say no upload is left (the
+# free plan allows 5 at once, then 10 a minute), the time one more needs.
+# ready_for_an_upload sleeps that out, so the Quickstart's upload passes.
+UPLOAD_READY_AT=0
+note_upload_rate() {
+    local headers remaining quota
+    headers="$(tr -d '\r' < "$HEADERS")"
+    remaining="$(awk -F': *' 'tolower($1) == "ratelimit" {print $2}' <<<"$headers" | sed -nE 's/.*r=([0-9]+).*/\1/p')"
+    quota="$(awk -F': *' 'tolower($1) == "ratelimit-policy" {print $2}' <<<"$headers" | sed -nE 's/.*q=([0-9]+).*/\1/p')"
+    if [[ "$remaining" == 0 && -n "$quota" && "$quota" -gt 0 ]]; then
+        UPLOAD_READY_AT=$(( SECONDS + (60 + quota - 1) / quota ))
+    else
+        UPLOAD_READY_AT=0
+    fi
+}
+ready_for_an_upload() {
+    if (( UPLOAD_READY_AT > SECONDS )); then sleep $(( UPLOAD_READY_AT - SECONDS )); fi
+}
+
 # bearer FILE SECRET
 bearer() { (umask 077 && printf 'Authorization: Bearer %s\n' "$2" > "$1"); }
 
@@ -191,6 +210,7 @@ ensure_build() {
                 -H 'Content-Type: application/xml' -H "Idempotency-Key: $external_id:$report" \
                 --data-binary "@$FIXTURES/$report"
             expect "uploading $report to build $external_id" 201 200
+            note_upload_rate
         done
         call GET "/projects/$PROJECT/builds/$build" -H @"$KEY_AUTH"
         expect "reading build $external_id" 200
@@ -222,6 +242,7 @@ ensure() {
     if [[ -n "$remaining" ]] && (( remaining < 30 )); then
         sleep $(( (30 - remaining + 4) / 5 ))
     fi
+    ready_for_an_upload
     log "ready: user $DEMO_EMAIL, project $PROJECT ($PROJECT_ID), builds of $JOB:"
     jq -r '.items | sort_by(.external_id)[] | .totals as $t
         | "demo:   \(.external_id) \(.status): \($t.tests) tests, \($t.failures) failed, \($t.errors) errors, \($t.skipped) skipped, \($t.flaky) flaky"' <<<"$BODY"
