@@ -33,15 +33,6 @@ async fn sign_up_from(
         .unwrap()
 }
 
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sign_ups_beyond_the_per_address_limit_get_429_with_retry_after_and_other_addresses_go_on()
 {
@@ -56,15 +47,15 @@ async fn sign_ups_beyond_the_per_address_limit_get_429_with_retry_after_and_othe
     for i in 0..2 {
         let response = sign_up_from(&platform, &format!("n{i}@example.com"), noisy).await;
         assert_eq!(response.status(), StatusCode::CREATED, "sign-up {i}");
-        assert!(header(&response, "ratelimit").starts_with("\"address\";"));
+        assert!(common::header(&response, "ratelimit").starts_with("\"address\";"));
     }
 
     let refused = sign_up_from(&platform, "n2@example.com", noisy).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
+    let retry_after: u64 = common::header(&refused, "retry-after").parse().unwrap();
     assert!((1..=50).contains(&retry_after), "retry-after {retry_after}");
     assert_eq!(
-        header(&refused, "ratelimit-policy"),
+        common::header(&refused, "ratelimit-policy"),
         "\"address\";q=6;w=60;burst=10"
     );
     let (_, body) = problem(refused).await;
@@ -121,10 +112,15 @@ async fn callers_without_credentials_share_a_global_ceiling_that_signed_in_users
     let refused = sign_up_from(&platform, "g4@example.com", "198.51.100.4").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        header(&refused, "ratelimit-policy"),
+        common::header(&refused, "ratelimit-policy"),
         "\"anonymous\";q=6;w=60;burst=20"
     );
-    assert!(header(&refused, "retry-after").parse::<u64>().unwrap() >= 1);
+    assert!(
+        common::header(&refused, "retry-after")
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
 
     let me = platform
         .send(

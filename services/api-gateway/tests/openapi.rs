@@ -16,7 +16,7 @@ use api_gateway::route_table::{AuthMode, RouteTable};
 use api_gateway::settings::Upstream;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use test_support::{RunningService, TestDatabase};
+use test_support::RunningService;
 
 /// Upstreams of the built-in table whose routes are deliberately not in
 /// the document, with the reason. Every route of every other upstream must
@@ -42,34 +42,6 @@ fn built_in_table() -> RouteTable {
             })
             .collect();
     RouteTable::parse(api_gateway::BUILT_IN_ROUTES, &upstreams).unwrap()
-}
-
-/// A failure service on its own database, for the gateway's `failure`
-/// upstream (the shared platform runs auth and project only).
-struct FailureBackend {
-    service: RunningService,
-    _database: TestDatabase,
-}
-
-impl FailureBackend {
-    async fn spawn() -> Self {
-        let database = TestDatabase::create().await;
-        let settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
-        let service = RunningService::spawn(
-            failure_service::Application::build(settings)
-                .await
-                .unwrap()
-                .into_host(),
-        );
-        Self {
-            service,
-            _database: database,
-        }
-    }
-
-    fn upstream_override(&self) -> (&'static str, String) {
-        ("service.upstreams.failure.url", self.service.url(""))
-    }
 }
 
 async fn fetch_document(http: &reqwest::Client, gateway: &RunningService) -> Value {
@@ -195,7 +167,7 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     let document = fetch_document(&platform.http, &platform.gateway).await;
     assert_valid_openapi_3_1(&document);
@@ -296,7 +268,7 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
 
 #[tokio::test]
 async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     let settings = test_support::settings(
         &api_gateway::SPEC,
@@ -339,7 +311,7 @@ async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
 
 #[tokio::test]
 async fn backend_documents_are_internal() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     for backend in [&platform.auth, &platform.project, &failure.service] {
         let response = platform
@@ -434,7 +406,7 @@ fn component_validator(document: &Value, name: &str) -> jsonschema::Validator {
 
 #[tokio::test]
 async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_send() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     let document = fetch_document(&platform.http, &platform.gateway).await;
     let problem_schema = &document["components"]["schemas"]["Problem"];
@@ -529,7 +501,7 @@ async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_s
 
 #[tokio::test]
 async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     let document = fetch_document(&platform.http, &platform.gateway).await;
     for (method, path) in operations(&document) {
@@ -576,7 +548,7 @@ async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
 
 #[tokio::test]
 async fn page_sizes_and_cursors_are_documented_as_every_list_reads_them() {
-    let failure = FailureBackend::spawn().await;
+    let failure = common::FailureBackend::spawn().await;
     let platform = common::spawn(&[failure.upstream_override()]).await;
     let document = fetch_document(&platform.http, &platform.gateway).await;
     let owner = platform.sign_up_and_log_in("owner@example.com").await;

@@ -12,15 +12,6 @@ mod common;
 use common::problem;
 use reqwest::StatusCode;
 
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_free_plan_project_gets_429_past_its_upload_rate_and_other_projects_upload_on() {
     let failure = common::FailureBackend::spawn().await;
@@ -36,17 +27,17 @@ async fn a_free_plan_project_gets_429_past_its_upload_rate_and_other_projects_up
     for upload in 1..=5 {
         let response = platform.upload_results(&busy, "busy", &build).await;
         assert_eq!(response.status(), StatusCode::CREATED, "upload {upload}");
-        assert!(header(&response, "ratelimit").starts_with("\"uploads\";"));
+        assert!(common::header(&response, "ratelimit").starts_with("\"uploads\";"));
     }
 
     let refused = platform.upload_results(&busy, "busy", &build).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        header(&refused, "ratelimit-policy"),
+        common::header(&refused, "ratelimit-policy"),
         "\"uploads\";q=10;w=60;burst=5"
     );
-    assert!(header(&refused, "ratelimit").starts_with("\"uploads\";r=0;"));
-    let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
+    assert!(common::header(&refused, "ratelimit").starts_with("\"uploads\";r=0;"));
+    let retry_after: u64 = common::header(&refused, "retry-after").parse().unwrap();
     assert!((1..=6).contains(&retry_after), "retry-after {retry_after}");
     let (_, body) = problem(refused).await;
     assert_eq!(body["code"], "gateway.rate_limited");

@@ -307,3 +307,13 @@ impl Platform {
             .unwrap()
     }
 }
+
+/// A response header's value; the test fails when it is missing.
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
