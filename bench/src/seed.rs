@@ -104,11 +104,10 @@ pub fn stamp(root: &Path, size: &DatasetSize) -> anyhow::Result<String> {
         hasher.update(std::fs::read(&file)?);
     }
     let digest = hasher.finalize();
-    Ok(format!("faultline-bench-seed:{}", hex(&digest)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(format!(
+        "faultline-bench-seed:{}",
+        tenant_core::hex::encode(&digest)
+    ))
 }
 
 async fn connect(
@@ -151,7 +150,9 @@ pub async fn prepare(
             &[&seed_db],
         )
         .await?
-        .and_then(|row| row.get(0));
+        .map(|row| row.try_get(0))
+        .transpose()?
+        .flatten();
     let mut seed_secs = 0.0;
     if current.as_deref() != Some(stamp.as_str()) {
         eprintln!(
@@ -229,8 +230,8 @@ pub async fn prepare(
             &[],
         )
         .await?;
-    let results: i64 = counts.get(0);
-    let failures: i64 = counts.get(1);
+    let results: i64 = counts.try_get(0)?;
+    let failures: i64 = counts.try_get(1)?;
     Ok(Prepared {
         seed_secs,
         dataset: Dataset {
@@ -268,9 +269,9 @@ pub async fn query_targets(admin_url: &str, run_db: &str) -> anyhow::Result<Quer
         .await
         .context("the seeded project bench-000")?;
     Ok(QueryTargets {
-        project_id: row.get(0),
-        build_id: row.get(1),
-        test_id: row.get(2),
+        project_id: row.try_get(0)?,
+        build_id: row.try_get(1)?,
+        test_id: row.try_get(2)?,
     })
 }
 

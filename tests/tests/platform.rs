@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use tenant_core::{Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Migration, ServiceSpec};
 use test_support::{RunningService, TestDatabase};
 
 fn all_services() -> [&'static ServiceSpec; 6] {
@@ -29,41 +29,29 @@ async fn build(
     spec: &'static ServiceSpec,
     database: Option<&TestDatabase>,
     extra: &[(&'static str, String)],
-) -> ServiceHost {
-    fn started<E: std::fmt::Debug>(result: Result<ServiceHost, E>) -> Result<ServiceHost, String> {
+) -> Application {
+    fn started<E: std::fmt::Debug>(result: Result<Application, E>) -> Result<Application, String> {
         result.map_err(|error| format!("{error:?}"))
     }
     let host = match spec.name {
-        "api-gateway" => started(
-            api_gateway::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(api_gateway::Application::into_host),
-        ),
-        "auth-service" => started(
-            auth_service::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(auth_service::Application::into_host),
-        ),
-        "project-service" => started(
-            project_service::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(project_service::Application::into_host),
-        ),
-        "failure-service" => started(
-            failure_service::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(failure_service::Application::into_host),
-        ),
-        "analytics-service" => started(
-            analytics_service::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(analytics_service::Application::into_host),
-        ),
-        "integration-gateway" => started(
-            integration_gateway::Application::build(test_support::settings(spec, database, extra))
-                .await
-                .map(integration_gateway::Application::into_host),
-        ),
+        "api-gateway" => {
+            started(api_gateway::build(test_support::settings(spec, database, extra)).await)
+        }
+        "auth-service" => {
+            started(auth_service::build(test_support::settings(spec, database, extra)).await)
+        }
+        "project-service" => {
+            started(project_service::build(test_support::settings(spec, database, extra)).await)
+        }
+        "failure-service" => {
+            started(failure_service::build(test_support::settings(spec, database, extra)).await)
+        }
+        "analytics-service" => {
+            started(analytics_service::build(test_support::settings(spec, database, extra)).await)
+        }
+        "integration-gateway" => {
+            started(integration_gateway::build(test_support::settings(spec, database, extra)).await)
+        }
         other => panic!("unknown service {other}"),
     };
     host.unwrap_or_else(|error| panic!("{} failed to start: {error}", spec.name))
@@ -252,9 +240,7 @@ async fn a_service_refuses_to_start_as_a_superuser_a_bypassrls_role_or_an_owner(
                 ("database.app_password", password),
             ],
         );
-        let error = failure_service::Application::build(settings)
-            .await
-            .unwrap_err();
+        let error = failure_service::build(settings).await.unwrap_err();
         let message = tenant_core::error::error_chain(&error);
         assert!(
             message.contains(expected) && message.contains(&user),

@@ -592,7 +592,12 @@ fn flatten(
 }
 
 fn config_file(spec: &ServiceSpec) -> Result<Option<PathBuf>, ConfigError> {
-    if let Some(path) = std::env::var_os("FAULTLINE_CONFIG") {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place the configuration file is located, before settings exist"
+    )]
+    let chosen = std::env::var_os("FAULTLINE_CONFIG");
+    if let Some(path) = chosen {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(Some(path))

@@ -19,6 +19,7 @@ use actix_web::http::StatusCode;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
+use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -131,6 +132,7 @@ impl From<DbError> for Problem {
 pub struct Db {
     pool: Pool,
     schema: &'static str,
+    statements: Counter,
 }
 
 impl fmt::Debug for Db {
@@ -168,13 +170,24 @@ impl Db {
                 role: settings.app_user.clone(),
                 reason: error.to_string(),
             })?;
-        let db = Self { pool, schema };
+        let db = Self {
+            pool,
+            schema,
+            statements: Counter::default(),
+        };
         db.assert_runtime_role_is_safe().await?;
         Ok(db)
     }
 
     pub fn schema(&self) -> &'static str {
         self.schema
+    }
+
+    /// Statements issued through this pool's transactions, exported by the
+    /// host as `<schema>_db_statements`, so tests can prove an endpoint
+    /// issues a fixed number of queries whatever the page size.
+    pub fn statements(&self) -> &Counter {
+        &self.statements
     }
 
     /// The one place connections leave the pool; the pool itself is private.
@@ -203,22 +216,24 @@ impl Db {
                 &[],
             )
             .await?;
-        let role: String = row.get("role");
+        let role: String = row.try_get("role")?;
         let unsafe_role = |reason: &str| DbError::UnsafeRole {
             role: role.clone(),
             reason: reason.to_owned(),
         };
-        if row.get::<_, bool>("rolsuper") {
+        if row.try_get::<_, bool>("rolsuper")? {
             return Err(unsafe_role(
                 "it is a superuser; connect as the service's `_app` role",
             ));
         }
-        if row.get::<_, bool>("rolbypassrls") {
+        if row.try_get::<_, bool>("rolbypassrls")? {
             return Err(unsafe_role(
                 "it has BYPASSRLS; connect as the service's `_app` role",
             ));
         }
-        if row.get::<_, i64>("owned_relations") > 0 || row.get::<_, i64>("owned_schemas") > 0 {
+        if row.try_get::<_, i64>("owned_relations")? > 0
+            || row.try_get::<_, i64>("owned_schemas")? > 0
+        {
             return Err(unsafe_role(
                 "it owns tables or schemas; the runtime role must own nothing",
             ));
@@ -229,32 +244,27 @@ impl Db {
     /// Opens a transaction confined to the context's project.
     pub async fn tenant_tx(&self, ctx: &TenantContext) -> Result<TenantTx, DbError> {
         let project = ctx.project().ok_or(DbError::NoProject)?;
-        TenantTx::begin_with(
-            self.connection().await?,
-            Some(project.project_id),
-            Some(ctx.principal().id),
-        )
-        .await
+        TenantTx::begin_with(self, Some(project.project_id), Some(ctx.principal().id)).await
     }
 
     /// Opens a transaction with no project: tenant tables show no rows and
     /// accept no writes. For data that is not tenant data (users, the
     /// project registry) and for workers before they pick a project.
     pub async fn unscoped_tx(&self) -> Result<TenantTx, DbError> {
-        TenantTx::begin(self.connection().await?).await
+        TenantTx::begin_with(self, None, None).await
     }
 
     /// Opens a transaction that knows the calling user but no project:
     /// policies written for it (a user's own memberships across projects)
     /// apply; project-only policies still see nothing.
     pub async fn user_tx(&self, user_id: Uuid) -> Result<TenantTx, DbError> {
-        TenantTx::begin_with(self.connection().await?, None, Some(user_id)).await
+        TenantTx::begin_with(self, None, Some(user_id)).await
     }
 
     /// Opens a transaction confined to `project_id` for a background
     /// worker, which has a project but no request and no user.
     pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {
-        TenantTx::begin_with(self.connection().await?, Some(project_id), None).await
+        TenantTx::begin_with(self, Some(project_id), None).await
     }
 
     /// Readiness: the database answers within `timeout` and the schema is at
@@ -270,7 +280,7 @@ impl Db {
                 "SELECT coalesce(max(version), 0) FROM {}.schema_migrations",
                 self.schema
             );
-            let applied: i64 = conn.query_one(&sql, &[]).await?.get(0);
+            let applied: i64 = conn.query_one(&sql, &[]).await?.try_get(0)?;
             if applied < expected_version {
                 return Err(DbError::MigrationsBehind {
                     applied,
@@ -294,6 +304,7 @@ impl Db {
 pub struct TenantTx {
     conn: Option<Object>,
     project_id: Option<Uuid>,
+    statements: Counter,
 }
 
 impl fmt::Debug for TenantTx {
@@ -305,17 +316,14 @@ impl fmt::Debug for TenantTx {
 }
 
 impl TenantTx {
-    async fn begin(conn: Object) -> Result<Self, DbError> {
-        Self::begin_with(conn, None, None).await
-    }
-
     /// `BEGIN` and the context settings in one round trip. The values are
     /// UUIDs we format ourselves, so inlining them cannot inject SQL.
     async fn begin_with(
-        conn: Object,
+        db: &Db,
         project_id: Option<Uuid>,
         user_id: Option<Uuid>,
     ) -> Result<Self, DbError> {
+        let conn = db.connection().await?;
         let mut batch = String::from("BEGIN;");
         if let Some(project_id) = project_id {
             batch.push_str(&format!(
@@ -331,10 +339,13 @@ impl TenantTx {
         Ok(Self {
             conn: Some(conn),
             project_id,
+            statements: db.statements.clone(),
         })
     }
 
+    /// The connection for one more statement, counted.
     fn conn(&self) -> &Object {
+        self.statements.inc();
         // `conn` is only taken by `commit`/`rollback`, which consume `self`.
         match &self.conn {
             Some(conn) => conn,

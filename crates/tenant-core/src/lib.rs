@@ -8,7 +8,10 @@ pub mod client;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod email;
 pub mod error;
+pub mod hex;
+pub mod idempotency;
 pub mod json;
 pub mod metrics;
 pub mod migrate;
@@ -21,7 +24,7 @@ pub use context::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
 pub use db::{Db, DbError, TenantTx};
 pub use error::Problem;
 pub use migrate::Migration;
-pub use server::ServiceHost;
+pub use server::Application;
 
 /// What a service is, as the shared machinery needs to know it.
 #[derive(Debug)]

@@ -31,8 +31,7 @@ impl Migration {
     }
 
     pub fn checksum(&self) -> String {
-        let digest = Sha256::digest(self.sql.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&Sha256::digest(self.sql.as_bytes()))
     }
 }
 
@@ -123,8 +122,8 @@ async fn apply_pending(
         )
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
 
     let mut ordered: Vec<&Migration> = migrations.iter().collect();
     ordered.sort_by_key(|m| m.version);

@@ -158,8 +158,10 @@ pub async fn migrate_schema(
     Ok(report?)
 }
 
-/// A service listening on its public port(s) and its admin port.
-pub struct ServiceHost {
+/// A service process: its public port(s) and its admin port, bound and
+/// ready to serve. Every service's `build` returns one; `main` runs it and
+/// tests spawn it.
+pub struct Application {
     name: &'static str,
     http_port: Option<u16>,
     tls_port: Option<u16>,
@@ -172,9 +174,9 @@ pub struct ServiceHost {
     metrics: Metrics,
 }
 
-impl std::fmt::Debug for ServiceHost {
+impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceHost")
+        f.debug_struct("Application")
             .field("name", &self.name)
             .field("http_port", &self.http_port)
             .field("tls_port", &self.tls_port)
@@ -183,9 +185,9 @@ impl std::fmt::Debug for ServiceHost {
     }
 }
 
-impl ServiceHost {
+impl Application {
     /// Binds the listeners (port 0 picks a free port) and prepares the
-    /// servers; nothing is served until [`ServiceHost::run_until_stopped`].
+    /// servers; nothing is served until [`Application::run_until_stopped`].
     /// With `server.tls.enabled` the certificate and key are loaded here
     /// (again: validation already checked them), and a failure names the
     /// key (`server.tls.cert_path`, `server.tls.key_path`).
@@ -206,6 +208,13 @@ impl ServiceHost {
     {
         let server = &settings.server;
         let metrics = Metrics::new(spec.name);
+        if let Some(db) = &db {
+            metrics.register(
+                &format!("{}_db_statements", db.schema()),
+                "SQL statements issued through the service's tenant transactions",
+                db.statements().clone(),
+            );
+        }
         let readiness = Readiness {
             draining: Arc::new(AtomicBool::new(false)),
             db: db.clone(),
@@ -367,7 +376,7 @@ impl ServiceHost {
     }
 
     /// Connects the database (migrating first when configured) and starts
-    /// the host: what a service's `Application::build` does.
+    /// the host: what a service's `build` does.
     pub async fn build<S, F>(
         spec: &'static ServiceSpec,
         settings: &Settings<S>,

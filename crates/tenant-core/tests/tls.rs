@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tenant_core::ServiceHost;
+use tenant_core::Application;
 use tenant_core::config::{self, ConfigError, Settings};
 use tenant_core::error::error_chain;
 use tenant_core::server::HSTS;
@@ -94,7 +94,7 @@ impl Host {
 fn spawn_tls(cert: &DevCert, extra: &[(&'static str, String)]) -> Host {
     let mut overrides = cert.overrides();
     overrides.extend(extra.iter().cloned());
-    let host = ServiceHost::start(
+    let host = Application::start(
         &common::PROBE,
         &common::settings(&overrides),
         None,
@@ -498,7 +498,7 @@ async fn a_missing_certificate_file_stops_startup_naming_server_tls_cert_path() 
     // So does the host, if the file goes away after validation.
     let settings = load(&cert.overrides()).unwrap();
     std::fs::remove_file(cert.cert_path()).unwrap();
-    let error = ServiceHost::start(&common::PROBE, &settings, None, common::routes).unwrap_err();
+    let error = Application::start(&common::PROBE, &settings, None, common::routes).unwrap_err();
     let chain = error_chain(&error);
     assert!(
         chain.contains("server.tls.cert_path: cannot read"),
@@ -561,7 +561,7 @@ async fn unusable_tls_settings_are_refused_naming_the_key() {
     // TLS off (the default): no certificate needed, nothing bound for it.
     let settings = load(&[]).unwrap();
     assert!(!settings.server.tls.enabled);
-    let host = ServiceHost::start(&common::PROBE, &settings, None, common::routes).unwrap();
+    let host = Application::start(&common::PROBE, &settings, None, common::routes).unwrap();
     assert_eq!(host.tls_port(), None);
     assert_eq!(host.http_port(), Some(host.port()));
     RunningService::spawn(host).stop().await.unwrap();

@@ -24,13 +24,17 @@ use sha2::{Digest, Sha256};
 use tenant_core::config::{self, ServiceSettings, Settings, dev_role_password};
 use tenant_core::context::InternalTokenIssuer;
 use tenant_core::server::{HostError, ShutdownHandle};
-use tenant_core::{ServiceHost, ServiceSpec, TenantContext, migrate};
+use tenant_core::{Application, ServiceSpec, TenantContext, migrate};
 use tokio::sync::OnceCell;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
+pub mod app;
 pub mod cluster;
+pub mod contexts;
 pub mod redis_server;
+
+pub use app::{Reply, TestApp, eventually};
 
 /// Every schema the bootstrap creates, with the migration folder of each.
 pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];
@@ -83,12 +87,7 @@ fn template_fingerprint() -> anyhow::Result<String> {
             hasher.update(migration.sql.as_bytes());
         }
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(tenant_core::hex::encode(&hasher.finalize()[..6]))
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -380,7 +379,7 @@ pub struct RunningService {
 }
 
 impl RunningService {
-    pub fn spawn(host: ServiceHost) -> Self {
+    pub fn spawn(host: Application) -> Self {
         let port = host.port();
         let admin_port = host.admin_port();
         let shutdown = host.shutdown_handle();

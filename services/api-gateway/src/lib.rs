@@ -22,7 +22,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use tenant_core::client::ServiceClient;
 use tenant_core::context::{InternalTokenError, InternalTokenIssuer};
 use tenant_core::server::HostError;
-use tenant_core::{Migration, Problem, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Migration, Problem, ServiceSpec};
 
 use crate::backends::{BackendConfig, Backends};
 use crate::breaker::Breakers;
@@ -67,122 +67,105 @@ pub enum StartupError {
     Redis(#[source] redis::RedisError),
 }
 
-/// The api-gateway process.
-#[derive(Debug)]
-pub struct Application(ServiceHost);
-
-impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let redis = match &settings.service.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(StartupError::Redis)?;
-                let timeout = Duration::from_millis(settings.service.redis_timeout_ms);
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_millis(500)))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(1));
-                Some(
-                    redis::aio::ConnectionManager::new_lazy_with_config(client, config)
-                        .map_err(StartupError::Redis)?,
-                )
-            }
-            None => None,
-        };
-        let limiter = SharedLimiter::with_redis(
-            redis,
-            Duration::from_millis(settings.service.redis_timeout_ms),
-            settings.service.replicas,
-        );
-        let gateway = Arc::new(build_gateway(&settings, limiter)?);
-        // Warm the JWKS; if the auth service is not up yet, the first
-        // token with an unknown kid fetches it.
-        if let Err(error) = gateway.verifier.refresh().await {
-            tracing::warn!(%error, "JWKS not loaded yet");
+/// Starts the api-gateway process: the proxy and its caches on the shared host, ready to run.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let redis = match &settings.service.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).map_err(StartupError::Redis)?;
+            let timeout = Duration::from_millis(settings.service.redis_timeout_ms);
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_millis(500)))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1));
+            Some(
+                redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+                    .map_err(StartupError::Redis)?,
+            )
         }
-        spawn_feeds(
-            Arc::downgrade(&gateway),
-            settings.service.poll_interval_ms,
-            settings.service.jwks_refresh_secs,
-        );
-        let data = web::Data::from(gateway.clone());
-        let docs = web::Data::new(docs::Docs::new()?);
-        let host = ServiceHost::start(&SPEC, &settings, None, move |cfg| {
-            cfg.app_data(data.clone())
-                .app_data(docs.clone())
-                .configure(docs::routes)
-                .app_data(web::PayloadConfig::new(usize::MAX))
-                .default_service(web::to(gateway_entry));
-        })?;
-        let counters = [
-            (
-                "gateway_jwks_fetches",
-                "JWKS fetches from the auth service",
-                &gateway.verifier.jwks_fetches,
-            ),
-            (
-                "gateway_token_cache_hits",
-                "Access tokens answered from the verified-token cache",
-                &gateway.verifier.cache_hits,
-            ),
-            (
-                "gateway_token_cache_misses",
-                "Access tokens verified by signature",
-                &gateway.verifier.cache_misses,
-            ),
-            (
-                "gateway_rate_limit_fallbacks",
-                "Rate-limit checks decided locally because Redis failed or was slow",
-                &gateway.limiter.fallbacks,
-            ),
-            (
-                "gateway_breaker_opened",
-                "Times an upstream's circuit breaker opened",
-                &gateway.proxy.breakers.opened,
-            ),
-            (
-                "gateway_access_cache_hits",
-                "Project access answered from cache",
-                &gateway.backends.access_hits,
-            ),
-            (
-                "gateway_access_cache_misses",
-                "Project access asked of the project service",
-                &gateway.backends.access_misses,
-            ),
-            (
-                "gateway_session_rechecks",
-                "Sessions asked of the auth service because the revocation feed was stale",
-                &gateway.backends.session_rechecks,
-            ),
-        ];
-        for (name, help, counter) in counters {
-            host.metrics().register(name, help, counter.clone());
-        }
-        host.metrics().register(
-            "gateway_access_feed_position",
-            "The last sequence of the project service's access change feed applied",
-            gateway.backends.access_feed_position(),
-        );
-        host.metrics().register(
-            "gateway_revocation_feed_position",
-            "The last sequence of the auth service's revocation feed applied",
-            gateway.backends.revocation_feed_position(),
-        );
-        Ok(Self(host))
+        None => None,
+    };
+    let limiter = SharedLimiter::with_redis(
+        redis,
+        Duration::from_millis(settings.service.redis_timeout_ms),
+        settings.service.replicas,
+    );
+    let gateway = Arc::new(build_gateway(&settings, limiter)?);
+    // Warm the JWKS; if the auth service is not up yet, the first
+    // token with an unknown kid fetches it.
+    if let Err(error) = gateway.verifier.refresh().await {
+        tracing::warn!(%error, "JWKS not loaded yet");
     }
-
-    pub fn port(&self) -> u16 {
-        self.0.port()
+    spawn_feeds(
+        Arc::downgrade(&gateway),
+        settings.service.poll_interval_ms,
+        settings.service.jwks_refresh_secs,
+    );
+    let data = web::Data::from(gateway.clone());
+    let docs = web::Data::new(docs::Docs::new()?);
+    let host = Application::start(&SPEC, &settings, None, move |cfg| {
+        cfg.app_data(data.clone())
+            .app_data(docs.clone())
+            .configure(docs::routes)
+            .app_data(web::PayloadConfig::new(usize::MAX))
+            .default_service(web::to(gateway_entry));
+    })?;
+    let counters = [
+        (
+            "gateway_jwks_fetches",
+            "JWKS fetches from the auth service",
+            &gateway.verifier.jwks_fetches,
+        ),
+        (
+            "gateway_token_cache_hits",
+            "Access tokens answered from the verified-token cache",
+            &gateway.verifier.cache_hits,
+        ),
+        (
+            "gateway_token_cache_misses",
+            "Access tokens verified by signature",
+            &gateway.verifier.cache_misses,
+        ),
+        (
+            "gateway_rate_limit_fallbacks",
+            "Rate-limit checks decided locally because Redis failed or was slow",
+            &gateway.limiter.fallbacks,
+        ),
+        (
+            "gateway_breaker_opened",
+            "Times an upstream's circuit breaker opened",
+            &gateway.proxy.breakers.opened,
+        ),
+        (
+            "gateway_access_cache_hits",
+            "Project access answered from cache",
+            &gateway.backends.access_hits,
+        ),
+        (
+            "gateway_access_cache_misses",
+            "Project access asked of the project service",
+            &gateway.backends.access_misses,
+        ),
+        (
+            "gateway_session_rechecks",
+            "Sessions asked of the auth service because the revocation feed was stale",
+            &gateway.backends.session_rechecks,
+        ),
+    ];
+    for (name, help, counter) in counters {
+        host.metrics().register(name, help, counter.clone());
     }
-
-    pub fn into_host(self) -> ServiceHost {
-        self.0
-    }
-
-    pub async fn run_until_stopped(self) -> Result<(), HostError> {
-        self.0.run_until_stopped().await
-    }
+    host.metrics().register(
+        "gateway_access_feed_position",
+        "The last sequence of the project service's access change feed applied",
+        gateway.backends.access_feed_position(),
+    );
+    host.metrics().register(
+        "gateway_revocation_feed_position",
+        "The last sequence of the auth service's revocation feed applied",
+        gateway.backends.revocation_feed_position(),
+    );
+    Ok(host)
 }
 
 async fn gateway_entry(

@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use api_gateway::{Application, SPEC};
+use api_gateway::{SPEC, build};
 
 fn main() -> ExitCode {
     tenant_core::cli::main(&SPEC, |settings| async move {
-        Application::build(settings)
+        build(settings)
             .await?
             .run_until_stopped()
             .await

@@ -283,12 +283,7 @@ async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
             ),
         ],
     );
-    let gateway = RunningService::spawn(
-        api_gateway::Application::build(settings)
-            .await
-            .unwrap()
-            .into_host(),
-    );
+    let gateway = RunningService::spawn(api_gateway::build(settings).await.unwrap());
     let document = fetch_document(&platform.http, &gateway).await;
     assert_valid_openapi_3_1(&document);
     assert_eq!(

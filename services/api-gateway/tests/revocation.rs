@@ -359,14 +359,13 @@ async fn with_failure_service(
     replicas: usize,
 ) -> (RunningService, Vec<RunningService>) {
     let failure = RunningService::spawn(
-        failure_service::Application::build(test_support::settings(
+        failure_service::build(test_support::settings(
             &failure_service::SPEC,
             Some(&platform.database),
             &[],
         ))
         .await
-        .unwrap()
-        .into_host(),
+        .unwrap(),
     );
     let overrides = vec![
         ("service.upstreams.auth.url", platform.auth.url("")),
@@ -379,10 +378,7 @@ async fn with_failure_service(
     for _ in 0..replicas {
         let settings = test_support::settings(&api_gateway::SPEC, None, &overrides);
         gateways.push(RunningService::spawn(
-            api_gateway::Application::build(settings)
-                .await
-                .unwrap()
-                .into_host(),
+            api_gateway::build(settings).await.unwrap(),
         ));
     }
     (failure, gateways)

@@ -22,7 +22,7 @@ use std::time::Duration;
 use actix_web::web;
 use prometheus_client::metrics::counter::Counter;
 use tenant_core::server::{self, HostError};
-use tenant_core::{Db, Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Db, Migration, ServiceSpec};
 
 use crate::crypto::MasterKeys;
 use crate::error::AuthError;
@@ -80,48 +80,31 @@ struct AuthMetrics {
     api_key_lookups: Counter,
 }
 
-/// The auth-service process: its routes on the shared host.
-#[derive(Debug)]
-pub struct Application(ServiceHost);
-
-impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = server::connect_database(&SPEC, &settings)
-            .await?
-            .ok_or(HostError::NoDatabase)?;
-        let metrics = AuthMetrics::default();
-        let state = web::Data::new(build_state(&settings, db.clone(), &metrics).await?);
-        // The first start creates the first signing key.
-        state.keys.current().await?;
-        let routes_state = state.clone();
-        let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
-            cfg.app_data(routes_state.clone());
-            routes::configure(cfg);
-        })?;
-        host.metrics().register(
-            "auth_password_verifications",
-            "Password verifications performed, including dummy ones for unknown accounts",
-            metrics.password_verifications,
-        );
-        host.metrics().register(
-            "auth_api_key_lookups",
-            "API key introspections that reached the database (checksum passed)",
-            metrics.api_key_lookups,
-        );
-        Ok(Self(host))
-    }
-
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    pub fn into_host(self) -> ServiceHost {
-        self.0
-    }
-
-    pub async fn run_until_stopped(self) -> Result<(), HostError> {
-        self.0.run_until_stopped().await
-    }
+/// Starts the auth-service process: its routes on the shared host, ready to run.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let db = server::connect_database(&SPEC, &settings)
+        .await?
+        .ok_or(HostError::NoDatabase)?;
+    let metrics = AuthMetrics::default();
+    let state = web::Data::new(build_state(&settings, db.clone(), &metrics).await?);
+    // The first start creates the first signing key.
+    state.keys.current().await?;
+    let routes_state = state.clone();
+    let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
+        cfg.app_data(routes_state.clone());
+        routes::configure(cfg);
+    })?;
+    host.metrics().register(
+        "auth_password_verifications",
+        "Password verifications performed, including dummy ones for unknown accounts",
+        metrics.password_verifications,
+    );
+    host.metrics().register(
+        "auth_api_key_lookups",
+        "API key introspections that reached the database (checksum passed)",
+        metrics.api_key_lookups,
+    );
+    Ok(host)
 }
 
 /// The shared state, also used by the admin commands.

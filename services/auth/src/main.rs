@@ -1,7 +1,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use auth_service::{Application, SPEC, Settings, admin_state};
+use auth_service::{SPEC, Settings, admin_state, build};
 use clap::Subcommand;
 use secrecy::SecretString;
 use tenant_core::error::error_chain;
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     tenant_core::cli::main_with(
         &SPEC,
         |settings| async move {
-            Application::build(settings)
+            build(settings)
                 .await?
                 .run_until_stopped()
                 .await

@@ -587,7 +587,7 @@ pub async fn introspect_api_key(
     tx: &TenantTx,
     key_hash: &[u8],
 ) -> Result<Option<LiveApiKey>, DbError> {
-    let hex: String = key_hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = tenant_core::hex::encode(key_hash);
     tx.execute("SELECT set_config('app.api_key_hash', $1, true)", &[&hex])
         .await?;
     let Some(row) = tx

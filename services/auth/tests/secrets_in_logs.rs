@@ -140,7 +140,7 @@ async fn no_secret_appears_in_logs_or_in_responses_not_meant_to_carry_it() {
             0x22, 0x04, 0x20
         ]
     );
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = tenant_core::hex::encode;
 
     let secrets = [
         ("password", PASSWORD.to_owned()),

@@ -34,7 +34,7 @@ use crate::body::{self, BodyLimits, BodyReader, DecodedBudget, Pumped, RequestHa
 use crate::domain::{self, CaseStatus, FailureKind};
 use crate::error::FailureError;
 use crate::junit::{self, Counts, JunitError, LimitedReader, ParseLimits, ParsedCase, Warnings};
-use crate::repo::{self, FailureRow, ResultRow, Sql};
+use crate::repo::{self, FailureRow, ResultRow};
 use crate::settings::FailureSettings;
 use crate::zip_stream::{ZipEntries, ZipError};
 
@@ -234,8 +234,8 @@ where
     // Held until the upload is done: it bounds the connections uploads hold.
     let _slot = state.uploads.take(project_id)?;
     let tx = db.tenant_tx(ctx).await?;
-    let sql = Sql::new(&tx, &state.statements);
-    let build = repo::lock_build(&sql, project_id, upload.build_id)
+    let sql = &tx;
+    let build = repo::lock_build(sql, project_id, upload.build_id)
         .await?
         .ok_or(FailureError::BuildNotFound)?;
     let limits = BodyLimits {
@@ -245,7 +245,7 @@ where
     };
     let mut hash = RequestHash::new(&upload.content_type, &upload.content_encoding);
     if let Some(key) = &upload.idempotency_key
-        && let Some(recorded) = repo::find_upload(&sql, project_id, build.id, key).await?
+        && let Some(recorded) = repo::find_upload(sql, project_id, build.id, key).await?
     {
         let hash = body::hash_only(body, limits, hash).await?;
         return if recorded.request_hash == hash {
@@ -254,7 +254,7 @@ where
             Err(FailureError::IdempotencyKeyReused)
         };
     }
-    repo::ensure_results_partition(&sql, build.created_at).await?;
+    repo::ensure_results_partition(sql, build.created_at).await?;
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(body::CHUNKS_IN_FLIGHT);
     let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
@@ -270,7 +270,6 @@ where
         )
     });
     let now = Utc::now();
-    let sql = &sql;
     // Owns the receiver, so a failed write drops it and the parser stops.
     let write = async move {
         while let Some(batch) = batch_receiver.recv().await {

@@ -14,10 +14,9 @@ pub mod zip_stream;
 use std::sync::Arc;
 
 use actix_web::web;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tenant_core::server::{self, HostError};
-use tenant_core::{Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Migration, ServiceSpec};
 
 use crate::ingest::UploadSlots;
 use crate::settings::FailureSettings;
@@ -58,8 +57,6 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 #[derive(Debug, Clone)]
 pub struct FailureState {
     pub settings: Arc<FailureSettings>,
-    /// SQL statements issued, exported as `failure_db_statements`.
-    pub statements: Counter,
     /// One slot per upload being read (`service.max_concurrent_uploads`,
     /// at most half of them per project).
     pub uploads: Arc<UploadSlots>,
@@ -67,55 +64,31 @@ pub struct FailureState {
     pub uploads_in_progress: Gauge,
 }
 
-/// The failure-service process: its routes on the shared host.
-#[derive(Debug)]
-pub struct Application(ServiceHost);
-
-impl Application {
-    pub async fn build(mut settings: Settings) -> Result<Self, HostError> {
-        let db = server::connect_database(&SPEC, &settings)
-            .await?
-            .ok_or(HostError::NoDatabase)?;
-        let service = std::mem::take(&mut settings.service);
-        let uploads_in_progress = Gauge::default();
-        let state = web::Data::new(FailureState {
-            uploads: Arc::new(UploadSlots::new(
-                service.max_concurrent_uploads,
-                service.max_uploads_per_project(),
-                uploads_in_progress.clone(),
-            )),
-            settings: Arc::new(service),
-            statements: Counter::default(),
-            uploads_in_progress,
-        });
-        let statements = state.statements.clone();
-        let uploads_in_progress = state.uploads_in_progress.clone();
-        let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
-            cfg.app_data(state.clone());
-            routes::configure(cfg);
-        })?;
-        host.metrics().register(
-            "failure_db_statements",
-            "SQL statements the failure service's repository issued",
-            statements,
-        );
-        host.metrics().register(
-            "failure_uploads_in_progress",
-            "Uploads being read now (at most service.max_concurrent_uploads)",
-            uploads_in_progress,
-        );
-        Ok(Self(host))
-    }
-
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    pub fn into_host(self) -> ServiceHost {
-        self.0
-    }
-
-    pub async fn run_until_stopped(self) -> Result<(), HostError> {
-        self.0.run_until_stopped().await
-    }
+/// Starts the failure-service process: its routes on the shared host, ready to run.
+pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
+    let db = server::connect_database(&SPEC, &settings)
+        .await?
+        .ok_or(HostError::NoDatabase)?;
+    let service = std::mem::take(&mut settings.service);
+    let uploads_in_progress = Gauge::default();
+    let state = web::Data::new(FailureState {
+        uploads: Arc::new(UploadSlots::new(
+            service.max_concurrent_uploads,
+            service.max_uploads_per_project(),
+            uploads_in_progress.clone(),
+        )),
+        settings: Arc::new(service),
+        uploads_in_progress,
+    });
+    let uploads_in_progress = state.uploads_in_progress.clone();
+    let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
+        cfg.app_data(state.clone());
+        routes::configure(cfg);
+    })?;
+    host.metrics().register(
+        "failure_uploads_in_progress",
+        "Uploads being read now (at most service.max_concurrent_uploads)",
+        uploads_in_progress,
+    );
+    Ok(host)
 }

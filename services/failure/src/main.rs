@@ -1,12 +1,9 @@
 use std::process::ExitCode;
 
-use failure_service::{Application, SPEC, Settings};
+use failure_service::{SPEC, Settings, build};
 
 fn main() -> ExitCode {
     tenant_core::cli::main(&SPEC, |settings: Settings| async move {
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await
+        build(settings).await?.run_until_stopped().await
     })
 }

@@ -1,63 +1,17 @@
 //! Every SQL statement of the failure service.
 //!
-//! Statements run in the caller's tenant transaction and still say
-//! `WHERE project_id = $1` for the planner. Each one goes through
-//! [`Sql`], which counts statements, so tests can prove that list
-//! endpoints issue a fixed number of queries whatever the page size.
+//! Statements run in the caller's tenant transaction (which counts them)
+//! and still say `WHERE project_id = $1` for the planner.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use tenant_core::{DbError, TenantTx};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{BuildStatus, CaseStatus, CommitSha, ExternalId, FailureKind, JobName};
 use crate::junit::Counts;
-
-/// A tenant transaction whose statements are counted.
-pub struct Sql<'a> {
-    tx: &'a TenantTx,
-    statements: &'a Counter,
-}
-
-impl std::fmt::Debug for Sql<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sql").finish_non_exhaustive()
-    }
-}
-
-impl<'a> Sql<'a> {
-    pub fn new(tx: &'a TenantTx, statements: &'a Counter) -> Self {
-        Self { tx, statements }
-    }
-
-    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, DbError> {
-        self.statements.inc();
-        self.tx.query(sql, params).await
-    }
-
-    async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, DbError> {
-        self.statements.inc();
-        self.tx.query_opt(sql, params).await
-    }
-
-    async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, DbError> {
-        self.statements.inc();
-        self.tx.query_one(sql, params).await
-    }
-
-    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
-        self.statements.inc();
-        self.tx.execute(sql, params).await
-    }
-}
 
 /// What a build's uploads held, recounted from its results after each
 /// upload (a test uploaded twice counts once), plus the totals stated by
@@ -148,7 +102,7 @@ pub struct NewBuild {
 /// Creates the build, or returns the one with the same job and external
 /// id; `true` when it was created.
 pub async fn create_build(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build: &NewBuild,
 ) -> Result<(Build, bool), DbError> {
@@ -194,7 +148,7 @@ pub async fn create_build(
 }
 
 pub async fn get_build(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
 ) -> Result<Option<Build>, DbError> {
@@ -212,7 +166,7 @@ pub async fn get_build(
 /// The build, locked until the transaction ends: uploads to one build run
 /// one after the other, so totals and idempotency records stay exact.
 pub async fn lock_build(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
 ) -> Result<Option<Build>, DbError> {
@@ -229,7 +183,7 @@ pub async fn lock_build(
 }
 
 pub async fn finish_build(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
     status: BuildStatus,
@@ -263,7 +217,7 @@ pub struct BuildFilter {
 
 /// Builds newest first, after the cursor `(created_at, id)`.
 pub async fn list_builds(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     filter: &BuildFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -308,7 +262,7 @@ pub struct RecordedUpload {
 }
 
 pub async fn find_upload(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
     key: &str,
@@ -327,7 +281,7 @@ pub async fn find_upload(
 }
 
 pub async fn record_upload(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
     key: &str,
@@ -344,7 +298,7 @@ pub async fn record_upload(
 }
 
 /// Makes sure the month partition for `at` exists.
-pub async fn ensure_results_partition(sql: &Sql<'_>, at: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn ensure_results_partition(sql: &TenantTx, at: DateTime<Utc>) -> Result<(), DbError> {
     let month: NaiveDate = at.date_naive();
     sql.execute(
         "SELECT failure.ensure_test_results_partition($1)",
@@ -383,7 +337,7 @@ pub struct FailureRow {
 /// failures. A test seen again in a later upload of the same build is
 /// merged: retries add up, and a pass meeting a failure makes it flaky.
 pub async fn insert_results(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
     build_created_at: DateTime<Utc>,
@@ -506,7 +460,7 @@ pub async fn insert_results(
 /// after adding `unlisted`, this upload's outcomes stated by suites that
 /// list no test cases (kept apart, since they have no results to recount).
 pub async fn refresh_build_totals(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     build_id: Uuid,
     build_created_at: DateTime<Utc>,
@@ -691,7 +645,7 @@ fn failure_summary(row: &Row) -> FailureSummary {
 
 /// Failures newest first with their build and test, in one statement.
 pub async fn list_failures(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     filter: &FailureFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -735,7 +689,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 pub async fn get_failure(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     failure_id: Uuid,
 ) -> Result<Option<FailureDetails>, DbError> {
@@ -779,7 +733,7 @@ pub struct HistoryEntry {
 }
 
 pub async fn get_test(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     test_id: Uuid,
 ) -> Result<Option<TestIdentity>, DbError> {
@@ -801,7 +755,7 @@ pub async fn get_test(
 
 /// The last `limit` results of one test across builds, newest first.
 pub async fn test_history(
-    sql: &Sql<'_>,
+    sql: &TenantTx,
     project_id: Uuid,
     test_id: Uuid,
     limit: i64,

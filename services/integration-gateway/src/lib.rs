@@ -2,7 +2,7 @@
 
 use actix_web::web;
 use tenant_core::server::HostError;
-use tenant_core::{Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Migration, ServiceSpec};
 
 pub type Settings = tenant_core::config::Settings;
 
@@ -19,26 +19,9 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrations: MIGRATIONS,
 };
 
-/// The integration-gateway process: its routes on the shared host.
-#[derive(Debug)]
-pub struct Application(ServiceHost);
-
-impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, HostError> {
-        ServiceHost::build(&SPEC, &settings, routes).await.map(Self)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    pub fn into_host(self) -> ServiceHost {
-        self.0
-    }
-
-    pub async fn run_until_stopped(self) -> Result<(), HostError> {
-        self.0.run_until_stopped().await
-    }
+/// Starts the integration-gateway process: its routes on the shared host, ready to run.
+pub async fn build(settings: Settings) -> Result<Application, HostError> {
+    Application::build(&SPEC, &settings, routes).await
 }
 
 /// The route table. Health, readiness and metrics come from the host.

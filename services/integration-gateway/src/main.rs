@@ -1,12 +1,9 @@
 use std::process::ExitCode;
 
-use integration_gateway::{Application, SPEC};
+use integration_gateway::{SPEC, build};
 
 fn main() -> ExitCode {
     tenant_core::cli::main(&SPEC, |settings| async move {
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await
+        build(settings).await?.run_until_stopped().await
     })
 }

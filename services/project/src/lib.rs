@@ -23,7 +23,7 @@ use actix_web::web;
 use tenant_core::client::ServiceClient;
 use tenant_core::context::InternalTokenIssuer;
 use tenant_core::server::{self, HostError};
-use tenant_core::{Migration, ServiceHost, ServiceSpec};
+use tenant_core::{Application, Migration, ServiceSpec};
 
 use crate::jobs::KeyCreatorRelay;
 
@@ -90,46 +90,29 @@ pub fn user_directory(settings: &Settings) -> Result<UserDirectory, StartupError
     Ok(UserDirectory::new(auth_client(settings)?))
 }
 
-/// The project-service process: its routes on the shared host.
-#[derive(Debug)]
-pub struct Application(ServiceHost);
-
-impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let state = web::Data::new(AppState {
-            users: user_directory(&settings)?,
-            access_changes_retained: settings.service.access_changes_retained,
-        });
-        let db = server::connect_database(&SPEC, &settings)
-            .await?
-            .ok_or(HostError::NoDatabase)?;
-        // The routes hold the relay; it stops when the service does.
-        let relay = web::Data::from(Arc::new(KeyCreatorRelay::new(
-            db.clone(),
-            auth_client(&settings)?,
-        )));
-        jobs::spawn_key_creator_relay(
-            Arc::downgrade(&relay.clone().into_inner()),
-            Duration::from_millis(settings.service.key_creator_relay_interval_ms),
-        );
-        let host = ServiceHost::start(&SPEC, &settings, Some(db), move |cfg| {
-            cfg.app_data(relay.clone());
-            routes(cfg, &state);
-        })?;
-        Ok(Self(host))
-    }
-
-    pub fn port(&self) -> u16 {
-        self.0.port()
-    }
-
-    pub fn into_host(self) -> ServiceHost {
-        self.0
-    }
-
-    pub async fn run_until_stopped(self) -> Result<(), HostError> {
-        self.0.run_until_stopped().await
-    }
+/// Starts the project-service process: its routes on the shared host, ready to run.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let state = web::Data::new(AppState {
+        users: user_directory(&settings)?,
+        access_changes_retained: settings.service.access_changes_retained,
+    });
+    let db = server::connect_database(&SPEC, &settings)
+        .await?
+        .ok_or(HostError::NoDatabase)?;
+    // The routes hold the relay; it stops when the service does.
+    let relay = web::Data::from(Arc::new(KeyCreatorRelay::new(
+        db.clone(),
+        auth_client(&settings)?,
+    )));
+    jobs::spawn_key_creator_relay(
+        Arc::downgrade(&relay.clone().into_inner()),
+        Duration::from_millis(settings.service.key_creator_relay_interval_ms),
+    );
+    let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
+        cfg.app_data(relay.clone());
+        routes(cfg, &state);
+    })?;
+    Ok(host)
 }
 
 /// The route table. Health, readiness and metrics come from the host.

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use project_service::{Application, SPEC, StartupError, import};
+use project_service::{SPEC, StartupError, build, import};
 
 #[derive(Debug, Subcommand)]
 enum ProjectCommand {
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     tenant_core::cli::main_with(
         &SPEC,
         |settings| async move {
-            Application::build(settings)
+            build(settings)
                 .await?
                 .run_until_stopped()
                 .await

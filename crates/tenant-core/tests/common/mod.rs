@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use tenant_core::config::Settings;
-use tenant_core::{Problem, ServiceHost, ServiceSpec, TenantContext};
+use tenant_core::{Application, Problem, ServiceSpec, TenantContext};
 use test_support::RunningService;
 
 pub static PROBE: ServiceSpec = ServiceSpec {
@@ -75,6 +75,6 @@ pub fn settings(extra: &[(&'static str, String)]) -> Settings {
 
 pub fn spawn_probe(extra: &[(&'static str, String)]) -> RunningService {
     let host =
-        ServiceHost::start(&PROBE, &settings(extra), None, routes).expect("probe host starts");
+        Application::start(&PROBE, &settings(extra), None, routes).expect("probe host starts");
     RunningService::spawn(host)
 }

@@ -36,12 +36,7 @@ pub async fn spawn_with(
 ) -> Platform {
     let database = TestDatabase::create().await;
     let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), auth_extra);
-    let auth = RunningService::spawn(
-        auth_service::Application::build(auth_settings)
-            .await
-            .unwrap()
-            .into_host(),
-    );
+    let auth = RunningService::spawn(auth_service::build(auth_settings).await.unwrap());
     let project_settings = test_support::settings(
         &project_service::SPEC,
         Some(&database),
@@ -50,12 +45,7 @@ pub async fn spawn_with(
             ("service.key_creator_relay_interval_ms", "100".to_owned()),
         ],
     );
-    let project = RunningService::spawn(
-        project_service::Application::build(project_settings)
-            .await
-            .unwrap()
-            .into_host(),
-    );
+    let project = RunningService::spawn(project_service::build(project_settings).await.unwrap());
     let mut overrides = vec![
         ("service.upstreams.auth.url", auth.url("")),
         ("service.upstreams.project.url", project.url("")),
@@ -72,12 +62,7 @@ pub async fn spawn_with(
     ];
     overrides.extend(gateway_extra.iter().cloned());
     let gateway_settings = test_support::settings(&api_gateway::SPEC, None, &overrides);
-    let gateway = RunningService::spawn(
-        api_gateway::Application::build(gateway_settings)
-            .await
-            .unwrap()
-            .into_host(),
-    );
+    let gateway = RunningService::spawn(api_gateway::build(gateway_settings).await.unwrap());
     Platform {
         gateway_overrides: overrides,
         database,
@@ -100,12 +85,7 @@ impl Platform {
     /// Another gateway replica with the same settings.
     pub async fn another_gateway(&self) -> RunningService {
         let settings = test_support::settings(&api_gateway::SPEC, None, &self.gateway_overrides);
-        RunningService::spawn(
-            api_gateway::Application::build(settings)
-                .await
-                .unwrap()
-                .into_host(),
-        )
+        RunningService::spawn(api_gateway::build(settings).await.unwrap())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -233,12 +213,7 @@ impl FailureBackend {
     pub async fn spawn() -> Self {
         let database = TestDatabase::create().await;
         let settings = test_support::settings(&failure_service::SPEC, Some(&database), &[]);
-        let service = RunningService::spawn(
-            failure_service::Application::build(settings)
-                .await
-                .unwrap()
-                .into_host(),
-        );
+        let service = RunningService::spawn(failure_service::build(settings).await.unwrap());
         Self {
             service,
             _database: database,

@@ -9,7 +9,6 @@
     reason = "each test binary uses part of this module; helpers fail the test loudly"
 )]
 
-use auth_service::Application;
 use auth_service::tokens::AccessClaims;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::{Method, StatusCode};
@@ -39,11 +38,11 @@ pub async fn spawn_on(database: TestDatabase, extra: &[(&'static str, String)]) 
     ];
     overrides.extend(extra.iter().cloned());
     let settings = test_support::settings(&auth_service::SPEC, Some(&database), &overrides);
-    let app = Application::build(settings)
+    let app = auth_service::build(settings)
         .await
         .expect("auth-service starts");
     TestAuth {
-        service: RunningService::spawn(app.into_host()),
+        service: RunningService::spawn(app),
         database,
         http: test_support::http_client(),
     }

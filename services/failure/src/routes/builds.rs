@@ -12,10 +12,9 @@ use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::FailureState;
 use crate::domain::{BuildStatus, CommitSha, ExternalId, JobName};
 use crate::error::FailureError;
-use crate::repo::{self, Build, BuildFilter, NewBuild, Sql};
+use crate::repo::{self, Build, BuildFilter, NewBuild};
 
 /// A build as CI registers it. The same (`job_name`, `external_id`) again
 /// answers with the build already registered.
@@ -133,17 +132,15 @@ impl CreateBuild {
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<String>,
     body: web::Json<Object<CreateBuild>>,
 ) -> Result<HttpResponse, Problem> {
     let project_id = project_scope(&ctx, &path, Role::Member)?;
     let new_build = body.into_inner().into_inner().parse(project_id)?;
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let (build, created) =
-        repo::create_build(&Sql::new(&tx, &state.statements), project_id, &new_build)
-            .await
-            .map_err(FailureError::from)?;
+    let (build, created) = repo::create_build(&tx, project_id, &new_build)
+        .await
+        .map_err(FailureError::from)?;
     tx.commit().await.map_err(FailureError::from)?;
     let mut response = if created {
         HttpResponse::Created()
@@ -190,23 +187,16 @@ pub struct FinishBuild {
 pub async fn finish(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
     body: web::Json<Object<FinishBuild>>,
 ) -> Result<HttpResponse, Problem> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let build = repo::finish_build(
-        &Sql::new(&tx, &state.statements),
-        project_id,
-        build_id,
-        body.status,
-        body.finished_at,
-    )
-    .await
-    .map_err(FailureError::from)?
-    .ok_or(FailureError::BuildNotFound)?;
+    let build = repo::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
+        .await
+        .map_err(FailureError::from)?
+        .ok_or(FailureError::BuildNotFound)?;
     tx.commit().await.map_err(FailureError::from)?;
     Ok(HttpResponse::Ok().json(build))
 }
@@ -233,13 +223,12 @@ pub async fn finish(
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
 ) -> Result<HttpResponse, Problem> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let build = repo::get_build(&Sql::new(&tx, &state.statements), project_id, build_id)
+    let build = repo::get_build(&tx, project_id, build_id)
         .await
         .map_err(FailureError::from)?
         .ok_or(FailureError::BuildNotFound)?;
@@ -292,7 +281,6 @@ pub struct BuildQuery {
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<String>,
     query: web::Query<BuildQuery>,
 ) -> Result<HttpResponse, Problem> {
@@ -310,15 +298,9 @@ pub async fn list(
         until: query.until,
     };
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let builds = repo::list_builds(
-        &Sql::new(&tx, &state.statements),
-        project_id,
-        &filter,
-        page.after,
-        page.fetch_limit(),
-    )
-    .await
-    .map_err(FailureError::from)?;
+    let builds = repo::list_builds(&tx, project_id, &filter, page.after, page.fetch_limit())
+        .await
+        .map_err(FailureError::from)?;
     tx.commit().await.map_err(FailureError::from)?;
     Ok(
         HttpResponse::Ok().json(Page::from_rows(builds, page.limit, |b| {

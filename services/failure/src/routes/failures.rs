@@ -11,9 +11,8 @@ use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::FailureState;
 use crate::error::FailureError;
-use crate::repo::{self, FailureDetails, FailureFilter, HistoryEntry, Sql, TestIdentity};
+use crate::repo::{self, FailureDetails, FailureFilter, HistoryEntry, TestIdentity};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +65,6 @@ pub struct FailureQuery {
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<String>,
     query: web::Query<FailureQuery>,
 ) -> Result<HttpResponse, Problem> {
@@ -86,15 +84,9 @@ pub async fn list(
         error_type: query.error_type,
     };
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let failures = repo::list_failures(
-        &Sql::new(&tx, &state.statements),
-        project_id,
-        &filter,
-        page.after,
-        page.fetch_limit(),
-    )
-    .await
-    .map_err(FailureError::from)?;
+    let failures = repo::list_failures(&tx, project_id, &filter, page.after, page.fetch_limit())
+        .await
+        .map_err(FailureError::from)?;
     tx.commit().await.map_err(FailureError::from)?;
     Ok(
         HttpResponse::Ok().json(Page::from_rows(failures, page.limit, |f| {
@@ -125,13 +117,12 @@ pub async fn list(
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
 ) -> Result<HttpResponse, Problem> {
     let (project, failure_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let failure = repo::get_failure(&Sql::new(&tx, &state.statements), project_id, failure_id)
+    let failure = repo::get_failure(&tx, project_id, failure_id)
         .await
         .map_err(FailureError::from)?
         .ok_or(FailureError::FailureNotFound)?;
@@ -179,7 +170,6 @@ pub struct TestHistory {
 pub async fn history(
     ctx: TenantContext,
     db: web::Data<Db>,
-    state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, Problem> {
@@ -192,8 +182,8 @@ pub async fn history(
     })?;
     let limit = i64::from(page.limit);
     let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let sql = Sql::new(&tx, &state.statements);
-    let test = repo::get_test(&sql, project_id, test_id)
+    let sql = &tx;
+    let test = repo::get_test(sql, project_id, test_id)
         .await
         .map_err(FailureError::from)?
         .ok_or(FailureError::TestNotFound)?;

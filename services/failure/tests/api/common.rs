@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use failure_service::Application;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenant_core::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
@@ -25,11 +24,11 @@ pub async fn spawn() -> TestFailure {
 pub async fn spawn_with(extra: &[(&'static str, String)]) -> TestFailure {
     let database = TestDatabase::create().await;
     let settings = test_support::settings(&failure_service::SPEC, Some(&database), extra);
-    let app = Application::build(settings)
+    let app = failure_service::build(settings)
         .await
         .expect("failure-service starts");
     TestFailure {
-        service: RunningService::spawn(app.into_host()),
+        service: RunningService::spawn(app),
         database,
         http: test_support::http_client(),
     }

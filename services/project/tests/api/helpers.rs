@@ -95,18 +95,18 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&'static str, String)]) -> Self {
         let database = TestDatabase::create().await;
         let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), &[]);
-        let auth = auth_service::Application::build(auth_settings)
+        let auth = auth_service::build(auth_settings)
             .await
             .expect("auth-service starts");
-        let auth = RunningService::spawn(auth.into_host());
+        let auth = RunningService::spawn(auth);
         let mut overrides = vec![("service.auth_url", auth.url(""))];
         overrides.extend(extra.iter().cloned());
         let settings = test_support::settings(&project_service::SPEC, Some(&database), &overrides);
-        let project = project_service::Application::build(settings)
+        let project = project_service::build(settings)
             .await
             .expect("project-service starts");
         Self {
-            project: RunningService::spawn(project.into_host()),
+            project: RunningService::spawn(project),
             auth,
             http: test_support::http_client(),
             settings_overrides: overrides,
