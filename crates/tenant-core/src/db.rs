@@ -74,19 +74,22 @@ impl DbError {
     }
 }
 
-impl From<DbError> for Problem {
-    fn from(error: DbError) -> Self {
+impl DbError {
+    /// The problem a client sees for this error; the cause goes to the log.
+    /// Service errors call it from their own `fn problem(&self)`.
+    pub fn problem(&self) -> Problem {
+        let error = self;
         if error.is_tenant_violation() {
             return Problem::forbidden(
                 "tenant.violation",
                 "the data does not belong to the project of this request",
             )
-            .with_source(error);
+            .with_cause(error);
         }
         match error.sql_state() {
             Some(state) if *state == SqlState::UNIQUE_VIOLATION => {
                 return Problem::conflict("conflict", "the resource already exists")
-                    .with_source(error);
+                    .with_cause(error);
             }
             // PostgreSQL text cannot hold U+0000 (and JSON cannot hold
             // `\u0000`): only a client's input puts it there.
@@ -98,23 +101,23 @@ impl From<DbError> for Problem {
                     "request.invalid_text",
                     "text cannot contain the NUL character (U+0000)",
                 )
-                .with_source(error);
+                .with_cause(error);
             }
             Some(state)
                 if *state == SqlState::T_R_SERIALIZATION_FAILURE
                     || *state == SqlState::T_R_DEADLOCK_DETECTED
                     || *state == SqlState::QUERY_CANCELED =>
             {
-                return Problem::unavailable("database.busy", 1).with_source(error);
+                return Problem::unavailable("database.busy", 1).with_cause(error);
             }
             _ => {}
         }
         match error {
             DbError::Pool(_) | DbError::Timeout(_) => {
-                Problem::unavailable("database.unavailable", 2).with_source(error)
+                Problem::unavailable("database.unavailable", 2).with_cause(error)
             }
-            DbError::Query(ref inner) if inner.is_closed() || inner.as_db_error().is_none() => {
-                Problem::unavailable("database.unavailable", 2).with_source(error)
+            DbError::Query(inner) if inner.is_closed() || inner.as_db_error().is_none() => {
+                Problem::unavailable("database.unavailable", 2).with_cause(error)
             }
             DbError::NoProject => Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -122,8 +125,14 @@ impl From<DbError> for Problem {
                 "Bad request",
             )
             .with_detail("this operation needs a project"),
-            other => Problem::internal(other),
+            other => Problem::internal_cause(other),
         }
+    }
+}
+
+impl From<DbError> for Problem {
+    fn from(error: DbError) -> Self {
+        error.problem()
     }
 }
 

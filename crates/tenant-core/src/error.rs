@@ -119,6 +119,23 @@ impl Problem {
         self.inner.detail.as_deref()
     }
 
+    /// Keeps a borrowed error's message and causes for the log, as
+    /// [`Problem::with_source`] does for an owned one: what a service
+    /// error's `fn problem(&self)` uses.
+    pub fn with_cause(self, error: &(dyn std::error::Error + 'static)) -> Self {
+        self.with_source(LoggedCause(error_chain(error)))
+    }
+
+    /// 500 with nothing of the borrowed `error` in the body.
+    pub fn internal_cause(error: &(dyn std::error::Error + 'static)) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
+        .with_cause(error)
+    }
+
     /// 500 with nothing of the cause in the body.
     pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::new(
@@ -253,6 +270,18 @@ impl ResponseError for Problem {
         response.body(self.to_body())
     }
 }
+
+/// An error's message and causes, captured when the error is only borrowed.
+#[derive(Debug)]
+struct LoggedCause(String);
+
+impl fmt::Display for LoggedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoggedCause {}
 
 /// Renders an error and all its causes on one line for the log.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
