@@ -1,10 +1,15 @@
 //! Jira, GitHub, Slack and webhook delivery from the transactional outbox.
 
-use actix_web::web;
+pub mod domain;
+pub mod error;
+pub mod repository;
+mod routes;
+pub mod settings;
+
 use tenant_core::server::HostError;
 use tenant_core::{Application, Migration, ServiceSpec};
 
-pub type Settings = tenant_core::config::Settings;
+pub type Settings = tenant_core::config::Settings<settings::IntegrationSettings>;
 
 /// Embedded from `migrations/integration/`; a platform test checks the list against the folder.
 pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
@@ -21,8 +26,5 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 /// Starts the integration-gateway process: its routes on the shared host, ready to run.
 pub async fn build(settings: Settings) -> Result<Application, HostError> {
-    Application::build(&SPEC, &settings, routes).await
+    Application::build(&SPEC, &settings, routes::configure).await
 }
-
-/// The route table. Health, readiness and metrics come from the host.
-fn routes(_cfg: &mut web::ServiceConfig) {}

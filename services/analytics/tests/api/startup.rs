@@ -1,0 +1,59 @@
+//! What the service does before it has routes of its own: it starts ready
+//! with its schema migrated, answers unknown routes with a problem, and
+//! refuses settings it does not know.
+
+use std::time::Duration;
+
+use analytics_service::{MIGRATIONS, SPEC, build};
+use test_support::{Reply, TestApp};
+
+#[tokio::test]
+async fn it_starts_ready_with_every_migration_applied() {
+    let app = TestApp::spawn(&SPEC, build, &[]).await;
+    let ready = test_support::wait_for_status(
+        &app.http,
+        &app.service.admin_url("/readyz"),
+        200,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(ready, "{} never became ready", SPEC.name);
+    let schema = SPEC.schema.expect("the service keeps data");
+    let applied: i64 = app
+        .database()
+        .admin_client()
+        .await
+        .query_one(
+            &format!("SELECT max(version) FROM {schema}.schema_migrations"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(Some(applied), MIGRATIONS.last().map(|m| m.version));
+    assert_eq!(app.metric("analytics_db_statements_total").await, 0.0);
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_problem_not_a_bare_404() {
+    let app = TestApp::spawn(&SPEC, build, &[]).await;
+    let reply = Reply::from_request(app.request(reqwest::Method::GET, "/v1/nothing-here")).await;
+    reply.expect_problem(404, "route.not_found");
+}
+
+#[test]
+fn an_unknown_service_setting_is_refused_at_startup() {
+    let refused =
+        tenant_core::config::load_with_overrides::<analytics_service::settings::AnalyticsSettings>(
+            &SPEC,
+            &[
+                ("environment", "test".to_owned()),
+                ("service.no_such_setting", "1".to_owned()),
+            ],
+        );
+    let error = refused.expect_err("an unknown [service] key must be refused");
+    assert!(
+        error.to_string().contains("no_such_setting"),
+        "the error names the key: {error}"
+    );
+}

@@ -1,0 +1,30 @@
+//! The integration gateway's errors and their problem codes, in one place.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use tenant_core::{DbError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl IntegrationError {
+    /// What a client sees; the cause of a 5xx goes to the log only.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::Db(error) => error.problem(),
+        }
+    }
+}
+
+impl ResponseError for IntegrationError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.problem().error_response()
+    }
+}
