@@ -8,7 +8,8 @@
     reason = "test helpers fail the test at the first broken expectation"
 )]
 
-mod common;
+#[path = "api/probe.rs"]
+mod probe;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,7 +58,7 @@ async fn request_spans_are_exported_by_otlp_as_children_of_the_callers_trace() {
     )
     .unwrap();
 
-    let service = common::spawn_probe(&[]);
+    let service = probe::spawn_probe(&[]);
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let response = test_support::http_client()
         .get(service.url("/items/0195f0a4-0000-7000-8000-000000000000?limit=1"))
@@ -72,15 +73,12 @@ async fn request_spans_are_exported_by_otlp_as_children_of_the_callers_trace() {
     tokio::task::spawn_blocking(move || drop(guard))
         .await
         .unwrap();
-    let mut exported = Vec::new();
-    for _ in 0..50 {
-        exported = collected.0.lock().unwrap().clone();
-        if !exported.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (path, body) = exported.first().expect("no OTLP export arrived");
+    let exported = test_support::eventually("an OTLP export", Duration::from_secs(5), || async {
+        let exported = collected.0.lock().unwrap().clone();
+        (!exported.is_empty()).then_some(exported)
+    })
+    .await;
+    let (path, body) = &exported[0];
     assert_eq!(path, "/v1/traces");
     let trace_bytes: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap())

@@ -15,6 +15,10 @@
     clippy::expect_used,
     reason = "test support fails the test at once, with the reason, when the environment is not usable"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "test support runs only in tests: it reads its own environment (admin URL, TEST_LOG, PG_BIN_DIR), waits on child processes it starts, and reads rows it just counted"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -19,33 +19,37 @@
 //! delayed ACK.
 //!
 //! Shutdown on SIGTERM/SIGINT (or a [`ShutdownHandle`]) is graceful:
-//! readiness turns 503 at once, after `server.drain_delay_ms` the public
-//! listeners close so new connections are refused, in-flight requests get
-//! `server.shutdown_timeout_secs` to finish, then the admin listener and the
-//! database pool close.
+//! readiness turns 503 at once; after `server.drain_delay_ms` the requests
+//! still in flight get up to `server.shutdown_timeout_secs` to finish (a
+//! request that arrives meanwhile is served too), then the public listeners
+//! close so new connections are refused, and the admin listener and the
+//! database pool close last.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{ConnectionType, KeepAlive};
-use actix_web::middleware::{ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::sync::Notify;
 
 use crate::ServiceSpec;
-use crate::config::{DatabaseSettings, ServerSettings, ServiceSettings, Settings, TlsError};
+use crate::config::{DatabaseSettings, ServiceSettings, Settings, TlsError};
 use crate::context::InternalTokenVerifier;
 use crate::db::{Db, DbError};
 use crate::error::{self, Problem};
 use crate::metrics::Metrics;
 use crate::migrate::{self, MigrationError, MigrationReport};
 use crate::telemetry::request_telemetry;
+
+mod in_flight;
+mod middleware;
+
+use in_flight::{InFlight, count_in_flight};
+use middleware::{HeaderLimits, limit_request_headers, strict_transport_security};
 
 /// How long the admin listener may take to stop.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -171,6 +175,8 @@ pub struct Application {
     readiness: Readiness,
     shutdown: ShutdownHandle,
     drain_delay: Duration,
+    shutdown_timeout: Duration,
+    in_flight: InFlight,
     metrics: Metrics,
 }
 
@@ -252,6 +258,8 @@ impl Application {
         let db_data = db.map(web::Data::new);
         let json_limit = server.json_body_limit_bytes;
         let header_limits = HeaderLimits::from(server);
+        let in_flight = InFlight::default();
+        let in_flight_data = web::Data::new(in_flight.clone());
         let mut main = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(error::json_config(json_limit))
@@ -261,7 +269,8 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(http_metrics.clone())
                 .app_data(readiness_data.clone())
-                .app_data(header_limits);
+                .app_data(header_limits)
+                .app_data(in_flight_data.clone());
             if let Some(db) = &db_data {
                 app = app.app_data(db.clone());
             }
@@ -270,6 +279,7 @@ impl Application {
                 .wrap(from_fn(limit_request_headers))
                 .wrap(from_fn(request_telemetry))
                 .wrap(from_fn(strict_transport_security))
+                .wrap(from_fn(count_in_flight))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 // Before `configure`, so a service (the gateway) may replace it.
@@ -342,6 +352,8 @@ impl Application {
             readiness,
             shutdown: ShutdownHandle::default(),
             drain_delay: server.drain_delay(),
+            shutdown_timeout: server.shutdown_timeout(),
+            in_flight,
             metrics,
         })
     }
@@ -412,6 +424,17 @@ impl Application {
         tracing::info!(service = self.name, "shutdown requested: draining");
         self.readiness.start_draining();
         tokio::time::sleep(self.drain_delay).await;
+        // Stop only once nothing is in flight (see `in_flight`), within the
+        // same bound actix gives a graceful stop.
+        if tokio::time::timeout(self.shutdown_timeout, self.in_flight.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                service = self.name,
+                "requests still in flight at the shutdown timeout"
+            );
+        }
         main_handle.stop(true).await;
         let finished = main.await.map_err(std::io::Error::other)?;
         // The admin listener serves only probes and metrics: give it a
@@ -480,101 +503,6 @@ async fn shutdown_requested(handle: &ShutdownHandle) {
         () = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
         () = handle.0.notified() => {}
-    }
-}
-
-/// The header limits of the public listeners, as app data.
-#[derive(Debug, Clone, Copy)]
-struct HeaderLimits {
-    max_count: usize,
-    max_bytes: usize,
-}
-
-impl From<&ServerSettings> for HeaderLimits {
-    fn from(server: &ServerSettings) -> Self {
-        Self {
-            max_count: server.max_request_headers,
-            max_bytes: server.max_request_header_bytes,
-        }
-    }
-}
-
-/// 431 `request.headers_too_large` for a request with more header fields,
-/// or more header bytes, than configured. Each field counts as
-/// `name: value` plus its line end (name + value + 4 bytes), whether it
-/// came over HTTP/1 or HTTP/2; HTTP/2 pseudo-headers do not count.
-///
-/// actix-http parses at most 96 fields and buffers at most 128 KiB of an
-/// HTTP/1 request head; past those it answers 431 itself, with an empty
-/// body, before any middleware runs. Validation keeps the configured
-/// limits below them, so this problem is what clients normally see.
-async fn limit_request_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(limits) = req.app_data::<HeaderLimits>().copied() else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
-    let headers = req.headers();
-    let count = headers.len();
-    let bytes: usize = headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum();
-    let detail = if count > limits.max_count {
-        format!(
-            "the request has {count} header fields; at most {} are accepted",
-            limits.max_count
-        )
-    } else if bytes > limits.max_bytes {
-        format!(
-            "the request's header fields take {bytes} bytes; at most {} are accepted",
-            limits.max_bytes
-        )
-    } else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
-    tracing::info!(count, bytes, "request headers over the limit");
-    let problem = Problem::new(
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        "request.headers_too_large",
-        "Request Header Fields Too Large",
-    )
-    .with_detail(detail);
-    let mut response = problem.error_response();
-    // The request is refused before its body is read: do not keep the
-    // connection for a body that is still on its way.
-    response
-        .head_mut()
-        .set_connection_type(ConnectionType::Close);
-    Ok(req.into_response(response).map_into_right_body())
-}
-
-/// Adds [`HSTS`] to every response of a TLS listener, errors included.
-async fn strict_transport_security(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !req.app_config().secure() {
-        return next.call(req).await;
-    }
-    let hsts = HeaderValue::from_static(HSTS);
-    match next.call(req).await {
-        Ok(mut response) => {
-            response
-                .headers_mut()
-                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
-            Ok(response)
-        }
-        // Rendered here (telemetry already gave it its request id), so the
-        // header is on error responses too.
-        Err(error) => {
-            let mut response = error.error_response();
-            response
-                .headers_mut()
-                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
-            Err(actix_web::error::InternalError::from_response(error, response).into())
-        }
     }
 }
 

@@ -2,14 +2,6 @@
 //! beside plain HTTP, HSTS on HTTPS only, header limits answered with a 431
 //! problem, client timeouts, and startup refusing unusable TLS files.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -95,10 +87,10 @@ fn spawn_tls(cert: &DevCert, extra: &[(&'static str, String)]) -> Host {
     let mut overrides = cert.overrides();
     overrides.extend(extra.iter().cloned());
     let host = Application::start(
-        &common::PROBE,
-        &common::settings(&overrides),
+        &crate::probe::PROBE,
+        &crate::probe::settings(&overrides),
         None,
-        common::routes,
+        crate::probe::routes,
     )
     .expect("host with TLS starts");
     let http_port = host.http_port();
@@ -123,7 +115,7 @@ fn load(overrides: &[(&'static str, String)]) -> Result<Settings, ConfigError> {
     ];
     all.extend(overrides.iter().cloned());
     let all: Vec<(&str, String)> = all.into_iter().collect();
-    config::load_with_overrides(&common::PROBE, &all)
+    config::load_with_overrides(&crate::probe::PROBE, &all)
 }
 
 /// A response read to its end, so no stream stays open to hold up the
@@ -406,7 +398,7 @@ async fn oversized_header_fields_are_a_431_problem_on_both_listeners() {
 /// is noticed.
 #[tokio::test]
 async fn past_actix_fixed_limits_the_answer_is_a_bare_431() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
 
     let (status, body, _) = raw_http1(
         service.port,
@@ -431,7 +423,8 @@ async fn past_actix_fixed_limits_the_answer_is_a_bare_431() {
 
 #[tokio::test]
 async fn a_slow_sender_gets_408_at_the_client_request_timeout() {
-    let service = common::spawn_probe(&[("server.client_request_timeout_ms", "300".to_owned())]);
+    let service =
+        crate::probe::spawn_probe(&[("server.client_request_timeout_ms", "300".to_owned())]);
 
     // Half a request head, then nothing: the default (5 s) would outlast
     // the 3 s this waits.
@@ -450,7 +443,7 @@ async fn a_slow_sender_gets_408_at_the_client_request_timeout() {
 
 #[tokio::test]
 async fn idle_keep_alive_connections_close_after_keep_alive_secs() {
-    let service = common::spawn_probe(&[("server.keep_alive_secs", "1".to_owned())]);
+    let service = crate::probe::spawn_probe(&[("server.keep_alive_secs", "1".to_owned())]);
 
     let mut stream = TcpStream::connect(("127.0.0.1", service.port))
         .await
@@ -498,7 +491,8 @@ async fn a_missing_certificate_file_stops_startup_naming_server_tls_cert_path() 
     // So does the host, if the file goes away after validation.
     let settings = load(&cert.overrides()).unwrap();
     std::fs::remove_file(cert.cert_path()).unwrap();
-    let error = Application::start(&common::PROBE, &settings, None, common::routes).unwrap_err();
+    let error = Application::start(&crate::probe::PROBE, &settings, None, crate::probe::routes)
+        .unwrap_err();
     let chain = error_chain(&error);
     assert!(
         chain.contains("server.tls.cert_path: cannot read"),
@@ -561,7 +555,8 @@ async fn unusable_tls_settings_are_refused_naming_the_key() {
     // TLS off (the default): no certificate needed, nothing bound for it.
     let settings = load(&[]).unwrap();
     assert!(!settings.server.tls.enabled);
-    let host = Application::start(&common::PROBE, &settings, None, common::routes).unwrap();
+    let host =
+        Application::start(&crate::probe::PROBE, &settings, None, crate::probe::routes).unwrap();
     assert_eq!(host.tls_port(), None);
     assert_eq!(host.http_port(), Some(host.port()));
     RunningService::spawn(host).stop().await.unwrap();

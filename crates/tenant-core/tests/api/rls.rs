@@ -2,12 +2,6 @@
 //! only its own project's rows, and one without a project sees nothing.
 //! Runs against `failure.builds`, a real tenant table, as `failure_app`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
 use tenant_core::config::Settings;
 use tenant_core::{Db, Principal, PrincipalKind, ProjectAccess, Role, ServiceSpec, TenantContext};
 use test_support::TestDatabase;

@@ -1,14 +1,6 @@
 //! The internal context token: the only way a request reaches a handler that
 //! takes a `TenantContext`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -73,7 +65,7 @@ async fn assert_invalid_token(service: &test_support::RunningService, token: &st
 
 #[tokio::test]
 async fn a_valid_token_yields_the_context_it_carries() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let context = member_context();
     let token = test_support::context_token("probe-service", &context);
 
@@ -92,13 +84,13 @@ async fn a_valid_token_yields_the_context_it_carries() {
 
 #[tokio::test]
 async fn a_missing_token_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     assert_unauthorized_problem(whoami(&service, None).await, "context.missing_token").await;
 }
 
 #[tokio::test]
 async fn an_expired_token_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(
         &claims("probe-service", now - 120, now - 61),
@@ -110,14 +102,14 @@ async fn an_expired_token_is_401() {
 
 #[tokio::test]
 async fn a_token_for_another_service_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let token = test_support::context_token("failure-service", &member_context());
     assert_invalid_token(&service, &token).await;
 }
 
 #[tokio::test]
 async fn a_token_with_a_bad_signature_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let forged = hand_made_token(
         &claims("probe-service", now, now + 30),
@@ -136,7 +128,7 @@ async fn a_token_with_a_bad_signature_is_401() {
 
 #[tokio::test]
 async fn a_token_living_longer_than_a_minute_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(
         &claims("probe-service", now, now + 3600),
@@ -148,7 +140,7 @@ async fn a_token_living_longer_than_a_minute_is_401() {
 
 #[tokio::test]
 async fn a_token_signed_with_an_unknown_key_id_is_401() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(
         &claims("probe-service", now, now + 30),
@@ -161,7 +153,7 @@ async fn a_token_signed_with_an_unknown_key_id_is_401() {
 #[tokio::test]
 async fn a_token_signed_with_a_retired_but_configured_key_still_verifies() {
     let retired = "an-older-internal-key-that-is-long-enough";
-    let service = common::spawn_probe(&[("internal_token.keys.k2025", retired.to_owned())]);
+    let service = crate::probe::spawn_probe(&[("internal_token.keys.k2025", retired.to_owned())]);
     let now = chrono::Utc::now().timestamp();
     let token = hand_made_token(&claims("probe-service", now, now + 30), "k2025", retired);
     assert_eq!(
@@ -173,7 +165,7 @@ async fn a_token_signed_with_a_retired_but_configured_key_still_verifies() {
 #[tokio::test]
 async fn a_dev_service_with_real_keys_refuses_a_token_signed_with_the_published_development_key() {
     let real = "a-real-internal-key-of-this-deployment";
-    let service = common::spawn_probe(&[
+    let service = crate::probe::spawn_probe(&[
         ("environment", "dev".to_owned()),
         ("internal_token.keys.blue", real.to_owned()),
         ("internal_token.signing_key_id", "blue".to_owned()),

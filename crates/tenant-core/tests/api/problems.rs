@@ -1,14 +1,6 @@
 //! Every error a client can provoke comes back as problem+json with the
 //! request id, never as text/plain and never with internals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -35,7 +27,7 @@ async fn problem(response: reqwest::Response, status: StatusCode, code: &str) ->
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .post(service.url("/items"))
         .header("content-type", "application/json")
@@ -48,7 +40,7 @@ async fn malformed_json_is_a_400_problem() {
 
 #[tokio::test]
 async fn json_of_the_wrong_shape_is_a_422_problem_naming_the_field() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .post(service.url("/items"))
         .json(&serde_json::json!({ "name": "a", "count": "many" }))
@@ -69,7 +61,7 @@ async fn json_of_the_wrong_shape_is_a_422_problem_naming_the_field() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_problem() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .post(service.url("/items"))
         .json(&serde_json::json!({ "name": "x".repeat(4096), "count": 1 }))
@@ -86,7 +78,7 @@ async fn a_body_over_the_limit_is_a_413_problem() {
 
 #[tokio::test]
 async fn a_body_that_is_not_json_is_a_415_problem() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .post(service.url("/items"))
         .header("content-type", "text/plain")
@@ -104,7 +96,7 @@ async fn a_body_that_is_not_json_is_a_415_problem() {
 
 #[tokio::test]
 async fn a_bad_path_parameter_and_a_bad_query_are_400_problems() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let client = test_support::http_client();
     let response = client
         .get(service.url("/items/not-a-uuid?limit=1"))
@@ -124,7 +116,7 @@ async fn a_bad_path_parameter_and_a_bad_query_are_400_problems() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404_problem() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .get(service.url("/nowhere"))
         .send()
@@ -135,7 +127,7 @@ async fn an_unknown_route_is_a_404_problem() {
 
 #[tokio::test]
 async fn a_wrong_method_is_a_405_problem_with_allow() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .delete(service.url("/items"))
         .send()
@@ -152,7 +144,7 @@ async fn a_wrong_method_is_a_405_problem_with_allow() {
 
 #[tokio::test]
 async fn a_500_carries_no_internals() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let response = test_support::http_client()
         .get(service.url("/broken"))
         .send()
@@ -168,7 +160,7 @@ async fn a_500_carries_no_internals() {
 
 #[tokio::test]
 async fn a_sane_request_id_is_kept_and_a_hostile_one_replaced() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let client = test_support::http_client();
     let response = client
         .get(service.url("/nowhere"))
@@ -193,7 +185,7 @@ async fn a_sane_request_id_is_kept_and_a_hostile_one_replaced() {
 
 #[tokio::test]
 async fn metrics_are_served_on_the_admin_port_only_with_route_templates() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     let client = test_support::http_client();
     let id = uuid::Uuid::now_v7();
     client
@@ -262,7 +254,7 @@ async fn answer_then_late_body(
 
 #[tokio::test]
 async fn an_error_to_a_request_with_a_body_closes_the_connection_and_says_so() {
-    let service = common::spawn_probe(&[]);
+    let service = crate::probe::spawn_probe(&[]);
     // Refused before the body is read: the connection cannot carry another
     // request, and the answer says so instead of leaving a client to find
     // it closed under its next request.
