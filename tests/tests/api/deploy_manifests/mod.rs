@@ -7,13 +7,6 @@
 //! it (Debian's kubernetes-client, as root) along with the schema and policy
 //! checkers, which complement these tests.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-#[path = "deploy_manifests/manifests.rs"]
 mod manifests;
 
 use std::collections::{BTreeMap, BTreeSet};

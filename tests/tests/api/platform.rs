@@ -1,11 +1,5 @@
 //! The six services on the shared base, against one real database.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
 use std::time::Duration;
 
 use reqwest::StatusCode;

@@ -1,12 +1,6 @@
 //! Guards over the migrated catalog: the isolation rules hold for every
 //! table every service has, including tables added later.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
 use test_support::TestDatabase;
 use tokio_postgres::Client;
 
