@@ -9,7 +9,7 @@ help:
 	@echo "            # FAULTLINE_DEMO=0 make run: without the demo"
 	@echo "make test   # every test against a private PostgreSQL"
 	@echo "make stop   # stop what make run started"
-	@echo "make lint   # rustfmt and clippy as CI runs them"
+	@echo "make lint   # rustfmt, clippy and the dependency policy as CI runs them"
 	@echo "make bench  # benchmark suite (release builds), writes bench/REPORT.md"
 
 run:
@@ -35,6 +35,7 @@ quickstart-check:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/deny.sh
 
 fmt:
 	cargo fmt --all

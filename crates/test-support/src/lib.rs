@@ -36,6 +36,7 @@ use tokio_postgres::{Client, Config, NoTls};
 pub mod app;
 pub mod cluster;
 pub mod contexts;
+pub mod otlp;
 pub mod redis_server;
 
 pub use app::{Reply, TestApp, eventually};
