@@ -1,6 +1,8 @@
 //! A throwaway PostgreSQL cluster a test can stop and start, for behaviour
 //! that needs the database to go away (readiness, reconnects) without
-//! disturbing the shared cluster other tests use.
+//! disturbing the shared cluster other tests use. It listens only on a Unix
+//! socket in its own directory, so it needs no TCP port (none to probe for
+//! and lose to another process before the server binds it).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,6 +11,9 @@ use anyhow::{Context, bail};
 use tokio_postgres::Config;
 
 use crate::connect;
+
+/// Names the socket file (`.s.PGSQL.5432`); the directory is the cluster's own.
+const SOCKET_PORT: u16 = 5432;
 
 /// Where Debian (or `PG_BIN_DIR`) keeps `initdb` and `pg_ctl`.
 pub fn server_bin_dir() -> anyhow::Result<PathBuf> {
@@ -39,7 +44,6 @@ fn running_as_root() -> bool {
 pub struct EphemeralCluster {
     dir: PathBuf,
     bin: PathBuf,
-    port: u16,
     as_root: bool,
 }
 
@@ -50,13 +54,7 @@ impl EphemeralCluster {
         let dir =
             std::env::temp_dir().join(format!("faultline-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        let port = free_port()?;
-        let cluster = Self {
-            dir,
-            bin,
-            port,
-            as_root,
-        };
+        let cluster = Self { dir, bin, as_root };
         if as_root {
             run(Command::new("chown")
                 .args(["postgres:postgres"])
@@ -98,8 +96,7 @@ impl EphemeralCluster {
 
     pub fn start_server(&self) -> anyhow::Result<()> {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off",
-            self.port,
+            "-p {SOCKET_PORT} -k {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off",
             self.dir.display()
         );
         let log = self.dir.join("server.log").display().to_string();
@@ -125,15 +122,21 @@ impl EphemeralCluster {
         )
     }
 
+    /// The socket directory, which is what `database.host` takes.
+    pub fn host(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// The port number in the socket's name.
     pub fn port(&self) -> u16 {
-        self.port
+        SOCKET_PORT
     }
 
     pub fn admin_config(&self, dbname: &str) -> Config {
         let mut config = Config::new();
         config
-            .host("127.0.0.1")
-            .port(self.port)
+            .host_path(&self.dir)
+            .port(SOCKET_PORT)
             .user("postgres")
             .dbname(dbname);
         config
@@ -168,9 +171,4 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }

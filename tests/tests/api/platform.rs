@@ -255,7 +255,7 @@ async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
         &failure_service::SPEC,
         None,
         &[
-            ("database.host", "127.0.0.1".to_owned()),
+            ("database.host", cluster.host()),
             ("database.port", cluster.port().to_string()),
             ("database.name", name),
             ("database.ready_timeout_ms", "500".to_owned()),
