@@ -105,6 +105,10 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "Drop cannot await: it polls the child's exit between short waits, for at most ten seconds"
+    )]
     fn drop(&mut self) {
         // SIGQUIT: graceful; the master takes its workers with it.
         let _ = Command::new("kill")

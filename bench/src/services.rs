@@ -154,6 +154,10 @@ impl Platform {
     }
 
     /// Stops every service (SIGTERM, then SIGKILL after 20 s).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "also called from Drop, which cannot await: it polls each child's exit between short waits"
+    )]
     pub fn stop(&mut self) {
         for service in &self.services {
             terminate(service.child.id());
