@@ -51,11 +51,18 @@ impl ServiceCallError {
     }
 }
 
-impl From<ServiceCallError> for Problem {
-    fn from(error: ServiceCallError) -> Self {
+impl ServiceCallError {
+    /// 503 `dependency.unavailable`; the cause goes to the log only.
+    pub fn problem(&self) -> Problem {
         Problem::unavailable("dependency.unavailable", 2)
             .with_detail("a service this request depends on did not answer as expected")
-            .with_source(error)
+            .with_cause(self)
+    }
+}
+
+impl From<ServiceCallError> for Problem {
+    fn from(error: ServiceCallError) -> Self {
+        error.problem()
     }
 }
 

@@ -111,6 +111,10 @@ impl Problem {
         &self.inner.code
     }
 
+    pub fn title(&self) -> &str {
+        &self.inner.title
+    }
+
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.inner.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -233,6 +237,34 @@ struct PublicProblem<'a> {
     request_id: Option<String>,
     #[serde(skip_serializing_if = "<[FieldProblem]>::is_empty")]
     errors: &'a [FieldProblem],
+}
+
+/// A copy answers exactly as the original; the original's cause is kept
+/// for the log as its message chain. Service errors that hold a problem
+/// (a refusal from a tenant-core extractor) hand out copies from their
+/// `fn problem(&self)`.
+impl Clone for Problem {
+    fn clone(&self) -> Self {
+        let inner = &self.inner;
+        let fields = ProblemFields {
+            type_uri: inner.type_uri.clone(),
+            title: inner.title.clone(),
+            status: inner.status,
+            detail: inner.detail.clone(),
+            code: inner.code.clone(),
+            request_id: inner.request_id.clone(),
+            errors: inner.errors.clone(),
+            retry_after_secs: inner.retry_after_secs,
+            source: inner.source.as_deref().map(
+                |source| -> Box<dyn std::error::Error + Send + Sync> {
+                    Box::new(LoggedCause(error_chain(source)))
+                },
+            ),
+        };
+        Self {
+            inner: Box::new(fields),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -443,5 +475,28 @@ fn generic_code(status: StatusCode) -> Cow<'static, str> {
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "request.headers_too_large".into(),
         status if status.is_server_error() => "internal".into(),
         status => format!("http.{}", status.as_u16()).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_answers_like_the_original_and_keeps_the_cause_for_the_log() {
+        let original = Problem::unavailable("database.busy", 3)
+            .with_detail("try again")
+            .with_errors(vec![FieldProblem {
+                field: "name".to_owned(),
+                message: "is empty".to_owned(),
+            }])
+            .with_source(std::io::Error::other("lock timeout"));
+        let copy = original.clone();
+        assert_eq!(copy.to_body(), original.to_body());
+        assert_eq!(copy.status(), original.status());
+        assert_eq!(copy.title(), original.title());
+        assert_eq!(copy.inner.retry_after_secs, Some(3));
+        let cause = std::error::Error::source(&copy).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("lock timeout"));
     }
 }

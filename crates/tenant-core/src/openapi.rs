@@ -63,16 +63,9 @@ pub fn problem_schemas() -> Vec<(String, serde_json::Value)> {
     .collect()
 }
 
-/// A project role, as documents describe it (handlers use [`crate::Role`]).
-#[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code, reason = "described here, never built")]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Member,
-    Admin,
-    Owner,
-}
+/// The project role, whose schema the real type carries; named here too
+/// for documents that refer to it from this module.
+pub use crate::context::Role;
 
 /// Adds the `bearer` security scheme and the 500 and 503 problems every
 /// operation may answer with.
