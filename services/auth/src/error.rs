@@ -1,19 +1,26 @@
 //! The auth service's errors and their problem codes, in one place.
+//!
+//! Every variant maps to one stable `code` in [`AuthError::problem`]. Sign-in
+//! and refresh failures are deliberately coarse: an unknown account and a
+//! wrong password are the same `auth.invalid_credentials`, and every bad
+//! refresh token is the same `auth.invalid_grant`, so answers reveal
+//! nothing. Internal failures answer an opaque 500 and log their cause.
 
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use tenant_core::email::InvalidEmail;
 use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
 
 use crate::crypto::CryptoError;
-use crate::password::PasswordError;
+use crate::domain::Invalid;
+use crate::domain::api_key::RoleTooHigh;
+use crate::password_hasher::PasswordError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("{field} {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
     #[error("an account with this email exists")]
     EmailTaken,
     /// Unknown account and wrong password alike: callers cannot tell them apart.
@@ -26,10 +33,12 @@ pub enum AuthError {
     InvalidGrant,
     #[error("the session has ended")]
     SessionEnded,
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("API keys may have the viewer or member role only")]
-    ApiKeyRoleTooHigh,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("api key not found")]
+    ApiKeyNotFound,
+    #[error(transparent)]
+    ApiKeyRoleTooHigh(#[from] RoleTooHigh),
     #[error("API key expiry must be in the future and at most {max_days} days away")]
     ApiKeyExpiry { max_days: i64 },
     #[error("invalid API key")]
@@ -38,10 +47,15 @@ pub enum AuthError {
     /// after the caller's role was looked up.
     #[error("the creator may no longer create API keys in this project")]
     KeyCreatorRoleTooLow,
+    /// The queue for the connections of callers without credentials is
+    /// closed (never, while the service runs).
+    #[error("the service is shutting down")]
+    Unavailable,
+    /// A refused context or page request, as tenant-core words it.
     #[error(transparent)]
     Context(#[from] Problem),
     #[error("database")]
-    Db(#[from] DbError),
+    Db(#[source] DbError),
     #[error("password hashing")]
     Password(#[from] PasswordError),
     #[error("cryptography")]
@@ -50,67 +64,144 @@ pub enum AuthError {
     Token(#[from] jsonwebtoken::errors::Error),
 }
 
-impl From<AuthError> for Problem {
-    fn from(error: AuthError) -> Self {
-        match error {
-            AuthError::Invalid { field, message } => {
-                Problem::unprocessable("auth.invalid_input", format!("{field} {message}"))
-                    .with_errors(vec![FieldProblem {
-                        field: field.to_owned(),
-                        message,
-                    }])
+impl From<DbError> for AuthError {
+    fn from(error: DbError) -> Self {
+        match error.constraint() {
+            Some("users_email_key") => Self::EmailTaken,
+            _ => Self::Db(error),
+        }
+    }
+}
+
+/// Auth has always answered a bad address as an invalid `email` field,
+/// without quoting it back.
+impl From<InvalidEmail> for AuthError {
+    fn from(_: InvalidEmail) -> Self {
+        Self::Invalid(Invalid::EMAIL)
+    }
+}
+
+impl AuthError {
+    /// What the client sees.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::Invalid(invalid) => {
+                Problem::unprocessable("auth.invalid_input", invalid.to_string()).with_errors(vec![
+                    FieldProblem {
+                        field: invalid.field.to_owned(),
+                        message: invalid.message.to_owned(),
+                    },
+                ])
             }
-            AuthError::EmailTaken => Problem::conflict(
+            Self::EmailTaken => Problem::conflict(
                 "auth.email_taken",
                 "an account with this email already exists",
             ),
-            AuthError::InvalidCredentials => Problem::unauthorized(
+            Self::InvalidCredentials => Problem::unauthorized(
                 "auth.invalid_credentials",
                 "the email or the password is wrong",
             ),
-            AuthError::Throttled { retry_after_secs } => Problem::new(
+            Self::Throttled { retry_after_secs } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "auth.throttled",
                 "Too many requests",
             )
             .with_detail("too many failed sign-ins; try again later")
-            .with_retry_after(retry_after_secs),
-            AuthError::InvalidGrant => Problem::bad_request(
+            .with_retry_after(*retry_after_secs),
+            Self::InvalidGrant => Problem::bad_request(
                 "auth.invalid_grant",
                 "the refresh token is invalid, expired or revoked; sign in again",
             ),
-            AuthError::SessionEnded => Problem::unauthorized(
+            Self::SessionEnded => Problem::unauthorized(
                 "auth.session_ended",
                 "this session has ended; sign in again",
             ),
-            AuthError::NotFound(what) => Problem::not_found(
-                match what {
-                    "user" => "user.not_found",
-                    "api key" => "api_key.not_found",
-                    _ => "not_found",
-                },
-                format!("no such {what}"),
-            ),
-            AuthError::ApiKeyRoleTooHigh => Problem::unprocessable(
+            Self::UserNotFound => Problem::not_found("user.not_found", "no such user"),
+            Self::ApiKeyNotFound => Problem::not_found("api_key.not_found", "no such api key"),
+            Self::ApiKeyRoleTooHigh(_) => Problem::unprocessable(
                 "api_key.role_too_high",
                 "API keys may have the viewer or member role only",
             ),
-            error @ AuthError::ApiKeyExpiry { .. } => {
-                Problem::unprocessable("api_key.invalid_expiry", error.to_string())
+            Self::ApiKeyExpiry { .. } => {
+                Problem::unprocessable("api_key.invalid_expiry", self.to_string())
             }
-            AuthError::ApiKeyInvalid => Problem::unauthorized(
+            Self::ApiKeyInvalid => Problem::unauthorized(
                 "api_key.invalid",
                 "the API key is invalid, expired or revoked",
             ),
-            AuthError::KeyCreatorRoleTooLow => Problem::forbidden(
+            Self::KeyCreatorRoleTooLow => Problem::forbidden(
                 "api_key.creator_role_too_low",
                 "your role in this project no longer allows creating API keys",
             ),
-            AuthError::Context(problem) => problem,
-            AuthError::Db(error) => error.into(),
-            error @ (AuthError::Password(_) | AuthError::Crypto(_) | AuthError::Token(_)) => {
-                Problem::internal(error)
-            }
+            Self::Unavailable => Problem::unavailable("auth.unavailable", 1),
+            Self::Context(problem) => reissue(problem),
+            Self::Db(db) => db.problem(),
+            Self::Password(_) | Self::Crypto(_) | Self::Token(_) => Problem::internal_cause(self),
         }
+    }
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.problem().error_response()
+    }
+}
+
+/// A copy of a problem tenant-core made (a refused context, a bad page
+/// request), which cannot be cloned: its status, code and detail, under
+/// the title tenant-core gives that status. Such problems carry no field
+/// errors and no `Retry-After`; the original stays the copy's cause.
+fn reissue(problem: &Problem) -> Problem {
+    let status = problem.status();
+    let title = match status {
+        StatusCode::BAD_REQUEST => "Bad request",
+        StatusCode::UNAUTHORIZED => "Unauthorized",
+        StatusCode::FORBIDDEN => "Forbidden",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable content",
+        StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable",
+        status if status.is_server_error() => "Internal server error",
+        status => status.canonical_reason().unwrap_or("Error"),
+    };
+    let copy = Problem::new(status, problem.code().to_owned(), title).with_cause(problem);
+    match problem.detail() {
+        Some(detail) => copy.with_detail(detail),
+        None => copy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tenant_core::email::Email;
+
+    use super::*;
+
+    #[test]
+    fn an_invalid_email_is_the_invalid_email_field_without_the_address() {
+        let error = AuthError::from(Email::parse("not an address").unwrap_err());
+        let problem = error.problem();
+        assert_eq!(problem.code(), "auth.invalid_input");
+        assert_eq!(problem.detail(), Some("email is not a valid email address"));
+        assert_eq!(problem.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn a_context_problem_keeps_its_status_code_and_detail() {
+        let original = Problem::forbidden("context.role_too_low", "needs admin");
+        let problem = AuthError::from(original).problem();
+        assert_eq!(
+            (problem.status(), problem.code(), problem.detail()),
+            (
+                StatusCode::FORBIDDEN,
+                "context.role_too_low",
+                Some("needs admin")
+            )
+        );
+        assert!(problem.to_string().starts_with("Forbidden "));
     }
 }

@@ -2,19 +2,17 @@
 //! keys. The only issuer of tokens; the gateway verifies them with the
 //! public keys published at `/.well-known/jwks.json`.
 
-pub mod api_key;
+pub mod accounts;
 pub mod crypto;
 pub mod domain;
 pub mod error;
-pub mod feeds;
-pub mod flows;
-pub mod keys;
-pub mod password;
-pub mod repo;
+pub mod keyring;
+mod log_in;
+pub mod password_hasher;
+mod refresh;
+pub mod repository;
 mod routes;
 pub mod settings;
-pub mod throttle;
-pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,15 +21,30 @@ use actix_web::web;
 use prometheus_client::metrics::counter::Counter;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Db, Migration, ServiceSpec};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use uuid::Uuid;
 
 use crate::crypto::MasterKeys;
+use crate::domain::account_backoff::AccountBackoff;
+use crate::domain::policy::Policy;
+use crate::domain::signing_keys::KeyPolicy;
+use crate::domain::tokens::{AccessTokenIssuer, Subject, TokenResponse};
+use crate::domain::user::User;
 use crate::error::AuthError;
-use crate::flows::{AuthState, Policy};
-use crate::keys::{KeyPolicy, KeyStore};
-use crate::password::PasswordHasher;
+use crate::keyring::KeyStore;
+use crate::password_hasher::PasswordHasher;
 use crate::settings::AuthSettings;
-use crate::throttle::AccountBackoff;
-use crate::tokens::AccessTokenIssuer;
+
+/// What the api-gateway's tests mint sessions and access tokens with
+/// (signing in a thousand times would spend minutes hashing passwords):
+/// `tokens::Subject` and `repo::insert_session`, under the paths they had
+/// before `domain/` and `repository/`.
+pub use crate::domain::tokens;
+
+/// See [`tokens`]: the api-gateway's tests start sessions through this.
+pub mod repo {
+    pub use crate::repository::sessions::insert as insert_session;
+}
 
 pub type Settings = tenant_core::config::Settings<AuthSettings>;
 
@@ -75,9 +88,67 @@ pub enum StartupError {
 
 /// Metrics the auth service adds to `/metrics`.
 #[derive(Debug, Clone, Default)]
-struct AuthMetrics {
-    password_verifications: Counter,
-    api_key_lookups: Counter,
+pub struct AuthMetrics {
+    /// Argon2 verifications, dummy ones for unknown accounts included.
+    pub password_verifications: Counter,
+    /// Database lookups made by API key introspection (junk never gets one).
+    pub api_key_lookups: Counter,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AuthState {
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    pub keys: KeyStore,
+    pub access: AccessTokenIssuer,
+    /// Seals what is kept to be shown again (a rotated refresh token's successor).
+    pub master: Arc<MasterKeys>,
+    pub policy: Policy,
+    pub metrics: AuthMetrics,
+    /// Connections the flows of callers without credentials (sign-up,
+    /// log-in, refresh) may hold at once: half the pool. A flood of them
+    /// queues here, and signed-in users and API key introspection keep
+    /// the other half.
+    pub public_flow_connections: Semaphore,
+}
+
+impl AuthState {
+    /// A turn at the connections of the flows without credentials; held
+    /// for one short transaction.
+    pub async fn public_flow_connection(&self) -> Result<SemaphorePermit<'_>, AuthError> {
+        self.public_flow_connections
+            .acquire()
+            .await
+            // Only a closed semaphore refuses, and this one is never closed.
+            .map_err(|_| AuthError::Unavailable)
+    }
+
+    /// An access token for `user` in `session_id`, with the refresh token
+    /// the client keeps: the OAuth 2.0 token response.
+    pub async fn issue_tokens(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> Result<TokenResponse, AuthError> {
+        let keyring = self.keys.current().await?;
+        let access_token = self.access.issue(
+            &keyring,
+            &Subject {
+                user_id: user.id,
+                session_id,
+                platform_role: user.platform_role.clone(),
+                default_project: user.default_project,
+            },
+        )?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.access.ttl_secs,
+            refresh_token,
+        })
+    }
 }
 
 /// Starts the auth-service process: its routes on the shared host, ready to run.
@@ -94,15 +165,19 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         cfg.app_data(routes_state.clone());
         routes::configure(cfg);
     })?;
+    let AuthMetrics {
+        password_verifications,
+        api_key_lookups,
+    } = metrics;
     host.metrics().register(
         "auth_password_verifications",
         "Password verifications performed, including dummy ones for unknown accounts",
-        metrics.password_verifications,
+        password_verifications,
     );
     host.metrics().register(
         "auth_api_key_lookups",
         "API key introspections that reached the database (checksum passed)",
-        metrics.api_key_lookups,
+        api_key_lookups,
     );
     Ok(host)
 }
@@ -156,8 +231,8 @@ async fn build_state(
             api_key_max_days: own.api_key_max_days,
             revocation_window_secs: own.access_token_ttl_secs + own.token_leeway_secs,
         },
-        api_key_lookups: metrics.api_key_lookups.clone(),
-        public_flow_connections: tokio::sync::Semaphore::new(
+        metrics: metrics.clone(),
+        public_flow_connections: Semaphore::new(
             settings
                 .database
                 .as_ref()

@@ -1,7 +1,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use auth_service::{SPEC, Settings, admin_state, build};
+use auth_service::{SPEC, Settings, accounts, admin_state, build};
 use clap::Subcommand;
 use secrecy::SecretString;
 use tenant_core::error::error_chain;
@@ -50,24 +50,8 @@ async fn run_admin_command(command: AuthCommand, settings: Settings) -> Result<(
             email,
             display_name,
         } => {
-            let password = match std::env::var("FAULTLINE_ADMIN_PASSWORD") {
-                Ok(password) => password,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .lock()
-                        .read_line(&mut line)
-                        .map_err(|e| e.to_string())?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let user = state
-                .create_user(
-                    &email,
-                    &SecretString::from(password),
-                    &display_name,
-                    "admin",
-                )
+            let password = admin_password()?;
+            let user = accounts::create_user(&state, &email, &password, &display_name, "admin")
                 .await
                 .map_err(|e| error_chain(&e))?;
             tracing::info!(user_id = %user.id, email = %user.email, "platform admin created");
@@ -80,4 +64,26 @@ async fn run_admin_command(command: AuthCommand, settings: Settings) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The first admin's password: from `FAULTLINE_ADMIN_PASSWORD`, else the
+/// first line of stdin. It is never a setting, so it is never in a
+/// configuration file or a settings dump.
+fn admin_password() -> Result<SecretString, String> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a one-off secret for one admin command, deliberately outside the settings"
+    )]
+    let from_env = std::env::var("FAULTLINE_ADMIN_PASSWORD");
+    if let Ok(password) = from_env {
+        return Ok(SecretString::from(password));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }

@@ -1,11 +1,14 @@
-use actix_web::{HttpResponse, web};
-use tenant_core::Problem;
+//! The public keys that verify access tokens.
 
-use crate::flows::AuthState;
+use actix_web::{HttpResponse, web};
+
+use crate::AuthState;
+use crate::error::AuthError;
 
 /// Public keys that verify access tokens: pending, active and recently
 /// retired keys. Verifiers may cache it for `max-age`.
-pub async fn jwks(state: web::Data<AuthState>) -> Result<HttpResponse, Problem> {
+#[tracing::instrument(skip_all, err)]
+pub async fn jwks(state: web::Data<AuthState>) -> Result<HttpResponse, AuthError> {
     let keyring = state.keys.current().await?;
     Ok(HttpResponse::Ok()
         .insert_header((

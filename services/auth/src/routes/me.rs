@@ -1,12 +1,23 @@
+//! The signed-in user: their profile and their password.
+
 use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use tenant_core::TenantContext;
 use tenant_core::json::Object;
-use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
 use super::openapi as doc;
-use crate::flows::AuthState;
+use crate::AuthState;
+use crate::accounts::current_user;
+use crate::domain::audit::AuditEvent;
+use crate::domain::display_name::DisplayName;
+use crate::domain::password::NewPassword;
+use crate::domain::user::User;
+use crate::error::AuthError;
+use crate::repository::sessions::{self, Ending};
+use crate::repository::{audit, login_throttle, users};
 
 /// The signed-in user's profile.
 #[utoipa::path(
@@ -15,16 +26,17 @@ use crate::flows::AuthState;
     tag = "me",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The profile", body = doc::User),
+        (status = 200, description = "The profile", body = User),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The user no longer exists (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, err)]
 pub async fn get_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
-) -> Result<HttpResponse, Problem> {
-    Ok(HttpResponse::Ok().json(state.current_user(&ctx).await?))
+) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok().json(current_user(&state, &ctx).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -54,7 +66,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<U
     request_body = UpdateMe,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The changed profile", body = doc::User),
+        (status = 200, description = "The changed profile", body = User),
         (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The user no longer exists (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -63,16 +75,30 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<U
         (status = 422, description = "A field is invalid or unknown (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, err)]
 pub async fn update_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
     body: web::Json<Object<UpdateMe>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, AuthError> {
     let body = body.into_inner().into_inner();
-    let user = state
-        .update_profile(&ctx, body.display_name.as_deref(), body.default_project)
-        .await?;
-    Ok(HttpResponse::Ok().json(user))
+    let user = current_user(&state, &ctx).await?;
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let tx = state.db.unscoped_tx().await?;
+    let updated = users::update_profile(
+        &tx,
+        user.id,
+        display_name.as_ref().map(DisplayName::as_str),
+        body.default_project,
+    )
+    .await?
+    .ok_or(AuthError::SessionEnded)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(updated))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -102,13 +128,43 @@ pub struct ChangePassword {
         (status = 429, description = "Too many failed attempts (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, err)]
 pub async fn change_password(
     ctx: TenantContext,
     state: web::Data<AuthState>,
     body: web::Json<Object<ChangePassword>>,
-) -> Result<HttpResponse, Problem> {
-    state
-        .change_password(&ctx, &body.current_password, &body.new_password)
-        .await?;
+) -> Result<HttpResponse, AuthError> {
+    let client_ip = ctx.client_ip().map(|ip| ip.to_string());
+    let client_ip = client_ip.as_deref();
+    let user = current_user(&state, &ctx).await?;
+    let new = NewPassword::parse(&body.new_password)?;
+    if !state
+        .hasher
+        .verify(&body.current_password, Some(&user.password_hash))
+        .await?
+        .matches
+    {
+        return Err(AuthError::InvalidCredentials);
+    }
+    let hash = state.hasher.hash(new.secret()).await?;
+    let tx = state.db.unscoped_tx().await?;
+    users::set_password_hash(&tx, user.id, &hash).await?;
+    let others = ctx.session_id().map_or(Ending::All, Ending::AllBut);
+    let revoked = sessions::revoke(&tx, user.id, others, "password_changed").await?;
+    login_throttle::clear(&tx, &user.email).await?;
+    let event = |kind| {
+        AuditEvent::new(kind)
+            .user(user.id)
+            .session(ctx.session_id())
+            .client_ip(client_ip)
+    };
+    audit::record(&tx, event("password_changed")).await?;
+    audit::record(
+        &tx,
+        event("sessions_revoked")
+            .details(json!({ "count": revoked.len(), "reason": "password_changed" })),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,10 +7,10 @@
 //! the context token: forwarding headers are never read here.
 
 mod api_keys;
-mod internal;
 mod jwks;
 mod me;
 mod openapi;
+mod revocations;
 mod sessions;
 mod users;
 
@@ -33,12 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(api_keys::create),
         )
         .service(web::resource("/v1/projects/{project}/api-keys/{key_id}").delete(api_keys::revoke))
-        .service(web::resource("/internal/v1/users").get(internal::user_by_email))
-        .service(
-            web::resource("/internal/v1/api-keys/introspect").post(internal::introspect_api_key),
-        )
-        .service(web::resource("/internal/v1/api-keys/member-access").post(internal::member_access))
-        .service(web::resource("/internal/v1/revocations").get(internal::revocations))
-        .service(web::resource("/internal/v1/sessions/{session_id}").get(internal::session_status))
+        .service(web::resource("/internal/v1/users").get(users::user_by_email))
+        .service(web::resource("/internal/v1/api-keys/introspect").post(api_keys::introspect))
+        .service(web::resource("/internal/v1/api-keys/member-access").post(api_keys::member_access))
+        .service(web::resource("/internal/v1/revocations").get(revocations::revocations))
+        .service(web::resource("/internal/v1/sessions/{session_id}").get(sessions::session_status))
         .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -1,13 +1,25 @@
+//! Accounts: signing up, platform admins listing and disabling users, and
+//! other services looking users up by address.
+
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::json;
+use tenant_core::TenantContext;
+use tenant_core::email::Email;
 use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
-use tenant_core::{Problem, TenantContext};
 use uuid::Uuid;
 
 use super::openapi as doc;
-use crate::flows::AuthState;
+use crate::AuthState;
+use crate::accounts;
+use crate::domain::audit::AuditEvent;
+use crate::domain::user::User;
+use crate::error::AuthError;
+use crate::repository::sessions::{self, Ending};
+use crate::repository::{audit, users};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignUp {
@@ -38,7 +50,7 @@ pub struct SignUp {
     request_body = SignUp,
     security(()),
     responses(
-        (status = 201, description = "The account was created", body = doc::User,
+        (status = 201, description = "The account was created", body = User,
          headers(("location" = String, description = "`/v1/me`"))),
         (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists (`auth.email_taken`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -47,14 +59,21 @@ pub struct SignUp {
         (status = 422, description = "A field is missing or invalid: email, password rules, display name (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(user_id), err)]
 pub async fn sign_up(
     _ctx: TenantContext,
     state: web::Data<AuthState>,
     body: web::Json<Object<SignUp>>,
-) -> Result<HttpResponse, Problem> {
-    let user = state
-        .sign_up(&body.email, &body.password, &body.display_name)
-        .await?;
+) -> Result<HttpResponse, AuthError> {
+    let user = accounts::create_user(
+        &state,
+        &body.email,
+        &body.password,
+        &body.display_name,
+        "user",
+    )
+    .await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
     Ok(HttpResponse::Created()
         .insert_header(("location", "/v1/me"))
         .json(user))
@@ -77,15 +96,16 @@ pub async fn sign_up(
         (status = 403, description = "Not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, err)]
 pub async fn list_users(
     ctx: TenantContext,
     state: web::Data<AuthState>,
     params: web::Query<PageParams>,
-) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_params(&params)?;
-    let users = state
-        .list_users(&ctx, page.after, page.fetch_limit())
-        .await?;
+) -> Result<HttpResponse, AuthError> {
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::from_params(&params)?;
+    ctx.require_platform_admin()?;
+    let tx = state.db.unscoped_tx().await?;
+    let users = users::list(&tx, page.after, page.fetch_limit()).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(users, page.limit, |u| (u.created_at, u.id))))
 }
 
@@ -104,11 +124,48 @@ pub async fn list_users(
         (status = 404, description = "No such user (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
 pub async fn disable_user(
     ctx: TenantContext,
     state: web::Data<AuthState>,
     user_id: web::Path<Uuid>,
-) -> Result<HttpResponse, Problem> {
-    state.disable_user(&ctx, *user_id).await?;
+) -> Result<HttpResponse, AuthError> {
+    let user_id = user_id.into_inner();
+    let admin = ctx.require_platform_admin()?;
+    let tx = state.db.unscoped_tx().await?;
+    if !users::disable(&tx, user_id).await? {
+        return Err(AuthError::UserNotFound);
+    }
+    let revoked = sessions::revoke(&tx, user_id, Ending::All, "user_disabled").await?;
+    audit::record(
+        &tx,
+        AuditEvent::new("user_disabled")
+            .user(user_id)
+            .details(json!({ "by": admin, "sessions_revoked": revoked.len() })),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct ByEmail {
+    email: String,
+}
+
+/// For the project service adding members by email.
+#[tracing::instrument(skip_all, fields(user_id), err)]
+pub async fn user_by_email(
+    ctx: TenantContext,
+    state: web::Data<AuthState>,
+    query: web::Query<ByEmail>,
+) -> Result<HttpResponse, AuthError> {
+    ctx.require_service()?;
+    let email = Email::parse(&query.email)?;
+    let tx = state.db.unscoped_tx().await?;
+    let user = users::by_email(&tx, email.as_str())
+        .await?
+        .ok_or(AuthError::UserNotFound)?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    Ok(HttpResponse::Ok().json(user))
 }

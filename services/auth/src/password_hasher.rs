@@ -1,4 +1,5 @@
-//! Password hashing: argon2id (m = 19456 KiB, t = 2, p = 1), PHC strings.
+//! The password hasher pool: argon2id (m = 19456 KiB, t = 2, p = 1), PHC
+//! strings.
 //!
 //! Hashing is CPU- and memory-heavy by design, so it runs on the blocking
 //! pool behind a semaphore: a login flood queues instead of exhausting

@@ -1,20 +1,14 @@
 //! Sign-up, sign-in, the signed-in user, and ending sessions.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
-use common::{PASSWORD, anonymous, problem_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use test_support::{Reply, TestApp, contexts};
+
+use crate::helpers::{AuthApp, PASSWORD, Session, auth_command, spawn};
 
 #[tokio::test]
 async fn a_user_signs_up_logs_in_and_reads_their_profile() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     let user = auth.sign_up("  Ada@Example.com ").await;
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["platform_role"], "user");
@@ -26,35 +20,23 @@ async fn a_user_signs_up_logs_in_and_reads_their_profile() {
     assert_eq!(claims.exp - claims.iat, 600);
     assert!(session.refresh_token.starts_with("flr_"));
 
-    let me: Value = auth
-        .call(Method::GET, "/v1/me", &session.context(), None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = auth.get("/v1/me", &session.context()).await.expect(200);
     assert_eq!(me["email"], "ada@example.com");
 
     let project = uuid::Uuid::now_v7();
     let updated = auth
-        .call(
-            Method::PATCH,
+        .patch(
             "/v1/me",
             &session.context(),
-            Some(json!({ "display_name": "Ada L.", "default_project": project })),
+            json!({ "display_name": "Ada L.", "default_project": project }),
         )
-        .await;
-    assert_eq!(updated.status(), StatusCode::OK);
-    let updated: Value = updated.json().await.unwrap();
+        .await
+        .expect(200);
     assert_eq!(updated["display_name"], "Ada L.");
     assert_eq!(updated["default_project"], project.to_string());
 
     // The next token carries the chosen default project.
-    let refreshed: Value = auth
-        .refresh(&session.refresh_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let refreshed = auth.refresh(&session.refresh_token).await.expect(200);
     let claims = auth
         .verify(refreshed["access_token"].as_str().unwrap())
         .await
@@ -64,112 +46,100 @@ async fn a_user_signs_up_logs_in_and_reads_their_profile() {
 
 #[tokio::test]
 async fn sign_up_refuses_bad_input_common_passwords_and_taken_emails() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("grace@example.com").await;
     let cases = [
         (
             json!({ "email": "not-an-email", "password": PASSWORD, "display_name": "G" }),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
             "auth.invalid_input",
         ),
         (
             json!({ "email": "g2@example.com", "password": "short", "display_name": "G" }),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
             "auth.invalid_input",
         ),
         (
             json!({ "email": "g2@example.com", "password": "password1234", "display_name": "G" }),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
             "auth.invalid_input",
         ),
         (
             json!({ "email": "g2@example.com", "password": PASSWORD, "display_name": "  " }),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
             "auth.invalid_input",
         ),
         (
             json!({ "email": "GRACE@example.com", "password": PASSWORD, "display_name": "G" }),
-            StatusCode::CONFLICT,
+            409,
             "auth.email_taken",
         ),
     ];
     for (body, status, code) in cases {
-        let response = auth
-            .call(
-                Method::POST,
-                "/v1/auth/signup",
-                &anonymous(),
-                Some(body.clone()),
-            )
+        let reply = auth
+            .post("/v1/auth/signup", &contexts::anonymous(), body.clone())
             .await;
         assert_eq!(
-            problem_code(response).await,
-            (status, code.to_owned()),
+            (reply.status.as_u16(), reply.code()),
+            (status, code),
             "{body}"
         );
     }
+    // An address is refused as the `email` field, as it always was.
+    let refused = auth
+        .post(
+            "/v1/auth/signup",
+            &contexts::anonymous(),
+            json!({ "email": "not-an-email", "password": PASSWORD, "display_name": "G" }),
+        )
+        .await
+        .expect(422);
+    assert_eq!(refused["detail"], "email is not a valid email address");
+    assert_eq!(
+        refused["errors"],
+        json!([{ "field": "email", "message": "is not a valid email address" }])
+    );
 }
 
 #[tokio::test]
 async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("linus@example.com").await;
     let laptop = auth.log_in("linus@example.com").await;
     let phone = auth.log_in("linus@example.com").await;
     let tablet = auth.log_in("linus@example.com").await;
 
-    let response = auth
+    let reply = auth
         .call(Method::POST, "/v1/auth/logout", &laptop.context(), None)
         .await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        problem_code(
-            auth.call(Method::GET, "/v1/me", &laptop.context(), None)
-                .await
-        )
-        .await
-        .1,
+        auth.get("/v1/me", &laptop.context()).await.code(),
         "auth.session_ended"
     );
     assert_eq!(
-        problem_code(auth.refresh(&laptop.refresh_token).await)
-            .await
-            .1,
+        auth.refresh(&laptop.refresh_token).await.code(),
         "auth.invalid_grant"
     );
     assert_eq!(
-        auth.call(Method::GET, "/v1/me", &phone.context(), None)
-            .await
-            .status(),
+        auth.get("/v1/me", &phone.context()).await.status,
         StatusCode::OK
     );
 
-    let response = auth
+    let body = auth
         .call(Method::POST, "/v1/auth/logout-all", &phone.context(), None)
-        .await;
-    let body: Value = response.json().await.unwrap();
+        .await
+        .body;
     assert_eq!(body["sessions_revoked"], 2);
     for session in [&phone, &tablet] {
         assert_eq!(
-            problem_code(auth.refresh(&session.refresh_token).await)
-                .await
-                .1,
+            auth.refresh(&session.refresh_token).await.code(),
             "auth.invalid_grant"
         );
     }
 
     // The gateway learns about all three through the revocation feed.
-    let feed: Value = auth
-        .call(
-            Method::GET,
-            "/internal/v1/revocations",
-            &common::service_context(),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let feed = revocations(&auth, "").await;
     let revoked: Vec<&str> = feed["revocations"]
         .as_array()
         .unwrap()
@@ -182,65 +152,51 @@ async fn logging_out_ends_this_session_only_and_everywhere_ends_all() {
     }
     // ... which only services may read.
     let denied = auth
-        .call(
-            Method::GET,
-            "/internal/v1/revocations",
-            &laptop.context(),
-            None,
-        )
+        .get("/internal/v1/revocations", &laptop.context())
         .await;
-    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn changing_the_password_ends_every_other_session_and_needs_the_current_one() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("ken@example.com").await;
     let here = auth.log_in("ken@example.com").await;
     let elsewhere = auth.log_in("ken@example.com").await;
 
     let wrong = auth
-        .call(
-            Method::POST,
+        .post(
             "/v1/me/password",
             &here.context(),
-            Some(json!({ "current_password": "not the password at all", "new_password": "a brand new passphrase" })),
+            json!({ "current_password": "not the password at all", "new_password": "a brand new passphrase" }),
         )
         .await;
-    assert_eq!(problem_code(wrong).await.1, "auth.invalid_credentials");
+    assert_eq!(wrong.code(), "auth.invalid_credentials");
 
     let changed = auth
-        .call(
-            Method::POST,
+        .post(
             "/v1/me/password",
             &here.context(),
-            Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+            json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }),
         )
         .await;
-    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        auth.call(Method::GET, "/v1/me", &here.context(), None)
-            .await
-            .status(),
+        auth.get("/v1/me", &here.context()).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        problem_code(
-            auth.call(Method::GET, "/v1/me", &elsewhere.context(), None)
-                .await
-        )
-        .await
-        .1,
+        auth.get("/v1/me", &elsewhere.context()).await.code(),
         "auth.session_ended"
     );
     assert_eq!(
-        auth.log_in_raw("ken@example.com", PASSWORD).await.status(),
+        auth.log_in_as("ken@example.com", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        auth.log_in_raw("ken@example.com", "a brand new passphrase")
+        auth.log_in_as("ken@example.com", "a brand new passphrase")
             .await
-            .status(),
+            .status,
         StatusCode::OK
     );
     assert_eq!(auth.audit_events("password_changed").await.len(), 1);
@@ -248,85 +204,51 @@ async fn changing_the_password_ends_every_other_session_and_needs_the_current_on
 
 #[tokio::test]
 async fn admins_list_and_disable_users_and_a_disabled_users_sessions_stop_working() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("admin@example.com").await;
-    auth.database
-        .admin_client()
-        .await
-        .execute(
-            "UPDATE auth.users SET platform_role = 'admin' WHERE email = 'admin@example.com'",
-            &[],
-        )
-        .await
-        .unwrap();
+    auth.run_sql("UPDATE auth.users SET platform_role = 'admin' WHERE email = 'admin@example.com'")
+        .await;
     let admin = auth.log_in("admin@example.com").await;
     assert!(admin.platform_admin, "the token says user_role admin");
     let target = auth.sign_up("mallory@example.com").await;
     let mallory = auth.log_in("mallory@example.com").await;
 
-    let listed: Value = auth
-        .call(
-            Method::GET,
-            "/v1/admin/users?limit=1",
-            &admin.context(),
-            None,
-        )
+    let listed = auth
+        .get("/v1/admin/users?limit=1", &admin.context())
         .await
-        .json()
-        .await
-        .unwrap();
+        .expect(200);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let cursor = listed["next_cursor"].as_str().unwrap();
-    let rest: Value = auth
-        .call(
-            Method::GET,
+    let rest = auth
+        .get(
             &format!("/v1/admin/users?cursor={cursor}"),
             &admin.context(),
-            None,
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .expect(200);
     assert_eq!(rest["items"][0]["email"], "mallory@example.com");
 
-    let forbidden = auth
-        .call(Method::GET, "/v1/admin/users", &mallory.context(), None)
-        .await;
-    assert_eq!(
-        problem_code(forbidden).await,
-        (
-            StatusCode::FORBIDDEN,
-            "auth.platform_admin_required".to_owned()
-        )
-    );
+    auth.get("/v1/admin/users", &mallory.context())
+        .await
+        .expect_problem(403, "auth.platform_admin_required");
 
     let path = format!("/v1/admin/users/{}/disable", target["id"].as_str().unwrap());
     assert_eq!(
         auth.call(Method::POST, &path, &admin.context(), None)
             .await
-            .status(),
+            .status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        problem_code(
-            auth.call(Method::GET, "/v1/me", &mallory.context(), None)
-                .await
-        )
-        .await
-        .1,
+        auth.get("/v1/me", &mallory.context()).await.code(),
         "auth.session_ended"
     );
     assert_eq!(
-        problem_code(auth.refresh(&mallory.refresh_token).await)
-            .await
-            .1,
+        auth.refresh(&mallory.refresh_token).await.code(),
         "auth.invalid_grant"
     );
     assert_eq!(
-        problem_code(auth.log_in_raw("mallory@example.com", PASSWORD).await)
-            .await
-            .1,
+        auth.log_in_as("mallory@example.com", PASSWORD).await.code(),
         "auth.invalid_credentials"
     );
     assert_eq!(auth.audit_events("user_disabled").await.len(), 1);
@@ -334,44 +256,28 @@ async fn admins_list_and_disable_users_and_a_disabled_users_sessions_stop_workin
 
 #[tokio::test]
 async fn calls_without_a_context_token_are_refused() {
-    let auth = common::spawn(&[]).await;
-    let response = auth
-        .http
-        .post(auth.service.url("/v1/auth/login"))
-        .json(&json!({ "email": "x@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        problem_code(response).await,
-        (StatusCode::UNAUTHORIZED, "context.missing_token".to_owned())
-    );
+    let auth = spawn(&[]).await;
+    let reply = Reply::from_request(
+        auth.request(Method::POST, "/v1/auth/login")
+            .json(&json!({ "email": "x@example.com", "password": PASSWORD })),
+    )
+    .await;
+    reply.expect_problem(401, "context.missing_token");
 }
 
 #[tokio::test]
 async fn create_admin_makes_a_platform_admin_whose_token_says_so() {
-    let auth = common::spawn(&[]).await;
-    let (host, port) = auth.database.host_and_port();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
-        .args([
+    let auth = spawn(&[]).await;
+    let output = auth_command(
+        auth.database(),
+        &[
             "create-admin",
             "--email",
             "root@example.com",
             "--display-name",
             "Root",
-        ])
-        .env("FAULTLINE__ENVIRONMENT", "test")
-        .envs(test_support::internal_token_env())
-        .env("FAULTLINE__DATABASE__HOST", host)
-        .env("FAULTLINE__DATABASE__PORT", port.to_string())
-        .env("FAULTLINE__DATABASE__NAME", auth.database.name())
-        .env("FAULTLINE_ADMIN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &[("FAULTLINE_ADMIN_PASSWORD", PASSWORD)],
     );
     let logs = String::from_utf8_lossy(&output.stdout);
     assert!(!logs.contains(PASSWORD), "the password must not be logged");
@@ -379,66 +285,49 @@ async fn create_admin_makes_a_platform_admin_whose_token_says_so() {
     let admin = auth.log_in("root@example.com").await;
     let claims = auth.verify(&admin.access_token).await.unwrap();
     assert_eq!(claims.user_role, "admin");
-    let listed = auth
-        .call(Method::GET, "/v1/admin/users", &admin.context(), None)
-        .await;
-    assert_eq!(listed.status(), StatusCode::OK);
+    let listed = auth.get("/v1/admin/users", &admin.context()).await;
+    assert_eq!(listed.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn services_look_users_up_by_email_and_nobody_else_may() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     let user = auth.sign_up("Member@Example.com").await;
     let found = auth
-        .call(
-            Method::GET,
+        .get(
             "/internal/v1/users?email=member@EXAMPLE.com",
-            &common::service_context(),
-            None,
+            &contexts::service(),
         )
-        .await;
-    assert_eq!(found.status(), StatusCode::OK);
-    let found: Value = found.json().await.unwrap();
+        .await
+        .expect(200);
     assert_eq!(found["id"], user["id"]);
     assert_eq!(found["disabled"], false);
     assert!(found.get("password_hash").is_none());
 
-    let missing = auth
-        .call(
-            Method::GET,
-            "/internal/v1/users?email=nobody@example.com",
-            &common::service_context(),
-            None,
-        )
-        .await;
-    assert_eq!(
-        problem_code(missing).await,
-        (StatusCode::NOT_FOUND, "user.not_found".to_owned())
-    );
+    auth.get(
+        "/internal/v1/users?email=nobody@example.com",
+        &contexts::service(),
+    )
+    .await
+    .expect_problem(404, "user.not_found");
 
     let session = auth.log_in("member@example.com").await;
     let as_user = auth
-        .call(
-            Method::GET,
+        .get(
             "/internal/v1/users?email=member@example.com",
             &session.context(),
-            None,
         )
         .await;
-    assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+    assert_eq!(as_user.status, StatusCode::FORBIDDEN);
 }
 
-async fn revocations(auth: &common::TestAuth, query: &str) -> Value {
-    let response = auth
-        .call(
-            Method::GET,
-            &format!("/internal/v1/revocations{query}"),
-            &common::service_context(),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+async fn revocations(auth: &TestApp, query: &str) -> Value {
+    auth.get(
+        &format!("/internal/v1/revocations{query}"),
+        &contexts::service(),
+    )
+    .await
+    .expect(200)
 }
 
 fn seqs(page: &Value) -> Vec<i64> {
@@ -456,26 +345,21 @@ fn seqs(page: &Value) -> Vec<i64> {
 /// whose feed is stale can ask about one session.
 #[tokio::test]
 async fn the_revocation_feed_pages_prunes_and_resets_and_a_sessions_status_can_be_asked() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("feed@example.com").await;
     let sessions = [
         auth.log_in("feed@example.com").await,
         auth.log_in("feed@example.com").await,
         auth.log_in("feed@example.com").await,
     ];
-    let status = |session: &common::Session| {
+    let status = |session: &Session| {
         let path = format!(
             "/internal/v1/sessions/{}?user={}",
             session.session_id, session.user_id
         );
         let auth = &auth;
         async move {
-            let body: Value = auth
-                .call(Method::GET, &path, &common::service_context(), None)
-                .await
-                .json()
-                .await
-                .unwrap();
+            let body = auth.get(&path, &contexts::service()).await.expect(200);
             body["live"].as_bool().unwrap()
         }
     };
@@ -486,7 +370,8 @@ async fn the_revocation_feed_pages_prunes_and_resets_and_a_sessions_status_can_b
         &sessions[0].context(),
         None,
     )
-    .await;
+    .await
+    .expect(200);
     assert!(!status(&sessions[0]).await);
 
     let first = revocations(&auth, "?limit=2").await;
@@ -507,26 +392,11 @@ async fn the_revocation_feed_pages_prunes_and_resets_and_a_sessions_status_can_b
 
     // Revocations older than twice the token lifetime are pruned, and a
     // poller behind them is told to reset (and gets nothing older).
-    auth.database
-        .admin_client()
-        .await
-        .execute(
-            "UPDATE auth.revocations SET recorded_at = now() - interval '1 day'",
-            &[],
-        )
-        .await
-        .unwrap();
+    auth.run_sql("UPDATE auth.revocations SET recorded_at = now() - interval '1 day'")
+        .await;
     revocations(&auth, "").await;
     let behind = revocations(&auth, "?after=0").await;
     assert_eq!(behind["reset"], true);
     assert_eq!(seqs(&behind), Vec::<i64>::new());
-    let left: i64 = auth
-        .database
-        .admin_client()
-        .await
-        .query_one("SELECT count(*) FROM auth.revocations", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0);
+    assert_eq!(auth.count_rows("auth.revocations").await, 0);
 }

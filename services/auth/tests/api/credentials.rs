@@ -1,51 +1,42 @@
 //! Sign-in failures reveal nothing and are throttled per account, within a
 //! window, never per address.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, problem_code};
 use futures_util::{StreamExt, stream};
 use reqwest::StatusCode;
-use tokio::time::Instant;
+use serde_json::Value;
+use test_support::{Reply, TestApp, eventually};
 
-async fn body_without_request_id(
-    response: reqwest::Response,
-) -> (StatusCode, Vec<(String, String)>, serde_json::Value) {
-    let status = response.status();
-    let mut headers: Vec<(String, String)> = response
-        .headers()
+use crate::helpers::{AuthApp, PASSWORD, anonymous_from, spawn};
+
+/// Status, headers (without the per-request ones) and body (without its
+/// request id): what two answers must share to be indistinguishable.
+fn without_request_id(reply: Reply) -> (StatusCode, Vec<(String, String)>, Value) {
+    let mut headers: Vec<(String, String)> = reply
+        .headers
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "date" | "content-length"))
         .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
         .collect();
     headers.sort();
-    let mut body: serde_json::Value = response.json().await.unwrap();
+    let mut body = reply.body;
     body.as_object_mut().unwrap().remove("request_id");
-    (status, headers, body)
+    (reply.status, headers, body)
 }
 
 #[tokio::test]
 async fn an_unknown_user_and_a_wrong_password_get_identical_answers_after_the_same_work() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("known@example.com").await;
 
     let before = auth.metric("auth_password_verifications_total").await;
-    let unknown =
-        body_without_request_id(auth.log_in_raw("nobody@example.com", PASSWORD).await).await;
+    let unknown = without_request_id(auth.log_in_as("nobody@example.com", PASSWORD).await);
     let after_unknown = auth.metric("auth_password_verifications_total").await;
-    let wrong = body_without_request_id(
-        auth.log_in_raw("known@example.com", "not the right passphrase")
+    let wrong = without_request_id(
+        auth.log_in_as("known@example.com", "not the right passphrase")
             .await,
-    )
-    .await;
+    );
     let after_wrong = auth.metric("auth_password_verifications_total").await;
 
     assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
@@ -59,41 +50,37 @@ async fn an_unknown_user_and_a_wrong_password_get_identical_answers_after_the_sa
     assert_eq!(auth.audit_events("login_failed").await.len(), 2);
 }
 
-/// Waits until `account` is no longer locked (its lock has run out).
-async fn wait_until_unlocked(auth: &common::TestAuth, account: &str) {
-    let admin = auth.database.admin_client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let locked: bool = admin
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM auth.login_throttle
-                                 WHERE subject = $1 AND locked_until > now())",
-                &[&account],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if !locked {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{account} is still locked");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until `account`'s lock has run out.
+async fn wait_until_unlocked(auth: &TestApp, account: &str) {
+    let admin = auth.database().admin_client().await;
+    eventually(
+        &format!("the lock of {account} to end"),
+        Duration::from_secs(10),
+        || async {
+            let locked: bool = admin
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM auth.login_throttle
+                                     WHERE subject = $1 AND locked_until > now())",
+                    &[&account],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (!locked).then_some(())
+        },
+    )
+    .await;
 }
 
-fn retry_after(response: &reqwest::Response) -> u64 {
-    response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+fn retry_after(reply: &Reply) -> u64 {
+    reply.header("retry-after").unwrap().parse().unwrap()
 }
 
 #[tokio::test]
 async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_signing_in_there() {
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("regular@example.com").await;
-    let shared_address = common::anonymous_from("203.0.113.7");
+    let shared_address = anonymous_from("203.0.113.7");
 
     let statuses: Vec<StatusCode> = stream::iter(0..100)
         .map(|i| {
@@ -101,7 +88,7 @@ async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_
             async move {
                 auth.log_in_from(ctx, &format!("made-up-{i}@example.com"), "a guess")
                     .await
-                    .status()
+                    .status
             }
         })
         .buffer_unordered(8)
@@ -112,11 +99,11 @@ async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_
         "each made-up account is only a failed sign-in: {statuses:?}"
     );
 
-    let response = auth
+    let reply = auth
         .log_in_from(&shared_address, "regular@example.com", PASSWORD)
         .await;
     assert_eq!(
-        response.status(),
+        reply.status,
         StatusCode::OK,
         "the address is not locked for the people behind it"
     );
@@ -124,7 +111,7 @@ async fn a_hundred_failed_logins_from_one_address_do_not_keep_another_user_from_
 
 #[tokio::test]
 async fn wrong_passwords_lock_only_their_account_for_a_growing_time_and_each_lock_ends() {
-    let auth = common::spawn(&[
+    let auth = spawn(&[
         ("service.throttle_max_failures", "3".to_owned()),
         ("service.throttle_base_backoff_secs", "1".to_owned()),
         ("service.throttle_max_backoff_secs", "2".to_owned()),
@@ -132,103 +119,74 @@ async fn wrong_passwords_lock_only_their_account_for_a_growing_time_and_each_loc
     .await;
     auth.sign_up("target@example.com").await;
     auth.sign_up("neighbour@example.com").await;
-    let office = common::anonymous_from("198.51.100.20");
+    let office = anonymous_from("198.51.100.20");
+    let target = |password: &'static str| auth.log_in_from(&office, "target@example.com", password);
     for attempt in 1..=3 {
-        let response = auth
-            .log_in_from(&office, "target@example.com", "wrong passphrase here")
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNAUTHORIZED,
-            "attempt {attempt}"
-        );
+        let reply = target("wrong passphrase here").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
 
     // Locked now: even the right password is refused with 429.
-    let throttled = auth
-        .log_in_from(&office, "target@example.com", PASSWORD)
-        .await;
-    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let throttled = target(PASSWORD).await;
+    throttled.expect_problem(429, "auth.throttled");
     assert_eq!(retry_after(&throttled), 1);
-    assert_eq!(problem_code(throttled).await.1, "auth.throttled");
     assert_eq!(auth.audit_events("login_throttled").await.len(), 1);
 
     // Only that account: a neighbour at the same address signs in.
     let neighbour = auth
         .log_in_from(&office, "neighbour@example.com", PASSWORD)
         .await;
-    assert_eq!(neighbour.status(), StatusCode::OK);
+    assert_eq!(neighbour.status, StatusCode::OK);
 
     // The lock ends; the failures are still within the window, so the next
     // one locks again, for twice as long.
     wait_until_unlocked(&auth, "target@example.com").await;
-    let again = auth
-        .log_in_from(&office, "target@example.com", "wrong passphrase here")
-        .await;
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
-    let throttled = auth
-        .log_in_from(&office, "target@example.com", PASSWORD)
-        .await;
-    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let again = target("wrong passphrase here").await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    let throttled = target(PASSWORD).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(retry_after(&throttled), 2);
 
     wait_until_unlocked(&auth, "target@example.com").await;
-    let response = auth
-        .log_in_from(&office, "target@example.com", PASSWORD)
-        .await;
     assert_eq!(
-        response.status(),
+        target(PASSWORD).await.status,
         StatusCode::OK,
         "the lock lifted after the backoff"
     );
     // A success resets the account's count: one new failure does not lock again.
     assert_eq!(
-        auth.log_in_from(&office, "target@example.com", "wrong passphrase here")
-            .await
-            .status(),
+        target("wrong passphrase here").await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        auth.log_in_from(&office, "target@example.com", PASSWORD)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(target(PASSWORD).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn failures_older_than_the_window_no_longer_count_towards_a_lock() {
-    let auth = common::spawn(&[
+    let auth = spawn(&[
         ("service.throttle_max_failures", "3".to_owned()),
         ("service.throttle_window_secs", "900".to_owned()),
     ])
     .await;
     auth.sign_up("patient@example.com").await;
-    let wrong = || auth.log_in_raw("patient@example.com", "wrong passphrase here");
-    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+    let wrong = || auth.log_in_as("patient@example.com", "wrong passphrase here");
+    assert_eq!(wrong().await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong().await.status, StatusCode::UNAUTHORIZED);
 
     // Sixteen minutes pass for the failures so far.
-    auth.database
-        .admin_client()
-        .await
-        .execute(
-            "UPDATE auth.login_throttle
-                SET recent_failures = ARRAY(SELECT f - interval '16 minutes'
-                                              FROM unnest(recent_failures) AS f),
-                    last_failure_at = last_failure_at - interval '16 minutes'",
-            &[],
-        )
-        .await
-        .unwrap();
+    auth.run_sql(
+        "UPDATE auth.login_throttle
+            SET recent_failures = ARRAY(SELECT f - interval '16 minutes'
+                                          FROM unnest(recent_failures) AS f),
+                last_failure_at = last_failure_at - interval '16 minutes'",
+    )
+    .await;
 
     // Two more would make four in all, but only two in the window.
-    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(wrong().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong().await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong().await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        auth.log_in_raw("patient@example.com", PASSWORD)
-            .await
-            .status(),
+        auth.log_in_as("patient@example.com", PASSWORD).await.status,
         StatusCode::OK,
         "the account is not locked"
     );
@@ -237,7 +195,7 @@ async fn failures_older_than_the_window_no_longer_count_towards_a_lock() {
 #[tokio::test]
 async fn a_password_hashed_with_older_parameters_is_rehashed_at_login() {
     use argon2::password_hash::{PasswordHasher as _, SaltString};
-    let auth = common::spawn(&[]).await;
+    let auth = spawn(&[]).await;
     auth.sign_up("legacy@example.com").await;
     let weak = argon2::Argon2::new(
         argon2::Algorithm::Argon2id,
@@ -250,7 +208,7 @@ async fn a_password_hashed_with_older_parameters_is_rehashed_at_login() {
     )
     .unwrap()
     .to_string();
-    let admin = auth.database.admin_client().await;
+    let admin = auth.database().admin_client().await;
     admin
         .execute(
             "UPDATE auth.users SET password_hash = $1 WHERE email = 'legacy@example.com'",

@@ -1,44 +1,9 @@
-//! Input that has been checked: an `Email`, a `NewPassword` or a
-//! `DisplayName` cannot be built from bad data.
+//! The rules a new password must pass. Hashing is elsewhere
+//! ([`crate::password_hasher`]): it needs a worker pool, not a rule.
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::AuthError;
-
-/// A normalised (trimmed, lower-cased) address with one `@`, a non-empty
-/// local part and a dotted domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(raw: &str) -> Result<Self, AuthError> {
-        let email = raw.trim().to_lowercase();
-        let invalid = || AuthError::Invalid {
-            field: "email",
-            message: "is not a valid email address".into(),
-        };
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid());
-        }
-        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-        let domain_ok = !domain.contains('@')
-            && domain.contains('.')
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
-        if local.is_empty() || local.len() > 64 || !domain_ok {
-            return Err(invalid());
-        }
-        Ok(Self(email))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+use super::Invalid;
 
 /// Passwords people pick most often that are long enough to pass the
 /// length rule; shorter ones are refused by length already.
@@ -144,21 +109,21 @@ impl std::fmt::Debug for NewPassword {
 }
 
 impl NewPassword {
-    pub fn parse(raw: &SecretString) -> Result<Self, AuthError> {
+    pub fn parse(raw: &SecretString) -> Result<Self, Invalid> {
         let value = raw.expose_secret();
         let length = value.chars().count();
         if !(12..=1024).contains(&length) {
-            return Err(AuthError::Invalid {
+            return Err(Invalid {
                 field: "password",
-                message: "must be 12 to 1024 characters long".into(),
+                message: "must be 12 to 1024 characters long",
             });
         }
         let lowered = value.to_lowercase();
         let single_character = value.chars().all(|c| value.starts_with(c));
         if single_character || COMMON_PASSWORDS.contains(&lowered.as_str()) {
-            return Err(AuthError::Invalid {
+            return Err(Invalid {
                 field: "password",
-                message: "is one of the most common passwords; choose another".into(),
+                message: "is one of the most common passwords; choose another",
             });
         }
         Ok(Self(raw.clone()))
@@ -169,50 +134,9 @@ impl NewPassword {
     }
 }
 
-/// 1..=100 characters after trimming, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayName(String);
-
-impl DisplayName {
-    pub fn parse(raw: &str) -> Result<Self, AuthError> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AuthError::Invalid {
-                field: "display_name",
-                message: "must be 1 to 100 printable characters".into(),
-            });
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emails_are_normalised_and_bad_ones_refused() {
-        assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a da@example.com",
-            "ada@@example.com",
-            "ada@-x.com",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn passwords_need_length_and_must_not_be_common() {
@@ -223,13 +147,5 @@ mod tests {
         assert!(!ok("Password1234"));
         assert!(!ok("aaaaaaaaaaaaaaa"));
         assert!(ok(&"ab".repeat(512)));
-    }
-
-    #[test]
-    fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ada  ").unwrap().as_str(), "Ada");
-        assert!(DisplayName::parse("   ").is_err());
-        assert!(DisplayName::parse(&"n".repeat(101)).is_err());
-        assert!(DisplayName::parse("a\u{7}b").is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! Access tokens (EdDSA JWTs) and opaque refresh tokens.
+//! Access tokens (EdDSA JWTs) and opaque refresh tokens: what they say
+//! and how they are made.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -6,9 +7,8 @@ use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::signing_keys::Keyring;
 use crate::crypto::{self, CryptoError};
-use crate::error::AuthError;
-use crate::keys::Keyring;
 
 pub const REFRESH_PREFIX: &str = "flr_";
 
@@ -46,7 +46,11 @@ pub struct Subject {
 }
 
 impl AccessTokenIssuer {
-    pub fn issue(&self, keyring: &Keyring, subject: &Subject) -> Result<String, AuthError> {
+    pub fn issue(
+        &self,
+        keyring: &Keyring,
+        subject: &Subject,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -63,11 +67,28 @@ impl AccessTokenIssuer {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(keyring.signing.kid.clone());
         header.typ = Some("at+jwt".to_owned());
-        Ok(jsonwebtoken::encode(
-            &header,
-            &claims,
-            &keyring.signing.key,
-        )?)
+        jsonwebtoken::encode(&header, &claims, &keyring.signing.key)
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Tokens)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String)]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
     }
 }
 

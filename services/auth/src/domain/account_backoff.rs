@@ -38,6 +38,12 @@ impl AccountBackoff {
     }
 }
 
+/// The `Retry-After` of a sign-in refused because its account is locked
+/// for `locked_for_secs` more: at least one second.
+pub fn retry_after_secs(locked_for_secs: i64) -> u64 {
+    u64::try_from(locked_for_secs.max(1)).unwrap_or(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,7 @@
 //! Passwords, tokens, API keys and private keys never reach the logs or a
-//! response that is not meant to carry them. A test binary of its own: it
-//! installs the global log subscriber, at debug level to be strict.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
+//! response that is not meant to carry them. The test installs the global
+//! log subscriber, at debug level to be strict; nextest runs it in a
+//! process of its own, so it sees exactly this service's logs.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -18,10 +11,11 @@ use auth_service::settings::{DEV_MASTER_KEY, DEV_MASTER_KEY_ID};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{Duration, Utc};
-use common::PASSWORD;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tenant_core::Role;
+use test_support::contexts;
+
+use crate::helpers::{AuthApp, PASSWORD, spawn};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -47,68 +41,47 @@ async fn no_secret_appears_in_logs_or_in_responses_not_meant_to_carry_it() {
         .with_writer(move || writer.clone())
         .init();
 
-    let auth = common::spawn(&[("service.refresh_grace_secs", "0".to_owned())]).await;
+    let auth = spawn(&[("service.refresh_grace_secs", "0".to_owned())]).await;
     let mut responses = Vec::new();
     let signup = auth.sign_up("secret@example.com").await;
     responses.push(signup.to_string());
     let session = auth.log_in("secret@example.com").await;
-    let _ = auth
-        .log_in_raw("secret@example.com", "a wrong passphrase here")
-        .await;
-    let rotated: Value = auth
-        .refresh(&session.refresh_token)
+    auth.log_in_as("secret@example.com", "a wrong passphrase here")
         .await
-        .json()
-        .await
-        .unwrap();
+        .expect_problem(401, "auth.invalid_credentials");
+    let rotated = auth.refresh(&session.refresh_token).await.expect(200);
     let reused = auth.refresh(&session.refresh_token).await; // reuse: family revoked, logged
-    responses.push(reused.text().await.unwrap());
+    responses.push(reused.text);
     let second = auth.log_in("secret@example.com").await;
-    let me = auth
-        .call(Method::GET, "/v1/me", &second.context(), None)
-        .await
-        .text()
-        .await
-        .unwrap();
-    responses.push(me);
+    responses.push(auth.get("/v1/me", &second.context()).await.text);
     let project = uuid::Uuid::now_v7();
-    let created: Value = auth
-        .call(
-            Method::POST,
-            &format!("/v1/projects/{project}/api-keys"),
-            &second.in_project(project, Role::Admin),
-            Some(json!({ "name": "ci", "role": "member", "expires_at": Utc::now() + Duration::days(3) })),
+    let api_keys = format!("/v1/projects/{project}/api-keys");
+    let admin = second.in_project(project, Role::Admin);
+    let created = auth
+        .post(
+            &api_keys,
+            &admin,
+            json!({ "name": "ci", "role": "member", "expires_at": Utc::now() + Duration::days(3) }),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .expect(201);
     let api_key = created["key"].as_str().unwrap().to_owned();
-    let listed = auth
-        .call(
-            Method::GET,
-            &format!("/v1/projects/{project}/api-keys"),
-            &second.in_project(project, Role::Admin),
-            None,
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    responses.push(listed);
-    let _ = auth
-        .call(
-            Method::POST,
-            "/internal/v1/api-keys/introspect",
-            &common::service_context(),
-            Some(json!({ "key": api_key })),
-        )
-        .await;
+    responses.push(auth.get(&api_keys, &admin).await.text);
+    auth.introspect(&api_key).await.expect(200);
     responses.push(auth.jwks().await.to_string());
+    // The internal user lookup answers with the user, never the hash.
+    responses.push(
+        auth.get(
+            "/internal/v1/users?email=secret@example.com",
+            &contexts::service(),
+        )
+        .await
+        .text,
+    );
 
     // The private key material, recovered from the database the hard way.
     let row = auth
-        .database
+        .database()
         .admin_client()
         .await
         .query_one("SELECT kid, private_key_ciphertext, nonce, master_key_id FROM auth.signing_keys LIMIT 1", &[])
