@@ -13,9 +13,9 @@ async fn run(
 ) -> (Result<ImportSummary, ImportError>, String) {
     let settings = app.settings();
     let db = app.db().await;
-    let users = project_service::user_directory(&settings).unwrap();
+    let auth = project_service::auth_client::AuthClient::new(&settings).unwrap();
     let mut out = Vec::new();
-    let result = import(&db, &users, source, dry_run, &mut out).await;
+    let result = import(&db, &auth, source, dry_run, &mut out).await;
     (result, String::from_utf8(out).unwrap())
 }
 
@@ -244,7 +244,7 @@ async fn the_import_never_demotes_a_projects_last_owner() {
     assert!(
         matches!(
             &error,
-            ImportError::Project { slug, source: project_service::error::ProjectError::LastOwner } if slug == "web"
+            ImportError::Project { slug, source: project_service::error::ProjectError::Refused(project_service::domain::Refusal::LastOwner) } if slug == "web"
         ),
         "{error:?}"
     );
