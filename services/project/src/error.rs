@@ -1,14 +1,18 @@
 //! The project service's errors and their one mapping to problems.
 //!
-//! Every variant has a stable `code`. Constraint names map to domain errors
-//! here and nowhere else (`projects_slug_key` -> `project.slug_taken`).
-//! A caller who is not a member of a project gets exactly the problem a
-//! nonexistent project gives, so membership never leaks existence.
+//! Every variant has a stable `code`, given in [`ProjectError::problem`] and
+//! nowhere else. Constraint names map to domain errors in the one
+//! `From<DbError>` (`projects_slug_key` -> `project.slug_taken`). A caller
+//! who is not a member of a project gets exactly the problem a nonexistent
+//! project gives, so membership never leaks existence.
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 use tenant_core::client::ServiceCallError;
-use tenant_core::{DbError, Problem, Role};
+use tenant_core::idempotency::InvalidIdempotencyKey;
+use tenant_core::{DbError, Problem};
 
-use crate::domain::Invalid;
+use crate::domain::{Invalid, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -17,12 +21,9 @@ pub enum ProjectError {
     NotFound,
     #[error("the slug is taken")]
     SlugTaken,
-    #[error("this operation needs the {needed} role or higher")]
-    RoleTooLow { needed: Role },
-    #[error("only owners grant, change or remove the owner role")]
-    OwnerRequired,
-    #[error("a project needs at least one owner")]
-    LastOwner,
+    /// A membership rule forbids the change.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("the project is archived; restore it first")]
     Archived,
     #[error("the user is not a member of this project")]
@@ -35,8 +36,10 @@ pub enum ProjectError {
     UserDisabled,
     #[error("{0}")]
     InvalidInput(#[from] Invalid),
-    #[error("{0}")]
-    InvalidIdempotencyKey(Invalid),
+    #[error("name: at most 100 characters")]
+    NameFilterTooLong,
+    #[error(transparent)]
+    InvalidIdempotencyKey(#[from] InvalidIdempotencyKey),
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     #[error("the project created with this Idempotency-Key is no longer available")]
@@ -49,17 +52,20 @@ pub enum ProjectError {
     ContextMismatch,
     #[error("no access: not a member, or the project is not available")]
     NoAccess,
-    #[error("{0}")]
-    InvalidAccessQuery(&'static str),
+    #[error("give `user`, or `api_key_project` with `role`, and `project`")]
+    AmbiguousAccessQuery,
+    #[error("`after` cannot be negative")]
+    NegativeFeedPosition,
     #[error("a stored value is not one this build knows: {0}")]
     CorruptRow(String),
     #[error("database error")]
-    Database(#[source] DbError),
+    Db(#[source] DbError),
     #[error("the auth service did not answer as expected")]
     Auth(#[source] ServiceCallError),
-    /// A problem from tenant-core (missing user, platform admin required).
+    /// A refusal of tenant-core's (no user, not a platform admin, not a
+    /// service, a bad page request), passed on as it was raised.
     #[error("{0}")]
-    Problem(Problem),
+    Context(#[from] Problem),
 }
 
 impl From<DbError> for ProjectError {
@@ -68,54 +74,117 @@ impl From<DbError> for ProjectError {
             Some("projects_slug_key") => Self::SlugTaken,
             Some("projects_idempotency_key") => Self::IdempotencyRace,
             Some("memberships_pkey") if error.is_unique_violation() => Self::AlreadyMember,
-            _ => Self::Database(error),
+            _ => Self::Db(error),
         }
     }
 }
 
-impl From<Problem> for ProjectError {
-    fn from(problem: Problem) -> Self {
-        Self::Problem(problem)
+impl ProjectError {
+    /// What the client sees; causes go to the log only.
+    pub fn problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            Self::NotFound => Problem::not_found("project.not_found", detail),
+            Self::SlugTaken => Problem::conflict("project.slug_taken", detail),
+            Self::Refused(Refusal::RoleTooLow { .. }) => {
+                Problem::forbidden("project.role_too_low", detail)
+            }
+            Self::Refused(Refusal::OwnerRequired) => {
+                Problem::forbidden("membership.owner_required", detail)
+            }
+            Self::Refused(Refusal::LastOwner) => Problem::conflict("project.last_owner", detail),
+            Self::Archived => Problem::conflict("project.archived", detail),
+            Self::MemberNotFound => Problem::not_found("membership.not_found", detail),
+            Self::AlreadyMember => Problem::conflict("membership.exists", detail),
+            Self::UnknownUser => Problem::unprocessable("membership.unknown_user", detail),
+            Self::UserDisabled => Problem::unprocessable("membership.user_disabled", detail),
+            Self::InvalidInput(_) => Problem::unprocessable("request.invalid_body", detail),
+            Self::NameFilterTooLong => Problem::bad_request("request.invalid_query", detail),
+            Self::InvalidIdempotencyKey(_) => {
+                Problem::bad_request("idempotency.invalid_key", detail)
+            }
+            Self::IdempotencyKeyReused => Problem::unprocessable("idempotency.key_reused", detail),
+            Self::IdempotentResultGone | Self::IdempotencyRace => {
+                Problem::conflict("idempotency.result_gone", detail)
+            }
+            Self::ContextMismatch => Problem::bad_request("project.context_mismatch", detail),
+            Self::NoAccess => Problem::not_found("access.not_found", detail),
+            Self::AmbiguousAccessQuery | Self::NegativeFeedPosition => {
+                Problem::bad_request("access.invalid_query", detail)
+            }
+            Self::CorruptRow(_) => Problem::internal_cause(self),
+            Self::Db(db) => db.problem(),
+            Self::Auth(_) => Problem::unavailable("dependency.unavailable", 2)
+                .with_detail("a service this request depends on did not answer as expected")
+                .with_cause(self),
+            Self::Context(problem) => reissued(problem),
+        }
     }
 }
 
-impl From<ProjectError> for Problem {
-    fn from(error: ProjectError) -> Self {
-        let detail = error.to_string();
-        match error {
-            ProjectError::NotFound => Problem::not_found("project.not_found", detail),
-            ProjectError::SlugTaken => Problem::conflict("project.slug_taken", detail),
-            ProjectError::RoleTooLow { .. } => Problem::forbidden("project.role_too_low", detail),
-            ProjectError::OwnerRequired => Problem::forbidden("membership.owner_required", detail),
-            ProjectError::LastOwner => Problem::conflict("project.last_owner", detail),
-            ProjectError::Archived => Problem::conflict("project.archived", detail),
-            ProjectError::MemberNotFound => Problem::not_found("membership.not_found", detail),
-            ProjectError::AlreadyMember => Problem::conflict("membership.exists", detail),
-            ProjectError::UnknownUser => Problem::unprocessable("membership.unknown_user", detail),
-            ProjectError::UserDisabled => {
-                Problem::unprocessable("membership.user_disabled", detail)
-            }
-            ProjectError::InvalidInput(_) => Problem::unprocessable("request.invalid_body", detail),
-            ProjectError::InvalidIdempotencyKey(_) => {
-                Problem::bad_request("idempotency.invalid_key", detail)
-            }
-            ProjectError::IdempotencyKeyReused => {
-                Problem::unprocessable("idempotency.key_reused", detail)
-            }
-            ProjectError::IdempotentResultGone | ProjectError::IdempotencyRace => {
-                Problem::conflict("idempotency.result_gone", detail)
-            }
-            ProjectError::ContextMismatch => {
-                Problem::bad_request("project.context_mismatch", detail)
-            }
-            ProjectError::NoAccess => Problem::not_found("access.not_found", detail),
-            ProjectError::InvalidAccessQuery(_) => {
-                Problem::bad_request("access.invalid_query", detail)
-            }
-            ProjectError::CorruptRow(_) => Problem::internal(error),
-            ProjectError::Database(source) => source.into(),
-            ProjectError::Auth(source) => source.into(),
-            ProjectError::Problem(problem) => problem,
+impl ResponseError for ProjectError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.problem().error_response()
+    }
+}
+
+/// `problem` again, as the client would have seen it. `Problem` is not
+/// `Clone`, and the ones tenant-core refuses a request with carry a status,
+/// code, title and detail only; the title is the part of its `Display`
+/// (`{title} ({code}): {detail}`) before the code.
+fn reissued(problem: &Problem) -> Problem {
+    let shown = problem.to_string();
+    let title = shown
+        .split_once(&format!(" ({})", problem.code()))
+        .map_or("Error", |(title, _)| title)
+        .to_owned();
+    let again = Problem::new(problem.status(), problem.code().to_owned(), title);
+    let again = match problem.detail() {
+        Some(detail) => again.with_detail(detail),
+        None => again,
+    };
+    again.with_cause(problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn body(problem: &Problem) -> serde_json::Value {
+        let bytes = problem
+            .error_response()
+            .into_body()
+            .try_into_bytes()
+            .unwrap_or_default();
+        let mut body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        body.as_object_mut().unwrap().remove("request_id");
+        body
+    }
+
+    /// What tenant-core refuses requests with before a handler runs.
+    fn refusals() -> [Problem; 3] {
+        [
+            Problem::forbidden(
+                "auth.user_required",
+                "this operation needs a signed-in user",
+            ),
+            Problem::bad_request("pagination.invalid_cursor", "the cursor is not valid"),
+            Problem::unauthorized("context.missing_token", "no token"),
+        ]
+    }
+
+    #[test]
+    fn a_refusal_of_tenant_core_reaches_the_client_as_it_was_raised() {
+        for (raised, expected) in refusals().into_iter().zip(refusals()) {
+            let passed_on = ProjectError::from(raised).problem();
+            assert_eq!(passed_on.status(), expected.status());
+            assert_eq!(body(&passed_on), body(&expected));
         }
     }
 }

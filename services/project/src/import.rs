@@ -17,18 +17,19 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::Deserialize;
+use tenant_core::email::Email;
 use tenant_core::{Db, Role, TenantTx};
 use uuid::Uuid;
 
+use crate::auth_client::{AuthClient, DirectoryUser};
 use crate::domain::{
-    Description, Email, Plan, ProjectName, ProjectSettings, ProjectSlug, ProjectStatus,
-    SettingsPatch,
+    Description, Plan, ProjectName, ProjectSettings, ProjectSlug, ProjectStatus, SettingsPatch,
 };
 use crate::error::ProjectError;
+use crate::member_scope::check_an_owner_remains;
 use crate::repository::memberships;
 use crate::repository::projects::{self, NewProject, ProjectRow};
-use crate::users::{DirectoryUser, UserDirectory};
-use crate::{SPEC, Settings, rules, user_directory};
+use crate::{SPEC, Settings};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,8 +133,8 @@ pub async fn run_file(
     let db = Db::connect(database, "project", &format!("{}-import", SPEC.name))
         .await
         .map_err(|error| ImportError::Startup(Box::new(error)))?;
-    let users = user_directory(settings).map_err(|error| ImportError::Startup(Box::new(error)))?;
-    let summary = import(&db, &users, &source, dry_run, out).await;
+    let auth = AuthClient::new(settings).map_err(|error| ImportError::Startup(Box::new(error)))?;
+    let summary = import(&db, &auth, &source, dry_run, out).await;
     db.close();
     summary
 }
@@ -141,14 +142,14 @@ pub async fn run_file(
 /// Imports the YAML in `source`, writing one line per change to `out`.
 pub async fn import(
     db: &Db,
-    users: &UserDirectory,
+    auth: &AuthClient,
     source: &str,
     dry_run: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<ImportSummary, ImportError> {
     let file: ImportFile = serde_norway::from_str(source)?;
     check_file(&file)?;
-    let directory = resolve_users(users, &file).await?;
+    let directory = resolve_users(auth, &file).await?;
     let existing = check_against_registry(db, &file).await?;
 
     let mut summary = ImportSummary::default();
@@ -216,7 +217,7 @@ fn check_file(file: &ImportFile) -> Result<(), ImportError> {
 /// Every email in the file, looked up once; unknown or disabled users are
 /// all reported together.
 async fn resolve_users(
-    users: &UserDirectory,
+    auth: &AuthClient,
     file: &ImportFile,
 ) -> Result<BTreeMap<Email, DirectoryUser>, ImportError> {
     let emails: BTreeSet<&Email> = file
@@ -228,7 +229,7 @@ async fn resolve_users(
     let mut directory = BTreeMap::new();
     let mut problems = Vec::new();
     for email in emails {
-        match users.find_by_email(email, &request_id).await {
+        match auth.find_user_by_email(email, &request_id).await {
             Ok(user) => {
                 directory.insert(email.clone(), user);
             }
@@ -415,10 +416,7 @@ async fn update_project(
                 members_touched += 1;
             }
             Some(current) if current.role != member.role => {
-                if current.role == Role::Owner {
-                    let owners = memberships::count_owners(&tx, id).await?;
-                    rules::check_keeps_an_owner(current.role, Some(member.role), owners)?;
-                }
+                check_an_owner_remains(&tx, id, current.role, Some(member.role)).await?;
                 memberships::set_role(&tx, id, user.id, member.role).await?;
                 lines.push(format!(
                     "changed {} from {} to {}",

@@ -6,7 +6,7 @@ use tenant_core::{Role, TenantTx};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::role_column;
+use super::{column, role_column};
 use crate::error::ProjectError;
 
 #[derive(Debug, Clone)]
@@ -19,17 +19,17 @@ pub struct MemberRow {
 
 impl MemberRow {
     fn from_row(row: &Row) -> Result<Self, ProjectError> {
-        let corrupt = |error: tokio_postgres::Error| ProjectError::CorruptRow(error.to_string());
         Ok(Self {
-            user_id: row.try_get("user_id").map_err(corrupt)?,
+            user_id: column(row, "user_id")?,
             role: role_column(row, "role")?,
-            created_at: row.try_get("created_at").map_err(corrupt)?,
-            updated_at: row.try_get("updated_at").map_err(corrupt)?,
+            created_at: column(row, "created_at")?,
+            updated_at: column(row, "updated_at")?,
         })
     }
 }
 
 /// Adds a member; `memberships_pkey` is violated when they already are one.
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
 pub async fn insert(
     tx: &TenantTx,
     project: Uuid,
@@ -48,6 +48,7 @@ pub async fn insert(
 }
 
 /// A member's row, locked for the rest of the transaction.
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
 pub async fn lock(
     tx: &TenantTx,
     project: Uuid,
@@ -65,6 +66,7 @@ pub async fn lock(
     row.as_ref().map(MemberRow::from_row).transpose()
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
 pub async fn set_role(
     tx: &TenantTx,
     project: Uuid,
@@ -83,6 +85,7 @@ pub async fn set_role(
     MemberRow::from_row(&row)
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
 pub async fn remove(tx: &TenantTx, project: Uuid, user: Uuid) -> Result<bool, ProjectError> {
     let removed = tx
         .execute(
@@ -93,17 +96,21 @@ pub async fn remove(tx: &TenantTx, project: Uuid, user: Uuid) -> Result<bool, Pr
     Ok(removed > 0)
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %project), err)]
 pub async fn count_owners(tx: &TenantTx, project: Uuid) -> Result<i64, ProjectError> {
     let row = tx
         .query_one(
-            "SELECT count(*) FROM project.memberships WHERE project_id = $1 AND role = 'owner'",
+            "SELECT count(*) AS owners
+               FROM project.memberships
+              WHERE project_id = $1 AND role = 'owner'",
             &[&project],
         )
         .await?;
-    Ok(row.get(0))
+    column(&row, "owners")
 }
 
 /// Members ordered by user id (the primary key), after `after`.
+#[tracing::instrument(skip_all, fields(project_id = %project), err)]
 pub async fn list(
     tx: &TenantTx,
     project: Uuid,
@@ -123,6 +130,7 @@ pub async fn list(
     rows.iter().map(MemberRow::from_row).collect()
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
 pub async fn find(
     tx: &TenantTx,
     project: Uuid,

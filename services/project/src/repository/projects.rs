@@ -2,15 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tenant_core::idempotency::IdempotencyKey;
 use tenant_core::{Role, TenantTx};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use super::{parse_column, role_column};
+use super::{column, parse_column, role_column};
 use crate::domain::{
-    Description, IdempotencyKey, Plan, ProjectName, ProjectRef, ProjectSettings, ProjectSlug,
-    ProjectStatus,
+    Description, Plan, ProjectName, ProjectRef, ProjectSettings, ProjectSlug, ProjectStatus,
 };
 use crate::error::ProjectError;
 
@@ -38,20 +38,19 @@ pub struct ProjectRow {
 
 impl ProjectRow {
     fn from_row(row: &Row) -> Result<Self, ProjectError> {
-        let corrupt = |error: tokio_postgres::Error| ProjectError::CorruptRow(error.to_string());
-        let Json(settings): Json<serde_json::Value> = row.try_get("settings").map_err(corrupt)?;
+        let Json(settings): Json<serde_json::Value> = column(row, "settings")?;
         Ok(Self {
-            id: row.try_get("id").map_err(corrupt)?,
-            slug: row.try_get("slug").map_err(corrupt)?,
-            name: row.try_get("name").map_err(corrupt)?,
-            description: row.try_get("description").map_err(corrupt)?,
+            id: column(row, "id")?,
+            slug: column(row, "slug")?,
+            name: column(row, "name")?,
+            description: column(row, "description")?,
             plan: parse_column(row, "plan")?,
             status: parse_column(row, "status")?,
             settings: serde_json::from_value(settings)
                 .map_err(|error| ProjectError::CorruptRow(format!("settings: {error}")))?,
-            created_at: row.try_get("created_at").map_err(corrupt)?,
-            updated_at: row.try_get("updated_at").map_err(corrupt)?,
-            archived_at: row.try_get("archived_at").map_err(corrupt)?,
+            created_at: column(row, "created_at")?,
+            updated_at: column(row, "updated_at")?,
+            archived_at: column(row, "archived_at")?,
         })
     }
 }
@@ -79,6 +78,7 @@ pub struct NewProject<'a> {
 
 /// Inserts the registry row. Runs in the new project's own transaction,
 /// together with its owner membership.
+#[tracing::instrument(skip_all, fields(project_id = %new.id), err)]
 pub async fn insert(tx: &TenantTx, new: &NewProject<'_>) -> Result<ProjectRow, ProjectError> {
     let settings = settings_json(new.settings)?;
     let (key, fingerprint) = match new.idempotency {
@@ -113,6 +113,7 @@ pub async fn insert(tx: &TenantTx, new: &NewProject<'_>) -> Result<ProjectRow, P
 
 /// The project `user` created with `key`, whatever its status, with the
 /// fingerprint of the request that created it.
+#[tracing::instrument(skip_all, fields(user_id = %user), err)]
 pub async fn find_created_with_key(
     tx: &TenantTx,
     user: Uuid,
@@ -131,9 +132,7 @@ pub async fn find_created_with_key(
         )
         .await?;
     row.map(|row| {
-        let fingerprint: Option<String> = row
-            .try_get("request_fingerprint")
-            .map_err(|error| ProjectError::CorruptRow(error.to_string()))?;
+        let fingerprint: Option<String> = column(&row, "request_fingerprint")?;
         Ok((ProjectRow::from_row(&row)?, fingerprint))
     })
     .transpose()
@@ -143,6 +142,7 @@ pub async fn find_created_with_key(
 /// there is no such project or the user is not a member. Runs in
 /// `user_tx(user)`: one indexed query (slug or primary key, then the
 /// membership primary key).
+#[tracing::instrument(skip_all, fields(user_id = %user, project = %project), err)]
 pub async fn find_for_member(
     tx: &TenantTx,
     user: Uuid,
@@ -173,6 +173,7 @@ pub async fn find_for_member(
 }
 
 /// A project that is not deleted, membership aside (platform operations).
+#[tracing::instrument(skip_all, fields(project = %project), err)]
 pub async fn find(tx: &TenantTx, project: &ProjectRef) -> Result<Option<ProjectRow>, ProjectError> {
     const BY_ID: &str = concat!(
         "SELECT ",
@@ -193,6 +194,7 @@ pub async fn find(tx: &TenantTx, project: &ProjectRef) -> Result<Option<ProjectR
 
 /// The project holding `slug`, deleted ones included (a deleted project
 /// keeps its slug until it is purged).
+#[tracing::instrument(skip_all, fields(slug = %slug), err)]
 pub async fn find_by_slug_any_status(
     tx: &TenantTx,
     slug: &ProjectSlug,
@@ -212,6 +214,7 @@ pub async fn find_by_slug_any_status(
 
 /// Locks a project that is not deleted against concurrent lifecycle and
 /// membership changes for the rest of the transaction.
+#[tracing::instrument(skip_all, fields(project_id = %id), err)]
 pub async fn lock(tx: &TenantTx, id: Uuid) -> Result<Option<ProjectRow>, ProjectError> {
     let row = tx
         .query_opt(
@@ -228,6 +231,7 @@ pub async fn lock(tx: &TenantTx, id: Uuid) -> Result<Option<ProjectRow>, Project
     row.as_ref().map(ProjectRow::from_row).transpose()
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %id), err)]
 pub async fn update_details(
     tx: &TenantTx,
     id: Uuid,
@@ -252,6 +256,7 @@ pub async fn update_details(
 }
 
 /// Moves a project to `status`, stamping when it was archived or deleted.
+#[tracing::instrument(skip_all, fields(project_id = %id, status = %status), err)]
 pub async fn set_status(
     tx: &TenantTx,
     id: Uuid,
@@ -279,6 +284,7 @@ pub async fn set_status(
     ProjectRow::from_row(&row)
 }
 
+#[tracing::instrument(skip_all, fields(project_id = %id, plan = %plan), err)]
 pub async fn set_plan(tx: &TenantTx, id: Uuid, plan: Plan) -> Result<ProjectRow, ProjectError> {
     let row = tx
         .query_one(
@@ -328,6 +334,7 @@ pub const LIST_FOR_MEMBER: &str = concat!(
       LIMIT $6"
 );
 
+#[tracing::instrument(skip_all, fields(user_id = %user), err)]
 pub async fn list_for_member(
     tx: &TenantTx,
     user: Uuid,
@@ -340,6 +347,7 @@ pub async fn list_for_member(
 
 /// [`list_for_member`] with another SQL text taking the same parameters
 /// (the RLS test's query without its user filter).
+#[tracing::instrument(skip_all, fields(user_id = %user), err)]
 pub async fn list_with(
     tx: &TenantTx,
     sql: &str,

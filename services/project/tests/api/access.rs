@@ -1,30 +1,24 @@
 //! The internal access API and change feed the gateway authorizes with.
 
-use reqwest::Method;
+use std::time::Duration;
+
 use serde_json::json;
 use tenant_core::Role;
+use test_support::{Reply, eventually};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, id_of, service_context};
+use crate::helpers::{ProjectApp, id_of};
 
-async fn key_access(
-    app: &TestApp,
-    key_project: &str,
-    role: &str,
-    project: &str,
-) -> crate::helpers::Reply {
-    app.call(
-        &service_context(),
-        Method::GET,
-        &format!("/internal/v1/access?api_key_project={key_project}&role={role}&project={project}"),
-        None,
-    )
+async fn key_access(app: &ProjectApp, key_project: &str, role: &str, project: &str) -> Reply {
+    app.internal(&format!(
+        "/internal/v1/access?api_key_project={key_project}&role={role}&project={project}"
+    ))
     .await
 }
 
 #[tokio::test]
 async fn the_access_api_answers_a_members_role_status_and_plan_limits_by_id_or_slug() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     let project = app.create_project(&alice, "web", "Web").await;
@@ -51,7 +45,7 @@ async fn the_access_api_answers_a_members_role_status_and_plan_limits_by_id_or_s
 
 #[tokio::test]
 async fn the_access_api_is_404_without_a_membership_and_reports_archived_projects() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let eve = app.user("eve@example.com").await;
     app.create_project(&alice, "web", "Web").await;
@@ -81,7 +75,7 @@ async fn the_access_api_is_404_without_a_membership_and_reports_archived_project
 
 #[tokio::test]
 async fn an_api_key_reaches_only_its_own_active_project_with_at_most_the_member_role() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let web = id_of(&app.create_project(&alice, "web", "Web").await);
     let api = id_of(&app.create_project(&alice, "api", "API").await);
@@ -115,26 +109,19 @@ async fn an_api_key_reaches_only_its_own_active_project_with_at_most_the_member_
 
 #[tokio::test]
 async fn the_access_api_is_for_services_only_and_needs_one_kind_of_principal() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
 
-    app.call(
-        &alice.context(),
-        Method::GET,
+    app.get(
+        &alice,
         &format!("/internal/v1/access?user={}&project=web", alice.id),
-        None,
     )
     .await
     .expect_problem(403, "context.service_required");
-    app.call(
-        &alice.context(),
-        Method::GET,
-        "/internal/v1/access/changes",
-        None,
-    )
-    .await
-    .expect_problem(403, "context.service_required");
+    app.get(&alice, "/internal/v1/access/changes")
+        .await
+        .expect_problem(403, "context.service_required");
 
     for query in [
         "project=web".to_owned(),
@@ -146,28 +133,18 @@ async fn the_access_api_is_for_services_only_and_needs_one_kind_of_principal() {
         ),
         format!("api_key_project={}&project=web", Uuid::now_v7()),
     ] {
-        app.call(
-            &service_context(),
-            Method::GET,
-            &format!("/internal/v1/access?{query}"),
-            None,
-        )
-        .await
-        .expect_problem(400, "access.invalid_query");
+        app.internal(&format!("/internal/v1/access?{query}"))
+            .await
+            .expect_problem(400, "access.invalid_query");
     }
-    app.call(
-        &service_context(),
-        Method::GET,
-        "/internal/v1/access?user=not-a-uuid&project=web",
-        None,
-    )
-    .await
-    .expect_problem(400, "request.invalid_query");
+    app.internal("/internal/v1/access?user=not-a-uuid&project=web")
+        .await
+        .expect_problem(400, "request.invalid_query");
 }
 
 #[tokio::test]
 async fn the_change_feed_reports_membership_and_project_changes_in_order() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     let admin = app.platform_admin("root@example.com").await;
@@ -242,9 +219,8 @@ async fn the_change_feed_reports_membership_and_project_changes_in_order() {
 }
 
 /// Where the relay of membership changes to the auth service stands.
-async fn relay_position(app: &TestApp) -> i64 {
-    app.database
-        .admin_client()
+async fn relay_position(app: &ProjectApp) -> i64 {
+    app.admin()
         .await
         .query_one(
             "SELECT position FROM project.access_feed_cursors WHERE consumer = 'auth-key-creators'",
@@ -257,7 +233,7 @@ async fn relay_position(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_poller_behind_the_pruned_feed_or_ahead_of_it_is_told_to_reset() {
-    let app = TestApp::spawn_with(&[
+    let app = ProjectApp::spawn_with(&[
         ("service.access_changes_retained", "3".to_owned()),
         ("service.key_creator_relay_interval_ms", "50".to_owned()),
     ])
@@ -267,14 +243,12 @@ async fn a_poller_behind_the_pruned_feed_or_ahead_of_it_is_told_to_reset() {
         app.create_project(&alice, &format!("p{n}"), "P").await;
     }
     // Pruning waits for the relay to the auth service.
-    let started = std::time::Instant::now();
-    while relay_position(&app).await < 6 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "the relay did not deliver the changes"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the relay to deliver the changes",
+        Duration::from_secs(10),
+        || async { (relay_position(&app).await >= 6).then_some(()) },
+    )
+    .await;
     // The first poll prunes down to the newest three changes.
     let latest = app.changes("?after=0").await["latest"].as_i64().unwrap();
     assert_eq!(latest, 6);
@@ -287,28 +261,24 @@ async fn a_poller_behind_the_pruned_feed_or_ahead_of_it_is_told_to_reset() {
     assert_eq!(current["changes"].as_array().unwrap().len(), 3);
     let ahead = app.changes("?after=99").await;
     assert_eq!(ahead["reset"], true);
-    app.call(
-        &service_context(),
-        Method::GET,
-        "/internal/v1/access/changes?after=-1",
-        None,
-    )
-    .await
-    .expect_problem(400, "access.invalid_query");
+    app.internal("/internal/v1/access/changes?after=-1")
+        .await
+        .expect_problem(400, "access.invalid_query");
 }
 
-/// The relay to the auth service cannot deliver (nothing listens where it
-/// sends): pruning keeps every change it has not delivered, however few
-/// the retention allows, so the auth service learns of each later.
+/// The relay to the auth service cannot deliver (where it sends, a socket
+/// takes connections and never answers): pruning keeps every change it
+/// has not delivered, however few the retention allows, so the auth
+/// service learns of each later.
 #[tokio::test]
 async fn the_feed_keeps_changes_the_relay_to_the_auth_service_has_not_delivered() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nowhere = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let app = TestApp::spawn_with(&[
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", silent.local_addr().unwrap());
+    let app = ProjectApp::spawn_with(&[
         ("service.access_changes_retained", "3".to_owned()),
         ("service.key_creator_relay_interval_ms", "50".to_owned()),
         ("service.auth_url", nowhere),
+        ("service.auth_timeout_ms", "200".to_owned()),
     ])
     .await;
     let alice = app.user("alice@example.com").await;
@@ -321,12 +291,13 @@ async fn the_feed_keeps_changes_the_relay_to_the_auth_service_has_not_delivered(
     assert_eq!(kept["reset"], false);
     assert_eq!(kept["changes"].as_array().unwrap().len(), 6);
     assert_eq!(relay_position(&app).await, 0);
+    drop(silent);
 }
 
 #[tokio::test]
 async fn the_access_check_is_one_query_on_indexes_only() {
-    let app = TestApp::spawn().await;
-    let admin = app.database.admin_client().await;
+    let app = ProjectApp::spawn().await;
+    let admin = app.admin().await;
     // Enough rows that the planner prefers indexes where they exist
     // (inserted as the superuser, without signalling each as a change).
     admin

@@ -1,20 +1,23 @@
-//! A project service and the auth service it looks users up in, both on a
-//! fresh database, and a client that calls them the way the gateway does.
+//! The project service and the auth service it looks users up in, both on
+//! one fresh database, called the way the gateway calls them. Starting,
+//! calling and reading answers is `test_support`'s; what is here is the
+//! project service's own vocabulary: users in the auth service's table,
+//! projects, members and the access API.
 
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use tenant_core::{Db, Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
-use test_support::{RunningService, TestDatabase};
+use tenant_core::{Db, PrincipalKind, Role, TenantContext};
+use test_support::{Reply, TestApp, contexts};
 use uuid::Uuid;
 
-pub struct TestApp {
-    pub project: RunningService,
-    pub auth: RunningService,
-    pub http: reqwest::Client,
-    pub settings_overrides: Vec<(&'static str, String)>,
-    // Last: services stop using the database before it is dropped.
-    pub database: TestDatabase,
+/// A project service and the auth service it calls, sharing a database.
+pub struct ProjectApp {
+    /// The project service: `call`, `request_as`, `count_rows`, ... are
+    /// the shared ones.
+    pub project: TestApp,
+    /// The auth service, where users live and member changes are relayed.
+    pub auth: TestApp,
+    overrides: Vec<(&'static str, String)>,
 }
 
 /// A user of the auth service, as the project service sees callers.
@@ -29,88 +32,37 @@ impl User {
     /// The context the gateway mints for this user on a route without a
     /// project in it.
     pub fn context(&self) -> TenantContext {
-        TenantContext::new(
-            Principal {
-                id: self.id,
-                kind: PrincipalKind::User,
-            },
-            None,
-            format!("test-{}", Uuid::now_v7()),
-        )
-        .with_platform_admin(self.platform_admin)
+        contexts::signed_in(self.id).with_platform_admin(self.platform_admin)
     }
 
     /// A context naming a project and a role, whatever the truth is.
     pub fn claiming(&self, project_id: Uuid, role: Role) -> TenantContext {
-        TenantContext::new(
-            Principal {
-                id: self.id,
-                kind: PrincipalKind::User,
-            },
-            Some(ProjectAccess { project_id, role }),
-            format!("test-{}", Uuid::now_v7()),
-        )
+        contexts::in_project(self.id, PrincipalKind::User, project_id, role)
     }
 }
 
-pub fn service_context() -> TenantContext {
-    TenantContext::service(Uuid::now_v7(), "test-gateway")
-}
-
-/// A response, read whole.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-
-    #[track_caller]
-    pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
-        self.body
-    }
-
-    #[track_caller]
-    pub fn expect_problem(&self, status: u16, code: &str) {
-        assert_eq!(
-            (self.status, self.code()),
-            (status, code),
-            "unexpected answer: {:#}",
-            self.body
-        );
-    }
-}
-
-impl TestApp {
+impl ProjectApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
+    /// Both services, the project service with `extra` settings (which may
+    /// override `service.auth_url`).
     pub async fn spawn_with(extra: &[(&'static str, String)]) -> Self {
-        let database = TestDatabase::create().await;
-        let auth_settings = test_support::settings(&auth_service::SPEC, Some(&database), &[]);
-        let auth = auth_service::build(auth_settings)
-            .await
-            .expect("auth-service starts");
-        let auth = RunningService::spawn(auth);
+        let auth = TestApp::spawn(&auth_service::SPEC, auth_service::build, &[]).await;
         let mut overrides = vec![("service.auth_url", auth.url(""))];
         overrides.extend(extra.iter().cloned());
-        let settings = test_support::settings(&project_service::SPEC, Some(&database), &overrides);
-        let project = project_service::build(settings)
-            .await
-            .expect("project-service starts");
+        let project = TestApp::spawn_on(
+            &project_service::SPEC,
+            project_service::build,
+            auth.shared_database(),
+            &overrides,
+        )
+        .await;
         Self {
-            project: RunningService::spawn(project),
+            project,
             auth,
-            http: test_support::http_client(),
-            settings_overrides: overrides,
-            database,
+            overrides,
         }
     }
 
@@ -118,8 +70,8 @@ impl TestApp {
     pub fn settings(&self) -> project_service::Settings {
         test_support::settings(
             &project_service::SPEC,
-            Some(&self.database),
-            &self.settings_overrides,
+            Some(self.project.database()),
+            &self.overrides,
         )
     }
 
@@ -133,6 +85,11 @@ impl TestApp {
         )
         .await
         .unwrap()
+    }
+
+    /// A superuser connection to the database, past row level security.
+    pub async fn admin(&self) -> tokio_postgres::Client {
+        self.project.database().admin_client().await
     }
 
     /// A user in the auth service's table, as sign-up would leave it.
@@ -151,8 +108,7 @@ impl TestApp {
     async fn insert_user(&self, email: &str, admin: bool, disabled: bool) -> User {
         let id = Uuid::now_v7();
         let email = email.to_lowercase();
-        self.database
-            .admin_client()
+        self.admin()
             .await
             .execute(
                 "INSERT INTO auth.users (id, email, display_name, password_hash, platform_role, disabled_at)
@@ -174,73 +130,24 @@ impl TestApp {
         }
     }
 
-    /// Calls the project service with a context token for `ctx`.
-    pub async fn call(
-        &self,
-        ctx: &TenantContext,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Reply {
-        self.call_with_headers(ctx, method, path, body, &[]).await
-    }
-
-    pub async fn call_with_headers(
-        &self,
-        ctx: &TenantContext,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        let token = test_support::context_token("project-service", ctx);
-        let mut request = self
-            .http
-            .request(method, self.project.url(path))
-            .bearer_auth(token);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
     pub async fn get(&self, user: &User, path: &str) -> Reply {
-        self.call(&user.context(), Method::GET, path, None).await
+        self.project.get(path, &user.context()).await
     }
 
     pub async fn post(&self, user: &User, path: &str, body: Value) -> Reply {
-        self.call(&user.context(), Method::POST, path, Some(body))
-            .await
+        self.project.post(path, &user.context(), body).await
     }
 
     pub async fn patch(&self, user: &User, path: &str, body: Value) -> Reply {
-        self.call(&user.context(), Method::PATCH, path, Some(body))
-            .await
+        self.project.patch(path, &user.context(), body).await
     }
 
     pub async fn put(&self, user: &User, path: &str, body: Value) -> Reply {
-        self.call(&user.context(), Method::PUT, path, Some(body))
-            .await
+        self.project.put(path, &user.context(), body).await
     }
 
     pub async fn delete(&self, user: &User, path: &str) -> Reply {
-        self.call(&user.context(), Method::DELETE, path, None).await
+        self.project.delete(path, &user.context()).await
     }
 
     /// Creates a project owned by `owner`; returns its body.
@@ -263,25 +170,25 @@ impl TestApp {
 
     /// The gateway's access check for a user.
     pub async fn access(&self, user: &User, project: &str) -> Reply {
-        self.call(
-            &service_context(),
-            Method::GET,
-            &format!("/internal/v1/access?user={}&project={project}", user.id),
-            None,
-        )
+        self.internal(&format!(
+            "/internal/v1/access?user={}&project={project}",
+            user.id
+        ))
         .await
+    }
+
+    /// A GET of an internal route, as the gateway.
+    pub async fn internal(&self, path: &str) -> Reply {
+        self.project
+            .call(Method::GET, path, &contexts::service(), None)
+            .await
     }
 
     /// The gateway's poll of the change feed.
     pub async fn changes(&self, query: &str) -> Value {
-        self.call(
-            &service_context(),
-            Method::GET,
-            &format!("/internal/v1/access/changes{query}"),
-            None,
-        )
-        .await
-        .expect(200)
+        self.internal(&format!("/internal/v1/access/changes{query}"))
+            .await
+            .expect(200)
     }
 
     /// Where the change feed stands now.

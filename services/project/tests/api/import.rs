@@ -1,25 +1,29 @@
 //! `project-service import`: idempotent, reports what it changed, and
 //! refuses a bad file before changing anything.
 
-use crate::helpers::TestApp;
+use project_service::auth_client::AuthClient;
+use project_service::domain::Refusal;
+use project_service::error::ProjectError;
 use project_service::import::{ImportError, ImportSummary, import};
+
+use crate::helpers::{ProjectApp, User};
 
 const EXAMPLE: &str = include_str!("../../../../deploy/projects.example.yaml");
 
 async fn run(
-    app: &TestApp,
+    app: &ProjectApp,
     source: &str,
     dry_run: bool,
 ) -> (Result<ImportSummary, ImportError>, String) {
     let settings = app.settings();
     let db = app.db().await;
-    let users = project_service::user_directory(&settings).unwrap();
+    let auth = AuthClient::new(&settings).unwrap();
     let mut out = Vec::new();
-    let result = import(&db, &users, source, dry_run, &mut out).await;
+    let result = import(&db, &auth, source, dry_run, &mut out).await;
     (result, String::from_utf8(out).unwrap())
 }
 
-async fn example_users(app: &TestApp) {
+async fn example_users(app: &ProjectApp) {
     for email in [
         "alice@example.com",
         "bob@example.com",
@@ -31,8 +35,8 @@ async fn example_users(app: &TestApp) {
 }
 
 /// Every project and membership, for comparing before and after.
-async fn snapshot(app: &TestApp) -> Vec<String> {
-    let admin = app.database.admin_client().await;
+async fn snapshot(app: &ProjectApp) -> Vec<String> {
+    let admin = app.admin().await;
     let projects = admin
         .query(
             "SELECT slug || ' ' || name || ' ' || plan || ' ' || status || ' ' || settings::text || ' ' || updated_at::text
@@ -59,7 +63,7 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn importing_the_example_twice_creates_once_then_reports_nothing_to_do() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     example_users(&app).await;
 
     let (first, report) = run(&app, EXAMPLE, false).await;
@@ -108,10 +112,9 @@ async fn importing_the_example_twice_creates_once_then_reports_nothing_to_do() {
     );
 
     // What the import made is what the API serves.
-    let alice = crate::helpers::User {
+    let alice = User {
         id: app
-            .database
-            .admin_client()
+            .admin()
             .await
             .query_one(
                 "SELECT id FROM auth.users WHERE email = 'alice@example.com'",
@@ -134,7 +137,7 @@ async fn importing_the_example_twice_creates_once_then_reports_nothing_to_do() {
 
 #[tokio::test]
 async fn an_import_updates_plans_names_settings_and_roles_and_reports_each_change() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     example_users(&app).await;
     app.user("dave@example.com").await;
     run(&app, EXAMPLE, false).await.0.unwrap();
@@ -178,7 +181,7 @@ projects:
 
 #[tokio::test]
 async fn a_bad_file_changes_nothing_and_names_every_problem() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     app.user("alice@example.com").await;
     app.disabled_user("gone@example.com").await;
     let bad = "
@@ -229,7 +232,7 @@ projects:
 
 #[tokio::test]
 async fn the_import_never_demotes_a_projects_last_owner() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
     let before = snapshot(&app).await;
@@ -244,7 +247,7 @@ async fn the_import_never_demotes_a_projects_last_owner() {
     assert!(
         matches!(
             &error,
-            ImportError::Project { slug, source: project_service::error::ProjectError::LastOwner } if slug == "web"
+            ImportError::Project { slug, source: ProjectError::Refused(Refusal::LastOwner) } if slug == "web"
         ),
         "{error:?}"
     );
@@ -253,7 +256,7 @@ async fn the_import_never_demotes_a_projects_last_owner() {
 
 #[tokio::test]
 async fn a_dry_run_reports_the_changes_and_makes_none() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     example_users(&app).await;
     let (summary, report) = run(&app, EXAMPLE, true).await;
     assert_eq!(summary.unwrap().projects_created, 2);
@@ -267,9 +270,10 @@ async fn a_dry_run_reports_the_changes_and_makes_none() {
 
 #[tokio::test]
 async fn the_import_command_runs_from_the_binary_and_prints_its_report() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     example_users(&app).await;
-    let (host, port) = app.database.host_and_port();
+    let database = app.project.database();
+    let (host, port) = database.host_and_port();
     let file = std::env::temp_dir().join(format!("projects-{}.yaml", uuid::Uuid::now_v7()));
     std::fs::write(&file, EXAMPLE).unwrap();
     let command = || {
@@ -282,7 +286,7 @@ async fn the_import_command_runs_from_the_binary_and_prints_its_report() {
             .env("FAULTLINE__TELEMETRY__LOG_FILTER", "warn")
             .env("FAULTLINE__DATABASE__HOST", &host)
             .env("FAULTLINE__DATABASE__PORT", port.to_string())
-            .env("FAULTLINE__DATABASE__NAME", app.database.name())
+            .env("FAULTLINE__DATABASE__NAME", database.name())
             .env("FAULTLINE__SERVICE__AUTH_URL", app.auth.url(""));
         command
     };
@@ -306,13 +310,5 @@ async fn the_import_command_runs_from_the_binary_and_prints_its_report() {
         "{stdout}"
     );
 
-    let members = app
-        .database
-        .admin_client()
-        .await
-        .query_one("SELECT count(*) FROM project.memberships", &[])
-        .await
-        .unwrap()
-        .get::<_, i64>(0);
-    assert_eq!(members, 5);
+    assert_eq!(app.project.count_rows("project.memberships").await, 5);
 }

@@ -6,6 +6,10 @@
     clippy::expect_used,
     reason = "test helpers fail the test at the first broken expectation"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read rows they just selected with `Row::get`: a wrong column fails the test, as it should"
+)]
 
 mod access;
 mod helpers;

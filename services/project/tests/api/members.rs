@@ -2,11 +2,10 @@
 //! removing, leaving, and the last-owner rules.
 
 use futures_util::future::join_all;
-use reqwest::Method;
 use serde_json::{Value, json};
 use tenant_core::Role;
 
-use crate::helpers::{TestApp, User};
+use crate::helpers::{ProjectApp, User};
 
 fn roles(members: &Value) -> Vec<(String, String)> {
     members["items"]
@@ -22,9 +21,8 @@ fn roles(members: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn owner_count(app: &TestApp) -> i64 {
-    app.database
-        .admin_client()
+async fn owner_count(app: &ProjectApp) -> i64 {
+    app.admin()
         .await
         .query_one(
             "SELECT count(*) FROM project.memberships WHERE role = 'owner'",
@@ -37,7 +35,7 @@ async fn owner_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn an_admin_adds_an_existing_user_by_email_and_the_answer_names_them() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob+ci@example.com").await;
     app.create_project(&alice, "web", "Web").await;
@@ -75,7 +73,7 @@ async fn an_admin_adds_an_existing_user_by_email_and_the_answer_names_them() {
 
 #[tokio::test]
 async fn unknown_or_disabled_users_and_existing_members_cannot_be_added() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     app.disabled_user("gone@example.com").await;
@@ -112,7 +110,7 @@ async fn unknown_or_disabled_users_and_existing_members_cannot_be_added() {
 
 #[tokio::test]
 async fn roles_change_and_removed_members_lose_access_at_once() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     app.create_project(&alice, "web", "Web").await;
@@ -151,7 +149,7 @@ async fn roles_change_and_removed_members_lose_access_at_once() {
 
 #[tokio::test]
 async fn any_member_may_leave() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let viewer = app.user("viewer@example.com").await;
     let admin = app.user("admin@example.com").await;
@@ -180,7 +178,7 @@ async fn any_member_may_leave() {
 
 #[tokio::test]
 async fn the_last_owner_cannot_leave_be_demoted_or_be_removed() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     app.create_project(&alice, "web", "Web").await;
@@ -220,7 +218,7 @@ async fn the_last_owner_cannot_leave_be_demoted_or_be_removed() {
 
 #[tokio::test]
 async fn two_owners_demoting_each_other_at_once_leave_exactly_one_owner() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     for round in 0..5 {
         let alice = app.user(&format!("alice{round}@example.com")).await;
         let bob = app.user(&format!("bob{round}@example.com")).await;
@@ -229,16 +227,13 @@ async fn two_owners_demoting_each_other_at_once_leave_exactly_one_owner() {
         app.add_member(&alice, &slug, &bob, Role::Owner).await;
 
         let demote = |actor: &User, target: &User| {
-            let ctx = actor.context();
+            let actor = actor.clone();
             let path = format!("/v1/projects/{slug}/members/{}", target.id);
             let app = &app;
-            async move {
-                app.call(&ctx, Method::PATCH, &path, Some(json!({ "role": "admin" })))
-                    .await
-            }
+            async move { app.patch(&actor, &path, json!({ "role": "admin" })).await }
         };
         let replies = join_all([demote(&alice, &bob), demote(&bob, &alice)]).await;
-        let statuses: Vec<u16> = replies.iter().map(|reply| reply.status).collect();
+        let statuses: Vec<u16> = replies.iter().map(|reply| reply.status.as_u16()).collect();
         assert_eq!(
             statuses.iter().filter(|status| **status == 200).count(),
             1,
@@ -255,8 +250,7 @@ async fn two_owners_demoting_each_other_at_once_leave_exactly_one_owner() {
     }
     // One owner per project, never zero.
     let per_project: Vec<i64> = app
-        .database
-        .admin_client()
+        .admin()
         .await
         .query(
             "SELECT count(*) FILTER (WHERE role = 'owner') FROM project.memberships GROUP BY project_id",
@@ -272,7 +266,7 @@ async fn two_owners_demoting_each_other_at_once_leave_exactly_one_owner() {
 
 #[tokio::test]
 async fn members_are_listed_in_pages() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
     let mut expected = vec![alice.id.to_string()];

@@ -7,13 +7,24 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tenant_core::{Principal, PrincipalKind, Role, TenantContext};
+use test_support::{Reply, contexts};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, id_of, without_request_id};
+use crate::helpers::{ProjectApp, User, id_of, without_request_id};
+
+/// `POST /v1/projects` as `user`, with an `Idempotency-Key`.
+async fn create_with_key(app: &ProjectApp, user: &User, body: Value, key: &str) -> Reply {
+    let request = app
+        .project
+        .request_as(Method::POST, "/v1/projects", &user.context())
+        .header("Idempotency-Key", key)
+        .json(&body);
+    Reply::from_request(request).await
+}
 
 #[tokio::test]
 async fn creating_a_project_makes_the_creator_its_owner_with_defaults() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
 
     let reply = app
@@ -23,7 +34,7 @@ async fn creating_a_project_makes_the_creator_its_owner_with_defaults() {
             json!({ "slug": "checkout", "name": "  Checkout ", "description": "Cart and payment" }),
         )
         .await;
-    let location = reply.headers["location"].to_str().unwrap().to_owned();
+    let location = reply.header("location").unwrap().to_owned();
     let project = reply.expect(201);
     let id = id_of(&project);
     assert_eq!(location, format!("projects/{id}"));
@@ -62,7 +73,7 @@ async fn creating_a_project_makes_the_creator_its_owner_with_defaults() {
 
 #[tokio::test]
 async fn a_taken_slug_is_a_conflict_even_once_its_project_is_deleted() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     app.create_project(&alice, "web", "Web").await;
@@ -89,7 +100,7 @@ async fn a_taken_slug_is_a_conflict_even_once_its_project_is_deleted() {
 
 #[tokio::test]
 async fn invalid_slugs_names_and_fields_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let uuid_like = Uuid::now_v7().to_string();
     for body in [
@@ -113,32 +124,19 @@ async fn invalid_slugs_names_and_fields_are_refused() {
 
 #[tokio::test]
 async fn retrying_a_create_with_its_idempotency_key_returns_the_first_result() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let body = json!({ "slug": "billing", "name": "Billing" });
-    let create = |body: Value, key: &'static str| {
-        let ctx = alice.context();
-        let app = &app;
-        async move {
-            app.call_with_headers(
-                &ctx,
-                Method::POST,
-                "/v1/projects",
-                Some(body),
-                &[("Idempotency-Key", key)],
-            )
-            .await
-        }
-    };
+    let create = |body: Value, key: &'static str| create_with_key(&app, &alice, body, key);
 
     let first = create(body.clone(), "create-billing-1").await;
-    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert!(first.header("idempotent-replayed").is_none());
     let first = first.expect(201);
     let retry = create(body.clone(), "create-billing-1").await;
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(
-        retry.headers["location"].to_str().unwrap(),
-        format!("projects/{}", id_of(&first))
+        retry.header("location"),
+        Some(format!("projects/{}", id_of(&first)).as_str())
     );
     assert_eq!(retry.expect(201)["id"], first["id"]);
 
@@ -165,21 +163,15 @@ async fn retrying_a_create_with_its_idempotency_key_returns_the_first_result() {
 
 #[tokio::test]
 async fn concurrent_retries_with_one_idempotency_key_create_one_project() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let attempts = (0..6).map(|_| {
-        let ctx = alice.context();
-        let app = &app;
-        async move {
-            app.call_with_headers(
-                &ctx,
-                Method::POST,
-                "/v1/projects",
-                Some(json!({ "slug": "race", "name": "Race" })),
-                &[("Idempotency-Key", "same-key")],
-            )
-            .await
-        }
+        create_with_key(
+            &app,
+            &alice,
+            json!({ "slug": "race", "name": "Race" }),
+            "same-key",
+        )
     });
     let replies = join_all(attempts).await;
     let ids: HashSet<String> = replies
@@ -187,15 +179,7 @@ async fn concurrent_retries_with_one_idempotency_key_create_one_project() {
         .map(|reply| id_of(&reply.expect(201)))
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let count: i64 = app
-        .database
-        .admin_client()
-        .await
-        .query_one("SELECT count(*) FROM project.projects", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 1);
+    assert_eq!(app.project.count_rows("project.projects").await, 1);
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -209,7 +193,7 @@ fn names(page: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn listing_pages_by_name_and_stays_stable_under_inserts() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     for n in 1..=7 {
@@ -255,7 +239,7 @@ async fn listing_pages_by_name_and_stays_stable_under_inserts() {
 
 #[tokio::test]
 async fn the_name_filter_matches_case_insensitive_substrings_and_wildcards_literally() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "checkout-web", "Checkout Web")
         .await;
@@ -284,7 +268,7 @@ async fn the_name_filter_matches_case_insensitive_substrings_and_wildcards_liter
 
 #[tokio::test]
 async fn patching_changes_name_description_and_settings() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
 
@@ -326,7 +310,7 @@ async fn patching_changes_name_description_and_settings() {
 
 #[tokio::test]
 async fn an_archived_project_is_read_only_until_restored() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
 
@@ -359,7 +343,7 @@ async fn an_archived_project_is_read_only_until_restored() {
 
 #[tokio::test]
 async fn a_deleted_project_is_gone_for_every_api() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     let project = app.create_project(&alice, "web", "Web").await;
@@ -396,7 +380,7 @@ async fn a_deleted_project_is_gone_for_every_api() {
 
 #[tokio::test]
 async fn only_platform_admins_change_plans_and_the_limits_follow() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let outsider = app.user("eve@example.com").await;
     let admin = app.platform_admin("root@example.com").await;
@@ -439,7 +423,7 @@ async fn only_platform_admins_change_plans_and_the_limits_follow() {
 
 #[tokio::test]
 async fn a_role_claimed_in_the_context_is_not_trusted() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let victor = app.user("victor@example.com").await;
     let outsider = app.user("eve@example.com").await;
@@ -448,44 +432,38 @@ async fn a_role_claimed_in_the_context_is_not_trusted() {
     app.add_member(&alice, "web", &victor, Role::Viewer).await;
 
     let as_owner = victor.claiming(id, Role::Owner);
-    app.call(
-        &as_owner,
-        Method::PATCH,
-        "/v1/projects/web",
-        Some(json!({ "name": "Mine" })),
-    )
-    .await
-    .expect_problem(403, "project.role_too_low");
-    app.call(&as_owner, Method::DELETE, "/v1/projects/web", None)
+    app.project
+        .patch("/v1/projects/web", &as_owner, json!({ "name": "Mine" }))
+        .await
+        .expect_problem(403, "project.role_too_low");
+    app.project
+        .delete("/v1/projects/web", &as_owner)
         .await
         .expect_problem(403, "project.role_too_low");
     let outsider_as_owner = outsider.claiming(id, Role::Owner);
-    app.call(&outsider_as_owner, Method::GET, "/v1/projects/web", None)
+    app.project
+        .get("/v1/projects/web", &outsider_as_owner)
         .await
         .expect_problem(404, "project.not_found");
 }
 
 #[tokio::test]
 async fn a_context_for_another_project_than_the_path_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
     let other = app.create_project(&alice, "api", "API").await;
     let other_id = Uuid::parse_str(&id_of(&other)).unwrap();
 
-    app.call(
-        &alice.claiming(other_id, Role::Owner),
-        Method::GET,
-        "/v1/projects/web",
-        None,
-    )
-    .await
-    .expect_problem(400, "project.context_mismatch");
+    app.project
+        .get("/v1/projects/web", &alice.claiming(other_id, Role::Owner))
+        .await
+        .expect_problem(400, "project.context_mismatch");
 }
 
 #[tokio::test]
 async fn a_non_member_gets_exactly_the_answer_for_a_project_that_does_not_exist() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let eve = app.user("eve@example.com").await;
     let project = app.create_project(&alice, "web", "Web").await;
@@ -518,7 +496,7 @@ async fn a_non_member_gets_exactly_the_answer_for_a_project_that_does_not_exist(
 
 #[tokio::test]
 async fn api_keys_services_and_callers_without_a_token_cannot_use_project_endpoints() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     app.create_project(&alice, "web", "Web").await;
 
@@ -528,20 +506,17 @@ async fn api_keys_services_and_callers_without_a_token_cannot_use_project_endpoi
             kind: PrincipalKind::ApiKey,
         },
         None,
-        "test",
+        contexts::REQUEST_ID,
     );
-    app.call(&api_key, Method::GET, "/v1/projects/web", None)
+    app.project
+        .get("/v1/projects/web", &api_key)
         .await
         .expect_problem(403, "auth.user_required");
-    app.call(&api_key, Method::GET, "/v1/projects", None)
+    app.project
+        .get("/v1/projects", &api_key)
         .await
         .expect_problem(403, "auth.user_required");
 
-    let anonymous = app
-        .http
-        .get(app.project.url("/v1/projects"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status().as_u16(), 401);
+    let anonymous = Reply::from_request(app.project.request(Method::GET, "/v1/projects")).await;
+    assert_eq!(anonymous.status, 401);
 }

@@ -2,28 +2,24 @@
 //! write when a query forgets its filter.
 
 use project_service::repository::projects::{self, LIST_FOR_MEMBER, ListFilter};
-use tenant_core::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
+use tenant_core::{PrincipalKind, Role, TenantContext};
+use test_support::contexts;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, id_of};
+use crate::helpers::{ProjectApp, id_of};
 
 fn in_project(user: Uuid, project: &str) -> TenantContext {
-    TenantContext::new(
-        Principal {
-            id: user,
-            kind: PrincipalKind::User,
-        },
-        Some(ProjectAccess {
-            project_id: Uuid::parse_str(project).unwrap(),
-            role: Role::Owner,
-        }),
-        "rls-test",
+    contexts::in_project(
+        user,
+        PrincipalKind::User,
+        Uuid::parse_str(project).unwrap(),
+        Role::Owner,
     )
 }
 
 #[tokio::test]
 async fn listing_projects_shows_only_the_callers_memberships_even_without_the_user_filter() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let bob = app.user("bob@example.com").await;
     let a = id_of(&app.create_project(&alice, "proj-a", "A").await);
@@ -90,7 +86,7 @@ async fn listing_projects_shows_only_the_callers_memberships_even_without_the_us
 
 #[tokio::test]
 async fn writes_are_confined_to_the_transactions_project() {
-    let app = TestApp::spawn().await;
+    let app = ProjectApp::spawn().await;
     let alice = app.user("alice@example.com").await;
     let a = id_of(&app.create_project(&alice, "proj-a", "A").await);
     let b = id_of(&app.create_project(&alice, "proj-b", "B").await);

@@ -1,13 +1,20 @@
+//! Calls to the auth service, as this service rather than as an end user.
+//!
 //! Users are the auth service's: members are added by email, looked up
-//! through its internal API as this service, not as the end user.
+//! through its internal API. And the auth service is told whose role
+//! changed, so it revokes API keys created by members who may no longer
+//! create them.
 
-use serde::Deserialize;
-use tenant_core::TenantContext;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tenant_core::client::{ServiceCallError, ServiceClient};
+use tenant_core::context::InternalTokenIssuer;
+use tenant_core::email::Email;
+use tenant_core::{Role, TenantContext};
 use uuid::Uuid;
 
-use crate::domain::Email;
 use crate::error::ProjectError;
+use crate::{Settings, StartupError};
 
 /// The principal id this service uses when it calls others on its own
 /// behalf (fixed, so the auth service's logs can name the caller).
@@ -24,20 +31,41 @@ pub struct DirectoryUser {
     pub disabled: bool,
 }
 
-/// Looks users up in the auth service.
+/// What the auth service is told about one member: their role now (none
+/// when they are no longer a member) as of a change of the access feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberAccess {
+    pub project_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Option<Role>,
+    pub as_of_seq: i64,
+}
+
+/// The auth service's internal API.
 #[derive(Debug, Clone)]
-pub struct UserDirectory {
+pub struct AuthClient {
     auth: ServiceClient,
 }
 
-impl UserDirectory {
-    pub fn new(auth: ServiceClient) -> Self {
-        Self { auth }
+impl AuthClient {
+    /// A client for `service.auth_url`, signing with this service's
+    /// internal-token key.
+    pub fn new(settings: &Settings) -> Result<Self, StartupError> {
+        let issuer = InternalTokenIssuer::new(&settings.internal_token)
+            .map_err(|error| StartupError::AuthClient(Box::new(error)))?;
+        let auth = ServiceClient::new(
+            &settings.service.auth_url,
+            "auth-service",
+            issuer,
+            settings.service.auth_timeout(),
+        )
+        .map_err(|error| StartupError::AuthClient(Box::new(error)))?;
+        Ok(Self { auth })
     }
 
     /// The active user with `email`. `request_id` ties the call to the
     /// request that needs it.
-    pub async fn find_by_email(
+    pub async fn find_user_by_email(
         &self,
         email: &Email,
         request_id: &str,
@@ -59,6 +87,21 @@ impl UserDirectory {
             }
             Err(error) => Err(ProjectError::Auth(error)),
         }
+    }
+
+    /// Tells the auth service the current role of each of `members`; it
+    /// ignores a report older than one it already applied.
+    pub async fn report_member_access(&self, members: &[MemberAccess]) -> Result<(), ProjectError> {
+        let context = TenantContext::service(PROJECT_SERVICE_PRINCIPAL, "key-creator-relay");
+        self.auth
+            .post_json::<_, serde_json::Value>(
+                "/internal/v1/api-keys/member-access",
+                &json!({ "members": members }),
+                &context,
+            )
+            .await
+            .map_err(ProjectError::Auth)?;
+        Ok(())
     }
 }
 

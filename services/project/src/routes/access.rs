@@ -13,13 +13,14 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tenant_core::{Db, Problem, Role, TenantContext};
+use tenant_core::{Db, Role, TenantContext};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::domain::{Plan, PlanLimits, ProjectRef, ProjectStatus};
 use crate::error::ProjectError;
-use crate::repository::access::{self, AccessRow, ChangeRow};
+use crate::repository::access::{self, AccessRow};
+use crate::repository::access_changes::{self, ChangeRow};
 
 /// The highest role an API key ever acts with.
 const API_KEY_MAX_ROLE: Role = Role::Member;
@@ -59,11 +60,12 @@ impl AccessView {
     }
 }
 
+#[tracing::instrument(skip_all, fields(project = %query.project, user_id = ?query.user, api_key_project = ?query.api_key_project), err)]
 pub async fn check(
     ctx: TenantContext,
     db: web::Data<Db>,
     query: web::Query<AccessQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     ctx.require_service()?;
     let query = query.into_inner();
     let project = ProjectRef::parse(&query.project);
@@ -72,12 +74,7 @@ pub async fn check(
         (None, Some(key_project), Some(key_role)) => {
             api_key_access(&db, key_project, key_role, project).await?
         }
-        _ => {
-            return Err(ProjectError::InvalidAccessQuery(
-                "give `user`, or `api_key_project` with `role`, and `project`",
-            )
-            .into());
-        }
+        _ => return Err(ProjectError::AmbiguousAccessQuery),
     };
     Ok(HttpResponse::Ok().json(view.ok_or(ProjectError::NoAccess)?))
 }
@@ -162,27 +159,29 @@ pub struct ChangesView {
     pub reset: bool,
 }
 
+#[tracing::instrument(skip_all, fields(after = ?query.after), err)]
 pub async fn changes(
     ctx: TenantContext,
     db: web::Data<Db>,
     state: web::Data<AppState>,
     query: web::Query<ChangesQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     ctx.require_service()?;
     if query.after.is_some_and(|after| after < 0) {
-        return Err(ProjectError::InvalidAccessQuery("`after` cannot be negative").into());
+        return Err(ProjectError::NegativeFeedPosition);
     }
     let limit = query.limit.unwrap_or(DEFAULT_CHANGES).clamp(1, MAX_CHANGES);
-    let tx = db.unscoped_tx().await.map_err(ProjectError::from)?;
-    access::open_feed(&tx).await?;
+    let tx = db.unscoped_tx().await?;
+    access_changes::open_feed(&tx).await?;
     let slice =
-        access::changes_after(&tx, query.after.unwrap_or(i64::MAX), i64::from(limit)).await?;
+        access_changes::changes_after(&tx, query.after.unwrap_or(i64::MAX), i64::from(limit))
+            .await?;
     let retained = state.access_changes_retained;
     // Prune in batches of a tenth, not on every poll.
     if slice.latest - slice.pruned_through > retained + retained / 10 {
-        access::prune(&tx, retained).await?;
+        access_changes::prune(&tx, retained).await?;
     }
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     let reset = query
         .after
         .is_some_and(|after| after < slice.pruned_through || after > slice.latest);

@@ -1,28 +1,86 @@
-//! `/v1/projects`: create, list mine, read, change, archive, restore,
-//! delete, and (platform admins) change the plan.
+//! `/v1/projects`: create, list mine, read, change, archive, restore and
+//! delete.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use tenant_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use tenant_core::json::Object;
+use tenant_core::openapi as doc;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
-use tenant_core::{Db, Problem, ProjectAccess, Role, TenantContext};
+use tenant_core::{Db, ProjectAccess, Role, TenantContext};
+use tracing::field::{Empty, display};
 use uuid::Uuid;
 
-use super::ProjectView;
-use super::openapi as doc;
 use crate::domain::{
-    Description, IdempotencyKey, Plan, ProjectName, ProjectRef, ProjectSettings, ProjectSlug,
+    Description, Plan, PlanLimits, ProjectName, ProjectRef, ProjectSettings, ProjectSlug,
     ProjectStatus, SettingsPatch,
 };
 use crate::error::ProjectError;
+use crate::member_scope::MemberScope;
 use crate::repository::memberships;
-use crate::repository::projects::{self, ListCursor, ListFilter, NewProject};
-use crate::scope::{MemberScope, check_context_project};
+use crate::repository::projects::{self, ListCursor, ListFilter, NewProject, ProjectRow};
 
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// A project as clients see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Project)]
+pub struct ProjectView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub status: ProjectStatus,
+    pub plan: Plan,
+    pub limits: PlanLimits,
+    pub settings: ProjectSettings,
+    /// The caller's role; absent where the caller need not be a member
+    /// (a platform admin changing a plan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<doc::Role>)]
+    pub role: Option<Role>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl ProjectView {
+    pub fn new(row: ProjectRow, role: Option<Role>) -> Self {
+        Self {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            status: row.status,
+            plan: row.plan,
+            limits: row.plan.limits(),
+            settings: row.settings,
+            role,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            archived_at: row.archived_at,
+        }
+    }
+}
+
+/// A page of projects, by name.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProjectPage {
+    items: Vec<ProjectView>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<ProjectView>> for ProjectPage {
+    fn from(page: Page<ProjectView>) -> Self {
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,18 +99,17 @@ pub struct CreateProject {
     #[schema(value_type = String, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,1998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub description: Description,
     #[serde(default)]
-    #[schema(value_type = doc::SettingsPatch)]
     pub settings: SettingsPatch,
 }
 
 impl CreateProject {
     /// What an Idempotency-Key is bound to: a retry must send the same.
+    /// SHA-256 of the body's canonical JSON, in hex, as stored with the
+    /// project.
     fn fingerprint(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&canonical)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let mut fingerprint = RequestFingerprint::new();
+        fingerprint.update(&serde_json::to_vec(self).unwrap_or_default());
+        fingerprint.finish_hex()
     }
 }
 
@@ -81,14 +138,15 @@ impl CreateProject {
         (status = 422, description = "A field is invalid (`request.invalid_body`), or the key was used for another request (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project_id = Empty), err)]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
     request: HttpRequest,
     body: web::Json<Object<CreateProject>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let user = ctx.require_user()?;
-    let key = idempotency_key(&request)?;
+    let key = IdempotencyKey::from_request(&request)?;
     let body = body.into_inner().into_inner();
     let fingerprint = body.fingerprint();
     if let Some(key) = &key
@@ -132,21 +190,11 @@ pub async fn create(
         (Err(ProjectError::IdempotencyRace | ProjectError::SlugTaken), Some(key)) => {
             match replay_create(&db, user, key, &fingerprint).await? {
                 Some(replayed) => Ok(replayed),
-                None => Err(ProjectError::SlugTaken.into()),
+                None => Err(ProjectError::SlugTaken),
             }
         }
-        (Err(error), _) => Err(error.into()),
+        (Err(error), _) => Err(error),
     }
-}
-
-fn idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ProjectError> {
-    let Some(value) = request.headers().get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or("");
-    IdempotencyKey::parse(value)
-        .map(Some)
-        .map_err(ProjectError::InvalidIdempotencyKey)
 }
 
 /// The answer to a create already done with `key`, if there was one.
@@ -175,7 +223,8 @@ async fn replay_create(
 /// 201 with a `Location` relative to the request (`projects/{id}`), which
 /// resolves correctly both here (`/v1/projects`) and behind the gateway's
 /// `/api/v1/projects`.
-fn created_response(row: projects::ProjectRow, role: Role, replayed: bool) -> HttpResponse {
+fn created_response(row: ProjectRow, role: Role, replayed: bool) -> HttpResponse {
+    tracing::Span::current().record("project_id", display(row.id));
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("projects/{}", row.id)));
     if replayed {
@@ -203,20 +252,21 @@ pub struct ListQuery {
         ("limit" = Option<u64>, Query, nullable = false, minimum = 1, maximum = 4_294_967_295_u64, description = "Page size (default 50); above 500 counts as 500"),
         ("cursor" = Option<String>, Query, nullable = false, pattern = r"^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page, as it was given"),
 ("name" = Option<String>, Query, nullable = false, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00]{0,98}[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", description = "Case-insensitive part of the name: at most 100 characters (surrounding whitespace is trimmed; empty: any name)"),
-        ("status" = Option<doc::ProjectStatus>, Query, nullable = false, description = "Only projects in this state"),
+        ("status" = Option<ProjectStatus>, Query, nullable = false, description = "Only projects in this state"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of projects", body = doc::ProjectPage),
+        (status = 200, description = "A page of projects", body = ProjectPage),
         (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, err)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let user = ctx.require_user()?;
     let query = query.into_inner();
     let page = PageRequest::<ListCursor>::from_params(&PageParams {
@@ -231,20 +281,17 @@ pub async fn list(
         .as_ref()
         .is_some_and(|name| name.chars().count() > 100)
     {
-        return Err(Problem::bad_request(
-            "request.invalid_query",
-            "name: at most 100 characters",
-        ));
+        return Err(ProjectError::NameFilterTooLong);
     }
     let filter = ListFilter {
         name_contains,
         status: query.status,
     };
-    let tx = db.user_tx(user).await.map_err(ProjectError::from)?;
+    let tx = db.user_tx(user).await?;
     let rows =
         projects::list_for_member(&tx, user, &filter, page.after.as_ref(), page.fetch_limit())
             .await?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     let views = rows
         .into_iter()
         .map(|(row, role)| ProjectView::new(row, Some(role)))
@@ -253,7 +300,7 @@ pub async fn list(
         name: view.name.clone(),
         id: view.id,
     });
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(ProjectPage::from(page)))
 }
 
 /// `GET /v1/projects/{project}`: any member.
@@ -272,11 +319,12 @@ pub async fn list(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(scope.project, Some(scope.role))))
 }
@@ -290,7 +338,6 @@ pub struct UpdateProject {
     /// As when created; absent or `null`: unchanged.
     #[schema(value_type = Option<String>, pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,1998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
     pub description: Option<Description>,
-    #[schema(value_type = Option<doc::SettingsPatch>)]
     pub settings: Option<SettingsPatch>,
 }
 
@@ -317,27 +364,28 @@ pub struct UpdateProject {
         (status = 422, description = "A field is invalid (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn update(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
     body: web::Json<Object<UpdateProject>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     scope.require(Role::Admin)?;
     let (tx, locked) = scope.begin_change(&db).await?;
     locked.require(Role::Admin)?;
     let project = locked.project;
     if project.status == ProjectStatus::Archived {
-        return Err(ProjectError::Archived.into());
+        return Err(ProjectError::Archived);
     }
     let name = match &body.name {
         Some(name) => name.clone(),
-        None => ProjectName::parse(&project.name).map_err(ProjectError::from)?,
+        None => ProjectName::parse(&project.name)?,
     };
     let description = match &body.description {
         Some(description) => description.clone(),
-        None => Description::parse(&project.description).map_err(ProjectError::from)?,
+        None => Description::parse(&project.description)?,
     };
     let settings = match &body.settings {
         Some(patch) => project.settings.patched(patch),
@@ -351,7 +399,7 @@ pub async fn update(
     } else {
         projects::update_details(&tx, project.id, &name, &description, &settings).await?
     };
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(row, Some(locked.role))))
 }
 
@@ -373,17 +421,18 @@ pub async fn update(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn delete(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     scope.require(Role::Owner)?;
     let (tx, locked) = scope.begin_change(&db).await?;
     locked.require(Role::Owner)?;
     projects::set_status(&tx, locked.project.id, ProjectStatus::Deleted).await?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -405,11 +454,12 @@ pub async fn delete(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn archive(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     move_to(ctx, db, &path, ProjectStatus::Archived).await
 }
 
@@ -430,11 +480,12 @@ pub async fn archive(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn restore(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     move_to(ctx, db, &path, ProjectStatus::Active).await
 }
 
@@ -443,7 +494,7 @@ async fn move_to(
     db: web::Data<Db>,
     path: &str,
     status: ProjectStatus,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, path).await?;
     scope.require(Role::Admin)?;
     let (tx, locked) = scope.begin_change(&db).await?;
@@ -453,70 +504,27 @@ async fn move_to(
     } else {
         projects::set_status(&tx, locked.project.id, status).await?
     };
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(ProjectView::new(row, Some(locked.role))))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePlan {
-    #[schema(value_type = doc::Plan)]
-    pub plan: Plan,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `PUT /v1/projects/{project}/plan`: platform admins only, member or not
-/// (a platform operation, not access to the project's data). Anyone else
-/// gets 403 if they are a member and the usual 404 if not.
-/// Changes a project's plan (platform admins, member or not).
-#[utoipa::path(
-    put,
-    path = "/v1/projects/{project}/plan",
-    tag = "projects",
-    params(
-        ("project" = String, Path, description = "Project id or slug"),
-    ),
-    request_body = ChangePlan,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The project on its new plan", body = ProjectView),
-        (status = 400, description = "Malformed JSON, or another project is in the request context (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A member who is not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown plan (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
-    ),
-)]
-pub async fn change_plan(
-    ctx: TenantContext,
-    db: web::Data<Db>,
-    path: web::Path<String>,
-    body: web::Json<Object<ChangePlan>>,
-) -> Result<HttpResponse, Problem> {
-    if let Err(not_admin) = ctx.require_platform_admin() {
-        MemberScope::resolve(&db, &ctx, &path).await?;
-        return Err(not_admin);
+    /// Stored fingerprints must keep matching retries across deploys: the
+    /// SHA-256 of the body's canonical JSON, in lower-case hex.
+    #[test]
+    fn a_create_is_fingerprinted_by_the_sha256_of_its_canonical_json() {
+        let body: CreateProject =
+            serde_json::from_str(r#"{"name": " Billing ", "slug": "billing"}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"slug":"billing","name":"Billing","description":"","settings":{"default_branch":null}}"#
+        );
+        assert_eq!(
+            body.fingerprint(),
+            "50c6f3eb50b8d79acd1b16301719dd7e6dc710ab2022c903dc2a94f8bdcd257c"
+        );
     }
-    let project_ref = ProjectRef::parse(&path).ok_or(ProjectError::NotFound)?;
-    let registry = db.unscoped_tx().await.map_err(ProjectError::from)?;
-    let project = projects::find(&registry, &project_ref)
-        .await?
-        .ok_or(ProjectError::NotFound)?;
-    registry.commit().await.map_err(ProjectError::from)?;
-    check_context_project(&ctx, project.id)?;
-
-    // No membership to scope by: the project's own worker scope, which the
-    // access change trigger needs to record the new limits.
-    let tx = db.worker_tx(project.id).await.map_err(ProjectError::from)?;
-    let project = projects::lock(&tx, project.id)
-        .await?
-        .ok_or(ProjectError::NotFound)?;
-    let row = if project.plan == body.plan {
-        project
-    } else {
-        projects::set_plan(&tx, project.id, body.plan).await?
-    };
-    tx.commit().await.map_err(ProjectError::from)?;
-    Ok(HttpResponse::Ok().json(ProjectView::new(row, None)))
 }

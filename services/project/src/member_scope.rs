@@ -10,10 +10,10 @@ use tenant_core::{Db, ProjectAccess, Role, TenantContext, TenantTx};
 use uuid::Uuid;
 
 use crate::domain::ProjectRef;
+use crate::domain::membership::{self, loses_an_owner};
 use crate::error::ProjectError;
 use crate::repository::memberships;
 use crate::repository::projects::{self, ProjectRow};
-use crate::rules;
 
 /// The caller's membership of the project named in the path.
 #[derive(Debug)]
@@ -28,7 +28,8 @@ pub struct MemberScope {
 
 impl MemberScope {
     /// Resolves `raw` (an id or a slug) to a project the calling user is a
-    /// member of, with one query in the user's own scope.
+    /// member of, with one query in the user's own scope. Records the
+    /// project's id in the current span's `project_id`.
     pub async fn resolve(db: &Db, ctx: &TenantContext, raw: &str) -> Result<Self, ProjectError> {
         let user = ctx.require_user()?;
         let project_ref = ProjectRef::parse(raw).ok_or(ProjectError::NotFound)?;
@@ -37,7 +38,6 @@ impl MemberScope {
         tx.commit().await?;
         let (project, role) = found.ok_or(ProjectError::NotFound)?;
         check_context_project(ctx, project.id)?;
-        // The request span names the project once this service has resolved it.
         tracing::Span::current().record("project_id", tracing::field::display(project.id));
         let context = TenantContext::new(
             ctx.principal().clone(),
@@ -56,7 +56,7 @@ impl MemberScope {
     }
 
     pub fn require(&self, needed: Role) -> Result<(), ProjectError> {
-        rules::require_role(self.role, needed)
+        Ok(membership::require_role(self.role, needed)?)
     }
 
     /// A transaction confined to this project, for reads.
@@ -95,7 +95,7 @@ pub struct Locked {
 
 impl Locked {
     pub fn require(&self, needed: Role) -> Result<(), ProjectError> {
-        rules::require_role(self.role, needed)
+        Ok(membership::require_role(self.role, needed)?)
     }
 }
 
@@ -105,4 +105,21 @@ pub fn check_context_project(ctx: &TenantContext, project_id: Uuid) -> Result<()
         Some(access) if access.project_id != project_id => Err(ProjectError::ContextMismatch),
         _ => Ok(()),
     }
+}
+
+/// Refuses moving a member of `project` from `current` to `new` (`None`:
+/// they leave or are removed) when it would leave no owner. Owners are
+/// counted, under the project's lock `tx` holds, only when an owner is
+/// about to stop being one.
+pub async fn check_an_owner_remains(
+    tx: &TenantTx,
+    project: Uuid,
+    current: Role,
+    new: Option<Role>,
+) -> Result<(), ProjectError> {
+    if !loses_an_owner(current, new) {
+        return Ok(());
+    }
+    let owners = memberships::count_owners(tx, project).await?;
+    Ok(membership::check_keeps_an_owner(current, new, owners)?)
 }

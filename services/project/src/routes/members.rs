@@ -1,23 +1,71 @@
 //! `/v1/projects/{project}/members`: list, add by email, read, change a
 //! role, remove, and leave (`DELETE .../members/me`). The rules are in
-//! [`crate::rules`]; here they are applied under the project's lock.
+//! [`crate::domain::membership`]; here they are applied under the
+//! project's lock.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenant_core::email::Email;
 use tenant_core::json::Object;
+use tenant_core::openapi as doc;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
-use tenant_core::{Db, Problem, Role, TenantContext, TenantTx};
+use tenant_core::{Db, Role, TenantContext, TenantTx};
+use tracing::field::Empty;
 use uuid::Uuid;
 
-use super::MemberView;
-use super::openapi as doc;
 use crate::AppState;
-use crate::domain::{Email, MemberRef};
+use crate::domain::MemberRef;
+use crate::domain::membership;
 use crate::error::ProjectError;
-use crate::repository::memberships;
-use crate::rules;
-use crate::scope::MemberScope;
+use crate::member_scope::{Locked, MemberScope, check_an_owner_remains};
+use crate::repository::memberships::{self, MemberRow};
+
+/// A membership as clients see it. Names and emails stay with the auth
+/// service; only the add answer carries the ones it just looked up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
+pub struct MemberView {
+    pub user_id: Uuid,
+    #[schema(value_type = doc::Role)]
+    pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<MemberRow> for MemberView {
+    fn from(row: MemberRow) -> Self {
+        Self {
+            user_id: row.user_id,
+            role: row.role,
+            email: None,
+            display_name: None,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// A page of members, by user id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberPage {
+    items: Vec<MemberView>,
+    next_cursor: Option<String>,
+}
+
+impl From<Page<MemberView>> for MemberPage {
+    fn from(page: Page<MemberView>) -> Self {
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -38,18 +86,19 @@ pub struct ListQuery {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of members", body = doc::MemberPage),
+        (status = 200, description = "A page of members", body = MemberPage),
         (status = 400, description = "Invalid `limit` or `cursor` (`request.invalid_query`, `pagination.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
     let query = query.into_inner();
     let page = PageRequest::<Uuid>::from_params(&PageParams {
@@ -58,13 +107,10 @@ pub async fn list(
     })?;
     let tx = scope.read_tx(&db).await?;
     let rows = memberships::list(&tx, scope.project.id, page.after, page.fetch_limit()).await?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     let views: Vec<MemberView> = rows.into_iter().map(MemberView::from).collect();
-    Ok(
-        HttpResponse::Ok().json(Page::from_rows(views, page.limit, |member: &MemberView| {
-            member.user_id
-        })),
-    )
+    let page = Page::from_rows(views, page.limit, |member: &MemberView| member.user_id);
+    Ok(HttpResponse::Ok().json(MemberPage::from(page)))
 }
 
 /// The member a path names: `me` is the caller. Parsed only after the
@@ -93,11 +139,12 @@ fn target(scope: &MemberScope, raw: &str) -> Result<Uuid, ProjectError> {
         (status = 404, description = "No such project or member, or not a member (`project.not_found`, `membership.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let (project, member) = path.into_inner();
     let scope = MemberScope::resolve(&db, &ctx, &project).await?;
     let user = target(&scope, &member)?;
@@ -105,7 +152,7 @@ pub async fn get(
     let row = memberships::find(&tx, scope.project.id, user)
         .await?
         .ok_or(ProjectError::MemberNotFound)?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(MemberView::from(row)))
 }
 
@@ -144,25 +191,26 @@ pub struct AddMember {
         (status = 422, description = "Unknown or disabled user (`membership.unknown_user`, `membership.user_disabled`), or an invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
 pub async fn add(
     ctx: TenantContext,
     db: web::Data<Db>,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<Object<AddMember>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let scope = MemberScope::resolve(&db, &ctx, &path).await?;
-    rules::check_grant(scope.role, body.role)?;
+    membership::check_grant(scope.role, body.role)?;
     // Looked up before the project is locked: no lock is held across a call
     // to another service.
     let user = state
-        .users
-        .find_by_email(&body.email, ctx.request_id())
+        .auth
+        .find_user_by_email(&body.email, ctx.request_id())
         .await?;
     let (tx, locked) = scope.begin_change(&db).await?;
-    rules::check_grant(locked.role, body.role)?;
+    membership::check_grant(locked.role, body.role)?;
     let row = memberships::insert(&tx, locked.project.id, user.id, body.role).await?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     let mut view = MemberView::from(row);
     view.email = Some(user.email);
     view.display_name = Some(user.display_name);
@@ -203,28 +251,25 @@ pub struct ChangeRole {
         (status = 422, description = "Unknown role (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
 pub async fn change_role(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, String)>,
     body: web::Json<Object<ChangeRole>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let (project, member) = path.into_inner();
     let scope = MemberScope::resolve(&db, &ctx, &project).await?;
     let user = target(&scope, &member)?;
     scope.require(Role::Admin)?;
     let (tx, locked) = scope.begin_change(&db).await?;
-    let current = memberships::lock(&tx, locked.project.id, user)
-        .await?
-        .ok_or(ProjectError::MemberNotFound)?;
-    rules::check_change(locked.role, current.role, Some(body.role))?;
-    check_owners_remain(&tx, locked.project.id, current.role, Some(body.role)).await?;
+    let current = lock_member_to_change(&tx, &locked, user, Some(body.role)).await?;
     let row = if current.role == body.role {
         current
     } else {
         memberships::set_role(&tx, locked.project.id, user, body.role).await?
     };
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(MemberView::from(row)))
 }
 
@@ -249,11 +294,12 @@ pub async fn change_role(
         (status = 409, description = "It would leave the project without an owner (`project.last_owner`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
 pub async fn remove(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, ProjectError> {
     let (project, member) = path.into_inner();
     let scope = MemberScope::resolve(&db, &ctx, &project).await?;
     let user = target(&scope, &member)?;
@@ -263,30 +309,27 @@ pub async fn remove(
     }
     let (tx, locked) = scope.begin_change(&db).await?;
     if leaving {
-        check_owners_remain(&tx, locked.project.id, locked.role, None).await?;
+        check_an_owner_remains(&tx, locked.project.id, locked.role, None).await?;
     } else {
-        let current = memberships::lock(&tx, locked.project.id, user)
-            .await?
-            .ok_or(ProjectError::MemberNotFound)?;
-        rules::check_change(locked.role, current.role, None)?;
-        check_owners_remain(&tx, locked.project.id, current.role, None).await?;
+        lock_member_to_change(&tx, &locked, user, None).await?;
     }
     memberships::remove(&tx, locked.project.id, user).await?;
-    tx.commit().await.map_err(ProjectError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Counts owners (under the project's lock) only when an owner is about to
-/// stop being one.
-async fn check_owners_remain(
+/// The member `user`, locked, once the rules let the caller move them to
+/// `new` (`None`: remove them) and an owner remains after.
+async fn lock_member_to_change(
     tx: &TenantTx,
-    project: Uuid,
-    current: Role,
+    locked: &Locked,
+    user: Uuid,
     new: Option<Role>,
-) -> Result<(), ProjectError> {
-    if current != Role::Owner || new == Some(Role::Owner) {
-        return Ok(());
-    }
-    let owners = memberships::count_owners(tx, project).await?;
-    rules::check_keeps_an_owner(current, new, owners)
+) -> Result<MemberRow, ProjectError> {
+    let current = memberships::lock(tx, locked.project.id, user)
+        .await?
+        .ok_or(ProjectError::MemberNotFound)?;
+    membership::check_change(locked.role, current.role, new)?;
+    check_an_owner_remains(tx, locked.project.id, current.role, new).await?;
+    Ok(current)
 }

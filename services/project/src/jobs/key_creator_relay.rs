@@ -1,4 +1,4 @@
-//! Background work: relaying membership changes to the auth service.
+//! Relaying membership changes to the auth service.
 //!
 //! The access change feed doubles as a transactional outbox: triggers
 //! write it in the same transaction as the membership change. The relay
@@ -14,59 +14,39 @@ use std::collections::HashSet;
 use std::sync::Weak;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::json;
-use tenant_core::client::{ServiceCallError, ServiceClient};
-use tenant_core::{Db, Role, TenantContext};
-use uuid::Uuid;
+use tenant_core::Db;
 
+use crate::auth_client::{AuthClient, MemberAccess};
 use crate::error::ProjectError;
-use crate::repository::access;
-use crate::users::PROJECT_SERVICE_PRINCIPAL;
+use crate::repository::access_changes;
 
 /// The relay's name in `project.access_feed_cursors`.
 pub const KEY_CREATOR_RELAY: &str = "auth-key-creators";
 /// Changes read per round; a full round is followed by another at once.
 const BATCH: i64 = 500;
 
-/// What the auth service is told about one member.
-#[derive(Debug, Serialize)]
-struct MemberAccess {
-    project_id: Uuid,
-    user_id: Uuid,
-    role: Option<Role>,
-    as_of_seq: i64,
-}
-
 /// Tells the auth service whose role changed, so keys created by members
 /// who are removed or fall below admin are revoked.
 #[derive(Debug)]
 pub struct KeyCreatorRelay {
     db: Db,
-    auth: ServiceClient,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    #[error(transparent)]
-    Project(#[from] ProjectError),
-    #[error("the auth service did not take the batch")]
-    Auth(#[from] ServiceCallError),
+    auth: AuthClient,
 }
 
 impl KeyCreatorRelay {
-    pub fn new(db: Db, auth: ServiceClient) -> Self {
+    pub fn new(db: Db, auth: AuthClient) -> Self {
         Self { db, auth }
     }
 
     /// One round; `true` when more changes are waiting.
-    pub async fn relay_once(&self) -> Result<bool, RelayError> {
-        let tx = self.db.unscoped_tx().await.map_err(ProjectError::from)?;
-        access::open_feed(&tx).await?;
-        let Some(position) = access::lock_feed_cursor(&tx, KEY_CREATOR_RELAY).await? else {
+    #[tracing::instrument(name = "relay_key_creators", skip_all)]
+    pub async fn relay_once(&self) -> Result<bool, ProjectError> {
+        let tx = self.db.unscoped_tx().await?;
+        access_changes::open_feed(&tx).await?;
+        let Some(position) = access_changes::lock_feed_cursor(&tx, KEY_CREATOR_RELAY).await? else {
             return Ok(false);
         };
-        let slice = access::changes_after(&tx, position, BATCH).await?;
+        let slice = access_changes::changes_after(&tx, position, BATCH).await?;
         let Some(last) = slice.changes.last().map(|change| change.seq) else {
             return Ok(false);
         };
@@ -80,7 +60,7 @@ impl KeyCreatorRelay {
                 continue;
             }
             let (role, as_of_seq) =
-                access::member_role_now(&tx, change.project_id, user_id).await?;
+                access_changes::member_role_now(&tx, change.project_id, user_id).await?;
             members.push(MemberAccess {
                 project_id: change.project_id,
                 user_id,
@@ -89,17 +69,10 @@ impl KeyCreatorRelay {
             });
         }
         if !members.is_empty() {
-            let context = TenantContext::service(PROJECT_SERVICE_PRINCIPAL, "key-creator-relay");
-            self.auth
-                .post_json::<_, serde_json::Value>(
-                    "/internal/v1/api-keys/member-access",
-                    &json!({ "members": members }),
-                    &context,
-                )
-                .await?;
+            self.auth.report_member_access(&members).await?;
         }
-        access::set_feed_cursor(&tx, KEY_CREATOR_RELAY, last).await?;
-        tx.commit().await.map_err(ProjectError::from)?;
+        access_changes::set_feed_cursor(&tx, KEY_CREATOR_RELAY, last).await?;
+        tx.commit().await?;
         Ok(usize::try_from(BATCH).is_ok_and(|batch| slice.changes.len() == batch))
     }
 }
