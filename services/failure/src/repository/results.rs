@@ -9,7 +9,7 @@ use super::build_ref;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity};
 
 /// Makes sure the month partition for `at` exists.
-#[tracing::instrument(skip_all, fields(month = %at.date_naive()), err)]
+#[tracing::instrument(skip_all, fields(date = %at.date_naive()), err)]
 pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Result<(), DbError> {
     let month: NaiveDate = at.date_naive();
     tx.execute(
