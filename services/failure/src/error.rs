@@ -1,7 +1,17 @@
 //! The failure service's errors and their problem codes, in one place.
+//!
+//! Every handler returns `Result<_, FailureError>`; the answer a client
+//! sees is [`FailureError::problem`], and only there. A database error
+//! whose constraint means something here becomes its own variant in
+//! `From<DbError>`; any other stays [`FailureError::Db`] and answers as
+//! tenant-core maps it. Refusals tenant-core decides (the caller's role, a
+//! page request, an internal route) arrive as a [`Problem`] and are kept as
+//! a [`Refusal`]. Causes go to the log, never into a 5xx body.
 
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 use tenant_core::error::FieldProblem;
+use tenant_core::idempotency::InvalidIdempotencyKey;
 use tenant_core::{DbError, Problem};
 
 use crate::junit::JunitError;
@@ -12,6 +22,8 @@ pub enum FailureError {
     Invalid { field: String, message: String },
     #[error("build not found")]
     BuildNotFound,
+    #[error("a build with this job and external id exists")]
+    BuildExists,
     #[error("failure not found")]
     FailureNotFound,
     #[error("test not found")]
@@ -34,13 +46,13 @@ pub enum FailureError {
     #[error("the JSON batch is invalid: {0}")]
     InvalidBatch(String),
     #[error("invalid Idempotency-Key")]
-    InvalidIdempotencyKey,
+    InvalidIdempotencyKey(#[from] InvalidIdempotencyKey),
     #[error("the Idempotency-Key was used for a different upload")]
     IdempotencyKeyReused,
     #[error(transparent)]
-    Context(#[from] Problem),
+    Refused(#[from] Refusal),
     #[error("database")]
-    Db(#[from] DbError),
+    Db(#[source] DbError),
     #[error("the parser stopped unexpectedly")]
     ParserCrashed,
     #[error("the upload sent nothing for {secs} s")]
@@ -60,6 +72,171 @@ impl FailureError {
             message: message.into(),
         }
     }
+
+    /// What the client is answered.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::Invalid { field, message } => {
+                Problem::unprocessable("request.invalid_body", format!("{field} {message}"))
+                    .with_errors(vec![FieldProblem {
+                        field: field.clone(),
+                        message: message.clone(),
+                    }])
+            }
+            Self::BuildNotFound => {
+                Problem::not_found("build.not_found", "no such build in this project")
+            }
+            Self::BuildExists => Problem::conflict(
+                "build.exists",
+                "a build with this job and external id exists",
+            ),
+            Self::FailureNotFound => {
+                Problem::not_found("failure.not_found", "no such failure in this project")
+            }
+            Self::TestNotFound => {
+                Problem::not_found("test.not_found", "no such test in this project")
+            }
+            Self::ContextMismatch => Problem::bad_request(
+                "project.context_mismatch",
+                "the project in the path is not the project of the request",
+            ),
+            Self::UnsupportedMediaType(media) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "upload.unsupported_media_type",
+                "Unsupported media type",
+            )
+            .with_detail(format!(
+                "`{media}` is not accepted; send application/xml, application/gzip, application/zip or application/json"
+            )),
+            Self::UploadTooLarge { limit } => {
+                too_large(format!("the upload is larger than {limit} bytes"))
+            }
+            Self::Report(report) => report_problem(report, None),
+            Self::ArchiveReport { file, error } => report_problem(error, Some(file)),
+            Self::Archive(detail) => Problem::unprocessable("upload.bad_archive", detail.clone()),
+            Self::TooManyEntries { max } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload.too_many_entries",
+                "Too many archive entries",
+            )
+            .with_detail(format!(
+                "the archive holds more than {max} entries; upload fewer files at a time"
+            )),
+            Self::InvalidBatch(detail) => {
+                Problem::unprocessable("results.invalid_batch", detail.clone())
+            }
+            Self::InvalidIdempotencyKey(_) => Problem::bad_request(
+                "idempotency.invalid_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            ),
+            Self::IdempotencyKeyReused => Problem::unprocessable(
+                "idempotency.key_reused",
+                "this Idempotency-Key was used for a different upload to this build",
+            ),
+            Self::Refused(refusal) => refusal.problem(),
+            Self::Db(db) => db.problem(),
+            Self::ParserCrashed => Problem::internal_cause(self),
+            Self::UploadStalled { secs } => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload.stalled",
+                "Upload stalled",
+            )
+            .with_detail(format!("the request body sent nothing for {secs} seconds")),
+            Self::UploadTooSlow { min_bytes_per_sec } => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload.too_slow",
+                "Upload too slow",
+            )
+            .with_detail(format!(
+                "the request body arrived at less than {min_bytes_per_sec} bytes a second"
+            )),
+            Self::UploadsBusy => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload.busy",
+                "Too many uploads",
+            )
+            .with_detail("this instance is reading as many uploads as it may; retry shortly")
+            .with_retry_after(1),
+            Self::ProjectUploadsBusy { max } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload.project_busy",
+                "Too many uploads for this project",
+            )
+            .with_detail(format!(
+                "this instance is reading {max} uploads for this project already, as many as one project may; retry when one has finished"
+            ))
+            .with_retry_after(1),
+        }
+    }
+}
+
+impl ResponseError for FailureError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.problem().error_response()
+    }
+}
+
+/// Constraints that mean something to a client; any other database error
+/// answers as tenant-core maps it.
+impl From<DbError> for FailureError {
+    fn from(db: DbError) -> Self {
+        match db.constraint() {
+            Some("builds_external_id_key") if db.is_unique_violation() => Self::BuildExists,
+            _ => Self::Db(db),
+        }
+    }
+}
+
+impl From<Problem> for FailureError {
+    fn from(problem: Problem) -> Self {
+        Self::Refused(Refusal::from(problem))
+    }
+}
+
+/// A refusal tenant-core decided (the caller's role, a page request, an
+/// internal route), kept by its parts: a [`Problem`] cannot be copied, and
+/// [`FailureError::problem`] builds the answer anew each time it is asked.
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {code}")]
+pub struct Refusal {
+    status: StatusCode,
+    code: String,
+    detail: Option<String>,
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Self {
+            status: problem.status(),
+            code: problem.code().to_owned(),
+            detail: problem.detail().map(str::to_owned),
+        }
+    }
+}
+
+impl Refusal {
+    fn problem(&self) -> Problem {
+        if self.status.is_server_error() {
+            return Problem::internal_cause(self);
+        }
+        // The titles tenant-core's constructors give these statuses.
+        let title = match self.status {
+            StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::UNAUTHORIZED => "Unauthorized",
+            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::NOT_FOUND => "Not found",
+            status => status.canonical_reason().unwrap_or("Error"),
+        };
+        let problem = Problem::new(self.status, self.code.clone(), title);
+        match &self.detail {
+            Some(detail) => problem.with_detail(detail.clone()),
+            None => problem,
+        }
+    }
 }
 
 fn too_large(detail: String) -> Problem {
@@ -73,14 +250,12 @@ fn too_large(detail: String) -> Problem {
 
 /// The problem for a report that could not be read; `file` names the
 /// archive entry it came from, if any.
-fn report_problem(report: JunitError, file: Option<&str>) -> Problem {
+fn report_problem(report: &JunitError, file: Option<&str>) -> Problem {
     let detail = |text: String| match file {
         Some(file) => format!("`{file}`: {text}"),
         None => text,
     };
-    let unreadable = |code: &'static str, report: &JunitError| {
-        Problem::unprocessable(code, detail(report.to_string()))
-    };
+    let unreadable = |code: &'static str| Problem::unprocessable(code, detail(report.to_string()));
     match report {
         JunitError::TooLarge { limit } => too_large(detail(format!(
             "the report is larger than {limit} bytes once decompressed"
@@ -89,114 +264,15 @@ fn report_problem(report: JunitError, file: Option<&str>) -> Problem {
             "upload.undecodable",
             detail("the upload could not be decoded (corrupt or truncated compression)".to_owned()),
         )
-        .with_source(io),
-        JunitError::Abandoned => Problem::internal(FailureError::ParserCrashed),
-        report @ JunitError::NotJunit(_) => unreadable("junit.not_junit", &report),
-        report @ JunitError::Empty => unreadable("junit.empty", &report),
-        report @ JunitError::DtdRefused { .. } => unreadable("junit.dtd_refused", &report),
-        report @ JunitError::TooDeep { .. } => unreadable("junit.too_deep", &report),
-        report @ JunitError::AttributeTooLong { .. } => {
-            unreadable("junit.attribute_too_long", &report)
-        }
-        report @ JunitError::TagTooLong { .. } => unreadable("junit.tag_too_long", &report),
-        report @ JunitError::Truncated { .. } => unreadable("junit.truncated", &report),
-        report @ JunitError::Malformed { .. } => unreadable("junit.malformed", &report),
-    }
-}
-
-impl From<FailureError> for Problem {
-    fn from(error: FailureError) -> Self {
-        match error {
-            FailureError::Invalid { field, message } => {
-                Problem::unprocessable("request.invalid_body", format!("{field} {message}"))
-                    .with_errors(vec![FieldProblem { field, message }])
-            }
-            FailureError::BuildNotFound => {
-                Problem::not_found("build.not_found", "no such build in this project")
-            }
-            FailureError::FailureNotFound => {
-                Problem::not_found("failure.not_found", "no such failure in this project")
-            }
-            FailureError::TestNotFound => {
-                Problem::not_found("test.not_found", "no such test in this project")
-            }
-            FailureError::ContextMismatch => Problem::bad_request(
-                "project.context_mismatch",
-                "the project in the path is not the project of the request",
-            ),
-            FailureError::UnsupportedMediaType(media) => Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "upload.unsupported_media_type",
-                "Unsupported media type",
-            )
-            .with_detail(format!(
-                "`{media}` is not accepted; send application/xml, application/gzip, application/zip or application/json"
-            )),
-            FailureError::UploadTooLarge { limit } => {
-                too_large(format!("the upload is larger than {limit} bytes"))
-            }
-            FailureError::Report(report) => report_problem(report, None),
-            FailureError::ArchiveReport { file, error } => report_problem(error, Some(&file)),
-            FailureError::Archive(detail) => Problem::unprocessable("upload.bad_archive", detail),
-            FailureError::TooManyEntries { max } => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "upload.too_many_entries",
-                "Too many archive entries",
-            )
-            .with_detail(format!(
-                "the archive holds more than {max} entries; upload fewer files at a time"
-            )),
-            FailureError::InvalidBatch(detail) => {
-                Problem::unprocessable("results.invalid_batch", detail)
-            }
-            FailureError::InvalidIdempotencyKey => Problem::bad_request(
-                "idempotency.invalid_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            ),
-            FailureError::IdempotencyKeyReused => Problem::unprocessable(
-                "idempotency.key_reused",
-                "this Idempotency-Key was used for a different upload to this build",
-            ),
-            FailureError::Context(problem) => problem,
-            FailureError::Db(db) if db.is_unique_violation() => match db.constraint() {
-                Some("builds_external_id_key") => Problem::conflict(
-                    "build.exists",
-                    "a build with this job and external id exists",
-                ),
-                _ => Problem::from(db),
-            },
-            FailureError::Db(db) => Problem::from(db),
-            FailureError::ParserCrashed => Problem::internal(FailureError::ParserCrashed),
-            FailureError::UploadStalled { secs } => Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "upload.stalled",
-                "Upload stalled",
-            )
-            .with_detail(format!("the request body sent nothing for {secs} seconds")),
-            FailureError::UploadTooSlow { min_bytes_per_sec } => Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "upload.too_slow",
-                "Upload too slow",
-            )
-            .with_detail(format!(
-                "the request body arrived at less than {min_bytes_per_sec} bytes a second"
-            )),
-            FailureError::UploadsBusy => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "upload.busy",
-                "Too many uploads",
-            )
-            .with_detail("this instance is reading as many uploads as it may; retry shortly")
-            .with_retry_after(1),
-            FailureError::ProjectUploadsBusy { max } => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "upload.project_busy",
-                "Too many uploads for this project",
-            )
-            .with_detail(format!(
-                "this instance is reading {max} uploads for this project already, as many as one project may; retry when one has finished"
-            ))
-            .with_retry_after(1),
-        }
+        .with_cause(io),
+        JunitError::Abandoned => Problem::internal_cause(report),
+        JunitError::NotJunit(_) => unreadable("junit.not_junit"),
+        JunitError::Empty => unreadable("junit.empty"),
+        JunitError::DtdRefused { .. } => unreadable("junit.dtd_refused"),
+        JunitError::TooDeep { .. } => unreadable("junit.too_deep"),
+        JunitError::AttributeTooLong { .. } => unreadable("junit.attribute_too_long"),
+        JunitError::TagTooLong { .. } => unreadable("junit.tag_too_long"),
+        JunitError::Truncated { .. } => unreadable("junit.truncated"),
+        JunitError::Malformed { .. } => unreadable("junit.malformed"),
     }
 }

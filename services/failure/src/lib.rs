@@ -1,15 +1,13 @@
 //! Builds and test results: ingestion, failure grouping, classification and flakiness.
 
-pub mod body;
 pub mod domain;
 pub mod error;
-pub mod ingest;
 pub mod junit;
-pub mod repo;
+pub mod repository;
 mod routes;
 pub mod settings;
-pub mod xml_input;
-pub mod zip_stream;
+pub mod size_limit;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -18,8 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
-use crate::ingest::UploadSlots;
 use crate::settings::FailureSettings;
+use crate::upload::slots::UploadSlots;
 
 pub type Settings = tenant_core::config::Settings<FailureSettings>;
 
@@ -46,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/failure/0004_unlisted_suite_totals.sql"),
     ),
 ];
+
+/// The failures list statement under the name the benchmark
+/// (`bench/src/suite.rs`) imports it by.
+pub mod repo {
+    pub use crate::repository::failures::FAILURES_LIST_SQL;
+}
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "failure-service",

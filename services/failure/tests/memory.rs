@@ -1,6 +1,8 @@
 //! An upload's memory stays bounded whatever a single XML event holds.
-//! Measured on this process, which runs the service; alone in its test
-//! binary, so no other test's allocations are counted.
+//!
+//! Measured as the resident set of this process, which runs the service:
+//! a binary of its own, because `cargo test` runs the tests of one binary
+//! as threads of one process, and any other test's uploads would count.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,18 +10,17 @@
     reason = "test helpers fail the test at the first broken expectation"
 )]
 
-#[path = "api/common.rs"]
-mod common;
+#[path = "api/helpers.rs"]
+mod helpers;
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use test_support::Reply;
 use uuid::Uuid;
 
-use crate::common::Body;
+use crate::helpers::{Body, FailureApp};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -54,7 +55,7 @@ async fn a_gzip_of_one_256_mib_text_node_is_answered_without_the_service_holding
     // Limits wide enough that the whole text is read (not refused early
     // for its size or its compression ratio): what is measured is what
     // reading one huge event costs.
-    let app = common::spawn_with(&[
+    let app = helpers::spawn_with(&[
         (
             "service.max_uncompressed_bytes",
             (512 * 1024 * 1024).to_string(),
@@ -62,43 +63,32 @@ async fn a_gzip_of_one_256_mib_text_node_is_answered_without_the_service_holding
         ("service.max_decompression_ratio", "5000".to_owned()),
     ])
     .await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "huge-text").await;
     let gzip = one_huge_text_node();
     assert!(gzip.len() < 2 * 1024 * 1024, "{} bytes", gzip.len());
 
     let before = rss_kib();
-    let peak = Arc::new(AtomicU64::new(before));
-    let sampler = {
-        let peak = Arc::clone(&peak);
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(rss_kib(), Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
+    let mut peak = before;
+    // The resident set is sampled every 10 ms for as long as the upload
+    // runs: the interval is the sampling rate, not a wait for anything.
+    let mut samples = tokio::time::interval(Duration::from_millis(10));
+    let upload = app.upload(&ctx, build, Body::gzip(gzip), None);
+    tokio::pin!(upload);
+    let Reply { status, body, .. } = loop {
+        tokio::select! {
+            reply = &mut upload => break reply,
+            _ = samples.tick() => peak = peak.max(rss_kib()),
+        }
     };
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            Body {
-                bytes: gzip,
-                content_type: "application/gzip",
-                content_encoding: None,
-            },
-            None,
-        )
-        .await;
-    sampler.abort();
-    peak.fetch_max(rss_kib(), Ordering::SeqCst);
-    let growth_mib = peak.load(Ordering::SeqCst).saturating_sub(before) / 1024;
+    peak = peak.max(rss_kib());
+    let growth_mib = peak.saturating_sub(before) / 1024;
     assert!(
         growth_mib < 50,
         "the service's memory grew by {growth_mib} MiB reading one 256 MiB text node"
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [1, 0, 1, 0, 0, 0]);
+    assert_eq!(helpers::counts(&body), [1, 0, 1, 0, 0, 0]);
     assert!(
         body["warnings"]
             .to_string()

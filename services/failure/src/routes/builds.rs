@@ -3,18 +3,18 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tenant_core::json::Object;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
-use tenant_core::{Db, Problem, Role, TenantContext};
+use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::domain::{BuildStatus, CommitSha, ExternalId, JobName};
+use crate::domain::{Build, BuildFilter, BuildStatus, CommitSha, ExternalId, JobName, NewBuild};
 use crate::error::FailureError;
-use crate::repo::{self, Build, BuildFilter, NewBuild};
+use crate::repository::builds as repository;
 
 /// A build as CI registers it. The same (`job_name`, `external_id`) again
 /// answers with the build already registered.
@@ -129,19 +129,18 @@ impl CreateBuild {
         (status = 422, description = "A field is missing or invalid (`request.invalid_body`, with `errors`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
     body: web::Json<Object<CreateBuild>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let project_id = project_scope(&ctx, &path, Role::Member)?;
     let new_build = body.into_inner().into_inner().parse(project_id)?;
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let (build, created) = repo::create_build(&tx, project_id, &new_build)
-        .await
-        .map_err(FailureError::from)?;
-    tx.commit().await.map_err(FailureError::from)?;
+    let tx = db.tenant_tx(&ctx).await?;
+    let (build, created) = repository::create_build(&tx, project_id, &new_build).await?;
+    tx.commit().await?;
     let mut response = if created {
         HttpResponse::Created()
     } else {
@@ -184,20 +183,24 @@ pub struct FinishBuild {
         (status = 422, description = "A missing or unknown status, or another invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, build_id = %path.1),
+    err
+)]
 pub async fn finish(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, Uuid)>,
     body: web::Json<Object<FinishBuild>>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let build = repo::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
-        .await
-        .map_err(FailureError::from)?
+    let tx = db.tenant_tx(&ctx).await?;
+    let build = repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
+        .await?
         .ok_or(FailureError::BuildNotFound)?;
-    tx.commit().await.map_err(FailureError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))
 }
 
@@ -220,19 +223,23 @@ pub async fn finish(
         (status = 404, description = "No such build in this project (`build.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, build_id = %path.1),
+    err
+)]
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, Uuid)>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let build = repo::get_build(&tx, project_id, build_id)
-        .await
-        .map_err(FailureError::from)?
+    let tx = db.tenant_tx(&ctx).await?;
+    let build = repository::get_build(&tx, project_id, build_id)
+        .await?
         .ok_or(FailureError::BuildNotFound)?;
-    tx.commit().await.map_err(FailureError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))
 }
 
@@ -272,18 +279,19 @@ pub struct BuildQuery {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of builds", body = doc::BuildPage),
+        (status = 200, description = "A page of builds", body = BuildPage),
         (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
     query: web::Query<BuildQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
     let query = query.into_inner();
     let page = PageRequest::<(DateTime<Utc>, Uuid)>::from_params(&PageParams {
@@ -297,14 +305,27 @@ pub async fn list(
         since: query.since,
         until: query.until,
     };
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let builds = repo::list_builds(&tx, project_id, &filter, page.after, page.fetch_limit())
-        .await
-        .map_err(FailureError::from)?;
-    tx.commit().await.map_err(FailureError::from)?;
-    Ok(
-        HttpResponse::Ok().json(Page::from_rows(builds, page.limit, |b| {
-            (b.created_at, b.id)
-        })),
-    )
+    let tx = db.tenant_tx(&ctx).await?;
+    let builds =
+        repository::list_builds(&tx, project_id, &filter, page.after, page.fetch_limit()).await?;
+    tx.commit().await?;
+    let page = Page::from_rows(builds, page.limit, |b| (b.created_at, b.id));
+    Ok(HttpResponse::Ok().json(BuildPage::from(page)))
+}
+
+/// A page of builds, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildPage {
+    items: Vec<Build>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<Build>> for BuildPage {
+    fn from(page: Page<Build>) -> Self {
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
 }

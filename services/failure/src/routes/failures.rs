@@ -5,14 +5,15 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenant_core::pagination::{Page, PageParams, PageRequest};
-use tenant_core::{Db, Problem, Role, TenantContext};
+use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
+use crate::domain::{FailureDetails, FailureFilter, FailureSummary, HistoryEntry, TestIdentity};
 use crate::error::FailureError;
-use crate::repo::{self, FailureDetails, FailureFilter, HistoryEntry, TestIdentity};
+use crate::repository::{failures as repository, results as test_results};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -56,18 +57,19 @@ pub struct FailureQuery {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of failures", body = doc::FailurePage),
+        (status = 200, description = "A page of failures", body = FailurePage),
         (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`, `request.invalid_text`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<String>,
     query: web::Query<FailureQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
     let query = query.into_inner();
     let page = PageRequest::<(DateTime<Utc>, Uuid)>::from_params(&PageParams {
@@ -83,16 +85,29 @@ pub async fn list(
         test: query.test.filter(|t| !t.is_empty()),
         error_type: query.error_type,
     };
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let failures = repo::list_failures(&tx, project_id, &filter, page.after, page.fetch_limit())
-        .await
-        .map_err(FailureError::from)?;
-    tx.commit().await.map_err(FailureError::from)?;
-    Ok(
-        HttpResponse::Ok().json(Page::from_rows(failures, page.limit, |f| {
-            (f.created_at, f.id)
-        })),
-    )
+    let tx = db.tenant_tx(&ctx).await?;
+    let failures =
+        repository::list_failures(&tx, project_id, &filter, page.after, page.fetch_limit()).await?;
+    tx.commit().await?;
+    let page = Page::from_rows(failures, page.limit, |f| (f.created_at, f.id));
+    Ok(HttpResponse::Ok().json(FailurePage::from(page)))
+}
+
+/// A page of failures, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailurePage {
+    items: Vec<FailureSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
+impl From<Page<FailureSummary>> for FailurePage {
+    fn from(page: Page<FailureSummary>) -> Self {
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 /// `GET /v1/projects/{project}/failures/{failure}`.
@@ -114,19 +129,23 @@ pub async fn list(
         (status = 404, description = "No such failure in this project (`failure.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, failure_id = %path.1),
+    err
+)]
 pub async fn show(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, Uuid)>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let (project, failure_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let failure = repo::get_failure(&tx, project_id, failure_id)
-        .await
-        .map_err(FailureError::from)?
+    let tx = db.tenant_tx(&ctx).await?;
+    let failure = repository::get_failure(&tx, project_id, failure_id)
+        .await?
         .ok_or(FailureError::FailureNotFound)?;
-    tx.commit().await.map_err(FailureError::from)?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(failure))
 }
 
@@ -167,12 +186,17 @@ pub struct TestHistory {
         (status = 404, description = "No such test in this project (`test.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, test_id = %path.1),
+    err
+)]
 pub async fn history(
     ctx: TenantContext,
     db: web::Data<Db>,
     path: web::Path<(String, Uuid)>,
     query: web::Query<HistoryQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let (project, test_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
     // Validated like every page size: 0 is refused, above 500 counts as 500.
@@ -181,15 +205,11 @@ pub async fn history(
         cursor: None,
     })?;
     let limit = i64::from(page.limit);
-    let tx = db.tenant_tx(&ctx).await.map_err(FailureError::from)?;
-    let sql = &tx;
-    let test = repo::get_test(sql, project_id, test_id)
-        .await
-        .map_err(FailureError::from)?
+    let tx = db.tenant_tx(&ctx).await?;
+    let test = test_results::get_test(&tx, project_id, test_id)
+        .await?
         .ok_or(FailureError::TestNotFound)?;
-    let results = repo::test_history(&sql, project_id, test_id, limit)
-        .await
-        .map_err(FailureError::from)?;
-    tx.commit().await.map_err(FailureError::from)?;
+    let results = test_results::test_history(&tx, project_id, test_id, limit).await?;
+    tx.commit().await?;
     Ok(HttpResponse::Ok().json(TestHistory { test, results }))
 }

@@ -27,9 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }
 
-/// The request's project, if the caller has `minimum` there. The gateway
-/// resolved `{project}` (an id or a slug) into the context; an id in the
-/// path that names another project is refused rather than trusted.
+/// The request's project, if the caller has `minimum` there, recorded as
+/// the handler span's `project_id`. The gateway resolved `{project}` (an
+/// id or a slug) into the context; an id in the path that names another
+/// project is refused rather than trusted.
 fn project_scope(
     ctx: &TenantContext,
     path_project: &str,
@@ -41,5 +42,6 @@ fn project_scope(
     {
         return Err(FailureError::ContextMismatch);
     }
+    tracing::Span::current().record("project_id", tracing::field::display(access.project_id));
     Ok(access.project_id)
 }

@@ -3,37 +3,20 @@
 //! `GET /internal/v1/openapi.json` (the gateway merges it into the public
 //! `/api/openapi.json`).
 //!
-//! The response types derive their schemas where they are defined
-//! (`repo`, `ingest`, `domain`); the types below only describe what has no
-//! Rust type of its own: pages of a generic [`tenant_core::pagination::Page`]
-//! and the binary upload bodies.
+//! Every type a request or response has derives its schema where it is
+//! defined (`domain`, the handlers' modules, `upload`). The three below
+//! describe the binary upload bodies, which are streamed and never become
+//! a Rust value.
 
 use actix_web::HttpResponse;
-use serde::Serialize;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
 use super::{builds, failures, results};
-use crate::repo::{Build, FailureSummary};
+use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
 pub use tenant_core::openapi::{FieldProblem, Problem};
-
-/// A page of builds, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BuildPage {
-    items: Vec<Build>,
-    /// Pass as `cursor` for the next page; absent on the last one.
-    next_cursor: Option<String>,
-}
-
-/// A page of failures, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FailurePage {
-    items: Vec<FailureSummary>,
-    /// Pass as `cursor` for the next page; absent on the last one.
-    next_cursor: Option<String>,
-}
 
 /// A JUnit XML report: `<testsuites>`, `<testsuite>` or a bare
 /// `<testcase>` root, optionally sent with `Content-Encoding: gzip`. No DTD.
@@ -88,6 +71,7 @@ pub struct ApiDoc;
 
 /// `GET /internal/v1/openapi.json`: this service's OpenAPI document, for
 /// the gateway. Service principals only, like every `/internal` route.
-pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, tenant_core::Problem> {
-    tenant_core::openapi::serve(&ctx, &ApiDoc::openapi())
+#[tracing::instrument(skip_all, err)]
+pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, FailureError> {
+    Ok(tenant_core::openapi::serve(&ctx, &ApiDoc::openapi())?)
 }

@@ -1,16 +1,19 @@
 //! `POST /v1/projects/{project}/builds/{build}/results`: a results upload,
-//! streamed into the parser ([`crate::ingest`]).
+//! streamed into the parser ([`crate::upload`]).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tenant_core::{Db, Problem, Role, TenantContext};
+use tenant_core::idempotency::IdempotencyKey;
+use tenant_core::{Db, Role, TenantContext};
 use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
 use crate::FailureState;
+use crate::domain::UploadSummary;
 use crate::error::FailureError;
-use crate::ingest::{self, JsonBatch, Upload, UploadFormat, UploadOutcome, UploadSummary};
+use crate::upload::json_batch::JsonBatch;
+use crate::upload::{self, Upload, UploadFormat, UploadOutcome};
 
 fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
@@ -57,6 +60,11 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         (status = 429, description = "This instance is reading `service.max_concurrent_uploads` uploads already (`upload.busy`), or half of them for this project (`upload.project_busy`); retry after `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, build_id = %path.1),
+    err
+)]
 pub async fn upload(
     req: HttpRequest,
     ctx: TenantContext,
@@ -64,7 +72,7 @@ pub async fn upload(
     state: web::Data<FailureState>,
     path: web::Path<(String, Uuid)>,
     payload: web::Payload,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, FailureError> {
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let content_type = header_text(&req, "content-type")
@@ -77,7 +85,7 @@ pub async fn upload(
         Some(content_type.as_str()).filter(|c| !c.is_empty()),
         Some(content_encoding.as_str()).filter(|c| !c.is_empty()),
     )?;
-    let idempotency_key = ingest::parse_idempotency_key(header_text(&req, "idempotency-key"))?;
+    let idempotency_key = IdempotencyKey::from_request(&req)?;
     let limit = state.settings.max_upload_bytes;
     if header_text(&req, header::CONTENT_LENGTH.as_str())
         .and_then(|length| length.parse::<u64>().ok())
@@ -85,8 +93,7 @@ pub async fn upload(
     {
         return Err(FailureError::UploadTooLarge {
             limit: limit as u64,
-        }
-        .into());
+        });
     }
     let upload = Upload {
         build_id,
@@ -95,7 +102,7 @@ pub async fn upload(
         content_type,
         content_encoding,
     };
-    match ingest::ingest_upload(&state, &db, &ctx, project_id, upload, payload).await? {
+    match upload::ingest_upload(&state, &db, &ctx, project_id, upload, payload).await? {
         UploadOutcome::Ingested(summary) => Ok(HttpResponse::Created().json(summary)),
         UploadOutcome::Replayed(response) => Ok(HttpResponse::Ok()
             .insert_header(("idempotent-replayed", "true"))

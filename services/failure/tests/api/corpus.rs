@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use quick_xml::events::Event;
 use reqwest::StatusCode;
+use test_support::Reply;
 use uuid::Uuid;
 
-use crate::common::{self, Body};
+use crate::helpers::{self, Body, FailureApp};
 
 /// Files refused with 422, and why.
 const REFUSED: &[(&str, &str)] = &[
@@ -196,9 +197,9 @@ fn count_testcases(xml: &[u8]) -> u64 {
 
 #[tokio::test]
 async fn every_corpus_report_ingests_with_its_stated_counts_or_is_refused_with_422() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let project = Uuid::now_v7();
-    let ctx = common::uploader(project);
+    let ctx = helpers::uploader(project);
     let files = corpus();
     assert!(files.len() > 60, "the corpus is missing: {}", files.len());
     let mut mismatches = Vec::new();
@@ -206,7 +207,8 @@ async fn every_corpus_report_ingests_with_its_stated_counts_or_is_refused_with_4
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let xml = std::fs::read(path).unwrap();
         let build = app.create_build(&ctx, &format!("corpus-{index}")).await;
-        let (status, body) = app.upload(&ctx, build, Body::xml(xml.clone()), None).await;
+        let Reply { status, body, .. } =
+            app.upload(&ctx, build, Body::xml(xml.clone()), None).await;
         if let Some((_, why)) = REFUSED.iter().find(|(file, _)| *file == name) {
             let refused = status == StatusCode::UNPROCESSABLE_ENTITY
                 && body["code"]
@@ -221,7 +223,7 @@ async fn every_corpus_report_ingests_with_its_stated_counts_or_is_refused_with_4
             mismatches.push(format!("{name}: {status} {body}"));
             continue;
         }
-        let got = common::counts(&body);
+        let got = helpers::counts(&body);
         let [tests, passed, failures, errors, skipped, flaky] = got;
         assert_eq!(
             tests,

@@ -1,10 +1,9 @@
 //! The failures list, one failure, a test's history.
 
-use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::common::{self, Body};
+use crate::helpers::{self, Body, FailureApp, project_of};
 
 fn failing_report(suite: &str, failing: usize) -> String {
     let mut xml = format!("<testsuite name=\"{suite}\">");
@@ -20,9 +19,9 @@ fn failing_report(suite: &str, failing: usize) -> String {
 
 #[tokio::test]
 async fn failures_list_newest_first_with_build_and_test_and_filters() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let older = app.create_build(&ctx, "older").await;
     app.upload(&ctx, older, Body::xml(failing_report("Old", 2)), None)
         .await;
@@ -30,10 +29,10 @@ async fn failures_list_newest_first_with_build_and_test_and_filters() {
     app.upload(&ctx, newer, Body::xml(failing_report("New", 4)), None)
         .await;
 
-    let (status, page) = app
-        .get_json(&format!("/v1/projects/{project}/failures"), &ctx)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let page = app
+        .get(&format!("/v1/projects/{project}/failures"), &ctx)
+        .await
+        .expect(200);
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 6);
     assert_eq!(items[0]["build"]["external_id"], "newer");
@@ -46,38 +45,42 @@ async fn failures_list_newest_first_with_build_and_test_and_filters() {
             .starts_with("test_")
     );
 
-    let (_, by_build) = app
-        .get_json(
+    let by_build = app
+        .get(
             &format!("/v1/projects/{project}/failures?build={older}"),
             &ctx,
         )
-        .await;
+        .await
+        .body;
     assert_eq!(by_build["items"].as_array().unwrap().len(), 2);
-    let (_, by_type) = app
-        .get_json(
+    let by_type = app
+        .get(
             &format!("/v1/projects/{project}/failures?error_type=TimeoutError"),
             &ctx,
         )
-        .await;
+        .await
+        .body;
     assert_eq!(by_type["items"].as_array().unwrap().len(), 3);
-    let (_, by_name) = app
-        .get_json(&format!("/v1/projects/{project}/failures?test=T_3"), &ctx)
-        .await;
+    let by_name = app
+        .get(&format!("/v1/projects/{project}/failures?test=T_3"), &ctx)
+        .await
+        .body;
     assert_eq!(by_name["items"].as_array().unwrap().len(), 1, "{by_name}");
-    let (_, by_branch) = app
-        .get_json(
+    let by_branch = app
+        .get(
             &format!("/v1/projects/{project}/failures?branch=other&job=ci"),
             &ctx,
         )
-        .await;
+        .await
+        .body;
     assert_eq!(by_branch["items"].as_array().unwrap().len(), 0);
 }
 
 #[tokio::test]
 async fn the_failures_list_issues_the_same_number_of_queries_for_any_page_size() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     for n in 0..3 {
         let build = app.create_build(&ctx, &format!("b{n}")).await;
         app.upload(
@@ -91,13 +94,13 @@ async fn the_failures_list_issues_the_same_number_of_queries_for_any_page_size()
     let mut per_request = Vec::new();
     for limit in [1, 10, 60] {
         let before = app.statements().await;
-        let (status, page) = app
-            .get_json(
+        let page = app
+            .get(
                 &format!("/v1/projects/{project}/failures?limit={limit}"),
                 &ctx,
             )
-            .await;
-        assert_eq!(status, StatusCode::OK);
+            .await
+            .expect(200);
         assert_eq!(page["items"].as_array().unwrap().len(), limit);
         per_request.push(app.statements().await - before);
     }
@@ -106,9 +109,9 @@ async fn the_failures_list_issues_the_same_number_of_queries_for_any_page_size()
 
 #[tokio::test]
 async fn one_failure_has_its_full_stack_trace_and_a_test_has_its_history() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     for n in 0..3 {
         let build = app.create_build(&ctx, &format!("h{n}")).await;
         let xml = if n == 1 {
@@ -120,15 +123,16 @@ async fn one_failure_has_its_full_stack_trace_and_a_test_has_its_history() {
         };
         app.upload(&ctx, build, Body::xml(xml), None).await;
     }
-    let (_, page) = app
-        .get_json(&format!("/v1/projects/{project}/failures?limit=1"), &ctx)
-        .await;
+    let page = app
+        .get(&format!("/v1/projects/{project}/failures?limit=1"), &ctx)
+        .await
+        .body;
     let failure = &page["items"][0];
     let id = failure["id"].as_str().unwrap();
-    let (status, detail) = app
-        .get_json(&format!("/v1/projects/{project}/failures/{id}"), &ctx)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let detail = app
+        .get(&format!("/v1/projects/{project}/failures/{id}"), &ctx)
+        .await
+        .expect(200);
     assert!(
         detail["stack_trace"]
             .as_str()
@@ -138,13 +142,13 @@ async fn one_failure_has_its_full_stack_trace_and_a_test_has_its_history() {
     );
 
     let test = failure["test"]["id"].as_str().unwrap();
-    let (status, history) = app
-        .get_json(
+    let history = app
+        .get(
             &format!("/v1/projects/{project}/tests/{test}/history?limit=10"),
             &ctx,
         )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{history}");
+        .await
+        .expect(200);
     let statuses: Vec<&str> = history["results"]
         .as_array()
         .unwrap()

@@ -1,38 +1,40 @@
 //! Project A's data is invisible and untouchable from project B, through
 //! every endpoint, even with A's ids.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
+use test_support::Reply;
 use uuid::Uuid;
 
-use crate::common::{self, Body};
+use crate::helpers::{self, Body, FailureApp, project_of};
 
 #[tokio::test]
 async fn project_b_cannot_read_list_or_write_project_a_data_even_by_guessing_ids() {
-    let app = common::spawn().await;
-    let a = common::uploader(Uuid::now_v7());
-    let project_a = a.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let a = helpers::uploader(Uuid::now_v7());
+    let project_a = project_of(&a);
     let build = app.create_build(&a, "secret").await;
     let xml = "<testsuite name=\"S\"><testcase classname=\"C\" name=\"t\"><failure message=\"m\">trace</failure></testcase></testsuite>";
-    let (status, _) = app.upload(&a, build, Body::xml(xml), None).await;
+    let status = app.upload(&a, build, Body::xml(xml), None).await.status;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, failures) = app
-        .get_json(&format!("/v1/projects/{project_a}/failures"), &a)
-        .await;
+    let failures = app
+        .get(&format!("/v1/projects/{project_a}/failures"), &a)
+        .await
+        .body;
     let failure = failures["items"][0]["id"].as_str().unwrap().to_owned();
     let test = failures["items"][0]["test"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
 
-    let b = common::uploader(Uuid::now_v7());
-    let project_b = b.project().unwrap().project_id;
+    let b = helpers::uploader(Uuid::now_v7());
+    let project_b = project_of(&b);
     for path in [
         format!("/v1/projects/{project_b}/builds/{build}"),
         format!("/v1/projects/{project_b}/failures/{failure}"),
         format!("/v1/projects/{project_b}/tests/{test}/history"),
     ] {
-        let (status, body) = app.get_json(&path, &b).await;
+        let Reply { status, body, .. } = app.get(&path, &b).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
     }
     for path in [
@@ -40,46 +42,45 @@ async fn project_b_cannot_read_list_or_write_project_a_data_even_by_guessing_ids
         format!("/v1/projects/{project_b}/failures"),
         format!("/v1/projects/{project_b}/failures?build={build}"),
     ] {
-        let (status, body) = app.get_json(&path, &b).await;
-        assert_eq!(status, StatusCode::OK);
+        let body = app.get(&path, &b).await.expect(200);
         assert_eq!(body["items"].as_array().unwrap().len(), 0, "{path}: {body}");
     }
-    let (status, _) = app.upload(&b, build, Body::xml(xml), None).await;
+    let status = app.upload(&b, build, Body::xml(xml), None).await.status;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let response = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/v1/projects/{project_b}/builds/{build}"),
             &b,
-            Some(json!({"status": "passed"})),
+            json!({"status": "passed"}),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
     // A's id in the path with B's context is refused, not trusted.
-    let (status, body) = app
-        .get_json(&format!("/v1/projects/{project_a}/builds/{build}"), &b)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = app
+        .get(&format!("/v1/projects/{project_a}/builds/{build}"), &b)
+        .await
+        .expect(400);
     assert_eq!(body["code"], "project.context_mismatch");
     // Same external id in B creates B's own build.
     let own = app.create_build(&b, "secret").await;
     assert_ne!(own, build);
     // Nothing of A changed.
-    let (_, a_build) = app
-        .get_json(&format!("/v1/projects/{project_a}/builds/{build}"), &a)
-        .await;
+    let a_build = app
+        .get(&format!("/v1/projects/{project_a}/builds/{build}"), &a)
+        .await
+        .body;
     assert_eq!(a_build["status"], "running");
     assert_eq!(a_build["totals"]["tests"], 1);
 }
 
 #[tokio::test]
 async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_project() {
-    let app = common::spawn().await;
-    let a = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let a = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&a, "p").await;
     let xml = "<testsuite name=\"S\"><testcase name=\"t\"/></testsuite>";
     app.upload(&a, build, Body::xml(xml), None).await;
-    let admin = app.database.admin_client().await;
+    let admin = app.database().admin_client().await;
     let partition: String = admin
         .query_one(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -89,13 +90,15 @@ async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_p
         )
         .await
         .unwrap()
-        .get(0);
-    let app_role = app.database.connect_as("failure_app").await.unwrap();
+        .try_get(0)
+        .unwrap();
+    let app_role = app.database().connect_as("failure_app").await.unwrap();
     let visible: i64 = app_role
         .query_one(&format!("SELECT count(*) FROM failure.{partition}"), &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(visible, 0);
     app_role
         .batch_execute(&format!("SET app.project_id = '{}'", Uuid::now_v7()))
@@ -105,7 +108,8 @@ async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_p
         .query_one(&format!("SELECT count(*) FROM failure.{partition}"), &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(visible, 0, "another project's setting sees nothing either");
 }
 
@@ -114,17 +118,17 @@ async fn the_runtime_role_sees_no_rows_in_a_partition_named_directly_without_a_p
 /// of another project, is refused and nothing of the statement stays.
 #[tokio::test]
 async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
-    let app = common::spawn().await;
-    let a = common::uploader(Uuid::now_v7());
-    let b = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let a = helpers::uploader(Uuid::now_v7());
+    let b = helpers::uploader(Uuid::now_v7());
     let build_a = app.create_build(&a, "refs-a").await;
     let build_b = app.create_build(&b, "refs-b").await;
     let xml = "<testsuite name=\"S\"><testcase name=\"t\"/></testsuite>";
     app.upload(&a, build_a, Body::xml(xml), None).await;
     app.upload(&b, build_b, Body::xml(xml), None).await;
-    let project_a = a.project().unwrap().project_id;
-    let project_b = b.project().unwrap().project_id;
-    let admin = app.database.admin_client().await;
+    let project_a = project_of(&a);
+    let project_b = project_of(&b);
+    let admin = app.database().admin_client().await;
     let test_of = |project: Uuid| {
         let admin = &admin;
         async move {
@@ -135,7 +139,8 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
                 )
                 .await
                 .unwrap()
-                .get::<_, Uuid>(0)
+                .try_get::<_, Uuid>(0)
+                .unwrap()
         }
     };
     let (test_a, test_b) = (test_of(project_a).await, test_of(project_b).await);
@@ -146,9 +151,10 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
         )
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
 
-    let app_role = app.database.connect_as("failure_app").await.unwrap();
+    let app_role = app.database().connect_as("failure_app").await.unwrap();
     app_role
         .batch_execute(&format!("SET app.project_id = '{project_a}'"))
         .await
@@ -189,6 +195,7 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
         )
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(rows, 1, "only the uploaded result");
 }

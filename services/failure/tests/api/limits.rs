@@ -5,33 +5,27 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
 use tenant_core::TenantContext;
+use test_support::{Reply, TestApp};
 use uuid::Uuid;
 
-use crate::common::{self, Body, TestFailure};
-
-fn zip_body(bytes: Vec<u8>) -> Body {
-    Body {
-        bytes,
-        content_type: "application/zip",
-        content_encoding: None,
-    }
-}
+use crate::helpers::{self, Body, FailureApp, project_of, results_path};
 
 #[tokio::test]
 async fn a_tag_longer_than_the_event_limit_is_422_with_its_line_and_column() {
-    let app = common::spawn_with(&[("service.max_xml_event_bytes", "4096".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.max_xml_event_bytes", "4096".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "long-tag").await;
     // Each attribute is well within `max_attribute_bytes`; the tag is not.
     let value = "v".repeat(2000);
     let xml = format!(
         "<testsuite name=\"s\">\n  <testcase name=\"a\" classname=\"{value}\" file=\"{value}\" extra=\"{value}\"/>\n</testsuite>"
     );
-    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.tag_too_long", "{body}");
     assert_eq!(
         body["detail"],
@@ -42,17 +36,19 @@ async fn a_tag_longer_than_the_event_limit_is_422_with_its_line_and_column() {
 
 #[tokio::test]
 async fn a_system_out_longer_than_the_event_limit_is_cut_with_a_warning_naming_it() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let build = app.create_build(&ctx, "long-output").await;
     let output = "0123456789abcdef\n".repeat(200_000);
     let xml = format!(
         "<testsuite name=\"s\">\n<testcase name=\"noisy\"><failure message=\"m\"/>\n<system-out>{output}</system-out><system-err><![CDATA[{output}]]></system-err></testcase>\n<testcase name=\"after\"/>\n</testsuite>"
     );
-    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [2, 1, 1, 0, 0, 0]);
+    let body = app
+        .upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&body), [2, 1, 1, 0, 0, 0]);
     let warnings = body["warnings"].to_string();
     assert!(
         warnings.contains("the system-out of `noisy` is longer than 1048576 bytes"),
@@ -62,13 +58,15 @@ async fn a_system_out_longer_than_the_event_limit_is_cut_with_a_warning_naming_i
         warnings.contains("the system-err of `noisy` is longer than 1048576 bytes"),
         "{body}"
     );
-    let (_, failures) = app
-        .get_json(&format!("/v1/projects/{project}/failures"), &ctx)
-        .await;
+    let failures = app
+        .get(&format!("/v1/projects/{project}/failures"), &ctx)
+        .await
+        .body;
     let id = failures["items"][0]["id"].as_str().unwrap();
-    let (_, failure) = app
-        .get_json(&format!("/v1/projects/{project}/failures/{id}"), &ctx)
-        .await;
+    let failure = app
+        .get(&format!("/v1/projects/{project}/failures/{id}"), &ctx)
+        .await
+        .body;
     let kept = failure["system_out"].as_str().unwrap();
     assert!(kept.starts_with("0123456789abcdef\n0123"), "{kept:.40}");
     assert_eq!(kept.len(), 16 * 1024, "cut to service.max_output_bytes");
@@ -88,12 +86,14 @@ async fn a_zip_of_100000_entries_is_refused_with_413() {
         .map(|(name, report)| (name.as_str(), report.as_bytes()))
         .collect();
     // Stored, not deflated: quicker to build; the entries are what counts.
-    let archive = common::stored_zip_of(&files);
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let archive = helpers::stored_zip_of(&files);
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "many-entries").await;
-    let (status, body) = app.upload(&ctx, build, zip_body(archive), None).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::zip(archive), None)
+        .await
+        .expect(413);
     assert_eq!(body["code"], "upload.too_many_entries", "{body}");
     assert!(
         body["detail"]
@@ -107,8 +107,8 @@ async fn a_zip_of_100000_entries_is_refused_with_413() {
 
 #[tokio::test]
 async fn a_file_in_a_zip_larger_than_the_entry_limit_is_refused_with_413_naming_it() {
-    let app = common::spawn_with(&[("service.max_zip_entry_bytes", "65536".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.max_zip_entry_bytes", "65536".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "big-entry").await;
     let small = "<testsuite name=\"s\"><testcase name=\"a\"/></testsuite>";
     let big = format!(
@@ -119,11 +119,13 @@ async fn a_file_in_a_zip_larger_than_the_entry_limit_is_refused_with_413_naming_
     // Once with the size in the entry's header, once (as streaming
     // writers do) only after its data.
     for archive in [
-        common::zip_of(&[("small.xml", small.as_bytes()), ("big.xml", big.as_bytes())]),
-        common::streamed_zip_of(&[("small.xml", small.as_bytes()), ("big.xml", big.as_bytes())]),
+        helpers::zip_of(&[("small.xml", small.as_bytes()), ("big.xml", big.as_bytes())]),
+        helpers::streamed_zip_of(&[("small.xml", small.as_bytes()), ("big.xml", big.as_bytes())]),
     ] {
-        let (status, body) = app.upload(&ctx, build, zip_body(archive), None).await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let body = app
+            .upload(&ctx, build, Body::zip(archive), None)
+            .await
+            .expect(413);
         assert_eq!(body["code"], "upload.too_large", "{body}");
         assert!(
             body["detail"].as_str().unwrap().starts_with("`big.xml`:"),
@@ -135,39 +137,36 @@ async fn a_file_in_a_zip_larger_than_the_entry_limit_is_refused_with_413_naming_
 
 #[tokio::test]
 async fn a_zip_from_a_streaming_writer_ingests_every_file() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "streamed-zip").await;
     let a = "<testsuite name=\"A\"><testcase name=\"a\"/><testcase name=\"b\"><failure/></testcase></testsuite>";
     let b = "<testsuite name=\"B\"><testcase name=\"c\"/><testcase name=\"d\"/><testcase name=\"e\"/></testsuite>";
-    let archive = common::streamed_zip_of(&[
+    let archive = helpers::streamed_zip_of(&[
         ("a/", b""),
         ("a/TEST-A.xml", a.as_bytes()),
         ("notes.txt", b"hello"),
         ("a/TEST-B.xml", b.as_bytes()),
     ]);
-    let (status, body) = app.upload(&ctx, build, zip_body(archive), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::zip(archive), None)
+        .await
+        .expect(201);
     assert_eq!(body["files"], 2);
-    assert_eq!(common::counts(&body), [5, 4, 1, 0, 0, 0], "{body}");
+    assert_eq!(helpers::counts(&body), [5, 4, 1, 0, 0, 0], "{body}");
 }
 
 /// An upload that sends its body a byte at a time, to `build` of `ctx`'s
 /// project; it holds its slot until the test ends or the service gives up.
+/// The client is slow on purpose: its pace is the scenario.
 fn trickle(
-    app: &TestFailure,
+    app: &TestApp,
     ctx: &TenantContext,
     build: Uuid,
     every: Duration,
-) -> tokio::task::JoinHandle<(StatusCode, Value)> {
-    let project = ctx.project().unwrap().project_id;
+) -> tokio::task::JoinHandle<Reply> {
     let request = app
-        .http
-        .post(
-            app.service
-                .url(&format!("/v1/projects/{project}/builds/{build}/results")),
-        )
-        .bearer_auth(test_support::context_token("failure-service", ctx))
+        .request_as(Method::POST, &results_path(ctx, build), ctx)
         .header("content-type", "application/xml");
     let bytes = futures_util::stream::iter(0..100_000).then(move |_| async move {
         tokio::time::sleep(every).await;
@@ -176,22 +175,16 @@ fn trickle(
     let first = futures_util::stream::once(async {
         Ok::<_, std::io::Error>(b"<testsuite name=\"slow\">".to_vec())
     });
-    tokio::spawn(async move {
-        let response = request
-            .body(reqwest::Body::wrap_stream(first.chain(bytes)))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    })
+    tokio::spawn(Reply::from_request(
+        request.body(reqwest::Body::wrap_stream(first.chain(bytes))),
+    ))
 }
 
 #[tokio::test]
 async fn while_one_project_trickles_eight_uploads_another_projects_upload_succeeds() {
     // The production pool: more connections than upload slots.
-    let app = common::spawn_with(&[("database.pool_max_size", "16".to_owned())]).await;
-    let greedy = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("database.pool_max_size", "16".to_owned())]).await;
+    let greedy = helpers::uploader(Uuid::now_v7());
     let mut trickles = Vec::new();
     for index in 0..8 {
         let build = app.create_build(&greedy, &format!("slow-{index}")).await;
@@ -199,60 +192,57 @@ async fn while_one_project_trickles_eight_uploads_another_projects_upload_succee
     }
     // Every trickle is either being read or refused; the refused ones
     // have answered.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut refused: Vec<(StatusCode, Value)> = Vec::new();
-    let reading = loop {
-        let reading = app.metric("failure_uploads_in_progress").await;
-        let mut waiting = Vec::new();
-        for handle in trickles.drain(..) {
-            if handle.is_finished() {
-                refused.push(handle.await.unwrap());
-            } else {
-                waiting.push(handle);
-            }
-        }
-        trickles = waiting;
-        if reading as usize + refused.len() == 8 || tokio::time::Instant::now() > deadline {
-            break reading;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (app_ref, started) = (&app, &trickles);
+    let reading = test_support::eventually(
+        "every trickle read or refused",
+        Duration::from_secs(20),
+        || async move {
+            let reading = app_ref.metric("failure_uploads_in_progress").await;
+            let answered = started.iter().filter(|handle| handle.is_finished()).count();
+            (reading as usize + answered == 8).then_some(reading)
+        },
+    )
+    .await;
+    let (answered, reading_handles): (Vec<_>, Vec<_>) = trickles
+        .into_iter()
+        .partition(tokio::task::JoinHandle::is_finished);
     assert_eq!(reading, 4.0, "one project holds half of the 8 slots");
-    assert_eq!(refused.len(), 4);
-    for (status, body) in &refused {
-        assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-        assert_eq!(body["code"], "upload.project_busy", "{body}");
+    assert_eq!(answered.len(), 4);
+    for handle in answered {
+        handle
+            .await
+            .unwrap()
+            .expect_problem(429, "upload.project_busy");
     }
 
-    let other = common::uploader(Uuid::now_v7());
+    let other = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&other, "other").await;
-    let (status, body) = app
-        .upload(
-            &other,
-            build,
-            Body::xml("<testsuite name=\"s\"><testcase name=\"a\"/></testsuite>"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    for handle in trickles {
+    app.upload(
+        &other,
+        build,
+        Body::xml("<testsuite name=\"s\"><testcase name=\"a\"/></testsuite>"),
+        None,
+    )
+    .await
+    .expect(201);
+    for handle in reading_handles {
         handle.abort();
     }
 }
 
 #[tokio::test]
 async fn a_body_trickling_below_the_minimum_rate_is_refused_with_408() {
-    let app = common::spawn_with(&[
+    let app = helpers::spawn_with(&[
         ("service.upload_idle_timeout_secs", "2".to_owned()),
         ("service.upload_min_bytes_per_sec", "1024".to_owned()),
     ])
     .await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "trickle").await;
     // A byte every 200 ms never waits out the 2 s idle timeout.
     let started = std::time::Instant::now();
     let answer = trickle(&app, &ctx, build, Duration::from_millis(200));
-    let (status, body) = tokio::time::timeout(Duration::from_secs(30), answer)
+    let Reply { status, body, .. } = tokio::time::timeout(Duration::from_secs(30), answer)
         .await
         .expect("the service gives up on a trickle")
         .unwrap();

@@ -1,5 +1,6 @@
 //! The failure service against a real database, called the way the
-//! gateway calls it.
+//! gateway calls it. (`tests/memory.rs` is a binary of its own: it
+//! measures the process's memory, which other tests would share here.)
 
 #![allow(
     clippy::unwrap_used,
@@ -8,11 +9,12 @@
 )]
 
 mod builds;
-mod common;
 mod corpus;
 mod failures;
+mod helpers;
 mod isolation;
 mod limits;
 mod openapi;
+mod startup_config;
 mod truncation;
 mod uploads;

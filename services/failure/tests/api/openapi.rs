@@ -6,22 +6,17 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tenant_core::{Principal, PrincipalKind, TenantContext};
+use test_support::{Reply, TestApp, contexts};
 use uuid::Uuid;
 
-use crate::common::{self, Body, TestFailure};
+use crate::helpers::{self, Body, FailureApp, project_of};
 
 const SPEC_PATH: &str = "/internal/v1/openapi.json";
 
-async fn fetch_document(app: &TestFailure) -> Value {
-    let gateway = TenantContext::service(Uuid::now_v7(), "test-request");
-    let response = app.call(Method::GET, SPEC_PATH, &gateway, None).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "application/json"
-    );
-    response.json().await.unwrap()
+async fn fetch_document(app: &TestApp) -> Value {
+    let response = app.get(SPEC_PATH, &contexts::service()).await;
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    response.expect(200)
 }
 
 /// `(METHOD, path)` of every failure route in the gateway's route table,
@@ -82,46 +77,32 @@ fn string_set(value: &Value) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_document_is_served_to_services_and_refused_to_users_and_anonymous_callers() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
     assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(document["info"]["title"], "failure-service");
 
-    let user = TenantContext::new(
-        Principal {
-            id: Uuid::now_v7(),
-            kind: PrincipalKind::User,
-        },
-        None,
-        "test-request",
-    );
-    let refused = app.call(Method::GET, SPEC_PATH, &user, None).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body: Value = refused.json().await.unwrap();
+    let user = contexts::signed_in(Uuid::now_v7());
+    let body = app.get(SPEC_PATH, &user).await.expect(403);
     assert_eq!(body["code"], "context.service_required");
 
-    let uploader = common::uploader(Uuid::now_v7());
-    let refused = app.call(Method::GET, SPEC_PATH, &uploader, None).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let uploader = helpers::uploader(Uuid::now_v7());
+    let refused = app.get(SPEC_PATH, &uploader).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
-    let anonymous = app
-        .http
-        .get(app.service.url(SPEC_PATH))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = Reply::from_request(app.request(Method::GET, SPEC_PATH)).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn every_route_the_gateway_exposes_is_documented_and_served() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
     let documented = documented_operations(&document);
     assert_eq!(documented, failure_routes_in_the_route_table());
 
-    let ctx = common::viewer(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let ctx = helpers::viewer(Uuid::now_v7());
+    let project = project_of(&ctx);
     for (method, path) in &documented {
         let operation = &document["paths"][path][method.to_ascii_lowercase()];
         assert_eq!(
@@ -153,11 +134,9 @@ async fn every_route_the_gateway_exposes_is_documented_and_served() {
             })
             .collect::<Vec<_>>()
             .join("/");
-        let response = app
+        let Reply { status, body, .. } = app
             .call(method.parse().unwrap(), &concrete, &ctx, None)
             .await;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         assert!(
             body["code"] != "route.not_found" && body["code"] != "route.method_not_allowed",
             "{method} {concrete}: {status} {body}"
@@ -167,7 +146,7 @@ async fn every_route_the_gateway_exposes_is_documented_and_served() {
 
 #[tokio::test]
 async fn uploads_document_the_four_body_types_and_both_success_answers() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
     let upload = &document["paths"]["/v1/projects/{project}/builds/{build}/results"]["post"];
     let content = upload["requestBody"]["content"].as_object().unwrap();
@@ -223,17 +202,17 @@ async fn uploads_document_the_four_body_types_and_both_success_answers() {
 
     // The summary describes exactly what an upload answers.
     let summary = schema(&document, "UploadSummary");
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "b1").await;
-    let (status, body) = app
+    let body = app
         .upload(
             &ctx,
             build,
             Body::xml(r#"<testsuite name="s"><testcase name="t"/></testsuite>"#),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+        .await
+        .expect(201);
     let answered: BTreeSet<String> = body.as_object().unwrap().keys().cloned().collect();
     let described: BTreeSet<String> = summary["properties"]
         .as_object()
@@ -265,7 +244,7 @@ fn example_value(field: &str) -> Value {
 
 #[tokio::test]
 async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
 
     let batch = schema(&document, "JsonBatch");
@@ -303,25 +282,27 @@ async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
         .keys()
         .map(|field| (field.clone(), example_value(field)))
         .collect();
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let build = app.create_build(&ctx, "full").await;
-    let (status, summary) = app
+    let summary = app
         .upload(&ctx, build, Body::json(&json!({ "results": [full] })), None)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{summary}");
-    assert_eq!(common::counts(&summary), [1, 0, 1, 0, 0, 0]);
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&summary), [1, 0, 1, 0, 0, 0]);
     assert_eq!(summary["warnings"], json!([]));
-    let (_, failures) = app
-        .get_json(&format!("/v1/projects/{project}/failures"), &ctx)
-        .await;
+    let failures = app
+        .get(&format!("/v1/projects/{project}/failures"), &ctx)
+        .await
+        .body;
     let failure_id = failures["items"][0]["id"].as_str().unwrap();
-    let (_, failure) = app
-        .get_json(
+    let failure = app
+        .get(
             &format!("/v1/projects/{project}/failures/{failure_id}"),
             &ctx,
         )
-        .await;
+        .await
+        .body;
     assert_eq!(failure["error_type"], full["type"]);
     for field in ["message", "stack_trace", "system_out", "system_err"] {
         assert_eq!(failure[field], full[field], "{field}");
@@ -330,12 +311,13 @@ async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
         assert_eq!(failure["test"][field], full[field], "{field}");
     }
     let test_id = failure["test"]["id"].as_str().unwrap();
-    let (_, history) = app
-        .get_json(
+    let history = app
+        .get(
             &format!("/v1/projects/{project}/tests/{test_id}/history"),
             &ctx,
         )
-        .await;
+        .await
+        .body;
     assert_eq!(history["results"][0]["duration_ms"], full["duration_ms"]);
     assert_eq!(history["results"][0]["retry_count"], full["retries"]);
 
@@ -345,23 +327,23 @@ async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
         .map(|status| json!({ "name": format!("only_{status}"), "status": status }))
         .collect();
     let build = app.create_build(&ctx, "minimal").await;
-    let (status, summary) = app
+    let summary = app
         .upload(
             &ctx,
             build,
             Body::json(&json!({ "results": minimal })),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{summary}");
-    assert_eq!(common::counts(&summary), [5, 1, 1, 1, 1, 1]);
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&summary), [5, 1, 1, 1, 1, 1]);
 
     // Leaving out a required field, or adding an undocumented one, is refused.
     let build = app.create_build(&ctx, "refused").await;
     for field in ["name", "status"] {
         let mut partial = full.clone();
         partial.remove(field);
-        let (status, problem) = app
+        let refused = app
             .upload(
                 &ctx,
                 build,
@@ -369,63 +351,62 @@ async fn the_json_batch_schema_is_exactly_what_the_upload_parser_accepts() {
                 None,
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "without {field}");
-        assert_eq!(problem["code"], "results.invalid_batch", "without {field}");
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "results.invalid_batch"),
+            "without {field}"
+        );
     }
     let mut extra = full.clone();
     extra.insert("undocumented".into(), json!(1));
-    let (status, problem) = app
+    let problem = app
         .upload(
             &ctx,
             build,
             Body::json(&json!({ "results": [extra] })),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        .await
+        .expect(422);
     assert_eq!(problem["code"], "results.invalid_batch");
 }
 
 #[tokio::test]
 async fn json_bodies_must_be_objects_and_whole_numbers_may_be_written_with_a_fraction_of_zero() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let builds = format!("/v1/projects/{project}/builds");
 
     // The array form serde takes for a struct is refused, as the document's
     // `type: object` says.
-    let response = app
-        .call(Method::POST, &builds, &ctx, Some(json!(["ci", "b-1"])))
-        .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app
+        .post(&builds, &ctx, json!(["ci", "b-1"]))
+        .await
+        .expect(422);
     assert_eq!(problem["code"], "request.invalid_body");
 
     // JSON Schema's `integer` includes 3.0.
-    let response = app
-        .call(
-            Method::POST,
+    let build = app
+        .post(
             &builds,
             &ctx,
-            Some(json!({"job_name": "ci", "external_id": "b-2", "number": 3.0})),
+            json!({"job_name": "ci", "external_id": "b-2", "number": 3.0}),
         )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let build: Value = response.json().await.unwrap();
+        .await
+        .expect(201);
     assert_eq!(build["number"], 3);
     let response = app
-        .call(
-            Method::POST,
+        .post(
             &builds,
             &ctx,
-            Some(json!({"job_name": "ci", "external_id": "b-3", "number": 3.5})),
+            json!({"job_name": "ci", "external_id": "b-3", "number": 3.5}),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let build = app.create_build(&ctx, "batch").await;
-    let (status, summary) = app
+    let summary = app
         .upload(
             &ctx,
             build,
@@ -434,20 +415,20 @@ async fn json_bodies_must_be_objects_and_whole_numbers_may_be_written_with_a_fra
             ]})),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{summary}");
-    assert_eq!(common::counts(&summary), [1, 0, 0, 0, 0, 1]);
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&summary), [1, 0, 0, 0, 0, 1]);
 }
 
 #[tokio::test]
 async fn a_json_result_is_refused_past_the_documented_maximum_retries_and_duration() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
     let result = &schema(&document, "JsonResult")["properties"];
     assert_eq!(result["retries"]["maximum"], 10_000);
     assert_eq!(result["duration_ms"]["maximum"], 1_000_000_000_000_i64);
 
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "bounds").await;
     for (field, at_most, past) in [
         ("retries", json!(10_000), json!(10_001)),
@@ -459,7 +440,7 @@ async fn a_json_result_is_refused_past_the_documented_maximum_retries_and_durati
     ] {
         let mut result = json!({"name": format!("{field}_at_most"), "status": "passed"});
         result[field] = at_most;
-        let (status, body) = app
+        let Reply { status, body, .. } = app
             .upload(
                 &ctx,
                 build,
@@ -470,7 +451,7 @@ async fn a_json_result_is_refused_past_the_documented_maximum_retries_and_durati
         assert_eq!(status, StatusCode::CREATED, "{field}: {body}");
         let mut result = json!({"name": format!("{field}_past"), "status": "passed"});
         result[field] = past;
-        let (status, body) = app
+        let Reply { status, body, .. } = app
             .upload(
                 &ctx,
                 build,
@@ -485,7 +466,7 @@ async fn a_json_result_is_refused_past_the_documented_maximum_retries_and_durati
 
 #[tokio::test]
 async fn text_with_a_nul_character_is_a_bad_request_and_stores_nothing() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
     // The document says so: every free text of a build and a JSON result
     // excludes U+0000.
@@ -502,23 +483,21 @@ async fn text_with_a_nul_character_is_a_bad_request_and_stores_nothing() {
         assert!(pattern.contains(r"^\x00"), "{name}.{field}: {pattern}");
     }
 
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
-    let response = app
-        .call(
-            Method::POST,
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
+    let problem = app
+        .post(
             &format!("/v1/projects/{project}/builds"),
             &ctx,
-            Some(json!({"job_name": "ci", "external_id": "nul", "branch": "ma\u{0}in"})),
+            json!({"job_name": "ci", "external_id": "nul", "branch": "ma\u{0}in"}),
         )
-        .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let problem: Value = response.json().await.unwrap();
+        .await
+        .expect(400);
     assert_eq!(problem["code"], "request.invalid_text");
     assert_eq!(app.count_rows("failure.builds").await, 0);
 
     let build = app.create_build(&ctx, "clean").await;
-    let (status, problem) = app
+    let problem = app
         .upload(
             &ctx,
             build,
@@ -528,26 +507,25 @@ async fn text_with_a_nul_character_is_a_bad_request_and_stores_nothing() {
             ]})),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        .await
+        .expect(400);
     assert_eq!(problem["code"], "request.invalid_text");
     assert_eq!(app.count_rows("failure.test_results").await, 0);
 
-    let (status, problem) = app
-        .get_json(
-            &format!("/v1/projects/{project}/failures?error_type=a%00b"),
-            &ctx,
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    app.get(
+        &format!("/v1/projects/{project}/failures?error_type=a%00b"),
+        &ctx,
+    )
+    .await
+    .expect(400);
 }
 
 #[tokio::test]
 async fn a_page_size_of_zero_or_past_the_documented_maximum_is_refused_on_every_list() {
-    let app = common::spawn().await;
+    let app = helpers::spawn().await;
     let document = fetch_document(&app).await;
-    let ctx = common::viewer(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let ctx = helpers::viewer(Uuid::now_v7());
+    let project = project_of(&ctx);
     let test = Uuid::now_v7();
     for (path, operation) in [
         ("/v1/projects/{project}/builds", "get"),
@@ -566,16 +544,23 @@ async fn a_page_size_of_zero_or_past_the_documented_maximum_is_refused_on_every_
         let concrete = path
             .replace("{project}", &project.to_string())
             .replace("{test}", &test.to_string());
-        let (status, problem) = app.get_json(&format!("{concrete}?limit=0"), &ctx).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
-        assert_eq!(problem["code"], "pagination.invalid_limit", "{path}");
-        let (status, problem) = app
-            .get_json(&format!("{concrete}?limit=4294967296"), &ctx)
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
-        let (status, body) = app
-            .get_json(&format!("{concrete}?limit=4294967295"), &ctx)
-            .await;
+        let zero = app.get(&format!("{concrete}?limit=0"), &ctx).await;
+        assert_eq!(
+            zero.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            zero.text
+        );
+        assert_eq!(zero.code(), "pagination.invalid_limit", "{path}");
+        let past = app.get(&format!("{concrete}?limit=4294967296"), &ctx).await;
+        assert_eq!(
+            past.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            past.text
+        );
+        let Reply { status, body, .. } =
+            app.get(&format!("{concrete}?limit=4294967295"), &ctx).await;
         // The history of a test that does not exist is a 404 after the
         // page size was accepted.
         assert!(

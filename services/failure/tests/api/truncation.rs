@@ -4,9 +4,10 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::TestApp;
 use uuid::Uuid;
 
-use crate::common::{self, Body, TestFailure};
+use crate::helpers::{self, Body, FailureApp, project_of};
 
 const CUT_OFF: &str = r#"<testsuite name="x"><testcase name="a"><failure message="m">trace"#;
 
@@ -29,52 +30,45 @@ fn report(suite: &str, passed: usize, failed: usize) -> String {
 /// The build's totals and the project's failures list, to show that a
 /// refused upload changed neither.
 async fn what_is_stored(
-    app: &TestFailure,
+    app: &TestApp,
     ctx: &tenant_core::TenantContext,
     build: Uuid,
 ) -> (Value, Value) {
-    let project = ctx.project().unwrap().project_id;
-    let (status, build) = app
-        .get_json(&format!("/v1/projects/{project}/builds/{build}"), ctx)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, failures) = app
-        .get_json(&format!("/v1/projects/{project}/failures"), ctx)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let project = project_of(ctx);
+    let build = app
+        .get(&format!("/v1/projects/{project}/builds/{build}"), ctx)
+        .await
+        .expect(200);
+    let failures = app
+        .get(&format!("/v1/projects/{project}/failures"), ctx)
+        .await
+        .expect(200);
     (build["totals"].clone(), failures["items"].clone())
 }
 
 fn gzipped(xml: &str) -> Body {
-    Body {
-        bytes: common::gzip(xml.as_bytes()),
-        content_type: "application/gzip",
-        content_encoding: None,
-    }
+    Body::gzip(helpers::gzip(xml.as_bytes()))
 }
 
 fn zipped(files: &[(&str, &[u8])]) -> Body {
-    Body {
-        bytes: common::zip_of(files),
-        content_type: "application/zip",
-        content_encoding: None,
-    }
+    Body::zip(helpers::zip_of(files))
 }
 
 #[tokio::test]
 async fn a_report_cut_off_inside_an_element_is_422_truncated_where_it_stopped_and_stores_nothing() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "cut").await;
-    let (status, body) = app
-        .upload(&ctx, build, Body::xml(report("A", 2, 1)), None)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.upload(&ctx, build, Body::xml(report("A", 2, 1)), None)
+        .await
+        .expect(201);
     let before = what_is_stored(&app, &ctx, build).await;
     assert_eq!(before.0["tests"], 3);
 
-    let (status, body) = app.upload(&ctx, build, Body::xml(CUT_OFF), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::xml(CUT_OFF), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.truncated", "{body}");
     let column = CUT_OFF.len() + 1;
     assert!(
@@ -87,8 +81,10 @@ async fn a_report_cut_off_inside_an_element_is_422_truncated_where_it_stopped_an
 
     // Cut inside a tag, on a later line.
     let inside_a_tag = "<testsuite name=\"x\">\n  <testcase name=\"b\"/>\n  <testcase na";
-    let (status, body) = app.upload(&ctx, build, Body::xml(inside_a_tag), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::xml(inside_a_tag), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.truncated", "{body}");
     assert!(
         body["detail"]
@@ -104,14 +100,16 @@ async fn a_report_cut_off_inside_an_element_is_422_truncated_where_it_stopped_an
 async fn batches_written_before_the_cut_are_rolled_back() {
     // Batches of two: twenty cases are written before the parser reaches
     // the end of the input, and every one of them must go.
-    let app = common::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "cut-batches").await;
     let mut xml = report("A", 15, 5);
     xml.truncate(xml.len() - "</testsuite>\n".len());
     xml.push_str("  <testcase name=\"last\"><system-out>half a line");
-    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.truncated", "{body}");
     assert!(
         body["detail"]
@@ -127,20 +125,21 @@ async fn batches_written_before_the_cut_are_rolled_back() {
 
 #[tokio::test]
 async fn a_gzipped_report_cut_off_is_422_truncated_and_stores_nothing() {
-    let app = common::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "cut-gzip").await;
-    let (status, body) = app
-        .upload(&ctx, build, gzipped(&report("A", 1, 1)), None)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.upload(&ctx, build, gzipped(&report("A", 1, 1)), None)
+        .await
+        .expect(201);
     let before = what_is_stored(&app, &ctx, build).await;
 
     let mut xml = report("B", 10, 3);
     xml.truncate(xml.len() - "</testsuite>\n".len());
     xml.push_str(CUT_OFF);
-    let (status, body) = app.upload(&ctx, build, gzipped(&xml), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, gzipped(&xml), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.truncated", "{body}");
     assert!(
         body["detail"]
@@ -154,18 +153,17 @@ async fn a_gzipped_report_cut_off_is_422_truncated_and_stores_nothing() {
 
 #[tokio::test]
 async fn a_zip_with_one_file_cut_off_is_422_naming_the_file_and_stores_nothing_of_any_file() {
-    let app = common::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "cut-zip").await;
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            zipped(&[("TEST-0.xml", report("Z", 2, 1).as_bytes())]),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.upload(
+        &ctx,
+        build,
+        zipped(&[("TEST-0.xml", report("Z", 2, 1).as_bytes())]),
+        None,
+    )
+    .await
+    .expect(201);
     let before = what_is_stored(&app, &ctx, build).await;
     let results_before = app.count_rows("failure.test_results").await;
 
@@ -180,8 +178,10 @@ async fn a_zip_with_one_file_cut_off_is_422_naming_the_file_and_stores_nothing_o
         ("reports/TEST-Cut.xml", CUT_OFF.as_bytes()),
         ("reports/TEST-C.xml", c.as_bytes()),
     ];
-    let (status, body) = app.upload(&ctx, build, zipped(&archive), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, zipped(&archive), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.truncated", "{body}");
     assert!(
         body["detail"]
@@ -196,9 +196,9 @@ async fn a_zip_with_one_file_cut_off_is_422_naming_the_file_and_stores_nothing_o
 
 #[tokio::test]
 async fn a_suite_that_states_totals_without_listing_test_cases_counts_them_with_a_warning() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let build = app.create_build(&ctx, "stated").await;
     let xml = r#"<testsuites>
   <testsuite name="summary-only" tests="5" failures="1" errors="1" skipped="1"/>
@@ -207,13 +207,13 @@ async fn a_suite_that_states_totals_without_listing_test_cases_counts_them_with_
   </testsuite>
   <testsuite name="empty" tests="0"/>
 </testsuites>"#;
-    let (status, body) = app
+    let body = app
         .upload(&ctx, build, Body::xml(xml), Some("stated-1"))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+        .await
+        .expect(201);
     // The summary-only suite's 5 (2 passed), and the two listed cases; the
     // outer suite's totals describe its inner suite's cases, not more.
-    assert_eq!(common::counts(&body), [7, 3, 1, 1, 2, 0]);
+    assert_eq!(helpers::counts(&body), [7, 3, 1, 1, 2, 0]);
     let warnings = body["warnings"].to_string();
     assert!(
         warnings.contains("suite `summary-only` lists no test cases"),
@@ -225,22 +225,25 @@ async fn a_suite_that_states_totals_without_listing_test_cases_counts_them_with_
     );
 
     // A retry of the same upload counts nothing twice; another upload adds up.
-    let (status, _) = app
+    let status = app
         .upload(&ctx, build, Body::xml(xml), Some("stated-1"))
-        .await;
+        .await
+        .status;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app
+    let status = app
         .upload(
             &ctx,
             build,
             Body::xml(r#"<testsuite name="more" tests="3" failures="3"></testsuite>"#),
             None,
         )
-        .await;
+        .await
+        .status;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, build_body) = app
-        .get_json(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
-        .await;
+    let build_body = app
+        .get(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await
+        .body;
     let totals = &build_body["totals"];
     assert_eq!(
         [

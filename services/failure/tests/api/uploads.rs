@@ -1,10 +1,13 @@
 //! Uploading results: formats, idempotency, several files, refusals.
 
-use reqwest::StatusCode;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
 use serde_json::json;
+use test_support::Reply;
 use uuid::Uuid;
 
-use crate::common::{self, Body};
+use crate::helpers::{self, Body, FailureApp, project_of, results_path};
 
 const TWO_CASES: &str = r#"<testsuite name="s" tests="2" failures="1">
   <testcase classname="C" name="ok" time="0.1"/>
@@ -34,11 +37,11 @@ fn report(suite: &str, passed: usize, failed: usize, errored: usize) -> String {
 
 #[tokio::test]
 async fn gzip_by_content_encoding_and_as_application_gzip_both_ingest() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "gz").await;
-    let compressed = common::gzip(TWO_CASES.as_bytes());
-    let (status, body) = app
+    let compressed = helpers::gzip(TWO_CASES.as_bytes());
+    let body = app
         .upload(
             &ctx,
             build,
@@ -49,53 +52,35 @@ async fn gzip_by_content_encoding_and_as_application_gzip_both_ingest() {
             },
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [2, 1, 1, 0, 0, 0]);
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&body), [2, 1, 1, 0, 0, 0]);
     let other = app.create_build(&ctx, "gz2").await;
-    let (status, body) = app
-        .upload(
-            &ctx,
-            other,
-            Body {
-                bytes: compressed,
-                content_type: "application/gzip",
-                content_encoding: None,
-            },
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [2, 1, 1, 0, 0, 0]);
+    let body = app
+        .upload(&ctx, other, Body::gzip(compressed), None)
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&body), [2, 1, 1, 0, 0, 0]);
 }
 
 #[tokio::test]
 async fn a_zip_of_several_reports_ingests_every_file() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "zip").await;
     let a = report("A", 3, 1, 0);
     let b = report("B", 2, 0, 1);
-    let archive = common::zip_of(&[
+    let archive = helpers::zip_of(&[
         ("reports/TEST-A.xml", a.as_bytes()),
         ("reports/TEST-B.xml", b.as_bytes()),
         ("reports/readme.txt", b"not a report"),
     ]);
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            Body {
-                bytes: archive,
-                content_type: "application/zip",
-                content_encoding: None,
-            },
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::zip(archive), None)
+        .await
+        .expect(201);
     assert_eq!(body["files"], 2);
-    assert_eq!(common::counts(&body), [7, 5, 1, 1, 0, 0]);
+    assert_eq!(helpers::counts(&body), [7, 5, 1, 1, 0, 0]);
     assert!(
         body["warnings"].to_string().contains("readme.txt"),
         "{body}"
@@ -104,25 +89,24 @@ async fn a_zip_of_several_reports_ingests_every_file() {
 
 #[tokio::test]
 async fn several_uploads_to_one_build_add_up_in_its_totals() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let build = app.create_build(&ctx, "many").await;
     for (suite, passed, failed) in [("A", 4, 1), ("B", 3, 0), ("C", 0, 2)] {
-        let (status, body) = app
-            .upload(
-                &ctx,
-                build,
-                Body::xml(report(suite, passed, failed, 0)),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        app.upload(
+            &ctx,
+            build,
+            Body::xml(report(suite, passed, failed, 0)),
+            None,
+        )
+        .await
+        .expect(201);
     }
-    let (status, body) = app
-        .get_json(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let body = app
+        .get(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await
+        .expect(200);
     assert_eq!(body["totals"]["tests"], 10, "{body}");
     assert_eq!(body["totals"]["passed"], 7);
     assert_eq!(body["totals"]["failures"], 3);
@@ -130,50 +114,53 @@ async fn several_uploads_to_one_build_add_up_in_its_totals() {
 
 #[tokio::test]
 async fn a_retried_upload_with_the_same_idempotency_key_is_not_counted_twice() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
-    let project = ctx.project().unwrap().project_id;
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
     let build = app.create_build(&ctx, "idem").await;
-    let (first, first_body) = app
+    let first = app
         .upload(&ctx, build, Body::xml(TWO_CASES), Some("upload-1"))
-        .await;
-    assert_eq!(first, StatusCode::CREATED, "{first_body}");
-    let (again, again_body) = app
+        .await
+        .expect(201);
+    let again = app
         .upload(&ctx, build, Body::xml(TWO_CASES), Some("upload-1"))
-        .await;
-    assert_eq!(again, StatusCode::OK);
-    assert_eq!(again_body, first_body);
-    let (_, build_body) = app
-        .get_json(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
-        .await;
+        .await
+        .expect(200);
+    assert_eq!(again, first);
+    let build_body = app
+        .get(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await
+        .body;
     assert_eq!(build_body["totals"]["tests"], 2, "{build_body}");
     assert_eq!(app.count_rows("failure.test_results").await, 2);
     assert_eq!(app.count_rows("failure.failures").await, 1);
 
-    let (reused, reused_body) = app
+    let reused = app
         .upload(
             &ctx,
             build,
             Body::xml(report("X", 1, 0, 0)),
             Some("upload-1"),
         )
-        .await;
-    assert_eq!(reused, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reused_body["code"], "idempotency.key_reused");
+        .await
+        .expect(422);
+    assert_eq!(reused["code"], "idempotency.key_reused");
 }
 
 #[tokio::test]
 async fn a_report_malformed_halfway_leaves_no_rows() {
     // Batches of two: several batches are written before the parser
     // reaches the broken part, and all of them must be rolled back.
-    let app = common::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "broken").await;
     let mut xml = report("A", 20, 5, 0);
     xml.truncate(xml.len() - "</testsuite>".len());
     xml.push_str("\n<testcase name=\"x\"><failure></testcase>\n</testsuite>");
-    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.malformed");
     assert!(
         body["detail"]
@@ -189,8 +176,8 @@ async fn a_report_malformed_halfway_leaves_no_rows() {
 
 #[tokio::test]
 async fn a_billion_laughs_document_and_an_xxe_document_are_refused() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "evil").await;
     let laughs = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -204,8 +191,10 @@ async fn a_billion_laughs_document_and_an_xxe_document_are_refused() {
 <!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
 <testsuite name="s"><testcase name="a"><failure>&xxe;</failure></testcase></testsuite>"#;
     for document in [laughs, xxe] {
-        let (status, body) = app.upload(&ctx, build, Body::xml(document), None).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let body = app
+            .upload(&ctx, build, Body::xml(document), None)
+            .await
+            .expect(422);
         assert_eq!(body["code"], "junit.dtd_refused");
         assert!(!body.to_string().contains("root:"), "{body}");
     }
@@ -214,60 +203,47 @@ async fn a_billion_laughs_document_and_an_xxe_document_are_refused() {
 
 #[tokio::test]
 async fn a_gzip_bomb_is_cut_off_at_the_limit_with_413() {
-    let app = common::spawn_with(&[("service.max_uncompressed_bytes", "1048576".to_owned())]).await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app =
+        helpers::spawn_with(&[("service.max_uncompressed_bytes", "1048576".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "bomb").await;
     let mut xml = b"<testsuite name=\"s\"><testcase name=\"a\"><system-out>".to_vec();
     xml.extend(std::iter::repeat_n(b'A', 64 * 1024 * 1024));
     xml.extend_from_slice(b"</system-out></testcase></testsuite>");
-    let bomb = common::gzip(&xml);
+    let bomb = helpers::gzip(&xml);
     assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            Body {
-                bytes: bomb,
-                content_type: "application/gzip",
-                content_encoding: None,
-            },
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let body = app
+        .upload(&ctx, build, Body::gzip(bomb), None)
+        .await
+        .expect(413);
     assert_eq!(body["code"], "upload.too_large");
     assert_eq!(app.count_rows("failure.test_results").await, 0);
 }
 
 #[tokio::test]
 async fn an_unknown_media_type_is_415_and_a_non_junit_document_is_422() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "types").await;
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            Body {
-                bytes: b"hello".to_vec(),
-                content_type: "text/plain",
-                content_encoding: None,
-            },
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
-    let (status, body) = app
+    app.upload(
+        &ctx,
+        build,
+        Body::typed("text/plain", b"hello".to_vec()),
+        None,
+    )
+    .await
+    .expect(415);
+    let body = app
         .upload(&ctx, build, Body::xml("<html><body/></html>"), None)
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        .await
+        .expect(422);
     assert_eq!(body["code"], "junit.not_junit");
 }
 
 #[tokio::test]
 async fn a_json_batch_ingests_and_an_error_counts_as_an_error_not_a_failure() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "json").await;
     let batch = json!({"results": [
         {"suite": "s", "classname": "C", "name": "a", "status": "passed", "duration_ms": 5},
@@ -276,34 +252,37 @@ async fn a_json_batch_ingests_and_an_error_counts_as_an_error_not_a_failure() {
         {"suite": "s", "classname": "C", "name": "d", "status": "skipped"},
         {"suite": "s", "classname": "C", "name": "e", "status": "flaky", "retries": 2}
     ]});
-    let (status, body) = app.upload(&ctx, build, Body::json(&batch), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [5, 1, 1, 1, 1, 1]);
+    let body = app
+        .upload(&ctx, build, Body::json(&batch), None)
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&body), [5, 1, 1, 1, 1, 1]);
 
-    let (status, body) = app
-        .upload(
-            &ctx,
-            build,
-            Body::json(&json!({"results": [{"name": "x"}]})),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    app.upload(
+        &ctx,
+        build,
+        Body::json(&json!({"results": [{"name": "x"}]})),
+        None,
+    )
+    .await
+    .expect(422);
 }
 
 #[tokio::test]
 async fn surefire_reruns_that_passed_make_the_test_flaky_with_its_retries() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "flaky").await;
     let xml = r#"<testsuite name="S" tests="2" failures="1">
       <testcase classname="C" name="flaky"><flakyFailure message="x" type="T"/><flakyError message="y"/></testcase>
       <testcase classname="C" name="failing"><failure message="z"/><rerunFailure message="z"/></testcase>
     </testsuite>"#;
-    let (status, body) = app.upload(&ctx, build, Body::xml(xml), None).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(common::counts(&body), [2, 0, 1, 0, 0, 1]);
-    let admin = app.database.admin_client().await;
+    let body = app
+        .upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&body), [2, 0, 1, 0, 0, 1]);
+    let admin = app.database().admin_client().await;
     let rows = admin
         .query(
             "SELECT t.name, r.status, r.retry_count FROM failure.test_results r
@@ -315,7 +294,13 @@ async fn surefire_reruns_that_passed_make_the_test_flaky_with_its_retries() {
         .unwrap();
     let got: Vec<(String, String, i32)> = rows
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| {
+            (
+                r.try_get(0).unwrap(),
+                r.try_get(1).unwrap(),
+                r.try_get(2).unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -338,7 +323,7 @@ async fn a_report_is_parsed_as_it_arrives_and_refused_before_it_has_all_arrived(
 
     const CHUNKS: usize = 512;
     const CHUNK: usize = 1024 * 1024;
-    let app = common::spawn_with(&[
+    let app = helpers::spawn_with(&[
         ("service.max_upload_bytes", (2 * CHUNKS * CHUNK).to_string()),
         (
             "service.max_uncompressed_bytes",
@@ -346,7 +331,7 @@ async fn a_report_is_parsed_as_it_arrives_and_refused_before_it_has_all_arrived(
         ),
     ])
     .await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "early").await;
     let pulled = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&pulled);
@@ -359,21 +344,14 @@ async fn a_report_is_parsed_as_it_arrives_and_refused_before_it_has_all_arrived(
         };
         Ok::<_, std::io::Error>(chunk)
     });
-    let project = ctx.project().unwrap().project_id;
     let response = app
-        .http
-        .post(
-            app.service
-                .url(&format!("/v1/projects/{project}/builds/{build}/results")),
-        )
-        .bearer_auth(test_support::context_token("failure-service", &ctx))
+        .request_as(Method::POST, &results_path(&ctx, build), &ctx)
         .header("content-type", "application/xml")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
         .await
         .expect("the service answers before the body is complete");
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = Reply::read(response).await.expect(422);
     assert_eq!(body["code"], "junit.malformed", "{body}");
     let pulled = pulled.load(Ordering::SeqCst);
     assert!(
@@ -388,27 +366,27 @@ async fn a_report_is_parsed_as_it_arrives_and_refused_before_it_has_all_arrived(
 /// in its last byte is not.
 #[tokio::test]
 async fn a_streamed_retry_is_recognised_and_a_body_changed_at_its_end_is_not() {
-    let app = common::spawn().await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "streamed-retry").await;
     let xml = report("big", 20_000, 50, 5);
     assert!(xml.len() > 1024 * 1024, "{}", xml.len());
-    let (status, first) = app
+    let first = app
         .upload(&ctx, build, Body::xml(xml.clone()), Some("retry-1"))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
-    assert_eq!(common::counts(&first), [20_055, 20_000, 50, 5, 0, 0]);
-    let (status, replay) = app
+        .await
+        .expect(201);
+    assert_eq!(helpers::counts(&first), [20_055, 20_000, 50, 5, 0, 0]);
+    let replay = app
         .upload(&ctx, build, Body::xml(xml.clone()), Some("retry-1"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{replay}");
+        .await
+        .expect(200);
     assert_eq!(replay, first);
     let mut changed = xml.into_bytes();
     changed.push(b'\n');
-    let (status, body) = app
+    let body = app
         .upload(&ctx, build, Body::xml(changed), Some("retry-1"))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        .await
+        .expect(422);
     assert_eq!(body["code"], "idempotency.key_reused");
     assert_eq!(app.count_rows("failure.test_results").await, 20_055);
 }
@@ -422,15 +400,14 @@ async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
 
     // Without a minimum rate, so the silence is judged by the idle timeout
     // alone (the rate has its own test).
-    let app = common::spawn_with(&[
+    let app = helpers::spawn_with(&[
         ("service.max_concurrent_uploads", "1".to_owned()),
         ("service.upload_idle_timeout_secs", "2".to_owned()),
         ("service.upload_min_bytes_per_sec", "0".to_owned()),
     ])
     .await;
-    let ctx = common::uploader(Uuid::now_v7());
+    let ctx = helpers::uploader(Uuid::now_v7());
     let build = app.create_build(&ctx, "bounded").await;
-    let project = ctx.project().unwrap().project_id;
     let (started, mut started_seen) = tokio::sync::mpsc::channel::<()>(1);
     // A first chunk, then nothing: the client keeps the upload open.
     let stalling = futures_util::stream::once(async move {
@@ -438,41 +415,30 @@ async fn uploads_read_at_once_are_bounded_and_a_stalled_one_is_given_up() {
         Ok::<_, std::io::Error>(b"<testsuite name=\"s\">".to_vec())
     })
     .chain(futures_util::stream::pending());
-    let url = app
-        .service
-        .url(&format!("/v1/projects/{project}/builds/{build}/results"));
-    let token = test_support::context_token("failure-service", &ctx);
     let stalled = app
-        .http
-        .post(&url)
-        .bearer_auth(&token)
+        .request_as(Method::POST, &results_path(&ctx, build), &ctx)
         .header("content-type", "application/xml")
-        .body(reqwest::Body::wrap_stream(stalling))
-        .send();
-    let stalled = tokio::spawn(stalled);
+        .body(reqwest::Body::wrap_stream(stalling));
+    let stalled = tokio::spawn(Reply::from_request(stalled));
     started_seen.recv().await.unwrap();
     // The first upload holds the only place once the service counts it.
-    let mut holding = false;
-    for _ in 0..200 {
-        if app.metric("failure_uploads_in_progress").await == 1.0 {
-            holding = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    assert!(holding, "the stalled upload is being read");
-    let other = common::uploader(Uuid::now_v7());
+    app.wait_for_metric(
+        "failure_uploads_in_progress",
+        Duration::from_secs(5),
+        |in_progress| in_progress == 1.0,
+    )
+    .await;
+    let other = helpers::uploader(Uuid::now_v7());
     let other_build = app.create_build(&other, "bounded").await;
-    let (status, refused) = app
+    let refused = app
         .upload(&other, other_build, Body::xml(TWO_CASES), None)
-        .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
+        .await
+        .expect(429);
     assert_eq!(refused["code"], "upload.busy");
-    let response = stalled.await.unwrap().unwrap();
-    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let Reply { status, body, .. } = stalled.await.unwrap();
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body["code"], "upload.stalled", "{body}");
-    let (status, body) = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
+    let Reply { status, body, .. } = app.upload(&ctx, build, Body::xml(TWO_CASES), None).await;
     assert_eq!(
         status,
         StatusCode::CREATED,

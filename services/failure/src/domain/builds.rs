@@ -1,10 +1,9 @@
-//! Domain types: parsed once at the edge, so invalid values cannot exist.
+//! Builds: what CI announces, how a build ends, and what its uploads added up to.
 
-use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -112,89 +111,78 @@ impl FromStr for BuildStatus {
     }
 }
 
-/// The outcome of one test in one build: `flaky` when it passed after
-/// failed attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CaseStatus {
-    Passed,
-    Failed,
-    Error,
-    Skipped,
-    /// Passed after failed attempts.
-    Flaky,
+/// A build as CI announces it.
+#[derive(Debug, Clone)]
+pub struct NewBuild {
+    pub job_name: JobName,
+    pub external_id: ExternalId,
+    pub number: Option<i64>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<CommitSha>,
+    pub url: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Passed => "passed",
-            Self::Failed => "failed",
-            Self::Error => "error",
-            Self::Skipped => "skipped",
-            Self::Flaky => "flaky",
-        }
-    }
-
-    pub fn is_failing(self) -> bool {
-        matches!(self, Self::Failed | Self::Error)
-    }
+/// What a build's uploads held, recounted from its results after each
+/// upload (a test uploaded twice counts once), plus the totals stated by
+/// suites that list no test cases.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BuildTotals {
+    /// The sum of the five outcomes below.
+    pub tests: i64,
+    pub passed: i64,
+    /// JUnit `<failure>`: an assertion did not hold.
+    pub failures: i64,
+    /// JUnit `<error>`: the test could not run to its assertion.
+    pub errors: i64,
+    pub skipped: i64,
+    /// Passed after failed attempts (counted here only).
+    pub flaky: i64,
+    /// The sum of the results' durations.
+    pub duration_ms: i64,
 }
 
-impl FromStr for CaseStatus {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value {
-            "passed" => Ok(Self::Passed),
-            "failed" => Ok(Self::Failed),
-            "error" => Ok(Self::Error),
-            "skipped" => Ok(Self::Skipped),
-            "flaky" => Ok(Self::Flaky),
-            other => Err(format!("`{other}` is not a result status")),
-        }
-    }
+/// A CI build of a project, with the totals of its uploads.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Build {
+    pub id: Uuid,
+    /// The CI job the build belongs to.
+    pub job_name: String,
+    /// The CI system's own id for the build, unique per job.
+    pub external_id: String,
+    pub number: Option<i64>,
+    pub branch: Option<String>,
+    /// Lowercase hexadecimal.
+    pub commit_sha: Option<String>,
+    /// The build's page in the CI system.
+    pub url: Option<String>,
+    pub status: BuildStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub totals: BuildTotals,
 }
 
-/// A JUnit `<failure>` (an assertion did not hold) or `<error>` (the test
-/// could not run to its assertion).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureKind {
-    #[default]
-    Failure,
-    Error,
+/// The build a failure or result belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BuildRef {
+    pub id: Uuid,
+    pub job_name: String,
+    pub external_id: String,
+    pub number: Option<i64>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
 }
 
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Failure => "failure",
-            Self::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A test's stable id: a hash of its project, suite (or file), class name
-/// and name, shaped as a UUID (version 8). The same test in any build of
-/// the project has the same id, without a lookup.
-pub fn test_id(project_id: Uuid, suite_or_file: &str, classname: &str, name: &str) -> Uuid {
-    let mut hasher = Sha256::new();
-    hasher.update(project_id.as_bytes());
-    for part in [suite_or_file, classname, name] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let digest = hasher.finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+/// Which builds a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct BuildFilter {
+    pub job: Option<String>,
+    pub branch: Option<String>,
+    pub status: Option<BuildStatus>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -208,16 +196,6 @@ mod tests {
         assert!(ExternalId::parse("has space").is_err());
         assert!(ExternalId::parse(&"a".repeat(101)).is_err());
         assert!(ExternalId::parse(&"a".repeat(100)).is_ok());
-    }
-
-    #[test]
-    fn a_test_id_is_stable_and_depends_on_every_part_of_the_identity() {
-        let project = Uuid::now_v7();
-        let id = test_id(project, "suite", "Class", "name");
-        assert_eq!(id, test_id(project, "suite", "Class", "name"));
-        assert_ne!(id, test_id(Uuid::now_v7(), "suite", "Class", "name"));
-        assert_ne!(id, test_id(project, "suiteC", "lass", "name"));
-        assert_ne!(id, test_id(project, "suite", "Class", "other"));
     }
 
     #[test]

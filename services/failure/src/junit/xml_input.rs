@@ -301,10 +301,6 @@ impl<R: BufRead> XmlInput<R> {
         self.tracker.cut.take()
     }
 
-    pub fn max_event(&self) -> u64 {
-        self.tracker.max_event
-    }
-
     /// The current event is at the bound and goes on: skips the rest of a
     /// text, CDATA section or comment, or refuses anything else.
     fn skip_rest_of_event(&mut self) -> io::Result<()> {

@@ -1,5 +1,5 @@
 //! The upload body as a stream: from the request's chunks to a blocking
-//! reader, hashed and measured on the way, never held whole.
+//! reader, fingerprinted and measured on the way, never held whole.
 //!
 //! The request task pumps chunks into a small bounded channel; the parser
 //! reads them on a blocking thread through [`BodyReader`]. Backpressure
@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use futures_util::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
+use tenant_core::idempotency::RequestFingerprint;
 use tokio::sync::mpsc;
 
 use crate::error::FailureError;
-use crate::junit::SizeLimitReached;
+use crate::junit::JunitError;
+use crate::size_limit::SizeLimitReached;
 
 /// Chunks in flight between the request task and the parser.
 pub const CHUNKS_IN_FLIGHT: usize = 16;
@@ -33,41 +34,17 @@ pub const CHUNKS_IN_FLIGHT: usize = 16;
 /// small reports compress far better than the ratio allows.
 pub const RATIO_FLOOR: u64 = 1024 * 1024;
 
-/// The hash an `Idempotency-Key` is bound to: media type, encoding and the
-/// exact bytes of the body.
-#[derive(Debug, Clone)]
-pub struct RequestHash(Sha256);
-
-impl RequestHash {
-    pub fn new(content_type: &str, content_encoding: &str) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(content_type.as_bytes());
-        hasher.update([0]);
-        hasher.update(content_encoding.as_bytes());
-        hasher.update([0]);
-        Self(hasher)
-    }
-
-    pub fn update(&mut self, chunk: &[u8]) {
-        self.0.update(chunk);
-    }
-
-    pub fn finish(self) -> Vec<u8> {
-        self.0.finalize().to_vec()
-    }
-}
-
 /// How the pump ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pumped {
-    /// Every byte of the body went to the reader (and into the hash).
+    /// Every byte of the body went to the reader (and into the fingerprint).
     Complete,
     /// The reader went away first (the parser stopped on an error).
     ReaderGone,
 }
 
 fn body_ended_early() -> FailureError {
-    FailureError::Report(crate::junit::JunitError::Io(io::Error::new(
+    FailureError::Report(JunitError::Io(io::Error::new(
         io::ErrorKind::UnexpectedEof,
         "the request body ended early",
     )))
@@ -115,12 +92,12 @@ impl Transfer {
     }
 }
 
-/// The body's next chunk, hashed and counted against the limits.
+/// The body's next chunk, fingerprinted and counted against the limits.
 async fn next_chunk<B, E>(
     body: &mut B,
     transfer: &mut Transfer,
     limits: BodyLimits,
-    hash: &mut RequestHash,
+    fingerprint: &mut RequestFingerprint,
 ) -> Result<Option<Bytes>, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -150,23 +127,23 @@ where
     if transfer.received > limit {
         return Err(FailureError::UploadTooLarge { limit });
     }
-    hash.update(&chunk);
+    fingerprint.update(&chunk);
     Ok(Some(chunk))
 }
 
-/// Moves the body into `chunks`, hashing it and refusing it once it passes
-/// `limit` bytes.
+/// Moves the body into `chunks`, fingerprinting it and refusing it once it
+/// passes `limit` bytes.
 pub async fn pump<B, E>(
     mut body: B,
     chunks: mpsc::Sender<Bytes>,
     limits: BodyLimits,
-    hash: &mut RequestHash,
+    fingerprint: &mut RequestFingerprint,
 ) -> Result<Pumped, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let mut transfer = Transfer::default();
-    while let Some(chunk) = next_chunk(&mut body, &mut transfer, limits, hash).await? {
+    while let Some(chunk) = next_chunk(&mut body, &mut transfer, limits, fingerprint).await? {
         if chunks.send(chunk).await.is_err() {
             return Ok(Pumped::ReaderGone);
         }
@@ -174,21 +151,21 @@ where
     Ok(Pumped::Complete)
 }
 
-/// Reads the body to its end for the hash alone (a replayed upload).
-pub async fn hash_only<B, E>(
+/// Reads the body to its end for the fingerprint alone (a replayed upload).
+pub async fn fingerprint_only<B, E>(
     mut body: B,
     limits: BodyLimits,
-    mut hash: RequestHash,
+    mut fingerprint: RequestFingerprint,
 ) -> Result<Vec<u8>, FailureError>
 where
     B: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let mut transfer = Transfer::default();
-    while next_chunk(&mut body, &mut transfer, limits, &mut hash)
+    while next_chunk(&mut body, &mut transfer, limits, &mut fingerprint)
         .await?
         .is_some()
     {}
-    Ok(hash.finish())
+    Ok(fingerprint.finish())
 }
 
 /// The parser's side of the channel: a blocking [`Read`] over the chunks,
@@ -310,12 +287,19 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::junit::size_limit;
+    use crate::size_limit::size_limit;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
+    }
+
+    /// What the upload handler starts from: media type and encoding.
+    fn fingerprint(content_type: &str, content_encoding: &str) -> RequestFingerprint {
+        RequestFingerprint::new()
+            .with_field(content_type)
+            .with_field(content_encoding)
     }
 
     fn limits(max_bytes: u64) -> BodyLimits {
@@ -395,30 +379,44 @@ mod tests {
             ])
         };
         let (sender, mut receiver) = mpsc::channel(4);
-        let mut hash = RequestHash::new("application/xml", "");
+        let mut hash = fingerprint("application/xml", "");
         let pumped = pump(chunks(), sender, limits(6), &mut hash).await.unwrap();
         assert_eq!(pumped, Pumped::Complete);
         assert_eq!(receiver.recv().await.unwrap(), "abc");
         assert_eq!(receiver.recv().await.unwrap(), "def");
-        let whole = hash_only(chunks(), limits(6), RequestHash::new("application/xml", ""))
+        let whole = fingerprint_only(chunks(), limits(6), fingerprint("application/xml", ""))
             .await
             .unwrap();
         assert_eq!(hash.finish(), whole);
-        let other_type = hash_only(
-            chunks(),
-            limits(6),
-            RequestHash::new("application/json", ""),
-        )
-        .await
-        .unwrap();
+        let other_type = fingerprint_only(chunks(), limits(6), fingerprint("application/json", ""))
+            .await
+            .unwrap();
         assert_ne!(whole, other_type);
 
         let (sender, _receiver) = mpsc::channel(4);
-        let mut hash = RequestHash::new("application/xml", "");
+        let mut hash = fingerprint("application/xml", "");
         let refused = pump(chunks(), sender, limits(5), &mut hash)
             .await
             .unwrap_err();
         assert!(matches!(refused, FailureError::UploadTooLarge { limit: 5 }));
+    }
+
+    /// Idempotency records stored before keep matching their retries: the
+    /// fingerprint is SHA-256 over the media type, the encoding (each
+    /// closed by a zero byte) and the body.
+    #[tokio::test]
+    async fn a_fingerprint_is_the_sha256_recorded_uploads_were_stored_with() {
+        use sha2::{Digest, Sha256};
+
+        let body = futures_util::stream::iter(vec![
+            Ok::<_, io::Error>(Bytes::from_static(b"<testsuite")),
+            Ok(Bytes::from_static(b"/>")),
+        ]);
+        let streamed = fingerprint_only(body, limits(100), fingerprint("application/xml", "gzip"))
+            .await
+            .unwrap();
+        let stored = Sha256::digest(b"application/xml\0gzip\0<testsuite/>").to_vec();
+        assert_eq!(streamed, stored);
     }
 
     #[tokio::test]
@@ -426,7 +424,7 @@ mod tests {
         let (sender, receiver) = mpsc::channel(1);
         drop(receiver);
         let body = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"x"))]);
-        let mut hash = RequestHash::new("", "");
+        let mut hash = fingerprint("", "");
         assert_eq!(
             pump(body, sender, limits(10), &mut hash).await.unwrap(),
             Pumped::ReaderGone
@@ -438,7 +436,7 @@ mod tests {
         let first = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from_static(b"<"))]);
         let body = first.chain(futures_util::stream::pending());
         let (sender, _receiver) = mpsc::channel(4);
-        let mut hash = RequestHash::new("", "");
+        let mut hash = fingerprint("", "");
         let stalled = BodyLimits {
             max_bytes: 10,
             idle: Duration::from_millis(50),
@@ -459,7 +457,7 @@ mod tests {
         });
         let (sender, mut receiver) = mpsc::channel(1024);
         tokio::spawn(async move { while receiver.recv().await.is_some() {} });
-        let mut hash = RequestHash::new("", "");
+        let mut hash = fingerprint("", "");
         let slow = BodyLimits {
             max_bytes: 1 << 20,
             idle: Duration::from_millis(200),

@@ -1,12 +1,6 @@
 //! The real binary refuses to start in prod with a development secret, and
 //! names the key to fix.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
 use std::process::Command;
 
 #[test]

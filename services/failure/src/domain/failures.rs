@@ -1,0 +1,46 @@
+//! Failures: a failing result of one test in one build, as listed and in full.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{BuildRef, FailureKind, TestIdentity};
+
+/// A failing result of one test in one build, as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailureSummary {
+    pub id: Uuid,
+    pub kind: FailureKind,
+    /// The failure's `type` (often an exception class).
+    pub error_type: Option<String>,
+    /// In a list, the message's first 1000 characters; in a failure's
+    /// details, all of it (as capped at ingestion).
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub build: BuildRef,
+    pub test: TestIdentity,
+}
+
+/// A failure with its full (capped) message, stack trace and output.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailureDetails {
+    #[serde(flatten)]
+    pub summary: FailureSummary,
+    pub stack_trace: Option<String>,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+/// Which failures a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct FailureFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub build: Option<Uuid>,
+    pub branch: Option<String>,
+    pub job: Option<String>,
+    /// Case-insensitive substring of the test name.
+    pub test: Option<String>,
+    pub error_type: Option<String>,
+}

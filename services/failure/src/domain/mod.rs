@@ -1,0 +1,18 @@
+//! The failure service's domain: builds, test results, failures and
+//! uploads as types that are parsed once at the edge, and the rules that
+//! combine them. No SQL and no HTTP here.
+
+mod builds;
+mod failures;
+mod results;
+mod uploads;
+
+pub use builds::{
+    Build, BuildFilter, BuildRef, BuildStatus, BuildTotals, CommitSha, ExternalId, JobName,
+    NewBuild,
+};
+pub use failures::{FailureDetails, FailureFilter, FailureSummary};
+pub use results::{
+    CaseStatus, FailureKind, FailureRow, HistoryEntry, ResultRow, TestIdentity, test_id,
+};
+pub use uploads::{RecordedUpload, UploadSummary};

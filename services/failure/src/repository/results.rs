@@ -1,0 +1,211 @@
+//! `failure.tests`, `failure.test_results` and `failure.failures` as an
+//! upload writes them, and a test's history across builds.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tenant_core::{DbError, TenantTx};
+use uuid::Uuid;
+
+use super::build_ref;
+use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity};
+
+/// Makes sure the month partition for `at` exists.
+#[tracing::instrument(skip_all, fields(date = %at.date_naive()), err)]
+pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Result<(), DbError> {
+    let month: NaiveDate = at.date_naive();
+    tx.execute(
+        "SELECT failure.ensure_test_results_partition($1)",
+        &[&month],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a batch of results (unique by test within the batch) with three
+/// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
+/// failures. A test seen again in a later upload of the same build is
+/// merged: retries add up, and a pass meeting a failure makes it flaky.
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
+    err
+)]
+pub async fn insert_results(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Uuid,
+    build_created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    rows: &[ResultRow],
+) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
+    let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
+    let classnames: Vec<&str> = rows.iter().map(|r| r.classname.as_str()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    let files: Vec<Option<&str>> = rows.iter().map(|r| r.file.as_deref()).collect();
+    // Sorted by id, so concurrent uploads lock test rows in the same order.
+    tx.execute(
+        "INSERT INTO failure.tests (project_id, id, suite, classname, name, file, first_seen_at, last_seen_at)
+         SELECT $1, t.id, t.suite, t.classname, t.name, t.file, $7, $7
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS t(id, suite, classname, name, file)
+          ORDER BY t.id
+         ON CONFLICT (project_id, id) DO UPDATE
+            SET last_seen_at = excluded.last_seen_at
+          WHERE failure.tests.last_seen_at < excluded.last_seen_at - interval '1 hour'",
+        &[&project_id, &ids, &suites, &classnames, &names, &files, &now],
+    )
+    .await?;
+
+    let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
+    let durations: Vec<Option<i64>> = rows.iter().map(|r| r.duration_ms).collect();
+    let retries: Vec<i32> = rows.iter().map(|r| r.retries).collect();
+    tx.execute(
+        "INSERT INTO failure.test_results
+                (project_id, build_id, test_id, build_created_at, status, duration_ms, retry_count, created_at)
+         SELECT $1, $2, r.test_id, $3, r.status, r.duration_ms, r.retries, $4
+           FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::int[]) AS r(test_id, status, duration_ms, retries)
+         ON CONFLICT ON CONSTRAINT test_results_pkey DO UPDATE
+            SET status = CASE
+                    WHEN failure.test_results.status = excluded.status THEN excluded.status
+                    WHEN 'skipped' IN (failure.test_results.status, excluded.status)
+                        THEN CASE WHEN failure.test_results.status = 'skipped'
+                                  THEN excluded.status ELSE failure.test_results.status END
+                    WHEN failure.test_results.status IN ('passed', 'flaky')
+                         OR excluded.status IN ('passed', 'flaky') THEN 'flaky'
+                    ELSE excluded.status END,
+                duration_ms = coalesce(excluded.duration_ms, failure.test_results.duration_ms),
+                retry_count = least(failure.test_results.retry_count::bigint + excluded.retry_count + 1, 2147483647)::int",
+        &[
+            &project_id,
+            &build_id,
+            &build_created_at,
+            &now,
+            &ids,
+            &statuses,
+            &durations,
+            &retries,
+        ],
+    )
+    .await?;
+
+    let failing: Vec<(&ResultRow, &FailureRow)> = rows
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| (r, f)))
+        .collect();
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
+    let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();
+    let kinds: Vec<&str> = failing.iter().map(|(_, f)| f.kind.as_str()).collect();
+    let types: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, f)| f.error_type.as_deref())
+        .collect();
+    let messages: Vec<Option<&str>> = failing.iter().map(|(_, f)| f.message.as_deref()).collect();
+    let traces: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, f)| f.stack_trace.as_deref())
+        .collect();
+    let outs: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, f)| f.system_out.as_deref())
+        .collect();
+    let errs: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, f)| f.system_err.as_deref())
+        .collect();
+    tx.execute(
+        "INSERT INTO failure.failures
+                (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
+                 system_out, system_err, created_at)
+         SELECT $1, f.id, $2, f.test_id, f.kind, f.error_type, f.message, f.stack_trace,
+                f.system_out, f.system_err, $3
+           FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+                       $10::text[], $11::text[])
+                AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err)
+         ON CONFLICT ON CONSTRAINT failures_build_test_key DO UPDATE
+            SET kind = excluded.kind, error_type = excluded.error_type,
+                message = excluded.message, stack_trace = excluded.stack_trace,
+                system_out = excluded.system_out, system_err = excluded.system_err",
+        &[
+            &project_id,
+            &build_id,
+            &now,
+            &failure_ids,
+            &test_ids,
+            &kinds,
+            &types,
+            &messages,
+            &traces,
+            &outs,
+            &errs,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err)]
+pub async fn get_test(
+    tx: &TenantTx,
+    project_id: Uuid,
+    test_id: Uuid,
+) -> Result<Option<TestIdentity>, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT id, suite, classname, name, file FROM failure.tests
+              WHERE project_id = $1 AND id = $2",
+            &[&project_id, &test_id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(TestIdentity {
+        id: row.try_get("id")?,
+        suite: row.try_get("suite")?,
+        classname: row.try_get("classname")?,
+        name: row.try_get("name")?,
+        file: row.try_get("file")?,
+    }))
+}
+
+/// The last `limit` results of one test across builds, newest first.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err)]
+pub async fn test_history(
+    tx: &TenantTx,
+    project_id: Uuid,
+    test_id: Uuid,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    let rows = tx
+        .query(
+            "SELECT r.status, r.duration_ms, r.retry_count, r.created_at,
+                    b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
+                    f.id AS failure_id
+               FROM failure.test_results r
+               JOIN failure.builds b ON b.project_id = r.project_id AND b.id = r.build_id
+               LEFT JOIN failure.failures f
+                      ON f.project_id = r.project_id AND f.build_id = r.build_id AND f.test_id = r.test_id
+              WHERE r.project_id = $1 AND r.test_id = $2
+              ORDER BY r.build_created_at DESC, r.build_id DESC
+              LIMIT $3",
+            &[&project_id, &test_id, &limit],
+        )
+        .await?;
+    let entries = rows.iter().map(|row| {
+        Ok(HistoryEntry {
+            status: row.try_get("status")?,
+            duration_ms: row.try_get("duration_ms")?,
+            retry_count: row.try_get("retry_count")?,
+            recorded_at: row.try_get("created_at")?,
+            build: build_ref(row)?,
+            failure_id: row.try_get("failure_id")?,
+        })
+    });
+    Ok(entries.collect::<Result<_, tokio_postgres::Error>>()?)
+}
