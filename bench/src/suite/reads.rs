@@ -212,10 +212,10 @@ impl Ctx {
             client.batch_execute("SET search_path = failure").await?;
         }
         let super_stmt = superuser
-            .prepare(failure_service::repo::FAILURES_LIST_SQL)
+            .prepare(failure_service::repository::failures::FAILURES_LIST_SQL)
             .await?;
         let app_stmt = app
-            .prepare(failure_service::repo::FAILURES_LIST_SQL)
+            .prepare(failure_service::repository::failures::FAILURES_LIST_SQL)
             .await?;
         let none_ts: Option<chrono::DateTime<chrono::Utc>> = None;
         let none_uuid: Option<Uuid> = None;

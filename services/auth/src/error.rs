@@ -134,7 +134,7 @@ impl AuthError {
                 "your role in this project no longer allows creating API keys",
             ),
             Self::Unavailable => Problem::unavailable("auth.unavailable", 1),
-            Self::Context(problem) => reissue(problem),
+            Self::Context(problem) => problem.clone(),
             Self::Db(db) => db.problem(),
             Self::Password(_) | Self::Crypto(_) | Self::Token(_) => Problem::internal_cause(self),
         }
@@ -148,30 +148,6 @@ impl ResponseError for AuthError {
 
     fn error_response(&self) -> HttpResponse {
         self.problem().error_response()
-    }
-}
-
-/// A copy of a problem tenant-core made (a refused context, a bad page
-/// request), which cannot be cloned: its status, code and detail, under
-/// the title tenant-core gives that status. Such problems carry no field
-/// errors and no `Retry-After`; the original stays the copy's cause.
-fn reissue(problem: &Problem) -> Problem {
-    let status = problem.status();
-    let title = match status {
-        StatusCode::BAD_REQUEST => "Bad request",
-        StatusCode::UNAUTHORIZED => "Unauthorized",
-        StatusCode::FORBIDDEN => "Forbidden",
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::CONFLICT => "Conflict",
-        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable content",
-        StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable",
-        status if status.is_server_error() => "Internal server error",
-        status => status.canonical_reason().unwrap_or("Error"),
-    };
-    let copy = Problem::new(status, problem.code().to_owned(), title).with_cause(problem);
-    match problem.detail() {
-        Some(detail) => copy.with_detail(detail),
-        None => copy,
     }
 }
 

@@ -5,8 +5,8 @@
 //! whose constraint means something here becomes its own variant in
 //! `From<DbError>`; any other stays [`FailureError::Db`] and answers as
 //! tenant-core maps it. Refusals tenant-core decides (the caller's role, a
-//! page request, an internal route) arrive as a [`Problem`] and are kept as
-//! a [`Refusal`]. Causes go to the log, never into a 5xx body.
+//! page request, an internal route) arrive as a [`Problem`] and are passed
+//! on as they are. Causes go to the log, never into a 5xx body.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -50,7 +50,7 @@ pub enum FailureError {
     #[error("the Idempotency-Key was used for a different upload")]
     IdempotencyKeyReused,
     #[error(transparent)]
-    Refused(#[from] Refusal),
+    Refused(Problem),
     #[error("database")]
     Db(#[source] DbError),
     #[error("the parser stopped unexpectedly")]
@@ -133,7 +133,7 @@ impl FailureError {
                 "idempotency.key_reused",
                 "this Idempotency-Key was used for a different upload to this build",
             ),
-            Self::Refused(refusal) => refusal.problem(),
+            Self::Refused(problem) => problem.clone(),
             Self::Db(db) => db.problem(),
             Self::ParserCrashed => Problem::internal_cause(self),
             Self::UploadStalled { secs } => Problem::new(
@@ -193,49 +193,7 @@ impl From<DbError> for FailureError {
 
 impl From<Problem> for FailureError {
     fn from(problem: Problem) -> Self {
-        Self::Refused(Refusal::from(problem))
-    }
-}
-
-/// A refusal tenant-core decided (the caller's role, a page request, an
-/// internal route), kept by its parts: a [`Problem`] cannot be copied, and
-/// [`FailureError::problem`] builds the answer anew each time it is asked.
-#[derive(Debug, thiserror::Error)]
-#[error("{status} {code}")]
-pub struct Refusal {
-    status: StatusCode,
-    code: String,
-    detail: Option<String>,
-}
-
-impl From<Problem> for Refusal {
-    fn from(problem: Problem) -> Self {
-        Self {
-            status: problem.status(),
-            code: problem.code().to_owned(),
-            detail: problem.detail().map(str::to_owned),
-        }
-    }
-}
-
-impl Refusal {
-    fn problem(&self) -> Problem {
-        if self.status.is_server_error() {
-            return Problem::internal_cause(self);
-        }
-        // The titles tenant-core's constructors give these statuses.
-        let title = match self.status {
-            StatusCode::BAD_REQUEST => "Bad request",
-            StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::FORBIDDEN => "Forbidden",
-            StatusCode::NOT_FOUND => "Not found",
-            status => status.canonical_reason().unwrap_or("Error"),
-        };
-        let problem = Problem::new(self.status, self.code.clone(), title);
-        match &self.detail {
-            Some(detail) => problem.with_detail(detail.clone()),
-            None => problem,
-        }
+        Self::Refused(problem)
     }
 }
 

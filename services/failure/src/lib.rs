@@ -45,12 +45,6 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
 ];
 
-/// The failures list statement under the name the benchmark
-/// (`bench/src/suite.rs`) imports it by.
-pub mod repo {
-    pub use crate::repository::failures::FAILURES_LIST_SQL;
-}
-
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "failure-service",
     schema: Some("failure"),

@@ -114,10 +114,8 @@ impl ProjectError {
             }
             Self::CorruptRow(_) => Problem::internal_cause(self),
             Self::Db(db) => db.problem(),
-            Self::Auth(_) => Problem::unavailable("dependency.unavailable", 2)
-                .with_detail("a service this request depends on did not answer as expected")
-                .with_cause(self),
-            Self::Context(problem) => reissued(problem),
+            Self::Auth(error) => error.problem(),
+            Self::Context(problem) => problem.clone(),
         }
     }
 }
@@ -130,24 +128,6 @@ impl ResponseError for ProjectError {
     fn error_response(&self) -> HttpResponse {
         self.problem().error_response()
     }
-}
-
-/// `problem` again, as the client would have seen it. `Problem` is not
-/// `Clone`, and the ones tenant-core refuses a request with carry a status,
-/// code, title and detail only; the title is the part of its `Display`
-/// (`{title} ({code}): {detail}`) before the code.
-fn reissued(problem: &Problem) -> Problem {
-    let shown = problem.to_string();
-    let title = shown
-        .split_once(&format!(" ({})", problem.code()))
-        .map_or("Error", |(title, _)| title)
-        .to_owned();
-    let again = Problem::new(problem.status(), problem.code().to_owned(), title);
-    let again = match problem.detail() {
-        Some(detail) => again.with_detail(detail),
-        None => again,
-    };
-    again.with_cause(problem)
 }
 
 #[cfg(test)]

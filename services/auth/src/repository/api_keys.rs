@@ -38,7 +38,7 @@ pub struct NewApiKey<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %key.project_id, api_key_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %key.project_id, api_key_id), err(level = "warn"))]
 pub async fn insert(tx: &TenantTx, key: &NewApiKey<'_>) -> Result<ApiKeyRecord, DbError> {
     let sql = format!(
         "INSERT INTO auth.api_keys
@@ -68,7 +68,7 @@ pub async fn insert(tx: &TenantTx, key: &NewApiKey<'_>) -> Result<ApiKeyRecord, 
 
 /// Up to `limit` of the project's keys before the keyset position, newest
 /// first.
-#[tracing::instrument(skip_all, fields(project_id = %project_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn list(
     tx: &TenantTx,
     project_id: Uuid,
@@ -89,7 +89,7 @@ pub async fn list(
 }
 
 /// Whether a live key of the project was revoked.
-#[tracing::instrument(skip_all, fields(project_id = %project_id, api_key_id = %id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, api_key_id = %id), err(level = "warn"))]
 pub async fn revoke(tx: &TenantTx, project_id: Uuid, id: Uuid) -> Result<bool, DbError> {
     Ok(tx
         .execute(
@@ -102,7 +102,7 @@ pub async fn revoke(tx: &TenantTx, project_id: Uuid, id: Uuid) -> Result<bool, D
 }
 
 /// Revokes every live key `user` created in the project; returns their ids.
-#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err(level = "warn"))]
 pub async fn revoke_created_by(
     tx: &TenantTx,
     project_id: Uuid,
@@ -122,7 +122,7 @@ pub async fn revoke_created_by(
 
 /// The live key with this hash, in whichever project it is, marked used
 /// (at most once a minute).
-#[tracing::instrument(skip_all, fields(project_id, api_key_id), err)]
+#[tracing::instrument(skip_all, fields(project_id, api_key_id), err(level = "warn"))]
 pub async fn introspect(tx: &TenantTx, key_hash: &[u8]) -> Result<Option<LiveApiKey>, DbError> {
     let hex = tenant_core::hex::encode(key_hash);
     tx.execute("SELECT set_config('app.api_key_hash', $1, true)", &[&hex])

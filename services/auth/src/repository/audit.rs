@@ -8,7 +8,7 @@ use crate::domain::audit::AuditEvent;
 #[tracing::instrument(
     skip_all,
     fields(kind = event.kind, user_id = ?event.user_id, session_id = ?event.session_id),
-    err
+    err(level = "warn")
 )]
 pub async fn record(tx: &TenantTx, event: AuditEvent<'_>) -> Result<(), DbError> {
     tx.execute(

@@ -7,7 +7,7 @@ use uuid::Uuid;
 /// Serialises everything that decides whether `user`'s keys in the
 /// transaction's project live: creating one, and applying a change of the
 /// user's role. Held until the transaction ends.
-#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err(level = "warn"))]
 pub async fn lock(tx: &TenantTx, project_id: Uuid, user_id: Uuid) -> Result<(), DbError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(format('auth.key_creators:%s:%s', $1::uuid, $2::uuid), 0))",
@@ -19,7 +19,7 @@ pub async fn lock(tx: &TenantTx, project_id: Uuid, user_id: Uuid) -> Result<(), 
 
 /// Whether the project service last said `user` may create keys here;
 /// `None` when it has said nothing about them. Needs [`lock`].
-#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, user_id = %user_id), err(level = "warn"))]
 pub async fn allowed(
     tx: &TenantTx,
     project_id: Uuid,
@@ -41,7 +41,7 @@ pub async fn allowed(
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, user_id = %user_id, as_of_seq = as_of_seq),
-    err
+    err(level = "warn")
 )]
 pub async fn record(
     tx: &TenantTx,

@@ -7,7 +7,7 @@ use tenant_core::{DbError, TenantTx};
 use crate::domain::account_backoff::REMEMBERED_FAILURES;
 
 /// Seconds until the account may try again, if it is locked.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn locked_for(tx: &TenantTx, account: &str) -> Result<Option<i64>, DbError> {
     tx.query_opt(
         "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint
@@ -24,7 +24,7 @@ pub async fn locked_for(tx: &TenantTx, account: &str) -> Result<Option<i64>, DbE
 /// Counts a failed sign-in of `account`; returns how many it had within
 /// the last `window_secs`, this one included (at most
 /// [`REMEMBERED_FAILURES`]).
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn record_failure(
     tx: &TenantTx,
     account: &str,
@@ -52,7 +52,7 @@ pub async fn record_failure(
 
 /// Stores the account's failure count and, when `lock_secs` is set, locks
 /// it for that long from now.
-#[tracing::instrument(skip_all, fields(failures = failures), err)]
+#[tracing::instrument(skip_all, fields(failures = failures), err(level = "warn"))]
 pub async fn lock(
     tx: &TenantTx,
     account: &str,
@@ -74,7 +74,7 @@ pub async fn lock(
 /// Deletes a few rows whose failures have all left the window and whose
 /// lock has ended, so a flood of made-up accounts does not pile up. Rows
 /// another sign-in holds are skipped.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn purge_stale(tx: &TenantTx, window_secs: i64) -> Result<u64, DbError> {
     let window = window_secs as f64;
     tx.execute(
@@ -90,7 +90,7 @@ pub async fn purge_stale(tx: &TenantTx, window_secs: i64) -> Result<u64, DbError
 }
 
 /// Forgets the account's failures (a successful sign-in, a new password).
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn clear(tx: &TenantTx, account: &str) -> Result<(), DbError> {
     tx.execute(
         "DELETE FROM auth.login_throttle WHERE scope = 'account' AND subject = $1",

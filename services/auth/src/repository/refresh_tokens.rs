@@ -12,7 +12,7 @@ use crate::domain::refresh_token::{RefreshToken, RefreshTokenStatus};
 
 /// The token with this hash, locked until the transaction ends, with its
 /// session and user; `rotated_recently` is judged against `grace_secs`.
-#[tracing::instrument(skip_all, fields(refresh_token_id, session_id), err)]
+#[tracing::instrument(skip_all, fields(refresh_token_id, session_id), err(level = "warn"))]
 pub async fn lock_by_hash(
     tx: &TenantTx,
     token_hash: &[u8],
@@ -69,7 +69,7 @@ pub async fn lock_by_hash(
 }
 
 /// The live token of a family and the token it replaced.
-#[tracing::instrument(skip_all, fields(family_id = %family_id), err)]
+#[tracing::instrument(skip_all, fields(family_id = %family_id), err(level = "warn"))]
 pub async fn current_of_family(
     tx: &TenantTx,
     family_id: Uuid,
@@ -96,7 +96,7 @@ pub struct NewRefreshToken<'a> {
 }
 
 /// Stores a family's new current token; returns its id.
-#[tracing::instrument(skip_all, fields(session_id = %token.session_id, family_id = %token.family_id), err)]
+#[tracing::instrument(skip_all, fields(session_id = %token.session_id, family_id = %token.family_id), err(level = "warn"))]
 pub async fn insert(tx: &TenantTx, token: &NewRefreshToken<'_>) -> Result<Uuid, DbError> {
     let id = Uuid::now_v7();
     let idle = i32::try_from(token.idle_days).unwrap_or(14);
@@ -124,7 +124,7 @@ pub async fn insert(tx: &TenantTx, token: &NewRefreshToken<'_>) -> Result<Uuid, 
 
 /// Marks the token rotated, keeping its successor sealed for a client
 /// racing the rotation.
-#[tracing::instrument(skip_all, fields(refresh_token_id = %id), err)]
+#[tracing::instrument(skip_all, fields(refresh_token_id = %id), err(level = "warn"))]
 pub async fn mark_rotated(tx: &TenantTx, id: Uuid, successor: &Sealed) -> Result<(), DbError> {
     tx.execute(
         "UPDATE auth.refresh_tokens
@@ -142,7 +142,7 @@ pub async fn mark_rotated(tx: &TenantTx, id: Uuid, successor: &Sealed) -> Result
     Ok(())
 }
 
-#[tracing::instrument(skip_all, fields(family_id = %family_id), err)]
+#[tracing::instrument(skip_all, fields(family_id = %family_id), err(level = "warn"))]
 pub async fn revoke_family(tx: &TenantTx, family_id: Uuid) -> Result<(), DbError> {
     tx.execute(
         "UPDATE auth.refresh_tokens SET status = 'revoked' WHERE family_id = $1",

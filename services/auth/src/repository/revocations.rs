@@ -10,7 +10,7 @@ use crate::domain::revocations::{Revocation, RevocationSlice, RevokedKind};
 /// statement (one snapshot). Without `after`, or when it cannot be
 /// continued from, the slice starts at the first revocation recorded
 /// within the last `window_secs` (older ones have no live tokens).
-#[tracing::instrument(skip_all, fields(after = ?after, limit = limit), err)]
+#[tracing::instrument(skip_all, fields(after = ?after, limit = limit), err(level = "warn"))]
 pub async fn after(
     tx: &TenantTx,
     after: Option<i64>,
@@ -69,7 +69,7 @@ pub async fn after(
 
 /// Drops revocations recorded more than `retain_secs` ago. Cheap when
 /// there is nothing to drop, so every poll may call it.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn prune(tx: &TenantTx, retain_secs: f64) -> Result<(), DbError> {
     tx.execute(
         "WITH bound AS (

@@ -5,7 +5,7 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 /// Starts a session; returns its id.
-#[tracing::instrument(skip_all, fields(user_id = %user_id, session_id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user_id, session_id), err(level = "warn"))]
 pub async fn insert(
     tx: &TenantTx,
     user_id: Uuid,
@@ -22,7 +22,7 @@ pub async fn insert(
 }
 
 /// Whether the session is live and its user enabled.
-#[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err)]
+#[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err(level = "warn"))]
 pub async fn is_live(tx: &TenantTx, session_id: Uuid, user_id: Uuid) -> Result<bool, DbError> {
     Ok(tx
         .query_opt(
@@ -47,7 +47,7 @@ pub enum Ending {
 
 /// Ends sessions of `user_id` with their refresh tokens; returns the ids of
 /// the sessions ended.
-#[tracing::instrument(skip_all, fields(user_id = %user_id, reason = reason), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user_id, reason = reason), err(level = "warn"))]
 pub async fn revoke(
     tx: &TenantTx,
     user_id: Uuid,

@@ -10,7 +10,7 @@ use crate::crypto::Sealed;
 use crate::domain::signing_keys::KeyState;
 
 /// Waits for, then holds until the transaction ends, the keyring's lock.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn lock_keyring(tx: &TenantTx) -> Result<(), DbError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('faultline.auth.keyring'))",
@@ -21,7 +21,7 @@ pub async fn lock_keyring(tx: &TenantTx) -> Result<(), DbError> {
 }
 
 /// Keys that sign or are about to.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn count_live(tx: &TenantTx) -> Result<i64, DbError> {
     Ok(tx
         .query_one(
@@ -43,7 +43,7 @@ pub struct NewSigningKey {
     pub activation_delay: Duration,
 }
 
-#[tracing::instrument(skip_all, fields(kid = %key.kid), err)]
+#[tracing::instrument(skip_all, fields(kid = %key.kid), err(level = "warn"))]
 pub async fn insert(tx: &TenantTx, key: &NewSigningKey) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO auth.signing_keys
@@ -64,7 +64,7 @@ pub async fn insert(tx: &TenantTx, key: &NewSigningKey) -> Result<(), DbError> {
 }
 
 /// Pending keys published long enough start signing.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn activate_due(tx: &TenantTx) -> Result<(), DbError> {
     tx.execute(
         "UPDATE auth.signing_keys SET state = 'active' WHERE state = 'pending' AND activates_at <= now()",
@@ -76,7 +76,7 @@ pub async fn activate_due(tx: &TenantTx) -> Result<(), DbError> {
 
 /// Retires every active key but the newest; each stays published for
 /// `publication` more.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn retire_superseded(tx: &TenantTx, publication: Duration) -> Result<(), DbError> {
     tx.execute(
         "WITH newest AS (
@@ -94,7 +94,7 @@ pub async fn retire_superseded(tx: &TenantTx, publication: Duration) -> Result<(
 }
 
 /// An active key is older than `rotation_days` and no successor is pending.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn rotation_due(tx: &TenantTx, rotation_days: i64) -> Result<bool, DbError> {
     Ok(tx
         .query_one(
@@ -117,7 +117,7 @@ pub struct PublishedKey {
 }
 
 /// Pending and active keys, and retired ones still published, newest first.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn published(tx: &TenantTx) -> Result<Vec<PublishedKey>, DbError> {
     tx.query(
         "SELECT kid, public_key, state, private_key_ciphertext, nonce, master_key_id

@@ -25,7 +25,7 @@ pub(super) fn user(row: &Row) -> Result<User, DbError> {
 }
 
 /// A new account; a taken address fails on `users_email_key`.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn insert(
     tx: &TenantTx,
     email: &str,
@@ -52,7 +52,7 @@ pub async fn insert(
     user(&row)
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM auth.users WHERE email = $1");
     tx.query_opt(&sql, &[&email])
@@ -62,7 +62,7 @@ pub async fn by_email(tx: &TenantTx, email: &str) -> Result<Option<User>, DbErro
         .transpose()
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
 pub async fn by_id(tx: &TenantTx, id: Uuid) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1");
     tx.query_opt(&sql, &[&id])
@@ -73,7 +73,7 @@ pub async fn by_id(tx: &TenantTx, id: Uuid) -> Result<Option<User>, DbError> {
 }
 
 /// Changes what is given: `default_project` `Some(None)` clears it.
-#[tracing::instrument(skip_all, fields(user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
 pub async fn update_profile(
     tx: &TenantTx,
     id: Uuid,
@@ -98,7 +98,7 @@ pub async fn update_profile(
         .transpose()
 }
 
-#[tracing::instrument(skip_all, fields(user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
 pub async fn set_password_hash(
     tx: &TenantTx,
     id: Uuid,
@@ -113,7 +113,7 @@ pub async fn set_password_hash(
 }
 
 /// Up to `limit` users after the keyset position, oldest first.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn list(
     tx: &TenantTx,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -133,7 +133,7 @@ pub async fn list(
 }
 
 /// Whether the user exists (disabling twice keeps the first time).
-#[tracing::instrument(skip_all, fields(user_id = %id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %id), err(level = "warn"))]
 pub async fn disable(tx: &TenantTx, id: Uuid) -> Result<bool, DbError> {
     Ok(tx
         .execute(

@@ -58,7 +58,7 @@ pub struct CreateApiKey {
         (status = 422, description = "Invalid name, a role above member (`api_key.role_too_high`) or expiry (`api_key.invalid_expiry`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(api_key_id), err)]
+#[tracing::instrument(skip_all, fields(api_key_id), err(level = "info"))]
 pub async fn create(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -139,7 +139,7 @@ pub async fn create(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -171,7 +171,7 @@ pub async fn list(
         (status = 404, description = "No such project or key (`project.not_found`, `api_key.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(api_key_id = %path.1), err)]
+#[tracing::instrument(skip_all, fields(api_key_id = %path.1), err(level = "info"))]
 pub async fn revoke(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -202,7 +202,7 @@ pub struct Introspect {
 
 /// For the gateway: who an API key is. POST, so the key stays out of URLs.
 /// The checksum is checked first, so junk never reaches the database.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn introspect(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -228,7 +228,7 @@ pub struct MemberReports {
 /// admin (or gone) loses the keys they created there and may create none
 /// until a later report says otherwise. Reports older than one already
 /// applied change nothing, so a repeated delivery is harmless.
-#[tracing::instrument(skip_all, fields(reports = body.members.len()), err)]
+#[tracing::instrument(skip_all, fields(reports = body.members.len()), err(level = "info"))]
 pub async fn member_access(
     ctx: TenantContext,
     state: web::Data<AuthState>,

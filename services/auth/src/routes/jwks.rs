@@ -7,7 +7,7 @@ use crate::error::AuthError;
 
 /// Public keys that verify access tokens: pending, active and recently
 /// retired keys. Verifiers may cache it for `max-age`.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn jwks(state: web::Data<AuthState>) -> Result<HttpResponse, AuthError> {
     let keyring = state.keys.current().await?;
     Ok(HttpResponse::Ok()

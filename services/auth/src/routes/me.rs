@@ -31,7 +31,7 @@ use crate::repository::{audit, login_throttle, users};
         (status = 404, description = "The user no longer exists (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn get_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -75,7 +75,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<U
         (status = 422, description = "A field is invalid or unknown (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn update_me(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -128,7 +128,7 @@ pub struct ChangePassword {
         (status = 429, description = "Too many failed attempts (`auth.throttled`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn change_password(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -23,7 +23,7 @@ pub struct RevocationsQuery {
 /// The first poll (no `after`) and a `reset` start from the revocations
 /// that may still have live tokens; revocations older than twice that
 /// window are pruned on the way.
-#[tracing::instrument(skip_all, fields(after = ?query.after), err)]
+#[tracing::instrument(skip_all, fields(after = ?query.after), err(level = "info"))]
 pub async fn revocations(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -56,7 +56,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
         (status = 429, description = "Too many failed sign-ins of this account (`auth.throttled`), or too many requests without credentials (`gateway.rate_limited`); see `Retry-After`", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn log_in(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -81,7 +81,7 @@ pub async fn log_in(
         (status = 422, description = "A field is missing or invalid (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn refresh(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -102,7 +102,7 @@ pub async fn refresh(
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn log_out(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -122,7 +122,7 @@ pub async fn log_out(
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn log_out_everywhere(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -172,7 +172,7 @@ pub struct SessionOf {
 
 /// For a gateway whose revocation feed is stale: whether one session is
 /// still live (and its user enabled).
-#[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %query.user), err)]
+#[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %query.user), err(level = "info"))]
 pub async fn session_status(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -59,7 +59,7 @@ pub struct SignUp {
         (status = 422, description = "A field is missing or invalid: email, password rules, display name (`auth.invalid_input`, `request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(user_id), err)]
+#[tracing::instrument(skip_all, fields(user_id), err(level = "info"))]
 pub async fn sign_up(
     _ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -96,7 +96,7 @@ pub async fn sign_up(
         (status = 403, description = "Not a platform admin", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list_users(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -124,7 +124,7 @@ pub async fn list_users(
         (status = 404, description = "No such user (`user.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(user_id = %user_id), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "info"))]
 pub async fn disable_user(
     ctx: TenantContext,
     state: web::Data<AuthState>,
@@ -154,7 +154,7 @@ pub struct ByEmail {
 }
 
 /// For the project service adding members by email.
-#[tracing::instrument(skip_all, fields(user_id), err)]
+#[tracing::instrument(skip_all, fields(user_id), err(level = "info"))]
 pub async fn user_by_email(
     ctx: TenantContext,
     state: web::Data<AuthState>,

@@ -1,6 +1,6 @@
 //! The auth service against a real database, called the way the gateway
-//! calls it. Each test runs in its own process under nextest, which
-//! `secrets_in_logs` relies on: it installs the global log subscriber.
+//! calls it. `secrets_in_logs` is a binary of its own: it installs the
+//! process-wide log subscriber.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,5 +17,4 @@ mod credentials;
 mod helpers;
 mod jwks;
 mod refresh;
-mod secrets_in_logs;
 mod sessions;

@@ -56,7 +56,7 @@ fn optional_build(row: Option<Row>) -> Result<Option<Build>, DbError> {
 
 /// Creates the build, or returns the one with the same job and external
 /// id; `true` when it was created.
-#[tracing::instrument(skip_all, fields(project_id = %project_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn create_build(
     tx: &TenantTx,
     project_id: Uuid,
@@ -103,7 +103,7 @@ pub async fn create_build(
     Ok((build_from_row(&existing)?, false))
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn get_build(
     tx: &TenantTx,
     project_id: Uuid,
@@ -122,7 +122,7 @@ pub async fn get_build(
 
 /// The build, locked until the transaction ends: uploads to one build run
 /// one after the other, so totals and idempotency records stay exact.
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn lock_build(
     tx: &TenantTx,
     project_id: Uuid,
@@ -140,7 +140,7 @@ pub async fn lock_build(
     optional_build(row)
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn finish_build(
     tx: &TenantTx,
     project_id: Uuid,
@@ -166,7 +166,7 @@ pub async fn finish_build(
 }
 
 /// Builds newest first, after the cursor `(created_at, id)`.
-#[tracing::instrument(skip_all, fields(project_id = %project_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn list_builds(
     tx: &TenantTx,
     project_id: Uuid,
@@ -208,7 +208,7 @@ pub async fn list_builds(
 /// Recounts the build's totals from its results (all uploads so far),
 /// after adding `unlisted`, this upload's outcomes stated by suites that
 /// list no test cases (kept apart, since they have no results to recount).
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn refresh_build_totals(
     tx: &TenantTx,
     project_id: Uuid,

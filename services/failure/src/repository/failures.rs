@@ -62,7 +62,7 @@ fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
 }
 
 /// Failures newest first with their build and test, in one statement.
-#[tracing::instrument(skip_all, fields(project_id = %project_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn list_failures(
     tx: &TenantTx,
     project_id: Uuid,
@@ -107,7 +107,7 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, failure_id = %failure_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, failure_id = %failure_id), err(level = "warn"))]
 pub async fn get_failure(
     tx: &TenantTx,
     project_id: Uuid,

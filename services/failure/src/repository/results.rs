@@ -9,7 +9,7 @@ use super::build_ref;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity};
 
 /// Makes sure the month partition for `at` exists.
-#[tracing::instrument(skip_all, fields(date = %at.date_naive()), err)]
+#[tracing::instrument(skip_all, fields(date = %at.date_naive()), err(level = "warn"))]
 pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Result<(), DbError> {
     let month: NaiveDate = at.date_naive();
     tx.execute(
@@ -27,7 +27,7 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
-    err
+    err(level = "warn")
 )]
 pub async fn insert_results(
     tx: &TenantTx,
@@ -149,7 +149,7 @@ pub async fn insert_results(
     Ok(())
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]
 pub async fn get_test(
     tx: &TenantTx,
     project_id: Uuid,
@@ -175,7 +175,7 @@ pub async fn get_test(
 }
 
 /// The last `limit` results of one test across builds, newest first.
-#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]
 pub async fn test_history(
     tx: &TenantTx,
     project_id: Uuid,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::RecordedUpload;
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn find_upload(
     tx: &TenantTx,
     project_id: Uuid,
@@ -29,7 +29,7 @@ pub async fn find_upload(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn record_upload(
     tx: &TenantTx,
     project_id: Uuid,

@@ -129,7 +129,7 @@ impl CreateBuild {
         (status = 422, description = "A field is missing or invalid (`request.invalid_body`, with `errors`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -186,7 +186,7 @@ pub struct FinishBuild {
 #[tracing::instrument(
     skip_all,
     fields(project_id = tracing::field::Empty, build_id = %path.1),
-    err
+    err(level = "info")
 )]
 pub async fn finish(
     ctx: TenantContext,
@@ -226,7 +226,7 @@ pub async fn finish(
 #[tracing::instrument(
     skip_all,
     fields(project_id = tracing::field::Empty, build_id = %path.1),
-    err
+    err(level = "info")
 )]
 pub async fn show(
     ctx: TenantContext,
@@ -285,7 +285,7 @@ pub struct BuildQuery {
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -63,7 +63,7 @@ pub struct FailureQuery {
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err)]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -132,7 +132,7 @@ impl From<Page<FailureSummary>> for FailurePage {
 #[tracing::instrument(
     skip_all,
     fields(project_id = tracing::field::Empty, failure_id = %path.1),
-    err
+    err(level = "info")
 )]
 pub async fn show(
     ctx: TenantContext,
@@ -189,7 +189,7 @@ pub struct TestHistory {
 #[tracing::instrument(
     skip_all,
     fields(project_id = tracing::field::Empty, test_id = %path.1),
-    err
+    err(level = "info")
 )]
 pub async fn history(
     ctx: TenantContext,

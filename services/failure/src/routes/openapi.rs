@@ -71,7 +71,7 @@ pub struct ApiDoc;
 
 /// `GET /internal/v1/openapi.json`: this service's OpenAPI document, for
 /// the gateway. Service principals only, like every `/internal` route.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn spec(ctx: TenantContext) -> Result<HttpResponse, FailureError> {
     Ok(tenant_core::openapi::serve(&ctx, &ApiDoc::openapi())?)
 }

@@ -63,7 +63,7 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 #[tracing::instrument(
     skip_all,
     fields(project_id = tracing::field::Empty, build_id = %path.1),
-    err
+    err(level = "info")
 )]
 pub async fn upload(
     req: HttpRequest,

@@ -56,7 +56,7 @@ pub const USER_ACCESS_BY_SLUG: &str = "SELECT p.id, p.slug, p.status, p.plan, m.
 /// then the membership primary key. The change sequence is read in the
 /// same statement, so it is exactly the state the answer reflects. Runs in
 /// `user_tx(user)`.
-#[tracing::instrument(skip_all, fields(user_id = %user, project = %project), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user, project = %project), err(level = "warn"))]
 pub async fn for_user(
     tx: &TenantTx,
     user: Uuid,
@@ -74,7 +74,7 @@ pub async fn for_user(
 
 /// An active project by id, membership aside: what an API key bound to it
 /// may reach. Runs in `unscoped_tx` (the registry is not row-secured).
-#[tracing::instrument(skip_all, fields(project_id = %project), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project), err(level = "warn"))]
 pub async fn for_active_project(
     tx: &TenantTx,
     project: Uuid,

@@ -29,7 +29,7 @@ pub struct FeedSlice {
 /// Lets this transaction read and prune the whole feed across projects
 /// (the `access_feed_*` policies). Only the gateway's poll and the relay
 /// do this.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn open_feed(tx: &TenantTx) -> Result<(), ProjectError> {
     tx.execute("SELECT set_config('app.access_feed', 'read', true)", &[])
         .await?;
@@ -38,7 +38,7 @@ pub async fn open_feed(tx: &TenantTx) -> Result<(), ProjectError> {
 
 /// Up to `limit` changes after `after`, and the counter, in one statement
 /// so both come from the same snapshot.
-#[tracing::instrument(skip_all, fields(after = after, limit = limit), err)]
+#[tracing::instrument(skip_all, fields(after = after, limit = limit), err(level = "warn"))]
 pub async fn changes_after(
     tx: &TenantTx,
     after: i64,
@@ -87,7 +87,7 @@ pub async fn changes_after(
 /// and never a change a consumer in `access_feed_cursors` has not
 /// delivered. Returns the new `pruned_through` when it moved. Needs
 /// [`open_feed`].
-#[tracing::instrument(skip_all, fields(keep = keep), err)]
+#[tracing::instrument(skip_all, fields(keep = keep), err(level = "warn"))]
 pub async fn prune(tx: &TenantTx, keep: i64) -> Result<Option<i64>, ProjectError> {
     let row = tx
         .query_opt(
@@ -118,7 +118,7 @@ pub async fn prune(tx: &TenantTx, keep: i64) -> Result<Option<i64>, ProjectError
 /// Where the feed consumer `consumer` stands, locked until the transaction
 /// ends; `None` when another replica is relaying right now (or the
 /// consumer is unknown).
-#[tracing::instrument(skip_all, fields(consumer = consumer), err)]
+#[tracing::instrument(skip_all, fields(consumer = consumer), err(level = "warn"))]
 pub async fn lock_feed_cursor(tx: &TenantTx, consumer: &str) -> Result<Option<i64>, ProjectError> {
     let row = tx
         .query_opt(
@@ -131,7 +131,7 @@ pub async fn lock_feed_cursor(tx: &TenantTx, consumer: &str) -> Result<Option<i6
     row.map(|row| column(&row, "position")).transpose()
 }
 
-#[tracing::instrument(skip_all, fields(consumer = consumer, position = position), err)]
+#[tracing::instrument(skip_all, fields(consumer = consumer, position = position), err(level = "warn"))]
 pub async fn set_feed_cursor(
     tx: &TenantTx,
     consumer: &str,
@@ -149,7 +149,7 @@ pub async fn set_feed_cursor(
 /// sequence that state reflects, from one snapshot. Runs in the feed's
 /// unscoped transaction: it names the user, so the `own_memberships`
 /// policy shows exactly their row.
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn member_role_now(
     tx: &TenantTx,
     project: Uuid,

@@ -29,7 +29,7 @@ impl MemberRow {
 }
 
 /// Adds a member; `memberships_pkey` is violated when they already are one.
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn insert(
     tx: &TenantTx,
     project: Uuid,
@@ -48,7 +48,7 @@ pub async fn insert(
 }
 
 /// A member's row, locked for the rest of the transaction.
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn lock(
     tx: &TenantTx,
     project: Uuid,
@@ -66,7 +66,7 @@ pub async fn lock(
     row.as_ref().map(MemberRow::from_row).transpose()
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn set_role(
     tx: &TenantTx,
     project: Uuid,
@@ -85,7 +85,7 @@ pub async fn set_role(
     MemberRow::from_row(&row)
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn remove(tx: &TenantTx, project: Uuid, user: Uuid) -> Result<bool, ProjectError> {
     let removed = tx
         .execute(
@@ -96,7 +96,7 @@ pub async fn remove(tx: &TenantTx, project: Uuid, user: Uuid) -> Result<bool, Pr
     Ok(removed > 0)
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project), err(level = "warn"))]
 pub async fn count_owners(tx: &TenantTx, project: Uuid) -> Result<i64, ProjectError> {
     let row = tx
         .query_one(
@@ -110,7 +110,7 @@ pub async fn count_owners(tx: &TenantTx, project: Uuid) -> Result<i64, ProjectEr
 }
 
 /// Members ordered by user id (the primary key), after `after`.
-#[tracing::instrument(skip_all, fields(project_id = %project), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project), err(level = "warn"))]
 pub async fn list(
     tx: &TenantTx,
     project: Uuid,
@@ -130,7 +130,7 @@ pub async fn list(
     rows.iter().map(MemberRow::from_row).collect()
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(project_id = %project, user_id = %user), err(level = "warn"))]
 pub async fn find(
     tx: &TenantTx,
     project: Uuid,

@@ -78,7 +78,7 @@ pub struct NewProject<'a> {
 
 /// Inserts the registry row. Runs in the new project's own transaction,
 /// together with its owner membership.
-#[tracing::instrument(skip_all, fields(project_id = %new.id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %new.id), err(level = "warn"))]
 pub async fn insert(tx: &TenantTx, new: &NewProject<'_>) -> Result<ProjectRow, ProjectError> {
     let settings = settings_json(new.settings)?;
     let (key, fingerprint) = match new.idempotency {
@@ -113,7 +113,7 @@ pub async fn insert(tx: &TenantTx, new: &NewProject<'_>) -> Result<ProjectRow, P
 
 /// The project `user` created with `key`, whatever its status, with the
 /// fingerprint of the request that created it.
-#[tracing::instrument(skip_all, fields(user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
 pub async fn find_created_with_key(
     tx: &TenantTx,
     user: Uuid,
@@ -142,7 +142,7 @@ pub async fn find_created_with_key(
 /// there is no such project or the user is not a member. Runs in
 /// `user_tx(user)`: one indexed query (slug or primary key, then the
 /// membership primary key).
-#[tracing::instrument(skip_all, fields(user_id = %user, project = %project), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user, project = %project), err(level = "warn"))]
 pub async fn find_for_member(
     tx: &TenantTx,
     user: Uuid,
@@ -173,7 +173,7 @@ pub async fn find_for_member(
 }
 
 /// A project that is not deleted, membership aside (platform operations).
-#[tracing::instrument(skip_all, fields(project = %project), err)]
+#[tracing::instrument(skip_all, fields(project = %project), err(level = "warn"))]
 pub async fn find(tx: &TenantTx, project: &ProjectRef) -> Result<Option<ProjectRow>, ProjectError> {
     const BY_ID: &str = concat!(
         "SELECT ",
@@ -194,7 +194,7 @@ pub async fn find(tx: &TenantTx, project: &ProjectRef) -> Result<Option<ProjectR
 
 /// The project holding `slug`, deleted ones included (a deleted project
 /// keeps its slug until it is purged).
-#[tracing::instrument(skip_all, fields(slug = %slug), err)]
+#[tracing::instrument(skip_all, fields(slug = %slug), err(level = "warn"))]
 pub async fn find_by_slug_any_status(
     tx: &TenantTx,
     slug: &ProjectSlug,
@@ -214,7 +214,7 @@ pub async fn find_by_slug_any_status(
 
 /// Locks a project that is not deleted against concurrent lifecycle and
 /// membership changes for the rest of the transaction.
-#[tracing::instrument(skip_all, fields(project_id = %id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %id), err(level = "warn"))]
 pub async fn lock(tx: &TenantTx, id: Uuid) -> Result<Option<ProjectRow>, ProjectError> {
     let row = tx
         .query_opt(
@@ -231,7 +231,7 @@ pub async fn lock(tx: &TenantTx, id: Uuid) -> Result<Option<ProjectRow>, Project
     row.as_ref().map(ProjectRow::from_row).transpose()
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %id), err)]
+#[tracing::instrument(skip_all, fields(project_id = %id), err(level = "warn"))]
 pub async fn update_details(
     tx: &TenantTx,
     id: Uuid,
@@ -256,7 +256,7 @@ pub async fn update_details(
 }
 
 /// Moves a project to `status`, stamping when it was archived or deleted.
-#[tracing::instrument(skip_all, fields(project_id = %id, status = %status), err)]
+#[tracing::instrument(skip_all, fields(project_id = %id, status = %status), err(level = "warn"))]
 pub async fn set_status(
     tx: &TenantTx,
     id: Uuid,
@@ -284,7 +284,7 @@ pub async fn set_status(
     ProjectRow::from_row(&row)
 }
 
-#[tracing::instrument(skip_all, fields(project_id = %id, plan = %plan), err)]
+#[tracing::instrument(skip_all, fields(project_id = %id, plan = %plan), err(level = "warn"))]
 pub async fn set_plan(tx: &TenantTx, id: Uuid, plan: Plan) -> Result<ProjectRow, ProjectError> {
     let row = tx
         .query_one(
@@ -334,7 +334,7 @@ pub const LIST_FOR_MEMBER: &str = concat!(
       LIMIT $6"
 );
 
-#[tracing::instrument(skip_all, fields(user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
 pub async fn list_for_member(
     tx: &TenantTx,
     user: Uuid,
@@ -347,7 +347,7 @@ pub async fn list_for_member(
 
 /// [`list_for_member`] with another SQL text taking the same parameters
 /// (the RLS test's query without its user filter).
-#[tracing::instrument(skip_all, fields(user_id = %user), err)]
+#[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
 pub async fn list_with(
     tx: &TenantTx,
     sql: &str,

@@ -60,7 +60,7 @@ impl AccessView {
     }
 }
 
-#[tracing::instrument(skip_all, fields(project = %query.project, user_id = ?query.user, api_key_project = ?query.api_key_project), err)]
+#[tracing::instrument(skip_all, fields(project = %query.project, user_id = ?query.user, api_key_project = ?query.api_key_project), err(level = "info"))]
 pub async fn check(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -159,7 +159,7 @@ pub struct ChangesView {
     pub reset: bool,
 }
 
-#[tracing::instrument(skip_all, fields(after = ?query.after), err)]
+#[tracing::instrument(skip_all, fields(after = ?query.after), err(level = "info"))]
 pub async fn changes(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -92,7 +92,7 @@ pub struct ListQuery {
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -139,7 +139,7 @@ fn target(scope: &MemberScope, raw: &str) -> Result<Uuid, ProjectError> {
         (status = 404, description = "No such project or member, or not a member (`project.not_found`, `membership.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err(level = "info"))]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -191,7 +191,7 @@ pub struct AddMember {
         (status = 422, description = "Unknown or disabled user (`membership.unknown_user`, `membership.user_disabled`), or an invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn add(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -251,7 +251,7 @@ pub struct ChangeRole {
         (status = 422, description = "Unknown role (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err(level = "info"))]
 pub async fn change_role(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -294,7 +294,7 @@ pub async fn change_role(
         (status = 409, description = "It would leave the project without an owner (`project.last_owner`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.0, member = %path.1, project_id = Empty), err(level = "info"))]
 pub async fn remove(
     ctx: TenantContext,
     db: web::Data<Db>,

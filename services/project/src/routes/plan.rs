@@ -43,7 +43,7 @@ pub struct ChangePlan {
         (status = 422, description = "Unknown plan (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn change_plan(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -138,7 +138,7 @@ impl CreateProject {
         (status = 422, description = "A field is invalid (`request.invalid_body`), or the key was used for another request (`idempotency.key_reused`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project_id = Empty), err(level = "info"))]
 pub async fn create(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -261,7 +261,7 @@ pub struct ListQuery {
         (status = 401, description = "No valid context: not signed in (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn list(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -319,7 +319,7 @@ pub async fn list(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn get(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -364,7 +364,7 @@ pub struct UpdateProject {
         (status = 422, description = "A field is invalid (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn update(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -421,7 +421,7 @@ pub async fn update(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn delete(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -454,7 +454,7 @@ pub async fn delete(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn archive(
     ctx: TenantContext,
     db: web::Data<Db>,
@@ -480,7 +480,7 @@ pub async fn archive(
         (status = 404, description = "No such project, or not a member (`project.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err)]
+#[tracing::instrument(skip_all, fields(project = %path.as_str(), project_id = Empty), err(level = "info"))]
 pub async fn restore(
     ctx: TenantContext,
     db: web::Data<Db>,

@@ -1,7 +1,21 @@
 //! Passwords, tokens, API keys and private keys never reach the logs or a
-//! response that is not meant to carry them. The test installs the global
-//! log subscriber, at debug level to be strict; nextest runs it in a
-//! process of its own, so it sees exactly this service's logs.
+//! response that is not meant to carry them. A test binary of its own: it
+//! installs the process-wide log subscriber, at debug level to be strict,
+//! so it sees exactly this service's logs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test at the first broken expectation"
+)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read rows they queried themselves with Row::get, which fails the test loudly"
+)]
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code, reason = "this binary uses part of the shared helpers")]
+mod helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -15,7 +29,7 @@ use serde_json::json;
 use tenant_core::Role;
 use test_support::contexts;
 
-use crate::helpers::{AuthApp, PASSWORD, spawn};
+use helpers::{AuthApp, PASSWORD, spawn};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
