@@ -125,6 +125,8 @@ SERVICES=(
     "gateway:api-gateway:0"
 )
 GATEWAY="http://127.0.0.1:${PORTS[0]}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service-links.sh"
+mapfile -t LINKS < <(service_links "${PORTS[1]}" "${PORTS[2]}" "${PORTS[3]}" "${PORTS[4]}" "${PORTS[5]}")
 mkdir -p "$LOGS"
 rm -f "$LOGS"/*.log "$LOGS"/routes.toml
 for entry in "${SERVICES[@]}"; do
@@ -158,19 +160,13 @@ for entry in "${SERVICES[@]}"; do
         # otherwise lock that account (429 `auth.throttled`).
         own=(FAULTLINE__SERVICE__THROTTLE_MAX_FAILURES=1000000)
     fi
-    env "${own[@]}" \
+    env "${own[@]}" "${LINKS[@]}" \
     FAULTLINE__DATABASE__HOST="$DB_HOST" \
     FAULTLINE__DATABASE__PORT="$DB_PORT" \
     FAULTLINE__DATABASE__NAME="$DB_NAME" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
     FAULTLINE__SERVER__PORT="${PORTS[$index]}" \
     FAULTLINE__SERVER__ADMIN_PORT="${PORTS[$((index + 6))]}" \
-    FAULTLINE__SERVICE__AUTH_URL="http://127.0.0.1:${PORTS[1]}" \
-    FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL="http://127.0.0.1:${PORTS[1]}" \
-    FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL="http://127.0.0.1:${PORTS[2]}" \
-    FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL="http://127.0.0.1:${PORTS[3]}" \
-    FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL="http://127.0.0.1:${PORTS[4]}" \
-    FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL="http://127.0.0.1:${PORTS[5]}" \
         "$TARGET_DIR/debug/$binary" serve > "$LOGS/$name.log" 2>&1 &
     PIDS+=($!)
 done

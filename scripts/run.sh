@@ -162,6 +162,9 @@ log_to_file() {
 }
 trap 'echo "faultline: stopping"; stop_all; rm -f "$MAIN_PID"; exit 0' INT TERM
 
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service-links.sh"
+mapfile -t LINKS < <(service_links $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)) \
+    $((BASE_PORT + 4)) $((BASE_PORT + 5)))
 for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
     port=$((BASE_PORT + offset))
@@ -177,17 +180,11 @@ for entry in "${SERVICES[@]}"; do
         )
     fi
     # Services find each other on the ports of this block.
-    env "${tls[@]}" \
+    env "${tls[@]}" "${LINKS[@]}" \
     FAULTLINE__SERVER__PORT="$port" \
     FAULTLINE__SERVER__ADMIN_PORT="$admin_port" \
     FAULTLINE__DATABASE__MIGRATE_ON_START=true \
     FAULTLINE__TELEMETRY__LOG_FILTER="$LOG_LEVEL" \
-    FAULTLINE__SERVICE__AUTH_URL="http://127.0.0.1:$((BASE_PORT + 1))" \
-    FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL="http://127.0.0.1:$((BASE_PORT + 1))" \
-    FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL="http://127.0.0.1:$((BASE_PORT + 2))" \
-    FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL="http://127.0.0.1:$((BASE_PORT + 3))" \
-    FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL="http://127.0.0.1:$((BASE_PORT + 4))" \
-    FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL="http://127.0.0.1:$((BASE_PORT + 5))" \
         "$TARGET_DIR/debug/$binary" serve > >(log_to_file "$name") 2>&1 &
     echo $! > "$RUN/$name.pid"
 done
