@@ -142,8 +142,8 @@ impl Breakers {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_breaker_opens_after_consecutive_failures_and_half_opens_after_the_wait() {
+    #[tokio::test]
+    async fn the_breaker_opens_after_consecutive_failures_and_half_opens_after_the_wait() {
         let breakers = Breakers::new(3, Duration::from_millis(50));
         for _ in 0..2 {
             breakers.record_failure("up");
@@ -152,7 +152,8 @@ mod tests {
         breakers.record_failure("up");
         assert!(breakers.admit("up").is_err(), "open after 3 failures");
         assert!(breakers.admit("other").is_ok(), "breakers are per upstream");
-        std::thread::sleep(Duration::from_millis(60));
+        // The scenario: the open period (50 ms) passes.
+        tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(breakers.admit("up").is_ok(), "one probe when half-open");
         assert!(breakers.admit("up").is_err(), "only one probe");
         breakers.record_failure("up");
@@ -160,7 +161,7 @@ mod tests {
             breakers.admit("up").is_err(),
             "a failed probe opens it again"
         );
-        std::thread::sleep(Duration::from_millis(60));
+        tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(breakers.admit("up").is_ok());
         breakers.record_success("up");
         assert!(

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::cache::TtlCache;
+use crate::ttl_cache::TtlCache;
 
 /// A verified access token.
 #[derive(Debug, Clone)]
@@ -55,9 +55,12 @@ pub enum TokenRefusal {
     UnknownKey,
     #[error("verification failed: {0}")]
     Invalid(String),
-    #[error("the JWKS is unavailable")]
-    JwksUnavailable,
 }
+
+/// Why the key set could not be refreshed; the keys held stay in use.
+#[derive(Debug, thiserror::Error)]
+#[error("the JWKS could not be fetched from the auth service")]
+pub struct JwksUnavailable(#[source] reqwest::Error);
 
 #[derive(Debug, Deserialize)]
 struct Jwks {
@@ -135,7 +138,8 @@ impl TokenVerifier {
 
     /// Fetches the JWKS and replaces the key set; tokens of keys that left
     /// the set stop verifying at once, cached or not.
-    pub async fn refresh(&self) -> Result<(), TokenRefusal> {
+    #[tracing::instrument(skip_all, err(level = "warn"))]
+    pub async fn refresh(&self) -> Result<(), JwksUnavailable> {
         if let Ok(mut last) = self.last_fetch.lock() {
             *last = Some(Instant::now());
         }
@@ -146,10 +150,10 @@ impl TokenVerifier {
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|_| TokenRefusal::JwksUnavailable)?
+            .map_err(JwksUnavailable)?
             .json()
             .await
-            .map_err(|_| TokenRefusal::JwksUnavailable)?;
+            .map_err(JwksUnavailable)?;
         let keys: HashMap<String, DecodingKey> = jwks
             .keys
             .into_iter()

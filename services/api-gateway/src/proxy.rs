@@ -12,11 +12,11 @@ use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use tenant_core::Problem;
 use tenant_core::telemetry::trace_headers;
 
 use crate::breaker::Breakers;
-use crate::route_table::Route;
+use crate::domain::route_table::Route;
+use crate::error::GatewayError;
 use crate::settings::Upstream;
 
 /// RFC 9110 section 7.6.1, plus what the gateway sets or replaces itself.
@@ -90,6 +90,9 @@ impl Proxy {
         Ok(Self { client, breakers })
     }
 
+    /// Sends the request to `upstream` at the route's upstream path, with
+    /// `context_token` for credentials, and streams its answer back.
+    #[tracing::instrument(skip_all, fields(upstream = %route.upstream), err)]
     pub async fn forward(
         &self,
         req: &HttpRequest,
@@ -98,14 +101,12 @@ impl Proxy {
         params: &[(String, String)],
         upstream: &Upstream,
         context_token: &str,
-    ) -> Result<HttpResponse, Problem> {
+    ) -> Result<HttpResponse, GatewayError> {
         let name = route.upstream.as_str();
         if let Err(rejected) = self.breakers.admit(name) {
-            return Err(Problem::unavailable(
-                "gateway.upstream_unavailable",
-                rejected.retry_after_secs,
-            )
-            .with_detail("the service is failing; requests are paused for a moment"));
+            return Err(GatewayError::UpstreamPaused {
+                retry_after_secs: rejected.retry_after_secs,
+            });
         }
         self.breakers.deposit(name);
         let mut url = format!(
@@ -123,14 +124,14 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared_length.is_some_and(|length| length > route.body_limit_bytes as u64) {
-            return Err(too_large(route.body_limit_bytes));
+            return Err(GatewayError::BodyTooLarge(route.body_limit_bytes));
         }
         let has_body = declared_length.is_some_and(|l| l > 0)
             || req.headers().contains_key(header::TRANSFER_ENCODING);
 
         let headers = self.upstream_headers(req, context_token);
         let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
-            .map_err(|_| Problem::bad_request("request.invalid_method", "unsupported method"))?;
+            .map_err(|_| GatewayError::UnsupportedMethod)?;
         let overflow = Arc::new(AtomicBool::new(false));
         let mut request = self
             .client
@@ -175,9 +176,9 @@ impl Proxy {
         }
         let response = response.map_err(|error| {
             if overflow.load(Ordering::SeqCst) {
-                too_large(route.body_limit_bytes)
+                GatewayError::BodyTooLarge(route.body_limit_bytes)
             } else {
-                upstream_problem(error)
+                GatewayError::upstream(error)
             }
         })?;
         downstream_response(req, response).await
@@ -269,38 +270,6 @@ impl Proxy {
     }
 }
 
-fn upstream_problem(error: reqwest::Error) -> Problem {
-    if error.is_timeout() {
-        Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "gateway.upstream_timeout",
-            "Gateway timeout",
-        )
-        .with_detail("the service did not answer in time")
-        .with_source(error)
-    } else if error.is_connect() {
-        Problem::unavailable("gateway.upstream_unavailable", 2)
-            .with_detail("the service is not reachable")
-            .with_source(error)
-    } else {
-        Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "gateway.upstream_failed",
-            "Bad gateway",
-        )
-        .with_source(error)
-    }
-}
-
-fn too_large(limit: usize) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "request.body_too_large",
-        "Payload too large",
-    )
-    .with_detail(format!("at most {limit} bytes are accepted on this route"))
-}
-
 /// The client's body as a stream for the upstream, cut off (and flagged)
 /// past `limit`. The actix payload is not `Send`, so a local task pumps it
 /// into a channel the upstream request reads.
@@ -342,7 +311,7 @@ fn stream_body(
 async fn downstream_response(
     req: &HttpRequest,
     response: reqwest::Response,
-) -> Result<HttpResponse, Problem> {
+) -> Result<HttpResponse, GatewayError> {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
@@ -387,7 +356,7 @@ async fn downstream_response(
         // Within the route's timeout, like the rest of the exchange; an
         // upstream that breaks off is a clean 502, not a truncated answer.
         Some(length) if length <= WHOLE_BODY_MAX_BYTES => {
-            let body = response.bytes().await.map_err(upstream_problem)?;
+            let body = response.bytes().await.map_err(GatewayError::upstream)?;
             Ok(builder.body(body))
         }
         Some(length) => {

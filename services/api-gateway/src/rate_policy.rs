@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::ratelimit::Decision;
+use crate::rate_limiter::Decision;
 
 /// The limits a request can run into, named in `RateLimit-Policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

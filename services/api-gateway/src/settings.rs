@@ -1,6 +1,7 @@
 //! The gateway's own settings (`[service]`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tenant_core::config::{Environment, ServiceSettings};
@@ -76,6 +77,24 @@ pub struct GatewaySettings {
     /// comma-separated string (as an environment variable gives it).
     #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// Cached access answers, API key principals and session states stay in
+/// use while their feed was read within this many poll intervals (at least
+/// 2 s); after that every request asks the owning service again until the
+/// feed answers.
+const FEED_POLLS_TRUSTED: u32 = 5;
+
+impl GatewaySettings {
+    /// How long the background feeds wait between polls when idle.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(50))
+    }
+
+    /// How long after its last complete read a feed's caches are trusted.
+    pub fn feed_trusted_for(&self) -> Duration {
+        (self.poll_interval() * FEED_POLLS_TRUSTED).max(Duration::from_secs(2))
+    }
 }
 
 fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(

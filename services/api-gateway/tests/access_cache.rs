@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use api_gateway::backends::{AccessSubject, BackendConfig, Backends};
+use api_gateway::lookups::{AccessSubject, LookupConfig as BackendConfig, Lookups as Backends};
 use reqwest::Method;
 use serde_json::json;
 use tenant_core::Role;

@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use api_gateway::route_table::{AuthMode, RouteTable};
+use api_gateway::domain::route_table::{AuthMode, RouteTable};
 use api_gateway::settings::Upstream;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

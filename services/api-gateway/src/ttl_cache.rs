@@ -102,12 +102,13 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_expire_and_the_cache_stays_within_its_capacity() {
+    #[tokio::test]
+    async fn entries_expire_and_the_cache_stays_within_its_capacity() {
         let cache = TtlCache::new(160);
         cache.insert("short", 1, Duration::from_millis(1));
         cache.insert("long", 2, Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
+        // The scenario: the short entry's time to live passes.
+        tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(cache.get(&"short"), None);
         assert_eq!(cache.get(&"long"), Some(2));
         let many = TtlCache::new(160);
