@@ -1,83 +1,28 @@
 //! Every way a bearer token can be wrong gets the same 401 problem, and
 //! nothing in a token makes the gateway fetch anything it was not told to.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use auth_service::crypto::{MasterKeys, Sealed};
-use auth_service::settings::{DEV_MASTER_KEY, DEV_MASTER_KEY_ID};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{Platform, User, problem};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// The auth service's active signing key, recovered from the database.
-async fn signing_key(platform: &Platform) -> (String, EncodingKey, Vec<u8>) {
-    let row = platform
-        .database
-        .admin_client()
-        .await
-        .query_one(
-            "SELECT kid, private_key_ciphertext, nonce, master_key_id, public_key FROM auth.signing_keys WHERE state = 'active'",
-            &[],
-        )
-        .await
-        .unwrap();
-    let kid: String = row.get(0);
-    let key: [u8; 32] = STANDARD.decode(DEV_MASTER_KEY).unwrap().try_into().unwrap();
-    let master =
-        MasterKeys::new(DEV_MASTER_KEY_ID, vec![(DEV_MASTER_KEY_ID.to_owned(), key)]).unwrap();
-    let pkcs8 = master
-        .open(
-            &Sealed {
-                ciphertext: row.get(1),
-                nonce: row.get(2),
-                master_key_id: row.get(3),
-            },
-            kid.as_bytes(),
-        )
-        .unwrap();
-    (kid, EncodingKey::from_ed_der(&pkcs8), row.get(4))
-}
+use crate::helpers::{self, CHANGE_SEEN_WITHIN, Platform, User, eddsa_header, sign, token_claims};
 
 fn valid_claims(user: &User) -> Value {
-    let claims = decode_payload(&user.access_token);
+    let mut claims = token_claims(&user.access_token);
     let now = chrono::Utc::now().timestamp();
-    let mut claims = claims;
     claims["iat"] = json!(now);
     claims["nbf"] = json!(now);
     claims["exp"] = json!(now + 300);
     claims
 }
 
-fn decode_payload(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
-}
-
-fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
-    jsonwebtoken::encode(&header, claims, key).unwrap()
-}
-
-fn eddsa_header(kid: &str) -> Header {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.to_owned());
-    header.typ = Some("at+jwt".to_owned());
-    header
 }
 
 /// A token whose header is given as raw JSON, signed with our Ed25519 key.
@@ -93,34 +38,33 @@ async fn assert_refused(platform: &Platform, token: &str, case: &str) {
     let response = platform
         .send(Method::GET, "/api/v1/me", Some(token), None)
         .await;
-    let status = response.status();
     assert_eq!(
-        status,
+        response.status,
         StatusCode::UNAUTHORIZED,
         "{case}: {}",
-        response.text().await.unwrap_or_default()
+        response.text
     );
 }
 
 #[tokio::test]
 async fn every_malformed_forged_or_mis_claimed_token_is_a_401_problem() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     let user = platform.sign_up_and_log_in("target@example.com").await;
     assert_eq!(
         platform
             .send(Method::GET, "/api/v1/me", Some(&user.access_token), None)
             .await
-            .status(),
+            .status,
         StatusCode::OK
     );
-    let (kid, key, public) = signing_key(&platform).await;
+    let (kid, key, public) = platform.signing_key().await;
     let claims = valid_claims(&user);
     let genuine_fresh = sign(eddsa_header(&kid), &claims, &key);
     assert_eq!(
         platform
             .send(Method::GET, "/api/v1/me", Some(&genuine_fresh), None)
             .await
-            .status(),
+            .status,
         StatusCode::OK,
         "the harness signs valid tokens"
     );
@@ -228,21 +172,15 @@ async fn every_malformed_forged_or_mis_claimed_token_is_a_401_problem() {
         assert_refused(&platform, token, case).await;
     }
 
-    let (status, body) = problem(
-        platform
-            .send(Method::GET, "/api/v1/me", Some("not-a-token"), None)
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("auth.invalid_token"))
-    );
+    platform
+        .send(Method::GET, "/api/v1/me", Some("not-a-token"), None)
+        .await
+        .expect_problem(401, "auth.invalid_token");
 }
 
 #[tokio::test]
 async fn an_oversized_token_is_refused_before_parsing() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     let big = format!("eyJ{}", "A".repeat(9 * 1024));
     assert_refused(&platform, &big, "9 KiB token").await;
     let huge = "A".repeat(1024 * 1024);
@@ -251,19 +189,19 @@ async fn an_oversized_token_is_refused_before_parsing() {
         .await;
     assert!(
         matches!(
-            response.status(),
+            response.status,
             StatusCode::UNAUTHORIZED | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         ),
         "a 1 MB token is refused at the header limit: {}",
-        response.status()
+        response.status
     );
 }
 
 #[tokio::test]
 async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval_and_jku_is_never_followed() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     let user = platform.sign_up_and_log_in("kid@example.com").await;
-    let (_, key, _) = signing_key(&platform).await;
+    let (_, key, _) = platform.signing_key().await;
     let claims = valid_claims(&user);
 
     // A server the token points at; it must never be contacted.
@@ -306,29 +244,21 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval_and_jku_is_neve
 
 #[tokio::test]
 async fn duplicate_authorization_headers_are_a_400() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     let user = platform.sign_up_and_log_in("dup@example.com").await;
-    let response = platform
-        .http
-        .get(platform.url("/api/v1/me"))
-        .header("authorization", format!("Bearer {}", user.access_token))
-        .header("authorization", format!("Bearer {}", user.access_token))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = problem(response).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("gateway.duplicate_authorization")
-        )
-    );
+    test_support::Reply::from_request(
+        platform
+            .request(Method::GET, "/api/v1/me")
+            .header("authorization", format!("Bearer {}", user.access_token))
+            .header("authorization", format!("Bearer {}", user.access_token)),
+    )
+    .await
+    .expect_problem(400, "gateway.duplicate_authorization");
 }
 
 #[tokio::test]
 async fn a_token_of_a_key_removed_from_the_jwks_stops_verifying_even_if_cached() {
-    let platform = common::spawn_with(
+    let platform = helpers::spawn_with(
         &[
             ("service.jwks_max_age_secs", "0".to_owned()),
             ("service.keyring_refresh_secs", "0".to_owned()),
@@ -341,26 +271,26 @@ async fn a_token_of_a_key_removed_from_the_jwks_stops_verifying_even_if_cached()
         platform
             .send(Method::GET, "/api/v1/me", Some(&user.access_token), None)
             .await
-            .status(),
+            .status,
         StatusCode::OK,
         "verified and cached"
     );
     let admin = platform.database.admin_client().await;
     // Rotate, then let the old key's publication window pass.
-    let (old_kid, _, _) = signing_key(&platform).await;
+    let (old_kid, _, _) = platform.signing_key().await;
     admin
         .execute("UPDATE auth.signing_keys SET state = 'retired', retired_at = now(), publish_until = now() - interval '1 second' WHERE kid = $1", &[&old_kid])
         .await
         .unwrap();
     // The auth service makes a fresh key on its next keyring load; the
     // gateway's next JWKS refresh no longer has the old one.
-    let jwks: Value = platform
-        .http
-        .get(platform.auth.url("/.well-known/jwks.json"))
+    let jwks = platform
+        .auth
+        .request(Method::GET, "/.well-known/jwks.json")
         .send()
         .await
         .unwrap()
-        .json()
+        .json::<Value>()
         .await
         .unwrap();
     assert!(
@@ -370,6 +300,14 @@ async fn a_token_of_a_key_removed_from_the_jwks_stops_verifying_even_if_cached()
             .iter()
             .all(|k| k["kid"] != old_kid.as_str())
     );
-    platform.settle().await;
+    // A refresh that started after the old key left the JWKS has finished
+    // once the one after it has started (the refreshes run one by one).
+    let fetches = platform.metric("gateway_jwks_fetches_total").await;
+    platform
+        .gateway
+        .wait_for_metric("gateway_jwks_fetches_total", CHANGE_SEEN_WITHIN, |now| {
+            now >= fetches + 2.0
+        })
+        .await;
     assert_refused(&platform, &user.access_token, "token of a removed key").await;
 }

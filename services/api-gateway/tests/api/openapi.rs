@@ -6,17 +6,15 @@
 //! (`scripts/api-contract.sh`, part of `make test`, checks every operation
 //! of the document with schemathesis.)
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use api_gateway::domain::route_table::{AuthMode, RouteTable};
 use api_gateway::settings::Upstream;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use test_support::RunningService;
+use test_support::{Reply, TestApp};
+
+use crate::helpers::{self, FailureBackend, PASSWORD, problem};
 
 /// Upstreams of the built-in table whose routes are deliberately not in
 /// the document, with the reason. Every route of every other upstream must
@@ -25,7 +23,7 @@ use test_support::RunningService;
 /// publishes one today.
 const WITHOUT_SPEC: &[(&str, &str)] = &[];
 
-const OPENAPI_3_1_SCHEMA: &str = include_str!("fixtures/openapi-3.1-schema.json");
+const OPENAPI_3_1_SCHEMA: &str = include_str!("../fixtures/openapi-3.1-schema.json");
 
 fn built_in_table() -> RouteTable {
     let upstreams: BTreeMap<String, Upstream> =
@@ -44,18 +42,10 @@ fn built_in_table() -> RouteTable {
     RouteTable::parse(api_gateway::BUILT_IN_ROUTES, &upstreams).unwrap()
 }
 
-async fn fetch_document(http: &reqwest::Client, gateway: &RunningService) -> Value {
-    let response = http
-        .get(gateway.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "application/json"
-    );
-    response.json().await.unwrap()
+async fn fetch_document(gateway: &TestApp) -> Value {
+    let response = Reply::from_request(gateway.request(Method::GET, "/api/openapi.json")).await;
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    response.expect(200)
 }
 
 /// The official OpenAPI 3.1 JSON Schema, then utoipa's own model of a 3.1
@@ -167,11 +157,16 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
-    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.gateway).await;
     assert_valid_openapi_3_1(&document);
-    if let Ok(path) = std::env::var("FAULTLINE_OPENAPI_DUMP") {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a switch of this test only, to write the document out for the contract check"
+    )]
+    let dump = std::env::var("FAULTLINE_OPENAPI_DUMP");
+    if let Ok(path) = dump {
         std::fs::write(path, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
     }
 
@@ -268,23 +263,19 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
 
 #[tokio::test]
 async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
-    let settings = test_support::settings(
-        &api_gateway::SPEC,
-        None,
-        &[
-            ("service.upstreams.auth.url", platform.auth.url("")),
-            failure.upstream_override(),
-            // Nothing listens on port 1.
-            (
-                "service.upstreams.project.url",
-                "http://127.0.0.1:1".to_owned(),
-            ),
-        ],
-    );
-    let gateway = RunningService::spawn(api_gateway::build(settings).await.unwrap());
-    let document = fetch_document(&platform.http, &gateway).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let gateway = helpers::gateway(&[
+        ("service.upstreams.auth.url", platform.auth.url("")),
+        failure.upstream_override(),
+        // Nothing listens on port 1.
+        (
+            "service.upstreams.project.url",
+            "http://127.0.0.1:1".to_owned(),
+        ),
+    ])
+    .await;
+    let document = fetch_document(&gateway).await;
     assert_valid_openapi_3_1(&document);
     assert_eq!(
         document["x-unavailable-upstreams"],
@@ -306,41 +297,32 @@ async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
 
 #[tokio::test]
 async fn backend_documents_are_internal() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
     for backend in [&platform.auth, &platform.project, &failure.service] {
-        let response = platform
-            .http
-            .get(backend.url("/internal/v1/openapi.json"))
-            .send()
+        Reply::from_request(backend.request(Method::GET, "/internal/v1/openapi.json"))
             .await
-            .unwrap();
-        let (status, body) = common::problem(response).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body["code"], "context.missing_token");
+            .expect_problem(401, "context.missing_token");
     }
     let response = platform
-        .http
-        .get(platform.url("/internal/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(common::problem(response).await.0, StatusCode::NOT_FOUND);
+        .send(Method::GET, "/internal/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(problem(response).0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn swagger_ui_is_served_by_the_gateway_itself() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     for page in ["/api/docs", "/api/docs/"] {
-        let response = platform.http.get(platform.url(page)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let response = platform.send(Method::GET, page, None, None).await;
+        assert_eq!(response.status, StatusCode::OK, "{page}");
         assert!(
-            response.headers()["content-type"]
-                .to_str()
+            response
+                .header("content-type")
                 .unwrap()
                 .starts_with("text/html")
         );
-        let html = response.text().await.unwrap();
+        let html = response.text;
         assert!(html.contains("<base href=\"/api/docs/\">"), "{html}");
         let assets: Vec<&str> = html
             .split(['"', '\''])
@@ -354,17 +336,16 @@ async fn swagger_ui_is_served_by_the_gateway_itself() {
                 "{asset} is not relative to the gateway"
             );
             let response = platform
-                .http
-                .get(platform.url(&format!("/api/docs/{}", asset.trim_start_matches("./"))))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), StatusCode::OK, "{asset}");
-            let content_type = response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            let body = response.text().await.unwrap();
+                .send(
+                    Method::GET,
+                    &format!("/api/docs/{}", asset.trim_start_matches("./")),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(response.status, StatusCode::OK, "{asset}");
+            let content_type = response.header("content-type").unwrap();
+            let body = &response.text;
             if asset.ends_with(".css") {
                 assert!(
                     content_type.starts_with("text/css"),
@@ -382,12 +363,9 @@ async fn swagger_ui_is_served_by_the_gateway_itself() {
         }
     }
     let response = platform
-        .http
-        .get(platform.url("/api/docs/nothing-here.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(common::problem(response).await.0, StatusCode::NOT_FOUND);
+        .send(Method::GET, "/api/docs/nothing-here.js", None, None)
+        .await;
+    assert_eq!(problem(response).0, StatusCode::NOT_FOUND);
 }
 
 /// A validator for the component schema `name` of `document`.
@@ -401,9 +379,9 @@ fn component_validator(document: &Value, name: &str) -> jsonschema::Validator {
 
 #[tokio::test]
 async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_send() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
-    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.gateway).await;
     let problem_schema = &document["components"]["schemas"]["Problem"];
     // Only what every problem has is required; the rest is left out, not null.
     assert_eq!(
@@ -453,14 +431,14 @@ async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_s
             Method::POST,
             "/api/v1/auth/signup".to_owned(),
             false,
-            Some(json!({"email": "no-at-sign", "password": common::PASSWORD, "display_name": "x"})),
+            Some(json!({"email": "no-at-sign", "password": PASSWORD, "display_name": "x"})),
             "auth.invalid_input",
         ),
         (
             Method::POST,
             "/api/v1/auth/signup".to_owned(),
             false,
-            Some(json!(["someone@example.com", common::PASSWORD, "Someone"])),
+            Some(json!(["someone@example.com", PASSWORD, "Someone"])),
             "request.invalid_body",
         ),
         (
@@ -475,8 +453,8 @@ async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_s
     for (method, path, signed_in, body, code) in requests {
         let token = signed_in.then_some(owner.access_token.as_str());
         let response = platform.send(method.clone(), &path, token, body).await;
-        let allow = response.headers().get("allow").cloned();
-        let (status, problem) = common::problem(response).await;
+        let allow = response.header("allow").map(str::to_owned);
+        let (status, problem) = problem(response);
         assert_eq!(problem["code"], code, "{method} {path}: {status} {problem}");
         let errors: Vec<String> = validator
             .iter_errors(&problem)
@@ -496,9 +474,9 @@ async fn the_problem_schema_accepts_every_problem_the_gateway_and_the_services_s
 
 #[tokio::test]
 async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
-    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.gateway).await;
     for (method, path) in operations(&document) {
         let responses = &document["paths"][&path][method.to_ascii_lowercase()]["responses"];
         // Every route is rate limited, anonymous ones included.
@@ -543,9 +521,9 @@ async fn every_operation_declares_the_answers_the_gateway_itself_may_give() {
 
 #[tokio::test]
 async fn page_sizes_and_cursors_are_documented_as_every_list_reads_them() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn(&[failure.upstream_override()]).await;
-    let document = fetch_document(&platform.http, &platform.gateway).await;
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let document = fetch_document(&platform.gateway).await;
     let owner = platform.sign_up_and_log_in("owner@example.com").await;
     platform.create_project(&owner, "alpha").await;
     let mut lists = 0;
@@ -583,8 +561,7 @@ async fn page_sizes_and_cursors_are_documented_as_every_list_reads_them() {
                     None,
                 )
                 .await;
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let (status, body) = (response.status, response.body);
             // Accepted: a page, or a refusal that is not about the query
             // (not a platform admin, no such test).
             assert_eq!(

@@ -2,44 +2,36 @@
 //! and the backends get it in the context token: the auth service records
 //! it on the session it opens.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
-use common::{PASSWORD, Platform};
 use futures_util::StreamExt;
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use test_support::Reply;
+
+use crate::helpers::{self, PASSWORD, Platform};
 
 /// Signs `email` up and in with `X-Forwarded-For: forwarded_for`, and
 /// returns the client address the auth service stored on the session.
 async fn session_address(platform: &Platform, email: &str, forwarded_for: &str) -> String {
-    let send = |path: &str, body: serde_json::Value| {
-        platform
-            .http
-            .post(platform.url(path))
-            .header("x-forwarded-for", forwarded_for)
-            .json(&body)
-            .send()
+    let send = |path: &str, body: Value| {
+        Reply::from_request(
+            platform
+                .request(Method::POST, path)
+                .header("x-forwarded-for", forwarded_for)
+                .json(&body),
+        )
     };
-    let created = send(
+    send(
         "/api/v1/auth/signup",
         json!({ "email": email, "password": PASSWORD, "display_name": "Someone" }),
     )
     .await
-    .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let logged_in = send(
+    .expect(201);
+    send(
         "/api/v1/auth/login",
         json!({ "email": email, "password": PASSWORD }),
     )
     .await
-    .unwrap();
-    assert_eq!(logged_in.status(), StatusCode::OK);
+    .expect(200);
     platform
         .database
         .admin_client()
@@ -51,13 +43,14 @@ async fn session_address(platform: &Platform, email: &str, forwarded_for: &str) 
         )
         .await
         .unwrap()
-        .get(0)
+        .try_get(0)
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_request_through_a_trusted_proxy_is_attributed_to_the_client_behind_it() {
     // The test client plays the proxy: it connects from 127.0.0.1.
-    let platform = common::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
+    let platform = helpers::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
     let address = session_address(
         &platform,
         "behind-a-proxy@example.com",
@@ -71,25 +64,25 @@ async fn a_request_through_a_trusted_proxy_is_attributed_to_the_client_behind_it
 #[tokio::test]
 async fn a_request_from_an_untrusted_peer_is_attributed_to_the_peer_whatever_it_forwards() {
     let trusting_others =
-        common::spawn(&[("server.trusted_proxies", "10.0.0.0/8".to_owned())]).await;
+        helpers::spawn(&[("server.trusted_proxies", "10.0.0.0/8".to_owned())]).await;
     let address = session_address(&trusting_others, "direct@example.com", "198.51.100.23").await;
     assert_eq!(address, "127.0.0.1");
 
-    let trusting_nobody = common::spawn(&[]).await;
+    let trusting_nobody = helpers::spawn(&[]).await;
     let address = session_address(&trusting_nobody, "default@example.com", "198.51.100.23").await;
     assert_eq!(address, "127.0.0.1", "nothing is trusted by default");
 }
 
 #[tokio::test]
 async fn a_hundred_failed_logins_from_one_client_do_not_lock_another_users_login_from_there() {
-    // The limits on attempts are the gateway's and high here (tests/common):
-    // what is left to prove is that nothing locks the address.
-    let platform = common::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
+    // The limits on attempts are the gateway's and high here (see
+    // `helpers::spawn`): what is left to prove is that nothing locks the
+    // address.
+    let platform = helpers::spawn(&[("server.trusted_proxies", "127.0.0.1/32".to_owned())]).await;
     platform.sign_up_and_log_in("colleague@example.com").await;
     let log_in = |email: String, password: &'static str| {
         platform
-            .http
-            .post(platform.url("/api/v1/auth/login"))
+            .request(Method::POST, "/api/v1/auth/login")
             .header("x-forwarded-for", "203.0.113.50")
             .json(&json!({ "email": email, "password": password }))
             .send()

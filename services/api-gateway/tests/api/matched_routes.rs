@@ -2,24 +2,17 @@
 //! checked before anything is proxied, its template names the request in
 //! metrics and spans, and a small answer from its upstream goes out whole.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use common::{Platform, problem};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use test_support::eventually;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{self, Platform, RoutesFile};
 
 const PROBE_ROUTES: &str = r#"
 [[route]]
@@ -47,15 +40,6 @@ upstream = "broken"
 auth = "public"
 project = "none"
 "#;
-
-/// A route table file, removed on drop.
-struct RoutesFile(std::path::PathBuf);
-
-impl Drop for RoutesFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 struct Probed {
     platform: Platform,
@@ -118,12 +102,9 @@ async fn breaking_upstream() -> String {
 async fn spawn_probed() -> Probed {
     let (probe, upstream_hits) = counting_upstream();
     let broken = breaking_upstream().await;
-    let path = std::env::temp_dir().join(format!("routes-{}.toml", uuid::Uuid::new_v4()));
-    let mut file = std::fs::File::create(&path).unwrap();
-    write!(file, "{}\n{PROBE_ROUTES}", api_gateway::BUILT_IN_ROUTES).unwrap();
-    let routes = RoutesFile(path.clone());
-    let platform = common::spawn(&[
-        ("service.routes_file", path.display().to_string()),
+    let routes = RoutesFile::with_routes(PROBE_ROUTES);
+    let platform = helpers::spawn(&[
+        routes.setting(),
         ("service.upstreams.probe.url", probe),
         (
             "service.upstreams.probe.audience",
@@ -178,7 +159,7 @@ async fn raw_get(port: u16, path: &str) -> (u16, String, Value) {
 async fn path_parameters_with_dot_segments_or_encoded_separators_are_refused_before_anything_is_proxied()
  {
     let probed = spawn_probed().await;
-    let port = probed.platform.gateway.port;
+    let port = probed.platform.gateway.service.port;
     for value in [
         "..",
         ".",
@@ -230,34 +211,33 @@ async fn path_parameters_with_dot_segments_or_encoded_separators_are_refused_bef
 }
 
 /// The `_count` sample of the gateway's request-duration histogram for one
-/// route, method and status, waiting for it to appear.
+/// route, method and status, waiting for it to appear (a request is
+/// counted once its answer has gone out).
 async fn request_count(platform: &Platform, route: &str, method: &str, status: u16) -> f64 {
     let labels = [
         format!("route=\"{route}\""),
         format!("method=\"{method}\""),
         format!("status=\"{status}\""),
     ];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, page) = test_support::metric(
-            &platform.http,
-            &platform.gateway,
-            "http_server_request_duration_seconds_count",
-        )
-        .await;
-        let sample = page.lines().find(|line| {
-            line.starts_with("http_server_request_duration_seconds_count{")
-                && labels.iter().all(|label| line.contains(label.as_str()))
-        });
-        if let Some(value) = sample.and_then(|line| line.rsplit(' ').next()) {
-            return value.parse().unwrap();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no series for {labels:?} on the gateway's /metrics:\n{page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        &format!("a series for {labels:?} on the gateway's /metrics"),
+        Duration::from_secs(5),
+        || async {
+            let (_, page) = test_support::metric(
+                &platform.http,
+                &platform.gateway.service,
+                "http_server_request_duration_seconds_count",
+            )
+            .await;
+            page.lines()
+                .find(|line| {
+                    line.starts_with("http_server_request_duration_seconds_count{")
+                        && labels.iter().all(|label| line.contains(label.as_str()))
+                })
+                .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -267,7 +247,7 @@ async fn the_gateways_request_metrics_name_the_route_template_it_matched() {
     let owner = platform.sign_up_and_log_in("owner@example.com").await;
     platform.create_project(&owner, "metered").await;
     for _ in 0..2 {
-        let response = platform
+        let read = platform
             .send(
                 Method::GET,
                 "/api/v1/projects/metered",
@@ -275,7 +255,7 @@ async fn the_gateways_request_metrics_name_the_route_template_it_matched() {
                 None,
             )
             .await;
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(read.status, StatusCode::OK);
     }
     assert_eq!(
         request_count(platform, "/api/v1/projects/{project}", "GET", 200).await,
@@ -290,7 +270,7 @@ async fn the_gateways_request_metrics_name_the_route_template_it_matched() {
     let missing = platform
         .send(Method::GET, "/api/v1/no/such/route", None, None)
         .await;
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(request_count(platform, "unmatched", "GET", 404).await, 1.0);
 }
 
@@ -298,15 +278,9 @@ async fn the_gateways_request_metrics_name_the_route_template_it_matched() {
 async fn a_small_upstream_answer_is_read_whole_so_one_that_breaks_off_is_a_502_not_a_truncated_200()
 {
     let probed = spawn_probed().await;
-    let platform = &probed.platform;
-    let (status, body) = problem(
-        platform
-            .send(Method::GET, "/api/v1/broken", None, None)
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::BAD_GATEWAY, Some("gateway.upstream_failed"))
-    );
+    probed
+        .platform
+        .send(Method::GET, "/api/v1/broken", None, None)
+        .await
+        .expect_problem(502, "gateway.upstream_failed");
 }

@@ -1,41 +1,33 @@
 //! Rate limits shared by gateway replicas through Redis, and the local
 //! share when Redis is gone.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use reqwest::StatusCode;
+use test_support::Reply;
 use test_support::redis_server::EphemeralRedis;
 
+use crate::helpers::{self, Platform};
+
+/// Sends `count` requests with `token`, round robin over `urls`: how many
+/// were admitted, limited, and answered otherwise.
 async fn hammer(
-    platform: &common::Platform,
+    platform: &Platform,
     urls: &[String],
     token: &str,
     count: usize,
 ) -> (usize, usize, usize) {
     let (mut ok, mut limited, mut other) = (0, 0, 0);
     for i in 0..count {
-        let response = platform
-            .http
-            .get(&urls[i % urls.len()])
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        match response.status() {
+        let response =
+            Reply::from_request(platform.http.get(&urls[i % urls.len()]).bearer_auth(token)).await;
+        match response.status {
             StatusCode::OK => {
-                assert!(response.headers().contains_key("ratelimit"));
-                assert!(response.headers().contains_key("ratelimit-policy"));
+                assert!(response.headers.contains_key("ratelimit"));
+                assert!(response.headers.contains_key("ratelimit-policy"));
                 ok += 1;
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                assert!(response.headers().contains_key("retry-after"));
-                assert!(response.headers().contains_key("ratelimit"));
+                assert!(response.headers.contains_key("retry-after"));
+                assert!(response.headers.contains_key("ratelimit"));
                 limited += 1;
             }
             _ => other += 1,
@@ -57,7 +49,7 @@ fn limit_settings(redis_url: String) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn two_gateways_sharing_redis_admit_the_limit_between_them() {
     let redis = EphemeralRedis::start().unwrap();
-    let platform = common::spawn(&limit_settings(redis.url())).await;
+    let platform = helpers::spawn(&limit_settings(redis.url())).await;
     let second = platform.another_gateway().await;
     let user = platform.sign_up_and_log_in("limits@example.com").await;
     let urls = [platform.url("/api/v1/me"), second.url("/api/v1/me")];
@@ -79,7 +71,7 @@ async fn without_redis_each_replica_enforces_its_share_and_requests_keep_flowing
     let mut redis = EphemeralRedis::start().unwrap();
     let url = redis.url();
     redis.stop();
-    let platform = common::spawn(&limit_settings(url)).await;
+    let platform = helpers::spawn(&limit_settings(url)).await;
     let user = platform.sign_up_and_log_in("fallback@example.com").await;
 
     let (ok, limited, other) = hammer(

@@ -1,36 +1,31 @@
 //! The access cache against the project service's change feed, driven step
 //! by step so a lookup and a change can be interleaved on purpose.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
+use std::time::Duration;
 
-mod common;
-
-use std::time::{Duration, Instant};
-
-use api_gateway::lookups::{AccessSubject, LookupConfig as BackendConfig, Lookups as Backends};
+use api_gateway::lookups::{AccessSubject, LookupConfig, Lookups};
 use reqwest::Method;
 use serde_json::json;
 use tenant_core::Role;
 use tenant_core::client::ServiceClient;
 use tenant_core::context::InternalTokenIssuer;
+use test_support::eventually;
 use uuid::Uuid;
 
-/// Backends talking to the platform's auth and project services, with
-/// feeds polled only when the test says so.
-fn backends(platform: &common::Platform) -> Backends {
+use crate::helpers::{self, CHANGE_SEEN_WITHIN, Platform, User};
+
+/// Lookups asking the platform's auth and project services, with feeds
+/// polled only when the test says so.
+fn lookups(platform: &Platform) -> Lookups {
     let settings: api_gateway::Settings = test_support::settings(&api_gateway::SPEC, None, &[]);
     let issuer = InternalTokenIssuer::new(&settings.internal_token).unwrap();
     let client = |url: String, audience: &'static str| {
         ServiceClient::new(&url, audience, issuer.clone(), Duration::from_secs(5)).unwrap()
     };
-    Backends::new(
+    Lookups::new(
         client(platform.auth.url(""), "auth-service"),
         client(platform.project.url(""), "project-service"),
-        BackendConfig {
+        LookupConfig {
             api_key_ttl: Duration::from_secs(3600),
             api_key_negative_ttl: Duration::from_secs(10),
             api_key_cache_size: 1000,
@@ -42,24 +37,21 @@ fn backends(platform: &common::Platform) -> Backends {
 }
 
 /// Polls the feeds until the access change feed has moved past where it was.
-async fn poll_until_a_change_is_applied(backends: &Backends) {
-    let before = backends.access_feed_position().get();
-    let started = Instant::now();
-    loop {
-        backends.poll_feeds().await;
-        if backends.access_feed_position().get() > before {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the change never reached the feed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn poll_until_a_change_is_applied(lookups: &Lookups) {
+    let before = lookups.access_feed_position().get();
+    eventually(
+        "the change to reach the feed",
+        CHANGE_SEEN_WITHIN,
+        || async {
+            lookups.poll_feeds().await;
+            (lookups.access_feed_position().get() > before).then_some(())
+        },
+    )
+    .await;
 }
 
-async fn change_role(platform: &common::Platform, owner: &common::User, member: Uuid, role: &str) {
-    let response = platform
+async fn change_role(platform: &Platform, owner: &User, member: Uuid, role: &str) {
+    let changed = platform
         .send(
             Method::PATCH,
             &format!("/api/v1/projects/mike/members/{member}"),
@@ -67,52 +59,48 @@ async fn change_role(platform: &common::Platform, owner: &common::User, member: 
             Some(json!({ "role": role })),
         )
         .await;
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
+    assert!(changed.status.is_success(), "{}", changed.text);
 }
 
 #[tokio::test]
 async fn an_answer_computed_before_a_demotion_is_not_cached_once_the_feed_applied_the_demotion() {
-    let platform = common::spawn(&[]).await;
+    let platform = helpers::spawn(&[]).await;
     let owner = platform.sign_up_and_log_in("owner@example.com").await;
     let member = platform.sign_up_and_log_in("member@example.com").await;
     platform.create_project(&owner, "mike").await;
     platform.add_member(&owner, "mike", &member, "admin").await;
     let member_id: Uuid = member.id.parse().unwrap();
     let subject = AccessSubject::User(member_id);
-    let backends = backends(&platform);
-    backends.poll_feeds().await;
+    let lookups = lookups(&platform);
+    lookups.poll_feeds().await;
 
     // The lookup starts and gets its answer ...
-    let ticket = backends.access_ticket();
-    let answer = backends.ask_access(&subject, "mike", "test").await.unwrap();
+    let ticket = lookups.access_ticket();
+    let answer = lookups.ask_access(&subject, "mike", "test").await.unwrap();
     assert_eq!(answer.as_ref().map(|a| a.role), Some(Role::Admin));
     // ... the demotion happens and the feed applies it ...
     change_role(&platform, &owner, member_id, "viewer").await;
-    poll_until_a_change_is_applied(&backends).await;
+    poll_until_a_change_is_applied(&lookups).await;
     // ... and only then does the lookup finish.
-    backends.cache_access(&subject, "mike", answer, ticket);
+    lookups.cache_access(&subject, "mike", answer, ticket);
     assert!(
-        backends.cached_access(&subject, "mike").is_none(),
+        lookups.cached_access(&subject, "mike").is_none(),
         "the answer from before the demotion was cached"
     );
-    let now = backends.access(&subject, "mike", "test").await.unwrap();
+    let now = lookups.access(&subject, "mike", "test").await.unwrap();
     assert_eq!(now.map(|a| a.role), Some(Role::Viewer));
 
     // The other order: cached first, then the change drops it.
     assert_eq!(
-        backends
+        lookups
             .cached_access(&subject, "mike")
             .flatten()
             .map(|a| a.role),
         Some(Role::Viewer)
     );
     change_role(&platform, &owner, member_id, "member").await;
-    poll_until_a_change_is_applied(&backends).await;
-    assert!(backends.cached_access(&subject, "mike").is_none());
-    let now = backends.access(&subject, "mike", "test").await.unwrap();
+    poll_until_a_change_is_applied(&lookups).await;
+    assert!(lookups.cached_access(&subject, "mike").is_none());
+    let now = lookups.access(&subject, "mike", "test").await.unwrap();
     assert_eq!(now.map(|a| a.role), Some(Role::Member));
 }

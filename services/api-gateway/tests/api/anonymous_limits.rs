@@ -2,41 +2,40 @@
 //! them per client address and all together; and a flood of failed
 //! log-ins does not take the auth service away from everyone else.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, problem};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use test_support::{Reply, eventually};
 use tokio::time::Instant;
 
-async fn sign_up_from(
-    platform: &common::Platform,
-    email: &str,
-    address: &str,
-) -> reqwest::Response {
-    platform
-        .http
-        .post(platform.url("/api/v1/auth/signup"))
-        .header("x-forwarded-for", address)
-        .json(&json!({ "email": email, "password": PASSWORD, "display_name": "Someone" }))
-        .send()
-        .await
-        .unwrap()
+use crate::helpers::{self, FailureBackend, PASSWORD, Platform, header};
+
+async fn sign_up_from(platform: &Platform, email: &str, address: &str) -> Reply {
+    Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/auth/signup")
+            .header("x-forwarded-for", address)
+            .json(&json!({ "email": email, "password": PASSWORD, "display_name": "Someone" })),
+    )
+    .await
+}
+
+async fn log_in_from(platform: &Platform, email: &str, address: &str) -> Reply {
+    Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("x-forwarded-for", address)
+            .json(&json!({ "email": email, "password": PASSWORD })),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn sign_ups_beyond_the_per_address_limit_get_429_with_retry_after_and_other_addresses_go_on()
 {
-    let platform = common::spawn(&[
+    let platform = helpers::spawn(&[
         ("server.trusted_proxies", "127.0.0.1".to_owned()),
         // A sign-up weighs 5: two fit in the burst, then one every 50 s.
         ("service.anonymous_rate_per_minute", "6".to_owned()),
@@ -46,40 +45,31 @@ async fn sign_ups_beyond_the_per_address_limit_get_429_with_retry_after_and_othe
     let noisy = "198.51.100.1";
     for i in 0..2 {
         let response = sign_up_from(&platform, &format!("n{i}@example.com"), noisy).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "sign-up {i}");
-        assert!(common::header(&response, "ratelimit").starts_with("\"address\";"));
+        assert_eq!(response.status, StatusCode::CREATED, "sign-up {i}");
+        assert!(header(&response, "ratelimit").starts_with("\"address\";"));
     }
 
     let refused = sign_up_from(&platform, "n2@example.com", noisy).await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = common::header(&refused, "retry-after").parse().unwrap();
+    refused.expect_problem(429, "gateway.rate_limited");
+    let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
     assert!((1..=50).contains(&retry_after), "retry-after {retry_after}");
     assert_eq!(
-        common::header(&refused, "ratelimit-policy"),
+        header(&refused, "ratelimit-policy"),
         "\"address\";q=6;w=60;burst=10"
     );
-    let (_, body) = problem(refused).await;
-    assert_eq!(body["code"], "gateway.rate_limited");
 
     // Every anonymous route counts: a log-in from there waits too.
-    let login = platform
-        .http
-        .post(platform.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", noisy)
-        .json(&json!({ "email": "n0@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    let login = log_in_from(&platform, "n0@example.com", noisy).await;
+    assert_eq!(login.status, StatusCode::TOO_MANY_REQUESTS);
 
     // Another client behind the same proxy has its own allowance.
     let elsewhere = sign_up_from(&platform, "quiet@example.com", "198.51.100.2").await;
-    assert_eq!(elsewhere.status(), StatusCode::CREATED);
+    assert_eq!(elsewhere.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn callers_without_credentials_share_a_global_ceiling_that_signed_in_users_do_not() {
-    let platform = common::spawn(&[
+    let platform = helpers::spawn(&[
         ("server.trusted_proxies", "127.0.0.1".to_owned()),
         // Four requests of weight 5 at once, from any addresses together;
         // each address alone could send as many.
@@ -96,42 +86,30 @@ async fn callers_without_credentials_share_a_global_ceiling_that_signed_in_users
             &format!("198.51.100.{i}"),
         )
         .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "sign-up {i}");
+        assert_eq!(response.status, StatusCode::CREATED, "sign-up {i}");
     }
-    let token = platform
-        .http
-        .post(platform.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", "198.51.100.3")
-        .json(&json!({ "email": "g0@example.com", "password": PASSWORD }))
-        .send()
+    let tokens = log_in_from(&platform, "g0@example.com", "198.51.100.3")
         .await
-        .unwrap();
-    assert_eq!(token.status(), StatusCode::OK);
-    let token: serde_json::Value = token.json().await.unwrap();
+        .expect(200);
 
     let refused = sign_up_from(&platform, "g4@example.com", "198.51.100.4").await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
-        common::header(&refused, "ratelimit-policy"),
+        header(&refused, "ratelimit-policy"),
         "\"anonymous\";q=6;w=60;burst=20"
     );
-    assert!(
-        common::header(&refused, "retry-after")
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
+    assert!(header(&refused, "retry-after").parse::<u64>().unwrap() >= 1);
 
     let me = platform
         .send(
             Method::GET,
             "/api/v1/me",
-            token["access_token"].as_str(),
+            tokens["access_token"].as_str(),
             None,
         )
         .await;
     assert_eq!(
-        me.status(),
+        me.status,
         StatusCode::OK,
         "signed-in users are not anonymous"
     );
@@ -139,8 +117,8 @@ async fn callers_without_credentials_share_a_global_ceiling_that_signed_in_users
 
 #[tokio::test]
 async fn three_hundred_concurrent_failed_logins_leave_api_keys_and_signed_in_users_served() {
-    let failure = common::FailureBackend::spawn().await;
-    let platform = common::spawn_with(
+    let failure = FailureBackend::spawn().await;
+    let platform = helpers::spawn_with(
         &[
             // As shipped: two hashing permits; a pool smaller than the flood.
             ("service.password_hashing_concurrency", "2".to_owned()),
@@ -161,7 +139,7 @@ async fn three_hundred_concurrent_failed_logins_leave_api_keys_and_signed_in_use
     let verifications = || async {
         let (value, _) = test_support::metric(
             &platform.http,
-            &platform.auth,
+            &platform.auth.service,
             "auth_password_verifications_total",
         )
         .await;
@@ -187,20 +165,20 @@ async fn three_hundred_concurrent_failed_logins_leave_api_keys_and_signed_in_use
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut served_during_the_flood = 0;
     for round in 1..=10 {
-        while verifications().await < before + 25.0 * f64::from(round) && !flood.is_finished() {
-            assert!(
-                Instant::now() < deadline,
-                "the flood is not being worked off"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let hashed = before + 25.0 * f64::from(round);
+        eventually(
+            "the flood to be worked off",
+            deadline.saturating_duration_since(Instant::now()),
+            || async { (flood.is_finished() || verifications().await >= hashed).then_some(()) },
+        )
+        .await;
         if flood.is_finished() {
             break;
         }
         let me = platform
             .send(Method::GET, "/api/v1/me", Some(&owner.access_token), None)
             .await;
-        assert_eq!(me.status(), StatusCode::OK, "GET /me in round {round}");
+        assert_eq!(me.status, StatusCode::OK, "GET /me in round {round}");
         let listed = platform
             .send(
                 Method::GET,
@@ -209,12 +187,12 @@ async fn three_hundred_concurrent_failed_logins_leave_api_keys_and_signed_in_use
                 None,
             )
             .await;
-        assert_eq!(listed.status(), StatusCode::OK, "API key in round {round}");
+        assert_eq!(listed.status, StatusCode::OK, "API key in round {round}");
         if round <= 3 {
             let build = platform.create_build(&key, "steady").await;
             let uploaded = platform.upload_results(&key, "steady", &build).await;
             assert_eq!(
-                uploaded.status(),
+                uploaded.status,
                 StatusCode::CREATED,
                 "CI upload in round {round}"
             );

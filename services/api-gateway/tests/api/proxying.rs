@@ -1,24 +1,19 @@
 //! The proxy path against probe upstreams: what reaches the backend, what
 //! comes back, versions, limits and failures.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test helpers fail the test at the first broken expectation"
-)]
-
-mod common;
-
-use std::io::Write;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use chrono::Utc;
-use common::{Platform, problem};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenant_core::context::InternalTokenVerifier;
+use test_support::{Reply, eventually};
+
+use crate::helpers::{self, Platform, RoutesFile, User, problem};
 
 const PROBE_ROUTES: &str = r#"
 [[route]]
@@ -153,6 +148,7 @@ async fn upload(mut payload: web::Payload) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "bytes": total }))
 }
 
+/// The scenario: an upstream slower than its route's 300 ms timeout.
 async fn slow() -> HttpResponse {
     tokio::time::sleep(Duration::from_secs(3)).await;
     HttpResponse::Ok().finish()
@@ -194,21 +190,12 @@ fn probe_server(audience: &'static str) -> String {
 
 struct Probed {
     platform: Platform,
-    down_address: std::net::SocketAddr,
-    owner: common::User,
+    /// The `down` upstream's address: bound, so no one else takes it, but
+    /// not listening, so connections to it are refused.
+    down: tokio::net::TcpSocket,
+    owner: User,
     project_id: String,
-    _routes: tempfile_path::TempFile,
-}
-
-mod tempfile_path {
-    /// A file removed on drop.
-    pub struct TempFile(pub std::path::PathBuf);
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
+    _routes: RoutesFile,
 }
 
 async fn spawn_probed() -> Probed {
@@ -218,16 +205,11 @@ async fn spawn_probed() -> Probed {
 async fn spawn_probed_with(extra: &[(&'static str, String)]) -> Probed {
     let probe = probe_server("probe-service");
     let probe_v2 = probe_server("probe-service-v2");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let path = std::env::temp_dir().join(format!("routes-{}.toml", uuid::Uuid::new_v4()));
-    let mut file = std::fs::File::create(&path).unwrap();
-    write!(file, "{}\n{PROBE_ROUTES}", api_gateway::BUILT_IN_ROUTES).unwrap();
-    let routes = tempfile_path::TempFile(path.clone());
+    let down = tokio::net::TcpSocket::new_v4().unwrap();
+    down.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let routes = RoutesFile::with_routes(PROBE_ROUTES);
     let mut overrides = vec![
-        ("service.routes_file", path.display().to_string()),
+        routes.setting(),
         ("service.upstreams.probe.url", probe),
         (
             "service.upstreams.probe.audience",
@@ -238,15 +220,18 @@ async fn spawn_probed_with(extra: &[(&'static str, String)]) -> Probed {
             "service.upstreams.probe_v2.audience",
             "probe-service-v2".to_owned(),
         ),
-        ("service.upstreams.down.url", format!("http://{closed}")),
+        (
+            "service.upstreams.down.url",
+            format!("http://{}", down.local_addr().unwrap()),
+        ),
         ("service.upstreams.down.audience", "down-service".to_owned()),
     ];
     overrides.extend(extra.iter().cloned());
-    let platform = common::spawn(&overrides).await;
+    let platform = helpers::spawn(&overrides).await;
     let owner = platform.sign_up_and_log_in("owner@example.com").await;
     let project = platform.create_project(&owner, "probe-project").await;
     Probed {
-        down_address: closed,
+        down,
         project_id: project["id"].as_str().unwrap().to_owned(),
         platform,
         owner,
@@ -259,46 +244,45 @@ async fn the_backend_gets_the_context_token_and_forwarding_headers_but_no_hop_by
  {
     let probed = spawn_probed().await;
     let platform = &probed.platform;
-    let response = platform
-        .http
-        .post(platform.url("/api/v1/probe/probe-project/echo?x=1&y=two"))
-        .bearer_auth(&probed.owner.access_token)
-        .header("connection", "x-drop-me, keep-alive")
-        .header("x-drop-me", "named by Connection")
-        .header("keep-alive", "timeout=5")
-        .header("te", "trailers")
-        .header("trailer", "x-checksum")
-        .header("upgrade", "websocket")
-        .header("proxy-connection", "keep-alive")
-        .header("x-faultline-context", "forged")
-        .header("x-internal-role", "owner")
-        .header("x-forwarded-for", "203.0.113.9")
-        .header("x-custom", "kept")
-        .header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/probe/probe-project/echo?x=1&y=two")
+            .bearer_auth(&probed.owner.access_token)
+            .header("connection", "x-drop-me, keep-alive")
+            .header("x-drop-me", "named by Connection")
+            .header("keep-alive", "timeout=5")
+            .header("te", "trailers")
+            .header("trailer", "x-checksum")
+            .header("upgrade", "websocket")
+            .header("proxy-connection", "keep-alive")
+            .header("x-faultline-context", "forged")
+            .header("x-internal-role", "owner")
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-custom", "kept")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body("hello"),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::OK);
     for hop in ["keep-alive", "proxy-connection"] {
         assert!(
-            !response.headers().contains_key(hop),
+            !response.headers.contains_key(hop),
             "{hop} came back to the client"
         );
     }
-    assert_eq!(response.headers()["deprecation"], "@1767225600");
+    assert_eq!(response.header("deprecation"), Some("@1767225600"));
     assert_eq!(
-        response.headers()["sunset"],
-        "Wed, 30 Jun 2027 23:59:59 GMT"
+        response.header("sunset"),
+        Some("Wed, 30 Jun 2027 23:59:59 GMT")
     );
     assert_eq!(
-        response.headers()["link"],
-        "<https://docs.example.com/deprecations/v1-echo>; rel=\"deprecation\""
+        response.header("link"),
+        Some("<https://docs.example.com/deprecations/v1-echo>; rel=\"deprecation\"")
     );
-    let seen: Value = response.json().await.unwrap();
+    let seen = response.body;
     let headers = seen["headers"].as_object().unwrap();
     for stripped in [
         "x-drop-me",
@@ -358,17 +342,14 @@ async fn versions_route_to_their_own_upstreams_by_path_or_accept_header() {
     let probed = spawn_probed().await;
     let platform = &probed.platform;
     let token = &probed.owner.access_token;
-    let v1: Value = platform
+    let v1 = platform
         .send(
             Method::GET,
             "/api/v1/probe/probe-project/echo",
             Some(token),
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let v2 = platform
         .send(
             Method::GET,
@@ -378,26 +359,21 @@ async fn versions_route_to_their_own_upstreams_by_path_or_accept_header() {
         )
         .await;
     assert!(
-        !v2.headers().contains_key("deprecation"),
+        !v2.headers.contains_key("deprecation"),
         "v2 is not deprecated"
     );
-    let v2: Value = v2.json().await.unwrap();
     assert_eq!(
-        (v1["server"].as_str(), v2["server"].as_str()),
+        (v1.body["server"].as_str(), v2.body["server"].as_str()),
         (Some("v1"), Some("v2"))
     );
-    let by_accept: Value = platform
-        .http
-        .get(platform.url("/api/probe/probe-project/echo"))
-        .bearer_auth(token)
-        .header("accept", "application/vnd.faultline.v2+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_accept["server"], "v2");
+    let by_accept = Reply::from_request(
+        platform
+            .request(Method::GET, "/api/probe/probe-project/echo")
+            .bearer_auth(token)
+            .header("accept", "application/vnd.faultline.v2+json"),
+    )
+    .await;
+    assert_eq!(by_accept.body["server"], "v2");
 }
 
 #[tokio::test]
@@ -407,20 +383,12 @@ async fn an_api_key_reaches_only_its_own_project_with_its_own_role() {
     platform
         .create_project(&probed.owner, "other-project")
         .await;
-    let created: Value = platform
-        .send(
-            Method::POST,
-            "/api/v1/projects/probe-project/api-keys",
-            Some(&probed.owner.access_token),
-            Some(json!({ "name": "ci", "role": "viewer", "expires_at": Utc::now() + chrono::Duration::days(1) })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = platform
+        .create_api_key_as(&probed.owner, "probe-project", "viewer")
+        .await;
     let key = created["key"].as_str().unwrap();
 
-    let read: Value = platform
+    let read = platform
         .send(
             Method::GET,
             "/api/v1/probe/probe-project/echo",
@@ -428,9 +396,7 @@ async fn an_api_key_reaches_only_its_own_project_with_its_own_role() {
             None,
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(read["context"]["kind"], "ApiKey");
     assert_eq!(read["context"]["role"], "viewer");
     assert_eq!(read["context"]["project_id"], probed.project_id);
@@ -442,7 +408,7 @@ async fn an_api_key_reaches_only_its_own_project_with_its_own_role() {
             None,
         )
         .await;
-    assert_eq!(by_id.status(), StatusCode::OK);
+    assert_eq!(by_id.status, StatusCode::OK);
 
     let (status, _) = problem(
         platform
@@ -453,28 +419,21 @@ async fn an_api_key_reaches_only_its_own_project_with_its_own_role() {
                 None,
             )
             .await,
-    )
-    .await;
+    );
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
         "another project is invisible to the key"
     );
-    let (status, body) = problem(
-        platform
-            .send(
-                Method::POST,
-                "/api/v1/probe/probe-project/echo",
-                Some(key),
-                Some(json!({})),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("gateway.role_too_low"))
-    );
+    platform
+        .send(
+            Method::POST,
+            "/api/v1/probe/probe-project/echo",
+            Some(key),
+            Some(json!({})),
+        )
+        .await
+        .expect_problem(403, "gateway.role_too_low");
     let (status, _) = problem(
         platform
             .send(
@@ -484,8 +443,7 @@ async fn an_api_key_reaches_only_its_own_project_with_its_own_role() {
                 None,
             )
             .await,
-    )
-    .await;
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -502,65 +460,46 @@ async fn no_content_has_no_body_and_failures_map_to_413_503_and_504() {
             None,
         )
         .await;
-    assert_eq!(empty.status(), StatusCode::NO_CONTENT);
-    assert!(empty.bytes().await.unwrap().is_empty());
+    assert_eq!(empty.status, StatusCode::NO_CONTENT);
+    assert!(empty.text.is_empty());
 
-    let too_big = platform
-        .http
-        .post(platform.url("/api/v1/probe/probe-project/small"))
-        .bearer_auth(token)
-        .body(vec![b'x'; 4096])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = problem(too_big).await;
+    Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/probe/probe-project/small")
+            .bearer_auth(token)
+            .body(vec![b'x'; 4096]),
+    )
+    .await
+    .expect_problem(413, "request.body_too_large");
+    let streamed_too_big = Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/probe/probe-project/small")
+            .bearer_auth(token)
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                (0..8).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 1024])),
+            ))),
+    )
+    .await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Some("request.body_too_large")
-        )
-    );
-    let streamed_too_big = platform
-        .http
-        .post(platform.url("/api/v1/probe/probe-project/small"))
-        .bearer_auth(token)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            (0..8).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 1024])),
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        streamed_too_big.status(),
+        streamed_too_big.status,
         StatusCode::PAYLOAD_TOO_LARGE,
         "the limit holds without a Content-Length"
     );
 
-    let started = std::time::Instant::now();
-    let (status, body) =
-        problem(platform.send(Method::GET, "/api/v1/down", None, None).await).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some("gateway.upstream_unavailable")
-        )
-    );
+    let started = Instant::now();
+    platform
+        .send(Method::GET, "/api/v1/down", None, None)
+        .await
+        .expect_problem(503, "gateway.upstream_unavailable");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "an upstream that is down fails fast"
     );
 
-    let (status, body) =
-        problem(platform.send(Method::GET, "/api/v1/slow", None, None).await).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (
-            StatusCode::GATEWAY_TIMEOUT,
-            Some("gateway.upstream_timeout")
-        )
-    );
+    platform
+        .send(Method::GET, "/api/v1/slow", None, None)
+        .await
+        .expect_problem(504, "gateway.upstream_timeout");
 }
 
 fn rss_kib() -> u64 {
@@ -577,12 +516,12 @@ async fn a_200_mb_upload_streams_through_without_the_gateway_holding_it() {
     let probed = spawn_probed().await;
     let platform = &probed.platform;
     let before = rss_kib();
-    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let peak = Arc::new(AtomicU64::new(before));
     let sampler = {
         let peak = peak.clone();
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::SeqCst);
+                peak.fetch_max(rss_kib(), Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -590,22 +529,16 @@ async fn a_200_mb_upload_streams_through_without_the_gateway_holding_it() {
     let chunk = vec![b'z'; 1024 * 1024];
     let body =
         futures_util::stream::iter((0..200).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-    let response = platform
-        .http
-        .post(platform.url("/api/v1/probe/probe-project/upload"))
-        .bearer_auth(&probed.owner.access_token)
-        .body(reqwest::Body::wrap_stream(body))
-        .send()
-        .await
-        .unwrap();
+    let response = Reply::from_request(
+        platform
+            .request(Method::POST, "/api/v1/probe/probe-project/upload")
+            .bearer_auth(&probed.owner.access_token)
+            .body(reqwest::Body::wrap_stream(body)),
+    )
+    .await;
     sampler.abort();
-    assert_eq!(response.status(), StatusCode::OK);
-    let seen: Value = response.json().await.unwrap();
-    assert_eq!(seen["bytes"], 200 * 1024 * 1024);
-    let growth_mib = (peak
-        .load(std::sync::atomic::Ordering::SeqCst)
-        .saturating_sub(before))
-        / 1024;
+    assert_eq!(response.expect(200)["bytes"], 200 * 1024 * 1024);
+    let growth_mib = (peak.load(Ordering::SeqCst).saturating_sub(before)) / 1024;
     assert!(
         growth_mib < 50,
         "memory grew by {growth_mib} MiB while streaming 200 MiB"
@@ -621,22 +554,21 @@ async fn a_failing_upstream_opens_its_breaker_which_recovers_when_the_upstream_r
     .await;
     let platform = &probed.platform;
     for _ in 0..3 {
-        let (status, _) =
-            problem(platform.send(Method::GET, "/api/v1/down", None, None).await).await;
+        let (status, _) = problem(platform.send(Method::GET, "/api/v1/down", None, None).await);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }
     assert_eq!(platform.metric("gateway_breaker_opened_total").await, 1.0);
     let open = platform.send(Method::GET, "/api/v1/down", None, None).await;
-    assert_eq!(open.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(open.headers().contains_key("retry-after"));
-    let body: Value = open.json().await.unwrap();
+    assert_eq!(open.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(open.headers.contains_key("retry-after"));
     assert!(
-        body["detail"].as_str().unwrap().contains("paused"),
-        "{body}"
+        open.body["detail"].as_str().unwrap().contains("paused"),
+        "{}",
+        open.text
     );
 
     // The upstream comes back on its address.
-    let listener = std::net::TcpListener::bind(probed.down_address).unwrap();
+    let listener = probed.down.listen(1024).unwrap().into_std().unwrap();
     let server = HttpServer::new(|| {
         App::new().route(
             "/v1/down",
@@ -648,18 +580,22 @@ async fn a_failing_upstream_opens_its_breaker_which_recovers_when_the_upstream_r
     .unwrap()
     .run();
     tokio::spawn(server);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let recovered = platform.send(Method::GET, "/api/v1/down", None, None).await;
-    assert_eq!(
-        recovered.status(),
-        StatusCode::OK,
-        "the half-open probe succeeded"
-    );
+    // Refused at once while the breaker is open (500 ms); then one probe
+    // goes through, and its success closes the breaker.
+    eventually(
+        "the half-open probe to succeed",
+        Duration::from_secs(10),
+        || async {
+            let reply = platform.send(Method::GET, "/api/v1/down", None, None).await;
+            (reply.status == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         platform
             .send(Method::GET, "/api/v1/down", None, None)
             .await
-            .status(),
+            .status,
         StatusCode::OK
     );
 }
@@ -668,22 +604,15 @@ async fn a_failing_upstream_opens_its_breaker_which_recovers_when_the_upstream_r
 async fn a_route_that_allows_a_default_uses_the_tokens_default_project() {
     let probed = spawn_probed().await;
     let platform = &probed.platform;
-    let (status, body) = problem(
-        platform
-            .send(
-                Method::GET,
-                "/api/v1/probe/current/echo",
-                Some(&probed.owner.access_token),
-                None,
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("gateway.project_required")),
-        "no default chosen yet"
-    );
+    platform
+        .send(
+            Method::GET,
+            "/api/v1/probe/current/echo",
+            Some(&probed.owner.access_token),
+            None,
+        )
+        .await
+        .expect_problem(400, "gateway.project_required");
 
     let chosen = platform
         .send(
@@ -693,9 +622,9 @@ async fn a_route_that_allows_a_default_uses_the_tokens_default_project() {
             Some(json!({ "default_project": probed.project_id })),
         )
         .await;
-    assert_eq!(chosen.status(), StatusCode::OK);
+    assert_eq!(chosen.status, StatusCode::OK);
     // The next access token carries the default.
-    let tokens: Value = platform
+    let tokens = platform
         .send(
             Method::POST,
             "/api/v1/auth/refresh",
@@ -703,30 +632,23 @@ async fn a_route_that_allows_a_default_uses_the_tokens_default_project() {
             Some(json!({ "refresh_token": probed.owner.refresh_token })),
         )
         .await
-        .json()
-        .await
-        .unwrap();
+        .body;
     let token = tokens["access_token"].as_str().unwrap();
-    let seen: Value = platform
+    let seen = platform
         .send(Method::GET, "/api/v1/probe/current/echo", Some(token), None)
         .await
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(seen["context"]["project_id"], probed.project_id);
     // An explicit source wins over the default.
     platform.create_project(&probed.owner, "explicit").await;
-    let explicit: Value = platform
-        .http
-        .get(platform.url("/api/v1/probe/current/echo"))
-        .bearer_auth(token)
-        .header("x-project-id", "explicit")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let explicit = Reply::from_request(
+        platform
+            .request(Method::GET, "/api/v1/probe/current/echo")
+            .bearer_auth(token)
+            .header("x-project-id", "explicit"),
+    )
+    .await
+    .body;
     assert_ne!(explicit["context"]["project_id"], probed.project_id);
 }
 
@@ -739,50 +661,36 @@ async fn cors_answers_only_allowed_origins_and_never_reflects_others() {
     .await;
     let platform = &probed.platform;
     let preflight = |origin: &'static str| {
-        platform
-            .http
-            .request(Method::OPTIONS, platform.url("/api/v1/me"))
-            .header("origin", origin)
-            .header("access-control-request-method", "GET")
-            .send()
+        Reply::from_request(
+            platform
+                .request(Method::OPTIONS, "/api/v1/me")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET"),
+        )
     };
-    let allowed = preflight("https://app.example.com").await.unwrap();
-    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    let allowed = preflight("https://app.example.com").await;
+    assert_eq!(allowed.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        allowed.headers()["access-control-allow-origin"],
-        "https://app.example.com"
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
     );
-    let refused = preflight("https://evil.example.com").await.unwrap();
-    assert!(
-        !refused
-            .headers()
-            .contains_key("access-control-allow-origin")
-    );
+    let refused = preflight("https://evil.example.com").await;
+    assert!(!refused.headers.contains_key("access-control-allow-origin"));
 
-    let response = platform
-        .http
-        .get(platform.url("/api/v1/me"))
-        .bearer_auth(&probed.owner.access_token)
-        .header("origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        !response
-            .headers()
-            .contains_key("access-control-allow-origin")
-    );
-    let response = platform
-        .http
-        .get(platform.url("/api/v1/me"))
-        .bearer_auth(&probed.owner.access_token)
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+    let from = |origin: &'static str| {
+        Reply::from_request(
+            platform
+                .request(Method::GET, "/api/v1/me")
+                .bearer_auth(&probed.owner.access_token)
+                .header("origin", origin),
+        )
+    };
+    let response = from("https://evil.example.com").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(!response.headers.contains_key("access-control-allow-origin"));
+    let response = from("https://app.example.com").await;
     assert_eq!(
-        response.headers()["access-control-allow-origin"],
-        "https://app.example.com"
+        response.header("access-control-allow-origin"),
+        Some("https://app.example.com")
     );
 }
