@@ -167,16 +167,27 @@ async fn a_revocation_that_commits_after_a_later_one_is_still_applied() {
     );
 }
 
+/// Settings for a test that reads until the gateway stops trusting its
+/// revocation feed: feeds polled every 100 ms, and one user's requests
+/// never rate limited on the way.
+fn polling_quickly_without_limits() -> [(&'static str, String); 3] {
+    [
+        ("service.poll_interval_ms", "100".to_owned()),
+        ("service.principal_rate_per_minute", "1000000".to_owned()),
+        ("service.principal_burst", "100000".to_owned()),
+    ]
+}
+
 /// With the auth service gone, the revocation feed cannot be read: once it
 /// is stale, a token the gateway verified and cached earlier is checked at
 /// the auth service again, and refused (503) when that is impossible,
 /// rather than trusted for the rest of its life.
 #[tokio::test]
 async fn with_the_feed_unreachable_a_cached_token_is_rechecked_rather_than_trusted() {
-    let platform = helpers::spawn(&[("service.poll_interval_ms", "100".to_owned())]).await;
+    let platform = helpers::spawn(&polling_quickly_without_limits()).await;
     let user = platform.sign_up_and_log_in("stale@example.com").await;
-    platform.create_project(&user, "stale").await;
-    let path = "/api/v1/projects/stale";
+    // A route without a project, so no plan limit applies either.
+    let path = "/api/v1/projects";
     for _ in 0..2 {
         let read = platform
             .send(Method::GET, path, Some(&user.access_token), None)
@@ -210,12 +221,12 @@ async fn with_the_feed_unreachable_a_cached_token_is_rechecked_rather_than_trust
 /// session ended meanwhile is refused at once.
 #[tokio::test]
 async fn with_the_feed_failing_a_session_ended_meanwhile_is_refused_by_the_recheck() {
-    let platform = helpers::spawn(&[("service.poll_interval_ms", "100".to_owned())]).await;
+    let platform = helpers::spawn(&polling_quickly_without_limits()).await;
     let user = platform.sign_up_and_log_in("recheck@example.com").await;
-    platform.create_project(&user, "recheck").await;
     let sessions = platform.sessions_of(&user, 1).await;
     let token = sessions[0].1.as_str();
-    let path = "/api/v1/projects/recheck";
+    // A route without a project, so no plan limit applies either.
+    let path = "/api/v1/projects";
     assert_eq!(statuses(&platform, path, &[token]).await, [StatusCode::OK]);
 
     platform
@@ -346,10 +357,22 @@ async fn api_keys_created_by_a_member_who_is_demoted_or_removed_are_revoked() {
     platform.create_project(&owner, "lima").await;
     platform.add_member(&owner, "lima", &demoted, "admin").await;
     platform.add_member(&owner, "lima", &removed, "admin").await;
-    let key = |created: Value| created["key"].as_str().unwrap().to_owned();
-    let owners_key = key(create_key(gateway, &owner, "lima").await);
-    let demoteds_key = key(create_key(gateway, &demoted, "lima").await);
-    let removeds_key = key(create_key(gateway, &removed, "lima").await);
+    let owners_key = create_key(gateway, &owner, "lima").await;
+    let demoteds_key = create_key(gateway, &demoted, "lima").await;
+    let removeds_key = create_key(gateway, &removed, "lima").await;
+    let key = |created: &Value| created["key"].as_str().unwrap().to_owned();
+    let (owners_key, demoteds_key, removeds_key, revoked_ids) = (
+        key(&owners_key),
+        key(&demoteds_key),
+        key(&removeds_key),
+        [&demoteds_key, &removeds_key].map(|created| {
+            created["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap()
+        }),
+    );
     for key in [&owners_key, &demoteds_key, &removeds_key] {
         assert_eq!(key_status(gateway, key, "lima").await, StatusCode::OK);
     }
@@ -374,28 +397,41 @@ async fn api_keys_created_by_a_member_who_is_demoted_or_removed_are_revoked() {
     assert!(remove.status.is_success(), "{}", remove.text);
 
     // The project service relays the changes to the auth service, which
-    // revokes the keys; the revocation feed then drops them.
+    // revokes the keys; the gateway's revocation feed then drops them.
+    let admin = platform.database.admin_client().await;
     eventually(
-        "the demoted and the removed admin's keys to be refused",
+        "the demoted and the removed admin's keys to be revoked",
         Duration::from_secs(10),
         || async {
-            let demoted_status = key_status(gateway, &demoteds_key, "lima").await;
-            let removed_status = key_status(gateway, &removeds_key, "lima").await;
-            (demoted_status == StatusCode::UNAUTHORIZED
-                && removed_status == StatusCode::UNAUTHORIZED)
-                .then_some(())
+            let revoked: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM auth.api_keys
+                      WHERE id = ANY($1) AND revoked_at IS NOT NULL",
+                    &[&revoked_ids.as_slice()],
+                )
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            (revoked == 2).then_some(())
         },
     )
     .await;
+    let latest = platform.revocation_feed_latest().await;
+    wait_for_revocations(gateway, latest, 2 * POLL).await;
+    for (key, whose) in [(&demoteds_key, "demoted"), (&removeds_key, "removed")] {
+        assert_eq!(
+            key_status(gateway, key, "lima").await,
+            StatusCode::UNAUTHORIZED,
+            "the {whose} admin's key"
+        );
+    }
     assert_eq!(
         key_status(gateway, &owners_key, "lima").await,
         StatusCode::OK,
         "keys of members who stay admins stay"
     );
-    let mut kinds: Vec<String> = platform
-        .database
-        .admin_client()
-        .await
+    let mut kinds: Vec<String> = admin
         .query(
             "SELECT details->>'reason' FROM auth.audit_events
               WHERE kind = 'api_key_revoked' ORDER BY occurred_at",
