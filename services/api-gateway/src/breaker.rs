@@ -161,6 +161,7 @@ mod tests {
             breakers.admit("up").is_err(),
             "a failed probe opens it again"
         );
+        // And passes again.
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(breakers.admit("up").is_ok());
         breakers.record_success("up");

@@ -6,7 +6,7 @@
 //! catch-all; [`gateway`] the request path behind it; [`domain`] the route
 //! table and the rules on paths; [`lookups`] what the gateway asks the auth
 //! and project services about callers, cached and kept right by their
-//! feeds ([`jobs`] polls them); [`openapi_merge`] the public API document.
+//! feeds (`jobs` polls them); [`openapi_merge`] the public API document.
 
 pub mod breaker;
 pub mod client_address;

@@ -92,7 +92,7 @@ impl Proxy {
 
     /// Sends the request to `upstream` at the route's upstream path, with
     /// `context_token` for credentials, and streams its answer back.
-    #[tracing::instrument(skip_all, fields(upstream = %route.upstream), err)]
+    #[tracing::instrument(skip_all, fields(upstream = %route.upstream), err(level = "info"))]
     pub async fn forward(
         &self,
         req: &HttpRequest,

@@ -1,8 +1,8 @@
 //! The request path through the gateway, in order: version and route
 //! (named on the request's telemetry; unsafe path parameters refused),
-//! authentication ([`authenticate`]), project context and role
-//! ([`authorize`]), rate limits ([`rate_limit`]), then the proxy; CORS
-//! ([`cors`]) around it.
+//! authentication (`authenticate`), project context and role
+//! (`authorize`), rate limits (`rate_limit`), then the proxy; CORS
+//! (`cors`) around it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! What the gateway asks the auth and project services about its callers,
-//! with caches: API key introspection ([`api_keys`]), project access
-//! ([`access`]) and session status ([`sessions`]), and the two feeds that
-//! keep those caches right ([`feeds`]: the project service's access
+//! with caches: API key introspection (`api_keys`), project access
+//! (`access`) and session status (`sessions`), and the two feeds that
+//! keep those caches right (`feeds`: the project service's access
 //! changes, the auth service's revocations).
 //!
 //! A cached answer is only as good as the feed that would drop it, so each

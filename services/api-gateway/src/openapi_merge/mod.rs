@@ -2,7 +2,7 @@
 //! backends' own documents (`GET /internal/v1/openapi.json` on each,
 //! called with a service context token). Each backend path becomes the
 //! public path the route table maps onto it, and only the operations the
-//! route table exposes are kept ([`merge`], [`operation`]); the document is
+//! route table exposes are kept ([`merge`], `operation`); the document is
 //! fetched and kept by [`PublicDocument`].
 
 use std::collections::BTreeMap;

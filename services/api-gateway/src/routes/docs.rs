@@ -10,7 +10,7 @@ use utoipa_swagger_ui::Config;
 use super::{DOCS_PATH, OPENAPI_PATH};
 use crate::error::GatewayError;
 
-#[tracing::instrument(skip_all, fields(file), err)]
+#[tracing::instrument(skip_all, fields(file), err(level = "info"))]
 pub async fn swagger_ui(req: HttpRequest) -> Result<HttpResponse, GatewayError> {
     let file = req.match_info().get("file").unwrap_or("");
     tracing::Span::current().record("file", file);

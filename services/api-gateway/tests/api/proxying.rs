@@ -522,6 +522,7 @@ async fn a_200_mb_upload_streams_through_without_the_gateway_holding_it() {
         tokio::spawn(async move {
             loop {
                 peak.fetch_max(rss_kib(), Ordering::SeqCst);
+                // The sampling period: nothing is waited for.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })

@@ -1,6 +1,6 @@
 //! The public route table: which `/api/v{N}/...` paths exist, who may call
 //! them, where their project comes from, and which upstream serves them.
-//! Loaded from TOML and validated at startup ([`parse`]).
+//! Loaded from TOML and validated at startup ([`RouteTable::parse`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
