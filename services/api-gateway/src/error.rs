@@ -184,9 +184,7 @@ impl GatewayError {
                 "Payload too large",
             )
             .with_detail(format!("at most {limit} bytes are accepted on this route")),
-            Self::Dependency(error) => Problem::unavailable("dependency.unavailable", 2)
-                .with_detail("a service this request depends on did not answer as expected")
-                .with_cause(error),
+            Self::Dependency(error) => error.problem(),
             Self::UnknownUpstream(_) | Self::ContextToken(_) | Self::SwaggerUi(_) => {
                 Problem::internal_cause(self)
             }

@@ -82,7 +82,7 @@ impl Lookups {
     }
 
     /// Asks the project service, bypassing the cache.
-    #[tracing::instrument(skip_all, fields(project = %project, subject = ?subject), err)]
+    #[tracing::instrument(skip_all, fields(project = %project, subject = ?subject), err(level = "warn"))]
     pub async fn ask_access(
         &self,
         subject: &AccessSubject,

@@ -29,7 +29,7 @@ impl Lookups {
     /// `None` for unknown, expired or revoked keys. Refusals are cached
     /// briefly; a key's principal is cached while the revocation feed,
     /// which drops it when the key is revoked, is current.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "warn"))]
     pub async fn introspect(
         &self,
         key: &str,

@@ -22,7 +22,7 @@ impl Lookups {
     /// Whether a verified token's session is still live: from the
     /// revocation feed while it is current, else asked of the auth service
     /// (an error then refuses the request rather than trusting the token).
-    #[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err)]
+    #[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err(level = "warn"))]
     pub async fn session_is_live(
         &self,
         session_id: Uuid,

@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::openapi_merge::PublicDocument;
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn openapi_json(
     gateway: web::Data<Gateway>,
     document: web::Data<PublicDocument>,

@@ -8,6 +8,7 @@
 )]
 
 mod helpers;
+mod probe;
 
 mod access_cache;
 mod anonymous_limits;
