@@ -35,17 +35,6 @@ use crate::keyring::KeyStore;
 use crate::password_hasher::PasswordHasher;
 use crate::settings::AuthSettings;
 
-/// What the api-gateway's tests mint sessions and access tokens with
-/// (signing in a thousand times would spend minutes hashing passwords):
-/// `tokens::Subject` and `repo::insert_session`, under the paths they had
-/// before `domain/` and `repository/`.
-pub use crate::domain::tokens;
-
-/// See [`tokens`]: the api-gateway's tests start sessions through this.
-pub mod repo {
-    pub use crate::repository::sessions::insert as insert_session;
-}
-
 pub type Settings = tenant_core::config::Settings<AuthSettings>;
 
 /// Embedded from `migrations/auth/`; a platform test checks the list against the folder.
