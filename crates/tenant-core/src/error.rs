@@ -303,6 +303,25 @@ impl ResponseError for Problem {
     }
 }
 
+/// Implements `actix_web::ResponseError` for a service's error enum
+/// through its one `fn problem(&self) -> Problem`, so that function is the
+/// only place the enum's variants become answers:
+/// `tenant_core::problem_response!(FailureError);` beside the enum.
+#[macro_export]
+macro_rules! problem_response {
+    ($error:ty) => {
+        impl ::actix_web::ResponseError for $error {
+            fn status_code(&self) -> ::actix_web::http::StatusCode {
+                self.problem().status()
+            }
+
+            fn error_response(&self) -> ::actix_web::HttpResponse {
+                ::actix_web::ResponseError::error_response(&self.problem())
+            }
+        }
+    };
+}
+
 /// An error's message and causes, captured when the error is only borrowed.
 #[derive(Debug)]
 struct LoggedCause(String);

@@ -484,3 +484,17 @@ pub async fn wait_for_status(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// This process's resident memory in KiB (`VmRSS`), for tests of what an
+/// upload costs in memory; they run in binaries of their own.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .expect("VmRSS in /proc/self/status")
+}

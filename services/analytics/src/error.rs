@@ -1,7 +1,5 @@
 //! The analytics service's errors and their problem codes, in one place.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use tenant_core::{DbError, Problem};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +17,4 @@ impl AnalyticsError {
     }
 }
 
-impl ResponseError for AnalyticsError {
-    fn status_code(&self) -> StatusCode {
-        self.problem().status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.problem().error_response()
-    }
-}
+tenant_core::problem_response!(AnalyticsError);

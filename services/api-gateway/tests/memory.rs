@@ -24,26 +24,17 @@ use std::time::Duration;
 use reqwest::Method;
 use test_support::Reply;
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_200_mb_upload_streams_through_without_the_gateway_holding_it() {
     let probed = probe::spawn_probed().await;
     let platform = &probed.platform;
-    let before = rss_kib();
+    let before = test_support::rss_kib();
     let peak = Arc::new(AtomicU64::new(before));
     let sampler = {
         let peak = peak.clone();
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(rss_kib(), Ordering::SeqCst);
+                peak.fetch_max(test_support::rss_kib(), Ordering::SeqCst);
                 // The sampling period: nothing is waited for.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

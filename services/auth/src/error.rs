@@ -7,7 +7,6 @@
 //! nothing. Internal failures answer an opaque 500 and log their cause.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use tenant_core::email::InvalidEmail;
 use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
@@ -141,15 +140,7 @@ impl AuthError {
     }
 }
 
-impl ResponseError for AuthError {
-    fn status_code(&self) -> StatusCode {
-        self.problem().status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.problem().error_response()
-    }
-}
+tenant_core::problem_response!(AuthError);
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,6 @@
 //! on as they are. Causes go to the log, never into a 5xx body.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use tenant_core::error::FieldProblem;
 use tenant_core::idempotency::InvalidIdempotencyKey;
 use tenant_core::{DbError, Problem};
@@ -170,15 +169,7 @@ impl FailureError {
     }
 }
 
-impl ResponseError for FailureError {
-    fn status_code(&self) -> StatusCode {
-        self.problem().status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.problem().error_response()
-    }
-}
+tenant_core::problem_response!(FailureError);
 
 /// Constraints that mean something to a client; any other database error
 /// answers as tenant-core maps it.

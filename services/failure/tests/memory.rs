@@ -22,15 +22,6 @@ use uuid::Uuid;
 
 use crate::helpers::{Body, FailureApp};
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// `<system-out>` holding 256 MiB of one byte, gzipped: about a megabyte
 /// on the wire.
 fn one_huge_text_node() -> Vec<u8> {
@@ -68,7 +59,7 @@ async fn a_gzip_of_one_256_mib_text_node_is_answered_without_the_service_holding
     let gzip = one_huge_text_node();
     assert!(gzip.len() < 2 * 1024 * 1024, "{} bytes", gzip.len());
 
-    let before = rss_kib();
+    let before = test_support::rss_kib();
     let mut peak = before;
     // The resident set is sampled every 10 ms for as long as the upload
     // runs: the interval is the sampling rate, not a wait for anything.
@@ -78,10 +69,10 @@ async fn a_gzip_of_one_256_mib_text_node_is_answered_without_the_service_holding
     let Reply { status, body, .. } = loop {
         tokio::select! {
             reply = &mut upload => break reply,
-            _ = samples.tick() => peak = peak.max(rss_kib()),
+            _ = samples.tick() => peak = peak.max(test_support::rss_kib()),
         }
     };
-    peak = peak.max(rss_kib());
+    peak = peak.max(test_support::rss_kib());
     let growth_mib = peak.saturating_sub(before) / 1024;
     assert!(
         growth_mib < 50,

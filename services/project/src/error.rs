@@ -6,8 +6,6 @@
 //! who is not a member of a project gets exactly the problem a nonexistent
 //! project gives, so membership never leaks existence.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use tenant_core::client::ServiceCallError;
 use tenant_core::idempotency::InvalidIdempotencyKey;
 use tenant_core::{DbError, Problem};
@@ -120,18 +118,11 @@ impl ProjectError {
     }
 }
 
-impl ResponseError for ProjectError {
-    fn status_code(&self) -> StatusCode {
-        self.problem().status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.problem().error_response()
-    }
-}
+tenant_core::problem_response!(ProjectError);
 
 #[cfg(test)]
 mod tests {
+    use actix_web::ResponseError;
     use actix_web::body::MessageBody;
 
     use super::*;
