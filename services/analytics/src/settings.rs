@@ -3,10 +3,9 @@
 use serde::Deserialize;
 use tenant_core::config::ServiceSettings;
 
-/// None yet: the section exists so a setting added later is validated like
-/// every other service's, and an unknown key is refused at startup.
+/// None yet: the section exists so a setting added later is typed and
+/// validated at startup like every other service's.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AnalyticsSettings {}
 
 impl ServiceSettings for AnalyticsSettings {}

@@ -1,6 +1,5 @@
 //! What the service does before it has routes of its own: it starts ready
-//! with its schema migrated, answers unknown routes with a problem, and
-//! refuses settings it does not know.
+//! with its schema migrated and answers unknown routes with a problem.
 
 use std::time::Duration;
 
@@ -39,22 +38,4 @@ async fn an_unknown_route_is_a_problem_not_a_bare_404() {
     let app = TestApp::spawn(&SPEC, build, &[]).await;
     let reply = Reply::from_request(app.request(reqwest::Method::GET, "/v1/nothing-here")).await;
     reply.expect_problem(404, "route.not_found");
-}
-
-#[test]
-fn an_unknown_service_setting_is_refused_at_startup() {
-    let refused = tenant_core::config::load_with_overrides::<
-        integration_gateway::settings::IntegrationSettings,
-    >(
-        &SPEC,
-        &[
-            ("environment", "test".to_owned()),
-            ("service.no_such_setting", "1".to_owned()),
-        ],
-    );
-    let error = refused.expect_err("an unknown [service] key must be refused");
-    assert!(
-        error.to_string().contains("no_such_setting"),
-        "the error names the key: {error}"
-    );
 }
