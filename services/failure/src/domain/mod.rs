@@ -5,6 +5,7 @@
 mod builds;
 mod failures;
 mod results;
+pub mod signature;
 mod uploads;
 
 pub use builds::{
