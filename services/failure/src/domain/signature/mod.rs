@@ -12,6 +12,8 @@
 //!
 //! Pure functions over text: no SQL, no HTTP.
 
+#[cfg(test)]
+mod corpus;
 pub mod fingerprint;
 pub mod frames;
 pub mod in_app;
