@@ -97,8 +97,10 @@ pub async fn log_in(
 }
 
 /// Hands the transaction back unless the account is locked; a sign-in
-/// refused for a lock is audited, and the transaction ends with that.
-async fn unless_locked(
+/// refused for a lock is audited, and the transaction ends with that. A
+/// password change checks the same lock: a stolen access token must not
+/// buy unlimited guesses at the current password.
+pub(crate) async fn unless_locked(
     tx: TenantTx,
     account: &str,
     client_ip: Option<&str>,
@@ -120,8 +122,9 @@ async fn unless_locked(
 }
 
 /// Counts a failure against the account (locking it past the
-/// threshold) and audits it; the same work for unknown accounts.
-async fn record_failure(
+/// threshold) and audits it; the same work for unknown accounts. Wrong
+/// current passwords in a password change count too.
+pub(crate) async fn record_failure(
     state: &AuthState,
     account: &str,
     user_id: Option<Uuid>,

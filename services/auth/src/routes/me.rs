@@ -16,6 +16,7 @@ use crate::domain::display_name::DisplayName;
 use crate::domain::password::NewPassword;
 use crate::domain::user::User;
 use crate::error::AuthError;
+use crate::log_in::{record_failure, unless_locked};
 use crate::repository::sessions::{self, Ending};
 use crate::repository::{audit, login_throttle, users};
 
@@ -138,12 +139,17 @@ pub async fn change_password(
     let client_ip = client_ip.as_deref();
     let user = current_user(&state, &ctx).await?;
     let new = NewPassword::parse(&body.new_password)?;
+    unless_locked(state.db.unscoped_tx().await?, &user.email, client_ip)
+        .await?
+        .commit()
+        .await?;
     if !state
         .hasher
         .verify(&body.current_password, Some(&user.password_hash))
         .await?
         .matches
     {
+        record_failure(&state, &user.email, Some(user.id), client_ip).await?;
         return Err(AuthError::InvalidCredentials);
     }
     let hash = state.hasher.hash(new.secret()).await?;

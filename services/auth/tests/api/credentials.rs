@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use test_support::{Reply, TestApp, eventually};
 
 use crate::helpers::{AuthApp, PASSWORD, anonymous_from, spawn};
@@ -230,4 +230,42 @@ async fn a_password_hashed_with_older_parameters_is_rehashed_at_login() {
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"
     );
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_in_a_password_change_lock_the_account_like_failed_log_ins() {
+    let auth = spawn(&[
+        ("service.throttle_max_failures", "3".to_owned()),
+        ("service.throttle_base_backoff_secs", "60".to_owned()),
+        ("service.throttle_max_backoff_secs", "60".to_owned()),
+    ])
+    .await;
+    auth.sign_up("stolen@example.com").await;
+    // A caller holding someone's access token guesses their password.
+    let holder = auth.log_in("stolen@example.com").await.context();
+    let change = |current: &'static str| {
+        auth.post(
+            "/v1/me/password",
+            &holder,
+            json!({ "current_password": current, "new_password": "a brand new passphrase" }),
+        )
+    };
+    for attempt in 1..=3 {
+        change("a wrong guess at it")
+            .await
+            .expect_problem(401, "auth.invalid_credentials");
+        assert_eq!(
+            auth.audit_events("login_failed").await.len(),
+            attempt,
+            "each wrong guess counts against the account"
+        );
+    }
+
+    // Locked: the right password no longer helps, here or at log-in.
+    let throttled = change(PASSWORD).await;
+    throttled.expect_problem(429, "auth.throttled");
+    assert!(retry_after(&throttled) > 0);
+    auth.log_in_as("stolen@example.com", PASSWORD)
+        .await
+        .expect_problem(429, "auth.throttled");
 }
