@@ -33,11 +33,14 @@ pub struct Signature {
     pub hash: String,
 }
 
-/// The fingerprint of a failure: its exception type with the keys of its
-/// top [`TOP_FRAMES`] in-app frames; when no frame is in-app (a failure
-/// inside a framework, or prefixes that match nothing), its top frames of
-/// any kind, so failures still split by where they happened; when there
-/// are no frames, its normalised message (given by the caller).
+/// The fingerprint of a failure: its exception type (when it has one,
+/// blank counting as none) with the keys of its top [`TOP_FRAMES`] in-app
+/// frames; when no frame is in-app (a failure inside a framework, or
+/// prefixes that match nothing), with its top frames of any kind, so
+/// failures still split by where they happened; when there are no frames,
+/// with its normalised message (given by the caller). Frames below the top
+/// ones (another caller of the failing code, the test runner) and the
+/// message of a failure with frames (values, ids) do not count.
 ///
 /// The hash covers the version and the parts, each length-prefixed so no
 /// two different signatures hash the same bytes: the version (4 bytes,
