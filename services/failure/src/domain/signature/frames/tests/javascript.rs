@@ -145,6 +145,38 @@ fn firefox_and_safari_traces_give_their_frames() {
 }
 
 #[test]
+fn bundles_are_known_without_their_content_hash() {
+    check(&[Case {
+        name: "webpack, create-react-app and Vite names",
+        trace: "submit@http://localhost:3000/assets/checkout.09662ce6.js:12:3
+    at render (http://localhost:3000/static/js/main.1a2b3c4d.chunk.js:40:9)
+    at mount (/app/dist/assets/index-BdQq_4o7.js:1:2)
+    at load (/app/dist/es2015-polyfills.js:1:2)
+    at view (/app/src/cart-service.test.ts:1:2)
+",
+        frames: &[
+            (
+                "checkout.js::submit",
+                Some("http://localhost:3000/assets/checkout.js"),
+            ),
+            (
+                "main.chunk.js::render",
+                Some("http://localhost:3000/static/js/main.chunk.js"),
+            ),
+            ("index.js::mount", Some("/app/dist/assets/index.js")),
+            (
+                "es2015-polyfills.js::load",
+                Some("/app/dist/es2015-polyfills.js"),
+            ),
+            (
+                "cart-service.test.ts::view",
+                Some("/app/src/cart-service.test.ts"),
+            ),
+        ],
+    }]);
+}
+
+#[test]
 fn the_same_javascript_failure_elsewhere_gives_the_same_frames() {
     check_same(&[
         (
