@@ -106,6 +106,18 @@ pub const FRAMEWORKS: &[(Namespace, &str)] = &[
     (Module("net.sf.cglib."),               "CGLIB proxies"),
     (Module("org.scalatest"),               "ScalaTest"),
     (Module("io.kotest"),                   "Kotest"),
+    // JVM: libraries found in most traces (elsewhere, dependencies are
+    // known by their installation path).
+    (Module("org.apache."),                 "Apache libraries (Tomcat, Kafka, Commons)"),
+    (Module("org.hibernate."),              "Hibernate"),
+    (Module("org.postgresql."),             "PostgreSQL JDBC driver"),
+    (Module("com.mysql."),                  "MySQL JDBC driver"),
+    (Module("com.zaxxer.hikari."),          "HikariCP"),
+    (Module("com.fasterxml.jackson."),      "Jackson"),
+    (Module("io.netty."),                   "Netty"),
+    (Module("reactor."),                    "Project Reactor"),
+    (Module("okhttp3."),                    "OkHttp"),
+    (Module("org.eclipse.jetty."),          "Jetty"),
     // Python.
     (PathPart("site-packages"),             "installed Python packages (pytest, pluggy, ...)"),
     (PathPart("dist-packages"),             "installed Python packages (Debian)"),
@@ -155,6 +167,8 @@ pub const FRAMEWORKS: &[(Namespace, &str)] = &[
     (Module("Castle."),                     "Castle DynamicProxy (Moq's proxies)"),
     (Module("Moq."),                        "Moq"),
     (Module("FluentAssertions."),           "FluentAssertions"),
+    (Module("Newtonsoft."),                 "Json.NET"),
+    (Module("Npgsql."),                     "Npgsql"),
     // Ruby.
     (PathPart("/gems/"),                    "installed gems"),
     (PathPart("/rspec-core"),               "RSpec"),

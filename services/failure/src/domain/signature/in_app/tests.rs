@@ -97,6 +97,14 @@ fn without_prefixes_frameworks_runtimes_and_test_runners_are_not_in_app() {
             ),
             false,
         ),
+        (
+            frame("org.postgresql.Driver", "connect", Some("Driver.java")),
+            false,
+        ),
+        (
+            frame("com.zaxxer.hikari.pool.HikariPool", "getConnection", None),
+            false,
+        ),
         // Python
         (frame("", "add_item", Some("/app/shop/cart.py")), true),
         (
