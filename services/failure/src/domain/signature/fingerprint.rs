@@ -40,7 +40,8 @@ pub struct Signature {
 /// failures still split by where they happened; when there are no frames,
 /// with its normalised message (given by the caller). Frames below the top
 /// ones (another caller of the failing code, the test runner) and the
-/// message of a failure with frames (values, ids) do not count.
+/// message of a failure with frames (values, ids) do not count; a key
+/// repeated right after itself among the chosen frames counts once.
 ///
 /// The hash covers the version and the parts, each length-prefixed so no
 /// two different signatures hash the same bytes: the version (4 bytes,
@@ -58,14 +59,9 @@ pub fn fingerprint(
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .map(str::to_owned);
-    let mut keys: Vec<String> = frames
-        .iter()
-        .filter(|frame| in_app.is_in_app(frame))
-        .take(TOP_FRAMES)
-        .map(Frame::key)
-        .collect();
+    let mut keys = top_keys(frames.iter().filter(|frame| in_app.is_in_app(frame)));
     if keys.is_empty() {
-        keys = frames.iter().take(TOP_FRAMES).map(Frame::key).collect();
+        keys = top_keys(frames.iter());
     }
     let message =
         (keys.is_empty() && !normalized_message.is_empty()).then(|| normalized_message.to_owned());
@@ -82,6 +78,22 @@ pub fn fingerprint(
         message,
         hash,
     }
+}
+
+/// The keys of the first [`TOP_FRAMES`] frames, a key repeated right after
+/// itself counted once: a lambda called back through framework code
+/// (`forEach`) into the method it was written in is one place.
+fn top_keys<'a>(frames: impl Iterator<Item = &'a Frame>) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::with_capacity(TOP_FRAMES);
+    for key in frames.map(Frame::key) {
+        if keys.last() != Some(&key) {
+            keys.push(key);
+            if keys.len() == TOP_FRAMES {
+                break;
+            }
+        }
+    }
+    keys
 }
 
 fn hash(

@@ -1,4 +1,7 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::super::GROUPING_VERSION;
+use super::super::corpus::labelled_failures;
 use super::super::frames::{Frame, exception_type, parse_frames};
 use super::super::in_app::InAppRules;
 use super::{Signature, TOP_FRAMES, fingerprint, hash};
@@ -267,4 +270,54 @@ fn moving_text_between_parts_changes_the_hash() {
             assert_ne!(first, second);
         }
     }
+}
+
+#[test]
+fn a_method_reached_again_through_framework_code_counts_once() {
+    let trace = "java.lang.NullPointerException: item is null\n\
+        \tat com.shop.cart.Cart.lambda$addAll$0(Cart.java:12)\n\
+        \tat java.base/java.util.ArrayList.forEach(ArrayList.java:1596)\n\
+        \tat com.shop.cart.Cart.addAll(Cart.java:12)\n\
+        \tat com.shop.cart.CartTest.adds(CartTest.java:8)\n";
+    assert_eq!(
+        signature("", trace).frames,
+        ["com.shop.cart.Cart::addAll", "com.shop.cart.CartTest::adds"]
+    );
+}
+
+#[test]
+fn the_labelled_corpus_gets_one_fingerprint_per_problem_with_a_trace() {
+    let mut by_problem: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for failure in labelled_failures(7, 12) {
+        let frames = parse_frames(&failure.trace);
+        if frames.is_empty() {
+            // Known by its message, which another module normalises.
+            continue;
+        }
+        let exception = exception_type(&failure.message, &failure.trace);
+        let signature = fingerprint(exception.as_deref(), &frames, &InAppRules::default(), "");
+        by_problem
+            .entry(failure.problem)
+            .or_default()
+            .insert(signature.hash);
+    }
+    assert!(
+        by_problem.len() >= 20,
+        "{} problems with frames",
+        by_problem.len()
+    );
+    for (problem, hashes) in &by_problem {
+        assert_eq!(
+            hashes.len(),
+            1,
+            "{problem} split into {} groups",
+            hashes.len()
+        );
+    }
+    let distinct: BTreeSet<&String> = by_problem.values().flatten().collect();
+    assert_eq!(
+        distinct.len(),
+        by_problem.len(),
+        "two problems share a fingerprint"
+    );
 }
