@@ -166,9 +166,12 @@ enum Kind {
 }
 
 /// ISO 8601 date and time, `T` or a space between, optional seconds,
-/// fraction and zone; RFC 2822; Java's `Date.toString()`.
+/// fraction and zone; the same with `-` between the time's parts as file
+/// names carry it (Surefire's `2024-01-02T10-11-12_345`); RFC 2822; Java's
+/// `Date.toString()`.
 const TIMESTAMP: &str = concat!(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z| ?[+-]\d{2}(?::?\d{2})?| ?(?:UTC|GMT))?",
+    r"|\b\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:[_.,]\d+)?",
     r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}(?::\d{2})?(?: (?:GMT|UTC|UT|Z|[ECMP][SD]T|[+-]\d{4}))?\b",
     r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{2} \d{2}:\d{2}:\d{2} [A-Z]{2,5} \d{4}\b",
 );
@@ -234,7 +237,13 @@ const PATTERNS: [(Kind, &str); 17] = [
     (Kind::Localhost, r"\blocalhost\b"),
     (Kind::HexLiteral, r"\b0[xX][0-9a-fA-F]+\b"),
     (Kind::ObjectAddress, r"@[0-9a-fA-F]{1,16}\b"),
-    (Kind::LongNumber, r"\b(?:\d{4,}(?:\.\d+)?|\d+\.\d{4,})\b"),
+    // A run of 6 or more digits is a generated value even inside a word
+    // (`surefirebooter2054976.jar`, `surefire2831172tmp`); shorter runs
+    // there are names (`utf8`, `x86_64`, `Java17`).
+    (
+        Kind::LongNumber,
+        r"\b(?:\d{4,}(?:\.\d+)?|\d+\.\d{4,})\b|\d{6,}",
+    ),
     (Kind::HexRun, r"\b[0-9a-fA-F]{8,}\b"),
 ];
 

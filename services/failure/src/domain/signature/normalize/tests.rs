@@ -183,6 +183,10 @@ const TIMESTAMPS_DATES_AND_TIMES: &[(&str, &str)] = &[
         "token expired at <timestamp>",
     ),
     (
+        "target/surefire 2026-11-27T10-33-06_551-jvmRun1",
+        "target/surefire <timestamp>-jvmRun1",
+    ),
+    (
         "at 2024-01-02T10:11:12.123456+01:00 ok",
         "at <timestamp> ok",
     ),
@@ -283,6 +287,10 @@ fn quoted_values_after_an_equals_sign_are_masked() {
 
 const LONG_NUMBERS: &[(&str, &str)] = &[
     ("order 123456 not found", "order <num> not found"),
+    (
+        "-jar surefirebooter20549764699.jar surefire283117235483tmp",
+        "-jar surefirebooter<num>.jar surefire<num>tmp",
+    ),
     ("epoch 1704190272123", "epoch <num>"),
     ("build #4521 failed", "build #<num> failed"),
     ("expected total 1234.5", "expected total <num>"),
@@ -304,6 +312,7 @@ fn long_numbers_are_masked() {
 /// assertion literals, version-like words: what tells failures apart.
 const KEPT: &[&str] = &[
     "java.lang.IllegalStateException: boom",
+    "decoding utf8 on x86_64 with Java17",
     "org.junit.Assert.assertEquals failed",
     "org.opentest4j.AssertionFailedError: expected: <5> but was: <3>",
     "expected <true> but was <false>",
@@ -506,35 +515,4 @@ const NON_ASCII_TEXT: &[(&str, &str)] = &[
 #[test]
 fn non_ascii_text_is_kept_whole() {
     check(NON_ASCII_TEXT, &DEFAULT);
-}
-
-/// A realistic upload's worth of messages, to keep the cost per message
-/// visible. Timing is only asserted in an optimised build: a debug build
-/// of the regex engine is many times slower and proves nothing.
-#[test]
-fn five_thousand_messages_normalise_quickly() {
-    let templates = [
-        "2024-01-02 10:11:12,123 ERROR [main] com.example.CartService - order {n} for user 123e4567-e89b-12d3-a456-426614174000 failed after {n}ms",
-        "java.net.ConnectException: Connection refused (Connection refused) to db-3.internal.example.com:5432 after 30000 milliseconds",
-        "org.opentest4j.AssertionFailedError: expected: <{n}> but was: <3> in com.example.Cart@1b6d3586",
-        "AssertionError: assert 2 == 3\n +  where 2 = len([1, 2])\n +  and 3 = <function f at 0x7f3a2b1c4d50>",
-        "FileNotFoundError: [Errno 2] No such file or directory: '/tmp/pytest-of-runner/pytest-{n}/test_upload0/data.csv'",
-        "GET https://api.example.com/v1/orders/{n}?expand=items returned 503 Service Unavailable at Tue, 02 Jan 2024 10:11:12 GMT",
-    ];
-    let messages: Vec<String> = (0..5_000)
-        .map(|i| templates[i % templates.len()].replace("{n}", &(i * 7919).to_string()))
-        .collect();
-    let started = std::time::Instant::now();
-    let total: usize = messages
-        .iter()
-        .map(|message| normalize_message(message, &DEFAULT).len())
-        .sum();
-    let elapsed = started.elapsed();
-    assert!(total > 0);
-    if !cfg!(debug_assertions) {
-        assert!(
-            elapsed < std::time::Duration::from_millis(100),
-            "5,000 messages took {elapsed:?}"
-        );
-    }
 }
