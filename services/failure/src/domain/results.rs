@@ -11,6 +11,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::BuildRef;
+use super::signature::fingerprint::Signature;
+use super::signature::in_app::InAppRules;
+use super::signature::normalize::NormalizeOptions;
+use super::signature::signature_of;
 
 /// The outcome of one test in one build: `flaky` when it passed after
 /// failed attempts.
@@ -151,7 +155,8 @@ impl ResultRow {
     }
 }
 
-/// What went wrong in a failing result, excerpts capped.
+/// What went wrong in a failing result, excerpts capped, with the
+/// signature that picks its group.
 #[derive(Debug, Clone)]
 pub struct FailureRow {
     pub kind: FailureKind,
@@ -160,6 +165,37 @@ pub struct FailureRow {
     pub stack_trace: Option<String>,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
+    pub signature: Signature,
+}
+
+impl FailureRow {
+    /// Computes the signature from the (capped) message and stack trace
+    /// under the default in-app rules and normalisation: CPU work, done
+    /// where the report is parsed, off the async runtime.
+    pub fn new(
+        kind: FailureKind,
+        error_type: Option<String>,
+        message: Option<String>,
+        stack_trace: Option<String>,
+        system_out: Option<String>,
+        system_err: Option<String>,
+    ) -> Self {
+        let signature = signature_of(
+            message.as_deref().unwrap_or_default(),
+            stack_trace.as_deref().unwrap_or_default(),
+            &InAppRules::default(),
+            &NormalizeOptions::default(),
+        );
+        Self {
+            kind,
+            error_type,
+            message,
+            stack_trace,
+            system_out,
+            system_err,
+            signature,
+        }
+    }
 }
 
 /// A test, the same in every build of its project.
