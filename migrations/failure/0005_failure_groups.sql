@@ -3,12 +3,17 @@
 -- only: a new table and a nullable column, so a binary that does not know
 -- groups keeps writing failures without one.
 
--- A problem that failed in one or more builds. `id` is a UUIDv7 made by
--- the service; `signature_hash` is the fingerprint's hex SHA-256 under the
--- rules of `grouping_version`, and `exception_type`, `frames` and
--- `template` (the normalised message, when the fingerprint is made of it)
--- are what it was computed from. `message` and `stack_trace` are the first
--- failure's, as capped at ingestion.
+-- A problem that failed in one or more builds. `id` is derived by the
+-- service from (project, grouping_version, signature_hash), so uploads know
+-- it without reading the row; `signature_hash` is the fingerprint's hex
+-- SHA-256 under the rules of `grouping_version`, and `exception_type`,
+-- `frames` and `template` (the normalised message, when the fingerprint is
+-- made of it) are what it was computed from. `message` and `stack_trace`
+-- are the first failure's, as capped at ingestion. Uploads only insert
+-- groups (ON CONFLICT DO NOTHING) and never update one, so concurrent
+-- uploads sharing a signature do not lock each other out: there are no
+-- counters here. Occurrences, last seen and last build are derived from
+-- the group's failures (failures_group_recent_idx below).
 CREATE TABLE failure.failure_groups (
     project_id        uuid NOT NULL,
     id                uuid NOT NULL,
@@ -20,9 +25,6 @@ CREATE TABLE failure.failure_groups (
     message           text,
     stack_trace       text,
     first_seen_at     timestamptz NOT NULL,
-    last_seen_at      timestamptz NOT NULL,
-    occurrences       bigint NOT NULL,
-    last_build_id     uuid NOT NULL,
     status            text NOT NULL DEFAULT 'open'
                       CONSTRAINT failure_groups_status_check
                       CHECK (status IN ('open', 'triaged', 'resolved', 'muted')),
@@ -30,8 +32,8 @@ CREATE TABLE failure.failure_groups (
     CONSTRAINT failure_groups_signature_key UNIQUE (project_id, grouping_version, signature_hash)
 );
 
--- Groups list, most recently seen first.
-CREATE INDEX failure_groups_recent_idx ON failure.failure_groups (project_id, last_seen_at DESC, id);
+-- Groups list, newest first.
+CREATE INDEX failure_groups_first_seen_idx ON failure.failure_groups (project_id, first_seen_at DESC, id);
 
 ALTER TABLE failure.failure_groups ENABLE ROW LEVEL SECURITY;
 ALTER TABLE failure.failure_groups FORCE ROW LEVEL SECURITY;
@@ -47,5 +49,6 @@ ALTER TABLE failure.failures ADD COLUMN group_id uuid;
 ALTER TABLE failure.failures ADD CONSTRAINT failures_group_fkey FOREIGN KEY (project_id, group_id)
     REFERENCES failure.failure_groups (project_id, id) NOT VALID;
 
--- A group's failures, newest first.
+-- A group's failures, newest first: its occurrences, last seen and last
+-- build.
 CREATE INDEX failures_group_recent_idx ON failure.failures (project_id, group_id, created_at DESC, id DESC);

@@ -14,7 +14,7 @@ pub use builds::{
     NewBuild,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
-pub use groups::{BatchGroup, batch_groups};
+pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
 pub use results::{
     CaseStatus, FailureKind, FailureRow, HistoryEntry, ResultRow, TestIdentity, test_id,
 };

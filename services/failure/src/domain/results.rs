@@ -115,11 +115,25 @@ impl fmt::Display for FailureKind {
 /// and name, shaped as a UUID (version 8). The same test in any build of
 /// the project has the same id, without a lookup.
 pub fn test_id(project_id: Uuid, suite_or_file: &str, classname: &str, name: &str) -> Uuid {
+    hashed_id(
+        project_id,
+        &[
+            suite_or_file.as_bytes(),
+            classname.as_bytes(),
+            name.as_bytes(),
+        ],
+    )
+}
+
+/// The first 16 bytes of a SHA-256 over the project id and each part
+/// (length-prefixed, so parts cannot run into each other), shaped as a
+/// UUID (version 8): an id known before any row is written.
+pub(super) fn hashed_id(project_id: Uuid, parts: &[&[u8]]) -> Uuid {
     let mut hasher = Sha256::new();
     hasher.update(project_id.as_bytes());
-    for part in [suite_or_file, classname, name] {
+    for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
+        hasher.update(part);
     }
     let digest = hasher.finalize();
     let mut bytes = [0_u8; 16];

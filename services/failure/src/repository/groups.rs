@@ -1,38 +1,34 @@
-//! `failure.failure_groups` as an upload writes them.
-
-use std::collections::HashMap;
+//! `failure.failure_groups`: written by uploads (insert only), and the
+//! figures derived from a group's failures.
 
 use chrono::{DateTime, Utc};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
-use crate::domain::BatchGroup;
+use crate::domain::{BatchGroup, GroupStats};
 
-/// Upserts a batch's groups in one statement and returns each group's id
-/// by signature hash. `occurrences` counts the (build, test) pairs that
-/// failed with the group's signature: a test failing again with the same
-/// signature in a later upload of the same build is still one failure
-/// (its row is updated), so it is not counted again; failing with another
-/// signature, it counts once in that group. `failing` is the batch's
-/// (hash, test id) per failure; `groups` one entry per hash, ordered by
-/// hash (the lock order).
+/// Inserts a batch's groups that do not exist yet, in one statement.
+/// Each group's id is derived from its signature, so nothing is read
+/// back, and an existing group is neither updated nor locked: concurrent
+/// uploads sharing a signature do not wait for each other. Only a
+/// signature new to both makes the second wait for the first's commit
+/// (the unique key's insertion), once: afterwards the group exists.
+/// `groups` is one entry per hash, ordered by hash.
 #[tracing::instrument(
     skip_all,
-    fields(project_id = %project_id, build_id = %build_id, groups = groups.len()),
+    fields(project_id = %project_id, groups = groups.len()),
     err(level = "warn")
 )]
-pub async fn upsert_groups(
+pub async fn insert_groups(
     tx: &TenantTx,
     project_id: Uuid,
-    build_id: Uuid,
     now: DateTime<Utc>,
     groups: &[BatchGroup<'_>],
-    failing: &[(&str, Uuid)],
-) -> Result<HashMap<String, Uuid>, DbError> {
+) -> Result<(), DbError> {
     if groups.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(());
     }
-    let ids: Vec<Uuid> = groups.iter().map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
     let versions: Vec<i32> = groups
         .iter()
         .map(|g| i32::try_from(g.signature.version).unwrap_or(i32::MAX))
@@ -54,58 +50,77 @@ pub async fn upsert_groups(
         .collect();
     let messages: Vec<Option<&str>> = groups.iter().map(|g| g.message).collect();
     let traces: Vec<Option<&str>> = groups.iter().map(|g| g.stack_trace).collect();
-    let failing_hashes: Vec<&str> = failing.iter().map(|(hash, _)| *hash).collect();
-    let failing_tests: Vec<Uuid> = failing.iter().map(|(_, test)| *test).collect();
+    tx.execute(
+        "INSERT INTO failure.failure_groups
+                (project_id, id, grouping_version, signature_hash, exception_type, frames,
+                 template, message, stack_trace, first_seen_at)
+         SELECT $1, g.id, g.version, g.hash, g.exception_type,
+                ARRAY(SELECT jsonb_array_elements_text(g.frames::jsonb)),
+                g.template, g.message, g.stack_trace, $2
+           FROM unnest($3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[])
+                AS g(id, version, hash, exception_type, frames, template, message, stack_trace)
+          ORDER BY g.hash
+         ON CONFLICT ON CONSTRAINT failure_groups_signature_key DO NOTHING",
+        &[
+            &project_id,
+            &now,
+            &ids,
+            &versions,
+            &hashes,
+            &types,
+            &frames,
+            &templates,
+            &messages,
+            &traces,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Occurrences, last seen and last build of each of `group_ids` that has
+/// failures, in one statement: each group's figures come from its
+/// failures through the index on `(project_id, group_id, created_at DESC,
+/// id DESC)`. A group without failures is left out.
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = %project_id, groups = group_ids.len()),
+    err(level = "warn")
+)]
+pub async fn group_stats(
+    tx: &TenantTx,
+    project_id: Uuid,
+    group_ids: &[Uuid],
+) -> Result<Vec<GroupStats>, DbError> {
     let rows = tx
         .query(
-            "WITH new_failures AS (
-                 SELECT f.hash, count(*) FILTER (WHERE NOT EXISTS (
-                            SELECT 1
-                              FROM failure.failures x
-                              JOIN failure.failure_groups g
-                                ON g.project_id = x.project_id AND g.id = x.group_id
-                             WHERE x.project_id = $1 AND x.build_id = $2 AND x.test_id = f.test_id
-                               AND g.signature_hash = f.hash
-                        )) AS n
-                   FROM unnest($4::text[], $5::uuid[]) AS f(hash, test_id)
-                  GROUP BY f.hash
-             )
-             INSERT INTO failure.failure_groups
-                    (project_id, id, grouping_version, signature_hash, exception_type, frames,
-                     template, message, stack_trace, first_seen_at, last_seen_at, occurrences,
-                     last_build_id)
-             SELECT $1, g.id, g.version, g.hash, g.exception_type,
-                    ARRAY(SELECT jsonb_array_elements_text(g.frames::jsonb)),
-                    g.template, g.message, g.stack_trace, $3, $3, coalesce(n.n, 0), $2
-               FROM unnest($6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[],
-                           $11::text[], $12::text[], $13::text[])
-                    AS g(id, version, hash, exception_type, frames, template, message, stack_trace)
-               LEFT JOIN new_failures n ON n.hash = g.hash
-              ORDER BY g.hash
-             ON CONFLICT ON CONSTRAINT failure_groups_signature_key DO UPDATE
-                SET last_seen_at = greatest(failure.failure_groups.last_seen_at, excluded.last_seen_at),
-                    occurrences = failure.failure_groups.occurrences + excluded.occurrences,
-                    last_build_id = excluded.last_build_id
-             RETURNING id, signature_hash",
-            &[
-                &project_id,
-                &build_id,
-                &now,
-                &failing_hashes,
-                &failing_tests,
-                &ids,
-                &versions,
-                &hashes,
-                &types,
-                &frames,
-                &templates,
-                &messages,
-                &traces,
-            ],
+            "SELECT g.id, s.occurrences, l.created_at, l.build_id
+               FROM unnest($2::uuid[]) AS g(id)
+              CROSS JOIN LATERAL (
+                    SELECT count(*) AS occurrences
+                      FROM failure.failures f
+                     WHERE f.project_id = $1 AND f.group_id = g.id
+                   ) s
+              CROSS JOIN LATERAL (
+                    SELECT f.created_at, f.build_id
+                      FROM failure.failures f
+                     WHERE f.project_id = $1 AND f.group_id = g.id
+                     ORDER BY f.created_at DESC, f.id DESC
+                     LIMIT 1
+                   ) l",
+            &[&project_id, &group_ids],
         )
         .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get("signature_hash")?, row.try_get("id")?)))
+        .map(|row| {
+            Ok(GroupStats {
+                group_id: row.try_get("id")?,
+                occurrences: row.try_get("occurrences")?,
+                last_seen_at: row.try_get("created_at")?,
+                last_build_id: row.try_get("build_id")?,
+            })
+        })
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(DbError::from)
 }

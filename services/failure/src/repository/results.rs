@@ -6,8 +6,8 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
-use super::groups::upsert_groups;
-use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
+use super::groups::insert_groups;
+use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups, group_id};
 
 /// Makes sure the month partition for `at` exists.
 #[tracing::instrument(skip_all, fields(date = %at.date_naive()), err(level = "warn"))]
@@ -24,7 +24,7 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// Writes a batch of results (unique by test within the batch) with three
 /// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
 /// failures, and when the batch has failures a fourth before the last
-/// upserting their groups ([`upsert_groups`]). A test seen again in a
+/// inserting their new groups ([`insert_groups`]). A test seen again in a
 /// later upload of the same build is merged: retries add up, a pass
 /// meeting a failure makes it flaky, and its failure takes the latest
 /// signature's group.
@@ -102,15 +102,11 @@ pub async fn insert_results(
     if failing.is_empty() {
         return Ok(());
     }
-    let groups = batch_groups(failing.iter().map(|(_, f)| *f));
-    let by_hash: Vec<(&str, Uuid)> = failing
+    let groups = batch_groups(project_id, failing.iter().map(|(_, f)| *f));
+    insert_groups(tx, project_id, now, &groups).await?;
+    let group_ids: Vec<Uuid> = failing
         .iter()
-        .map(|(r, f)| (f.signature.hash.as_str(), r.test_id))
-        .collect();
-    let group_of = upsert_groups(tx, project_id, build_id, now, &groups, &by_hash).await?;
-    let group_ids: Vec<Option<Uuid>> = failing
-        .iter()
-        .map(|(_, f)| group_of.get(&f.signature.hash).copied())
+        .map(|(_, f)| group_id(project_id, &f.signature))
         .collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
     let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();

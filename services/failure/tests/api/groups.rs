@@ -1,18 +1,28 @@
 //! Failures are stored in groups by signature: the same problem in
 //! several builds is one group, counted once per failing test and build.
 
+use failure_service::repository::groups::group_stats;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::Method;
 use serde_json::Value;
-use tenant_core::TenantContext;
-use test_support::TestApp;
+use tenant_core::{Db, TenantContext};
+use test_support::{Reply, TestApp};
 use uuid::Uuid;
 
-use crate::helpers::{self, Body, FailureApp, project_of};
+use crate::helpers::{self, Body, FailureApp, project_of, results_path};
 
 /// A report with one failing test `name`, an `IllegalStateException`
 /// about order `order` thrown at `line` of `Cart.java`.
 fn failing_report(name: &str, order: u32, line: u32) -> String {
+    failing_report_in("S", name, order, line)
+}
+
+/// [`failing_report`] in suite `suite`: another test, the same problem.
+fn failing_report_in(suite: &str, name: &str, order: u32, line: u32) -> String {
     format!(
-        "<testsuite name=\"S\"><testcase classname=\"com.acme.CartTest\" name=\"{name}\">\
+        "<testsuite name=\"{suite}\"><testcase classname=\"com.acme.CartTest\" name=\"{name}\">\
          <failure message=\"order {order} is closed\" type=\"java.lang.IllegalStateException\">\
          java.lang.IllegalStateException: order {order} is closed\n\
          \tat com.acme.Cart.add(Cart.java:{line})\n\
@@ -28,17 +38,36 @@ async fn failures(app: &TestApp, ctx: &TenantContext) -> Vec<Value> {
     body["items"].as_array().unwrap().clone()
 }
 
-/// `(occurrences, last_build_id)` of a group, read as the admin.
-async fn group_row(app: &TestApp, group: &str) -> (i64, Uuid) {
-    let admin = app.database().admin_client().await;
-    let row = admin
-        .query_one(
-            "SELECT occurrences, last_build_id FROM failure.failure_groups WHERE id = $1",
-            &[&group.parse::<Uuid>().unwrap()],
-        )
-        .await
-        .unwrap();
-    (row.try_get(0).unwrap(), row.try_get(1).unwrap())
+/// `(occurrences, last_build_id)` of each of `groups` in their order, as
+/// [`group_stats`] derives them from the groups' failures (one statement).
+async fn group_stats_of(app: &TestApp, ctx: &TenantContext, groups: &[&str]) -> Vec<(i64, Uuid)> {
+    let ids: Vec<Uuid> = groups.iter().map(|g| g.parse().unwrap()).collect();
+    let settings: failure_service::Settings =
+        test_support::settings(&failure_service::SPEC, Some(app.database()), &[]);
+    let db = Db::connect(
+        settings.database.as_ref().unwrap(),
+        "failure",
+        "failure-tests",
+    )
+    .await
+    .unwrap();
+    let tx = db.tenant_tx(ctx).await.unwrap();
+    let stats = group_stats(&tx, project_of(ctx), &ids).await.unwrap();
+    tx.commit().await.unwrap();
+    ids.iter()
+        .map(|id| {
+            let s = stats
+                .iter()
+                .find(|s| s.group_id == *id)
+                .unwrap_or_else(|| panic!("no failures in group {id}"));
+            (s.occurrences, s.last_build_id)
+        })
+        .collect()
+}
+
+/// `(occurrences, last_build_id)` of one group.
+async fn group_row(app: &TestApp, ctx: &TenantContext, group: &str) -> (i64, Uuid) {
+    group_stats_of(app, ctx, &[group]).await[0]
 }
 
 #[tokio::test]
@@ -82,7 +111,7 @@ async fn one_problem_in_two_builds_at_shifted_lines_is_one_group_seen_twice() {
         .await
         .expect(200);
     assert_eq!(detail["group_id"].as_str(), Some(group.as_str()));
-    assert_eq!(group_row(&app, &group).await, (2, second));
+    assert_eq!(group_row(&app, &ctx, &group).await, (2, second));
     assert_eq!(app.count_rows("failure.failure_groups").await, 1);
 }
 
@@ -101,12 +130,14 @@ async fn two_different_problems_are_two_groups() {
     assert_eq!(items.len(), 2);
     assert!(items[0]["group_id"].is_string() && items[1]["group_id"].is_string());
     assert_ne!(items[0]["group_id"], items[1]["group_id"]);
-    for item in &items {
-        assert_eq!(
-            group_row(&app, item["group_id"].as_str().unwrap()).await,
-            (1, build)
-        );
-    }
+    let groups: Vec<&str> = items
+        .iter()
+        .map(|item| item["group_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        group_stats_of(&app, &ctx, &groups).await,
+        [(1, build), (1, build)]
+    );
 }
 
 #[tokio::test]
@@ -160,7 +191,11 @@ async fn a_retried_upload_and_a_repeat_in_the_same_build_do_not_count_twice() {
     let items = failures(&app, &ctx).await;
     assert_eq!(items.len(), 1);
     let group = items[0]["group_id"].as_str().unwrap().to_owned();
-    assert_eq!(group_row(&app, &group).await.0, 1, "the retry replays");
+    assert_eq!(
+        group_row(&app, &ctx, &group).await.0,
+        1,
+        "the retry replays"
+    );
     // The same test failing the same way in another upload of the build
     // is still one failure of the group.
     let reply = app
@@ -177,8 +212,98 @@ async fn a_retried_upload_and_a_repeat_in_the_same_build_do_not_count_twice() {
         Some(group.as_str())
     );
     assert_eq!(
-        group_row(&app, &group).await.0,
+        group_row(&app, &ctx, &group).await.0,
         1,
         "a repeat is one failure"
     );
+}
+
+/// Uploads of one project running at once (CI matrix jobs) whose failures
+/// share a signature do not wait for each other: ingestion neither updates
+/// nor locks an existing group. Each body stays open until both uploads
+/// have written their failure, so both transactions are open at once.
+#[tokio::test]
+async fn concurrent_uploads_sharing_a_signature_both_succeed() {
+    // One case per batch: a case is written as soon as it is parsed.
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "1".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    // The group exists: only a signature's first appearance, inserted by
+    // two uploads at once, makes one wait for the other's commit.
+    let seed = app.create_build(&ctx, "0").await;
+    let reply = app
+        .upload(
+            &ctx,
+            seed,
+            Body::xml(failing_report_in("seed", "adds", 1, 7)),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let builds = [
+        app.create_build(&ctx, "1").await,
+        app.create_build(&ctx, "2").await,
+    ];
+    let mut releases = Vec::new();
+    let mut uploads = Vec::new();
+    for (index, build) in builds.iter().enumerate() {
+        // Another suite per job: other tests, the same problem.
+        let mut head = failing_report_in(&format!("matrix-{index}"), "adds", 100 + index as u32, 7)
+            .into_bytes();
+        let tail = head.split_off(head.len() - "</testsuite>".len());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        releases.push(release);
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(head)]).chain(
+            futures_util::stream::once(async move {
+                released.await.ok();
+                Ok(tail)
+            }),
+        );
+        let request = app
+            .request_as(Method::POST, &results_path(&ctx, *build), &ctx)
+            .header("content-type", "application/xml")
+            .body(reqwest::Body::wrap_stream(body));
+        uploads.push(tokio::spawn(Reply::from_request(request)));
+    }
+    // Both have inserted their failure (the insert's lock on
+    // failure.failures is held to the commit) while neither has committed.
+    let admin = app.database().admin_client().await;
+    test_support::eventually(
+        "both uploads writing failures at once",
+        Duration::from_secs(20),
+        || async {
+            let writers: i64 = admin
+                .query_one(
+                    "SELECT count(DISTINCT pid) FROM pg_locks
+                      WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND granted
+                        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        AND relation = 'failure.failures'::regclass",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            (writers == 2).then_some(())
+        },
+    )
+    .await;
+    for release in releases {
+        release.send(()).unwrap();
+    }
+    for upload in uploads {
+        let reply = upload.await.unwrap();
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+    let items = failures(&app, &ctx).await;
+    assert_eq!(items.len(), 3);
+    assert!(
+        items
+            .iter()
+            .all(|item| item["group_id"] == items[0]["group_id"])
+    );
+    let group = items[0]["group_id"].as_str().unwrap();
+    let (occurrences, last_build) = group_row(&app, &ctx, group).await;
+    assert_eq!(occurrences, 3);
+    assert!(builds.contains(&last_build));
+    assert_eq!(app.count_rows("failure.failure_groups").await, 1);
 }
