@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "unlisted_suite_totals",
         include_str!("../../../migrations/failure/0004_unlisted_suite_totals.sql"),
     ),
+    Migration::embedded(
+        5,
+        "failure_groups",
+        include_str!("../../../migrations/failure/0005_failure_groups.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

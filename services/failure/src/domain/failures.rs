@@ -18,6 +18,9 @@ pub struct FailureSummary {
     /// details, all of it (as capped at ingestion).
     pub message: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The failure's group: the failures with the same signature, across
+    /// builds. Null for failures stored before failures were grouped.
+    pub group_id: Option<Uuid>,
     pub build: BuildRef,
     pub test: TestIdentity,
 }

@@ -4,6 +4,7 @@
 
 mod builds;
 mod failures;
+mod groups;
 mod results;
 pub mod signature;
 mod uploads;
@@ -13,6 +14,7 @@ pub use builds::{
     NewBuild,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
+pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
 pub use results::{
     CaseStatus, FailureKind, FailureRow, HistoryEntry, ResultRow, TestIdentity, test_id,
 };

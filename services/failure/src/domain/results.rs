@@ -11,6 +11,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::BuildRef;
+use super::signature::fingerprint::Signature;
+use super::signature::in_app::InAppRules;
+use super::signature::normalize::NormalizeOptions;
+use super::signature::signature_of;
 
 /// The outcome of one test in one build: `flaky` when it passed after
 /// failed attempts.
@@ -111,11 +115,25 @@ impl fmt::Display for FailureKind {
 /// and name, shaped as a UUID (version 8). The same test in any build of
 /// the project has the same id, without a lookup.
 pub fn test_id(project_id: Uuid, suite_or_file: &str, classname: &str, name: &str) -> Uuid {
+    hashed_id(
+        project_id,
+        &[
+            suite_or_file.as_bytes(),
+            classname.as_bytes(),
+            name.as_bytes(),
+        ],
+    )
+}
+
+/// The first 16 bytes of a SHA-256 over the project id and each part
+/// (length-prefixed, so parts cannot run into each other), shaped as a
+/// UUID (version 8): an id known before any row is written.
+pub(super) fn hashed_id(project_id: Uuid, parts: &[&[u8]]) -> Uuid {
     let mut hasher = Sha256::new();
     hasher.update(project_id.as_bytes());
-    for part in [suite_or_file, classname, name] {
+    for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
+        hasher.update(part);
     }
     let digest = hasher.finalize();
     let mut bytes = [0_u8; 16];
@@ -151,7 +169,8 @@ impl ResultRow {
     }
 }
 
-/// What went wrong in a failing result, excerpts capped.
+/// What went wrong in a failing result, excerpts capped, with the
+/// signature that picks its group.
 #[derive(Debug, Clone)]
 pub struct FailureRow {
     pub kind: FailureKind,
@@ -160,6 +179,37 @@ pub struct FailureRow {
     pub stack_trace: Option<String>,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
+    pub signature: Signature,
+}
+
+impl FailureRow {
+    /// Computes the signature from the (capped) message and stack trace
+    /// under the default in-app rules and normalisation: CPU work, done
+    /// where the report is parsed, off the async runtime.
+    pub fn new(
+        kind: FailureKind,
+        error_type: Option<String>,
+        message: Option<String>,
+        stack_trace: Option<String>,
+        system_out: Option<String>,
+        system_err: Option<String>,
+    ) -> Self {
+        let signature = signature_of(
+            message.as_deref().unwrap_or_default(),
+            stack_trace.as_deref().unwrap_or_default(),
+            &InAppRules::default(),
+            &NormalizeOptions::default(),
+        );
+        Self {
+            kind,
+            error_type,
+            message,
+            stack_trace,
+            system_out,
+            system_err,
+            signature,
+        }
+    }
 }
 
 /// A test, the same in every build of its project.

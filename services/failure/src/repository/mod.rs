@@ -6,6 +6,7 @@
 
 pub mod builds;
 pub mod failures;
+pub mod groups;
 pub mod results;
 pub mod uploads;
 

@@ -6,7 +6,8 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
-use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity};
+use super::groups::insert_groups;
+use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups, group_id};
 
 /// Makes sure the month partition for `at` exists.
 #[tracing::instrument(skip_all, fields(date = %at.date_naive()), err(level = "warn"))]
@@ -22,8 +23,11 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 
 /// Writes a batch of results (unique by test within the batch) with three
 /// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
-/// failures. A test seen again in a later upload of the same build is
-/// merged: retries add up, and a pass meeting a failure makes it flaky.
+/// failures, and when the batch has failures a fourth before the last
+/// inserting their new groups ([`insert_groups`]). A test seen again in a
+/// later upload of the same build is merged: retries add up, a pass
+/// meeting a failure makes it flaky, and its failure takes the latest
+/// signature's group.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -98,6 +102,12 @@ pub async fn insert_results(
     if failing.is_empty() {
         return Ok(());
     }
+    let groups = batch_groups(project_id, failing.iter().map(|(_, f)| *f));
+    insert_groups(tx, project_id, now, &groups).await?;
+    let group_ids: Vec<Uuid> = failing
+        .iter()
+        .map(|(_, f)| group_id(project_id, &f.signature))
+        .collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
     let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();
     let kinds: Vec<&str> = failing.iter().map(|(_, f)| f.kind.as_str()).collect();
@@ -121,16 +131,18 @@ pub async fn insert_results(
     tx.execute(
         "INSERT INTO failure.failures
                 (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
-                 system_out, system_err, created_at)
+                 system_out, system_err, created_at, group_id)
          SELECT $1, f.id, $2, f.test_id, f.kind, f.error_type, f.message, f.stack_trace,
-                f.system_out, f.system_err, $3
+                f.system_out, f.system_err, $3, f.group_id
            FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                       $10::text[], $11::text[])
-                AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err)
+                       $10::text[], $11::text[], $12::uuid[])
+                AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err,
+                     group_id)
          ON CONFLICT ON CONSTRAINT failures_build_test_key DO UPDATE
             SET kind = excluded.kind, error_type = excluded.error_type,
                 message = excluded.message, stack_trace = excluded.stack_trace,
-                system_out = excluded.system_out, system_err = excluded.system_err",
+                system_out = excluded.system_out, system_err = excluded.system_err,
+                group_id = excluded.group_id",
         &[
             &project_id,
             &build_id,
@@ -143,6 +155,7 @@ pub async fn insert_results(
             &traces,
             &outs,
             &errs,
+            &group_ids,
         ],
     )
     .await?;

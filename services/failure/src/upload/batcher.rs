@@ -73,13 +73,15 @@ fn result_row(project_id: Uuid, case: ParsedCase) -> ResultRow {
     let test_id = domain::test_id(project_id, scope, &case.classname, &case.name);
     ResultRow {
         test_id,
-        failure: case.failure.map(|detail| FailureRow {
-            kind: detail.kind,
-            error_type: detail.error_type,
-            message: detail.message,
-            stack_trace: detail.stack_trace,
-            system_out: detail.system_out,
-            system_err: detail.system_err,
+        failure: case.failure.map(|detail| {
+            FailureRow::new(
+                detail.kind,
+                detail.error_type,
+                detail.message,
+                detail.stack_trace,
+                detail.system_out,
+                detail.system_err,
+            )
         }),
         suite: case.suite,
         classname: case.classname,

@@ -1,0 +1,124 @@
+//! Failure groups: the failures of one signature, across builds.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::FailureRow;
+use super::results::hashed_id;
+use super::signature::fingerprint::Signature;
+
+/// A group's id: a hash of its project, grouping rules version and
+/// signature hash, shaped as a UUID like [`super::test_id`]. Every upload
+/// knows the id of a failure's group without reading or locking its row.
+pub fn group_id(project_id: Uuid, signature: &Signature) -> Uuid {
+    hashed_id(
+        project_id,
+        &[&signature.version.to_be_bytes(), signature.hash.as_bytes()],
+    )
+}
+
+/// What a group's failures say about it, derived from `failure.failures`:
+/// how many there are (one per failing test and build), when the latest
+/// was stored and in which build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStats {
+    pub group_id: Uuid,
+    pub occurrences: i64,
+    pub last_seen_at: DateTime<Utc>,
+    pub last_build_id: Uuid,
+}
+
+/// One signature among a batch's failures, as its group is written: the
+/// group's id, the signature and the first failure's message and trace (a
+/// new group's representative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchGroup<'a> {
+    pub id: Uuid,
+    pub signature: &'a Signature,
+    pub message: Option<&'a str>,
+    pub stack_trace: Option<&'a str>,
+}
+
+/// A batch's failures of `project_id` by signature, one entry per hash,
+/// ordered by hash: concurrent uploads that each insert the same new
+/// groups wait for each other in one order.
+pub fn batch_groups<'a>(
+    project_id: Uuid,
+    failures: impl IntoIterator<Item = &'a FailureRow>,
+) -> Vec<BatchGroup<'a>> {
+    let mut groups: BTreeMap<&str, BatchGroup<'a>> = BTreeMap::new();
+    for failure in failures {
+        groups
+            .entry(failure.signature.hash.as_str())
+            .or_insert_with(|| BatchGroup {
+                id: group_id(project_id, &failure.signature),
+                signature: &failure.signature,
+                message: failure.message.as_deref(),
+                stack_trace: failure.stack_trace.as_deref(),
+            });
+    }
+    groups.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FailureKind;
+    use crate::domain::signature::in_app::InAppRules;
+    use crate::domain::signature::normalize::NormalizeOptions;
+    use crate::domain::signature::signature_of;
+
+    fn failure(message: &str, trace: &str) -> FailureRow {
+        FailureRow::new(
+            FailureKind::Failure,
+            None,
+            Some(message.to_owned()),
+            Some(trace.to_owned()),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn a_batch_has_one_group_per_signature_with_the_first_failure_as_its_example() {
+        let trace = |line: u32| {
+            format!(
+                "java.lang.IllegalStateException: x\n\tat com.acme.Cart.add(Cart.java:{line})\n"
+            )
+        };
+        let rows = [
+            failure("java.lang.IllegalStateException: order 12345", &trace(10)),
+            failure("java.lang.IllegalStateException: order 67890", &trace(42)),
+            failure("expected 1 but was 2", ""),
+        ];
+        let project = Uuid::now_v7();
+        let groups = batch_groups(project, &rows);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(rows[0].signature, rows[1].signature);
+        let shared = groups
+            .iter()
+            .find(|g| *g.signature == rows[0].signature)
+            .unwrap();
+        assert_eq!(
+            shared.message,
+            Some("java.lang.IllegalStateException: order 12345")
+        );
+        assert!(
+            groups
+                .windows(2)
+                .all(|w| w[0].signature.hash < w[1].signature.hash)
+        );
+        let expected = signature_of(
+            "expected 1 but was 2",
+            "",
+            &InAppRules::default(),
+            &NormalizeOptions::default(),
+        );
+        assert!(groups.iter().any(|g| *g.signature == expected));
+        assert_eq!(shared.id, group_id(project, &rows[0].signature));
+        assert_ne!(shared.id, group_id(Uuid::now_v7(), &rows[0].signature));
+        assert!(groups.iter().all(|g| g.id != shared.id || g == shared));
+    }
+}
