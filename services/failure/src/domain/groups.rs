@@ -41,19 +41,16 @@ pub struct BatchGroup<'a> {
     pub stack_trace: Option<&'a str>,
 }
 
-/// A batch's failures of `project_id` by signature, one entry per hash,
-/// ordered by hash: concurrent uploads that each insert the same new
-/// groups wait for each other in one order.
-pub fn batch_groups<'a>(
-    project_id: Uuid,
-    failures: impl IntoIterator<Item = &'a FailureRow>,
-) -> Vec<BatchGroup<'a>> {
+/// A batch's failures by signature, one entry per hash, ordered by hash:
+/// concurrent uploads that each insert the same new groups wait for each
+/// other in one order.
+pub fn batch_groups<'a>(failures: impl IntoIterator<Item = &'a FailureRow>) -> Vec<BatchGroup<'a>> {
     let mut groups: BTreeMap<&str, BatchGroup<'a>> = BTreeMap::new();
     for failure in failures {
         groups
             .entry(failure.signature.hash.as_str())
             .or_insert_with(|| BatchGroup {
-                id: group_id(project_id, &failure.signature),
+                id: failure.group_id,
                 signature: &failure.signature,
                 message: failure.message.as_deref(),
                 stack_trace: failure.stack_trace.as_deref(),
@@ -70,8 +67,9 @@ mod tests {
     use crate::domain::signature::normalize::NormalizeOptions;
     use crate::domain::signature::signature_of;
 
-    fn failure(message: &str, trace: &str) -> FailureRow {
+    fn failure(project: Uuid, message: &str, trace: &str) -> FailureRow {
         FailureRow::new(
+            project,
             FailureKind::Failure,
             None,
             Some(message.to_owned()),
@@ -88,13 +86,21 @@ mod tests {
                 "java.lang.IllegalStateException: x\n\tat com.acme.Cart.add(Cart.java:{line})\n"
             )
         };
-        let rows = [
-            failure("java.lang.IllegalStateException: order 12345", &trace(10)),
-            failure("java.lang.IllegalStateException: order 67890", &trace(42)),
-            failure("expected 1 but was 2", ""),
-        ];
         let project = Uuid::now_v7();
-        let groups = batch_groups(project, &rows);
+        let rows = [
+            failure(
+                project,
+                "java.lang.IllegalStateException: order 12345",
+                &trace(10),
+            ),
+            failure(
+                project,
+                "java.lang.IllegalStateException: order 67890",
+                &trace(42),
+            ),
+            failure(project, "expected 1 but was 2", ""),
+        ];
+        let groups = batch_groups(&rows);
         assert_eq!(groups.len(), 2);
         assert_eq!(rows[0].signature, rows[1].signature);
         let shared = groups

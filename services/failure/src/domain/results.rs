@@ -180,13 +180,17 @@ pub struct FailureRow {
     pub system_out: Option<String>,
     pub system_err: Option<String>,
     pub signature: Signature,
+    /// The group of [`Self::signature`] in the failure's project.
+    pub group_id: Uuid,
 }
 
 impl FailureRow {
     /// Computes the signature from the (capped) message and stack trace
-    /// under the default in-app rules and normalisation: CPU work, done
-    /// where the report is parsed, off the async runtime.
+    /// under the default in-app rules and normalisation, and its group in
+    /// `project_id`: CPU work, done where the report is parsed, off the
+    /// async runtime.
     pub fn new(
+        project_id: Uuid,
         kind: FailureKind,
         error_type: Option<String>,
         message: Option<String>,
@@ -201,6 +205,7 @@ impl FailureRow {
             &NormalizeOptions::default(),
         );
         Self {
+            group_id: super::group_id(project_id, &signature),
             kind,
             error_type,
             message,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::build_ref;
 use super::groups::insert_groups;
-use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups, group_id};
+use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
 
 /// Makes sure the month partition for `at` exists.
 #[tracing::instrument(skip_all, fields(date = %at.date_naive()), err(level = "warn"))]
@@ -102,12 +102,9 @@ pub async fn insert_results(
     if failing.is_empty() {
         return Ok(());
     }
-    let groups = batch_groups(project_id, failing.iter().map(|(_, f)| *f));
+    let groups = batch_groups(failing.iter().map(|(_, f)| *f));
     insert_groups(tx, project_id, now, &groups).await?;
-    let group_ids: Vec<Uuid> = failing
-        .iter()
-        .map(|(_, f)| group_id(project_id, &f.signature))
-        .collect();
+    let group_ids: Vec<Uuid> = failing.iter().map(|(_, f)| f.group_id).collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
     let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();
     let kinds: Vec<&str> = failing.iter().map(|(_, f)| f.kind.as_str()).collect();

@@ -75,6 +75,7 @@ fn result_row(project_id: Uuid, case: ParsedCase) -> ResultRow {
         test_id,
         failure: case.failure.map(|detail| {
             FailureRow::new(
+                project_id,
                 detail.kind,
                 detail.error_type,
                 detail.message,
