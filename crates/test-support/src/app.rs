@@ -259,7 +259,19 @@ impl Reply {
 
 /// Polls `probe` every 20 ms until it yields a value, failing the test
 /// with `what` after `timeout`: how a test waits for something to happen.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_until(timeout, Duration::from_millis(20), probe)
+        .await
+        .unwrap_or_else(|| panic!("waited {timeout:?} for {what}"))
+}
+
+/// Polls `probe` every `every` until it yields a value, or gives up with
+/// `None` once `timeout` has passed (the probe runs at least once).
+pub async fn poll_until<T, F, Fut>(timeout: Duration, every: Duration, mut probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -267,13 +279,12 @@ where
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Some(value) = probe().await {
-            return value;
+            return Some(value);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {timeout:?} for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

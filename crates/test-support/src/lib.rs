@@ -39,7 +39,7 @@ pub mod contexts;
 pub mod otlp;
 pub mod redis_server;
 
-pub use app::{Reply, TestApp, eventually};
+pub use app::{Reply, TestApp, eventually, poll_until};
 
 /// Every schema the bootstrap creates, with the migration folder of each.
 pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];
@@ -271,6 +271,19 @@ impl TestDatabase {
         connect(&config).await.expect("connecting as admin")
     }
 
+    /// The latest migration applied to `schema` in this database.
+    pub async fn applied_migration_version(&self, schema: &str) -> i64 {
+        self.admin_client()
+            .await
+            .query_one(
+                &format!("SELECT max(version) FROM {schema}.schema_migrations"),
+                &[],
+            )
+            .await
+            .expect("reading schema_migrations")
+            .get(0)
+    }
+
     /// A connection as one of the service roles (`failure_app`, ...).
     pub async fn connect_as(&self, role: &str) -> anyhow::Result<Client> {
         let (host, port) = self.host_and_port();
@@ -471,18 +484,12 @@ pub async fn wait_for_status(
     status: u16,
     timeout: Duration,
 ) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Ok(response) = client.get(url).send().await
-            && response.status().as_u16() == status
-        {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app::poll_until(timeout, Duration::from_millis(100), || async {
+        let response = client.get(url).send().await.ok()?;
+        (response.status().as_u16() == status).then_some(())
+    })
+    .await
+    .is_some()
 }
 
 /// This process's resident memory in KiB (`VmRSS`), for tests of what an

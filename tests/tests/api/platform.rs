@@ -89,17 +89,9 @@ async fn every_service_migrates_its_schema_and_answers_health_readiness_and_metr
         );
     }
 
-    let admin = database.admin_client().await;
     for spec in all_services() {
         let Some(schema) = spec.schema else { continue };
-        let version: i64 = admin
-            .query_one(
-                &format!("SELECT max(version) FROM {schema}.schema_migrations"),
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let version = database.applied_migration_version(schema).await;
         assert_eq!(
             version,
             tenant_core::migrate::latest_version(spec.migrations),

@@ -18,17 +18,7 @@ async fn it_starts_ready_with_every_migration_applied() {
     .await;
     assert!(ready, "{} never became ready", SPEC.name);
     let schema = SPEC.schema.expect("the service keeps data");
-    let applied: i64 = app
-        .database()
-        .admin_client()
-        .await
-        .query_one(
-            &format!("SELECT max(version) FROM {schema}.schema_migrations"),
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let applied = app.database().applied_migration_version(schema).await;
     assert_eq!(Some(applied), MIGRATIONS.last().map(|m| m.version));
     assert_eq!(app.metric("analytics_db_statements_total").await, 0.0);
 }
