@@ -15,7 +15,6 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 use tenant_core::Role;
-use tenant_core::config::{LogFormat, TelemetrySettings};
 use test_support::otlp::{Collector, ExportedSpan, ancestry};
 use test_support::{Reply, TestApp, contexts};
 use uuid::Uuid;
@@ -38,15 +37,7 @@ fn module_of(span: &ExportedSpan) -> &str {
 #[tokio::test]
 async fn an_uploads_repository_spans_are_children_of_its_request_span() {
     let collector = Collector::start();
-    let guard = tenant_core::telemetry::init(
-        "failure-service",
-        &TelemetrySettings {
-            log_format: LogFormat::Json,
-            log_filter: "info".to_owned(),
-            otlp_endpoint: Some(collector.endpoint()),
-        },
-    )
-    .unwrap();
+    let exporting = collector.install("failure-service");
 
     let app = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
     let project = Uuid::now_v7();
@@ -73,10 +64,7 @@ async fn an_uploads_repository_spans_are_children_of_its_request_span() {
     assert!(upload.status.is_success(), "{}", upload.text);
     app.stop().await;
 
-    // Dropping the guard flushes the batch exporter.
-    tokio::task::spawn_blocking(move || drop(guard))
-        .await
-        .unwrap();
+    exporting.finish().await;
     let is_upload = |span: &ExportedSpan| {
         span.attribute("http.request.method") == Some("POST")
             && span

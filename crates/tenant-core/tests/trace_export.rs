@@ -13,21 +13,12 @@ mod probe;
 
 use std::time::Duration;
 
-use tenant_core::config::{LogFormat, TelemetrySettings};
 use test_support::otlp::Collector;
 
 #[tokio::test]
 async fn request_spans_are_exported_by_otlp_as_children_of_the_callers_trace() {
     let collector = Collector::start();
-    let guard = tenant_core::telemetry::init(
-        "probe-service",
-        &TelemetrySettings {
-            log_format: LogFormat::Json,
-            log_filter: "info".to_owned(),
-            otlp_endpoint: Some(collector.endpoint()),
-        },
-    )
-    .unwrap();
+    let exporting = collector.install("probe-service");
 
     let service = probe::spawn_probe(&[]);
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -41,10 +32,7 @@ async fn request_spans_are_exported_by_otlp_as_children_of_the_callers_trace() {
     assert_eq!(response.status(), 200);
     service.stop().await.unwrap();
 
-    // Dropping the guard flushes the batch exporter.
-    tokio::task::spawn_blocking(move || drop(guard))
-        .await
-        .unwrap();
+    exporting.finish().await;
     let spans = collector
         .spans_when(Duration::from_secs(10), |spans| !spans.is_empty())
         .await;

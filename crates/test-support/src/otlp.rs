@@ -9,6 +9,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message;
+use tenant_core::config::{LogFormat, TelemetrySettings};
+use tenant_core::telemetry::TelemetryGuard;
 
 use crate::eventually;
 
@@ -100,6 +102,22 @@ impl Collector {
         Self { port, received }
     }
 
+    /// Installs the process-wide subscriber as `service` would with
+    /// `telemetry.otlp_endpoint` pointing here (JSON logs, filter `info`).
+    /// Once per process: a test that does this runs in a binary of its own.
+    pub fn install(&self, service: &'static str) -> Exporting {
+        let guard = tenant_core::telemetry::init(
+            service,
+            &TelemetrySettings {
+                log_format: LogFormat::Json,
+                log_filter: "info".to_owned(),
+                otlp_endpoint: Some(self.endpoint()),
+            },
+        )
+        .expect("installing the exporting subscriber");
+        Exporting { _guard: guard }
+    }
+
     /// What `telemetry.otlp_endpoint` should say.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -116,6 +134,23 @@ impl Collector {
             done(&spans).then_some(spans)
         })
         .await
+    }
+}
+
+/// Spans being exported to a [`Collector`] until [`Exporting::finish`].
+#[derive(Debug)]
+pub struct Exporting {
+    /// Dropped by [`Exporting::finish`]; dropping it flushes the exporter.
+    _guard: TelemetryGuard,
+}
+
+impl Exporting {
+    /// Flushes the batch exporter and stops; it blocks, so it runs off the
+    /// test's runtime.
+    pub async fn finish(self) {
+        tokio::task::spawn_blocking(move || drop(self))
+            .await
+            .expect("flushing the exporter");
     }
 }
 
