@@ -4,6 +4,7 @@
 
 mod builds;
 mod failures;
+pub mod flakiness;
 mod groups;
 mod results;
 pub mod signature;
