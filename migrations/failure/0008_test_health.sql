@@ -71,7 +71,7 @@ CREATE TABLE failure.test_health (
 );
 
 -- The flaky-tests list: flagged tests, ranked.
-CREATE INDEX test_health_flagged_idx ON failure.test_health (project_id, state, failure_rate DESC, test_id)
+CREATE INDEX test_health_flagged_idx ON failure.test_health (project_id, state, test_id)
     WHERE state <> 'healthy';
 
 ALTER TABLE failure.test_health ENABLE ROW LEVEL SECURITY;

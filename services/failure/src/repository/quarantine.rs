@@ -71,7 +71,14 @@ pub async fn quarantine_tests(
               ORDER BY t.id
              ON CONFLICT ON CONSTRAINT quarantined_tests_pkey DO NOTHING
              RETURNING test_id",
-            &[&project_id, &test_ids, &reason, &automatic, &actor.id(), &now],
+            &[
+                &project_id,
+                &test_ids,
+                &reason,
+                &automatic,
+                &actor.id(),
+                &now,
+            ],
         )
         .await?;
     let added: Vec<Uuid> = rows

@@ -115,7 +115,10 @@ pub async fn insert_results(
         .iter()
         .map(|(_, _, f)| f.error_type.as_deref())
         .collect();
-    let messages: Vec<Option<&str>> = failing.iter().map(|(_, _, f)| f.message.as_deref()).collect();
+    let messages: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, _, f)| f.message.as_deref())
+        .collect();
     let traces: Vec<Option<&str>> = failing
         .iter()
         .map(|(_, _, f)| f.stack_trace.as_deref())

@@ -207,8 +207,9 @@ pub async fn upsert_health(
 }
 
 /// The position of a flagged test in the ranking: broken first, then by
-/// failure rate (highest first), then by test id.
-pub type FlakyRank = (i32, f64, Uuid);
+/// failure rate in millionths (highest first; an integer, so a cursor
+/// carries it exactly), then by test id.
+pub type FlakyRank = (i32, i64, Uuid);
 
 /// Flagged tests, ranked, after the cursor, with whether each is
 /// quarantined.
@@ -228,7 +229,8 @@ pub async fn list_flagged(
         .query(
             &format!(
                 "SELECT * FROM (
-                    SELECT CASE h.state WHEN 'broken' THEN 0 ELSE 1 END AS rank, h.test_id,
+                    SELECT CASE h.state WHEN 'broken' THEN 0 ELSE 1 END AS rank,
+                           round(h.failure_rate * 1000000)::bigint AS rate_key, h.test_id,
                            {HEALTH_COLUMNS}, t.suite, t.classname, t.name, t.file,
                            q.test_id IS NOT NULL AS quarantined
                       FROM failure.test_health h
@@ -239,8 +241,8 @@ pub async fn list_flagged(
                        AND ($2::text IS NULL OR h.state = $2)
                        AND ($3::boolean IS NULL OR (q.test_id IS NOT NULL) = $3)
                  ) f
-                 WHERE $4::int IS NULL OR (f.rank, -f.failure_rate, f.test_id) > ($4, -$5::float8, $6)
-                 ORDER BY f.rank, f.failure_rate DESC, f.test_id
+                 WHERE $4::int IS NULL OR (f.rank, -f.rate_key, f.test_id) > ($4, -$5::bigint, $6)
+                 ORDER BY f.rank, f.rate_key DESC, f.test_id
                  LIMIT $7"
             ),
             &[
@@ -258,7 +260,7 @@ pub async fn list_flagged(
         .map(|row| {
             let test_id: Uuid = row.try_get("test_id")?;
             let evidence = evidence_from_row(row)?;
-            let rank = (row.try_get("rank")?, evidence.failure_rate, test_id);
+            let rank = (row.try_get("rank")?, row.try_get("rate_key")?, test_id);
             Ok((
                 rank,
                 FlakyTest {

@@ -198,9 +198,10 @@ pub async fn finish(
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let mut build = repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
-        .await?
-        .ok_or(FailureError::BuildNotFound)?;
+    let mut build =
+        repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
+            .await?
+            .ok_or(FailureError::BuildNotFound)?;
     repository::apply_verdicts(&tx, project_id, std::slice::from_mut(&mut build)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))

@@ -13,8 +13,8 @@ use super::openapi as doc;
 use super::project_scope;
 use crate::domain::flakiness::{FlakySettings, FlakyTest, FlakyTestFilter, HealthState};
 use crate::error::FailureError;
-use crate::repository::test_health::{self, FlakyRank};
 use crate::repository::flaky_settings;
+use crate::repository::test_health::{self, FlakyRank};
 
 /// A flagged state, as the list filters by it.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]

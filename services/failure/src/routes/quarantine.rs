@@ -41,7 +41,10 @@ impl QuarantineRequest {
             .filter(|r| !r.is_empty());
         if let Some(reason) = &reason {
             if reason.chars().count() > 1000 {
-                return Err(FailureError::invalid("reason", "must be at most 1000 characters"));
+                return Err(FailureError::invalid(
+                    "reason",
+                    "must be at most 1000 characters",
+                ));
             }
             if reason
                 .chars()
@@ -93,7 +96,10 @@ pub async fn quarantine(
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let reason = QuarantineRequest::parse(&body)?;
     let tx = db.tenant_tx(&ctx).await?;
-    if test_results::get_test(&tx, project_id, test_id).await?.is_none() {
+    if test_results::get_test(&tx, project_id, test_id)
+        .await?
+        .is_none()
+    {
         return Err(FailureError::TestNotFound);
     }
     let actor = Actor::Principal(ctx.principal().id);

@@ -172,7 +172,11 @@ where
                 failing.extend(
                     batch
                         .iter()
-                        .filter(|row| row.failure.is_some() || !row.attempts.is_empty() || row.status == CaseStatus::Flaky)
+                        .filter(|row| {
+                            row.failure.is_some()
+                                || !row.attempts.is_empty()
+                                || row.status == CaseStatus::Flaky
+                        })
                         .map(|row| row.test_id),
                 );
                 results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)

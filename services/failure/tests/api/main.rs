@@ -11,6 +11,7 @@
 mod builds;
 mod corpus;
 mod failures;
+mod flaky;
 mod groups;
 mod helpers;
 mod isolation;

@@ -51,9 +51,21 @@ fn alternating(n: usize) -> Vec<CaseStatus> {
 fn each_monitor_is_hit_and_missed_by_constructed_histories() {
     let cases: Vec<(&str, Vec<CaseStatus>, HealthState)> = vec![
         ("all passes", repeat(Passed, 20), HealthState::Healthy),
-        ("one pass on retry flags at once", vec![Passed, Flaky], HealthState::Flaky),
-        ("alternating, 9 results: under the minimum sample", alternating(9), HealthState::Healthy),
-        ("alternating, 10 results: flaky", alternating(10), HealthState::Flaky),
+        (
+            "one pass on retry flags at once",
+            vec![Passed, Flaky],
+            HealthState::Flaky,
+        ),
+        (
+            "alternating, 9 results: under the minimum sample",
+            alternating(9),
+            HealthState::Healthy,
+        ),
+        (
+            "alternating, 10 results: flaky",
+            alternating(10),
+            HealthState::Flaky,
+        ),
         (
             "a regression: passes, then failing since a point",
             [repeat(Passed, 6), repeat(Failed, 5)].concat(),
@@ -160,8 +172,14 @@ fn a_flagged_test_stays_flagged_at_its_worst_until_it_recovers() {
 fn an_upload_where_most_tests_failed_is_an_outage_when_it_is_large_enough() {
     let settings = FlakySettings::default();
     assert!(is_infrastructure_outage(&settings, 10, 9));
-    assert!(!is_infrastructure_outage(&settings, 10, 8), "80% is not more than 80%");
-    assert!(!is_infrastructure_outage(&settings, 5, 5), "too few tests to say");
+    assert!(
+        !is_infrastructure_outage(&settings, 10, 8),
+        "80% is not more than 80%"
+    );
+    assert!(
+        !is_infrastructure_outage(&settings, 5, 5),
+        "too few tests to say"
+    );
 }
 
 #[test]
@@ -169,10 +187,34 @@ fn settings_out_of_bounds_name_their_field() {
     let valid = FlakySettings::default().validated().unwrap();
     assert_eq!(valid, FlakySettings::default());
     let cases = [
-        (FlakySettings { min_sample: 0, ..FlakySettings::default() }, "min_sample"),
-        (FlakySettings { window_results: 5, ..FlakySettings::default() }, "min_sample"),
-        (FlakySettings { flaky_min_failure_rate: 1.5, ..FlakySettings::default() }, "flaky_min_failure_rate"),
-        (FlakySettings { branch: " ".to_owned(), ..FlakySettings::default() }, "branch"),
+        (
+            FlakySettings {
+                min_sample: 0,
+                ..FlakySettings::default()
+            },
+            "min_sample",
+        ),
+        (
+            FlakySettings {
+                window_results: 5,
+                ..FlakySettings::default()
+            },
+            "min_sample",
+        ),
+        (
+            FlakySettings {
+                flaky_min_failure_rate: 1.5,
+                ..FlakySettings::default()
+            },
+            "flaky_min_failure_rate",
+        ),
+        (
+            FlakySettings {
+                branch: " ".to_owned(),
+                ..FlakySettings::default()
+            },
+            "branch",
+        ),
     ];
     for (settings, field) in cases {
         assert_eq!(settings.validated().unwrap_err().0, field);
