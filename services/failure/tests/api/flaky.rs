@@ -348,9 +348,9 @@ async fn an_upload_in_which_most_tests_failed_is_an_outage_and_evidence_for_noth
         )
         .await
         .unwrap();
-    let state: String = row.get("state");
-    let window: i32 = row.get("window_results");
-    let transitions: i32 = row.get("transitions");
+    let state: String = row.try_get("state").unwrap();
+    let window: i32 = row.try_get("window_results").unwrap();
+    let transitions: i32 = row.try_get("transitions").unwrap();
     assert_eq!((state.as_str(), window, transitions), ("healthy", 10, 1));
     assert!(
         flagged(&app, &ctx, "other0").await.is_none(),
@@ -479,7 +479,14 @@ async fn a_quarantined_test_fails_no_build_verdict_and_ci_reads_the_list_as_json
         .unwrap();
     let audit: Vec<(String, bool, Option<Uuid>, Option<String>)> = audit
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .map(|row| {
+            (
+                row.try_get(0).unwrap(),
+                row.try_get(1).unwrap(),
+                row.try_get(2).unwrap(),
+                row.try_get(3).unwrap(),
+            )
+        })
         .collect();
     let actor = Some(ctx.principal().id);
     assert_eq!(
@@ -561,8 +568,11 @@ async fn a_project_that_enables_auto_quarantine_has_tests_quarantined_when_flagg
         )
         .await
         .unwrap();
-    let (action, automatic, actor): (String, bool, Option<Uuid>) =
-        (row.get(0), row.get(1), row.get(2));
+    let (action, automatic, actor): (String, bool, Option<Uuid>) = (
+        row.try_get(0).unwrap(),
+        row.try_get(1).unwrap(),
+        row.try_get(2).unwrap(),
+    );
     assert_eq!(
         (action.as_str(), automatic, actor),
         ("quarantined", true, None)
