@@ -13,10 +13,11 @@ use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::domain::flakiness::QuarantineEntry;
+use crate::domain::flakiness::{HealthChanges, QuarantineEntry};
 use crate::error::FailureError;
 use crate::repository::quarantine::{self as repository, Actor};
 use crate::repository::results as test_results;
+use crate::upload::health::announce_health_changes;
 
 /// Why a test is quarantined. The body is optional.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -119,7 +120,11 @@ pub async fn quarantine(
     if added.is_empty() {
         return Ok(HttpResponse::Ok().json(entry));
     }
-    tracing::info!(%test_id, event = "test.quarantined", "test quarantined");
+    let changes = HealthChanges {
+        newly_quarantined: added,
+        ..HealthChanges::default()
+    };
+    announce_health_changes(None, &changes);
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("quarantine/{test_id}")))
         .json(entry))

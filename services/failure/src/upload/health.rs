@@ -123,19 +123,21 @@ pub(super) async fn update_test_health(
     Ok(changes)
 }
 
-/// Where the upload announces what it changed in its tests' health: the
+/// Where changes to tests' health and quarantine are announced: the
 /// `test.flaky_detected` event for each test newly flagged (with its
-/// state) and `test.quarantined` for each test quarantined automatically.
-/// They are logged until the transactional outbox publishes them from
-/// here, in the upload's transaction.
-pub(super) fn announce_health_changes(build_id: Uuid, changes: &HealthChanges) {
+/// state) and `test.quarantined` for each test quarantined, by an upload
+/// (`build_id`) or by a person. They are logged, after the commit, until
+/// the transactional outbox publishes them from here, in the transaction
+/// that made the change.
+pub(crate) fn announce_health_changes(build_id: Option<Uuid>, changes: &HealthChanges) {
+    let build_id = build_id.map(tracing::field::display);
     for (test_id, state) in &changes.newly_flagged {
-        tracing::info!(%build_id, %test_id, %state, event = "test.flaky_detected", "test flagged");
+        tracing::info!(build_id, %test_id, %state, event = "test.flaky_detected", "test flagged");
     }
     for test_id in &changes.newly_quarantined {
-        tracing::info!(%build_id, %test_id, event = "test.quarantined", "test quarantined automatically");
+        tracing::info!(build_id, %test_id, event = "test.quarantined", "test quarantined");
     }
     for test_id in &changes.recovered {
-        tracing::info!(%build_id, %test_id, "test recovered to healthy");
+        tracing::info!(build_id, %test_id, "test recovered to healthy");
     }
 }

@@ -15,7 +15,7 @@
 mod archive;
 mod batcher;
 pub mod body_stream;
-mod health;
+pub(crate) mod health;
 pub mod json_batch;
 mod parse;
 pub mod slots;
@@ -229,7 +229,7 @@ where
         .await?;
     }
     tx.commit().await?;
-    health::announce_health_changes(build.id, &health_changes);
+    health::announce_health_changes(Some(build.id), &health_changes);
     Ok(UploadOutcome::Ingested(summary))
 }
 

@@ -17,6 +17,7 @@ mod helpers;
 mod isolation;
 mod limits;
 mod openapi;
+mod quarantine;
 mod startup_config;
 mod truncation;
 mod uploads;

@@ -116,6 +116,7 @@ pub struct TestHealth {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FlakyTest {
     pub test: TestIdentity,
+    /// `flaky` or `broken`.
     #[schema(value_type = String, example = "flaky")]
     pub state: HealthState,
     /// When the test entered its state.

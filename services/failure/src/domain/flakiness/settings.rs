@@ -11,26 +11,37 @@ use utoipa::ToSchema;
 pub struct FlakySettings {
     /// The branch whose builds are evidence (builds carry `branch`);
     /// results on other branches are recorded but judge nothing.
-    #[schema(min_length = 1, max_length = 255, default = "main")]
+    /// Compared as it is with the builds' `branch`.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
+        default = "main"
+    )]
     pub branch: String,
     /// The failure-rate monitor looks at a test's last this many results.
     #[schema(minimum = 1, maximum = 1000, default = 50)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub window_results: i32,
     /// ... recorded within this many days.
     #[schema(minimum = 1, maximum = 365, default = 30)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub window_days: i32,
     /// Fewer results than this in the window: the failure-rate and broken
     /// monitors say nothing (pass-on-retry still flags at once).
     #[schema(minimum = 1, maximum = 1000, default = 10)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub min_sample: i32,
     /// Flaky when at least this share of the window's results failed ...
     #[schema(minimum = 0.0, maximum = 1.0, default = 0.05)]
     pub flaky_min_failure_rate: f64,
     /// ... and the outcome changed between pass and fail at least this often.
     #[schema(minimum = 1, maximum = 1000, default = 2)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub flaky_min_transitions: i32,
     /// Broken when the latest this many results all failed.
     #[schema(minimum = 1, maximum = 1000, default = 5)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub broken_min_failures: i32,
     /// An upload in which more than this share of the tests failed is an
     /// infrastructure outage: evidence for nothing ...
@@ -38,12 +49,15 @@ pub struct FlakySettings {
     pub outage_failure_ratio: f64,
     /// ... when it has at least this many tests.
     #[schema(minimum = 1, maximum = 1_000_000, default = 10)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub outage_min_tests: i32,
     /// A flagged test recovers when it has not failed for this many days ...
     #[schema(minimum = 1, maximum = 365, default = 7)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub recovery_days: i32,
     /// ... or passed this many times in a row.
     #[schema(minimum = 1, maximum = 1000, default = 10)]
+    #[serde(deserialize_with = "tenant_core::json::integer")]
     pub recovery_passes: i32,
     /// Quarantine a test as soon as it is flagged flaky.
     #[schema(default = false)]
@@ -71,8 +85,7 @@ impl Default for FlakySettings {
 
 impl FlakySettings {
     /// The settings as given, or the first field out of its bounds and why.
-    pub fn validated(mut self) -> Result<Self, (&'static str, String)> {
-        self.branch = self.branch.trim().to_owned();
+    pub fn validated(self) -> Result<Self, (&'static str, String)> {
         if self.branch.is_empty() || self.branch.chars().count() > 255 {
             return Err(("branch", "must be 1 to 255 characters".to_owned()));
         }

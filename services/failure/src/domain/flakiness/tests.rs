@@ -210,7 +210,7 @@ fn settings_out_of_bounds_name_their_field() {
         ),
         (
             FlakySettings {
-                branch: " ".to_owned(),
+                branch: "main\n".to_owned(),
                 ..FlakySettings::default()
             },
             "branch",
