@@ -24,7 +24,10 @@ use crate::upload::health::announce_health_changes;
 #[serde(deny_unknown_fields)]
 pub struct QuarantineRequest {
     /// At most 1000 characters, no control characters but line breaks and tabs.
-    #[schema(max_length = 1000)]
+    #[schema(
+        max_length = 1000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     reason: Option<String>,
 }
 

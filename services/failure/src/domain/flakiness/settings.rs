@@ -85,6 +85,9 @@ impl Default for FlakySettings {
 
 impl FlakySettings {
     /// The settings as given, or the first field out of its bounds and why.
+    /// Fields are checked one by one: a `min_sample`, `broken_min_failures`
+    /// or `recovery_passes` above `window_results` is accepted and means
+    /// that monitor never fires (a window never holds that many results).
     pub fn validated(self) -> Result<Self, (&'static str, String)> {
         if self.branch.is_empty() || self.branch.chars().count() > 255 {
             return Err(("branch", "must be 1 to 255 characters".to_owned()));
@@ -113,16 +116,6 @@ impl FlakySettings {
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err((field, "must be between 0 and 1".to_owned()));
-            }
-        }
-        let window = self.window_results;
-        for (field, value) in [
-            ("min_sample", self.min_sample),
-            ("broken_min_failures", self.broken_min_failures),
-            ("recovery_passes", self.recovery_passes),
-        ] {
-            if value > window {
-                return Err((field, format!("must not exceed window_results ({window})")));
             }
         }
         Ok(self)

@@ -196,13 +196,6 @@ fn settings_out_of_bounds_name_their_field() {
         ),
         (
             FlakySettings {
-                window_results: 5,
-                ..FlakySettings::default()
-            },
-            "min_sample",
-        ),
-        (
-            FlakySettings {
                 flaky_min_failure_rate: 1.5,
                 ..FlakySettings::default()
             },
