@@ -403,3 +403,28 @@ async fn builds_of_other_branches_judge_nothing() {
     assert!(flagged(&app, &ctx, "draft").await.is_none());
     assert_eq!(app.count_rows("failure.test_health").await, 0);
 }
+
+#[tokio::test]
+async fn judging_three_hundred_flaky_tests_takes_as_many_statements_as_judging_one() {
+    let app = helpers::spawn().await;
+    let mut per_upload = Vec::new();
+    for tests in [1, 300] {
+        let ctx = helpers::uploader(Uuid::now_v7());
+        let settings = format!("/v1/projects/{}/settings/flaky-tests", project_of(&ctx));
+        let admin = test_support::contexts::user(project_of(&ctx), tenant_core::Role::Admin);
+        app.put(&settings, &admin, json!({"auto_quarantine": true}))
+            .await
+            .expect(200);
+        let names: Vec<String> = (0..tests).map(|n| format!("t{n}")).collect();
+        let mut cases: Vec<(&str, Run)> = names.iter().map(|n| (n.as_str(), PassOnRerun)).collect();
+        cases.push(("steady", Pass));
+        let build = app.create_build(&ctx, "1").await;
+        let before = app.statements().await;
+        let reply = app.upload(&ctx, build, report(&cases), None).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        per_upload.push(app.statements().await - before);
+        let list = flaky_tests(&app, &ctx, "?limit=500&quarantined=true").await;
+        assert_eq!(list["items"].as_array().unwrap().len(), tests);
+    }
+    assert_eq!(per_upload[0], per_upload[1], "statements per upload");
+}
