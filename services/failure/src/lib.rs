@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "failure_groups",
         include_str!("../../../migrations/failure/0005_failure_groups.sql"),
     ),
+    Migration::embedded(
+        8,
+        "test_health",
+        include_str!("../../../migrations/failure/0008_test_health.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

@@ -21,6 +21,11 @@ pub struct FailureSummary {
     /// The failure's group: the failures with the same signature, across
     /// builds. Null for failures stored before failures were grouped.
     pub group_id: Option<Uuid>,
+    /// Which run of the test in the build failed: 0 is the outcome the
+    /// report states; 1, 2, ... are earlier failed attempts the runner
+    /// retried (Surefire `flakyFailure`/`rerunFailure`), kept as evidence
+    /// of flakiness.
+    pub attempt: i32,
     pub build: BuildRef,
     pub test: TestIdentity,
 }

@@ -4,14 +4,15 @@
 
 mod builds;
 mod failures;
+pub mod flakiness;
 mod groups;
 mod results;
 pub mod signature;
 mod uploads;
 
 pub use builds::{
-    Build, BuildFilter, BuildRef, BuildStatus, BuildTotals, CommitSha, ExternalId, JobName,
-    NewBuild,
+    Build, BuildFilter, BuildRef, BuildStatus, BuildTotals, BuildVerdict, CommitSha, ExternalId,
+    JobName, NewBuild, VerdictOutcome,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
 pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};

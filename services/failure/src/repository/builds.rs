@@ -7,12 +7,14 @@ use tenant_core::{DbError, TenantTx};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::domain::{Build, BuildFilter, BuildStatus, BuildTotals, CommitSha, NewBuild};
+use crate::domain::{
+    Build, BuildFilter, BuildStatus, BuildTotals, BuildVerdict, CommitSha, NewBuild,
+};
 use crate::junit::Counts;
 
 const BUILD_COLUMNS: &str = "id, job_name, external_id, number, branch, commit_sha, url, status, \
      started_at, finished_at, created_at, updated_at, tests_total, passed, failures, errors, \
-     skipped, flaky, duration_ms";
+     skipped, flaky, duration_ms, infrastructure_outage";
 
 /// [`BUILD_COLUMNS`] of the builds table aliased `b`, for an `UPDATE ...
 /// FROM` whose other table has columns of the same names.
@@ -24,7 +26,18 @@ static BUILD_COLUMNS_OF_B: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
+/// A build as stored; its verdict counts no quarantined failures until
+/// [`apply_verdicts`] says how many it has.
 fn build_from_row(row: &Row) -> Result<Build, tokio_postgres::Error> {
+    let totals = BuildTotals {
+        tests: row.try_get("tests_total")?,
+        passed: row.try_get("passed")?,
+        failures: row.try_get("failures")?,
+        errors: row.try_get("errors")?,
+        skipped: row.try_get("skipped")?,
+        flaky: row.try_get("flaky")?,
+        duration_ms: row.try_get("duration_ms")?,
+    };
     Ok(Build {
         id: row.try_get("id")?,
         job_name: row.try_get("job_name")?,
@@ -38,15 +51,9 @@ fn build_from_row(row: &Row) -> Result<Build, tokio_postgres::Error> {
         finished_at: row.try_get("finished_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        totals: BuildTotals {
-            tests: row.try_get("tests_total")?,
-            passed: row.try_get("passed")?,
-            failures: row.try_get("failures")?,
-            errors: row.try_get("errors")?,
-            skipped: row.try_get("skipped")?,
-            flaky: row.try_get("flaky")?,
-            duration_ms: row.try_get("duration_ms")?,
-        },
+        infrastructure_outage: row.try_get("infrastructure_outage")?,
+        verdict: BuildVerdict::of(&totals, 0),
+        totals,
     })
 }
 
@@ -267,4 +274,59 @@ pub async fn refresh_build_totals(
         )
         .await?;
     Ok(build_from_row(&row)?)
+}
+
+/// Sets each build's verdict: how many of its failing results belong to
+/// tests quarantined now, in one statement that probes each quarantined
+/// test's result in each build (the quarantine list is short; a build's
+/// results are many).
+#[tracing::instrument(skip_all, fields(project_id = %project_id, builds = builds.len()), err(level = "warn"))]
+pub async fn apply_verdicts(
+    tx: &TenantTx,
+    project_id: Uuid,
+    builds: &mut [Build],
+) -> Result<(), DbError> {
+    if builds.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = builds.iter().map(|b| b.id).collect();
+    let created: Vec<DateTime<Utc>> = builds.iter().map(|b| b.created_at).collect();
+    let rows = tx
+        .query(
+            "SELECT b.id, count(r.test_id) AS quarantined_failures
+               FROM unnest($2::uuid[], $3::timestamptz[]) AS b(id, created_at)
+               LEFT JOIN failure.quarantined_tests q ON q.project_id = $1
+               LEFT JOIN failure.test_results r
+                      ON r.project_id = $1 AND r.build_id = b.id
+                     AND r.build_created_at = b.created_at AND r.test_id = q.test_id
+                     AND r.status IN ('failed', 'error')
+              GROUP BY b.id",
+            &[&project_id, &ids, &created],
+        )
+        .await?;
+    for row in &rows {
+        let id: Uuid = row.try_get("id")?;
+        let quarantined: i64 = row.try_get("quarantined_failures")?;
+        if let Some(build) = builds.iter_mut().find(|b| b.id == id) {
+            build.verdict = BuildVerdict::of(&build.totals, quarantined);
+        }
+    }
+    Ok(())
+}
+
+/// Marks the build as an infrastructure outage: health queries skip its
+/// results from now on.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
+pub async fn mark_infrastructure_outage(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Uuid,
+) -> Result<(), DbError> {
+    tx.execute(
+        "UPDATE failure.builds SET infrastructure_outage = true
+          WHERE project_id = $1 AND id = $2 AND NOT infrastructure_outage",
+        &[&project_id, &build_id],
+    )
+    .await?;
+    Ok(())
 }

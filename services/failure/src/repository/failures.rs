@@ -12,7 +12,7 @@ use crate::domain::{FailureDetails, FailureFilter, FailureSummary, TestIdentity}
 macro_rules! failure_select {
     () => {
         "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-                f.group_id,
+                f.group_id, f.attempt,
                 b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
                 t.id AS test_id, t.suite, t.classname, t.name, t.file"
     };
@@ -52,6 +52,7 @@ fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
         message: row.try_get("message")?,
         created_at: row.try_get("created_at")?,
         group_id: row.try_get("group_id")?,
+        attempt: row.try_get("attempt")?,
         build: build_ref(row)?,
         test: TestIdentity {
             id: row.try_get("test_id")?,

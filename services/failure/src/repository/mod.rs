@@ -6,8 +6,11 @@
 
 pub mod builds;
 pub mod failures;
+pub mod flaky_settings;
 pub mod groups;
+pub mod quarantine;
 pub mod results;
+pub mod test_health;
 pub mod uploads;
 
 use std::error::Error;
@@ -15,6 +18,7 @@ use std::error::Error;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
+use crate::domain::flakiness::HealthState;
 use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind};
 
 /// Reads a text column into a domain enum through its `FromStr`; a value
@@ -33,7 +37,7 @@ macro_rules! text_enum_from_sql {
     )+};
 }
 
-text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind);
+text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind, HealthState);
 
 /// The build columns a failure or a result is listed with, as the joins
 /// name them (`build_id`, `job_name`, ...).

@@ -95,47 +95,53 @@ pub async fn insert_results(
     )
     .await?;
 
-    let failing: Vec<(&ResultRow, &FailureRow)> = rows
+    // The reported outcome's failure and every earlier failed attempt's:
+    // one statement for all of them.
+    let failing: Vec<(&ResultRow, i32, &FailureRow)> = rows
         .iter()
-        .filter_map(|r| r.failure.as_ref().map(|f| (r, f)))
+        .flat_map(|r| r.failures().map(move |(attempt, f)| (r, attempt, f)))
         .collect();
     if failing.is_empty() {
         return Ok(());
     }
-    let groups = batch_groups(failing.iter().map(|(_, f)| *f));
+    let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
     insert_groups(tx, project_id, now, &groups).await?;
-    let group_ids: Vec<Uuid> = failing.iter().map(|(_, f)| f.group_id).collect();
+    let group_ids: Vec<Uuid> = failing.iter().map(|(_, _, f)| f.group_id).collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
-    let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();
-    let kinds: Vec<&str> = failing.iter().map(|(_, f)| f.kind.as_str()).collect();
+    let test_ids: Vec<Uuid> = failing.iter().map(|(r, _, _)| r.test_id).collect();
+    let attempts: Vec<i32> = failing.iter().map(|(_, attempt, _)| *attempt).collect();
+    let kinds: Vec<&str> = failing.iter().map(|(_, _, f)| f.kind.as_str()).collect();
     let types: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.error_type.as_deref())
+        .map(|(_, _, f)| f.error_type.as_deref())
         .collect();
-    let messages: Vec<Option<&str>> = failing.iter().map(|(_, f)| f.message.as_deref()).collect();
+    let messages: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, _, f)| f.message.as_deref())
+        .collect();
     let traces: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.stack_trace.as_deref())
+        .map(|(_, _, f)| f.stack_trace.as_deref())
         .collect();
     let outs: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.system_out.as_deref())
+        .map(|(_, _, f)| f.system_out.as_deref())
         .collect();
     let errs: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.system_err.as_deref())
+        .map(|(_, _, f)| f.system_err.as_deref())
         .collect();
     tx.execute(
         "INSERT INTO failure.failures
                 (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
-                 system_out, system_err, created_at, group_id)
+                 system_out, system_err, created_at, group_id, attempt)
          SELECT $1, f.id, $2, f.test_id, f.kind, f.error_type, f.message, f.stack_trace,
-                f.system_out, f.system_err, $3, f.group_id
+                f.system_out, f.system_err, $3, f.group_id, f.attempt
            FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                       $10::text[], $11::text[], $12::uuid[])
+                       $10::text[], $11::text[], $12::uuid[], $13::int[])
                 AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err,
-                     group_id)
-         ON CONFLICT ON CONSTRAINT failures_build_test_key DO UPDATE
+                     group_id, attempt)
+         ON CONFLICT ON CONSTRAINT failures_build_test_attempt_key DO UPDATE
             SET kind = excluded.kind, error_type = excluded.error_type,
                 message = excluded.message, stack_trace = excluded.stack_trace,
                 system_out = excluded.system_out, system_err = excluded.system_err,
@@ -153,6 +159,7 @@ pub async fn insert_results(
             &outs,
             &errs,
             &group_ids,
+            &attempts,
         ],
     )
     .await?;
@@ -201,6 +208,7 @@ pub async fn test_history(
                JOIN failure.builds b ON b.project_id = r.project_id AND b.id = r.build_id
                LEFT JOIN failure.failures f
                       ON f.project_id = r.project_id AND f.build_id = r.build_id AND f.test_id = r.test_id
+                     AND f.attempt = 0
               WHERE r.project_id = $1 AND r.test_id = $2
               ORDER BY r.build_created_at DESC, r.build_id DESC
               LIMIT $3",

@@ -3,7 +3,9 @@
 
 mod builds;
 mod failures;
+mod flaky_tests;
 pub mod openapi;
+mod quarantine;
 mod results;
 
 use actix_web::web;
@@ -22,7 +24,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/builds/{build}/results", web::post().to(results::upload))
             .route("/failures", web::get().to(failures::list))
             .route("/failures/{failure}", web::get().to(failures::show))
-            .route("/tests/{test}/history", web::get().to(failures::history)),
+            .route("/tests/{test}/history", web::get().to(failures::history))
+            .route("/flaky-tests", web::get().to(flaky_tests::list))
+            .route(
+                "/settings/flaky-tests",
+                web::get().to(flaky_tests::show_settings),
+            )
+            .route(
+                "/settings/flaky-tests",
+                web::put().to(flaky_tests::replace_settings),
+            )
+            .route("/quarantine", web::get().to(quarantine::list))
+            .route("/quarantine/{test}", web::put().to(quarantine::quarantine))
+            .route("/quarantine/{test}", web::delete().to(quarantine::release)),
     )
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{builds, failures, results};
+use super::{builds, failures, flaky_tests, quarantine, results};
 use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
@@ -49,7 +49,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, flaky and broken tests, quarantine."),
     paths(
         builds::create,
         builds::list,
@@ -59,13 +59,19 @@ pub struct ZipOfReports(Vec<u8>);
         failures::list,
         failures::show,
         failures::history,
+        flaky_tests::list,
+        flaky_tests::show_settings,
+        flaky_tests::replace_settings,
+        quarantine::list,
+        quarantine::quarantine,
+        quarantine::release,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
     tags((name = "builds", description = "A project's CI builds and their totals"),
          (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
          (name = "failures", description = "What failed, in which build"),
-         (name = "tests", description = "A test's results across builds")),
+         (name = "tests", description = "A test's results across builds, flaky and broken tests, quarantine")),
 )]
 pub struct ApiDoc;
 

@@ -15,6 +15,7 @@
 mod archive;
 mod batcher;
 pub mod body_stream;
+pub(crate) mod health;
 pub mod json_batch;
 mod parse;
 pub mod slots;
@@ -33,7 +34,7 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
-use crate::domain::{ResultRow, UploadSummary};
+use crate::domain::{CaseStatus, ResultRow, UploadSummary};
 use crate::error::FailureError;
 use crate::repository::{builds, results, uploads};
 
@@ -159,11 +160,25 @@ where
         })
     });
     let now = Utc::now();
+    // The tests that failed at least once in this upload, for the health
+    // monitors.
+    let mut failing: Vec<Uuid> = Vec::new();
     // Owns the receiver, so a failed write drops it and the parser stops.
     let write = {
         let tx = &tx;
+        let failing = &mut failing;
         async move {
             while let Some(batch) = batch_receiver.recv().await {
+                failing.extend(
+                    batch
+                        .iter()
+                        .filter(|row| {
+                            row.failure.is_some()
+                                || !row.attempts.is_empty()
+                                || row.status == CaseStatus::Flaky
+                        })
+                        .map(|row| row.test_id),
+                );
                 results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
                     .await?;
             }
@@ -187,6 +202,8 @@ where
         return Err(FailureError::ParserCrashed);
     }
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
+    let health_changes =
+        health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,
@@ -212,6 +229,7 @@ where
         .await?;
     }
     tx.commit().await?;
+    health::announce_health_changes(Some(build.id), &health_changes);
     Ok(UploadOutcome::Ingested(summary))
 }
 

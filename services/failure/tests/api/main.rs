@@ -11,11 +11,13 @@
 mod builds;
 mod corpus;
 mod failures;
+mod flaky;
 mod groups;
 mod helpers;
 mod isolation;
 mod limits;
 mod openapi;
+mod quarantine;
 mod startup_config;
 mod truncation;
 mod uploads;
