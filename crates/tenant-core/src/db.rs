@@ -313,6 +313,7 @@ impl Db {
 pub struct TenantTx {
     conn: Option<Object>,
     project_id: Option<Uuid>,
+    schema: &'static str,
     statements: Counter,
 }
 
@@ -348,6 +349,7 @@ impl TenantTx {
         Ok(Self {
             conn: Some(conn),
             project_id,
+            schema: db.schema,
             statements: db.statements.clone(),
         })
     }
@@ -365,6 +367,13 @@ impl TenantTx {
     /// The project this transaction is confined to, if any.
     pub fn project_id(&self) -> Option<Uuid> {
         self.project_id
+    }
+
+    /// The schema of the service whose pool this transaction came from,
+    /// for shared statements that name the calling service's tables (the
+    /// outbox).
+    pub fn schema(&self) -> &'static str {
+        self.schema
     }
 
     pub async fn query(

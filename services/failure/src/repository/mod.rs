@@ -7,6 +7,7 @@
 pub mod builds;
 pub mod failures;
 pub mod groups;
+pub mod outbox;
 pub mod results;
 pub mod uploads;
 

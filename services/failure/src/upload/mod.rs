@@ -33,9 +33,9 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
-use crate::domain::{ResultRow, UploadSummary};
+use crate::domain::{ResultRow, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, results, uploads};
+use crate::repository::{builds, outbox, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,11 +163,14 @@ where
     let write = {
         let tx = &tx;
         async move {
+            let mut new_groups = Vec::new();
             while let Some(batch) = batch_receiver.recv().await {
-                results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
-                    .await?;
+                new_groups.extend(
+                    results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
+                        .await?,
+                );
             }
-            Ok::<(), DbError>(())
+            Ok::<_, DbError>(new_groups)
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -176,7 +179,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    written?;
+    let new_groups = written?;
     let Ingested {
         files,
         counts,
@@ -187,6 +190,11 @@ where
         return Err(FailureError::ParserCrashed);
     }
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
+    outbox::publish(
+        &tx,
+        &events::groups_created(project_id, build.id, now, &new_groups),
+    )
+    .await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,
