@@ -199,6 +199,17 @@ impl Db {
         &self.statements
     }
 
+    /// The same pool with a statement counter of its own, for background
+    /// work: `<schema>_db_statements` then counts what requests issue,
+    /// undisturbed by a job's rounds.
+    pub fn counting_apart(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            schema: self.schema,
+            statements: Counter::default(),
+        }
+    }
+
     /// The one place connections leave the pool; the pool itself is private.
     async fn connection(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)

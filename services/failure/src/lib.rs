@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use actix_web::web;
 use prometheus_client::metrics::gauge::Gauge;
-use tenant_core::server::{self, HostError};
 use tenant_core::context::InternalTokenIssuer;
 use tenant_core::outbox::OutboxMetrics;
+use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
 use crate::settings::FailureSettings;

@@ -211,7 +211,8 @@ impl FailureSettings {
             problems.push("service.outbox_batch_size must be between 1 and 1000".into());
         }
         if !(100..=60_000).contains(&self.outbox_delivery_timeout_ms) {
-            problems.push("service.outbox_delivery_timeout_ms must be between 100 and 60000".into());
+            problems
+                .push("service.outbox_delivery_timeout_ms must be between 100 and 60000".into());
         }
         if self.outbox_backoff_base_ms == 0
             || u128::from(self.outbox_backoff_base_ms)

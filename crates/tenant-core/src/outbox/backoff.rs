@@ -18,10 +18,7 @@ impl Backoff {
     /// (at least 1), honouring a receiver's `Retry-After` up to `max`.
     pub fn delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
         let exponent = attempts.saturating_sub(1).min(30);
-        let full = self
-            .base
-            .saturating_mul(1_u32 << exponent)
-            .min(self.max);
+        let full = self.base.saturating_mul(1_u32 << exponent).min(self.max);
         let jitter = rand::rng().random_range(0.0..=0.5);
         let jittered = full.mul_f64(1.0 - jitter);
         match retry_after {
@@ -46,7 +43,10 @@ mod tests {
             let delay = BACKOFF.delay(attempts, None);
             let full = Duration::from_secs(full);
             assert!(delay <= full, "{attempts}: {delay:?} > {full:?}");
-            assert!(delay >= full / 2, "{attempts}: {delay:?} < half of {full:?}");
+            assert!(
+                delay >= full / 2,
+                "{attempts}: {delay:?} < half of {full:?}"
+            );
         }
     }
 

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{BatchReceipt, Backoff, EVENTS_PATH, EventBatch, OutboxEvent};
+use super::{Backoff, BatchReceipt, EVENTS_PATH, EventBatch, OutboxEvent};
 use crate::client::{ServiceCallError, ServiceClient};
 use crate::context::{InternalTokenIssuer, TenantContext};
 use crate::db::{Db, DbError, TenantTx};
@@ -117,7 +117,7 @@ impl OutboxRelay {
             settings.timeout,
         )?;
         Ok(Self {
-            db,
+            db: db.counting_apart(),
             receiver,
             source,
             principal,
@@ -185,8 +185,7 @@ impl OutboxRelay {
             source: self.source.to_owned(),
             events: claimed.iter().map(|c| c.event.clone()).collect(),
         };
-        let context =
-            TenantContext::service_in_project(self.principal, project_id, "outbox-relay");
+        let context = TenantContext::service_in_project(self.principal, project_id, "outbox-relay");
         let sent = self
             .receiver
             .post_json::<_, BatchReceipt>(EVENTS_PATH, &batch, &context)

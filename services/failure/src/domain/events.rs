@@ -122,7 +122,8 @@ mod tests {
             let (entity, verb) = kind.split_once('.').unwrap();
             assert!(!entity.is_empty() && !verb.is_empty(), "{kind}");
             assert!(
-                kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+                kind.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
                 "{kind}"
             );
         }

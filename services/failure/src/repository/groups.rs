@@ -54,7 +54,7 @@ pub async fn insert_groups(
     let traces: Vec<Option<&str>> = groups.iter().map(|g| g.stack_trace).collect();
     let inserted = tx
         .query(
-        "INSERT INTO failure.failure_groups
+            "INSERT INTO failure.failure_groups
                 (project_id, id, grouping_version, signature_hash, exception_type, frames,
                  template, message, stack_trace, first_seen_at)
          SELECT $1, g.id, g.version, g.hash, g.exception_type,
@@ -66,20 +66,20 @@ pub async fn insert_groups(
           ORDER BY g.hash
          ON CONFLICT ON CONSTRAINT failure_groups_signature_key DO NOTHING
          RETURNING id",
-        &[
-            &project_id,
-            &now,
-            &ids,
-            &versions,
-            &hashes,
-            &types,
-            &frames,
-            &templates,
-            &messages,
-            &traces,
-        ],
-    )
-    .await?;
+            &[
+                &project_id,
+                &now,
+                &ids,
+                &versions,
+                &hashes,
+                &types,
+                &frames,
+                &templates,
+                &messages,
+                &traces,
+            ],
+        )
+        .await?;
     inserted
         .iter()
         .map(|row| row.try_get("id"))

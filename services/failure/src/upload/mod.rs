@@ -166,8 +166,15 @@ where
             let mut new_groups = Vec::new();
             while let Some(batch) = batch_receiver.recv().await {
                 new_groups.extend(
-                    results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
-                        .await?,
+                    results::insert_results(
+                        tx,
+                        project_id,
+                        build.id,
+                        build.created_at,
+                        now,
+                        &batch,
+                    )
+                    .await?,
                 );
             }
             Ok::<_, DbError>(new_groups)

@@ -16,6 +16,7 @@ mod helpers;
 mod isolation;
 mod limits;
 mod openapi;
+mod outbox;
 mod startup_config;
 mod truncation;
 mod uploads;
