@@ -207,8 +207,10 @@ impl FailureSettings {
                 "service.outbox_relay_interval_ms must be between 10 and 3600000 (an hour)".into(),
             );
         }
-        if !(1..=1000).contains(&self.outbox_batch_size) {
-            problems.push("service.outbox_batch_size must be between 1 and 1000".into());
+        // A full batch must fit in the gateway's JSON body limit (1 MiB by
+        // default): a build.completed event is under 5 KiB.
+        if !(1..=200).contains(&self.outbox_batch_size) {
+            problems.push("service.outbox_batch_size must be between 1 and 200".into());
         }
         if !(100..=60_000).contains(&self.outbox_delivery_timeout_ms) {
             problems

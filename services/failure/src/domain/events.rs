@@ -34,13 +34,19 @@ pub const EVENT_KINDS: [&str; 5] = [
 /// event (`new_groups` always counts them all).
 pub const NEW_GROUP_IDS_LISTED: usize = 100;
 
+/// At most this many characters of a new group's first message travel
+/// in `group.created`, so a full batch stays well within the receiver's
+/// JSON body limit.
+pub const EVENT_MESSAGE_CHARS: usize = 1000;
+
 /// A group an upload inserted, as `group.created` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewGroup {
     pub id: Uuid,
     pub grouping_version: u32,
     pub exception_type: Option<String>,
-    /// The first failure's message, as kept at ingestion.
+    /// The first failure's message, as kept at ingestion (the event
+    /// carries its first [`EVENT_MESSAGE_CHARS`] characters).
     pub message: Option<String>,
 }
 
@@ -62,7 +68,10 @@ pub fn groups_created(
                     "build_id": build_id,
                     "grouping_version": group.grouping_version,
                     "exception_type": group.exception_type,
-                    "message": group.message,
+                    "message": group
+                        .message
+                        .as_deref()
+                        .map(|message| message.chars().take(EVENT_MESSAGE_CHARS).collect::<String>()),
                     "first_seen_at": at,
                 }),
             )
@@ -111,6 +120,20 @@ pub fn build_completed(project_id: Uuid, build: &Build, new_groups: &[Uuid]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_first_message_is_cut_in_group_created() {
+        let group = NewGroup {
+            id: Uuid::now_v7(),
+            grouping_version: 1,
+            exception_type: None,
+            message: Some("é".repeat(EVENT_MESSAGE_CHARS + 5)),
+        };
+        let events = groups_created(Uuid::now_v7(), Uuid::now_v7(), Utc::now(), &[group]);
+        let message = events[0].payload["message"].as_str().unwrap();
+        assert_eq!(message.chars().count(), EVENT_MESSAGE_CHARS);
+        assert_eq!(events[0].kind, GROUP_CREATED);
+    }
 
     #[test]
     fn event_kinds_are_distinct_dotted_lowercase_names() {

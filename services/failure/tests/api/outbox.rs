@@ -101,7 +101,13 @@ async fn outbox(app: &TestApp) -> Vec<(Uuid, String, Value)> {
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .map(|row| {
+            (
+                row.try_get(0).unwrap(),
+                row.try_get(1).unwrap(),
+                row.try_get(2).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -115,7 +121,7 @@ async fn inbox_ids(admin: &Client) -> Vec<Uuid> {
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.try_get(0).unwrap())
         .collect()
 }
 
@@ -127,7 +133,8 @@ async fn undelivered(admin: &Client) -> i64 {
         )
         .await
         .unwrap()
-        .get(0)
+        .try_get(0)
+        .unwrap()
 }
 
 /// Waits until the inbox holds exactly `expected` (sorted) ids and the
@@ -178,7 +185,8 @@ async fn every_event_reaches_the_gateway_once_although_it_is_not_listening_at_fi
         .query_one("SELECT min(attempts) FROM failure.outbox", &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert!(attempts >= 2, "each event failed before it was delivered");
 }
 
@@ -265,7 +273,7 @@ async fn group_created_is_published_only_for_groups_an_upload_inserted() {
         .await
         .unwrap()
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.try_get(0).unwrap())
         .collect();
     for payload in &created {
         assert!(groups.contains(&payload["group_id"].as_str().unwrap().to_owned()));
@@ -323,7 +331,8 @@ async fn a_finished_build_publishes_build_completed_once_with_its_counts_and_new
         )
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(event["new_groups"], 1, "alpha was first seen in build 1");
     assert_eq!(event["new_group_ids"], json!([beta]));
 
