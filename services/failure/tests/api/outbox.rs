@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tenant_core::TenantContext;
+use tenant_core::context::InternalTokenIssuer;
+use tenant_core::outbox::{OutboxMetrics, OutboxRelay, RelaySettings};
+use tenant_core::{Db, TenantContext};
 use test_support::{TestApp, TestDatabase, eventually};
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -173,6 +175,9 @@ async fn every_event_reaches_the_gateway_once_although_it_is_not_listening_at_fi
         .await;
     assert!(failed >= 3.0);
     assert_eq!(failure.metric("outbox_delivered_total").await, 0.0);
+    failure
+        .wait_for_metric("outbox_pending", DEADLINE, |n| n == 3.0)
+        .await;
     let admin = failure.database().admin_client().await;
     assert_eq!(undelivered(&admin).await, 3);
     assert!(inbox_ids(&admin).await.is_empty());
@@ -181,6 +186,9 @@ async fn every_event_reaches_the_gateway_once_although_it_is_not_listening_at_fi
     wait_for_delivery(&gateway, &sorted_ids(&events)).await;
     assert_eq!(failure.metric("outbox_delivered_total").await, 3.0);
     assert!(failure.metric("outbox_failed_attempts_total").await >= failed);
+    failure
+        .wait_for_metric("outbox_pending", DEADLINE, |n| n == 0.0)
+        .await;
     let attempts: i32 = admin
         .query_one("SELECT min(attempts) FROM failure.outbox", &[])
         .await
@@ -356,4 +364,104 @@ async fn an_upload_that_fails_publishes_nothing() {
     assert!(reply.status.is_client_error(), "{}", reply.text);
     assert_eq!(app.count_rows("failure.failure_groups").await, 0);
     assert_eq!(app.count_rows("failure.outbox").await, 0);
+}
+
+#[tokio::test]
+async fn the_runtime_role_sees_which_projects_wait_but_no_event_outside_its_project() {
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let build = app.create_build(&ctx, "1").await;
+    upload_failing(&app, &ctx, build, &["alpha", "beta"]).await;
+    let runtime = app.database().connect_as("failure_app").await.unwrap();
+    let count = |sql: &'static str| {
+        let runtime = &runtime;
+        async move {
+            runtime
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .try_get::<_, i64>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM failure.outbox").await, 0);
+    let waiting = runtime
+        .query_one(
+            "SELECT project_id, pending FROM failure.outbox_projects",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(waiting.try_get::<_, Uuid>(0).unwrap(), project_of(&ctx));
+    assert_eq!(waiting.try_get::<_, i64>(1).unwrap(), 2);
+    let refused = runtime
+        .execute("DELETE FROM failure.outbox_projects", &[])
+        .await;
+    assert!(refused.is_err(), "the view is read only");
+    runtime
+        .batch_execute(&format!("SET app.project_id = '{}'", Uuid::now_v7()))
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT count(*) FROM failure.outbox").await, 0);
+    assert_eq!(
+        runtime
+            .execute("UPDATE failure.outbox SET delivered_at = now()", &[])
+            .await
+            .unwrap(),
+        0,
+        "another project's events cannot be changed"
+    );
+    runtime
+        .batch_execute(&format!("SET app.project_id = '{}'", project_of(&ctx)))
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT count(*) FROM failure.outbox").await, 2);
+}
+
+#[tokio::test]
+async fn delivered_events_past_the_retention_are_pruned_and_waiting_ones_kept() {
+    let port = free_port();
+    let failure = failure_on(Some(Arc::new(TestDatabase::create().await)), port).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let build = failure.create_build(&ctx, "1").await;
+    upload_failing(&failure, &ctx, build, &["alpha", "beta"]).await;
+
+    let settings: failure_service::Settings = test_support::settings(
+        &failure_service::SPEC,
+        Some(failure.database()),
+        &relay_to(port),
+    );
+    let db = Db::connect(
+        settings.database.as_ref().unwrap(),
+        "failure",
+        "failure-tests",
+    )
+    .await
+    .unwrap();
+    let relay_settings = RelaySettings {
+        retention: Duration::ZERO,
+        ..settings.service.outbox_relay()
+    };
+    let relay = OutboxRelay::new(
+        db,
+        InternalTokenIssuer::new(&settings.internal_token).unwrap(),
+        "failure-service",
+        Uuid::now_v7(),
+        relay_settings,
+        OutboxMetrics::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        relay.prune_once().await.unwrap(),
+        0,
+        "nothing delivered yet"
+    );
+    assert_eq!(failure.count_rows("failure.outbox").await, 2);
+
+    let gateway = gateway_on(failure.shared_database(), port).await;
+    let events = outbox(&failure).await;
+    wait_for_delivery(&gateway, &sorted_ids(&events)).await;
+    assert_eq!(relay.prune_once().await.unwrap(), 2);
+    assert_eq!(failure.count_rows("failure.outbox").await, 0);
+    assert_eq!(gateway.count_rows("integration.event_inbox").await, 2);
 }
