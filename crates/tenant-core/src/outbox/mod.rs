@@ -19,6 +19,11 @@
 //! `Retry-After`. An event is marked delivered only after the receiver
 //! committed it, so a crash between the two delivers it again: delivery is
 //! at least once, and the receiver keeps each event id once (its inbox).
+//! The claiming transaction stays open while its batch is posted (at most
+//! the delivery timeout), so the claim holds until the outcome is
+//! recorded, and a relay holds one connection at a time. A batch the
+//! receiver keeps refusing is retried at the backoff cap, with the reason
+//! in `last_error`.
 //!
 //! # Reading across projects under row level security
 //!

@@ -164,7 +164,8 @@ pub struct FinishBuild {
 }
 
 /// `PATCH /v1/projects/{project}/builds/{build}`: records how the build ended.
-/// Sets a build's status.
+/// Sets a build's status. A build leaving `running` publishes a
+/// `build.completed` event with its counts and new groups.
 #[utoipa::path(
     patch,
     path = "/v1/projects/{project}/builds/{build}",
