@@ -215,6 +215,22 @@ async fn events_published_while_the_gateway_is_down_are_delivered_by_a_restarted
     let second = failure_on(database, port).await;
     wait_for_delivery(&gateway, &sorted_ids(&events)).await;
     assert_eq!(second.metric("outbox_delivered_total").await, 4.0);
+
+    // A relay that stopped after the gateway committed but before it
+    // marked the events delivered sends them again: the inbox keeps one
+    // row per event.
+    second
+        .database()
+        .admin_client()
+        .await
+        .execute("UPDATE failure.outbox SET delivered_at = NULL", &[])
+        .await
+        .unwrap();
+    second
+        .wait_for_metric("outbox_delivered_total", DEADLINE, |n| n == 8.0)
+        .await;
+    wait_for_delivery(&gateway, &sorted_ids(&events)).await;
+    assert_eq!(gateway.count_rows("integration.event_inbox").await, 4);
 }
 
 #[tokio::test]
