@@ -3,6 +3,7 @@
 //! combine them. No SQL and no HTTP here.
 
 mod builds;
+pub mod events;
 mod failures;
 pub mod flakiness;
 mod groups;

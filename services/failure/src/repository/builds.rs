@@ -147,6 +147,9 @@ pub async fn lock_build(
     optional_build(row)
 }
 
+/// Sets the build's status (and when it finished), returning it with the
+/// status it had before: a build that goes from `running` to a finished
+/// status has completed (`build.completed`).
 #[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn finish_build(
     tx: &TenantTx,
@@ -154,22 +157,67 @@ pub async fn finish_build(
     build_id: Uuid,
     status: BuildStatus,
     finished_at: Option<DateTime<Utc>>,
-) -> Result<Option<Build>, DbError> {
+) -> Result<Option<(Build, BuildStatus)>, DbError> {
     let row = tx
         .query_opt(
             &format!(
-                "UPDATE failure.builds
+                "WITH before AS (
+                     SELECT status FROM failure.builds
+                      WHERE project_id = $1 AND id = $2
+                        FOR UPDATE
+                 )
+                 UPDATE failure.builds b
                     SET status = $3,
                         finished_at = CASE WHEN $3 = 'running' THEN NULL
-                                           ELSE coalesce($4, finished_at, now()) END,
+                                           ELSE coalesce($4, b.finished_at, now()) END,
                         updated_at = now()
-                  WHERE project_id = $1 AND id = $2
-                  RETURNING {BUILD_COLUMNS}"
+                   FROM before
+                  WHERE b.project_id = $1 AND b.id = $2
+                  RETURNING {}, before.status AS previous_status",
+                *BUILD_COLUMNS_OF_B
             ),
             &[&project_id, &build_id, &status.as_str(), &finished_at],
         )
         .await?;
-    optional_build(row)
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let build = build_from_row(&row)?;
+    let previous: BuildStatus = row.try_get("previous_status")?;
+    Ok(Some((build, previous)))
+}
+
+/// The groups first seen in this build: of the groups of its failures,
+/// those whose earliest failure belongs to it. One statement, through
+/// `failures_build_test_key` and `failures_group_recent_idx`.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
+pub async fn groups_first_seen_in(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Uuid,
+) -> Result<Vec<Uuid>, DbError> {
+    let rows = tx
+        .query(
+            "SELECT g.group_id
+               FROM (SELECT DISTINCT f.group_id
+                       FROM failure.failures f
+                      WHERE f.project_id = $1 AND f.build_id = $2 AND f.group_id IS NOT NULL) g
+              CROSS JOIN LATERAL (
+                    SELECT first.build_id
+                      FROM failure.failures first
+                     WHERE first.project_id = $1 AND first.group_id = g.group_id
+                     ORDER BY first.created_at, first.id
+                     LIMIT 1
+                   ) earliest
+              WHERE earliest.build_id = $2
+              ORDER BY g.group_id",
+            &[&project_id, &build_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get("group_id"))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
 }
 
 /// Builds newest first, after the cursor `(created_at, id)`.

@@ -8,6 +8,7 @@ pub mod builds;
 pub mod failures;
 pub mod flaky_settings;
 pub mod groups;
+pub mod outbox;
 pub mod quarantine;
 pub mod results;
 pub mod test_health;

@@ -1,12 +1,15 @@
 //! `failure.tests`, `failure.test_results` and `failure.failures` as an
 //! upload writes them, and a test's history across builds.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
 use super::groups::insert_groups;
+use crate::domain::events::NewGroup;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
 
 /// Makes sure the month partition for `at` exists.
@@ -27,7 +30,7 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// inserting their new groups ([`insert_groups`]). A test seen again in a
 /// later upload of the same build is merged: retries add up, a pass
 /// meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group.
+/// signature's group. Returns the groups the batch created.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -40,9 +43,9 @@ pub async fn insert_results(
     build_created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     rows: &[ResultRow],
-) -> Result<(), DbError> {
+) -> Result<Vec<NewGroup>, DbError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
     let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
@@ -102,10 +105,23 @@ pub async fn insert_results(
         .flat_map(|r| r.failures().map(move |(attempt, f)| (r, attempt, f)))
         .collect();
     if failing.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
-    insert_groups(tx, project_id, now, &groups).await?;
+    let inserted: HashSet<Uuid> = insert_groups(tx, project_id, now, &groups)
+        .await?
+        .into_iter()
+        .collect();
+    let new_groups = groups
+        .iter()
+        .filter(|group| inserted.contains(&group.id))
+        .map(|group| NewGroup {
+            id: group.id,
+            grouping_version: group.signature.version,
+            exception_type: group.signature.exception_type.clone(),
+            message: group.message.map(str::to_owned),
+        })
+        .collect();
     let group_ids: Vec<Uuid> = failing.iter().map(|(_, _, f)| f.group_id).collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
     let test_ids: Vec<Uuid> = failing.iter().map(|(r, _, _)| r.test_id).collect();
@@ -163,7 +179,7 @@ pub async fn insert_results(
         ],
     )
     .await?;
-    Ok(())
+    Ok(new_groups)
 }
 
 #[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]

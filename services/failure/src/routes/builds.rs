@@ -12,9 +12,12 @@ use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::domain::{Build, BuildFilter, BuildStatus, CommitSha, ExternalId, JobName, NewBuild};
+use crate::domain::{
+    Build, BuildFilter, BuildStatus, CommitSha, ExternalId, JobName, NewBuild, events,
+};
 use crate::error::FailureError;
 use crate::repository::builds as repository;
+use crate::repository::outbox;
 
 /// A build as CI registers it. The same (`job_name`, `external_id`) again
 /// answers with the build already registered.
@@ -162,7 +165,8 @@ pub struct FinishBuild {
 }
 
 /// `PATCH /v1/projects/{project}/builds/{build}`: records how the build ended.
-/// Sets a build's status.
+/// Sets a build's status. A build leaving `running` publishes a
+/// `build.completed` event with its counts and new groups.
 #[utoipa::path(
     patch,
     path = "/v1/projects/{project}/builds/{build}",
@@ -198,11 +202,19 @@ pub async fn finish(
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let mut build =
+    let (mut build, previous) =
         repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
             .await?
             .ok_or(FailureError::BuildNotFound)?;
     repository::apply_verdicts(&tx, project_id, std::slice::from_mut(&mut build)).await?;
+    if previous == BuildStatus::Running && build.status != BuildStatus::Running {
+        let new_groups = repository::groups_first_seen_in(&tx, project_id, build.id).await?;
+        outbox::publish(
+            &tx,
+            &[events::build_completed(project_id, &build, &new_groups)],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))
 }

@@ -17,7 +17,7 @@ use crate::domain::flakiness::{HealthChanges, QuarantineEntry};
 use crate::error::FailureError;
 use crate::repository::quarantine::{self as repository, Actor};
 use crate::repository::results as test_results;
-use crate::upload::health::announce_health_changes;
+use crate::upload::health::publish_health_changes;
 
 /// Why a test is quarantined. The body is optional.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -119,15 +119,16 @@ pub async fn quarantine(
     let entry = repository::get_quarantine(&tx, project_id, test_id)
         .await?
         .ok_or(FailureError::TestNotFound)?;
-    tx.commit().await?;
-    if added.is_empty() {
-        return Ok(HttpResponse::Ok().json(entry));
-    }
+    let newly = !added.is_empty();
     let changes = HealthChanges {
         newly_quarantined: added,
         ..HealthChanges::default()
     };
-    announce_health_changes(None, &changes);
+    publish_health_changes(&tx, project_id, None, &changes).await?;
+    tx.commit().await?;
+    if !newly {
+        return Ok(HttpResponse::Ok().json(entry));
+    }
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("quarantine/{test_id}")))
         .json(entry))

@@ -16,13 +16,13 @@ use chrono::{DateTime, Duration, Utc};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
-use crate::domain::Build;
 use crate::domain::flakiness::{
     self, HealthChanges, HealthState, Observation, TestHealth, is_infrastructure_outage,
 };
+use crate::domain::{Build, events};
 use crate::junit::Counts;
 use crate::repository::quarantine::{self, Actor};
-use crate::repository::{builds, flaky_settings, test_health};
+use crate::repository::{builds, flaky_settings, outbox, test_health};
 
 /// Judges the health of the upload's tests whose state could change
 /// (`failing`: the tests that failed or passed on retry in it), marks the
@@ -123,21 +123,20 @@ pub(super) async fn update_test_health(
     Ok(changes)
 }
 
-/// Where changes to tests' health and quarantine are announced: the
-/// `test.flaky_detected` event for each test newly flagged (with its
-/// state) and `test.quarantined` for each test quarantined, by an upload
-/// (`build_id`) or by a person. They are logged, after the commit, until
-/// the transactional outbox publishes them from here, in the transaction
-/// that made the change.
-pub(crate) fn announce_health_changes(build_id: Option<Uuid>, changes: &HealthChanges) {
-    let build_id = build_id.map(tracing::field::display);
-    for (test_id, state) in &changes.newly_flagged {
-        tracing::info!(build_id, %test_id, %state, event = "test.flaky_detected", "test flagged");
-    }
-    for test_id in &changes.newly_quarantined {
-        tracing::info!(build_id, %test_id, event = "test.quarantined", "test quarantined");
-    }
+/// Publishes changes to tests' health and quarantine in `tx`, the
+/// transaction that made them: `test.flaky_detected` for each test newly
+/// flagged (with its state) and `test.quarantined` for each test newly
+/// quarantined, automatically by the upload of `build_id` or by a member
+/// (no build). Recoveries are logged only.
+pub(crate) async fn publish_health_changes(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Option<Uuid>,
+    changes: &HealthChanges,
+) -> Result<(), DbError> {
     for test_id in &changes.recovered {
-        tracing::info!(build_id, %test_id, "test recovered to healthy");
+        tracing::info!(build_id = build_id.map(tracing::field::display), %test_id, "test recovered to healthy");
     }
+    let events = events::health_changed(project_id, build_id, changes, build_id.is_some());
+    outbox::publish(tx, &events).await
 }

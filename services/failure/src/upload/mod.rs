@@ -34,9 +34,9 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
-use crate::domain::{CaseStatus, ResultRow, UploadSummary};
+use crate::domain::{CaseStatus, ResultRow, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, results, uploads};
+use crate::repository::{builds, outbox, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +168,7 @@ where
         let tx = &tx;
         let failing = &mut failing;
         async move {
+            let mut new_groups = Vec::new();
             while let Some(batch) = batch_receiver.recv().await {
                 failing.extend(
                     batch
@@ -179,10 +180,19 @@ where
                         })
                         .map(|row| row.test_id),
                 );
-                results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
-                    .await?;
+                new_groups.extend(
+                    results::insert_results(
+                        tx,
+                        project_id,
+                        build.id,
+                        build.created_at,
+                        now,
+                        &batch,
+                    )
+                    .await?,
+                );
             }
-            Ok::<(), DbError>(())
+            Ok::<_, DbError>(new_groups)
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -191,7 +201,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    written?;
+    let new_groups = written?;
     let Ingested {
         files,
         counts,
@@ -204,6 +214,12 @@ where
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
     let health_changes =
         health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;
+    health::publish_health_changes(&tx, project_id, Some(build.id), &health_changes).await?;
+    outbox::publish(
+        &tx,
+        &events::groups_created(project_id, build.id, now, &new_groups),
+    )
+    .await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,
@@ -229,7 +245,6 @@ where
         .await?;
     }
     tx.commit().await?;
-    health::announce_health_changes(Some(build.id), &health_changes);
     Ok(UploadOutcome::Ingested(summary))
 }
 

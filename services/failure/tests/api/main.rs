@@ -17,6 +17,7 @@ mod helpers;
 mod isolation;
 mod limits;
 mod openapi;
+mod outbox;
 mod quarantine;
 mod startup_config;
 mod truncation;

@@ -56,6 +56,21 @@ async fn a_quarantined_test_fails_no_build_verdict_and_ci_reads_the_list_as_json
     assert_eq!(entry["automatic"], false);
     assert_eq!(entry["reason"], "times out on the shared runner");
     put(&ctx, None).await.expect(200);
+    // The member's quarantine is published once, not again by the repeat.
+    let published = app
+        .database()
+        .admin_client()
+        .await
+        .query(
+            "SELECT payload FROM failure.outbox WHERE kind = 'test.quarantined'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(published.len(), 1);
+    let payload: Value = published[0].try_get(0).unwrap();
+    assert_eq!(payload["automatic"], false);
+    assert_eq!(payload["test_id"], test.to_string().as_str());
     put(&ctx, Some(json!({"why": "unknown field"})))
         .await
         .expect_problem(422, "request.invalid_body");
@@ -211,4 +226,27 @@ async fn a_project_that_enables_auto_quarantine_has_tests_quarantined_when_flagg
         (action.as_str(), automatic, actor),
         ("quarantined", true, None)
     );
+
+    // Both changes are published in the upload's transaction.
+    let events = admin_db
+        .query(
+            "SELECT kind, payload FROM failure.outbox
+              WHERE kind IN ('test.flaky_detected', 'test.quarantined')
+              ORDER BY kind",
+            &[],
+        )
+        .await
+        .unwrap();
+    let events: Vec<(String, serde_json::Value)> = events
+        .iter()
+        .map(|row| (row.try_get(0).unwrap(), row.try_get(1).unwrap()))
+        .collect();
+    let test = test_id_of(&ctx, "sync").to_string();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, "test.flaky_detected");
+    assert_eq!(events[0].1["test_id"], test.as_str());
+    assert_eq!(events[0].1["state"], "flaky");
+    assert_eq!(events[1].0, "test.quarantined");
+    assert_eq!(events[1].1["test_id"], test.as_str());
+    assert_eq!(events[1].1["automatic"], true);
 }
