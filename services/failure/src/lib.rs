@@ -2,7 +2,9 @@
 
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod junit;
+pub mod project_client;
 pub mod repository;
 mod routes;
 pub mod settings;
@@ -10,12 +12,15 @@ pub mod size_limit;
 pub mod upload;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use prometheus_client::metrics::gauge::Gauge;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
+use crate::jobs::RegroupWorker;
+use crate::project_client::{ProjectClient, ProjectClientError};
 use crate::settings::FailureSettings;
 use crate::upload::slots::UploadSlots;
 
@@ -48,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "failure_groups",
         include_str!("../../../migrations/failure/0005_failure_groups.sql"),
     ),
+    Migration::embedded(
+        9,
+        "triage",
+        include_str!("../../../migrations/failure/0009_triage.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -65,14 +75,35 @@ pub struct FailureState {
     pub uploads: Arc<UploadSlots>,
     /// Uploads being read now, exported as `failure_uploads_in_progress`.
     pub uploads_in_progress: Gauge,
+    /// Whether a user is a member of a project (assignees must be).
+    pub project: ProjectClient,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the service host failed")]
+    Host(#[from] HostError),
+    #[error("cannot set up calls to the project service")]
+    ProjectClient(#[from] ProjectClientError),
 }
 
 /// Starts the failure-service process: its routes on the shared host, ready to run.
-pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
+pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+    let project = ProjectClient::new(&settings)?;
     let db = server::connect_database(&SPEC, &settings)
         .await?
         .ok_or(HostError::NoDatabase)?;
     let service = std::mem::take(&mut settings.service);
+    // The routes hold the worker; it stops when the service does.
+    let regroup = web::Data::from(Arc::new(RegroupWorker::new(
+        db.clone(),
+        service.regroup_batch_size,
+        service.regroup_lease_secs,
+    )));
+    jobs::spawn_regroup_worker(
+        Arc::downgrade(&regroup.clone().into_inner()),
+        Duration::from_millis(service.regroup_poll_interval_ms),
+    );
     let uploads_in_progress = Gauge::default();
     let state = web::Data::new(FailureState {
         uploads: Arc::new(UploadSlots::new(
@@ -82,10 +113,11 @@ pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
         )),
         settings: Arc::new(service),
         uploads_in_progress,
+        project,
     });
     let uploads_in_progress = state.uploads_in_progress.clone();
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
-        cfg.app_data(state.clone());
+        cfg.app_data(state.clone()).app_data(regroup.clone());
         routes::configure(cfg);
     })?;
     host.metrics().register(

@@ -40,6 +40,20 @@ pub struct FailureSettings {
     /// Once `upload_idle_timeout_secs` has passed, a body must keep
     /// arriving at this average rate or be refused (408); 0 turns it off.
     pub upload_min_bytes_per_sec: u64,
+    /// Base URL of the project service, which says whether a user is a
+    /// member of a project (a group's assignee must be).
+    pub project_url: String,
+    /// How long a call to the project service may take.
+    pub project_timeout_ms: u64,
+    /// How often an idle regroup worker looks for a queued job.
+    pub regroup_poll_interval_ms: u64,
+    /// Failures a regroup job moves per transaction (and per progress
+    /// step).
+    pub regroup_batch_size: i64,
+    /// How long a regroup worker's claim on a job lasts without being
+    /// renewed (each batch renews it); a worker that died loses its job to
+    /// another this long after its last batch.
+    pub regroup_lease_secs: u64,
 }
 
 /// The same values as [`FailureSettings::DEFAULTS`].
@@ -61,6 +75,11 @@ impl Default for FailureSettings {
             max_concurrent_uploads: 8,
             upload_idle_timeout_secs: 30,
             upload_min_bytes_per_sec: 1024,
+            project_url: "http://127.0.0.1:7402".to_owned(),
+            project_timeout_ms: 2000,
+            regroup_poll_interval_ms: 1000,
+            regroup_batch_size: 500,
+            regroup_lease_secs: 60,
         }
     }
 }
@@ -83,6 +102,10 @@ impl FailureSettings {
     pub fn max_uploads_per_project(&self) -> usize {
         (self.max_concurrent_uploads / 2).max(1)
     }
+
+    pub fn project_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.project_timeout_ms)
+    }
 }
 
 impl ServiceSettings for FailureSettings {
@@ -102,6 +125,11 @@ insert_batch_size = 5000
 max_concurrent_uploads = 8
 upload_idle_timeout_secs = 30
 upload_min_bytes_per_sec = 1024
+project_url = "http://127.0.0.1:7402"
+project_timeout_ms = 2000
+regroup_poll_interval_ms = 1000
+regroup_batch_size = 500
+regroup_lease_secs = 60
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -130,6 +158,23 @@ upload_min_bytes_per_sec = 1024
                 "service.max_xml_event_bytes must be between 4096 and 67108864 (64 MiB)".into(),
             );
         }
+        if !(self.project_url.starts_with("http://") || self.project_url.starts_with("https://")) {
+            problems.push(format!(
+                "service.project_url must be an http:// or https:// URL, not `{}`",
+                self.project_url
+            ));
+        }
+        if self.project_timeout_ms == 0 || self.regroup_poll_interval_ms == 0 {
+            problems.push(
+                "service.project_timeout_ms and regroup_poll_interval_ms must be positive".into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.regroup_batch_size) {
+            problems.push("service.regroup_batch_size must be between 1 and 10000".into());
+        }
+        if !(1..=3600).contains(&self.regroup_lease_secs) {
+            problems.push("service.regroup_lease_secs must be between 1 and 3600".into());
+        }
         if self.max_zip_entries == 0 || self.max_zip_entry_bytes == 0 {
             problems
                 .push("service.max_zip_entries and max_zip_entry_bytes must be positive".into());
@@ -151,11 +196,6 @@ mod tests {
     }
 
     fn toml_defaults() -> FailureSettings {
-        let table: std::collections::BTreeMap<String, u64> = FailureSettings::DEFAULTS
-            .lines()
-            .filter_map(|line| line.split_once(" = "))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().unwrap()))
-            .collect();
-        serde_json::from_value(serde_json::to_value(table).unwrap()).unwrap()
+        toml::from_str(FailureSettings::DEFAULTS).unwrap()
     }
 }

@@ -6,7 +6,11 @@
 
 pub mod builds;
 pub mod failures;
+pub mod group_comments;
+pub mod group_triage;
+pub mod grouping_settings;
 pub mod groups;
+pub mod regroup_jobs;
 pub mod results;
 pub mod uploads;
 
@@ -15,7 +19,7 @@ use std::error::Error;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
-use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind};
+use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind, GroupStatus, JobState};
 
 /// Reads a text column into a domain enum through its `FromStr`; a value
 /// the enum does not know is a decoding error of that column.
@@ -33,7 +37,7 @@ macro_rules! text_enum_from_sql {
     )+};
 }
 
-text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind);
+text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind, GroupStatus, JobState);
 
 /// The build columns a failure or a result is listed with, as the joins
 /// name them (`build_id`, `job_name`, ...).

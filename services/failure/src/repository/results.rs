@@ -6,6 +6,7 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
+use super::group_triage::reopen_regressions;
 use super::groups::insert_groups;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
 
@@ -27,7 +28,9 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// inserting their new groups ([`insert_groups`]). A test seen again in a
 /// later upload of the same build is merged: retries add up, a pass
 /// meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group.
+/// signature's group. A `resolved` group that gets a failure reopens as a
+/// regression ([`reopen_regressions`], one more statement); the ids of
+/// the groups reopened are returned.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -40,9 +43,9 @@ pub async fn insert_results(
     build_created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     rows: &[ResultRow],
-) -> Result<(), DbError> {
+) -> Result<Vec<Uuid>, DbError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
     let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
@@ -100,7 +103,7 @@ pub async fn insert_results(
         .filter_map(|r| r.failure.as_ref().map(|f| (r, f)))
         .collect();
     if failing.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let groups = batch_groups(failing.iter().map(|(_, f)| *f));
     insert_groups(tx, project_id, now, &groups).await?;
@@ -156,7 +159,10 @@ pub async fn insert_results(
         ],
     )
     .await?;
-    Ok(())
+    let mut touched = group_ids;
+    touched.sort_unstable();
+    touched.dedup();
+    reopen_regressions(tx, project_id, &touched, now).await
 }
 
 #[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]

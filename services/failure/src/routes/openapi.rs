@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{builds, failures, results};
+use super::{builds, failures, grouping_settings, regroup, results, triage};
 use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
@@ -49,7 +49,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history, failure groups' triage and regrouping."),
     paths(
         builds::create,
         builds::list,
@@ -59,13 +59,25 @@ pub struct ZipOfReports(Vec<u8>);
         failures::list,
         failures::show,
         failures::history,
+        grouping_settings::show,
+        grouping_settings::replace,
+        triage::update,
+        triage::list_comments,
+        triage::create_comment,
+        triage::show_comment,
+        triage::activity,
+        regroup::request,
+        regroup::show_job,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
     tags((name = "builds", description = "A project's CI builds and their totals"),
          (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
          (name = "failures", description = "What failed, in which build"),
-         (name = "tests", description = "A test's results across builds")),
+         (name = "tests", description = "A test's results across builds"),
+         (name = "settings", description = "A project's grouping settings"),
+         (name = "triage", description = "A failure group's status, assignee, comments and activity"),
+         (name = "jobs", description = "Background jobs: regrouping a project's failures")),
 )]
 pub struct ApiDoc;
 

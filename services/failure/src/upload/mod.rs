@@ -17,6 +17,7 @@ mod batcher;
 pub mod body_stream;
 pub mod json_batch;
 mod parse;
+pub mod similar;
 pub mod slots;
 pub mod zip_stream;
 
@@ -33,9 +34,9 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
-use crate::domain::{ResultRow, UploadSummary};
+use crate::domain::{GroupScope, ResultRow, SimilarGroups, UploadSummary};
 use crate::error::FailureError;
-use crate::repository::{builds, results, uploads};
+use crate::repository::{builds, grouping_settings, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,13 @@ where
         };
     }
     results::ensure_results_partition(&tx, build.created_at).await?;
+    // Read once; the parser's thread computes every signature under them.
+    let scope = GroupScope {
+        project_id,
+        rules: grouping_settings::get_grouping_settings(&tx, project_id)
+            .await?
+            .rules(),
+    };
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
@@ -153,7 +161,7 @@ where
                 format,
                 BodyReader::new(chunk_receiver),
                 &settings,
-                project_id,
+                scope,
                 &batch_sender,
             )
         })
@@ -163,11 +171,24 @@ where
     let write = {
         let tx = &tx;
         async move {
-            while let Some(batch) = batch_receiver.recv().await {
-                results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
-                    .await?;
+            let mut similar = SimilarGroups::default();
+            let mut regressed = Vec::new();
+            while let Some(mut batch) = batch_receiver.recv().await {
+                let failures = batch.iter_mut().filter_map(|row| row.failure.as_mut());
+                similar::join_similar_in_batch(tx, project_id, &mut similar, failures).await?;
+                regressed.extend(
+                    results::insert_results(
+                        tx,
+                        project_id,
+                        build.id,
+                        build.created_at,
+                        now,
+                        &batch,
+                    )
+                    .await?,
+                );
             }
-            Ok::<(), DbError>(())
+            Ok::<Vec<Uuid>, DbError>(regressed)
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -176,7 +197,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    written?;
+    let regressed = written?;
     let Ingested {
         files,
         counts,
@@ -212,6 +233,10 @@ where
         .await?;
     }
     tx.commit().await?;
+    if !regressed.is_empty() {
+        // The ids a `group.regressed` event carries once the outbox exists.
+        tracing::info!(groups = ?regressed, "resolved failure groups occurred again and reopened");
+    }
     Ok(UploadOutcome::Ingested(summary))
 }
 
