@@ -13,6 +13,7 @@ mod probe;
 mod access_cache;
 mod anonymous_limits;
 mod client_address;
+mod deprecation;
 mod healthcheck;
 mod jwt_refusals;
 mod matched_routes;
