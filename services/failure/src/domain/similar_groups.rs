@@ -144,7 +144,7 @@ mod tests {
             exception_type: None,
             template: stored.signature.message.clone().unwrap(),
         }]);
-        let mut rows = vec![
+        let mut rows = [
             failure("the cart payment timed out"),
             failure("the order payment was refused"),
             failure("the order payment was declined"),
@@ -172,7 +172,7 @@ mod tests {
             exception_type: stored.signature.exception_type.clone(),
             template: stored.signature.message.clone().unwrap(),
         }]);
-        let mut rows = vec![failure(
+        let mut rows = [failure(
             "java.lang.IllegalArgumentException: the cart payment timed out",
         )];
         let existing = HashSet::from([stored.group_id]);

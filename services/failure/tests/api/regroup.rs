@@ -262,7 +262,8 @@ async fn a_job_claimed_by_a_worker_that_died_is_taken_over_and_resumes_after_its
         )
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(attempts, 2);
 }
 
@@ -329,7 +330,8 @@ async fn a_claimed_job_is_not_claimed_or_renewed_by_another_worker_until_its_lea
         .query_one("SELECT count(*) FROM failure.regroup_jobs", &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(visible, 0);
     tx.commit().await.unwrap();
 }
@@ -360,6 +362,7 @@ async fn two_running_workers_finish_a_job_once() {
         .query_one("SELECT attempts FROM failure.regroup_jobs", &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert_eq!(attempts, 1, "claimed once");
 }
