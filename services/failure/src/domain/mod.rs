@@ -22,7 +22,7 @@ pub use grouping_settings::{
     GroupingRules, GroupingSettings, InvalidGroupingSettings, MAX_IN_APP_PREFIXES, MAX_PREFIX_CHARS,
 };
 pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
-pub use regroup::{ClaimedJob, DEFAULT_REGROUP_DAYS, JobState, RegroupJob};
+pub use regroup::{ClaimedJob, DEFAULT_REGROUP_DAYS, JobState, MAX_REGROUP_ATTEMPTS, RegroupJob};
 pub use results::{
     CaseStatus, FailureKind, FailureRow, GroupScope, HistoryEntry, ResultRow, TestIdentity, test_id,
 };

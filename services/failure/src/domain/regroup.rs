@@ -11,6 +11,10 @@ use uuid::Uuid;
 /// How far back a regroup job goes when the request does not say.
 pub const DEFAULT_REGROUP_DAYS: i64 = 30;
 
+/// Claims a job gets: a job whose workers died or failed this often is
+/// marked `failed` at the next claim instead of being run again.
+pub const MAX_REGROUP_ATTEMPTS: i32 = 5;
+
 /// Where a job stands: `queued` until a worker claims it, `running` while
 /// one holds its lease (or until another takes it over), then `succeeded`
 /// or `failed`.
@@ -83,4 +87,6 @@ pub struct ClaimedJob {
     pub since: DateTime<Utc>,
     /// The keyset position after which the next batch starts.
     pub cursor: Option<(DateTime<Utc>, Uuid)>,
+    /// Claims so far, this one included.
+    pub attempts: i32,
 }

@@ -13,7 +13,9 @@
 //! groups that are missing, moves the failures and records its position.
 //! A job taken over resumes after the last batch committed. Running a job
 //! twice gives the same groups: each failure's group depends only on its
-//! own text, the rules, and the groups that exist.
+//! own text, the rules, and the groups that exist. A job claimed more than
+//! [`MAX_REGROUP_ATTEMPTS`] times (its workers kept dying or failing) is
+//! marked `failed` instead of being run again.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -22,7 +24,10 @@ use chrono::Utc;
 use tenant_core::Db;
 use uuid::Uuid;
 
-use crate::domain::{ClaimedJob, FailureKind, FailureRow, GroupScope, SimilarGroups, batch_groups};
+use crate::domain::{
+    ClaimedJob, FailureKind, FailureRow, GroupScope, MAX_REGROUP_ATTEMPTS, SimilarGroups,
+    batch_groups,
+};
 use crate::error::FailureError;
 use crate::repository::grouping_settings::get_grouping_settings;
 use crate::repository::groups::insert_groups;
@@ -59,7 +64,15 @@ impl RegroupWorker {
         let Some(job) = claimed else {
             return Ok(false);
         };
-        tracing::info!(project_id = %job.project_id, job_id = %job.id, "regroup job claimed");
+        tracing::info!(project_id = %job.project_id, job_id = %job.id, attempt = job.attempts, "regroup job claimed");
+        if job.attempts > MAX_REGROUP_ATTEMPTS {
+            let tx = self.db.worker_tx(job.project_id).await?;
+            let error = format!("stopped after {MAX_REGROUP_ATTEMPTS} attempts");
+            regroup_jobs::finish_job(&tx, job.project_id, job.id, Some(&error)).await?;
+            tx.commit().await?;
+            tracing::warn!(job_id = %job.id, "regroup job failed: {error}");
+            return Ok(true);
+        }
         let mut similar = SimilarGroups::default();
         let mut scope = None;
         while self.run_batch(&job, &mut scope, &mut similar).await? {}

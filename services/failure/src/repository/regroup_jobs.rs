@@ -39,6 +39,7 @@ fn claimed_job(row: &Row) -> Result<ClaimedJob, tokio_postgres::Error> {
         id: row.try_get("id")?,
         since: row.try_get("since")?,
         cursor: at.zip(id),
+        attempts: row.try_get("attempts")?,
     })
 }
 
@@ -125,7 +126,7 @@ pub async fn claim_job(
                     started_at = coalesce(j.started_at, clock_timestamp())
                FROM next
               WHERE j.project_id = next.project_id AND j.id = next.id
-          RETURNING j.project_id, j.id, j.since, j.cursor_created_at, j.cursor_id",
+          RETURNING j.project_id, j.id, j.since, j.cursor_created_at, j.cursor_id, j.attempts",
             &[&worker, &lease_secs],
         )
         .await?;
@@ -154,7 +155,7 @@ pub async fn renew_lease(
                                         WHERE f.project_id = $1 AND f.created_at >= j.since)
                                  ELSE j.total END
               WHERE j.project_id = $1 AND j.id = $2 AND j.claimed_by = $3 AND j.state = 'running'
-          RETURNING j.project_id, j.id, j.since, j.cursor_created_at, j.cursor_id",
+          RETURNING j.project_id, j.id, j.since, j.cursor_created_at, j.cursor_id, j.attempts",
             &[&project_id, &job_id, &worker, &lease_secs],
         )
         .await?;

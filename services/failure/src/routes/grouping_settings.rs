@@ -44,6 +44,15 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(settings))
 }
 
+/// A package or path prefix: 1 to 200 characters, none of them whitespace
+/// or a control character.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    value_type = String,
+    pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{1,200}$"
+)]
+pub struct InAppPrefix(String);
+
 /// New grouping settings; both fields are required (the whole settings
 /// are replaced).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,7 +62,7 @@ pub struct PutGroupingSettings {
     /// each 1 to 200 characters without whitespace; `[]`: every frame
     /// outside well-known framework and runtime code is the project's.
     #[schema(max_items = 50)]
-    in_app_prefixes: Vec<String>,
+    in_app_prefixes: Vec<InAppPrefix>,
     /// Keep numbers of any length in messages instead of masking long ones.
     keep_numbers: bool,
 }
@@ -88,7 +97,8 @@ pub async fn replace(
 ) -> Result<HttpResponse, FailureError> {
     let project_id = project_scope(&ctx, &path, Role::Admin)?;
     let body = body.into_inner().into_inner();
-    let settings = GroupingSettings::parse(body.in_app_prefixes, body.keep_numbers)
+    let prefixes = body.in_app_prefixes.into_iter().map(|p| p.0).collect();
+    let settings = GroupingSettings::parse(prefixes, body.keep_numbers)
         .map_err(|invalid| FailureError::invalid(invalid.field, invalid.message))?;
     let tx = db.tenant_tx(&ctx).await?;
     repository::put_grouping_settings(&tx, project_id, &settings, ctx.principal().id, Utc::now())

@@ -189,7 +189,11 @@ pub async fn list_comments(
 #[serde(deny_unknown_fields)]
 pub struct CreateComment {
     /// 1 to 10000 characters, not blank.
-    #[schema(min_length = 1, max_length = 10000, pattern = r"^[^\x00]*\S[^\x00]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$"
+    )]
     body: String,
 }
 

@@ -366,3 +366,28 @@ async fn two_running_workers_finish_a_job_once() {
         .unwrap();
     assert_eq!(attempts, 1, "claimed once");
 }
+
+#[tokio::test]
+async fn a_job_whose_workers_kept_dying_is_marked_failed_instead_of_run_again() {
+    let app = spawn_on(None, "50", "1", "60").await;
+    let admin = contexts::user(Uuid::now_v7(), Role::Admin);
+    upload_quota_failures(&app, &admin, 1).await;
+    let admin_db = app.database().admin_client().await;
+    // Queued behind the worker's back, as if claimed five times already.
+    let job_id = Uuid::now_v7();
+    admin_db
+        .execute(
+            "INSERT INTO failure.regroup_jobs
+                    (project_id, id, state, since, requested_by, created_at, claimed_by,
+                     lease_until, attempts)
+             VALUES ($1, $2, 'running', now() - interval '1 day', $3, now(), $3,
+                     now() - interval '1 second', 5)",
+            &[&helpers::project_of(&admin), &job_id, &Uuid::now_v7()],
+        )
+        .await
+        .unwrap();
+    let done = finished_job(&app, &admin, &json!({"id": job_id})).await;
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(done["error"], "stopped after 5 attempts");
+    assert_eq!(done["processed"], 0);
+}
