@@ -22,4 +22,5 @@ mod proxying;
 mod rate_limits;
 mod revocation;
 mod through_the_gateway;
+mod triage;
 mod upload_limits;
