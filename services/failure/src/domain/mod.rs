@@ -27,8 +27,8 @@ pub use results::{
     CaseStatus, FailureKind, FailureRow, GroupScope, HistoryEntry, ResultRow, TestIdentity, test_id,
 };
 pub use similar_groups::{
-    MAX_SIMILARITY_CANDIDATES, SimilarGroups, SimilarityCandidate, is_message_only,
-    join_similar_groups,
+    MAX_SIMILARITY_CANDIDATES, MAX_SIMILARITY_COMPARISONS, SimilarGroups, SimilarityCandidate,
+    is_message_only, join_similar_groups,
 };
 pub use triage::{
     Activity, ActivityEntry, ActivityKind, Comment, CommentBody, GroupStatus, GroupTriage,

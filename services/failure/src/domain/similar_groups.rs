@@ -8,21 +8,28 @@
 //! ([`similarity::similar`]: cosine of token counts at least 0.95, relaxed
 //! for 5 to 19 tokens so one token may differ, never under 0.8).
 //!
-//! The groups compared against are bounded: the
-//! [`MAX_SIMILARITY_CANDIDATES`] most recently first seen message-only
-//! groups of the project, loaded once per upload (or regroup job), plus
-//! the groups the upload itself creates. A group older than that is not
-//! found and the failure starts a group of its own, as before.
+//! The work is bounded. The groups compared against are at most
+//! [`MAX_SIMILARITY_CANDIDATES`]: the most recently first seen
+//! message-only groups of the project, loaded once per upload (or regroup
+//! job), then the groups the upload itself creates while there is room.
+//! Each message is tokenised once, each new signature compared once, and
+//! an upload makes at most [`MAX_SIMILARITY_COMPARISONS`] comparisons;
+//! past that, and for a group older than the candidates, a failure starts
+//! a group of its own, as without the merge.
 
 use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
 use super::FailureRow;
-use super::signature::similarity;
+use super::signature::similarity::TokenBag;
 
 /// Message-only groups an upload compares new signatures against.
 pub const MAX_SIMILARITY_CANDIDATES: usize = 1_000;
+
+/// Message comparisons one upload may make (each a walk over two sorted
+/// token lists, well under a microsecond for a typical message).
+pub const MAX_SIMILARITY_COMPARISONS: usize = 200_000;
 
 /// A message-only group: what a similar failure is compared with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +44,9 @@ pub struct SimilarityCandidate {
 #[derive(Debug, Default)]
 pub struct SimilarGroups {
     loaded: bool,
-    by_type: HashMap<Option<String>, Vec<(Uuid, String)>>,
+    by_type: HashMap<Option<String>, Vec<(Uuid, TokenBag)>>,
+    candidates: usize,
+    comparisons: usize,
     decided: HashMap<String, Option<Uuid>>,
 }
 
@@ -51,21 +60,36 @@ impl SimilarGroups {
     pub fn load(&mut self, candidates: Vec<SimilarityCandidate>) {
         self.loaded = true;
         for candidate in candidates {
-            self.by_type
-                .entry(candidate.exception_type)
-                .or_default()
-                .push((candidate.id, candidate.template));
+            self.add(candidate.exception_type, candidate.id, &candidate.template);
         }
     }
 
-    /// The first candidate of `exception_type` whose template is similar
-    /// to `template`.
-    fn find(&self, exception_type: Option<&String>, template: &str) -> Option<Uuid> {
+    /// A candidate, while there is room.
+    fn add(&mut self, exception_type: Option<String>, id: Uuid, template: &str) {
+        if self.candidates >= MAX_SIMILARITY_CANDIDATES {
+            return;
+        }
+        self.candidates += 1;
         self.by_type
-            .get(&exception_type.cloned())?
+            .entry(exception_type)
+            .or_default()
+            .push((id, TokenBag::new(template)));
+    }
+
+    /// The first candidate of `exception_type` whose template is similar
+    /// to `template`, within the comparison budget.
+    fn find(&mut self, exception_type: Option<&String>, template: &TokenBag) -> Option<Uuid> {
+        let candidates = self.by_type.get(&exception_type.cloned())?;
+        let budget = MAX_SIMILARITY_COMPARISONS.saturating_sub(self.comparisons);
+        let mut compared = 0;
+        let found = candidates
             .iter()
-            .find(|(_, candidate)| similarity::similar(candidate, template))
-            .map(|(id, _)| *id)
+            .take(budget)
+            .inspect(|_| compared += 1)
+            .find(|(_, candidate)| candidate.similar(template))
+            .map(|(id, _)| *id);
+        self.comparisons += compared;
+        found
     }
 }
 
@@ -95,14 +119,15 @@ pub fn join_similar_groups<'a>(
         let decision = match groups.decided.get(&failure.signature.hash) {
             Some(decision) => *decision,
             None => {
-                let found = groups.find(failure.signature.exception_type.as_ref(), &template);
+                let bag = TokenBag::new(&template);
+                let found = groups.find(failure.signature.exception_type.as_ref(), &bag);
                 groups.decided.insert(failure.signature.hash.clone(), found);
                 if found.is_none() {
-                    groups
-                        .by_type
-                        .entry(failure.signature.exception_type.clone())
-                        .or_default()
-                        .push((failure.group_id, template));
+                    groups.add(
+                        failure.signature.exception_type.clone(),
+                        failure.group_id,
+                        &template,
+                    );
                 }
                 found
             }
@@ -180,5 +205,26 @@ mod tests {
             join_similar_groups(rows.iter_mut(), &existing, &mut groups),
             0
         );
+    }
+
+    #[test]
+    fn candidates_and_comparisons_are_bounded() {
+        let mut groups = SimilarGroups::default();
+        let first = Uuid::now_v7();
+        groups.load(
+            (0..MAX_SIMILARITY_CANDIDATES + 10)
+                .map(|n| SimilarityCandidate {
+                    id: if n == 0 { first } else { Uuid::now_v7() },
+                    exception_type: None,
+                    template: format!("w{n} alpha beta gamma delta"),
+                })
+                .collect(),
+        );
+        assert_eq!(groups.candidates, MAX_SIMILARITY_CANDIDATES);
+        let twin = TokenBag::new("w0 alpha beta gamma delta");
+        assert_eq!(groups.find(None, &twin), Some(first));
+        assert_eq!(groups.comparisons, 1);
+        groups.comparisons = MAX_SIMILARITY_COMPARISONS;
+        assert_eq!(groups.find(None, &twin), None, "the budget is spent");
     }
 }
