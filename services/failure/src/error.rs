@@ -27,6 +27,16 @@ pub enum FailureError {
     FailureNotFound,
     #[error("test not found")]
     TestNotFound,
+    #[error("failure group not found")]
+    GroupNotFound,
+    #[error("job not found")]
+    JobNotFound,
+    #[error("comment not found")]
+    CommentNotFound,
+    #[error("the assignee is not a member of the project")]
+    AssigneeNotMember,
+    #[error("the project service did not answer")]
+    Dependency(#[source] tenant_core::client::ServiceCallError),
     #[error("the path names another project than the request context")]
     ContextMismatch,
     #[error("unsupported media type: {0}")]
@@ -95,6 +105,24 @@ impl FailureError {
             Self::TestNotFound => {
                 Problem::not_found("test.not_found", "no such test in this project")
             }
+            Self::GroupNotFound => {
+                Problem::not_found("group.not_found", "no such failure group in this project")
+            }
+            Self::JobNotFound => Problem::not_found("job.not_found", "no such job in this project"),
+            Self::CommentNotFound => {
+                Problem::not_found("comment.not_found", "no such comment on this group")
+            }
+            Self::AssigneeNotMember => {
+                Problem::unprocessable(
+                    "group.assignee_not_member",
+                    "assignee_id is not a member of this project",
+                )
+                .with_errors(vec![FieldProblem {
+                    field: "assignee_id".to_owned(),
+                    message: "is not a member of this project".to_owned(),
+                }])
+            }
+            Self::Dependency(error) => error.problem(),
             Self::ContextMismatch => Problem::bad_request(
                 "project.context_mismatch",
                 "the project in the path is not the project of the request",

@@ -4,6 +4,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod junit;
+pub mod project_client;
 pub mod repository;
 mod routes;
 pub mod settings;
@@ -11,6 +12,7 @@ pub mod size_limit;
 pub mod upload;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use prometheus_client::metrics::gauge::Gauge;
@@ -19,6 +21,8 @@ use tenant_core::outbox::OutboxMetrics;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
+use crate::jobs::RegroupWorker;
+use crate::project_client::{ProjectClient, ProjectClientError};
 use crate::settings::FailureSettings;
 use crate::upload::slots::UploadSlots;
 
@@ -61,6 +65,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "test_health",
         include_str!("../../../migrations/failure/0008_test_health.sql"),
     ),
+    Migration::embedded(
+        9,
+        "triage",
+        include_str!("../../../migrations/failure/0009_triage.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -78,19 +87,24 @@ pub struct FailureState {
     pub uploads: Arc<UploadSlots>,
     /// Uploads being read now, exported as `failure_uploads_in_progress`.
     pub uploads_in_progress: Gauge,
+    /// Whether a user is a member of a project (assignees must be).
+    pub project: ProjectClient,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("the service host failed")]
     Host(#[from] HostError),
+    #[error("cannot set up calls to the project service")]
+    ProjectClient(#[from] ProjectClientError),
     #[error("cannot set up the outbox relay to the integration gateway")]
     OutboxRelay(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Starts the failure-service process: its routes on the shared host and
-/// the outbox relay, ready to run.
+/// Starts the failure-service process: its routes on the shared host, the
+/// outbox relay and the regroup worker, ready to run.
 pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+    let project = ProjectClient::new(&settings)?;
     let issuer = InternalTokenIssuer::new(&settings.internal_token)
         .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
     let db = server::connect_database(&SPEC, &settings)
@@ -98,6 +112,16 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
         .ok_or(HostError::NoDatabase)?;
     let relay_settings = settings.service.outbox_relay();
     let service = std::mem::take(&mut settings.service);
+    // The routes hold the worker; it stops when the service does.
+    let regroup = web::Data::from(Arc::new(RegroupWorker::new(
+        db.clone(),
+        service.regroup_batch_size,
+        service.regroup_lease_secs,
+    )));
+    jobs::spawn_regroup_worker(
+        Arc::downgrade(&regroup.clone().into_inner()),
+        Duration::from_millis(service.regroup_poll_interval_ms),
+    );
     let uploads_in_progress = Gauge::default();
     let state = web::Data::new(FailureState {
         uploads: Arc::new(UploadSlots::new(
@@ -107,6 +131,7 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
         )),
         settings: Arc::new(service),
         uploads_in_progress,
+        project,
     });
     let uploads_in_progress = state.uploads_in_progress.clone();
     let relay_metrics = OutboxMetrics::default();
@@ -117,7 +142,9 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
     );
     jobs::outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
-        cfg.app_data(state.clone()).app_data(relay.clone());
+        cfg.app_data(state.clone())
+            .app_data(relay.clone())
+            .app_data(regroup.clone());
         routes::configure(cfg);
     })?;
     host.metrics().register(

@@ -60,6 +60,20 @@ pub struct FailureSettings {
     pub outbox_retention_hours: u64,
     /// How often delivered events past the retention are pruned.
     pub outbox_prune_interval_secs: u64,
+    /// Base URL of the project service, which says whether a user is a
+    /// member of a project (a group's assignee must be).
+    pub project_url: String,
+    /// How long a call to the project service may take.
+    pub project_timeout_ms: u64,
+    /// How often an idle regroup worker looks for a queued job.
+    pub regroup_poll_interval_ms: u64,
+    /// Failures a regroup job moves per transaction (and per progress
+    /// step).
+    pub regroup_batch_size: i64,
+    /// How long a regroup worker's claim on a job lasts without being
+    /// renewed (each batch renews it); a worker that died loses its job to
+    /// another this long after its last batch.
+    pub regroup_lease_secs: u64,
 }
 
 /// The same values as [`FailureSettings::DEFAULTS`].
@@ -89,6 +103,11 @@ impl Default for FailureSettings {
             outbox_backoff_max_secs: 300,
             outbox_retention_hours: 168,
             outbox_prune_interval_secs: 3600,
+            project_url: "http://127.0.0.1:7402".to_owned(),
+            project_timeout_ms: 2000,
+            regroup_poll_interval_ms: 1000,
+            regroup_batch_size: 500,
+            regroup_lease_secs: 60,
         }
     }
 }
@@ -128,6 +147,11 @@ impl FailureSettings {
             prune_interval: Duration::from_secs(self.outbox_prune_interval_secs),
         }
     }
+
+    /// How long a call to the project service may take.
+    pub fn project_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.project_timeout_ms)
+    }
 }
 
 /// The integration gateway's service name (its context tokens' audience).
@@ -158,6 +182,11 @@ outbox_backoff_base_ms = 1000
 outbox_backoff_max_secs = 300
 outbox_retention_hours = 168
 outbox_prune_interval_secs = 3600
+project_url = "http://127.0.0.1:7402"
+project_timeout_ms = 2000
+regroup_poll_interval_ms = 1000
+regroup_batch_size = 500
+regroup_lease_secs = 60
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -185,6 +214,23 @@ outbox_prune_interval_secs = 3600
             problems.push(
                 "service.max_xml_event_bytes must be between 4096 and 67108864 (64 MiB)".into(),
             );
+        }
+        if !(self.project_url.starts_with("http://") || self.project_url.starts_with("https://")) {
+            problems.push(format!(
+                "service.project_url must be an http:// or https:// URL, not `{}`",
+                self.project_url
+            ));
+        }
+        if self.project_timeout_ms == 0 || self.regroup_poll_interval_ms == 0 {
+            problems.push(
+                "service.project_timeout_ms and regroup_poll_interval_ms must be positive".into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.regroup_batch_size) {
+            problems.push("service.regroup_batch_size must be between 1 and 10000".into());
+        }
+        if !(1..=3600).contains(&self.regroup_lease_secs) {
+            problems.push("service.regroup_lease_secs must be between 1 and 3600".into());
         }
         if self.max_zip_entries == 0 || self.max_zip_entry_bytes == 0 {
             problems

@@ -80,6 +80,26 @@ pub fn groups_created(
         .collect()
 }
 
+/// `group.regressed` for each of `groups`: resolved groups that failed
+/// again in `build_id` at `at` and reopened.
+pub fn groups_regressed(
+    project_id: Uuid,
+    build_id: Uuid,
+    at: DateTime<Utc>,
+    groups: &[Uuid],
+) -> Vec<OutboxEvent> {
+    groups
+        .iter()
+        .map(|group_id| {
+            OutboxEvent::new(
+                project_id,
+                GROUP_REGRESSED,
+                json!({ "group_id": group_id, "build_id": build_id, "regressed_at": at }),
+            )
+        })
+        .collect()
+}
+
 /// `build.completed` for `build`, which just finished, with the groups
 /// first seen in it (all of them counted, the first
 /// [`NEW_GROUP_IDS_LISTED`] listed).

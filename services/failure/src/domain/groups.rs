@@ -41,12 +41,13 @@ pub struct BatchGroup<'a> {
     pub stack_trace: Option<&'a str>,
 }
 
-/// A batch's failures by signature, one entry per hash, ordered by hash:
+/// A batch's failures by signature, one entry per hash, ordered by hash
+/// (failures that joined a similar group make none):
 /// concurrent uploads that each insert the same new groups wait for each
 /// other in one order.
 pub fn batch_groups<'a>(failures: impl IntoIterator<Item = &'a FailureRow>) -> Vec<BatchGroup<'a>> {
     let mut groups: BTreeMap<&str, BatchGroup<'a>> = BTreeMap::new();
-    for failure in failures {
+    for failure in failures.into_iter().filter(|f| !f.joined_similar) {
         groups
             .entry(failure.signature.hash.as_str())
             .or_insert_with(|| BatchGroup {
@@ -68,8 +69,12 @@ mod tests {
     use crate::domain::signature::signature_of;
 
     fn failure(project: Uuid, message: &str, trace: &str) -> FailureRow {
+        let scope = super::super::GroupScope {
+            project_id: project,
+            rules: Default::default(),
+        };
         FailureRow::new(
-            project,
+            &scope,
             FailureKind::Failure,
             None,
             Some(message.to_owned()),

@@ -6,9 +6,13 @@ mod builds;
 pub mod events;
 mod failures;
 pub mod flakiness;
+mod grouping_settings;
 mod groups;
+mod regroup;
 mod results;
 pub mod signature;
+mod similar_groups;
+mod triage;
 mod uploads;
 
 pub use builds::{
@@ -16,8 +20,20 @@ pub use builds::{
     JobName, NewBuild, VerdictOutcome,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
+pub use grouping_settings::{
+    GroupingRules, GroupingSettings, InvalidGroupingSettings, MAX_IN_APP_PREFIXES, MAX_PREFIX_CHARS,
+};
 pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
+pub use regroup::{ClaimedJob, DEFAULT_REGROUP_DAYS, JobState, MAX_REGROUP_ATTEMPTS, RegroupJob};
 pub use results::{
-    CaseStatus, FailureKind, FailureRow, HistoryEntry, ResultRow, TestIdentity, test_id,
+    CaseStatus, FailureKind, FailureRow, GroupScope, HistoryEntry, ResultRow, TestIdentity, test_id,
+};
+pub use similar_groups::{
+    MAX_SIMILARITY_CANDIDATES, MAX_SIMILARITY_COMPARISONS, SimilarGroups, SimilarityCandidate,
+    is_message_only, join_similar_groups,
+};
+pub use triage::{
+    Activity, ActivityEntry, ActivityKind, Comment, CommentBody, GroupStatus, GroupTriage,
+    MAX_COMMENT_CHARS, TriageChange,
 };
 pub use uploads::{RecordedUpload, UploadSummary};

@@ -11,9 +11,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::BuildRef;
+use super::grouping_settings::GroupingRules;
 use super::signature::fingerprint::Signature;
-use super::signature::in_app::InAppRules;
-use super::signature::normalize::NormalizeOptions;
 use super::signature::signature_of;
 
 /// The outcome of one test in one build: `flaky` when it passed after
@@ -196,17 +195,29 @@ pub struct FailureRow {
     pub system_out: Option<String>,
     pub system_err: Option<String>,
     pub signature: Signature,
-    /// The group of [`Self::signature`] in the failure's project.
+    /// The group of [`Self::signature`] in the failure's project, or the
+    /// similar group it joined.
     pub group_id: Uuid,
+    /// Joined a similar existing group ([`super::join_similar_groups`])
+    /// rather than its signature's own: no group is created for it.
+    pub joined_similar: bool,
+}
+
+/// Where a failure's group is looked up: its project, and the grouping
+/// rules of that project (loaded once per upload).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupScope {
+    pub project_id: Uuid,
+    pub rules: GroupingRules,
 }
 
 impl FailureRow {
     /// Computes the signature from the (capped) message and stack trace
-    /// under the default in-app rules and normalisation, and its group in
-    /// `project_id`: CPU work, done where the report is parsed, off the
+    /// under the project's in-app rules and normalisation, and its group in
+    /// the project: CPU work, done where the report is parsed, off the
     /// async runtime.
     pub fn new(
-        project_id: Uuid,
+        scope: &GroupScope,
         kind: FailureKind,
         error_type: Option<String>,
         message: Option<String>,
@@ -217,11 +228,12 @@ impl FailureRow {
         let signature = signature_of(
             message.as_deref().unwrap_or_default(),
             stack_trace.as_deref().unwrap_or_default(),
-            &InAppRules::default(),
-            &NormalizeOptions::default(),
+            &scope.rules.in_app,
+            &scope.rules.normalize,
         );
         Self {
-            group_id: super::group_id(project_id, &signature),
+            group_id: super::group_id(scope.project_id, &signature),
+            joined_similar: false,
             kind,
             error_type,
             message,

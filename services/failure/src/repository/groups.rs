@@ -1,11 +1,13 @@
 //! `failure.failure_groups`: written by uploads (insert only), and the
 //! figures derived from a group's failures.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
-use crate::domain::{BatchGroup, GroupStats};
+use crate::domain::{BatchGroup, GroupStats, SimilarityCandidate};
 
 /// Inserts a batch's groups that do not exist yet, in one statement.
 /// Each group's id is derived from its signature, so nothing is read
@@ -127,6 +129,68 @@ pub async fn group_stats(
                 occurrences: row.try_get("occurrences")?,
                 last_seen_at: row.try_get("created_at")?,
                 last_build_id: row.try_get("build_id")?,
+            })
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
+}
+
+/// Which of `group_ids` exist, in one statement.
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = %project_id, groups = group_ids.len()),
+    err(level = "warn")
+)]
+pub async fn existing_group_ids(
+    tx: &TenantTx,
+    project_id: Uuid,
+    group_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, DbError> {
+    if group_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = tx
+        .query(
+            "SELECT id FROM failure.failure_groups WHERE project_id = $1 AND id = ANY($2)",
+            &[&project_id, &group_ids],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
+}
+
+/// The `limit` most recently first seen groups of `grouping_version`
+/// known by their message (no frames), for the similarity merge: one
+/// statement, through the groups' `(project_id, first_seen_at DESC, id)`
+/// index.
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
+pub async fn similarity_candidates(
+    tx: &TenantTx,
+    project_id: Uuid,
+    grouping_version: u32,
+    limit: usize,
+) -> Result<Vec<SimilarityCandidate>, DbError> {
+    let version = i32::try_from(grouping_version).unwrap_or(i32::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = tx
+        .query(
+            "SELECT id, exception_type, template
+               FROM failure.failure_groups
+              WHERE project_id = $1 AND grouping_version = $2
+                AND template IS NOT NULL AND cardinality(frames) = 0
+              ORDER BY first_seen_at DESC, id
+              LIMIT $3",
+            &[&project_id, &version, &limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SimilarityCandidate {
+                id: row.try_get("id")?,
+                exception_type: row.try_get("exception_type")?,
+                template: row.try_get("template")?,
             })
         })
         .collect::<Result<_, tokio_postgres::Error>>()

@@ -7,9 +7,13 @@
 pub mod builds;
 pub mod failures;
 pub mod flaky_settings;
+pub mod group_comments;
+pub mod group_triage;
+pub mod grouping_settings;
 pub mod groups;
 pub mod outbox;
 pub mod quarantine;
+pub mod regroup_jobs;
 pub mod results;
 pub mod test_health;
 pub mod uploads;
@@ -20,7 +24,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
 use crate::domain::flakiness::HealthState;
-use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind};
+use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind, GroupStatus, JobState};
 
 /// Reads a text column into a domain enum through its `FromStr`; a value
 /// the enum does not know is a decoding error of that column.
@@ -38,7 +42,14 @@ macro_rules! text_enum_from_sql {
     )+};
 }
 
-text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind, HealthState);
+text_enum_from_sql!(
+    BuildStatus,
+    CaseStatus,
+    FailureKind,
+    GroupStatus,
+    HealthState,
+    JobState
+);
 
 /// The build columns a failure or a result is listed with, as the joins
 /// name them (`build_id`, `job_name`, ...).

@@ -8,6 +8,7 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
+use super::group_triage::reopen_regressions;
 use super::groups::insert_groups;
 use crate::domain::events::NewGroup;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
@@ -30,7 +31,18 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// inserting their new groups ([`insert_groups`]). A test seen again in a
 /// later upload of the same build is merged: retries add up, a pass
 /// meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group. Returns the groups the batch created.
+/// signature's group. A `resolved` group that gets a failure reopens as a
+/// regression ([`reopen_regressions`], one more statement). Returns the
+/// groups the batch created and the groups it reopened.
+/// What writing a batch changed besides its rows.
+#[derive(Debug, Default)]
+pub struct BatchWritten {
+    /// Groups the batch inserted (signatures new to the project).
+    pub new_groups: Vec<NewGroup>,
+    /// `resolved` groups the batch reopened as regressions.
+    pub regressed: Vec<Uuid>,
+}
+
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -43,9 +55,9 @@ pub async fn insert_results(
     build_created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     rows: &[ResultRow],
-) -> Result<Vec<NewGroup>, DbError> {
+) -> Result<BatchWritten, DbError> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BatchWritten::default());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
     let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
@@ -105,7 +117,7 @@ pub async fn insert_results(
         .flat_map(|r| r.failures().map(move |(attempt, f)| (r, attempt, f)))
         .collect();
     if failing.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BatchWritten::default());
     }
     let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
     let inserted: HashSet<Uuid> = insert_groups(tx, project_id, now, &groups)
@@ -179,7 +191,14 @@ pub async fn insert_results(
         ],
     )
     .await?;
-    Ok(new_groups)
+    let mut touched = group_ids;
+    touched.sort_unstable();
+    touched.dedup();
+    let regressed = reopen_regressions(tx, project_id, &touched, now).await?;
+    Ok(BatchWritten {
+        new_groups,
+        regressed,
+    })
 }
 
 #[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]

@@ -1,12 +1,16 @@
-//! The failure service's route table (v1). The gateway serves these as
-//! `/api/v1/...`; its merged OpenAPI document comes from [`openapi`].
+//! The failure service's route table (v1 and v2). The gateway serves these
+//! as `/api/v1/...` and `/api/v2/...`; its merged OpenAPI document comes
+//! from [`openapi`].
 
 mod builds;
 mod failures;
 mod flaky_tests;
+mod grouping_settings;
 pub mod openapi;
 mod quarantine;
+mod regroup;
 mod results;
+mod triage;
 
 use actix_web::web;
 use tenant_core::{Role, TenantContext};
@@ -36,7 +40,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/quarantine", web::get().to(quarantine::list))
             .route("/quarantine/{test}", web::put().to(quarantine::quarantine))
-            .route("/quarantine/{test}", web::delete().to(quarantine::release)),
+            .route("/quarantine/{test}", web::delete().to(quarantine::release))
+            .route("/settings/grouping", web::get().to(grouping_settings::show))
+            .route(
+                "/settings/grouping",
+                web::put().to(grouping_settings::replace),
+            ),
+    )
+    // v2 routes by full path, not in a scope: another v2 scope would hide
+    // them (the first scope matching a prefix answers every path under it).
+    .route(
+        "/v2/projects/{project}/failures/{group}",
+        web::patch().to(triage::update),
+    )
+    .route(
+        "/v2/projects/{project}/failures/{group}/comments",
+        web::get().to(triage::list_comments),
+    )
+    .route(
+        "/v2/projects/{project}/failures/{group}/comments",
+        web::post().to(triage::create_comment),
+    )
+    .route(
+        "/v2/projects/{project}/failures/{group}/comments/{comment}",
+        web::get().to(triage::show_comment),
+    )
+    .route(
+        "/v2/projects/{project}/failures/{group}/activity",
+        web::get().to(triage::activity),
+    )
+    .route(
+        "/v2/projects/{project}/regroup",
+        web::post().to(regroup::request),
+    )
+    .route(
+        "/v2/projects/{project}/jobs/{job}",
+        web::get().to(regroup::show_job),
     )
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -12,7 +12,9 @@ use actix_web::HttpResponse;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{builds, failures, flaky_tests, quarantine, results};
+use super::{
+    builds, failures, flaky_tests, grouping_settings, quarantine, regroup, results, triage,
+};
 use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
@@ -49,7 +51,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, flaky and broken tests, quarantine."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, flaky and broken tests, quarantine, failure groups' triage and regrouping."),
     paths(
         builds::create,
         builds::list,
@@ -65,13 +67,25 @@ pub struct ZipOfReports(Vec<u8>);
         quarantine::list,
         quarantine::quarantine,
         quarantine::release,
+        grouping_settings::show,
+        grouping_settings::replace,
+        triage::update,
+        triage::list_comments,
+        triage::create_comment,
+        triage::show_comment,
+        triage::activity,
+        regroup::request,
+        regroup::show_job,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
     tags((name = "builds", description = "A project's CI builds and their totals"),
          (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
          (name = "failures", description = "What failed, in which build"),
-         (name = "tests", description = "A test's results across builds, flaky and broken tests, quarantine")),
+         (name = "tests", description = "A test's results across builds, flaky and broken tests, quarantine"),
+         (name = "settings", description = "A project's grouping and flaky-test settings"),
+         (name = "triage", description = "A failure group's status, assignee, comments and activity"),
+         (name = "jobs", description = "Background jobs: regrouping a project's failures")),
 )]
 pub struct ApiDoc;
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::domain::{self, FailureRow, ResultRow};
+use crate::domain::{self, FailureRow, GroupScope, ResultRow};
 use crate::junit::{FailureDetail, JunitError, ParsedCase};
 
 /// Collects parsed cases into batches unique by test, merging repeats
@@ -13,7 +13,7 @@ use crate::junit::{FailureDetail, JunitError, ParsedCase};
 /// across batches.
 #[derive(Debug)]
 pub(super) struct Batcher<'a> {
-    project_id: Uuid,
+    scope: GroupScope,
     batch_size: usize,
     rows: Vec<ResultRow>,
     index: HashMap<Uuid, usize>,
@@ -22,12 +22,12 @@ pub(super) struct Batcher<'a> {
 
 impl<'a> Batcher<'a> {
     pub(super) fn new(
-        project_id: Uuid,
+        scope: GroupScope,
         batch_size: usize,
         sender: &'a mpsc::Sender<Vec<ResultRow>>,
     ) -> Self {
         Self {
-            project_id,
+            scope,
             batch_size,
             rows: Vec::new(),
             index: HashMap::new(),
@@ -36,7 +36,7 @@ impl<'a> Batcher<'a> {
     }
 
     pub(super) fn push(&mut self, case: ParsedCase) -> Result<(), JunitError> {
-        let row = result_row(self.project_id, case);
+        let row = result_row(&self.scope, case);
         match self.index.get(&row.test_id) {
             Some(&position) => self.rows[position].merge_repeat(row),
             None => {
@@ -64,16 +64,16 @@ impl<'a> Batcher<'a> {
     }
 }
 
-fn result_row(project_id: Uuid, case: ParsedCase) -> ResultRow {
-    let scope = case
+fn result_row(scope: &GroupScope, case: ParsedCase) -> ResultRow {
+    let suite_or_file = case
         .file
         .as_deref()
         .filter(|_| case.suite.is_empty())
         .unwrap_or(&case.suite);
-    let test_id = domain::test_id(project_id, scope, &case.classname, &case.name);
+    let test_id = domain::test_id(scope.project_id, suite_or_file, &case.classname, &case.name);
     let failure_row = |detail: FailureDetail| {
         FailureRow::new(
-            project_id,
+            scope,
             detail.kind,
             detail.error_type,
             detail.message,

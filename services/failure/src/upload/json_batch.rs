@@ -264,14 +264,13 @@ pub(super) fn parse_json<R: Read>(
 #[cfg(test)]
 mod tests {
     use tokio::sync::mpsc;
-    use uuid::Uuid;
 
     use super::*;
     use crate::domain::ResultRow;
 
     fn read_json(json: &str) -> (Result<(Counts, Warnings), FailureError>, Vec<ResultRow>) {
         let (sender, mut receiver) = mpsc::channel(16);
-        let mut batcher = Batcher::new(Uuid::nil(), 2, &sender);
+        let mut batcher = Batcher::new(crate::domain::GroupScope::default(), 2, &sender);
         let limits = ParseLimits {
             max_message_bytes: 4,
             ..ParseLimits::default()

@@ -18,6 +18,7 @@ pub mod body_stream;
 pub(crate) mod health;
 pub mod json_batch;
 mod parse;
+pub mod similar;
 pub mod slots;
 pub mod zip_stream;
 
@@ -34,9 +35,9 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
-use crate::domain::{CaseStatus, ResultRow, UploadSummary, events};
+use crate::domain::{CaseStatus, GroupScope, ResultRow, SimilarGroups, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, outbox, results, uploads};
+use crate::repository::{builds, grouping_settings, outbox, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +142,13 @@ where
         };
     }
     results::ensure_results_partition(&tx, build.created_at).await?;
+    // Read once; the parser's thread computes every signature under them.
+    let scope = GroupScope {
+        project_id,
+        rules: grouping_settings::get_grouping_settings(&tx, project_id)
+            .await?
+            .rules(),
+    };
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
@@ -154,7 +162,7 @@ where
                 format,
                 BodyReader::new(chunk_receiver),
                 &settings,
-                project_id,
+                scope,
                 &batch_sender,
             )
         })
@@ -168,8 +176,10 @@ where
         let tx = &tx;
         let failing = &mut failing;
         async move {
+            let mut similar = SimilarGroups::default();
             let mut new_groups = Vec::new();
-            while let Some(batch) = batch_receiver.recv().await {
+            let mut regressed = Vec::new();
+            while let Some(mut batch) = batch_receiver.recv().await {
                 failing.extend(
                     batch
                         .iter()
@@ -180,19 +190,24 @@ where
                         })
                         .map(|row| row.test_id),
                 );
-                new_groups.extend(
-                    results::insert_results(
-                        tx,
-                        project_id,
-                        build.id,
-                        build.created_at,
-                        now,
-                        &batch,
-                    )
-                    .await?,
-                );
+                // Earlier failed attempts join groups like reported failures.
+                let failures = batch
+                    .iter_mut()
+                    .flat_map(|row| row.failure.iter_mut().chain(row.attempts.iter_mut()));
+                similar::join_similar_in_batch(tx, project_id, &mut similar, failures).await?;
+                let written = results::insert_results(
+                    tx,
+                    project_id,
+                    build.id,
+                    build.created_at,
+                    now,
+                    &batch,
+                )
+                .await?;
+                new_groups.extend(written.new_groups);
+                regressed.extend(written.regressed);
             }
-            Ok::<_, DbError>(new_groups)
+            Ok::<_, DbError>((new_groups, regressed))
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -201,7 +216,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    let new_groups = written?;
+    let (new_groups, regressed) = written?;
     let Ingested {
         files,
         counts,
@@ -215,11 +230,11 @@ where
     let health_changes =
         health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;
     health::publish_health_changes(&tx, project_id, Some(build.id), &health_changes).await?;
-    outbox::publish(
-        &tx,
-        &events::groups_created(project_id, build.id, now, &new_groups),
-    )
-    .await?;
+    let mut published = events::groups_created(project_id, build.id, now, &new_groups);
+    published.extend(events::groups_regressed(
+        project_id, build.id, now, &regressed,
+    ));
+    outbox::publish(&tx, &published).await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,

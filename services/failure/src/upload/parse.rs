@@ -5,14 +5,13 @@ use std::io::{self, BufRead, BufReader};
 use std::rc::Rc;
 
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::UploadFormat;
 use super::archive::{ZipLimits, parse_zip};
 use super::batcher::Batcher;
 use super::body_stream::{BodyReader, DecodedBudget};
 use super::json_batch::parse_json;
-use crate::domain::ResultRow;
+use crate::domain::{GroupScope, ResultRow};
 use crate::error::FailureError;
 use crate::junit::{self, Counts, JunitError, ParseLimits, Warnings};
 use crate::settings::FailureSettings;
@@ -51,10 +50,10 @@ pub(super) fn parse_upload(
     format: UploadFormat,
     mut body: BodyReader,
     settings: &FailureSettings,
-    project_id: Uuid,
+    scope: GroupScope,
     sender: &mpsc::Sender<Vec<ResultRow>>,
 ) -> Parsed {
-    let mut batcher = Batcher::new(project_id, settings.insert_batch_size, sender);
+    let mut batcher = Batcher::new(scope, settings.insert_batch_size, sender);
     let max = settings.max_uncompressed_bytes;
     let ratio = settings.max_decompression_ratio;
     let compressed = body.consumed();

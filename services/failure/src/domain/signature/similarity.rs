@@ -71,6 +71,62 @@ pub fn similar(a: &str, b: &str) -> bool {
     cosine_of(a, b) + EPSILON >= needed
 }
 
+/// A message's tokens counted once, to compare it with many messages
+/// without tokenising it again: [`TokenBag::similar`] answers what
+/// [`similar`] answers for the two texts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBag {
+    /// Each distinct token with its count, sorted by token.
+    counts: Vec<(String, f64)>,
+    norm: f64,
+    tokens: usize,
+}
+
+impl TokenBag {
+    pub fn new(normalized: &str) -> Self {
+        let mut found = tokens(normalized);
+        found.sort_unstable();
+        let counts: Vec<(String, f64)> = run_lengths(&found)
+            .into_iter()
+            .map(|(token, count)| (token.to_owned(), count))
+            .collect();
+        let norm = counts.iter().map(|(_, n)| n * n).sum::<f64>().sqrt();
+        Self {
+            counts,
+            norm,
+            tokens: found.len(),
+        }
+    }
+
+    /// Whether the two messages are one problem, as [`similar`] decides.
+    pub fn similar(&self, other: &Self) -> bool {
+        let needed = threshold_for(self.tokens.max(other.tokens));
+        let cosine = match (self.tokens == 0, other.tokens == 0) {
+            (true, true) => 1.0,
+            (true, false) | (false, true) => 0.0,
+            (false, false) => {
+                let mut dot = 0.0;
+                let (mut i, mut j) = (0, 0);
+                while let (Some((a, count_a)), Some((b, count_b))) =
+                    (self.counts.get(i), other.counts.get(j))
+                {
+                    match a.cmp(b) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            dot += count_a * count_b;
+                            i += 1;
+                            j += 1;
+                        }
+                    }
+                }
+                dot / (self.norm * other.norm)
+            }
+        };
+        cosine + EPSILON >= needed
+    }
+}
+
 fn threshold_for(token_count: usize) -> f64 {
     if token_count == 0 {
         return DEFAULT_THRESHOLD;
@@ -207,6 +263,32 @@ mod tests {
             assert!((actual - expected).abs() < 1e-12, "{n} tokens: {actual}");
         }
         assert_eq!(threshold("w", &text(10)), threshold(&text(10), "w"));
+    }
+
+    #[test]
+    fn token_bags_decide_as_similar_does() {
+        let texts = [
+            "",
+            "boom",
+            "a a b",
+            "a b",
+            "the cart checkout timed out",
+            "the cart payment timed out",
+            "the order payment timed out",
+            "disk is full",
+            "disk is empty",
+            "payment failed for order <num>",
+            "for order <num> payment failed",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    super::TokenBag::new(a).similar(&super::TokenBag::new(b)),
+                    similar(a, b),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
     }
 
     #[test]
