@@ -3,6 +3,7 @@
 //! combine them. No SQL and no HTTP here.
 
 mod builds;
+pub mod classification;
 mod failures;
 mod groups;
 mod results;
