@@ -187,7 +187,7 @@ fn project_rules_come_in_order_before_builtin_rules_and_disabled_ones_are_skippe
         rule(2, "later", RuleField::Message, "refused", Label::AutomationBug),
         rule(1, "staging db", RuleField::Message, r"(?i)connection refused.*5432", Label::ProductBug),
         rule(3, "frames", RuleField::Frames, r"^com\.acme\.legacy\.", Label::NoDefect),
-        rule(4, "types", RuleField::ExceptionType, r"Sql", Label::Infrastructure),
+        rule(4, "types", RuleField::ExceptionType, r"(?i)sql", Label::Infrastructure),
         disabled,
     ];
     let rules = CompiledRule::compile_all(&records);
