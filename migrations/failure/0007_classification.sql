@@ -15,7 +15,7 @@ ALTER TABLE failure.failure_groups
                                    CONSTRAINT failure_groups_label_check
                                    CHECK (label IN ('product_bug', 'automation_bug', 'infrastructure',
                                                     'flaky', 'no_defect', 'to_investigate')),
-    ADD COLUMN confidence          real NOT NULL DEFAULT 0
+    ADD COLUMN confidence          double precision NOT NULL DEFAULT 0
                                    CONSTRAINT failure_groups_confidence_check
                                    CHECK (confidence >= 0 AND confidence <= 1),
     ADD COLUMN label_source        text
@@ -72,7 +72,7 @@ ALTER TABLE failure.failures
                              CONSTRAINT failures_label_check
                              CHECK (label IN ('product_bug', 'automation_bug', 'infrastructure',
                                               'flaky', 'no_defect', 'to_investigate')),
-    ADD COLUMN confidence    real NOT NULL DEFAULT 0
+    ADD COLUMN confidence    double precision NOT NULL DEFAULT 0
                              CONSTRAINT failures_confidence_check
                              CHECK (confidence >= 0 AND confidence <= 1),
     ADD COLUMN label_source  text

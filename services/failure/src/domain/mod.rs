@@ -15,7 +15,10 @@ pub use builds::{
     NewBuild,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
-pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
+pub use groups::{
+    BatchGroup, FeedbackEntry, GroupDetails, GroupFilter, GroupStats, GroupSummary, LatestSample,
+    batch_groups, group_id,
+};
 pub use results::{
     CaseStatus, FailureKind, FailureRow, HistoryEntry, ResultRow, TestIdentity, test_id,
 };

@@ -12,13 +12,13 @@ use crate::domain::{FailureDetails, FailureFilter, FailureSummary, TestIdentity}
 macro_rules! failure_select {
     () => {
         "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-                f.group_id,
+                f.group_id, f.label, f.confidence, f.label_source,
                 b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
                 t.id AS test_id, t.suite, t.classname, t.name, t.file"
     };
 }
 
-const FAILURE_SELECT: &str = failure_select!();
+pub(super) const FAILURE_SELECT: &str = failure_select!();
 
 /// The failures list, newest first with build and test, in one statement:
 /// `$1` project, `$2`/`$3` since/until, `$4` build, `$5` branch, `$6` job,
@@ -44,7 +44,7 @@ pub const FAILURES_LIST_SQL: &str = concat!(
   LIMIT $11"
 );
 
-fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
+pub(super) fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
     Ok(FailureSummary {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -52,6 +52,9 @@ fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
         message: row.try_get("message")?,
         created_at: row.try_get("created_at")?,
         group_id: row.try_get("group_id")?,
+        label: row.try_get("label")?,
+        confidence: row.try_get("confidence")?,
+        label_source: row.try_get("label_source")?,
         build: build_ref(row)?,
         test: TestIdentity {
             id: row.try_get("test_id")?,
@@ -96,7 +99,7 @@ pub async fn list_failures(
 }
 
 /// `%text%` for ILIKE, with the wildcards in `text` taken literally.
-fn like_pattern(text: &str) -> String {
+pub(super) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {

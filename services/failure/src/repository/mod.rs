@@ -5,8 +5,10 @@
 //! with `try_get`: a column that does not decode is an error, not a panic.
 
 pub mod builds;
+pub mod classification_rules;
 pub mod failures;
 pub mod groups;
+pub mod label_feedback;
 pub mod results;
 pub mod uploads;
 
@@ -15,6 +17,7 @@ use std::error::Error;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
+use crate::domain::classification::{Label, LabelSource, RuleField};
 use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind};
 
 /// Reads a text column into a domain enum through its `FromStr`; a value
@@ -33,7 +36,14 @@ macro_rules! text_enum_from_sql {
     )+};
 }
 
-text_enum_from_sql!(BuildStatus, CaseStatus, FailureKind);
+text_enum_from_sql!(
+    BuildStatus,
+    CaseStatus,
+    FailureKind,
+    Label,
+    LabelSource,
+    RuleField
+);
 
 /// The build columns a failure or a result is listed with, as the joins
 /// name them (`build_id`, `job_name`, ...).

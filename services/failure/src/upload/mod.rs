@@ -20,6 +20,7 @@ mod parse;
 pub mod slots;
 pub mod zip_stream;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -33,9 +34,10 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
+use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
 use crate::domain::{ResultRow, UploadSummary};
 use crate::error::FailureError;
-use crate::repository::{builds, results, uploads};
+use crate::repository::{builds, classification_rules, groups, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,14 @@ where
         };
     }
     results::ensure_results_partition(&tx, build.created_at).await?;
+    // What classifies the upload's failures, read once for the upload.
+    let rules = classification_rules::list_rules(&tx, project_id).await?;
+    let labelled = groups::user_labelled_groups(&tx, project_id).await?;
+    let mut classifier = UploadClassifier::new(
+        CompiledRule::compile_all(&rules),
+        LabelledGroups::new(labelled),
+        HashSet::new(),
+    );
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
@@ -162,10 +172,19 @@ where
     // Owns the receiver, so a failed write drops it and the parser stops.
     let write = {
         let tx = &tx;
+        let classifier = &mut classifier;
         async move {
             while let Some(batch) = batch_receiver.recv().await {
-                results::insert_results(tx, project_id, build.id, build.created_at, now, &batch)
-                    .await?;
+                results::insert_results(
+                    tx,
+                    project_id,
+                    build.id,
+                    build.created_at,
+                    now,
+                    &batch,
+                    classifier,
+                )
+                .await?;
             }
             Ok::<(), DbError>(())
         }
@@ -186,6 +205,7 @@ where
     if pumped != Pumped::Complete {
         return Err(FailureError::ParserCrashed);
     }
+    groups::refresh_group_figures(&tx, project_id, &classifier.touched_groups()).await?;
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
     let summary = UploadSummary {
         build_id: build.id,

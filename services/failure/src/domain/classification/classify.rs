@@ -130,7 +130,8 @@ impl Classifier<'_> {
         })
     }
 
-    fn flaky(&self, flakiness: Flakiness) -> Option<Classification> {
+    /// Flaky evidence about the failing run, if any.
+    pub fn flaky(&self, flakiness: Flakiness) -> Option<Classification> {
         let (evidence, confidence) = if flakiness.passed_on_retry {
             ("passed_on_retry", 1.0)
         } else if flakiness

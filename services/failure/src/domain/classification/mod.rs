@@ -24,6 +24,7 @@ pub mod learned;
 pub mod rules;
 #[cfg(test)]
 mod tests;
+mod upload;
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,6 +39,7 @@ pub use classify::{
 };
 pub use learned::{LabelledGroup, LabelledGroups};
 pub use rules::{CompiledRule, NewRule, RuleField, RulePatch, RuleRecord, compile_pattern};
+pub use upload::{BatchClassification, GroupClassification, UploadClassifier};
 
 /// What kind of problem a failure is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
