@@ -27,6 +27,14 @@ pub enum FailureError {
     FailureNotFound,
     #[error("test not found")]
     TestNotFound,
+    #[error("failure group not found")]
+    GroupNotFound,
+    #[error("classification rule not found")]
+    RuleNotFound,
+    #[error("pattern {0}")]
+    InvalidPattern(String),
+    #[error("the project has {max} classification rules already")]
+    TooManyRules { max: i64 },
     #[error("the path names another project than the request context")]
     ContextMismatch,
     #[error("unsupported media type: {0}")]
@@ -95,6 +103,26 @@ impl FailureError {
             Self::TestNotFound => {
                 Problem::not_found("test.not_found", "no such test in this project")
             }
+            Self::GroupNotFound => Problem::not_found(
+                "failure_group.not_found",
+                "no such failure group in this project",
+            ),
+            Self::RuleNotFound => Problem::not_found(
+                "classification_rule.not_found",
+                "no such classification rule in this project",
+            ),
+            Self::InvalidPattern(message) => Problem::unprocessable(
+                "classification_rule.invalid_pattern",
+                format!("pattern {message}"),
+            )
+            .with_errors(vec![FieldProblem {
+                field: "pattern".to_owned(),
+                message: message.clone(),
+            }]),
+            Self::TooManyRules { max } => Problem::conflict(
+                "classification_rule.too_many",
+                format!("a project may have at most {max} classification rules"),
+            ),
             Self::ContextMismatch => Problem::bad_request(
                 "project.context_mismatch",
                 "the project in the path is not the project of the request",

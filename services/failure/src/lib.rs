@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod error;
 pub mod junit;
+pub mod labels;
 pub mod repository;
 mod routes;
 pub mod settings;

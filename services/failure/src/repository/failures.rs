@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::build_ref;
+use crate::domain::classification::{Classification, Label, LabelSource};
 use crate::domain::{FailureDetails, FailureFilter, FailureSummary, TestIdentity};
 
 macro_rules! failure_select {
@@ -141,4 +142,37 @@ pub async fn get_failure(
         system_out: row.try_get("system_out")?,
         system_err: row.try_get("system_err")?,
     }))
+}
+
+/// Sets a failure's label; the label and source it had, or `None` when
+/// there is no such failure.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, failure_id = %failure_id), err(level = "warn"))]
+pub async fn set_failure_label(
+    tx: &TenantTx,
+    project_id: Uuid,
+    failure_id: Uuid,
+    classification: &Classification,
+) -> Result<Option<(Label, Option<LabelSource>)>, DbError> {
+    let row = tx
+        .query_opt(
+            "UPDATE failure.failures f
+                SET label = $3, confidence = $4, label_source = $5, explanation = $6
+               FROM (SELECT id, label, label_source FROM failure.failures
+                      WHERE project_id = $1 AND id = $2 FOR UPDATE) old
+              WHERE f.project_id = $1 AND f.id = old.id
+             RETURNING old.label, old.label_source",
+            &[
+                &project_id,
+                &failure_id,
+                &classification.label.as_str(),
+                &classification.confidence,
+                &classification.source.map(LabelSource::as_str),
+                &classification.explanation_json(),
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some((row.try_get("label")?, row.try_get("label_source")?)))
 }

@@ -281,9 +281,9 @@ pub async fn user_labelled_groups(
     Ok(groups.collect::<Result<_, tokio_postgres::Error>>()?)
 }
 
-/// One group, locked for a label change.
+/// One group as stored, not locked.
 #[tracing::instrument(skip_all, fields(project_id = %project_id, group_id = %group_id), err(level = "warn"))]
-pub async fn lock_group(
+pub async fn get_stored_group(
     tx: &TenantTx,
     project_id: Uuid,
     group_id: Uuid,
@@ -292,7 +292,7 @@ pub async fn lock_group(
         .query_opt(
             &format!(
                 "SELECT {STORED_GROUP_COLUMNS} FROM failure.failure_groups
-                  WHERE project_id = $1 AND id = $2 FOR UPDATE"
+                  WHERE project_id = $1 AND id = $2"
             ),
             &[&project_id, &group_id],
         )
@@ -300,13 +300,15 @@ pub async fn lock_group(
     Ok(row.as_ref().map(stored_group).transpose()?)
 }
 
-/// Groups without a user label that have `exception_type` (groups of
-/// another type are never similar), the `limit` most recently seen,
-/// locked in id order: what a label change may relabel.
-#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
-pub async fn lock_learning_candidates(
+/// Locks, in id order (the order uploads lock groups in), the group
+/// `group_id` and the groups a label on it may relabel: those of its
+/// exception type (groups of another type are never similar) without a
+/// user label, the `limit` most recently seen.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, group_id = %group_id), err(level = "warn"))]
+pub async fn lock_group_and_learners(
     tx: &TenantTx,
     project_id: Uuid,
+    group_id: Uuid,
     exception_type: Option<&str>,
     limit: i64,
 ) -> Result<Vec<StoredGroup>, DbError> {
@@ -314,16 +316,17 @@ pub async fn lock_learning_candidates(
         .query(
             &format!(
                 "SELECT {STORED_GROUP_COLUMNS} FROM failure.failure_groups
-                  WHERE id IN (SELECT id FROM failure.failure_groups
-                                WHERE project_id = $1
-                                  AND exception_type IS NOT DISTINCT FROM $2
-                                  AND label_source IS DISTINCT FROM 'user'
-                                ORDER BY last_seen_at DESC, id DESC
-                                LIMIT $3)
-                    AND project_id = $1
+                  WHERE project_id = $1
+                    AND (id = $2
+                         OR id IN (SELECT id FROM failure.failure_groups
+                                    WHERE project_id = $1
+                                      AND exception_type IS NOT DISTINCT FROM $3
+                                      AND label_source IS DISTINCT FROM 'user'
+                                    ORDER BY last_seen_at DESC, id DESC
+                                    LIMIT $4))
                   ORDER BY id FOR UPDATE"
             ),
-            &[&project_id, &exception_type, &limit],
+            &[&project_id, &group_id, &exception_type, &limit],
         )
         .await?;
     Ok(rows.iter().map(stored_group).collect::<Result<_, _>>()?)

@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{builds, failures, results};
+use super::{builds, failures, groups, results, rules};
 use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
@@ -49,7 +49,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history, failure groups and their classification."),
     paths(
         builds::create,
         builds::list,
@@ -59,13 +59,25 @@ pub struct ZipOfReports(Vec<u8>);
         failures::list,
         failures::show,
         failures::history,
+        failures::set_label,
+        groups::list,
+        groups::show,
+        groups::set_label,
+        groups::remove_label,
+        rules::list,
+        rules::create,
+        rules::show,
+        rules::update,
+        rules::delete,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
     tags((name = "builds", description = "A project's CI builds and their totals"),
          (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
          (name = "failures", description = "What failed, in which build"),
-         (name = "tests", description = "A test's results across builds")),
+         (name = "tests", description = "A test's results across builds"),
+         (name = "failure groups", description = "The problems behind a project's failures, labelled with a confidence and an explanation"),
+         (name = "classification rules", description = "A project's rules: a pattern on a failure's field and the label it gives")),
 )]
 pub struct ApiDoc;
 
