@@ -165,7 +165,9 @@ pub async fn group_stats(
 /// and the figures computed by a second statement: under read committed it
 /// sees every upload that refreshed them before, so the last to commit
 /// leaves the right figures. Uploads wait for each other only here, for
-/// the time between this and their commit.
+/// the time between this and their commit. The lock is `FOR NO KEY
+/// UPDATE`, which the key-share locks of uploads' new failures (their
+/// reference to the group) do not conflict with.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, groups = group_ids.len()),
@@ -182,7 +184,7 @@ pub async fn refresh_group_figures(
     tx.execute(
         "SELECT 1 FROM failure.failure_groups
           WHERE project_id = $1 AND id = ANY($2::uuid[])
-          ORDER BY id FOR UPDATE",
+          ORDER BY id FOR NO KEY UPDATE",
         &[&project_id, &group_ids],
     )
     .await?;
@@ -324,7 +326,7 @@ pub async fn lock_group_and_learners(
                                       AND label_source IS DISTINCT FROM 'user'
                                     ORDER BY last_seen_at DESC, id DESC
                                     LIMIT $4))
-                  ORDER BY id FOR UPDATE"
+                  ORDER BY id FOR NO KEY UPDATE"
             ),
             &[&project_id, &group_id, &exception_type, &limit],
         )
