@@ -11,9 +11,9 @@ use uuid::Uuid;
 use crate::domain::classification::{
     Classification, Classifier, Label, LabelSource, LabelledGroups, combine,
 };
+use crate::repository::failures;
 use crate::repository::groups::{self, StoredGroup};
 use crate::repository::label_feedback::{self, Feedback};
-use crate::repository::failures;
 
 /// How many groups one label change may relabel: the most recently seen
 /// groups of the labelled group's exception type without a user label.
@@ -55,8 +55,7 @@ pub async fn label_group(
     } else {
         // Taught by the others only from here on: the recomputation below
         // includes the group itself.
-        groups::set_group_classifications(tx, project_id, &[(group_id, group.own.clone())])
-            .await?;
+        groups::set_group_classifications(tx, project_id, &[(group_id, group.own.clone())]).await?;
     }
     let learners: Vec<StoredGroup> = locked
         .into_iter()

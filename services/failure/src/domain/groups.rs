@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::classification::{Explanation, Label, LabelSource};
-use super::{BuildRef, FailureRow, FailureSummary, TestIdentity};
 use super::results::hashed_id;
 use super::signature::fingerprint::Signature;
+use super::{BuildRef, FailureRow, FailureSummary, TestIdentity};
 
 /// A group's id: a hash of its project, grouping rules version and
 /// signature hash, shaped as a UUID like [`super::test_id`]. Every upload

@@ -11,11 +11,10 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::domain::classification::{
-    Classification, Explanation, GroupClassification, LabelledGroup, LabelSource,
+    Classification, Explanation, GroupClassification, LabelSource, LabelledGroup,
 };
 use crate::domain::signature::fingerprint::Signature;
 use crate::domain::{BatchGroup, GroupStats};
-
 
 /// Inserts a batch's groups that do not exist yet, in one statement.
 /// Each group's id is derived from its signature, so nothing is read

@@ -9,9 +9,9 @@ use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::groups::SetLabel;
 use super::openapi as doc;
 use super::project_scope;
-use super::groups::SetLabel;
 use crate::domain::{FailureDetails, FailureFilter, FailureSummary, HistoryEntry, TestIdentity};
 use crate::error::FailureError;
 use crate::labels;

@@ -24,20 +24,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/builds/{build}/results", web::post().to(results::upload))
             .route("/failures", web::get().to(failures::list))
             .route("/failures/{failure}", web::get().to(failures::show))
-            .route("/failures/{failure}/label", web::put().to(failures::set_label))
+            .route(
+                "/failures/{failure}/label",
+                web::put().to(failures::set_label),
+            )
             .route("/tests/{test}/history", web::get().to(failures::history))
             .route("/classification-rules", web::get().to(rules::list))
             .route("/classification-rules", web::post().to(rules::create))
             .route("/classification-rules/{rule}", web::get().to(rules::show))
-            .route("/classification-rules/{rule}", web::patch().to(rules::update))
-            .route("/classification-rules/{rule}", web::delete().to(rules::delete)),
+            .route(
+                "/classification-rules/{rule}",
+                web::patch().to(rules::update),
+            )
+            .route(
+                "/classification-rules/{rule}",
+                web::delete().to(rules::delete),
+            ),
     )
     .service(
         web::scope("/v2/projects/{project}")
             .route("/failures", web::get().to(groups::list))
             .route("/failures/{group}", web::get().to(groups::show))
             .route("/failures/{group}/label", web::put().to(groups::set_label))
-            .route("/failures/{group}/label", web::delete().to(groups::remove_label)),
+            .route(
+                "/failures/{group}/label",
+                web::delete().to(groups::remove_label),
+            ),
     )
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

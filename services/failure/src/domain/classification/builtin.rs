@@ -43,7 +43,12 @@ pub struct BuiltinRule {
     pub matcher: Matcher,
 }
 
-const fn text(name: &'static str, label: Label, confidence: f64, pattern: &'static str) -> BuiltinRule {
+const fn text(
+    name: &'static str,
+    label: Label,
+    confidence: f64,
+    pattern: &'static str,
+) -> BuiltinRule {
     BuiltinRule {
         name,
         label,
@@ -112,16 +117,19 @@ pub fn first_match(facts: &FailureFacts<'_>) -> Option<BuiltinMatch> {
         .find_map(|(rule, compiled)| match rule.matcher {
             Matcher::Text(_) => {
                 let regex = compiled.as_ref()?;
-                [("exception_type", facts.exception_type), ("message", message)]
-                    .into_iter()
-                    .find_map(|(field, text)| {
-                        let found = regex.find(text?)?;
-                        Some(BuiltinMatch {
-                            rule,
-                            field,
-                            matched: found.as_str().to_owned(),
-                        })
+                [
+                    ("exception_type", facts.exception_type),
+                    ("message", message),
+                ]
+                .into_iter()
+                .find_map(|(field, text)| {
+                    let found = regex.find(text?)?;
+                    Some(BuiltinMatch {
+                        rule,
+                        field,
+                        matched: found.as_str().to_owned(),
                     })
+                })
             }
             Matcher::ErrorInTestCode => {
                 let top = facts.frames.first()?;
@@ -160,9 +168,14 @@ pub fn is_assertion(facts: &FailureFacts<'_>) -> bool {
     match facts.exception_type {
         Some(name) => {
             let simple = name.rsplit(['.', ':', '\\']).next().unwrap_or(name);
-            ["Assert", "ComparisonFailure", "ExpectationNotMet", "MultipleFailures"]
-                .iter()
-                .any(|marker| simple.contains(marker))
+            [
+                "Assert",
+                "ComparisonFailure",
+                "ExpectationNotMet",
+                "MultipleFailures",
+            ]
+            .iter()
+            .any(|marker| simple.contains(marker))
                 || simple == "AssertionError"
         }
         None => facts.kind == FailureKind::Failure,
@@ -187,15 +200,30 @@ pub fn is_test_code(key: &str) -> bool {
         || (last.starts_with("Test") && last.len() > 4);
     let file_like = file_stem.starts_with("test_")
         || [
-            "_test.py", "_test.go", "_spec.rb", "_test.rb", "_tests.py", ".test.js", ".test.ts",
-            ".test.jsx", ".test.tsx", ".spec.js", ".spec.ts", ".spec.jsx", ".spec.tsx",
-            ".test.mjs", ".spec.mjs",
+            "_test.py",
+            "_test.go",
+            "_spec.rb",
+            "_test.rb",
+            "_tests.py",
+            ".test.js",
+            ".test.ts",
+            ".test.jsx",
+            ".test.tsx",
+            ".spec.js",
+            ".spec.ts",
+            ".spec.jsx",
+            ".spec.tsx",
+            ".test.mjs",
+            ".spec.mjs",
         ]
         .iter()
         .any(|suffix| file_stem.ends_with(suffix));
-    let path_like = scope
-        .split(['.', '/', ':', '\\'])
-        .any(|part| matches!(part, "test" | "tests" | "__tests__" | "spec" | "testing_utils"));
+    let path_like = scope.split(['.', '/', ':', '\\']).any(|part| {
+        matches!(
+            part,
+            "test" | "tests" | "__tests__" | "spec" | "testing_utils"
+        )
+    });
     let function_like = function.starts_with("test_")
         || (function.starts_with("Test")
             && function[4..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_'));

@@ -30,7 +30,11 @@ pub struct Similarity {
 /// tokens ([`similarity::cosine`]).
 pub fn signature_similarity(a: &Signature, b: &Signature) -> Similarity {
     if a.hash == b.hash {
-        let compared = if a.frames.is_empty() { "message" } else { "frames" };
+        let compared = if a.frames.is_empty() {
+            "message"
+        } else {
+            "frames"
+        };
         return Similarity {
             score: 1.0,
             compared,

@@ -88,30 +88,164 @@ fn each_builtin_rule_kind_matches_what_it_names_and_nothing_else() {
         \tat org.junit.jupiter.api.AssertionUtils.fail(AssertionUtils.java:55)\n\
         \tat com.acme.CartTest.adds(CartTest.java:12)\n";
     let cases: &[(FailureKind, &str, &str, Label, Option<&str>)] = &[
-        (Error, "java.net.ConnectException: Connection refused (Connection refused)", "", Label::Infrastructure, Some("connection_refused_or_reset")),
-        (Error, "read ECONNRESET", "", Label::Infrastructure, Some("connection_refused_or_reset")),
-        (Error, "java.net.UnknownHostException: db.internal", "", Label::Infrastructure, Some("dns_failure")),
-        (Error, "getaddrinfo ENOTFOUND api.example.com", "", Label::Infrastructure, Some("connection_refused_or_reset").filter(|_| false).or(Some("dns_failure"))),
-        (Error, "java.net.SocketTimeoutException: Read timed out", "", Label::Infrastructure, Some("timeout_to_service")),
-        (Error, "context deadline exceeded", "", Label::Infrastructure, Some("timeout_to_service")),
-        (Error, "java.lang.OutOfMemoryError: Java heap space", "", Label::Infrastructure, Some("out_of_memory")),
-        (Error, "OSError: [Errno 28] No space left on device", "", Label::Infrastructure, Some("disk_full")),
-        (Failure, "Request failed with status code 503", "", Label::Infrastructure, Some("http_gateway_error")),
-        (Failure, "HTTP 502 Bad Gateway from checkout", "", Label::Infrastructure, Some("http_gateway_error")),
-        (Error, "Error response from daemon: OCI runtime create failed", "", Label::Infrastructure, Some("runner_or_container_error")),
-        (Error, "The runner has received a shutdown signal", "", Label::Infrastructure, Some("runner_or_container_error")),
-        (Error, "org.openqa.selenium.NoSuchElementException: no such element: Unable to locate element: {\"css\":\"#buy\"}", "", Label::AutomationBug, Some("element_not_found")),
-        (Error, "TimeoutError: locator.click: Timeout 30000ms exceeded waiting for locator('#buy')", "", Label::AutomationBug, Some("element_not_found")),
-        (Error, "org.openqa.selenium.StaleElementReferenceException: stale element reference: element is not attached to the page document", "", Label::AutomationBug, Some("stale_element")),
-        (Error, "failed on setup with \"fixture 'db' not found\"", "", Label::AutomationBug, Some("fixture_setup_teardown_error")),
-        (Error, "Error: \"before each\" hook for \"adds\": boom", "", Label::AutomationBug, Some("fixture_setup_teardown_error")),
-        (Error, "java.lang.NullPointerException: cart is null", jvm_test_npe, Label::AutomationBug, Some("error_in_test_code")),
-        (Failure, "java.lang.AssertionError: total must be positive", jvm_product_assert, Label::ProductBug, Some("assertion_in_product_code")),
+        (
+            Error,
+            "java.net.ConnectException: Connection refused (Connection refused)",
+            "",
+            Label::Infrastructure,
+            Some("connection_refused_or_reset"),
+        ),
+        (
+            Error,
+            "read ECONNRESET",
+            "",
+            Label::Infrastructure,
+            Some("connection_refused_or_reset"),
+        ),
+        (
+            Error,
+            "java.net.UnknownHostException: db.internal",
+            "",
+            Label::Infrastructure,
+            Some("dns_failure"),
+        ),
+        (
+            Error,
+            "getaddrinfo ENOTFOUND api.example.com",
+            "",
+            Label::Infrastructure,
+            Some("connection_refused_or_reset")
+                .filter(|_| false)
+                .or(Some("dns_failure")),
+        ),
+        (
+            Error,
+            "java.net.SocketTimeoutException: Read timed out",
+            "",
+            Label::Infrastructure,
+            Some("timeout_to_service"),
+        ),
+        (
+            Error,
+            "context deadline exceeded",
+            "",
+            Label::Infrastructure,
+            Some("timeout_to_service"),
+        ),
+        (
+            Error,
+            "java.lang.OutOfMemoryError: Java heap space",
+            "",
+            Label::Infrastructure,
+            Some("out_of_memory"),
+        ),
+        (
+            Error,
+            "OSError: [Errno 28] No space left on device",
+            "",
+            Label::Infrastructure,
+            Some("disk_full"),
+        ),
+        (
+            Failure,
+            "Request failed with status code 503",
+            "",
+            Label::Infrastructure,
+            Some("http_gateway_error"),
+        ),
+        (
+            Failure,
+            "HTTP 502 Bad Gateway from checkout",
+            "",
+            Label::Infrastructure,
+            Some("http_gateway_error"),
+        ),
+        (
+            Error,
+            "Error response from daemon: OCI runtime create failed",
+            "",
+            Label::Infrastructure,
+            Some("runner_or_container_error"),
+        ),
+        (
+            Error,
+            "The runner has received a shutdown signal",
+            "",
+            Label::Infrastructure,
+            Some("runner_or_container_error"),
+        ),
+        (
+            Error,
+            "org.openqa.selenium.NoSuchElementException: no such element: Unable to locate element: {\"css\":\"#buy\"}",
+            "",
+            Label::AutomationBug,
+            Some("element_not_found"),
+        ),
+        (
+            Error,
+            "TimeoutError: locator.click: Timeout 30000ms exceeded waiting for locator('#buy')",
+            "",
+            Label::AutomationBug,
+            Some("element_not_found"),
+        ),
+        (
+            Error,
+            "org.openqa.selenium.StaleElementReferenceException: stale element reference: element is not attached to the page document",
+            "",
+            Label::AutomationBug,
+            Some("stale_element"),
+        ),
+        (
+            Error,
+            "failed on setup with \"fixture 'db' not found\"",
+            "",
+            Label::AutomationBug,
+            Some("fixture_setup_teardown_error"),
+        ),
+        (
+            Error,
+            "Error: \"before each\" hook for \"adds\": boom",
+            "",
+            Label::AutomationBug,
+            Some("fixture_setup_teardown_error"),
+        ),
+        (
+            Error,
+            "java.lang.NullPointerException: cart is null",
+            jvm_test_npe,
+            Label::AutomationBug,
+            Some("error_in_test_code"),
+        ),
+        (
+            Failure,
+            "java.lang.AssertionError: total must be positive",
+            jvm_product_assert,
+            Label::ProductBug,
+            Some("assertion_in_product_code"),
+        ),
         // An assertion in the test itself, a 403 and a 404 are not decided
         // by a built-in rule.
-        (Failure, "org.opentest4j.AssertionFailedError: expected: <1> but was: <2>", jvm_test_assert, Label::ToInvestigate, None),
-        (Failure, "expected status 403 but was 404", "", Label::ToInvestigate, None),
-        (Failure, "the total is 5 but 7 was expected", "", Label::ToInvestigate, None),
+        (
+            Failure,
+            "org.opentest4j.AssertionFailedError: expected: <1> but was: <2>",
+            jvm_test_assert,
+            Label::ToInvestigate,
+            None,
+        ),
+        (
+            Failure,
+            "expected status 403 but was 404",
+            "",
+            Label::ToInvestigate,
+            None,
+        ),
+        (
+            Failure,
+            "the total is 5 but 7 was expected",
+            "",
+            Label::ToInvestigate,
+            None,
+        ),
     ];
     for (kind, message, trace, label, rule) in cases {
         let classification = classify(*kind, message, trace);
@@ -157,7 +291,11 @@ fn test_and_product_code_are_told_apart_by_naming_conventions() {
         assert!(is_test_code(key), "{key}");
         assert!(!is_product_code(key), "{key}");
     }
-    for key in ["com.acme.cart.Cart::total", "cart.py::add_item", "shop::cart::Cart::add"] {
+    for key in [
+        "com.acme.cart.Cart::total",
+        "cart.py::add_item",
+        "shop::cart::Cart::add",
+    ] {
         assert!(!is_test_code(key), "{key}");
         assert!(is_product_code(key), "{key}");
     }
@@ -184,10 +322,34 @@ fn project_rules_come_in_order_before_builtin_rules_and_disabled_ones_are_skippe
     let mut disabled = rule(0, "off", RuleField::Message, "refused", Label::NoDefect);
     disabled.enabled = false;
     let records = vec![
-        rule(2, "later", RuleField::Message, "refused", Label::AutomationBug),
-        rule(1, "staging db", RuleField::Message, r"(?i)connection refused.*5432", Label::ProductBug),
-        rule(3, "frames", RuleField::Frames, r"^com\.acme\.legacy\.", Label::NoDefect),
-        rule(4, "types", RuleField::ExceptionType, r"(?i)sql", Label::Infrastructure),
+        rule(
+            2,
+            "later",
+            RuleField::Message,
+            "refused",
+            Label::AutomationBug,
+        ),
+        rule(
+            1,
+            "staging db",
+            RuleField::Message,
+            r"(?i)connection refused.*5432",
+            Label::ProductBug,
+        ),
+        rule(
+            3,
+            "frames",
+            RuleField::Frames,
+            r"^com\.acme\.legacy\.",
+            Label::NoDefect,
+        ),
+        rule(
+            4,
+            "types",
+            RuleField::ExceptionType,
+            r"(?i)sql",
+            Label::Infrastructure,
+        ),
         disabled,
     ];
     let rules = CompiledRule::compile_all(&records);
@@ -208,7 +370,10 @@ fn project_rules_come_in_order_before_builtin_rules_and_disabled_ones_are_skippe
     assert_eq!(first.confidence, PROJECT_RULE_CONFIDENCE);
     match &first.explanation {
         Explanation::ProjectRule {
-            rule_name, field, matched, ..
+            rule_name,
+            field,
+            matched,
+            ..
         } => {
             assert_eq!(rule_name, "staging db");
             assert_eq!(*field, RuleField::Message);
@@ -280,7 +445,11 @@ fn the_most_similar_user_labelled_group_lends_its_label_with_the_similarity_as_c
     );
     assert_eq!(result.label, Label::ProductBug);
     assert_eq!(result.source, Some(LabelSource::Learned));
-    assert!((result.confidence - 0.8).abs() < 1e-9, "{}", result.confidence);
+    assert!(
+        (result.confidence - 0.8).abs() < 1e-9,
+        "{}",
+        result.confidence
+    );
     assert!(matches!(
         result.explanation,
         Explanation::Learned { group_id, .. } if group_id == near_id
@@ -338,7 +507,10 @@ fn user_labels_beat_flaky_evidence_which_beats_learned_labels_and_rules() {
     // Another group with the same text: flaky evidence first.
     let other = Uuid::now_v7();
     let flaky = classifier(&none).classify(other, &facts, retried);
-    assert_eq!((flaky.label, flaky.source), (Label::Flaky, Some(LabelSource::Flaky)));
+    assert_eq!(
+        (flaky.label, flaky.source),
+        (Label::Flaky, Some(LabelSource::Flaky))
+    );
     assert_eq!(flaky.confidence, 1.0);
     let known_flaky = classifier(&known).classify(other, &facts, plain);
     assert_eq!(known_flaky.label, Label::Flaky);

@@ -51,7 +51,11 @@ pub struct BatchClassification {
 impl UploadClassifier {
     /// `known_flaky`: tests the flaky-test monitor flags (empty when it
     /// has nothing to say).
-    pub fn new(rules: Vec<CompiledRule>, labelled: LabelledGroups, known_flaky: HashSet<Uuid>) -> Self {
+    pub fn new(
+        rules: Vec<CompiledRule>,
+        labelled: LabelledGroups,
+        known_flaky: HashSet<Uuid>,
+    ) -> Self {
         Self {
             rules,
             labelled,
@@ -104,10 +108,12 @@ impl UploadClassifier {
         let groups = groups
             .iter()
             .map(|group| {
-                first_of_group.remove(&group.id).unwrap_or(GroupClassification {
-                    effective: Classification::nothing(),
-                    own: Classification::nothing(),
-                })
+                first_of_group
+                    .remove(&group.id)
+                    .unwrap_or(GroupClassification {
+                        effective: Classification::nothing(),
+                        own: Classification::nothing(),
+                    })
             })
             .collect();
         BatchClassification { failures, groups }

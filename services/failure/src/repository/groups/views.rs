@@ -92,7 +92,10 @@ pub async fn list_groups(
     limit: i64,
 ) -> Result<Vec<GroupSummary>, DbError> {
     let (after_at, after_id) = after.unzip();
-    let pattern = filter.q.as_deref().map(super::super::failures::like_pattern);
+    let pattern = filter
+        .q
+        .as_deref()
+        .map(super::super::failures::like_pattern);
     let rows = tx
         .query(
             GROUPS_LIST_SQL,
@@ -159,8 +162,10 @@ pub async fn get_group(
             &[&project_id, &group_id, &occurrences],
         )
         .await?;
-    let recent_occurrences: Vec<FailureSummary> =
-        recent.iter().map(failure_summary).collect::<Result<_, _>>()?;
+    let recent_occurrences: Vec<FailureSummary> = recent
+        .iter()
+        .map(failure_summary)
+        .collect::<Result<_, _>>()?;
     Ok(Some(GroupDetails {
         summary,
         frames: detail.try_get("frames")?,
