@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "failure_groups",
         include_str!("../../../migrations/failure/0005_failure_groups.sql"),
     ),
+    Migration::embedded(
+        7,
+        "classification",
+        include_str!("../../../migrations/failure/0007_classification.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
