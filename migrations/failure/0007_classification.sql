@@ -61,6 +61,12 @@ CREATE INDEX failure_groups_last_seen_idx
     ON failure.failure_groups (project_id, last_seen_at DESC, id DESC);
 CREATE INDEX failure_groups_label_last_seen_idx
     ON failure.failure_groups (project_id, label, last_seen_at DESC, id DESC);
+-- The list's `q`: a substring of the template or of the first message's
+-- first 1000 characters.
+CREATE INDEX failure_groups_template_trgm_idx ON failure.failure_groups
+    USING gin (project_id, template extensions.gin_trgm_ops);
+CREATE INDEX failure_groups_message_trgm_idx ON failure.failure_groups
+    USING gin (project_id, left(message, 1000) extensions.gin_trgm_ops);
 -- The user-labelled groups an upload or a new label compares against.
 CREATE INDEX failure_groups_user_labelled_idx
     ON failure.failure_groups (project_id, exception_type) WHERE label_source = 'user';

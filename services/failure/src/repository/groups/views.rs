@@ -30,7 +30,8 @@ macro_rules! group_select {
 
 /// The v2 groups list, latest seen first: `$1` project, `$2` label, `$3`
 /// status, `$4` exception type, `$5`/`$6` since/until (last seen), `$7`
-/// ILIKE pattern on the template or message, `$8` minimum confidence,
+/// ILIKE pattern on the template or the message's first 1000
+/// characters, `$8` minimum confidence,
 /// `$9`/`$10` the cursor (last_seen_at, id), `$11` limit. Public so a
 /// benchmark can time exactly what the service runs.
 pub const GROUPS_LIST_SQL: &str = concat!(
@@ -42,7 +43,7 @@ pub const GROUPS_LIST_SQL: &str = concat!(
     AND ($4::text IS NULL OR g.exception_type = $4)
     AND ($5::timestamptz IS NULL OR g.last_seen_at >= $5)
     AND ($6::timestamptz IS NULL OR g.last_seen_at < $6)
-    AND ($7::text IS NULL OR g.template ILIKE $7 OR g.message ILIKE $7)
+    AND ($7::text IS NULL OR g.template ILIKE $7 OR left(g.message, 1000) ILIKE $7)
     AND ($8::float8 IS NULL OR g.confidence >= $8)
     AND ($9::timestamptz IS NULL OR (g.last_seen_at, g.id) < ($9, $10))
   ORDER BY g.last_seen_at DESC, g.id DESC
