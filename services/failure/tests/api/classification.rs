@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::helpers::{self, Body, FailureApp, project_of};
 
 mod learned;
+mod migration;
 mod rules;
 
 /// A `<testcase>` in class `class` failing with `message` (an attribute)
