@@ -72,6 +72,16 @@ enum Command {
         #[arg(long, default_value = "bench")]
         out_dir: PathBuf,
     },
+    /// Measures failure grouping alone (CPU only, no services) and writes
+    /// it into a saved results file and the report.
+    Grouping {
+        #[arg(long, default_value = "bench/results/latest.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+        quick: bool,
+    },
     /// Writes a generated JUnit report.
     Junit {
         #[arg(long)]
@@ -142,6 +152,22 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&results)
                 .with_context(|| format!("reading {}", results.display()))?;
             let results: BenchResults = serde_json::from_str(&text)?;
+            write_report(&results, &out_dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Grouping {
+            results: path,
+            out_dir,
+            quick,
+        } => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut results: BenchResults = serde_json::from_str(&text)?;
+            let mut grouping = suite::grouping_section(quick);
+            grouping.commit = Some(suite::git_commit(&std::env::current_dir()?));
+            grouping.measured_at = Some(chrono::Utc::now().to_rfc3339());
+            results.grouping = Some(grouping);
+            std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
             write_report(&results, &out_dir)?;
             Ok(ExitCode::SUCCESS)
         }

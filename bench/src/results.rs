@@ -15,6 +15,9 @@ pub struct BenchResults {
     pub rls: Option<RlsResults>,
     pub resources: Option<ResourceResults>,
     pub caches: Option<CacheResults>,
+    /// Absent in results saved before grouping was measured.
+    #[serde(default)]
+    pub grouping: Option<GroupingResults>,
     /// Measurements that could not be taken, with the reason.
     pub missing: Vec<Missing>,
 }
@@ -189,6 +192,41 @@ pub struct CacheResults {
     pub token_misses: u64,
     pub access_hits: u64,
     pub access_misses: u64,
+}
+
+/// Failure grouping on the CPU alone: quality against the labelled set
+/// and signatures per second on one thread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupingResults {
+    /// Failures in the labelled set, and the problems they belong to.
+    pub labelled_failures: u64,
+    pub problems: u64,
+    /// Pairs compared (every pair of the labelled set).
+    pub pairs: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub together_but_different: u64,
+    pub apart_but_same: u64,
+    /// Failures signed per run, their message and trace bytes, and the
+    /// distinct signatures among them.
+    pub throughput_failures: u64,
+    pub throughput_input_bytes: u64,
+    pub distinct_signatures: u64,
+    /// Seconds per run.
+    pub secs: Vec<f64>,
+    /// Set when the section was measured on its own
+    /// (`faultline-bench grouping`), not within the run described in `meta`.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
+}
+
+impl GroupingResults {
+    /// Signatures per second, median over the runs.
+    pub fn failures_per_sec(&self) -> Option<f64> {
+        median(&self.secs).map(|secs| self.throughput_failures as f64 / secs)
+    }
 }
 
 /// The median; `None` for no values.

@@ -2,13 +2,15 @@
 
 # The settings that let the six services find each other on 127.0.0.1, one
 # `KEY=value` per line for `env`: every service gets the auth service's URL
-# (the project service calls it), the gateway its upstreams.
+# (the project service calls it) and the integration gateway's (the failure
+# service relays its outbox events there), the gateway its upstreams.
 # Arguments: the ports of auth, project, failure, analytics and the
 # integration gateway.
 service_links() {
     local auth="$1" project="$2" failure="$3" analytics="$4" integration="$5"
     printf '%s\n' \
         "FAULTLINE__SERVICE__AUTH_URL=http://127.0.0.1:$auth" \
+        "FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL=http://127.0.0.1:$integration" \
         "FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL=http://127.0.0.1:$auth" \
         "FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL=http://127.0.0.1:$project" \
         "FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL=http://127.0.0.1:$failure" \

@@ -193,6 +193,7 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
     rls_section(&mut out, results);
     resource_section(&mut out, results, charts_rel);
     cache_section(&mut out, results);
+    grouping_section(&mut out, results);
     out
 }
 

@@ -340,3 +340,55 @@ pub(super) fn cache_section(out: &mut String, results: &BenchResults) {
         rate(caches.access_hits, caches.access_misses)
     );
 }
+
+pub(super) fn grouping_section(out: &mut String, results: &BenchResults) {
+    let _ = writeln!(out, "## 7. Failure grouping\n");
+    let Some(grouping) = &results.grouping else {
+        let _ = writeln!(out, "Not measured.\n");
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "On the CPU alone (no services): quality over every pair of the labelled set the failure service's quality test uses ({} failures of {} problems in every language the frame parser reads, {} pairs), and signatures per second on one thread over {} varied failures ({} MB of messages and traces; {} distinct signatures). An upload computes one signature per failure on its parser thread.\n",
+        count(grouping.labelled_failures),
+        grouping.problems,
+        count(grouping.pairs),
+        count(grouping.throughput_failures),
+        fmt(grouping.throughput_input_bytes as f64 / 1e6),
+        count(grouping.distinct_signatures),
+    );
+    if let (Some(commit), Some(at)) = (&grouping.commit, &grouping.measured_at) {
+        let _ = writeln!(
+            out,
+            "Measured on its own (`faultline-bench grouping`) at {at}, commit `{commit}`, after the run above.\n"
+        );
+    }
+    let _ = writeln!(out, "| goal | measured | verdict |\n|---|---|---|");
+    goal_row(
+        out,
+        "pairwise precision at least 0.95",
+        format!(
+            "{:.3} ({} pairs together that are different problems)",
+            grouping.precision,
+            count(grouping.together_but_different)
+        ),
+        verdict(Some(grouping.precision), Bound::AtLeast, 0.95, ""),
+    );
+    goal_row(
+        out,
+        "pairwise recall at least 0.95",
+        format!(
+            "{:.3} ({} pairs of one problem kept apart)",
+            grouping.recall,
+            count(grouping.apart_but_same)
+        ),
+        verdict(Some(grouping.recall), Bound::AtLeast, 0.95, ""),
+    );
+    let runs: Vec<String> = grouping.secs.iter().map(|s| format!("{s:.2} s")).collect();
+    let _ = writeln!(
+        out,
+        "\nThroughput: **{} failures/s** on one thread (median; runs: {}).\n",
+        opt(grouping.failures_per_sec()),
+        runs.join(", ")
+    );
+}

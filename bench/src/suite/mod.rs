@@ -20,8 +20,11 @@ use crate::results::*;
 use crate::seed::{self, DatasetSize, QueryTargets};
 use crate::services::{self, Platform};
 
+mod grouping;
 mod ingestion;
 mod reads;
+
+pub use grouping::grouping_section;
 
 #[derive(Debug, Clone)]
 pub struct SuiteConfig {
@@ -203,6 +206,9 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
             reason: format!("{error:#}"),
         });
     };
+
+    eprintln!("bench: failure grouping");
+    results.grouping = Some(grouping_section(ctx.config.quick));
 
     eprintln!("bench: gateway overhead");
     let before = ctx.gateway_metrics().await;
@@ -450,7 +456,7 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
     metrics
 }
 
-fn git_commit(root: &Path) -> String {
+pub fn git_commit(root: &Path) -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

@@ -30,6 +30,8 @@ pub enum ServiceCallError {
         audience: &'static str,
         status: StatusCode,
         code: String,
+        /// The target's `Retry-After` (in seconds), when it sent one.
+        retry_after: Option<Duration>,
     },
     #[error("{audience} could not be reached")]
     Transport {
@@ -46,6 +48,23 @@ impl ServiceCallError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the target asked the caller to wait (`Retry-After` on a
+    /// 429 or 503), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status {
+                status,
+                retry_after,
+                ..
+            } if *status == StatusCode::TOO_MANY_REQUESTS
+                || *status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -133,6 +152,12 @@ impl ServiceClient {
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             let code = response
                 .json::<serde_json::Value>()
                 .await
@@ -143,6 +168,7 @@ impl ServiceClient {
                 audience: self.audience,
                 status,
                 code,
+                retry_after,
             });
         }
         response.json().await.map_err(transport)

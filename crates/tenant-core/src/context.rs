@@ -191,6 +191,28 @@ impl TenantContext {
         )
     }
 
+    /// The context of a service acting on its own behalf inside one
+    /// project (delivering that project's outbox events): the receiver
+    /// opens its tenant transaction for that project. The role is
+    /// `member`, what a CI pipeline writing results has, never more.
+    pub fn service_in_project(
+        service_id: Uuid,
+        project_id: Uuid,
+        request_id: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            Principal {
+                id: service_id,
+                kind: PrincipalKind::Service,
+            },
+            Some(ProjectAccess {
+                project_id,
+                role: Role::Member,
+            }),
+            request_id,
+        )
+    }
+
     /// Refuses anything but a signed-in user (401 for anonymous callers,
     /// 403 for API keys and services).
     pub fn require_user(&self) -> Result<Uuid, Problem> {

@@ -199,6 +199,17 @@ impl Db {
         &self.statements
     }
 
+    /// The same pool with a statement counter of its own, for background
+    /// work: `<schema>_db_statements` then counts what requests issue,
+    /// undisturbed by a job's rounds.
+    pub fn counting_apart(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            schema: self.schema,
+            statements: Counter::default(),
+        }
+    }
+
     /// The one place connections leave the pool; the pool itself is private.
     async fn connection(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)
@@ -313,6 +324,7 @@ impl Db {
 pub struct TenantTx {
     conn: Option<Object>,
     project_id: Option<Uuid>,
+    schema: &'static str,
     statements: Counter,
 }
 
@@ -348,6 +360,7 @@ impl TenantTx {
         Ok(Self {
             conn: Some(conn),
             project_id,
+            schema: db.schema,
             statements: db.statements.clone(),
         })
     }
@@ -365,6 +378,13 @@ impl TenantTx {
     /// The project this transaction is confined to, if any.
     pub fn project_id(&self) -> Option<Uuid> {
         self.project_id
+    }
+
+    /// The schema of the service whose pool this transaction came from,
+    /// for shared statements that name the calling service's tables (the
+    /// outbox).
+    pub fn schema(&self) -> &'static str {
+        self.schema
     }
 
     pub async fn query(

@@ -1,7 +1,8 @@
 //! What every Faultline service shares, and nothing else: the verified
 //! tenant context, the tenant-scoped database transaction, problem errors,
 //! configuration, telemetry, the HTTP host with health, readiness, metrics
-//! and graceful shutdown, and pagination. Domain logic lives in services.
+//! and graceful shutdown, pagination, and the transactional outbox. Domain
+//! logic lives in services.
 
 pub mod cli;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod json;
 pub mod metrics;
 pub mod migrate;
 pub mod openapi;
+pub mod outbox;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;

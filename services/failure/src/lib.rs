@@ -2,6 +2,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod junit;
 pub mod labels;
 pub mod repository;
@@ -14,6 +15,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use prometheus_client::metrics::gauge::Gauge;
+use tenant_core::context::InternalTokenIssuer;
+use tenant_core::outbox::OutboxMetrics;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
@@ -50,9 +53,19 @@ pub const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/failure/0005_failure_groups.sql"),
     ),
     Migration::embedded(
+        6,
+        "outbox",
+        include_str!("../../../migrations/failure/0006_outbox.sql"),
+    ),
+    Migration::embedded(
         7,
         "classification",
         include_str!("../../../migrations/failure/0007_classification.sql"),
+    ),
+    Migration::embedded(
+        8,
+        "test_health",
+        include_str!("../../../migrations/failure/0008_test_health.sql"),
     ),
 ];
 
@@ -73,11 +86,23 @@ pub struct FailureState {
     pub uploads_in_progress: Gauge,
 }
 
-/// Starts the failure-service process: its routes on the shared host, ready to run.
-pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the service host failed")]
+    Host(#[from] HostError),
+    #[error("cannot set up the outbox relay to the integration gateway")]
+    OutboxRelay(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Starts the failure-service process: its routes on the shared host and
+/// the outbox relay, ready to run.
+pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+    let issuer = InternalTokenIssuer::new(&settings.internal_token)
+        .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
     let db = server::connect_database(&SPEC, &settings)
         .await?
         .ok_or(HostError::NoDatabase)?;
+    let relay_settings = settings.service.outbox_relay();
     let service = std::mem::take(&mut settings.service);
     let uploads_in_progress = Gauge::default();
     let state = web::Data::new(FailureState {
@@ -90,8 +115,15 @@ pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
         uploads_in_progress,
     });
     let uploads_in_progress = state.uploads_in_progress.clone();
+    let relay_metrics = OutboxMetrics::default();
+    // The routes hold the relay; it stops when the service does.
+    let relay = web::Data::from(
+        jobs::outbox_relay::build(db.clone(), issuer, relay_settings, relay_metrics.clone())
+            .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?,
+    );
+    jobs::outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
-        cfg.app_data(state.clone());
+        cfg.app_data(state.clone()).app_data(relay.clone());
         routes::configure(cfg);
     })?;
     host.metrics().register(
@@ -99,5 +131,6 @@ pub async fn build(mut settings: Settings) -> Result<Application, HostError> {
         "Uploads being read now (at most service.max_concurrent_uploads)",
         uploads_in_progress,
     );
+    relay_metrics.register(host.metrics());
     Ok(host)
 }

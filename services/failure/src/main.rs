@@ -1,9 +1,13 @@
 use std::process::ExitCode;
 
-use failure_service::{SPEC, Settings, build};
+use failure_service::{SPEC, Settings, StartupError, build};
 
 fn main() -> ExitCode {
     tenant_core::cli::main(&SPEC, |settings: Settings| async move {
-        build(settings).await?.run_until_stopped().await
+        build(settings)
+            .await?
+            .run_until_stopped()
+            .await
+            .map_err(StartupError::from)
     })
 }

@@ -1,7 +1,10 @@
 //! The failure service's own settings (`[service]`).
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use tenant_core::config::{Environment, ServiceSettings};
+use tenant_core::outbox::{Backoff, RelaySettings};
 
 use crate::junit::ParseLimits;
 
@@ -40,6 +43,23 @@ pub struct FailureSettings {
     /// Once `upload_idle_timeout_secs` has passed, a body must keep
     /// arriving at this average rate or be refused (408); 0 turns it off.
     pub upload_min_bytes_per_sec: u64,
+    /// Base URL of the integration gateway, which receives the outbox's
+    /// events (`POST /internal/v1/events`).
+    pub integration_gateway_url: String,
+    /// Pause between relay rounds when no more events are due.
+    pub outbox_relay_interval_ms: u64,
+    /// Events per delivery (one project's batch).
+    pub outbox_batch_size: i64,
+    /// How long one delivery may take before it counts as failed.
+    pub outbox_delivery_timeout_ms: u64,
+    /// Wait after a first failed delivery; doubles per further failure.
+    pub outbox_backoff_base_ms: u64,
+    /// The longest wait between two attempts (also caps `Retry-After`).
+    pub outbox_backoff_max_secs: u64,
+    /// Delivered events are kept this long, then pruned.
+    pub outbox_retention_hours: u64,
+    /// How often delivered events past the retention are pruned.
+    pub outbox_prune_interval_secs: u64,
 }
 
 /// The same values as [`FailureSettings::DEFAULTS`].
@@ -61,6 +81,14 @@ impl Default for FailureSettings {
             max_concurrent_uploads: 8,
             upload_idle_timeout_secs: 30,
             upload_min_bytes_per_sec: 1024,
+            integration_gateway_url: "http://127.0.0.1:7405".to_owned(),
+            outbox_relay_interval_ms: 1000,
+            outbox_batch_size: 100,
+            outbox_delivery_timeout_ms: 5000,
+            outbox_backoff_base_ms: 1000,
+            outbox_backoff_max_secs: 300,
+            outbox_retention_hours: 168,
+            outbox_prune_interval_secs: 3600,
         }
     }
 }
@@ -83,7 +111,27 @@ impl FailureSettings {
     pub fn max_uploads_per_project(&self) -> usize {
         (self.max_concurrent_uploads / 2).max(1)
     }
+
+    /// How the outbox is relayed to the integration gateway.
+    pub fn outbox_relay(&self) -> RelaySettings {
+        RelaySettings {
+            receiver_url: self.integration_gateway_url.clone(),
+            receiver_audience: INTEGRATION_GATEWAY,
+            interval: Duration::from_millis(self.outbox_relay_interval_ms),
+            batch_size: self.outbox_batch_size,
+            timeout: Duration::from_millis(self.outbox_delivery_timeout_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(self.outbox_backoff_base_ms),
+                max: Duration::from_secs(self.outbox_backoff_max_secs),
+            },
+            retention: Duration::from_secs(self.outbox_retention_hours.saturating_mul(3600)),
+            prune_interval: Duration::from_secs(self.outbox_prune_interval_secs),
+        }
+    }
 }
+
+/// The integration gateway's service name (its context tokens' audience).
+const INTEGRATION_GATEWAY: &str = "integration-gateway";
 
 impl ServiceSettings for FailureSettings {
     const DEFAULTS: &'static str = r#"
@@ -102,6 +150,14 @@ insert_batch_size = 5000
 max_concurrent_uploads = 8
 upload_idle_timeout_secs = 30
 upload_min_bytes_per_sec = 1024
+integration_gateway_url = "http://127.0.0.1:7405"
+outbox_relay_interval_ms = 1000
+outbox_batch_size = 100
+outbox_delivery_timeout_ms = 5000
+outbox_backoff_base_ms = 1000
+outbox_backoff_max_secs = 300
+outbox_retention_hours = 168
+outbox_prune_interval_secs = 3600
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
@@ -134,6 +190,50 @@ upload_min_bytes_per_sec = 1024
             problems
                 .push("service.max_zip_entries and max_zip_entry_bytes must be positive".into());
         }
+        self.validate_outbox(problems);
+    }
+}
+
+impl FailureSettings {
+    fn validate_outbox(&self, problems: &mut Vec<String>) {
+        let url = &self.integration_gateway_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+            problems.push(format!(
+                "service.integration_gateway_url must be an http:// or https:// URL, not `{url}`"
+            ));
+        }
+        if !(10..=3_600_000).contains(&self.outbox_relay_interval_ms) {
+            problems.push(
+                "service.outbox_relay_interval_ms must be between 10 and 3600000 (an hour)".into(),
+            );
+        }
+        // A full batch must fit in the gateway's JSON body limit (1 MiB by
+        // default): a build.completed event is under 5 KiB.
+        if !(1..=200).contains(&self.outbox_batch_size) {
+            problems.push("service.outbox_batch_size must be between 1 and 200".into());
+        }
+        if !(100..=60_000).contains(&self.outbox_delivery_timeout_ms) {
+            problems
+                .push("service.outbox_delivery_timeout_ms must be between 100 and 60000".into());
+        }
+        if self.outbox_backoff_base_ms == 0
+            || u128::from(self.outbox_backoff_base_ms)
+                > u128::from(self.outbox_backoff_max_secs) * 1000
+        {
+            problems.push(
+                "service.outbox_backoff_base_ms must be positive and at most outbox_backoff_max_secs"
+                    .into(),
+            );
+        }
+        if !(1..=86_400).contains(&self.outbox_backoff_max_secs) {
+            problems.push("service.outbox_backoff_max_secs must be between 1 and 86400".into());
+        }
+        if self.outbox_retention_hours == 0 || self.outbox_retention_hours > 24 * 366 {
+            problems.push("service.outbox_retention_hours must be between 1 and 8784".into());
+        }
+        if !(1..=86_400).contains(&self.outbox_prune_interval_secs) {
+            problems.push("service.outbox_prune_interval_secs must be between 1 and 86400".into());
+        }
     }
 }
 
@@ -151,11 +251,22 @@ mod tests {
     }
 
     fn toml_defaults() -> FailureSettings {
-        let table: std::collections::BTreeMap<String, u64> = FailureSettings::DEFAULTS
-            .lines()
-            .filter_map(|line| line.split_once(" = "))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().parse().unwrap()))
-            .collect();
-        serde_json::from_value(serde_json::to_value(table).unwrap()).unwrap()
+        toml::from_str(FailureSettings::DEFAULTS).unwrap()
+    }
+
+    #[test]
+    fn outbox_settings_out_of_range_are_refused_at_startup() {
+        let settings = FailureSettings {
+            integration_gateway_url: "integration-gateway:8080".into(),
+            outbox_batch_size: 0,
+            outbox_backoff_base_ms: 600_000,
+            ..FailureSettings::default()
+        };
+        let mut problems = Vec::new();
+        settings.validate(Environment::Test, &mut problems);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let mut problems = Vec::new();
+        FailureSettings::default().validate(Environment::Test, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 }

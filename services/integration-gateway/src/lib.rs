@@ -1,4 +1,6 @@
-//! Jira, GitHub, Slack and webhook delivery from the transactional outbox.
+//! Jira, GitHub, Slack and webhook delivery, triggered by the events other
+//! services relay from their transactional outboxes into this service's
+//! inbox (`POST /internal/v1/events`, deduplicated by event id).
 
 pub mod domain;
 pub mod error;
@@ -12,11 +14,18 @@ use tenant_core::{Application, Migration, ServiceSpec};
 pub type Settings = tenant_core::config::Settings<settings::IntegrationSettings>;
 
 /// Embedded from `migrations/integration/`; a platform test checks the list against the folder.
-pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
-    1,
-    "integrations",
-    include_str!("../../../migrations/integration/0001_integrations.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::embedded(
+        1,
+        "integrations",
+        include_str!("../../../migrations/integration/0001_integrations.sql"),
+    ),
+    Migration::embedded(
+        2,
+        "event_inbox",
+        include_str!("../../../migrations/integration/0002_event_inbox.sql"),
+    ),
+];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "integration-gateway",

@@ -94,7 +94,13 @@ async fn every_tenant_table_has_forced_row_level_security_and_a_policy() {
     let database = TestDatabase::create().await;
     let admin = database.admin_client().await;
     let tables = tenant_tables(&admin).await;
-    assert!(tables.contains(&"failure.builds".to_owned()), "{tables:?}");
+    for table in [
+        "failure.builds",
+        "failure.outbox",
+        "integration.event_inbox",
+    ] {
+        assert!(tables.contains(&table.to_owned()), "{table}: {tables:?}");
+    }
     let offenders = tenant_tables_without_row_level_security(&admin).await;
     assert!(
         offenders.is_empty(),

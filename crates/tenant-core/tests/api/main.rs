@@ -10,6 +10,7 @@
     reason = "tests fail loudly at the first broken expectation"
 )]
 
+mod client;
 mod context_token;
 mod probe;
 mod problems;

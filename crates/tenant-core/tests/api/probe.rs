@@ -48,6 +48,10 @@ async fn broken() -> Result<HttpResponse, Problem> {
     )))
 }
 
+async fn busy() -> Result<HttpResponse, Problem> {
+    Err(Problem::unavailable("probe.busy", 7))
+}
+
 /// Set once `/slow` is being served, so a test can act while it is in
 /// flight instead of guessing how long the request takes to arrive.
 pub static SLOW_IN_FLIGHT: std::sync::atomic::AtomicBool =
@@ -64,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/items").post(create_item))
         .service(web::resource("/items/{id}").get(get_item))
         .service(web::resource("/broken").get(broken))
+        .service(web::resource("/busy").post(busy))
         .service(web::resource("/slow").get(slow));
 }
 

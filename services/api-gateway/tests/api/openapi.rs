@@ -571,5 +571,5 @@ async fn page_sizes_and_cursors_are_documented_as_every_list_reads_them() {
             );
         }
     }
-    assert_eq!(lists, 8, "the lists with a page size");
+    assert_eq!(lists, 9, "the lists with a page size");
 }

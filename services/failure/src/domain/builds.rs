@@ -162,6 +162,57 @@ pub struct Build {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub totals: BuildTotals,
+    /// An upload of this build was an infrastructure outage (most of its
+    /// tests failed): its results are no evidence of flakiness.
+    pub infrastructure_outage: bool,
+    /// Whether the build's results fail it, quarantined tests aside.
+    pub verdict: BuildVerdict,
+}
+
+/// What a build's verdict says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictOutcome {
+    /// No failing test counts against the build.
+    Passed,
+    /// At least one failing test that is not quarantined.
+    Failed,
+    /// Nothing uploaded yet.
+    NoTests,
+}
+
+/// The build's verdict: its failing tests (failed or errored), except
+/// those quarantined now, fail it. Quarantined tests still run and are
+/// recorded; their failures are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BuildVerdict {
+    pub outcome: VerdictOutcome,
+    /// Failing results that count against the build.
+    pub failures_counted: i64,
+    /// Failing results of quarantined tests, which do not.
+    pub quarantined_failures: i64,
+}
+
+impl BuildVerdict {
+    /// From the build's totals and how many of its failing results belong
+    /// to quarantined tests.
+    pub fn of(totals: &BuildTotals, quarantined_failures: i64) -> Self {
+        let failing = totals.failures.saturating_add(totals.errors);
+        let quarantined_failures = quarantined_failures.clamp(0, failing);
+        let failures_counted = failing - quarantined_failures;
+        let outcome = if failures_counted > 0 {
+            VerdictOutcome::Failed
+        } else if totals.tests == 0 {
+            VerdictOutcome::NoTests
+        } else {
+            VerdictOutcome::Passed
+        };
+        Self {
+            outcome,
+            failures_counted,
+            quarantined_failures,
+        }
+    }
 }
 
 /// The build a failure or result belongs to.

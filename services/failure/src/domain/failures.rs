@@ -28,6 +28,11 @@ pub struct FailureSummary {
     pub confidence: f64,
     /// Who or what gave the label; null when nothing matched.
     pub label_source: Option<LabelSource>,
+    /// Which run of the test in the build failed: 0 is the outcome the
+    /// report states; 1, 2, ... are earlier failed attempts the runner
+    /// retried (Surefire `flakyFailure`/`rerunFailure`), kept as evidence
+    /// of flakiness.
+    pub attempt: i32,
     pub build: BuildRef,
     pub test: TestIdentity,
 }

@@ -23,7 +23,7 @@ pub fn group_id(project_id: Uuid, signature: &Signature) -> Uuid {
 }
 
 /// What a group's failures say about it, derived from `failure.failures`:
-/// how many there are (one per failing test and build), when the latest
+/// how many there are (one per failing test, build and attempt), when the latest
 /// was stored and in which build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupStats {

@@ -4,15 +4,17 @@
 
 mod builds;
 pub mod classification;
+pub mod events;
 mod failures;
+pub mod flakiness;
 mod groups;
 mod results;
 pub mod signature;
 mod uploads;
 
 pub use builds::{
-    Build, BuildFilter, BuildRef, BuildStatus, BuildTotals, CommitSha, ExternalId, JobName,
-    NewBuild,
+    Build, BuildFilter, BuildRef, BuildStatus, BuildTotals, BuildVerdict, CommitSha, ExternalId,
+    JobName, NewBuild, VerdictOutcome,
 };
 pub use failures::{FailureDetails, FailureFilter, FailureSummary};
 pub use groups::{

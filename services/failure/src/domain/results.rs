@@ -153,6 +153,9 @@ pub struct ResultRow {
     pub duration_ms: Option<i64>,
     pub retries: i32,
     pub failure: Option<FailureRow>,
+    /// Earlier failed attempts of this run (Surefire reruns), stored as
+    /// failures with `attempt` 1, 2, ... after the reported outcome's 0.
+    pub attempts: Vec<FailureRow>,
 }
 
 impl ResultRow {
@@ -166,6 +169,19 @@ impl ResultRow {
         if later.failure.is_some() {
             self.failure = later.failure;
         }
+        self.attempts.extend(later.attempts);
+    }
+
+    /// The failures to store for this result: the reported outcome's
+    /// (attempt 0) and each earlier failed attempt's (1, 2, ...).
+    pub fn failures(&self) -> impl Iterator<Item = (i32, &FailureRow)> {
+        let reported = self.failure.iter().map(|f| (0, f));
+        let earlier = self
+            .attempts
+            .iter()
+            .zip(1..)
+            .map(|(failure, attempt)| (attempt, failure));
+        reported.chain(earlier)
     }
 }
 

@@ -241,6 +241,7 @@ impl Parser {
         let element = match self.capture {
             Capture::Nothing => None,
             Capture::StackTrace => Some("failure text"),
+            Capture::AttemptTrace => Some("rerun failure text"),
             Capture::SystemOut => Some("system-out"),
             Capture::SystemErr => Some("system-err"),
         };
@@ -354,6 +355,9 @@ impl Parser {
                 };
                 if let Some(detail) = case.failure.as_mut() {
                     detail.stack_trace = trim(detail.stack_trace.take());
+                }
+                for attempt in &mut case.attempts {
+                    attempt.stack_trace = trim(attempt.stack_trace.take());
                 }
                 case.system_out = trim(case.system_out.take());
                 case.system_err = trim(case.system_err.take());

@@ -45,6 +45,9 @@ pub struct ParsedCase {
     /// Failed attempts before the final one (Surefire reruns, flaky reruns).
     pub retries: i32,
     pub failure: Option<FailureDetail>,
+    /// Earlier failed attempts as Surefire writes them (`flakyFailure`,
+    /// `flakyError`, `rerunFailure`, `rerunError`), in document order.
+    pub attempts: Vec<FailureDetail>,
 }
 
 /// What went wrong in a failed or errored case, excerpts capped.

@@ -15,6 +15,9 @@ use crate::domain::{CaseStatus, FailureKind};
 pub(super) enum Capture {
     Nothing,
     StackTrace,
+    /// The trace of the latest Surefire attempt: its text, or its
+    /// `<stackTrace>` child's.
+    AttemptTrace,
     SystemOut,
     SystemErr,
 }
@@ -31,6 +34,7 @@ pub(super) struct CaseBuilder {
     pub(super) flaky: bool,
     pub(super) retries: i32,
     pub(super) failure: Option<FailureDetail>,
+    pub(super) attempts: Vec<FailureDetail>,
     pub(super) system_out: Option<String>,
     pub(super) system_err: Option<String>,
     /// Element depth of the `<testcase>` itself.
@@ -62,6 +66,7 @@ impl CaseBuilder {
             duration_ms: self.duration_ms,
             retries: self.retries,
             failure,
+            attempts: self.attempts,
         }
     }
 }
@@ -175,45 +180,25 @@ impl Parser {
             .as_ref()
             .is_some_and(|c| c.depth + 1 == self.depth);
         if !direct_child {
+            // Inside a Surefire attempt: its `<stackTrace>` is the trace
+            // being captured; its own output is not kept.
+            if self.capture == Capture::AttemptTrace && name != "stackTrace" {
+                self.capture = Capture::Nothing;
+            }
             return Ok(());
         }
         match name {
             "failure" | "error" => {
-                let attributes = self.attributes(start, here)?;
-                let get = |key: &str| {
-                    attributes
-                        .iter()
-                        .find(|(k, _)| k == key)
-                        .map(|(_, v)| v.clone())
-                        .filter(|v| !v.is_empty())
-                };
                 let kind = if name == "error" {
                     FailureKind::Error
                 } else {
                     FailureKind::Failure
                 };
-                let mut truncated = false;
-                let message = get("message").map(|message| {
-                    let mut capped = String::new();
-                    append_capped(
-                        &mut capped,
-                        &message,
-                        self.limits.max_message_bytes,
-                        &mut truncated,
-                    );
-                    capped
-                });
-                self.truncated |= truncated;
-                let error_type = get("type");
+                let detail = self.failure_detail(kind, start, here)?;
                 if let Some(case) = self.case.as_mut() {
                     // The first failure describes the case; more are counted once.
                     if case.failure.is_none() {
-                        case.failure = Some(FailureDetail {
-                            kind,
-                            error_type,
-                            message,
-                            ..FailureDetail::default()
-                        });
+                        case.failure = Some(detail);
                         self.capture = Capture::StackTrace;
                         self.capture_depth = self.depth;
                     }
@@ -224,15 +209,19 @@ impl Parser {
                     case.skipped = true;
                 }
             }
-            "flakyFailure" | "flakyError" => {
+            "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError" => {
+                let kind = if name.ends_with("Error") {
+                    FailureKind::Error
+                } else {
+                    FailureKind::Failure
+                };
+                let detail = self.failure_detail(kind, start, here)?;
                 if let Some(case) = self.case.as_mut() {
-                    case.flaky = true;
+                    case.flaky |= name.starts_with("flaky");
                     case.retries = case.retries.saturating_add(1);
-                }
-            }
-            "rerunFailure" | "rerunError" => {
-                if let Some(case) = self.case.as_mut() {
-                    case.retries = case.retries.saturating_add(1);
+                    case.attempts.push(detail);
+                    self.capture = Capture::AttemptTrace;
+                    self.capture_depth = self.depth;
                 }
             }
             "system-out" => {
@@ -248,6 +237,36 @@ impl Parser {
         Ok(())
     }
 
+    /// The type and (capped) message of a `<failure>`, `<error>` or
+    /// Surefire attempt element.
+    fn failure_detail(
+        &mut self,
+        kind: FailureKind,
+        start: &BytesStart<'_>,
+        here: (u64, u64),
+    ) -> Result<FailureDetail, JunitError> {
+        let attributes = self.attributes(start, here)?;
+        let get = |key: &str| attribute(&attributes, key).filter(|v| !v.is_empty());
+        let mut truncated = false;
+        let message = get("message").map(|message| {
+            let mut capped = String::new();
+            append_capped(
+                &mut capped,
+                &message,
+                self.limits.max_message_bytes,
+                &mut truncated,
+            );
+            capped
+        });
+        self.truncated |= truncated;
+        Ok(FailureDetail {
+            kind,
+            error_type: get("type"),
+            message,
+            ..FailureDetail::default()
+        })
+    }
+
     pub(super) fn text(&mut self, text: &str) {
         let Some(case) = self.case.as_mut() else {
             return;
@@ -257,6 +276,17 @@ impl Parser {
             Capture::Nothing => {}
             Capture::StackTrace => {
                 if let Some(detail) = case.failure.as_mut() {
+                    let target = detail.stack_trace.get_or_insert_with(String::new);
+                    append_capped(
+                        target,
+                        text,
+                        self.limits.max_stack_trace_bytes,
+                        &mut truncated,
+                    );
+                }
+            }
+            Capture::AttemptTrace => {
+                if let Some(detail) = case.attempts.last_mut() {
                     let target = detail.stack_trace.get_or_insert_with(String::new);
                     append_capped(
                         target,

@@ -82,6 +82,57 @@ fn surefire_flaky_reruns_are_retries_of_a_flaky_test_and_reruns_of_a_failure_sta
 }
 
 #[test]
+fn surefire_attempts_keep_their_type_message_and_trace_but_not_their_output() {
+    let (cases, _, _) = parse(
+        r#"<testsuite name="s">
+             <testcase name="flaky">
+               <flakyFailure message="timed out" type="java.net.SocketTimeoutException">
+                 <stackTrace>java.net.SocketTimeoutException: timed out
+        at com.acme.Client.get(Client.java:88)</stackTrace>
+                 <system-err>retrying</system-err>
+               </flakyFailure>
+               <flakyError type="java.io.IOException">at com.acme.Io.read(Io.java:3)</flakyError>
+               <system-out>the case's own output</system-out>
+             </testcase>
+           </testsuite>"#,
+    );
+    let case = &cases[0];
+    assert_eq!(case.status, CaseStatus::Flaky);
+    assert!(case.failure.is_none());
+    let attempts: Vec<_> = case
+        .attempts
+        .iter()
+        .map(|a| {
+            (
+                a.kind,
+                a.error_type.as_deref(),
+                a.message.as_deref(),
+                a.stack_trace.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (
+                FailureKind::Failure,
+                Some("java.net.SocketTimeoutException"),
+                Some("timed out"),
+                Some(
+                    "java.net.SocketTimeoutException: timed out\n        at com.acme.Client.get(Client.java:88)"
+                ),
+            ),
+            (
+                FailureKind::Error,
+                Some("java.io.IOException"),
+                None,
+                Some("at com.acme.Io.read(Io.java:3)"),
+            ),
+        ]
+    );
+}
+
+#[test]
 fn skips_with_and_without_a_message_and_disabled_cases_are_skipped() {
     let (cases, counts, _) = parse(
         r#"<testsuite name="s">

@@ -7,12 +7,14 @@ use tenant_core::{DbError, TenantTx};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::domain::{Build, BuildFilter, BuildStatus, BuildTotals, CommitSha, NewBuild};
+use crate::domain::{
+    Build, BuildFilter, BuildStatus, BuildTotals, BuildVerdict, CommitSha, NewBuild,
+};
 use crate::junit::Counts;
 
 const BUILD_COLUMNS: &str = "id, job_name, external_id, number, branch, commit_sha, url, status, \
      started_at, finished_at, created_at, updated_at, tests_total, passed, failures, errors, \
-     skipped, flaky, duration_ms";
+     skipped, flaky, duration_ms, infrastructure_outage";
 
 /// [`BUILD_COLUMNS`] of the builds table aliased `b`, for an `UPDATE ...
 /// FROM` whose other table has columns of the same names.
@@ -24,7 +26,18 @@ static BUILD_COLUMNS_OF_B: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
+/// A build as stored; its verdict counts no quarantined failures until
+/// [`apply_verdicts`] says how many it has.
 fn build_from_row(row: &Row) -> Result<Build, tokio_postgres::Error> {
+    let totals = BuildTotals {
+        tests: row.try_get("tests_total")?,
+        passed: row.try_get("passed")?,
+        failures: row.try_get("failures")?,
+        errors: row.try_get("errors")?,
+        skipped: row.try_get("skipped")?,
+        flaky: row.try_get("flaky")?,
+        duration_ms: row.try_get("duration_ms")?,
+    };
     Ok(Build {
         id: row.try_get("id")?,
         job_name: row.try_get("job_name")?,
@@ -38,15 +51,9 @@ fn build_from_row(row: &Row) -> Result<Build, tokio_postgres::Error> {
         finished_at: row.try_get("finished_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        totals: BuildTotals {
-            tests: row.try_get("tests_total")?,
-            passed: row.try_get("passed")?,
-            failures: row.try_get("failures")?,
-            errors: row.try_get("errors")?,
-            skipped: row.try_get("skipped")?,
-            flaky: row.try_get("flaky")?,
-            duration_ms: row.try_get("duration_ms")?,
-        },
+        infrastructure_outage: row.try_get("infrastructure_outage")?,
+        verdict: BuildVerdict::of(&totals, 0),
+        totals,
     })
 }
 
@@ -140,6 +147,9 @@ pub async fn lock_build(
     optional_build(row)
 }
 
+/// Sets the build's status (and when it finished), returning it with the
+/// status it had before: a build that goes from `running` to a finished
+/// status has completed (`build.completed`).
 #[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
 pub async fn finish_build(
     tx: &TenantTx,
@@ -147,22 +157,67 @@ pub async fn finish_build(
     build_id: Uuid,
     status: BuildStatus,
     finished_at: Option<DateTime<Utc>>,
-) -> Result<Option<Build>, DbError> {
+) -> Result<Option<(Build, BuildStatus)>, DbError> {
     let row = tx
         .query_opt(
             &format!(
-                "UPDATE failure.builds
+                "WITH before AS (
+                     SELECT status FROM failure.builds
+                      WHERE project_id = $1 AND id = $2
+                        FOR UPDATE
+                 )
+                 UPDATE failure.builds b
                     SET status = $3,
                         finished_at = CASE WHEN $3 = 'running' THEN NULL
-                                           ELSE coalesce($4, finished_at, now()) END,
+                                           ELSE coalesce($4, b.finished_at, now()) END,
                         updated_at = now()
-                  WHERE project_id = $1 AND id = $2
-                  RETURNING {BUILD_COLUMNS}"
+                   FROM before
+                  WHERE b.project_id = $1 AND b.id = $2
+                  RETURNING {}, before.status AS previous_status",
+                *BUILD_COLUMNS_OF_B
             ),
             &[&project_id, &build_id, &status.as_str(), &finished_at],
         )
         .await?;
-    optional_build(row)
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let build = build_from_row(&row)?;
+    let previous: BuildStatus = row.try_get("previous_status")?;
+    Ok(Some((build, previous)))
+}
+
+/// The groups first seen in this build: of the groups of its failures,
+/// those whose earliest failure belongs to it. One statement, through
+/// `failures_build_test_key` and `failures_group_recent_idx`.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
+pub async fn groups_first_seen_in(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Uuid,
+) -> Result<Vec<Uuid>, DbError> {
+    let rows = tx
+        .query(
+            "SELECT g.group_id
+               FROM (SELECT DISTINCT f.group_id
+                       FROM failure.failures f
+                      WHERE f.project_id = $1 AND f.build_id = $2 AND f.group_id IS NOT NULL) g
+              CROSS JOIN LATERAL (
+                    SELECT first.build_id
+                      FROM failure.failures first
+                     WHERE first.project_id = $1 AND first.group_id = g.group_id
+                     ORDER BY first.created_at, first.id
+                     LIMIT 1
+                   ) earliest
+              WHERE earliest.build_id = $2
+              ORDER BY g.group_id",
+            &[&project_id, &build_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get("group_id"))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
 }
 
 /// Builds newest first, after the cursor `(created_at, id)`.
@@ -267,4 +322,59 @@ pub async fn refresh_build_totals(
         )
         .await?;
     Ok(build_from_row(&row)?)
+}
+
+/// Sets each build's verdict: how many of its failing results belong to
+/// tests quarantined now, in one statement that probes each quarantined
+/// test's result in each build (the quarantine list is short; a build's
+/// results are many).
+#[tracing::instrument(skip_all, fields(project_id = %project_id, builds = builds.len()), err(level = "warn"))]
+pub async fn apply_verdicts(
+    tx: &TenantTx,
+    project_id: Uuid,
+    builds: &mut [Build],
+) -> Result<(), DbError> {
+    if builds.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = builds.iter().map(|b| b.id).collect();
+    let created: Vec<DateTime<Utc>> = builds.iter().map(|b| b.created_at).collect();
+    let rows = tx
+        .query(
+            "SELECT b.id, count(r.test_id) AS quarantined_failures
+               FROM unnest($2::uuid[], $3::timestamptz[]) AS b(id, created_at)
+               LEFT JOIN failure.quarantined_tests q ON q.project_id = $1
+               LEFT JOIN failure.test_results r
+                      ON r.project_id = $1 AND r.build_id = b.id
+                     AND r.build_created_at = b.created_at AND r.test_id = q.test_id
+                     AND r.status IN ('failed', 'error')
+              GROUP BY b.id",
+            &[&project_id, &ids, &created],
+        )
+        .await?;
+    for row in &rows {
+        let id: Uuid = row.try_get("id")?;
+        let quarantined: i64 = row.try_get("quarantined_failures")?;
+        if let Some(build) = builds.iter_mut().find(|b| b.id == id) {
+            build.verdict = BuildVerdict::of(&build.totals, quarantined);
+        }
+    }
+    Ok(())
+}
+
+/// Marks the build as an infrastructure outage: health queries skip its
+/// results from now on.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, build_id = %build_id), err(level = "warn"))]
+pub async fn mark_infrastructure_outage(
+    tx: &TenantTx,
+    project_id: Uuid,
+    build_id: Uuid,
+) -> Result<(), DbError> {
+    tx.execute(
+        "UPDATE failure.builds SET infrastructure_outage = true
+          WHERE project_id = $1 AND id = $2 AND NOT infrastructure_outage",
+        &[&project_id, &build_id],
+    )
+    .await?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::domain::{FailureDetails, FailureFilter, FailureSummary, TestIdentity}
 macro_rules! failure_select {
     () => {
         "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-                f.group_id, f.label, f.confidence, f.label_source,
+                f.group_id, f.attempt, f.label, f.confidence, f.label_source,
                 b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
                 t.id AS test_id, t.suite, t.classname, t.name, t.file"
     };
@@ -56,6 +56,7 @@ pub(super) fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgre
         label: row.try_get("label")?,
         confidence: row.try_get("confidence")?,
         label_source: row.try_get("label_source")?,
+        attempt: row.try_get("attempt")?,
         build: build_ref(row)?,
         test: TestIdentity {
             id: row.try_get("test_id")?,

@@ -22,7 +22,9 @@ use crate::domain::{BatchGroup, GroupStats};
 /// uploads sharing a signature do not wait for each other. Only a
 /// signature new to both makes the second wait for the first's commit
 /// (the unique key's insertion), once: afterwards the group exists.
-/// `groups` is one entry per hash, ordered by hash.
+/// `groups` is one entry per hash, ordered by hash. Returns the ids of the
+/// groups this statement inserted (the ones new to the project), which
+/// become `group.created` events.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, groups = groups.len()),
@@ -34,9 +36,9 @@ pub async fn insert_groups(
     now: DateTime<Utc>,
     groups: &[BatchGroup<'_>],
     classes: &[GroupClassification],
-) -> Result<(), DbError> {
+) -> Result<Vec<Uuid>, DbError> {
     if groups.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let labels: Vec<&str> = classes.iter().map(|c| c.effective.label.as_str()).collect();
     let confidences: Vec<f64> = classes.iter().map(|c| c.effective.confidence).collect();
@@ -74,8 +76,9 @@ pub async fn insert_groups(
         .collect();
     let messages: Vec<Option<&str>> = groups.iter().map(|g| g.message).collect();
     let traces: Vec<Option<&str>> = groups.iter().map(|g| g.stack_trace).collect();
-    tx.execute(
-        "INSERT INTO failure.failure_groups
+    let inserted = tx
+        .query(
+            "INSERT INTO failure.failure_groups
                 (project_id, id, grouping_version, signature_hash, exception_type, frames,
                  template, message, stack_trace, first_seen_at, last_seen_at,
                  label, confidence, label_source, explanation, own_classification)
@@ -89,27 +92,32 @@ pub async fn insert_groups(
                 AS g(id, version, hash, exception_type, frames, template, message, stack_trace,
                      label, confidence, source, explanation, own)
           ORDER BY g.hash
-         ON CONFLICT ON CONSTRAINT failure_groups_signature_key DO NOTHING",
-        &[
-            &project_id,
-            &now,
-            &ids,
-            &versions,
-            &hashes,
-            &types,
-            &frames,
-            &templates,
-            &messages,
-            &traces,
-            &labels,
-            &confidences,
-            &sources,
-            &explanations,
-            &owns,
-        ],
-    )
-    .await?;
-    Ok(())
+         ON CONFLICT ON CONSTRAINT failure_groups_signature_key DO NOTHING
+         RETURNING id",
+            &[
+                &project_id,
+                &now,
+                &ids,
+                &versions,
+                &hashes,
+                &types,
+                &frames,
+                &templates,
+                &messages,
+                &traces,
+                &labels,
+                &confidences,
+                &sources,
+                &explanations,
+                &owns,
+            ],
+        )
+        .await?;
+    inserted
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
 }
 
 /// Occurrences, last seen and last build of each of `group_ids` that has

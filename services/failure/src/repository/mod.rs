@@ -7,9 +7,13 @@
 pub mod builds;
 pub mod classification_rules;
 pub mod failures;
+pub mod flaky_settings;
 pub mod groups;
 pub mod label_feedback;
+pub mod outbox;
+pub mod quarantine;
 pub mod results;
+pub mod test_health;
 pub mod uploads;
 
 use std::error::Error;
@@ -18,6 +22,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
 use crate::domain::classification::{Label, LabelSource, RuleField};
+use crate::domain::flakiness::HealthState;
 use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind};
 
 /// Reads a text column into a domain enum through its `FromStr`; a value
@@ -40,6 +45,7 @@ text_enum_from_sql!(
     BuildStatus,
     CaseStatus,
     FailureKind,
+    HealthState,
     Label,
     LabelSource,
     RuleField

@@ -1,6 +1,8 @@
 //! `failure.tests`, `failure.test_results` and `failure.failures` as an
 //! upload writes them, and a test's history across builds.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
@@ -8,6 +10,7 @@ use uuid::Uuid;
 use super::build_ref;
 use super::groups::insert_groups;
 use crate::domain::classification::UploadClassifier;
+use crate::domain::events::NewGroup;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
 
 /// Makes sure the month partition for `at` exists.
@@ -29,7 +32,8 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// are classified by the upload's `classifier` on the way. A test seen
 /// again in a later upload of the same build is merged: retries add up, a
 /// pass meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group and label (unless a member labelled it).
+/// signature's group and label (unless a member labelled it). Returns the
+/// groups the batch created.
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -43,9 +47,9 @@ pub async fn insert_results(
     now: DateTime<Utc>,
     rows: &[ResultRow],
     classifier: &mut UploadClassifier,
-) -> Result<(), DbError> {
+) -> Result<Vec<NewGroup>, DbError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
     let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
@@ -98,16 +102,31 @@ pub async fn insert_results(
     )
     .await?;
 
-    let failing: Vec<(&ResultRow, &FailureRow)> = rows
+    // The reported outcome's failure and every earlier failed attempt's:
+    // one statement for all of them.
+    let failing: Vec<(&ResultRow, i32, &FailureRow)> = rows
         .iter()
-        .filter_map(|r| r.failure.as_ref().map(|f| (r, f)))
+        .flat_map(|r| r.failures().map(move |(attempt, f)| (r, attempt, f)))
         .collect();
     if failing.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let groups = batch_groups(failing.iter().map(|(_, f)| *f));
+    let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
     let classified = classifier.classify_batch(&failing, &groups);
-    insert_groups(tx, project_id, now, &groups, &classified.groups).await?;
+    let inserted: HashSet<Uuid> = insert_groups(tx, project_id, now, &groups, &classified.groups)
+        .await?
+        .into_iter()
+        .collect();
+    let new_groups = groups
+        .iter()
+        .filter(|group| inserted.contains(&group.id))
+        .map(|group| NewGroup {
+            id: group.id,
+            grouping_version: group.signature.version,
+            exception_type: group.signature.exception_type.clone(),
+            message: group.message.map(str::to_owned),
+        })
+        .collect();
     let labels: Vec<&str> = classified
         .failures
         .iter()
@@ -124,41 +143,45 @@ pub async fn insert_results(
         .iter()
         .map(|c| c.explanation_json())
         .collect();
-    let group_ids: Vec<Uuid> = failing.iter().map(|(_, f)| f.group_id).collect();
+    let group_ids: Vec<Uuid> = failing.iter().map(|(_, _, f)| f.group_id).collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
-    let test_ids: Vec<Uuid> = failing.iter().map(|(r, _)| r.test_id).collect();
-    let kinds: Vec<&str> = failing.iter().map(|(_, f)| f.kind.as_str()).collect();
+    let test_ids: Vec<Uuid> = failing.iter().map(|(r, _, _)| r.test_id).collect();
+    let attempts: Vec<i32> = failing.iter().map(|(_, attempt, _)| *attempt).collect();
+    let kinds: Vec<&str> = failing.iter().map(|(_, _, f)| f.kind.as_str()).collect();
     let types: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.error_type.as_deref())
+        .map(|(_, _, f)| f.error_type.as_deref())
         .collect();
-    let messages: Vec<Option<&str>> = failing.iter().map(|(_, f)| f.message.as_deref()).collect();
+    let messages: Vec<Option<&str>> = failing
+        .iter()
+        .map(|(_, _, f)| f.message.as_deref())
+        .collect();
     let traces: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.stack_trace.as_deref())
+        .map(|(_, _, f)| f.stack_trace.as_deref())
         .collect();
     let outs: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.system_out.as_deref())
+        .map(|(_, _, f)| f.system_out.as_deref())
         .collect();
     let errs: Vec<Option<&str>> = failing
         .iter()
-        .map(|(_, f)| f.system_err.as_deref())
+        .map(|(_, _, f)| f.system_err.as_deref())
         .collect();
     tx.execute(
         "INSERT INTO failure.failures
                 (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
-                 system_out, system_err, created_at, group_id,
+                 system_out, system_err, created_at, group_id, attempt,
                  label, confidence, label_source, explanation)
          SELECT $1, f.id, $2, f.test_id, f.kind, f.error_type, f.message, f.stack_trace,
-                f.system_out, f.system_err, $3, f.group_id,
+                f.system_out, f.system_err, $3, f.group_id, f.attempt,
                 f.label, f.confidence, f.source, f.explanation
            FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                       $10::text[], $11::text[], $12::uuid[], $13::text[], $14::float8[],
-                       $15::text[], $16::jsonb[])
+                       $10::text[], $11::text[], $12::uuid[], $13::int[], $14::text[],
+                       $15::float8[], $16::text[], $17::jsonb[])
                 AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err,
-                     group_id, label, confidence, source, explanation)
-         ON CONFLICT ON CONSTRAINT failures_build_test_key DO UPDATE
+                     group_id, attempt, label, confidence, source, explanation)
+         ON CONFLICT ON CONSTRAINT failures_build_test_attempt_key DO UPDATE
             SET kind = excluded.kind, error_type = excluded.error_type,
                 message = excluded.message, stack_trace = excluded.stack_trace,
                 system_out = excluded.system_out, system_err = excluded.system_err,
@@ -184,6 +207,7 @@ pub async fn insert_results(
             &outs,
             &errs,
             &group_ids,
+            &attempts,
             &labels,
             &confidences,
             &sources,
@@ -191,7 +215,7 @@ pub async fn insert_results(
         ],
     )
     .await?;
-    Ok(())
+    Ok(new_groups)
 }
 
 #[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]
@@ -236,6 +260,7 @@ pub async fn test_history(
                JOIN failure.builds b ON b.project_id = r.project_id AND b.id = r.build_id
                LEFT JOIN failure.failures f
                       ON f.project_id = r.project_id AND f.build_id = r.build_id AND f.test_id = r.test_id
+                     AND f.attempt = 0
               WHERE r.project_id = $1 AND r.test_id = $2
               ORDER BY r.build_created_at DESC, r.build_id DESC
               LIMIT $3",

@@ -12,9 +12,12 @@ use uuid::Uuid;
 
 use super::openapi as doc;
 use super::project_scope;
-use crate::domain::{Build, BuildFilter, BuildStatus, CommitSha, ExternalId, JobName, NewBuild};
+use crate::domain::{
+    Build, BuildFilter, BuildStatus, CommitSha, ExternalId, JobName, NewBuild, events,
+};
 use crate::error::FailureError;
 use crate::repository::builds as repository;
+use crate::repository::outbox;
 
 /// A build as CI registers it. The same (`job_name`, `external_id`) again
 /// answers with the build already registered.
@@ -139,7 +142,8 @@ pub async fn create(
     let project_id = project_scope(&ctx, &path, Role::Member)?;
     let new_build = body.into_inner().into_inner().parse(project_id)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let (build, created) = repository::create_build(&tx, project_id, &new_build).await?;
+    let (mut build, created) = repository::create_build(&tx, project_id, &new_build).await?;
+    repository::apply_verdicts(&tx, project_id, std::slice::from_mut(&mut build)).await?;
     tx.commit().await?;
     let mut response = if created {
         HttpResponse::Created()
@@ -161,7 +165,8 @@ pub struct FinishBuild {
 }
 
 /// `PATCH /v1/projects/{project}/builds/{build}`: records how the build ended.
-/// Sets a build's status.
+/// Sets a build's status. A build leaving `running` publishes a
+/// `build.completed` event with its counts and new groups.
 #[utoipa::path(
     patch,
     path = "/v1/projects/{project}/builds/{build}",
@@ -197,9 +202,19 @@ pub async fn finish(
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Member)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let build = repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
-        .await?
-        .ok_or(FailureError::BuildNotFound)?;
+    let (mut build, previous) =
+        repository::finish_build(&tx, project_id, build_id, body.status, body.finished_at)
+            .await?
+            .ok_or(FailureError::BuildNotFound)?;
+    repository::apply_verdicts(&tx, project_id, std::slice::from_mut(&mut build)).await?;
+    if previous == BuildStatus::Running && build.status != BuildStatus::Running {
+        let new_groups = repository::groups_first_seen_in(&tx, project_id, build.id).await?;
+        outbox::publish(
+            &tx,
+            &[events::build_completed(project_id, &build, &new_groups)],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))
 }
@@ -236,9 +251,10 @@ pub async fn show(
     let (project, build_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let build = repository::get_build(&tx, project_id, build_id)
+    let mut build = repository::get_build(&tx, project_id, build_id)
         .await?
         .ok_or(FailureError::BuildNotFound)?;
+    repository::apply_verdicts(&tx, project_id, std::slice::from_mut(&mut build)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(build))
 }
@@ -306,8 +322,9 @@ pub async fn list(
         until: query.until,
     };
     let tx = db.tenant_tx(&ctx).await?;
-    let builds =
+    let mut builds =
         repository::list_builds(&tx, project_id, &filter, page.after, page.fetch_limit()).await?;
+    repository::apply_verdicts(&tx, project_id, &mut builds).await?;
     tx.commit().await?;
     let page = Page::from_rows(builds, page.limit, |b| (b.created_at, b.id));
     Ok(HttpResponse::Ok().json(BuildPage::from(page)))

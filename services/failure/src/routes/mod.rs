@@ -3,8 +3,10 @@
 
 mod builds;
 mod failures;
+mod flaky_tests;
 mod groups;
 pub mod openapi;
+mod quarantine;
 mod results;
 mod rules;
 
@@ -24,11 +26,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/builds/{build}/results", web::post().to(results::upload))
             .route("/failures", web::get().to(failures::list))
             .route("/failures/{failure}", web::get().to(failures::show))
+            .route("/tests/{test}/history", web::get().to(failures::history))
+            .route("/flaky-tests", web::get().to(flaky_tests::list))
+            .route(
+                "/settings/flaky-tests",
+                web::get().to(flaky_tests::show_settings),
+            )
+            .route(
+                "/settings/flaky-tests",
+                web::put().to(flaky_tests::replace_settings),
+            )
+            .route("/quarantine", web::get().to(quarantine::list))
+            .route("/quarantine/{test}", web::put().to(quarantine::quarantine))
+            .route("/quarantine/{test}", web::delete().to(quarantine::release))
             .route(
                 "/failures/{failure}/label",
                 web::put().to(failures::set_label),
             )
-            .route("/tests/{test}/history", web::get().to(failures::history))
             .route("/classification-rules", web::get().to(rules::list))
             .route("/classification-rules", web::post().to(rules::create))
             .route("/classification-rules/{rule}", web::get().to(rules::show))

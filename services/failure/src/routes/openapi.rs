@@ -12,7 +12,7 @@ use actix_web::HttpResponse;
 use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{builds, failures, groups, results, rules};
+use super::{builds, failures, flaky_tests, groups, quarantine, results, rules};
 use crate::error::FailureError;
 
 use tenant_core::openapi::CommonResponses;
@@ -49,7 +49,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures and test history, failure groups and their classification."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, failure groups and their classification, flaky and broken tests, quarantine."),
     paths(
         builds::create,
         builds::list,
@@ -69,13 +69,19 @@ pub struct ZipOfReports(Vec<u8>);
         rules::show,
         rules::update,
         rules::delete,
+        flaky_tests::list,
+        flaky_tests::show_settings,
+        flaky_tests::replace_settings,
+        quarantine::list,
+        quarantine::quarantine,
+        quarantine::release,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
     tags((name = "builds", description = "A project's CI builds and their totals"),
          (name = "results", description = "Result uploads: JUnit XML, gzip, zip or a JSON batch"),
          (name = "failures", description = "What failed, in which build"),
-         (name = "tests", description = "A test's results across builds"),
+         (name = "tests", description = "A test's results across builds, flaky and broken tests, quarantine"),
          (name = "failure groups", description = "The problems behind a project's failures, labelled with a confidence and an explanation"),
          (name = "classification rules", description = "A project's rules: a pattern on a failure's field and the label it gives")),
 )]

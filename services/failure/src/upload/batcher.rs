@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::{self, FailureRow, ResultRow};
-use crate::junit::{JunitError, ParsedCase};
+use crate::junit::{FailureDetail, JunitError, ParsedCase};
 
 /// Collects parsed cases into batches unique by test, merging repeats
 /// (retries written as repeated testcases) the way the database does
@@ -71,19 +71,21 @@ fn result_row(project_id: Uuid, case: ParsedCase) -> ResultRow {
         .filter(|_| case.suite.is_empty())
         .unwrap_or(&case.suite);
     let test_id = domain::test_id(project_id, scope, &case.classname, &case.name);
+    let failure_row = |detail: FailureDetail| {
+        FailureRow::new(
+            project_id,
+            detail.kind,
+            detail.error_type,
+            detail.message,
+            detail.stack_trace,
+            detail.system_out,
+            detail.system_err,
+        )
+    };
     ResultRow {
         test_id,
-        failure: case.failure.map(|detail| {
-            FailureRow::new(
-                project_id,
-                detail.kind,
-                detail.error_type,
-                detail.message,
-                detail.stack_trace,
-                detail.system_out,
-                detail.system_err,
-            )
-        }),
+        failure: case.failure.map(failure_row),
+        attempts: case.attempts.into_iter().map(failure_row).collect(),
         suite: case.suite,
         classname: case.classname,
         name: case.name,

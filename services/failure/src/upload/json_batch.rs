@@ -151,6 +151,7 @@ impl JsonSink<'_, '_> {
             duration_ms: result.duration_ms,
             retries: result.retries,
             failure,
+            attempts: Vec::new(),
         })?;
         Ok(())
     }

@@ -15,6 +15,7 @@
 mod archive;
 mod batcher;
 pub mod body_stream;
+pub(crate) mod health;
 pub mod json_batch;
 mod parse;
 pub mod slots;
@@ -35,9 +36,9 @@ use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
 use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
-use crate::domain::{ResultRow, UploadSummary};
+use crate::domain::{CaseStatus, ResultRow, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, classification_rules, groups, results, uploads};
+use crate::repository::{builds, classification_rules, groups, outbox, results, uploads};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,24 +170,41 @@ where
         })
     });
     let now = Utc::now();
+    // The tests that failed at least once in this upload, for the health
+    // monitors.
+    let mut failing: Vec<Uuid> = Vec::new();
     // Owns the receiver, so a failed write drops it and the parser stops.
     let write = {
         let tx = &tx;
         let classifier = &mut classifier;
+        let failing = &mut failing;
         async move {
+            let mut new_groups = Vec::new();
             while let Some(batch) = batch_receiver.recv().await {
-                results::insert_results(
-                    tx,
-                    project_id,
-                    build.id,
-                    build.created_at,
-                    now,
-                    &batch,
-                    classifier,
-                )
-                .await?;
+                failing.extend(
+                    batch
+                        .iter()
+                        .filter(|row| {
+                            row.failure.is_some()
+                                || !row.attempts.is_empty()
+                                || row.status == CaseStatus::Flaky
+                        })
+                        .map(|row| row.test_id),
+                );
+                new_groups.extend(
+                    results::insert_results(
+                        tx,
+                        project_id,
+                        build.id,
+                        build.created_at,
+                        now,
+                        &batch,
+                        classifier,
+                    )
+                    .await?,
+                );
             }
-            Ok::<(), DbError>(())
+            Ok::<_, DbError>(new_groups)
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -195,7 +213,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    written?;
+    let new_groups = written?;
     let Ingested {
         files,
         counts,
@@ -207,6 +225,14 @@ where
     }
     groups::refresh_group_figures(&tx, project_id, &classifier.touched_groups()).await?;
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
+    let health_changes =
+        health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;
+    health::publish_health_changes(&tx, project_id, Some(build.id), &health_changes).await?;
+    outbox::publish(
+        &tx,
+        &events::groups_created(project_id, build.id, now, &new_groups),
+    )
+    .await?;
     let summary = UploadSummary {
         build_id: build.id,
         files,

@@ -358,3 +358,51 @@ async fn a_viewer_cannot_label_a_member_labels_one_failure_and_bad_labels_are_re
     );
     assert_eq!(app.count_rows("failure.label_feedback").await, 1);
 }
+
+#[tokio::test]
+async fn a_surefire_failure_that_passed_on_rerun_is_flaky_and_one_that_never_passed_is_not() {
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let refused = "java.net.ConnectException: Connection refused";
+    let attempt = |element: &str, name: &str| {
+        format!(
+            "<testcase classname=\"com.acme.ApiTest\" name=\"{name}\">\
+             <{element} message=\"{refused} ({name})\" type=\"java.net.ConnectException\">\
+             {refused} ({name})</{element}></testcase>"
+        )
+    };
+    let rerun_failed = format!(
+        "<testcase classname=\"com.acme.ApiTest\" name=\"broken\">\
+         <error message=\"{refused} (broken)\" type=\"java.net.ConnectException\">{refused} (broken)</error>\
+         <rerunError message=\"{refused} (broken)\" type=\"java.net.ConnectException\">{refused} (broken)</rerunError>\
+         </testcase>"
+    );
+    upload(
+        &app,
+        &ctx,
+        "1",
+        report(&[attempt("flakyFailure", "rerun_passed"), rerun_failed]),
+    )
+    .await;
+
+    let flaky = group_of(&app, &ctx, "rerun_passed").await;
+    assert_eq!(
+        (&flaky["label"], &flaky["label_source"]),
+        (&json!("flaky"), &json!("flaky")),
+        "{flaky:#}"
+    );
+    assert_eq!(flaky["explanation"]["evidence"], "passed_on_retry");
+    let occurrence = &flaky["recent_occurrences"][0];
+    assert_eq!(occurrence["attempt"], 1);
+    assert_eq!(occurrence["label"], "flaky");
+
+    let broken = group_of(&app, &ctx, "broken").await;
+    assert_eq!(broken["label"], "infrastructure", "{broken:#}");
+    assert!(
+        broken["recent_occurrences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["label"] == "infrastructure")
+    );
+}

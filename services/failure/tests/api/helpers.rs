@@ -15,8 +15,16 @@ pub async fn spawn() -> TestApp {
     spawn_with(&[]).await
 }
 
+/// The outbox relay is pointed at a port nothing listens on (the discard
+/// port) unless `extra` says otherwise: a test's events never reach an
+/// integration gateway it did not start.
 pub async fn spawn_with(extra: &[(&'static str, String)]) -> TestApp {
-    TestApp::spawn(&failure_service::SPEC, failure_service::build, extra).await
+    let mut settings = vec![(
+        "service.integration_gateway_url",
+        "http://127.0.0.1:9".to_owned(),
+    )];
+    settings.extend(extra.iter().cloned());
+    TestApp::spawn(&failure_service::SPEC, failure_service::build, &settings).await
 }
 
 /// A CI uploader: an API key with the member role in `project_id`.

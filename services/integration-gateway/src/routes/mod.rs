@@ -1,6 +1,10 @@
-//! The route table of the integration gateway. Health, readiness and metrics come from
-//! the host; each resource gets its own module here as it is built.
+//! The route table of the integration gateway. Health, readiness and
+//! metrics come from the host; each resource has its own module here.
+
+mod events;
 
 use actix_web::web;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/internal/v1/events", web::post().to(events::receive));
+}

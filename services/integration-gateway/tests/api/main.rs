@@ -7,4 +7,5 @@
     reason = "tests fail loudly at the first broken expectation"
 )]
 
+mod events;
 mod startup;

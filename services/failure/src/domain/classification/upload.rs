@@ -40,7 +40,8 @@ pub struct UploadClassifier {
     verdicts: HashMap<Uuid, GroupVerdict>,
 }
 
-/// A batch's classifications: one per failing row, in order, and one per
+/// A batch's classifications: one per failure (a result's reported
+/// failure and its earlier failed attempts), in order, and one per
 /// group of [`crate::domain::batch_groups`], in its order.
 #[derive(Debug)]
 pub struct BatchClassification {
@@ -74,12 +75,12 @@ impl UploadClassifier {
     /// Classifies a batch's failing rows and its groups.
     pub fn classify_batch(
         &mut self,
-        failing: &[(&ResultRow, &FailureRow)],
+        failing: &[(&ResultRow, i32, &FailureRow)],
         groups: &[BatchGroup<'_>],
     ) -> BatchClassification {
         let mut first_of_group: HashMap<Uuid, GroupClassification> = HashMap::new();
         let mut failures = Vec::with_capacity(failing.len());
-        for (row, failure) in failing {
+        for (row, _attempt, failure) in failing {
             let flakiness = Flakiness {
                 test_id: Some(row.test_id),
                 passed_on_retry: row.status == CaseStatus::Flaky,

@@ -12,12 +12,12 @@
 //!
 //! Pure functions over text: no SQL, no HTTP.
 
-#[cfg(test)]
-mod corpus;
+pub mod corpus;
 pub mod fingerprint;
 pub mod frames;
 pub mod in_app;
 pub mod normalize;
+pub mod quality;
 #[cfg(test)]
 mod quality_tests;
 pub mod similarity;

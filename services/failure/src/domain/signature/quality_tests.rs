@@ -1,11 +1,10 @@
 //! Grouping quality on the labelled set ([`super::corpus`]): over every
 //! pair of failures, how often "same group" agrees with "same problem".
 
-use std::collections::BTreeMap;
-
 use super::corpus::{labelled_failures, problems};
 use super::in_app::InAppRules;
 use super::normalize::NormalizeOptions;
+use super::quality::pairwise;
 use super::{same_problem, signature_of};
 
 #[test]
@@ -23,33 +22,12 @@ fn grouping_finds_the_same_problems_with_precision_and_recall_of_at_least_095() 
             )
         })
         .collect();
-
-    let (mut together_and_same, mut together_but_different, mut apart_but_same) =
-        (0u32, 0u32, 0u32);
-    let mut mistakes: BTreeMap<(&str, &str), u32> = BTreeMap::new();
-    for first in 0..failures.len() {
-        for second in first + 1..failures.len() {
-            let grouped = same_problem(&signatures[first], &signatures[second]);
-            let same = failures[first].problem == failures[second].problem;
-            match (grouped, same) {
-                (true, true) => together_and_same += 1,
-                (true, false) => together_but_different += 1,
-                (false, true) => apart_but_same += 1,
-                (false, false) => continue,
-            }
-            if grouped != same {
-                *mistakes
-                    .entry((failures[first].problem, failures[second].problem))
-                    .or_default() += 1;
-            }
-        }
-    }
-    let precision =
-        f64::from(together_and_same) / f64::from(together_and_same + together_but_different);
-    let recall = f64::from(together_and_same) / f64::from(together_and_same + apart_but_same);
+    let quality = pairwise(&failures, &signatures);
+    let (precision, recall) = (quality.precision(), quality.recall());
     assert!(
         precision >= 0.95 && recall >= 0.95,
-        "pairwise precision {precision:.3}, recall {recall:.3}; mistaken pairs by problems: {mistakes:#?}"
+        "pairwise precision {precision:.3}, recall {recall:.3}; mistaken pairs by problems: {:#?}",
+        quality.mistakes
     );
 }
 

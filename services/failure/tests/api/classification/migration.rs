@@ -9,14 +9,14 @@ use uuid::Uuid;
 static BEFORE_CLASSIFICATION: ServiceSpec = ServiceSpec {
     name: "failure-service",
     schema: Some("failure"),
-    migrations: MIGRATIONS.split_at(5).0,
+    migrations: MIGRATIONS.split_at(6).0,
 };
 
 #[tokio::test]
 async fn existing_groups_get_their_figures_from_their_failures() {
     assert_eq!(
-        MIGRATIONS[5].version, 7,
-        "the classification migration follows the groups"
+        MIGRATIONS[6].version, 7,
+        "the classification migration follows the outbox"
     );
     let database = TestDatabase::create_bootstrapped().await;
     let settings: failure_service::Settings = test_support::settings(&SPEC, Some(&database), &[]);

@@ -1,0 +1,182 @@
+//! What the failure service tells other services, through its outbox
+//! (tenant-core's `outbox`): the kinds of event, in one place, and the
+//! payloads of the ones it emits. Relayed at least once to the integration
+//! gateway, which keeps each event id once.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tenant_core::outbox::OutboxEvent;
+use uuid::Uuid;
+
+use super::Build;
+use super::flakiness::HealthChanges;
+
+/// A failure group seen for the first time (an upload inserted it).
+pub const GROUP_CREATED: &str = "group.created";
+/// A resolved group failing again.
+pub const GROUP_REGRESSED: &str = "group.regressed";
+/// A build reached a finished status.
+pub const BUILD_COMPLETED: &str = "build.completed";
+/// A test found flaky.
+pub const TEST_FLAKY_DETECTED: &str = "test.flaky_detected";
+/// A test put in quarantine.
+pub const TEST_QUARANTINED: &str = "test.quarantined";
+
+/// Every kind of event the failure service publishes.
+pub const EVENT_KINDS: [&str; 5] = [
+    GROUP_CREATED,
+    GROUP_REGRESSED,
+    BUILD_COMPLETED,
+    TEST_FLAKY_DETECTED,
+    TEST_QUARANTINED,
+];
+
+/// At most this many new group ids are listed in a `build.completed`
+/// event (`new_groups` always counts them all).
+pub const NEW_GROUP_IDS_LISTED: usize = 100;
+
+/// At most this many characters of a new group's first message travel
+/// in `group.created`, so a full batch stays well within the receiver's
+/// JSON body limit.
+pub const EVENT_MESSAGE_CHARS: usize = 1000;
+
+/// A group an upload inserted, as `group.created` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    pub id: Uuid,
+    pub grouping_version: u32,
+    pub exception_type: Option<String>,
+    /// The first failure's message, as kept at ingestion (the event
+    /// carries its first [`EVENT_MESSAGE_CHARS`] characters).
+    pub message: Option<String>,
+}
+
+/// `group.created` for each of `groups`, first seen in `build_id` at `at`.
+pub fn groups_created(
+    project_id: Uuid,
+    build_id: Uuid,
+    at: DateTime<Utc>,
+    groups: &[NewGroup],
+) -> Vec<OutboxEvent> {
+    groups
+        .iter()
+        .map(|group| {
+            OutboxEvent::new(
+                project_id,
+                GROUP_CREATED,
+                json!({
+                    "group_id": group.id,
+                    "build_id": build_id,
+                    "grouping_version": group.grouping_version,
+                    "exception_type": group.exception_type,
+                    "message": group
+                        .message
+                        .as_deref()
+                        .map(|message| message.chars().take(EVENT_MESSAGE_CHARS).collect::<String>()),
+                    "first_seen_at": at,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// `build.completed` for `build`, which just finished, with the groups
+/// first seen in it (all of them counted, the first
+/// [`NEW_GROUP_IDS_LISTED`] listed).
+pub fn build_completed(project_id: Uuid, build: &Build, new_groups: &[Uuid]) -> OutboxEvent {
+    let totals = &build.totals;
+    let listed: Vec<Uuid> = new_groups
+        .iter()
+        .take(NEW_GROUP_IDS_LISTED)
+        .copied()
+        .collect();
+    OutboxEvent::new(
+        project_id,
+        BUILD_COMPLETED,
+        json!({
+            "build_id": build.id,
+            "job_name": build.job_name,
+            "external_id": build.external_id,
+            "number": build.number,
+            "branch": build.branch,
+            "commit_sha": build.commit_sha,
+            "url": build.url,
+            "status": build.status,
+            "finished_at": build.finished_at,
+            "counts": {
+                "tests": totals.tests,
+                "passed": totals.passed,
+                "failures": totals.failures,
+                "errors": totals.errors,
+                "skipped": totals.skipped,
+                "flaky": totals.flaky,
+            },
+            "flaky": totals.flaky,
+            "new_groups": new_groups.len(),
+            "new_group_ids": listed,
+        }),
+    )
+}
+
+/// `test.flaky_detected` for each test newly flagged (with the state it
+/// was flagged `flaky` or `broken`) and `test.quarantined` for each test
+/// newly quarantined, by the upload of `build_id` or, without one, by a
+/// member (`automatic` false).
+pub fn health_changed(
+    project_id: Uuid,
+    build_id: Option<Uuid>,
+    changes: &HealthChanges,
+    automatic: bool,
+) -> Vec<OutboxEvent> {
+    let flagged = changes.newly_flagged.iter().map(|(test_id, state)| {
+        OutboxEvent::new(
+            project_id,
+            TEST_FLAKY_DETECTED,
+            json!({ "test_id": test_id, "state": state, "build_id": build_id }),
+        )
+    });
+    let quarantined = changes.newly_quarantined.iter().map(|test_id| {
+        OutboxEvent::new(
+            project_id,
+            TEST_QUARANTINED,
+            json!({ "test_id": test_id, "automatic": automatic, "build_id": build_id }),
+        )
+    });
+    flagged.chain(quarantined).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_first_message_is_cut_in_group_created() {
+        let group = NewGroup {
+            id: Uuid::now_v7(),
+            grouping_version: 1,
+            exception_type: None,
+            message: Some("é".repeat(EVENT_MESSAGE_CHARS + 5)),
+        };
+        let events = groups_created(Uuid::now_v7(), Uuid::now_v7(), Utc::now(), &[group]);
+        let message = events[0].payload["message"].as_str().unwrap();
+        assert_eq!(message.chars().count(), EVENT_MESSAGE_CHARS);
+        assert_eq!(events[0].kind, GROUP_CREATED);
+    }
+
+    #[test]
+    fn event_kinds_are_distinct_dotted_lowercase_names() {
+        let mut kinds = EVENT_KINDS.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), EVENT_KINDS.len());
+        for kind in EVENT_KINDS {
+            let (entity, verb) = kind.split_once('.').unwrap();
+            assert!(!entity.is_empty() && !verb.is_empty(), "{kind}");
+            assert!(
+                kind.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+                "{kind}"
+            );
+        }
+    }
+}
