@@ -38,7 +38,9 @@ use crate::FailureState;
 use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
 use crate::domain::{CaseStatus, ResultRow, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, classification_rules, groups, outbox, results, uploads};
+use crate::repository::{
+    builds, classification_rules, groups, outbox, results, test_health, uploads,
+};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,13 +145,19 @@ where
         };
     }
     results::ensure_results_partition(&tx, build.created_at).await?;
-    // What classifies the upload's failures, read once for the upload.
+    // What classifies the upload's failures, read once for the upload: the
+    // project's rules, its user-labelled groups and the tests the flaky-test
+    // monitor judged flaky before this upload.
     let rules = classification_rules::list_rules(&tx, project_id).await?;
     let labelled = groups::user_labelled_groups(&tx, project_id).await?;
+    let known_flaky: HashSet<Uuid> = test_health::flaky_test_ids(&tx, project_id)
+        .await?
+        .into_iter()
+        .collect();
     let mut classifier = UploadClassifier::new(
         CompiledRule::compile_all(&rules),
         LabelledGroups::new(labelled),
-        HashSet::new(),
+        known_flaky,
     );
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);

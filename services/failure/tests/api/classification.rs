@@ -256,19 +256,21 @@ async fn a_test_that_passed_on_retry_in_the_same_build_is_flaky_over_the_rules()
     );
     assert_eq!(group["recent_occurrences"][0]["label"], "flaky");
 
-    // The same failure without a passing retry, in another build: the
-    // built-in rule labels that failure; the group keeps its label.
+    // The same failure of another test, without a passing retry, in
+    // another build: the built-in rule labels that failure; the group keeps
+    // its label.
     let once = case(
         "com.acme.ApiTest",
-        "retried",
+        "steady",
         "error",
         "java.net.ConnectException: Connection refused (retried)",
         "",
     );
     upload(&app, &ctx, "2", report(&[once])).await;
-    let group = group_of(&app, &ctx, "retried").await;
+    let group = group_of(&app, &ctx, "steady").await;
     assert_eq!(group["label"], "flaky");
     assert_eq!(group["occurrences"], 2);
+    assert_eq!(group["affected_tests"], 2);
     assert_eq!(group["recent_occurrences"][0]["label"], "infrastructure");
     assert_eq!(group["recent_occurrences"][1]["label"], "flaky");
 }
@@ -405,4 +407,39 @@ async fn a_surefire_failure_that_passed_on_rerun_is_flaky_and_one_that_never_pas
             .iter()
             .all(|f| f["label"] == "infrastructure")
     );
+}
+
+#[tokio::test]
+async fn a_later_failure_of_a_test_the_monitor_judged_flaky_is_flaky_over_the_rules() {
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let message = "java.net.ConnectException: Connection refused (shaky)";
+    let passed_on_rerun = format!(
+        "<testcase classname=\"com.acme.ApiTest\" name=\"shaky\">\
+         <flakyFailure message=\"{message}\" type=\"java.net.ConnectException\">{message}</flakyFailure>\
+         </testcase>"
+    );
+    upload(&app, &ctx, "1", report(&[passed_on_rerun])).await;
+    let flagged = app
+        .get(
+            &format!("/v1/projects/{}/flaky-tests", project_of(&ctx)),
+            &ctx,
+        )
+        .await
+        .expect(200);
+    assert_eq!(flagged["items"][0]["state"], "flaky", "{flagged:#}");
+
+    // Failing outright in the next build: no retry passed, but the test is
+    // known flaky.
+    let failed = case("com.acme.ApiTest", "shaky", "error", message, "");
+    upload(&app, &ctx, "2", report(&[failed])).await;
+    let group = group_of(&app, &ctx, "shaky").await;
+    let latest = &group["recent_occurrences"][0];
+    assert_eq!(latest["attempt"], 0);
+    assert_eq!(
+        (&latest["label"], &latest["label_source"]),
+        (&json!("flaky"), &json!("flaky")),
+        "{group:#}"
+    );
+    assert_eq!(latest["confidence"], 0.8);
 }
