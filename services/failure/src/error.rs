@@ -37,6 +37,12 @@ pub enum FailureError {
     AssigneeNotMember,
     #[error("the project service did not answer")]
     Dependency(#[source] tenant_core::client::ServiceCallError),
+    #[error("classification rule not found")]
+    RuleNotFound,
+    #[error("pattern {0}")]
+    InvalidPattern(String),
+    #[error("the project has {max} classification rules already")]
+    TooManyRules { max: i64 },
     #[error("the path names another project than the request context")]
     ContextMismatch,
     #[error("unsupported media type: {0}")]
@@ -105,9 +111,26 @@ impl FailureError {
             Self::TestNotFound => {
                 Problem::not_found("test.not_found", "no such test in this project")
             }
-            Self::GroupNotFound => {
-                Problem::not_found("group.not_found", "no such failure group in this project")
-            }
+            Self::GroupNotFound => Problem::not_found(
+                "failure_group.not_found",
+                "no such failure group in this project",
+            ),
+            Self::RuleNotFound => Problem::not_found(
+                "classification_rule.not_found",
+                "no such classification rule in this project",
+            ),
+            Self::InvalidPattern(message) => Problem::unprocessable(
+                "classification_rule.invalid_pattern",
+                format!("pattern {message}"),
+            )
+            .with_errors(vec![FieldProblem {
+                field: "pattern".to_owned(),
+                message: message.clone(),
+            }]),
+            Self::TooManyRules { max } => Problem::conflict(
+                "classification_rule.too_many",
+                format!("a project may have at most {max} classification rules"),
+            ),
             Self::JobNotFound => Problem::not_found("job.not_found", "no such job in this project"),
             Self::CommentNotFound => {
                 Problem::not_found("comment.not_found", "no such comment on this group")

@@ -4,6 +4,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod junit;
+pub mod labels;
 pub mod project_client;
 pub mod repository;
 mod routes;
@@ -59,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         6,
         "outbox",
         include_str!("../../../migrations/failure/0006_outbox.sql"),
+    ),
+    Migration::embedded(
+        7,
+        "classification",
+        include_str!("../../../migrations/failure/0007_classification.sql"),
     ),
     Migration::embedded(
         8,

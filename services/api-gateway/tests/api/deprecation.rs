@@ -31,7 +31,7 @@ async fn v1_failure_routes_carry_deprecation_and_sunset_and_v2_routes_do_not() {
 
     let comments = format!("/api/v2/projects/shop/failures/{}/comments", Uuid::now_v7());
     let v2 = platform.send(Method::GET, &comments, token, None).await;
-    assert_eq!(v2.code(), "group.not_found", "{}", v2.text);
+    assert_eq!(v2.code(), "failure_group.not_found", "{}", v2.text);
     assert!(!v2.headers.contains_key("deprecation"));
     assert!(!v2.headers.contains_key("sunset"));
     // Other v1 routes are not deprecated.

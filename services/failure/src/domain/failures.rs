@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::classification::{Label, LabelSource};
 use super::{BuildRef, FailureKind, TestIdentity};
 
 /// A failing result of one test in one build, as listed.
@@ -21,6 +22,12 @@ pub struct FailureSummary {
     /// The failure's group: the failures with the same signature, across
     /// builds. Null for failures stored before failures were grouped.
     pub group_id: Option<Uuid>,
+    /// The failure's own label, set at ingestion (or by a member).
+    pub label: Label,
+    /// From 0 to 1.
+    pub confidence: f64,
+    /// Who or what gave the label; null when nothing matched.
+    pub label_source: Option<LabelSource>,
     /// Which run of the test in the build failed: 0 is the outcome the
     /// report states; 1, 2, ... are earlier failed attempts the runner
     /// retried (Surefire `flakyFailure`/`rerunFailure`), kept as evidence

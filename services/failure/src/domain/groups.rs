@@ -3,11 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::FailureRow;
+use super::classification::{Explanation, Label, LabelSource};
 use super::results::hashed_id;
 use super::signature::fingerprint::Signature;
+use super::{BuildRef, FailureRow, FailureSummary, TestIdentity};
 
 /// A group's id: a hash of its project, grouping rules version and
 /// signature hash, shaped as a UUID like [`super::test_id`]. Every upload
@@ -58,6 +61,92 @@ pub fn batch_groups<'a>(failures: impl IntoIterator<Item = &'a FailureRow>) -> V
             });
     }
     groups.into_values().collect()
+}
+
+/// A failure group as the v2 list shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupSummary {
+    pub id: Uuid,
+    /// The normalised message, for groups known by their message (no
+    /// stack frames); null for groups known by their frames.
+    pub template: Option<String>,
+    pub exception_type: Option<String>,
+    pub label: Label,
+    /// From 0 to 1.
+    pub confidence: f64,
+    /// Who or what gave the label; null when nothing matched.
+    pub label_source: Option<LabelSource>,
+    /// `open`, `triaged`, `resolved` or `muted`.
+    pub status: String,
+    /// Failures in the group: one per failing test and build.
+    pub occurrences: i64,
+    /// Distinct tests among them.
+    pub affected_tests: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The group's latest failure.
+    pub latest_sample: Option<LatestSample>,
+}
+
+/// A group's latest failure, in short.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LatestSample {
+    pub failure_id: Uuid,
+    /// The message's first 1000 characters.
+    pub message: Option<String>,
+    pub build: BuildRef,
+    pub test: TestIdentity,
+}
+
+/// A failure group with what decided its label, its latest failures and
+/// the labels members gave it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupDetails {
+    #[serde(flatten)]
+    pub summary: GroupSummary,
+    /// The signature's frame keys, top of stack first.
+    pub frames: Vec<String>,
+    /// The first failure's message and stack trace (as capped at ingestion).
+    pub message: Option<String>,
+    pub stack_trace: Option<String>,
+    pub explanation: Explanation,
+    /// The group's latest 20 failures, newest first, with build and test.
+    pub recent_occurrences: Vec<FailureSummary>,
+    /// Labels members gave or removed, newest first (at most 50).
+    pub feedback: Vec<FeedbackEntry>,
+}
+
+/// One entry of the feedback log: a member set or removed a label.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedbackEntry {
+    pub id: Uuid,
+    /// The group labelled, or null for a failure's label.
+    pub group_id: Option<Uuid>,
+    /// The failure labelled, or null for a group's label.
+    pub failure_id: Option<Uuid>,
+    pub actor_id: Uuid,
+    /// `set` or `removed`.
+    pub action: String,
+    pub old_label: Option<Label>,
+    pub old_source: Option<LabelSource>,
+    pub new_label: Label,
+    pub new_source: Option<LabelSource>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which groups the v2 list shows.
+#[derive(Debug, Default, Clone)]
+pub struct GroupFilter {
+    pub label: Option<Label>,
+    pub status: Option<String>,
+    pub exception_type: Option<String>,
+    /// Groups last seen at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Groups last seen before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of the template or the first message.
+    pub q: Option<String>,
+    pub min_confidence: Option<f64>,
 }
 
 #[cfg(test)]

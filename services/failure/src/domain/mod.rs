@@ -3,6 +3,7 @@
 //! combine them. No SQL and no HTTP here.
 
 mod builds;
+pub mod classification;
 pub mod events;
 mod failures;
 pub mod flakiness;
@@ -23,7 +24,10 @@ pub use failures::{FailureDetails, FailureFilter, FailureSummary};
 pub use grouping_settings::{
     GroupingRules, GroupingSettings, InvalidGroupingSettings, MAX_IN_APP_PREFIXES, MAX_PREFIX_CHARS,
 };
-pub use groups::{BatchGroup, GroupStats, batch_groups, group_id};
+pub use groups::{
+    BatchGroup, FeedbackEntry, GroupDetails, GroupFilter, GroupStats, GroupSummary, LatestSample,
+    batch_groups, group_id,
+};
 pub use regroup::{ClaimedJob, DEFAULT_REGROUP_DAYS, JobState, MAX_REGROUP_ATTEMPTS, RegroupJob};
 pub use results::{
     CaseStatus, FailureKind, FailureRow, GroupScope, HistoryEntry, ResultRow, TestIdentity, test_id,

@@ -24,13 +24,15 @@ use chrono::Utc;
 use tenant_core::Db;
 use uuid::Uuid;
 
+use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
 use crate::domain::{
     ClaimedJob, FailureKind, FailureRow, GroupScope, MAX_REGROUP_ATTEMPTS, SimilarGroups,
     batch_groups,
 };
 use crate::error::FailureError;
+use crate::repository::classification_rules;
 use crate::repository::grouping_settings::get_grouping_settings;
-use crate::repository::groups::insert_groups;
+use crate::repository::groups::{self, insert_groups, refresh_group_figures};
 use crate::repository::regroup_jobs::{self, StoredFailure};
 use crate::upload::similar::join_similar_in_batch;
 
@@ -74,8 +76,8 @@ impl RegroupWorker {
             return Ok(true);
         }
         let mut similar = SimilarGroups::default();
-        let mut scope = None;
-        while self.run_batch(&job, &mut scope, &mut similar).await? {}
+        let mut context = None;
+        while self.run_batch(&job, &mut context, &mut similar).await? {}
         Ok(true)
     }
 
@@ -84,7 +86,7 @@ impl RegroupWorker {
     async fn run_batch(
         &self,
         job: &ClaimedJob,
-        scope: &mut Option<GroupScope>,
+        context: &mut Option<JobContext>,
         similar: &mut SimilarGroups,
     ) -> Result<bool, FailureError> {
         let project_id = job.project_id;
@@ -96,13 +98,13 @@ impl RegroupWorker {
             tracing::warn!(job_id = %job.id, "regroup job lost to another worker");
             return Ok(false);
         };
-        let scope = match scope {
-            Some(scope) => scope.clone(),
-            None => {
-                let rules = get_grouping_settings(&tx, project_id).await?.rules();
-                scope.insert(GroupScope { project_id, rules }).clone()
-            }
+        if context.is_none() {
+            *context = Some(JobContext::load(&tx, project_id).await?);
+        }
+        let Some(context) = context.as_mut() else {
+            return Ok(false);
         };
+        let scope = context.scope.clone();
         let failures = regroup_jobs::failures_after(
             &tx,
             project_id,
@@ -118,18 +120,51 @@ impl RegroupWorker {
             return Ok(false);
         };
         let ids: Vec<Uuid> = failures.iter().map(|f| f.id).collect();
+        let previous_groups: Vec<Uuid> = failures.iter().filter_map(|f| f.group_id).collect();
         let mut rows = tokio::task::spawn_blocking(move || regrouped(&scope, failures))
             .await
             .map_err(|_| FailureError::ParserCrashed)?;
         join_similar_in_batch(&tx, project_id, similar, rows.iter_mut()).await?;
-        insert_groups(&tx, project_id, Utc::now(), &batch_groups(&rows)).await?;
+        let new_groups = batch_groups(&rows);
+        let classes = context.classifier.classify_groups(&rows, &new_groups);
+        insert_groups(&tx, project_id, Utc::now(), &new_groups, &classes).await?;
         let group_ids: Vec<Uuid> = rows.iter().map(|row| row.group_id).collect();
         let moved = regroup_jobs::move_failures(&tx, project_id, &ids, &group_ids).await?;
+        // The figures of the groups failures left and of those they joined.
+        let mut touched: Vec<Uuid> = group_ids.iter().copied().chain(previous_groups).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        refresh_group_figures(&tx, project_id, &touched).await?;
         let processed = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         let moved = i64::try_from(moved).unwrap_or(i64::MAX);
         regroup_jobs::record_progress(&tx, project_id, job.id, last, processed, moved).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// What a job reads once, in its first batch: the project's grouping
+/// settings and what classifies the groups it creates (the project's
+/// rules and user-labelled groups; no flaky evidence outside an upload).
+#[derive(Debug)]
+struct JobContext {
+    scope: GroupScope,
+    classifier: UploadClassifier,
+}
+
+impl JobContext {
+    async fn load(tx: &tenant_core::TenantTx, project_id: Uuid) -> Result<Self, FailureError> {
+        let rules = get_grouping_settings(tx, project_id).await?.rules();
+        let classification = classification_rules::list_rules(tx, project_id).await?;
+        let labelled = groups::user_labelled_groups(tx, project_id).await?;
+        Ok(Self {
+            scope: GroupScope { project_id, rules },
+            classifier: UploadClassifier::new(
+                CompiledRule::compile_all(&classification),
+                LabelledGroups::new(labelled),
+                Default::default(),
+            ),
+        })
     }
 }
 
@@ -153,15 +188,20 @@ fn regrouped(scope: &GroupScope, failures: Vec<StoredFailure>) -> Vec<FailureRow
 }
 
 /// Runs jobs for as long as the worker exists: at once while jobs are
-/// waiting, else every `interval`. Failures are logged; the job they hit
-/// is retried when its lease expires.
+/// waiting, else every `interval`, the first time one `interval` after
+/// the start (a job queued meanwhile waits for it). Failures are logged;
+/// the job they hit is retried when its lease expires.
 pub fn spawn_regroup_worker(worker: Weak<RegroupWorker>, interval: Duration) {
     tokio::spawn(async move {
+        let mut more = false;
         loop {
+            if !more {
+                tokio::time::sleep(interval).await;
+            }
             let Some(current) = worker.upgrade() else {
                 return;
             };
-            let more = match current.run_once().await {
+            more = match current.run_once().await {
                 Ok(more) => more,
                 Err(error) => {
                     tracing::warn!(error = %tenant_core::error::error_chain(&error), "regroup job interrupted");
@@ -169,9 +209,6 @@ pub fn spawn_regroup_worker(worker: Weak<RegroupWorker>, interval: Duration) {
                 }
             };
             drop(current);
-            if !more {
-                tokio::time::sleep(interval).await;
-            }
         }
     });
 }

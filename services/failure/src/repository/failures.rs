@@ -7,18 +7,19 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::build_ref;
+use crate::domain::classification::{Classification, Label, LabelSource};
 use crate::domain::{FailureDetails, FailureFilter, FailureSummary, TestIdentity};
 
 macro_rules! failure_select {
     () => {
         "SELECT f.id, f.kind, f.error_type, left(f.message, 1000) AS message, f.created_at,
-                f.group_id, f.attempt,
+                f.group_id, f.attempt, f.label, f.confidence, f.label_source,
                 b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
                 t.id AS test_id, t.suite, t.classname, t.name, t.file"
     };
 }
 
-const FAILURE_SELECT: &str = failure_select!();
+pub(super) const FAILURE_SELECT: &str = failure_select!();
 
 /// The failures list, newest first with build and test, in one statement:
 /// `$1` project, `$2`/`$3` since/until, `$4` build, `$5` branch, `$6` job,
@@ -44,7 +45,7 @@ pub const FAILURES_LIST_SQL: &str = concat!(
   LIMIT $11"
 );
 
-fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
+pub(super) fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
     Ok(FailureSummary {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -52,6 +53,9 @@ fn failure_summary(row: &Row) -> Result<FailureSummary, tokio_postgres::Error> {
         message: row.try_get("message")?,
         created_at: row.try_get("created_at")?,
         group_id: row.try_get("group_id")?,
+        label: row.try_get("label")?,
+        confidence: row.try_get("confidence")?,
+        label_source: row.try_get("label_source")?,
         attempt: row.try_get("attempt")?,
         build: build_ref(row)?,
         test: TestIdentity {
@@ -97,7 +101,7 @@ pub async fn list_failures(
 }
 
 /// `%text%` for ILIKE, with the wildcards in `text` taken literally.
-fn like_pattern(text: &str) -> String {
+pub(super) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -139,4 +143,37 @@ pub async fn get_failure(
         system_out: row.try_get("system_out")?,
         system_err: row.try_get("system_err")?,
     }))
+}
+
+/// Sets a failure's label; the label and source it had, or `None` when
+/// there is no such failure.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, failure_id = %failure_id), err(level = "warn"))]
+pub async fn set_failure_label(
+    tx: &TenantTx,
+    project_id: Uuid,
+    failure_id: Uuid,
+    classification: &Classification,
+) -> Result<Option<(Label, Option<LabelSource>)>, DbError> {
+    let row = tx
+        .query_opt(
+            "UPDATE failure.failures f
+                SET label = $3, confidence = $4, label_source = $5, explanation = $6
+               FROM (SELECT id, label, label_source FROM failure.failures
+                      WHERE project_id = $1 AND id = $2 FOR UPDATE) old
+              WHERE f.project_id = $1 AND f.id = old.id
+             RETURNING old.label, old.label_source",
+            &[
+                &project_id,
+                &failure_id,
+                &classification.label.as_str(),
+                &classification.confidence,
+                &classification.source.map(LabelSource::as_str),
+                &classification.explanation_json(),
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some((row.try_get("label")?, row.try_get("label_source")?)))
 }

@@ -5,12 +5,14 @@
 //! with `try_get`: a column that does not decode is an error, not a panic.
 
 pub mod builds;
+pub mod classification_rules;
 pub mod failures;
 pub mod flaky_settings;
 pub mod group_comments;
 pub mod group_triage;
 pub mod grouping_settings;
 pub mod groups;
+pub mod label_feedback;
 pub mod outbox;
 pub mod quarantine;
 pub mod regroup_jobs;
@@ -23,6 +25,7 @@ use std::error::Error;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
+use crate::domain::classification::{Label, LabelSource, RuleField};
 use crate::domain::flakiness::HealthState;
 use crate::domain::{BuildRef, BuildStatus, CaseStatus, FailureKind, GroupStatus, JobState};
 
@@ -48,7 +51,10 @@ text_enum_from_sql!(
     FailureKind,
     GroupStatus,
     HealthState,
-    JobState
+    JobState,
+    Label,
+    LabelSource,
+    RuleField
 );
 
 /// The build columns a failure or a result is listed with, as the joins

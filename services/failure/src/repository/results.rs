@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::build_ref;
 use super::group_triage::reopen_regressions;
 use super::groups::insert_groups;
+use crate::domain::classification::UploadClassifier;
 use crate::domain::events::NewGroup;
 use crate::domain::{FailureRow, HistoryEntry, ResultRow, TestIdentity, batch_groups};
 
@@ -28,12 +29,14 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// Writes a batch of results (unique by test within the batch) with three
 /// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
 /// failures, and when the batch has failures a fourth before the last
-/// inserting their new groups ([`insert_groups`]). A test seen again in a
-/// later upload of the same build is merged: retries add up, a pass
-/// meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group. A `resolved` group that gets a failure reopens as a
-/// regression ([`reopen_regressions`], one more statement). Returns the
-/// groups the batch created and the groups it reopened.
+/// inserting their new groups ([`insert_groups`]). Failures and new groups
+/// are classified by the upload's `classifier` on the way. A test seen
+/// again in a later upload of the same build is merged: retries add up, a
+/// pass meeting a failure makes it flaky, and its failure takes the latest
+/// signature's group and label (unless a member labelled it). A `resolved`
+/// group that gets a failure reopens as a regression
+/// ([`reopen_regressions`], one more statement). Returns the groups the
+/// batch created and the groups it reopened.
 /// What writing a batch changed besides its rows.
 #[derive(Debug, Default)]
 pub struct BatchWritten {
@@ -55,6 +58,7 @@ pub async fn insert_results(
     build_created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     rows: &[ResultRow],
+    classifier: &mut UploadClassifier,
 ) -> Result<BatchWritten, DbError> {
     if rows.is_empty() {
         return Ok(BatchWritten::default());
@@ -120,7 +124,8 @@ pub async fn insert_results(
         return Ok(BatchWritten::default());
     }
     let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
-    let inserted: HashSet<Uuid> = insert_groups(tx, project_id, now, &groups)
+    let classified = classifier.classify_batch(&failing, &groups);
+    let inserted: HashSet<Uuid> = insert_groups(tx, project_id, now, &groups, &classified.groups)
         .await?
         .into_iter()
         .collect();
@@ -133,6 +138,22 @@ pub async fn insert_results(
             exception_type: group.signature.exception_type.clone(),
             message: group.message.map(str::to_owned),
         })
+        .collect();
+    let labels: Vec<&str> = classified
+        .failures
+        .iter()
+        .map(|c| c.label.as_str())
+        .collect();
+    let confidences: Vec<f64> = classified.failures.iter().map(|c| c.confidence).collect();
+    let sources: Vec<Option<&str>> = classified
+        .failures
+        .iter()
+        .map(|c| c.source.map(|s| s.as_str()))
+        .collect();
+    let explanations: Vec<serde_json::Value> = classified
+        .failures
+        .iter()
+        .map(|c| c.explanation_json())
         .collect();
     let group_ids: Vec<Uuid> = failing.iter().map(|(_, _, f)| f.group_id).collect();
     let failure_ids: Vec<Uuid> = failing.iter().map(|_| Uuid::now_v7()).collect();
@@ -162,18 +183,29 @@ pub async fn insert_results(
     tx.execute(
         "INSERT INTO failure.failures
                 (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
-                 system_out, system_err, created_at, group_id, attempt)
+                 system_out, system_err, created_at, group_id, attempt,
+                 label, confidence, label_source, explanation)
          SELECT $1, f.id, $2, f.test_id, f.kind, f.error_type, f.message, f.stack_trace,
-                f.system_out, f.system_err, $3, f.group_id, f.attempt
+                f.system_out, f.system_err, $3, f.group_id, f.attempt,
+                f.label, f.confidence, f.source, f.explanation
            FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                       $10::text[], $11::text[], $12::uuid[], $13::int[])
+                       $10::text[], $11::text[], $12::uuid[], $13::int[], $14::text[],
+                       $15::float8[], $16::text[], $17::jsonb[])
                 AS f(id, test_id, kind, error_type, message, stack_trace, system_out, system_err,
-                     group_id, attempt)
+                     group_id, attempt, label, confidence, source, explanation)
          ON CONFLICT ON CONSTRAINT failures_build_test_attempt_key DO UPDATE
             SET kind = excluded.kind, error_type = excluded.error_type,
                 message = excluded.message, stack_trace = excluded.stack_trace,
                 system_out = excluded.system_out, system_err = excluded.system_err,
-                group_id = excluded.group_id",
+                group_id = excluded.group_id,
+                label = CASE WHEN failure.failures.label_source = 'user'
+                             THEN failure.failures.label ELSE excluded.label END,
+                confidence = CASE WHEN failure.failures.label_source = 'user'
+                                  THEN failure.failures.confidence ELSE excluded.confidence END,
+                explanation = CASE WHEN failure.failures.label_source = 'user'
+                                   THEN failure.failures.explanation ELSE excluded.explanation END,
+                label_source = CASE WHEN failure.failures.label_source = 'user'
+                                    THEN 'user' ELSE excluded.label_source END",
         &[
             &project_id,
             &build_id,
@@ -188,6 +220,10 @@ pub async fn insert_results(
             &errs,
             &group_ids,
             &attempts,
+            &labels,
+            &confidences,
+            &sources,
+            &explanations,
         ],
     )
     .await?;

@@ -281,3 +281,21 @@ pub async fn list_flagged(
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(DbError::from)
 }
+
+/// The project's tests the monitor judges flaky, for classification: a
+/// failure of one of them is labelled `flaky` (over the rules). Read once
+/// per upload, from the flagged-tests index.
+#[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
+pub async fn flaky_test_ids(tx: &TenantTx, project_id: Uuid) -> Result<Vec<Uuid>, DbError> {
+    let rows = tx
+        .query(
+            "SELECT test_id FROM failure.test_health
+              WHERE project_id = $1 AND state = 'flaky'",
+            &[&project_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get("test_id"))
+        .collect::<Result<_, tokio_postgres::Error>>()?)
+}

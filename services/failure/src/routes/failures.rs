@@ -9,10 +9,12 @@ use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::groups::SetLabel;
 use super::openapi as doc;
 use super::project_scope;
 use crate::domain::{FailureDetails, FailureFilter, FailureSummary, HistoryEntry, TestIdentity};
 use crate::error::FailureError;
+use crate::labels;
 use crate::repository::{failures as repository, results as test_results};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -142,6 +144,54 @@ pub async fn show(
     let (project, failure_id) = path.into_inner();
     let project_id = project_scope(&ctx, &project, Role::Viewer)?;
     let tx = db.tenant_tx(&ctx).await?;
+    let failure = repository::get_failure(&tx, project_id, failure_id)
+        .await?
+        .ok_or(FailureError::FailureNotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(failure))
+}
+
+/// `PUT /v1/projects/{project}/failures/{failure}/label`.
+/// Labels one failure (confidence 1, source `user`); its group keeps its own label.
+#[utoipa::path(
+    put,
+    path = "/v1/projects/{project}/failures/{failure}/label",
+    tag = "failures",
+    params(
+        ("project" = String, Path, description = "Project id or slug"),
+        ("failure" = Uuid, Path, description = "The failure's id"),
+    ),
+    request_body = SetLabel,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The failure, labelled", body = FailureDetails),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), a failure id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such failure in this project (`failure.not_found`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown label (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = tracing::field::Empty, failure_id = %path.1),
+    err(level = "info")
+)]
+pub async fn set_label(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<(String, Uuid)>,
+    body: web::Json<tenant_core::json::Object<SetLabel>>,
+) -> Result<HttpResponse, FailureError> {
+    let (project, failure_id) = path.into_inner();
+    let project_id = project_scope(&ctx, &project, Role::Member)?;
+    let label = body.into_inner().into_inner().label;
+    let tx = db.tenant_tx(&ctx).await?;
+    if !labels::label_failure(&tx, project_id, failure_id, ctx.principal().id, label).await? {
+        return Err(FailureError::FailureNotFound);
+    }
     let failure = repository::get_failure(&tx, project_id, failure_id)
         .await?
         .ok_or(FailureError::FailureNotFound)?;

@@ -6,10 +6,12 @@ mod builds;
 mod failures;
 mod flaky_tests;
 mod grouping_settings;
+mod groups;
 pub mod openapi;
 mod quarantine;
 mod regroup;
 mod results;
+mod rules;
 mod triage;
 
 use actix_web::web;
@@ -45,37 +47,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/settings/grouping",
                 web::put().to(grouping_settings::replace),
+            )
+            .route(
+                "/failures/{failure}/label",
+                web::put().to(failures::set_label),
+            )
+            .route("/classification-rules", web::get().to(rules::list))
+            .route("/classification-rules", web::post().to(rules::create))
+            .route("/classification-rules/{rule}", web::get().to(rules::show))
+            .route(
+                "/classification-rules/{rule}",
+                web::patch().to(rules::update),
+            )
+            .route(
+                "/classification-rules/{rule}",
+                web::delete().to(rules::delete),
             ),
     )
-    // v2 routes by full path, not in a scope: another v2 scope would hide
-    // them (the first scope matching a prefix answers every path under it).
-    .route(
-        "/v2/projects/{project}/failures/{group}",
-        web::patch().to(triage::update),
-    )
-    .route(
-        "/v2/projects/{project}/failures/{group}/comments",
-        web::get().to(triage::list_comments),
-    )
-    .route(
-        "/v2/projects/{project}/failures/{group}/comments",
-        web::post().to(triage::create_comment),
-    )
-    .route(
-        "/v2/projects/{project}/failures/{group}/comments/{comment}",
-        web::get().to(triage::show_comment),
-    )
-    .route(
-        "/v2/projects/{project}/failures/{group}/activity",
-        web::get().to(triage::activity),
-    )
-    .route(
-        "/v2/projects/{project}/regroup",
-        web::post().to(regroup::request),
-    )
-    .route(
-        "/v2/projects/{project}/jobs/{job}",
-        web::get().to(regroup::show_job),
+    // One scope per version: the first scope matching a prefix answers
+    // every path under it.
+    .service(
+        web::scope("/v2/projects/{project}")
+            .route("/failures", web::get().to(groups::list))
+            .route("/failures/{group}", web::get().to(groups::show))
+            .route("/failures/{group}", web::patch().to(triage::update))
+            .route("/failures/{group}/label", web::put().to(groups::set_label))
+            .route(
+                "/failures/{group}/label",
+                web::delete().to(groups::remove_label),
+            )
+            .route(
+                "/failures/{group}/comments",
+                web::get().to(triage::list_comments),
+            )
+            .route(
+                "/failures/{group}/comments",
+                web::post().to(triage::create_comment),
+            )
+            .route(
+                "/failures/{group}/comments/{comment}",
+                web::get().to(triage::show_comment),
+            )
+            .route(
+                "/failures/{group}/activity",
+                web::get().to(triage::activity),
+            )
+            .route("/regroup", web::post().to(regroup::request))
+            .route("/jobs/{job}", web::get().to(regroup::show_job)),
     )
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -13,7 +13,8 @@ use tenant_core::TenantContext;
 use utoipa::{OpenApi, ToSchema};
 
 use super::{
-    builds, failures, flaky_tests, grouping_settings, quarantine, regroup, results, triage,
+    builds, failures, flaky_tests, grouping_settings, groups, quarantine, regroup, results, rules,
+    triage,
 };
 use crate::error::FailureError;
 
@@ -51,7 +52,7 @@ pub struct ZipOfReports(Vec<u8>);
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, flaky and broken tests, quarantine, failure groups' triage and regrouping."),
+    info(title = "failure-service", description = "Builds and test results: result uploads (JUnit XML or JSON batches), failures, test history, failure groups with their classification, triage and regrouping, flaky and broken tests, quarantine."),
     paths(
         builds::create,
         builds::list,
@@ -61,6 +62,16 @@ pub struct ZipOfReports(Vec<u8>);
         failures::list,
         failures::show,
         failures::history,
+        failures::set_label,
+        groups::list,
+        groups::show,
+        groups::set_label,
+        groups::remove_label,
+        rules::list,
+        rules::create,
+        rules::show,
+        rules::update,
+        rules::delete,
         flaky_tests::list,
         flaky_tests::show_settings,
         flaky_tests::replace_settings,
@@ -85,7 +96,9 @@ pub struct ZipOfReports(Vec<u8>);
          (name = "tests", description = "A test's results across builds, flaky and broken tests, quarantine"),
          (name = "settings", description = "A project's grouping and flaky-test settings"),
          (name = "triage", description = "A failure group's status, assignee, comments and activity"),
-         (name = "jobs", description = "Background jobs: regrouping a project's failures")),
+         (name = "jobs", description = "Background jobs: regrouping a project's failures"),
+         (name = "failure groups", description = "The problems behind a project's failures, labelled with a confidence and an explanation"),
+         (name = "classification rules", description = "A project's rules: a pattern on a failure's field and the label it gives")),
 )]
 pub struct ApiDoc;
 

@@ -22,6 +22,7 @@ pub mod similar;
 pub mod slots;
 pub mod zip_stream;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -35,9 +36,12 @@ use uuid::Uuid;
 use self::body_stream::{BodyLimits, BodyReader, CHUNKS_IN_FLIGHT, Pumped};
 use self::parse::{Ingested, parse_upload};
 use crate::FailureState;
+use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
 use crate::domain::{CaseStatus, GroupScope, ResultRow, SimilarGroups, UploadSummary, events};
 use crate::error::FailureError;
-use crate::repository::{builds, grouping_settings, outbox, results, uploads};
+use crate::repository::{
+    builds, classification_rules, grouping_settings, groups, outbox, results, test_health, uploads,
+};
 
 /// How the body of an upload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +153,20 @@ where
             .await?
             .rules(),
     };
+    // What classifies the upload's failures, read once for the upload: the
+    // project's rules, its user-labelled groups and the tests the flaky-test
+    // monitor judged flaky before this upload.
+    let rules = classification_rules::list_rules(&tx, project_id).await?;
+    let labelled = groups::user_labelled_groups(&tx, project_id).await?;
+    let known_flaky: HashSet<Uuid> = test_health::flaky_test_ids(&tx, project_id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut classifier = UploadClassifier::new(
+        CompiledRule::compile_all(&rules),
+        LabelledGroups::new(labelled),
+        known_flaky,
+    );
 
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let (batch_sender, mut batch_receiver) = mpsc::channel::<Vec<ResultRow>>(2);
@@ -174,6 +192,7 @@ where
     // Owns the receiver, so a failed write drops it and the parser stops.
     let write = {
         let tx = &tx;
+        let classifier = &mut classifier;
         let failing = &mut failing;
         async move {
             let mut similar = SimilarGroups::default();
@@ -202,6 +221,7 @@ where
                     build.created_at,
                     now,
                     &batch,
+                    classifier,
                 )
                 .await?;
                 new_groups.extend(written.new_groups);
@@ -226,6 +246,7 @@ where
     if pumped != Pumped::Complete {
         return Err(FailureError::ParserCrashed);
     }
+    groups::refresh_group_figures(&tx, project_id, &classifier.touched_groups()).await?;
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
     let health_changes =
         health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;

@@ -9,6 +9,7 @@
 )]
 
 mod builds;
+mod classification;
 mod corpus;
 mod failures;
 mod flaky;

@@ -164,7 +164,7 @@ async fn triage_of_an_unknown_group_or_with_a_bad_status_is_refused() {
         json!({"status": "open"}),
     )
     .await
-    .expect_problem(404, "group.not_found");
+    .expect_problem(404, "failure_group.not_found");
     let group = upload_one(&app, &helpers::uploader(project), "1", report("t", "boom")).await;
     let reply = app
         .patch(
@@ -255,12 +255,12 @@ async fn comments_are_listed_newest_first_page_by_page() {
         json!({"body": "lost"}),
     )
     .await
-    .expect_problem(404, "group.not_found");
+    .expect_problem(404, "failure_group.not_found");
     // Another project sees none of it.
     let other = contexts::user(Uuid::now_v7(), Role::Member);
     app.get(&format!("{}/comments", group_path(&other, group)), &other)
         .await
-        .expect_problem(404, "group.not_found");
+        .expect_problem(404, "failure_group.not_found");
 }
 
 #[tokio::test]
