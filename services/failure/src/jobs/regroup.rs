@@ -135,6 +135,8 @@ impl RegroupWorker {
         touched.sort_unstable();
         touched.dedup();
         refresh_group_figures(&tx, project_id, &touched).await?;
+        // Re-analysis: the batch's groups labelled under today's rules.
+        groups::reanalyse_groups(&tx, project_id, &new_groups, &classes).await?;
         let processed = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         let moved = i64::try_from(moved).unwrap_or(i64::MAX);
         regroup_jobs::record_progress(&tx, project_id, job.id, last, processed, moved).await?;

@@ -450,3 +450,63 @@ pub async fn set_group_classifications(
     .await?;
     Ok(())
 }
+
+/// Re-analysis: sets the label of each of `groups` to its classification
+/// under the project's rules and labels as they are now, except where a
+/// member labelled the group or flaky evidence decided it (neither is
+/// known again outside an upload). One statement; the caller holds the
+/// groups' locks (a regroup batch locks them refreshing their figures).
+#[tracing::instrument(
+    skip_all,
+    fields(project_id = %project_id, groups = groups.len()),
+    err(level = "warn")
+)]
+pub async fn reanalyse_groups(
+    tx: &TenantTx,
+    project_id: Uuid,
+    groups: &[BatchGroup<'_>],
+    classes: &[GroupClassification],
+) -> Result<u64, DbError> {
+    if groups.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
+    let labels: Vec<&str> = classes.iter().map(|c| c.effective.label.as_str()).collect();
+    let confidences: Vec<f64> = classes.iter().map(|c| c.effective.confidence).collect();
+    let sources: Vec<Option<&str>> = classes
+        .iter()
+        .map(|c| c.effective.source.map(|s| s.as_str()))
+        .collect();
+    let explanations: Vec<serde_json::Value> = classes
+        .iter()
+        .map(|c| c.effective.explanation_json())
+        .collect();
+    let owns: Vec<serde_json::Value> = classes
+        .iter()
+        .map(|c| serde_json::to_value(&c.own).unwrap_or(serde_json::Value::Null))
+        .collect();
+    let changed = tx
+        .execute(
+            "UPDATE failure.failure_groups g
+                SET label = u.label, confidence = u.confidence, label_source = u.source,
+                    explanation = u.explanation, own_classification = u.own
+               FROM unnest($2::uuid[], $3::text[], $4::float8[], $5::text[], $6::jsonb[],
+                           $7::jsonb[])
+                    AS u(id, label, confidence, source, explanation, own)
+              WHERE g.project_id = $1 AND g.id = u.id
+                AND (g.label_source IS NULL OR g.label_source IN ('rule', 'learned'))
+                AND (g.label, g.confidence, g.label_source, g.explanation)
+                    IS DISTINCT FROM (u.label, u.confidence, u.source, u.explanation)",
+            &[
+                &project_id,
+                &ids,
+                &labels,
+                &confidences,
+                &sources,
+                &explanations,
+                &owns,
+            ],
+        )
+        .await?;
+    Ok(changed)
+}

@@ -391,3 +391,70 @@ async fn a_job_whose_workers_kept_dying_is_marked_failed_instead_of_run_again() 
     assert_eq!(done["error"], "stopped after 5 attempts");
     assert_eq!(done["processed"], 0);
 }
+
+#[tokio::test]
+async fn a_regroup_job_reanalyses_groups_under_rules_added_since_and_keeps_user_labels() {
+    let app = spawn_on(None, "50", "500", "60").await;
+    let project = Uuid::now_v7();
+    let admin = contexts::user(project, Role::Admin);
+    upload_quota_failures(&app, &admin, 2).await;
+    let build = app.create_build(&admin, "other").await;
+    let xml = "<testsuite name=\"S\"><testcase classname=\"C\" name=\"u\">\
+               <failure message=\"the cart total is wrong\"/></testcase></testsuite>";
+    app.upload(&admin, build, Body::xml(xml.to_owned()), None)
+        .await
+        .expect(201);
+    let list = format!("/v2/projects/{project}/failures");
+    let label_of = |groups: &Value, needle: &str| -> (Value, Value, String) {
+        let group = groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["template"].as_str().unwrap_or_default().contains(needle))
+            .unwrap_or_else(|| panic!("no group for {needle} in {groups:#}"))
+            .clone();
+        (
+            group["label"].clone(),
+            group["label_source"].clone(),
+            group["id"].as_str().unwrap().to_owned(),
+        )
+    };
+    let before = app.get(&list, &admin).await.expect(200);
+    let (label, _, quota) = label_of(&before, "quota");
+    assert_eq!(label, "to_investigate", "{before:#}");
+    let (_, _, cart) = label_of(&before, "cart total");
+    app.put(
+        &format!("{list}/{cart}/label"),
+        &admin,
+        json!({"label": "product_bug"}),
+    )
+    .await
+    .expect(200);
+
+    // A rule added after the failures were stored labels nothing by itself.
+    let rule = json!({"name": "quotas", "field": "message", "pattern": "quota|cart", "label": "no_defect"});
+    app.post(
+        &format!("/v1/projects/{project}/classification-rules"),
+        &admin,
+        rule,
+    )
+    .await
+    .expect(201);
+    let unchanged = app.get(&list, &admin).await.expect(200);
+    assert_eq!(label_of(&unchanged, "quota").0, "to_investigate");
+
+    let (_, job) = request_regroup(&app, &admin).await;
+    assert_eq!(finished_job(&app, &admin, &job).await["state"], "succeeded");
+    let after = app.get(&list, &admin).await.expect(200);
+    let (label, source, id) = label_of(&after, "quota");
+    assert_eq!(
+        (label, source, id),
+        (json!("no_defect"), json!("rule"), quota)
+    );
+    let (label, source, _) = label_of(&after, "cart total");
+    assert_eq!(
+        (label, source),
+        (json!("product_bug"), json!("user")),
+        "a member's label stays"
+    );
+}
