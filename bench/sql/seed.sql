@@ -2,7 +2,8 @@
 -- tables by an admin connection: {projects} projects (slugs bench-000...,
 -- plan enterprise), each with {builds} builds spread over the last {days}
 -- days and {tests} tests run in every build, one result in twenty failing
--- with a message and a stack trace. Ids are derived from md5 of stable
+-- with a message and a stack trace, in up to {groups} failure groups per
+-- project. Ids are derived from md5 of stable
 -- names, so every seed of the same size has the same ids.
 --
 -- Foreign keys and triggers are off for the load (session_replication_role
@@ -72,7 +73,8 @@ SELECT b.project_id,
        generate_series(0, {tests} - 1) AS c;
 
 INSERT INTO failure.failures
-    (project_id, id, build_id, test_id, kind, error_type, message, stack_trace, created_at)
+    (project_id, id, build_id, test_id, kind, error_type, message, stack_trace, created_at,
+     group_id)
 SELECT r.project_id,
        md5('bench-failure-' || r.build_id || '-' || r.test_id)::uuid,
        r.build_id,
@@ -90,8 +92,28 @@ SELECT r.project_id,
        E'\tat org.junit.jupiter.engine.execution.MethodInvocation.proceed(MethodInvocation.java:60)\n' ||
        E'\tat org.junit.jupiter.engine.descriptor.TestMethodTestDescriptor.invokeTestMethod(TestMethodTestDescriptor.java:218)\n' ||
        E'\tat org.apache.maven.surefire.booter.ForkedBooter.main(ForkedBooter.java:495)\n',
-       r.created_at
+       r.created_at,
+       md5('bench-group-' || r.project_id || '-' || abs(hashtext(r.test_id::text)) % {groups})::uuid
   FROM failure.test_results r
  WHERE r.status = 'failed';
+
+-- Up to {groups} failure groups per project (a failure's group follows its
+-- test), with the figures uploads keep on them and labels spread over the
+-- kinds, so the groups list (v2) reads what it reads in production.
+INSERT INTO failure.failure_groups
+    (project_id, id, grouping_version, signature_hash, exception_type, frames, template,
+     message, stack_trace, first_seen_at, last_seen_at, occurrences, affected_tests,
+     last_build_id, last_failure_id, label, confidence, label_source)
+SELECT f.project_id, f.group_id, 1, md5(f.project_id::text || f.group_id::text),
+       min(f.error_type), ARRAY['FeatureTest.should_handle_case', 'ApiClient.send'],
+       NULL, min(f.message), min(f.stack_trace), min(f.created_at), max(f.created_at),
+       count(*), count(DISTINCT f.test_id),
+       (array_agg(f.build_id ORDER BY f.created_at DESC))[1],
+       (array_agg(f.id ORDER BY f.created_at DESC))[1],
+       (ARRAY['product_bug', 'automation_bug', 'infrastructure', 'to_investigate'])
+           [1 + abs(hashtext(f.group_id::text)) % 4],
+       0.9, 'rule'
+  FROM failure.failures f
+ GROUP BY f.project_id, f.group_id;
 
 RESET session_replication_role;

@@ -156,7 +156,7 @@ pub struct QueryResults {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryRuns {
-    /// Stable key: `failures_list`, `build`, `test_history`, `access_lookup`.
+    /// Stable key: `failures_list`, `groups_list`, `build`, `test_history`, `access_lookup`.
     pub name: String,
     pub endpoint: String,
     pub runs: Vec<LoadRun>,

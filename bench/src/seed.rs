@@ -37,6 +37,10 @@ pub struct DatasetSize {
     pub days: u32,
 }
 
+/// Failure groups per seeded project, at most (a failure's group follows
+/// its test).
+const GROUPS_PER_PROJECT: u32 = 40;
+
 impl DatasetSize {
     pub fn full() -> Self {
         Self {
@@ -62,6 +66,7 @@ impl DatasetSize {
             .replace("{builds}", &self.builds_per_project.to_string())
             .replace("{tests}", &self.tests_per_project.to_string())
             .replace("{days}", &self.days.to_string())
+            .replace("{groups}", &GROUPS_PER_PROJECT.to_string())
     }
 
     pub fn test_results(&self) -> u64 {
@@ -198,6 +203,7 @@ pub async fn prepare(
             "failure.tests",
             "failure.test_results",
             "failure.failures",
+            "failure.failure_groups",
         ] {
             seed.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
                 .await?;

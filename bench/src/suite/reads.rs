@@ -115,6 +115,10 @@ impl Ctx {
                 format!("/v1/projects/{project_id}/failures?limit=50"),
             ),
             (
+                "groups_list",
+                format!("/v2/projects/{project_id}/failures?limit=50"),
+            ),
+            (
                 "build",
                 format!("/v1/projects/{project_id}/builds/{build_id}"),
             ),
