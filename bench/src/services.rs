@@ -65,6 +65,7 @@ impl Platform {
                 .env("FAULTLINE__DATABASE__MIGRATE_ON_START", "false")
                 .env("FAULTLINE__SERVICE__AUTH_URL", upstream(1))
                 .env("FAULTLINE__SERVICE__PROJECT_URL", upstream(2))
+                .env("FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL", upstream(5))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL", upstream(1))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL", upstream(2))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL", upstream(3))
