@@ -256,11 +256,12 @@ commands() {
 TOKEN=\$(curl -fsS $API/auth/login -H 'Content-Type: application/json' \\
   -d '{"email":"$DEMO_EMAIL","password":"$DEMO_PASSWORD"}' | jq -r .access_token)
 
-# 2. The demo project's builds (totals, flaky tests included), then its failures, newest first
+# 2. The demo project's builds (totals, flaky tests included, verdict), then the problems behind
+#    their failures: failure groups (API v2), each labelled with a confidence, latest seen first
 curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$TOKEN" \\
-  | jq '.items[] | {job_name, external_id, status, totals}'
-curl -fsS "$API/projects/$PROJECT/failures?limit=10" -H "Authorization: Bearer \$TOKEN" \\
-  | jq '.items[] | {kind, test: .test.name, build: .build.external_id, message}'
+  | jq '.items[] | {job_name, external_id, status, totals, verdict: .verdict.outcome}'
+curl -fsS "$GATEWAY/api/v2/projects/$PROJECT/failures?limit=10" -H "Authorization: Bearer \$TOKEN" \\
+  | jq '.items[] | {label, confidence, occurrences, tests: .affected_tests, message: .latest_sample.message}'
 
 # 3. Upload another report as CI does, with the project's API key: make (or find) a build, then send it a report
 BUILD=\$(curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$(cat $KEY_FILE)" \\

@@ -8,7 +8,7 @@
 #    service healthy and ready (scripts/check-run.sh).
 # 3. The README's Quickstart commands, in order, in one shell with
 #    `set -euo pipefail`: each must succeed and give what it promises (a
-#    token, builds with failures and flaky tests, a non-empty failures list,
+#    token, builds with failures and flaky tests, labelled failure groups,
 #    a build id, upload counts).
 # 4. `make stop`; everything is down.
 # 5. `make run` again: it must be running within FAULTLINE_RERUN_MAX_SECS
@@ -132,8 +132,11 @@ if bash "$WORK/runner.sh"; then
                     problem "command $n: the upload returned no counts"
                 fi ;;
             *"/failures"*)
-                count="$(jq -s 'length' "$WORK/$n.out" 2>/dev/null || echo 0)"
-                if (( count > 0 )); then say "ok   command $n: $count failures listed"; else problem "command $n: no failures listed"; fi ;;
+                if jq -se 'length > 0 and all(.[]; .label != null and .occurrences > 0)' "$WORK/$n.out" >/dev/null 2>&1; then
+                    say "ok   command $n: $(jq -s 'length' "$WORK/$n.out") failure groups listed, labelled"
+                else
+                    problem "command $n: no labelled failure groups listed"
+                fi ;;
             *"/builds "*)
                 if jq -se 'length >= 2 and any(.[]; .totals.failures > 0) and any(.[]; .totals.flaky > 0)' "$WORK/$n.out" >/dev/null 2>&1; then
                     say "ok   command $n: $(jq -s 'length' "$WORK/$n.out") builds, with failures and flaky tests"
