@@ -22,17 +22,6 @@ pub fn group_id(project_id: Uuid, signature: &Signature) -> Uuid {
     )
 }
 
-/// What a group's failures say about it, derived from `failure.failures`:
-/// how many there are (one per failing test, build and attempt), when the latest
-/// was stored and in which build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupStats {
-    pub group_id: Uuid,
-    pub occurrences: i64,
-    pub last_seen_at: DateTime<Utc>,
-    pub last_build_id: Uuid,
-}
-
 /// One signature among a batch's failures, as its group is written: the
 /// group's id, the signature and the first failure's message and trace (a
 /// new group's representative).

@@ -16,7 +16,38 @@ use crate::domain::classification::{
     Classification, Explanation, GroupClassification, LabelSource, LabelledGroup,
 };
 use crate::domain::signature::fingerprint::Signature;
-use crate::domain::{BatchGroup, GroupStats, SimilarityCandidate};
+use crate::domain::{BatchGroup, SimilarityCandidate};
+
+/// A batch's classifications as `unnest` arrays: the label as it stands
+/// (`effective`) and the group's own (`own_classification`).
+struct ClassificationColumns<'a> {
+    labels: Vec<&'a str>,
+    confidences: Vec<f64>,
+    sources: Vec<Option<&'a str>>,
+    explanations: Vec<serde_json::Value>,
+    owns: Vec<serde_json::Value>,
+}
+
+impl<'a> ClassificationColumns<'a> {
+    fn of(classes: &'a [GroupClassification]) -> Self {
+        Self {
+            labels: classes.iter().map(|c| c.effective.label.as_str()).collect(),
+            confidences: classes.iter().map(|c| c.effective.confidence).collect(),
+            sources: classes
+                .iter()
+                .map(|c| c.effective.source.map(|s| s.as_str()))
+                .collect(),
+            explanations: classes
+                .iter()
+                .map(|c| c.effective.explanation_json())
+                .collect(),
+            owns: classes
+                .iter()
+                .map(|c| serde_json::to_value(&c.own).unwrap_or(serde_json::Value::Null))
+                .collect(),
+        }
+    }
+}
 
 /// Inserts a batch's groups that do not exist yet, in one statement.
 /// Each group's id is derived from its signature, so nothing is read
@@ -42,20 +73,13 @@ pub async fn insert_groups(
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let labels: Vec<&str> = classes.iter().map(|c| c.effective.label.as_str()).collect();
-    let confidences: Vec<f64> = classes.iter().map(|c| c.effective.confidence).collect();
-    let sources: Vec<Option<&str>> = classes
-        .iter()
-        .map(|c| c.effective.source.map(|s| s.as_str()))
-        .collect();
-    let explanations: Vec<serde_json::Value> = classes
-        .iter()
-        .map(|c| c.effective.explanation_json())
-        .collect();
-    let owns: Vec<serde_json::Value> = classes
-        .iter()
-        .map(|c| serde_json::to_value(&c.own).unwrap_or(serde_json::Value::Null))
-        .collect();
+    let ClassificationColumns {
+        labels,
+        confidences,
+        sources,
+        explanations,
+        owns,
+    } = ClassificationColumns::of(classes);
     let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
     let versions: Vec<i32> = groups
         .iter()
@@ -118,52 +142,6 @@ pub async fn insert_groups(
     inserted
         .iter()
         .map(|row| row.try_get("id"))
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .map_err(DbError::from)
-}
-
-/// Occurrences, last seen and last build of each of `group_ids` that has
-/// failures, in one statement: each group's figures come from its
-/// failures through the index on `(project_id, group_id, created_at DESC,
-/// id DESC)`. A group without failures is left out.
-#[tracing::instrument(
-    skip_all,
-    fields(project_id = %project_id, groups = group_ids.len()),
-    err(level = "warn")
-)]
-pub async fn group_stats(
-    tx: &TenantTx,
-    project_id: Uuid,
-    group_ids: &[Uuid],
-) -> Result<Vec<GroupStats>, DbError> {
-    let rows = tx
-        .query(
-            "SELECT g.id, s.occurrences, l.created_at, l.build_id
-               FROM unnest($2::uuid[]) AS g(id)
-              CROSS JOIN LATERAL (
-                    SELECT count(*) AS occurrences
-                      FROM failure.failures f
-                     WHERE f.project_id = $1 AND f.group_id = g.id
-                   ) s
-              CROSS JOIN LATERAL (
-                    SELECT f.created_at, f.build_id
-                      FROM failure.failures f
-                     WHERE f.project_id = $1 AND f.group_id = g.id
-                     ORDER BY f.created_at DESC, f.id DESC
-                     LIMIT 1
-                   ) l",
-            &[&project_id, &group_ids],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(GroupStats {
-                group_id: row.try_get("id")?,
-                occurrences: row.try_get("occurrences")?,
-                last_seen_at: row.try_get("created_at")?,
-                last_build_id: row.try_get("build_id")?,
-            })
-        })
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(DbError::from)
 }
@@ -471,20 +449,13 @@ pub async fn reanalyse_groups(
         return Ok(0);
     }
     let ids: Vec<Uuid> = groups.iter().map(|g| g.id).collect();
-    let labels: Vec<&str> = classes.iter().map(|c| c.effective.label.as_str()).collect();
-    let confidences: Vec<f64> = classes.iter().map(|c| c.effective.confidence).collect();
-    let sources: Vec<Option<&str>> = classes
-        .iter()
-        .map(|c| c.effective.source.map(|s| s.as_str()))
-        .collect();
-    let explanations: Vec<serde_json::Value> = classes
-        .iter()
-        .map(|c| c.effective.explanation_json())
-        .collect();
-    let owns: Vec<serde_json::Value> = classes
-        .iter()
-        .map(|c| serde_json::to_value(&c.own).unwrap_or(serde_json::Value::Null))
-        .collect();
+    let ClassificationColumns {
+        labels,
+        confidences,
+        sources,
+        explanations,
+        owns,
+    } = ClassificationColumns::of(classes);
     let changed = tx
         .execute(
             "UPDATE failure.failure_groups g
