@@ -31,6 +31,11 @@ STATE_DEPENDENT_CODES = {
     "project.context_mismatch",
     # An Idempotency-Key already used for a different request.
     "idempotency.key_reused",
+    # A failure group's assignee must be a member of the project.
+    "group.assignee_not_member",
+    # A classification rule's pattern must compile as a regular expression
+    # (within the size limit): a grammar no schema states.
+    "classification_rule.invalid_pattern",
 }
 
 # A JUnit XML report, gzip or zip body is `format: binary`, and any body

@@ -32,13 +32,17 @@ pub struct QuarantineRequest {
 }
 
 impl QuarantineRequest {
-    /// An empty body is no reason; anything else must be this object.
+    /// An empty body or `null` is no reason; anything else must be this
+    /// object.
     fn parse(body: &[u8]) -> Result<Option<String>, FailureError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let request: Self = serde_json::from_slice(body)
+        let request: Option<Self> = serde_json::from_slice(body)
             .map_err(|error| FailureError::invalid("body", error.to_string()))?;
+        let Some(request) = request else {
+            return Ok(None);
+        };
         let reason = request
             .reason
             .map(|r| r.trim().to_owned())

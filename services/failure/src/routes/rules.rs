@@ -36,6 +36,8 @@ pub struct CreateRule {
     /// Default true.
     enabled: Option<bool>,
     /// Rules are tried by ascending position; default: after the last.
+    /// 0 to 1000000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     position: Option<i32>,
 }
 
@@ -50,7 +52,23 @@ pub struct UpdateRule {
     pattern: Option<String>,
     label: Option<Label>,
     enabled: Option<bool>,
+    /// 0 to 1000000.
+    #[schema(minimum = 0, maximum = 1_000_000)]
     position: Option<i32>,
+}
+
+/// The largest position a rule may be given; a rule created without one
+/// goes after the last, which stays far from the column's range.
+const MAX_POSITION: i32 = 1_000_000;
+
+fn rule_position(position: Option<i32>) -> Result<Option<i32>, FailureError> {
+    match position {
+        Some(p) if !(0..=MAX_POSITION).contains(&p) => Err(FailureError::invalid(
+            "position",
+            "must be between 0 and 1000000",
+        )),
+        _ => Ok(position),
+    }
 }
 
 fn rule_name(name: String) -> Result<String, FailureError> {
@@ -142,7 +160,7 @@ pub async fn create(
         pattern: pattern(body.pattern)?,
         label: body.label,
         enabled: body.enabled.unwrap_or(true),
-        position: body.position,
+        position: rule_position(body.position)?,
     };
     let tx = db.tenant_tx(&ctx).await?;
     let rule = repository::create_rule(
@@ -236,7 +254,7 @@ pub async fn update(
         pattern: body.pattern.map(pattern).transpose()?,
         label: body.label,
         enabled: body.enabled,
-        position: body.position,
+        position: rule_position(body.position)?,
     };
     let tx = db.tenant_tx(&ctx).await?;
     let rule = repository::update_rule(&tx, project_id, rule_id, &patch)

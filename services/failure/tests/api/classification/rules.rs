@@ -41,6 +41,11 @@ async fn a_project_rule_decides_before_the_builtin_rules_and_only_admins_write_r
             .await;
         refused.expect_problem(422, "classification_rule.invalid_pattern");
     }
+    // Positions stay far from the column's range: a rule after the last
+    // always has one.
+    let far = json!({"name": "far", "field": "message", "pattern": "x", "label": "flaky", "position": i32::MAX});
+    let refused = app.post(&rules, &admin(&ctx), far).await;
+    assert_eq!(refused.status.as_u16(), 422, "{}", refused.text);
     let by_type = app
         .post(
             &rules,
