@@ -118,10 +118,11 @@ async fn insert_activity(
 
 /// Reopens the `resolved` groups among `group_ids` (an upload stored
 /// failures in them): each becomes `open`, its regression count goes up
-/// and `regressed_at` is `now`, and the log says so. Open, triaged and
-/// muted groups are neither changed nor locked, so uploads still do not
-/// wait for each other on groups that are not regressing. Returns the ids
-/// reopened, for the `group.regressed` event.
+/// and `regressed_at` is `now`, and the log says so. The upload calls it
+/// at its end, holding the groups' locks (taken in id order refreshing
+/// their figures); the lock here is `FOR NO KEY UPDATE` like that one, so
+/// it waits for no upload that only references the groups. Returns the
+/// ids reopened, for the `group.regressed` event.
 #[tracing::instrument(skip_all, fields(project_id = %project_id, groups = group_ids.len()), err(level = "warn"))]
 pub async fn reopen_regressions(
     tx: &TenantTx,
@@ -138,7 +139,7 @@ pub async fn reopen_regressions(
                  SELECT g.id FROM failure.failure_groups g
                   WHERE g.project_id = $1 AND g.id = ANY($2) AND g.status = 'resolved'
                   ORDER BY g.id
-                    FOR UPDATE
+                    FOR NO KEY UPDATE
              )
              UPDATE failure.failure_groups g
                 SET status = 'open', regressed_at = $3, regression_count = g.regression_count + 1

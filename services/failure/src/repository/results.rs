@@ -8,7 +8,6 @@ use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
 use super::build_ref;
-use super::group_triage::reopen_regressions;
 use super::groups::insert_groups;
 use crate::domain::classification::UploadClassifier;
 use crate::domain::events::NewGroup;
@@ -33,19 +32,9 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 /// are classified by the upload's `classifier` on the way. A test seen
 /// again in a later upload of the same build is merged: retries add up, a
 /// pass meeting a failure makes it flaky, and its failure takes the latest
-/// signature's group and label (unless a member labelled it). A `resolved`
-/// group that gets a failure reopens as a regression
-/// ([`reopen_regressions`], one more statement). Returns the groups the
-/// batch created and the groups it reopened.
-/// What writing a batch changed besides its rows.
-#[derive(Debug, Default)]
-pub struct BatchWritten {
-    /// Groups the batch inserted (signatures new to the project).
-    pub new_groups: Vec<NewGroup>,
-    /// `resolved` groups the batch reopened as regressions.
-    pub regressed: Vec<Uuid>,
-}
-
+/// signature's group and label (unless a member labelled it). Returns the
+/// groups the batch created. (The upload reopens the `resolved` groups its
+/// failures went to at its end, with their figures.)
 #[tracing::instrument(
     skip_all,
     fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
@@ -59,9 +48,9 @@ pub async fn insert_results(
     now: DateTime<Utc>,
     rows: &[ResultRow],
     classifier: &mut UploadClassifier,
-) -> Result<BatchWritten, DbError> {
+) -> Result<Vec<NewGroup>, DbError> {
     if rows.is_empty() {
-        return Ok(BatchWritten::default());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
     let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
@@ -121,7 +110,7 @@ pub async fn insert_results(
         .flat_map(|r| r.failures().map(move |(attempt, f)| (r, attempt, f)))
         .collect();
     if failing.is_empty() {
-        return Ok(BatchWritten::default());
+        return Ok(Vec::new());
     }
     let groups = batch_groups(failing.iter().map(|(_, _, f)| *f));
     let classified = classifier.classify_batch(&failing, &groups);
@@ -227,14 +216,7 @@ pub async fn insert_results(
         ],
     )
     .await?;
-    let mut touched = group_ids;
-    touched.sort_unstable();
-    touched.dedup();
-    let regressed = reopen_regressions(tx, project_id, &touched, now).await?;
-    Ok(BatchWritten {
-        new_groups,
-        regressed,
-    })
+    Ok(new_groups)
 }
 
 #[tracing::instrument(skip_all, fields(project_id = %project_id, test_id = %test_id), err(level = "warn"))]

@@ -40,7 +40,8 @@ use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifi
 use crate::domain::{CaseStatus, GroupScope, ResultRow, SimilarGroups, UploadSummary, events};
 use crate::error::FailureError;
 use crate::repository::{
-    builds, classification_rules, grouping_settings, groups, outbox, results, test_health, uploads,
+    builds, classification_rules, group_triage, grouping_settings, groups, outbox, results,
+    test_health, uploads,
 };
 
 /// How the body of an upload is encoded.
@@ -197,7 +198,6 @@ where
         async move {
             let mut similar = SimilarGroups::default();
             let mut new_groups = Vec::new();
-            let mut regressed = Vec::new();
             while let Some(mut batch) = batch_receiver.recv().await {
                 failing.extend(
                     batch
@@ -224,10 +224,9 @@ where
                     classifier,
                 )
                 .await?;
-                new_groups.extend(written.new_groups);
-                regressed.extend(written.regressed);
+                new_groups.extend(written);
             }
-            Ok::<_, DbError>((new_groups, regressed))
+            Ok::<_, DbError>(new_groups)
         }
     };
     let pump = body_stream::pump(body, chunk_sender, limits, &mut fingerprint);
@@ -236,7 +235,7 @@ where
     // The first cause wins: a body that broke off or ran over the limit
     // explains the parser's error, a failed write the parser's abandon.
     let pumped = pumped?;
-    let (new_groups, regressed) = written?;
+    let new_groups = written?;
     let Ingested {
         files,
         counts,
@@ -246,7 +245,12 @@ where
     if pumped != Pumped::Complete {
         return Err(FailureError::ParserCrashed);
     }
-    groups::refresh_group_figures(&tx, project_id, &classifier.touched_groups()).await?;
+    // The groups the upload's failures went to: their figures, then the
+    // resolved ones reopen as regressions. Both lock the groups in id
+    // order, once, at the end, so uploads sharing groups do not deadlock.
+    let touched = classifier.touched_groups();
+    groups::refresh_group_figures(&tx, project_id, &touched).await?;
+    let regressed = group_triage::reopen_regressions(&tx, project_id, &touched, now).await?;
     builds::refresh_build_totals(&tx, project_id, build.id, build.created_at, &unlisted).await?;
     let health_changes =
         health::update_test_health(&tx, project_id, &build, &counts, &failing, now).await?;
