@@ -261,7 +261,7 @@ TOKEN=\$(curl -fsS $API/auth/login -H 'Content-Type: application/json' \\
 curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$TOKEN" \\
   | jq '.items[] | {job_name, external_id, status, totals, verdict: .verdict.outcome}'
 curl -fsS "$GATEWAY/api/v2/projects/$PROJECT/failures?limit=10" -H "Authorization: Bearer \$TOKEN" \\
-  | jq '.items[] | {label, confidence, occurrences, tests: .affected_tests, message: .latest_sample.message}'
+  | jq '.items[] | {"label": .label, confidence, occurrences, tests: .affected_tests, message: .latest_sample.message}'
 
 # 3. Upload another report as CI does, with the project's API key: make (or find) a build, then send it a report
 BUILD=\$(curl -fsS $API/projects/$PROJECT/builds -H "Authorization: Bearer \$(cat $KEY_FILE)" \\
