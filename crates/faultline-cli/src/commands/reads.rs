@@ -114,11 +114,18 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
-/// `suite › classname › name`, without the parts a test lacks.
+/// `suite › classname › name`, without the parts a test lacks; a class
+/// named like its suite (Surefire) is named once.
 fn test_name(test: &Value) -> String {
-    ["suite", "classname", "name"]
-        .iter()
-        .map(|part| text(&test[*part]))
+    let suite = text(&test["suite"]);
+    let classname = text(&test["classname"]);
+    let classname = if classname == suite {
+        String::new()
+    } else {
+        classname
+    };
+    [suite, classname, text(&test["name"])]
+        .into_iter()
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" › ")
