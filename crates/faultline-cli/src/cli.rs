@@ -87,6 +87,7 @@ pub struct UploadArgs {
     /// The build's number in the CI system.
     #[arg(long)]
     pub number: Option<i64>,
+    /// The branch built (the flaky-test monitor watches one branch).
     #[arg(long)]
     pub branch: Option<String>,
     /// The commit's hexadecimal sha.
@@ -165,7 +166,7 @@ pub struct FlakyArgs {
     pub json: bool,
 }
 
-/// `300`, `300s`, `5m`, `12h`, `7d`.
+/// `300`, `300s`, `5m`, `12h`, `7d`, `200ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -176,11 +177,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a duration such as 300s, 5m, 12h or 7d"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}`: the unit is s, m, h or d")),
+        _ => return Err(format!("`{text}`: the unit is ms, s, m, h or d")),
     };
     Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }
@@ -195,6 +197,7 @@ mod tests {
         assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 weeks").is_err());
         assert!(parse_duration("m").is_err());
     }
