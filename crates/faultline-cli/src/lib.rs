@@ -46,7 +46,6 @@ async fn execute(cli: Cli, env: HashMap<String, String>, cwd: PathBuf) -> Result
         client: ApiClient::new(connection, retry)?,
         out: Output::new(),
         ci: ci::detect(&env),
-        env,
         cwd,
     };
     match &cli.command {

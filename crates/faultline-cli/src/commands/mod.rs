@@ -6,7 +6,6 @@ pub mod quarantine;
 pub mod reads;
 pub mod upload;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use reqwest::Method;
@@ -24,7 +23,6 @@ pub struct Context {
     pub client: ApiClient,
     pub out: Output,
     pub ci: Option<CiBuild>,
-    pub env: HashMap<String, String>,
     pub cwd: PathBuf,
 }
 

@@ -1,10 +1,12 @@
 //! A small HTTP proxy in front of the gateway that records every request
-//! and can lose the answer to the first upload after forwarding it (the
+//! and can lose the answer to the next upload after forwarding it (the
 //! server counted it; the client sees a 503), as a load balancer cut off
-//! mid-answer would.
+//! mid-answer would, or refuse the next upload before forwarding it (a
+//! 429 with `Retry-After`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
@@ -14,6 +16,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub status: u16,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 impl Seen {
@@ -27,6 +31,9 @@ struct State {
     upstream: String,
     http: reqwest::Client,
     lose_next_upload_answer: AtomicBool,
+    /// The `Retry-After` of a 429 the next upload gets without being
+    /// forwarded.
+    refuse_next_upload: Mutex<Option<u64>>,
     seen: Mutex<Vec<Seen>>,
 }
 
@@ -47,6 +54,7 @@ impl Proxy {
                 .build()
                 .unwrap(),
             lose_next_upload_answer: AtomicBool::new(false),
+            refuse_next_upload: Mutex::new(None),
             seen: Mutex::new(Vec::new()),
         });
         let data = web::Data::from(state.clone());
@@ -76,6 +84,11 @@ impl Proxy {
         self.state
             .lose_next_upload_answer
             .store(true, Ordering::SeqCst);
+    }
+
+    /// The next upload is not forwarded: a 429 with `Retry-After`.
+    pub fn refuse_next_upload(&self, retry_after_secs: u64) {
+        *self.state.refuse_next_upload.lock().unwrap() = Some(retry_after_secs);
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -114,7 +127,18 @@ async fn forward(request: HttpRequest, body: web::Bytes, state: web::Data<State>
         method: method.to_string(),
         path: request.uri().path().to_owned(),
         status: 502,
+        at: Instant::now(),
     };
+    if seen.is_upload() {
+        let refusal = state.refuse_next_upload.lock().unwrap().take();
+        if let Some(retry_after) = refusal {
+            seen.status = 429;
+            state.seen.lock().unwrap().push(seen);
+            return HttpResponse::TooManyRequests()
+                .insert_header(("retry-after", retry_after.to_string()))
+                .finish();
+        }
+    }
     let Ok(answer) = outgoing.send().await else {
         state.seen.lock().unwrap().push(seen);
         return HttpResponse::BadGateway().finish();

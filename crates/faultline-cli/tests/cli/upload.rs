@@ -102,6 +102,14 @@ async fn the_summary_on_a_ci_log_names_the_counts_and_links_and_progress_goes_to
     let platform = CliPlatform::start().await;
     let reports = crate::platform::TempDir::new("plain");
     let (tests, failures) = crate::reports::write_generated(&reports, 12);
+    reports.write(
+        "results.json",
+        r#"{"results": [
+            {"suite": "api", "classname": "api.Orders", "name": "lists", "status": "passed"},
+            {"suite": "api", "classname": "api.Orders", "name": "creates", "status": "failed", "message": "500"}
+        ]}"#,
+    );
+    let (tests, failures) = (tests + 2, failures + 1);
     let ran = platform
         .faultline()
         .current_dir(reports.path())
@@ -114,6 +122,7 @@ async fn the_summary_on_a_ci_log_names_the_counts_and_links_and_progress_goes_to
             "--max-batch-files",
             "5",
             ".",
+            "results.json",
         ])
         .run()
         .await;
@@ -125,7 +134,7 @@ async fn the_summary_on_a_ci_log_names_the_counts_and_links_and_progress_goes_to
         ran.stdout
     );
     assert!(
-        ran.stdout.contains("12 files in 3 requests"),
+        ran.stdout.contains("13 files in 4 requests"),
         "{}",
         ran.stdout
     );
@@ -134,8 +143,9 @@ async fn the_summary_on_a_ci_log_names_the_counts_and_links_and_progress_goes_to
         "{}",
         ran.stdout
     );
-    // Not a terminal: one plain line per request, no bar.
-    for step in ["1/3", "2/3", "3/3"] {
+    // Three archives of at most 5 files and the JSON batch on its own;
+    // not a terminal: one plain line per request, no bar.
+    for step in ["1/4", "2/4", "3/4", "4/4"] {
         assert!(
             ran.stderr.contains(&format!("faultline: {step} requests")),
             "{}",
