@@ -148,6 +148,12 @@ impl ApiClient {
                     }
                     retry_after(&response.headers).map_or(delay, |after| after.max(delay))
                 }
+                Err(error) if error.is_builder() => {
+                    return Err(CliError::Usage(format!(
+                        "cannot make a request to {url}: {}",
+                        error_chain(&error)
+                    )));
+                }
                 Err(error) => {
                     if last {
                         return Err(CliError::Unreachable {

@@ -1,7 +1,9 @@
 //! Finding the report files a command line names: files as they are,
 //! directories searched for `*.xml` (JUnit reports; a directory's JSON
 //! files are too often something else), and glob patterns (`*`, `?`, and
-//! `**` for any number of directories) for anything else.
+//! `**` for any number of directories) for anything else. Searches skip
+//! hidden directories (`.git`, `.gradle`) and `node_modules`, whose XML
+//! files are never a run's reports.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -130,7 +132,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
                 continue;
             };
             if kind.is_dir() {
-                pending.push(entry.path());
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if !name.starts_with('.') && name != "node_modules" {
+                    pending.push(entry.path());
+                }
             } else if kind.is_file() || (kind.is_symlink() && entry.path().is_file()) {
                 files.push(entry.path());
             }
@@ -216,6 +222,8 @@ mod tests {
             "a/target/surefire-reports/notes.txt",
             "b/build/test-results/TEST-Three.xml",
             "b/package.json",
+            ".git/hooks/TEST-Hidden.xml",
+            "node_modules/x/TEST-Dependency.xml",
             "results.json",
         ] {
             let path = root.join(file);
