@@ -97,6 +97,16 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     lines
 }
 
+/// `1 request`, `3 requests`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The first line of `text`, at most `max` characters.
 pub fn excerpt(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default().trim();

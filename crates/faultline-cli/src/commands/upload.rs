@@ -12,6 +12,7 @@ use crate::client::Body;
 use crate::commands::{Build, BuildIdentity, Context, Totals, Verdict};
 use crate::discovery::{self, ReportKind};
 use crate::error::{CliError, Exit};
+use crate::output::count;
 
 /// What one upload request counted (the server's answer).
 #[derive(Debug, Default, Deserialize)]
@@ -58,12 +59,12 @@ pub async fn run(ctx: &mut Context, args: &UploadArgs) -> Result<Exit, CliError>
     let identity = BuildIdentity::resolve(&args.build, ctx.ci.as_ref())?;
     let build = create_build(ctx, args, &identity).await?;
     ctx.out.note(&format!(
-        "build {} (job {}, {}): {} report files in {} requests",
+        "build {} (job {}, {}): {} in {}",
         build.external_id,
         build.job_name,
         build.id,
-        reports.len(),
-        batches.len()
+        count(reports.len() as u64, "report file"),
+        count(batches.len() as u64, "request")
     ));
 
     let url = ctx
@@ -91,7 +92,7 @@ pub async fn run(ctx: &mut Context, args: &UploadArgs) -> Result<Exit, CliError>
         ctx.out.progress(
             index + 1,
             batches.len(),
-            &format!("requests ({} files)", batch.files.len()),
+            &format!("requests ({})", count(batch.files.len() as u64, "file")),
         );
     }
 
@@ -297,8 +298,12 @@ fn print_summary(ctx: &mut Context, summary: &UploadSummary, as_json: bool) {
         .map_or_else(|| "?".to_owned(), |n| n.to_string());
     let lines = [
         format!(
-            "Build {} (job {}) {}: {} files in {} requests",
-            summary.external_id, summary.job, summary.status, summary.files, summary.requests
+            "Build {} (job {}) {}: {} in {}",
+            summary.external_id,
+            summary.job,
+            summary.status,
+            count(summary.files, "file"),
+            count(summary.requests as u64, "request")
         ),
         format!(
             "  tests {}  passed {}  failures {}  errors {}  skipped {}  flaky {}",
