@@ -2,8 +2,8 @@
 //! (`GET .../builds/{build}/quality-gate`): pass, fail, and pending until
 //! the build finishes, then pass; and README's gate lines.
 //!
-//! The gate endpoint and its rules are served by the analytics service;
-//! [`create_rule`] is the one place that knows how rules are written.
+//! The gate and its rules are served by the analytics service
+//! (docs/analytics.md); [`create_rule`] is the one place that writes rules.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,15 +19,21 @@ use crate::reports::surefire_report;
 /// How long a test waits for the command to see the gate pending.
 const PENDING_SEEN_WITHIN: Duration = Duration::from_secs(30);
 
-/// A rule of the project's quality gate, as its admin writes it.
-async fn create_rule(platform: &CliPlatform, kind: &str, threshold: f64) {
+/// A rule of the project's quality gate on every branch, as its admin
+/// writes it.
+async fn create_rule(platform: &CliPlatform, kind: &str, threshold: u64) {
     let created = platform
         .platform
         .send(
             Method::POST,
-            "/api/v1/projects/shop/quality-gate/rules",
+            "/api/v1/projects/shop/quality-gate-rules",
             Some(&platform.owner.access_token),
-            Some(json!({ "kind": kind, "threshold": threshold, "branch_pattern": "*" })),
+            Some(json!({
+                "name": format!("{kind} {threshold}"),
+                "kind": kind,
+                "branch_pattern": "*",
+                "threshold": threshold,
+            })),
         )
         .await;
     assert_eq!(
@@ -92,7 +98,7 @@ async fn a_build_without_rules_passes_the_gate_and_exits_0() {
 #[tokio::test]
 async fn a_failed_rule_is_printed_with_its_failures_and_exits_1() {
     let platform = CliPlatform::start_with_analytics().await;
-    create_rule(&platform, "max_failures", 0.0).await;
+    create_rule(&platform, "max_failures", 0).await;
     let build_id = upload(&platform, "g-2", 2, false).await;
     let ran = platform
         .faultline()
