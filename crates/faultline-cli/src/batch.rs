@@ -1,6 +1,6 @@
 //! Reports grouped into as few requests as fit under a size cap: JUnit
 //! files in zip archives (the server ingests every `.xml` entry), each
-//! JSON batch on its own. An archive's bytes depend only on its files'
+//! JSON batch on its own, gzip-encoded. An archive's bytes depend only on its files'
 //! names and contents (fixed timestamps, fixed order), so a retried CI
 //! step sends the same body under the same `Idempotency-Key`, and the
 //! server answers it from its record instead of counting it twice.
@@ -44,6 +44,8 @@ pub struct Batch {
 #[derive(Debug, Clone)]
 pub struct BatchBody {
     pub content_type: &'static str,
+    /// `gzip` when the bytes are a gzip stream of the content.
+    pub content_encoding: Option<&'static str>,
     pub bytes: Vec<u8>,
 }
 
@@ -102,9 +104,18 @@ impl Batch {
                         "a JSON batch is sent on its own".to_owned(),
                     ));
                 };
-                let bytes = std::fs::read(&file.path).map_err(|error| read_error(file, &error))?;
+                let content =
+                    std::fs::read(&file.path).map_err(|error| read_error(file, &error))?;
+                // A gzip header without a time or a name: the same file
+                // gives the same bytes.
+                let mut gzip =
+                    flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::default());
+                gzip.write_all(&content)
+                    .map_err(|error| read_error(file, &error))?;
+                let bytes = gzip.finish().map_err(|error| read_error(file, &error))?;
                 Ok(BatchBody {
                     content_type: "application/json",
+                    content_encoding: Some("gzip"),
                     bytes,
                 })
             }
@@ -129,6 +140,7 @@ impl Batch {
                     .into_inner();
                 Ok(BatchBody {
                     content_type: "application/zip",
+                    content_encoding: None,
                     bytes,
                 })
             }
@@ -143,6 +155,8 @@ pub fn idempotency_key(build_id: &str, body: &BatchBody) -> String {
     hash.update(build_id.as_bytes());
     hash.update([0]);
     hash.update(body.content_type.as_bytes());
+    hash.update([0]);
+    hash.update(body.content_encoding.unwrap_or_default().as_bytes());
     hash.update([0]);
     hash.update(&body.bytes);
     let digest = hash.finalize();
@@ -196,6 +210,35 @@ mod tests {
             max_files: 2,
         };
         assert_eq!(plan_batches(&reports, limits).unwrap().len(), 3);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_json_batch_goes_alone_gzip_encoded_and_the_same_file_gives_the_same_bytes() {
+        use std::io::Read;
+        let (dir, mut reports) = files(&[10]);
+        let json = dir.join("results.json");
+        std::fs::write(&json, r#"{"results": []}"#).unwrap();
+        reports.push(ReportFile {
+            path: json,
+            name: "results.json".to_owned(),
+            kind: ReportKind::JsonBatch,
+        });
+        let batches = plan_batches(&reports, BatchLimits::default()).unwrap();
+        assert_eq!(batches.len(), 2);
+        let json_batch = batches
+            .iter()
+            .find(|batch| batch.kind == ReportKind::JsonBatch)
+            .unwrap();
+        assert_eq!(json_batch.files.len(), 1);
+        let body = json_batch.body().unwrap();
+        assert_eq!(body.content_encoding, Some("gzip"));
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(body.bytes.as_slice())
+            .read_to_string(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, r#"{"results": []}"#);
+        assert_eq!(body.bytes, json_batch.body().unwrap().bytes);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -79,9 +79,13 @@ pub async fn run(ctx: &mut Context, args: &UploadArgs) -> Result<Exit, CliError>
             content_type: body.content_type,
             bytes: body.bytes.clone(),
         };
+        let mut headers = vec![("idempotency-key", key.as_str())];
+        if let Some(encoding) = body.content_encoding {
+            headers.push(("content-encoding", encoding));
+        }
         let response = ctx
             .client
-            .send(Method::POST, &url, &request, &[("idempotency-key", &key)])
+            .send(Method::POST, &url, &request, &headers)
             .await?;
         if !response.status.is_success() {
             return Err(refused(ctx, &response, batch, &body));
