@@ -1,12 +1,11 @@
 //! The command line: global connection flags (each with its `FAULTLINE_*`
 //! variable) and one subcommand per task (docs/cli.md).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{ApiKey, GivenSettings};
+use crate::config::GivenSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,33 +24,11 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// The Faultline server, e.g. https://faultline.example.com.
-    #[arg(long, env = "FAULTLINE_URL", global = true)]
-    pub url: Option<String>,
-    /// A project API key (`flt_...`); prefer the variable to the flag.
-    #[arg(long, env = "FAULTLINE_API_KEY", global = true, hide_env_values = true)]
-    pub api_key: Option<ApiKey>,
-    /// The project's slug or id.
-    #[arg(long, env = "FAULTLINE_PROJECT", global = true)]
-    pub project: Option<String>,
-    /// A config file (TOML: url, api_key, project); default
-    /// `.faultline.toml`, else `~/.config/faultline/config.toml`.
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: GivenSettings,
     /// Attempts per request on connection failures, 429 and 5xx.
     #[arg(long, default_value_t = 6, global = true, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub attempts: u32,
-}
-
-impl GlobalArgs {
-    pub fn given(&self) -> GivenSettings {
-        GivenSettings {
-            url: self.url.clone(),
-            api_key: self.api_key.clone(),
-            project: self.project.clone(),
-            config: self.config.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Connection;
 use crate::error::CliError;
+use crate::output::count;
 
 /// How often and how patiently a request is retried.
 #[derive(Debug, Clone, Copy)]
@@ -159,7 +160,11 @@ impl ApiClient {
                         return Err(CliError::Unreachable {
                             url: self.connection.url.clone(),
                             source_of_url: self.connection.url_source.clone(),
-                            reason: format!("{} (after {attempt} attempts)", error_chain(&error)),
+                            reason: format!(
+                                "{} (after {})",
+                                error_chain(&error),
+                                count(attempt, "attempt")
+                            ),
                         });
                     }
                     delay
@@ -246,7 +251,7 @@ impl ApiClient {
             _ => {
                 let retried = if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
                 {
-                    format!(" after {} attempts", self.retry.attempts)
+                    format!(" after {}", count(self.retry.attempts, "attempt"))
                 } else {
                     String::new()
                 };

@@ -52,11 +52,20 @@ impl std::str::FromStr for ApiKey {
 }
 
 /// What the global flags and variables gave; `None` where neither did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct GivenSettings {
+    /// The Faultline server, e.g. https://faultline.example.com.
+    #[arg(long, env = "FAULTLINE_URL", global = true)]
     pub url: Option<String>,
+    /// A project API key (`flt_...`); prefer the variable to the flag.
+    #[arg(long, env = "FAULTLINE_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<ApiKey>,
+    /// The project's slug or id.
+    #[arg(long, env = "FAULTLINE_PROJECT", global = true)]
     pub project: Option<String>,
+    /// A config file (TOML: url, api_key, project); default
+    /// `.faultline.toml`, else `~/.config/faultline/config.toml`.
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
 }
 

@@ -37,7 +37,7 @@ pub async fn run(cli: Cli, env: HashMap<String, String>, cwd: PathBuf) -> Exit {
 }
 
 async fn execute(cli: Cli, env: HashMap<String, String>, cwd: PathBuf) -> Result<Exit, CliError> {
-    let connection = Connection::resolve(&cli.global.given(), &env, &cwd)?;
+    let connection = Connection::resolve(&cli.global.connection, &env, &cwd)?;
     let retry = RetryPolicy {
         attempts: cli.global.attempts,
         ..RetryPolicy::default()

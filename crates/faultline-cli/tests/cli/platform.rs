@@ -148,48 +148,39 @@ pub fn counts(build: &Value) -> [i64; 6] {
 #[derive(Debug)]
 pub struct Faultline {
     command: tokio::process::Command,
-    _home: TempDir,
+    /// Removed when the command is dropped.
+    home: TempDir,
 }
 
 impl Faultline {
     pub fn new() -> Self {
-        let home = TempDir::new("home");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_faultline"));
-        command
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", home.path())
-            .current_dir(home.path())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        Self {
-            command,
-            _home: home,
-        }
+        Self::clean(env!("CARGO_BIN_EXE_faultline"), &[])
     }
 
     /// A shell command line (from the documentation) with `faultline`
     /// first on the `PATH`.
     pub fn shell(line: &str) -> Self {
-        let mut this = Self::new();
-        let binary = Path::new(env!("CARGO_BIN_EXE_faultline"));
-        let mut command = tokio::process::Command::new("sh");
+        Self::clean("sh", &["-c", line])
+    }
+
+    /// `program` with `args`, a `PATH` that finds `faultline` first, and
+    /// an empty home directory as its working directory.
+    fn clean(program: &str, args: &[&str]) -> Self {
+        let home = TempDir::new("home");
+        let binary_dir = Path::new(env!("CARGO_BIN_EXE_faultline")).parent().unwrap();
+        let mut command = tokio::process::Command::new(program);
         command
             .env_clear()
             .env(
                 "PATH",
-                format!(
-                    "{}:/usr/local/bin:/usr/bin:/bin",
-                    binary.parent().unwrap().display()
-                ),
+                format!("{}:/usr/local/bin:/usr/bin:/bin", binary_dir.display()),
             )
-            .env("HOME", this._home.path())
-            .current_dir(this._home.path())
+            .env("HOME", home.path())
+            .current_dir(home.path())
             .stdin(Stdio::null())
             .kill_on_drop(true)
-            .args(["-c", line]);
-        this.command = command;
-        this
+            .args(args);
+        Self { command, home }
     }
 
     pub fn env(mut self, name: &str, value: &str) -> Self {
@@ -214,7 +205,7 @@ impl Faultline {
 
     /// The command, to start it and watch it while it runs.
     pub fn into_command(self) -> (tokio::process::Command, TempDir) {
-        (self.command, self._home)
+        (self.command, self.home)
     }
 
     pub async fn run(mut self) -> Ran {
