@@ -12,14 +12,17 @@
 # a member API key for that project, and two builds of job `demo-ci` made of
 # real Maven Surefire reports from services/failure/tests/fixtures/junit:
 # the first with failures and errors, the second with two tests still
-# failing and two that passed on a rerun (flaky).
+# failing and two that passed on a rerun (flaky). Each build's reports go
+# up as CI sends them, with the `faultline` command (make run builds it):
+# one request per build.
 #
 # The API shows a key once, so it is kept in .faultline/demo/api-key (mode
 # 600; .faultline/demo-<database> for another FAULTLINE_DB_NAME). Every run
 # checks through the API that the user, the project and the key still work
 # and recreates what is missing (a wiped database gets a new demo). Builds
-# have fixed external ids and uploads Idempotency-Keys, and a finished build
-# is never uploaded to again, so running it twice adds nothing.
+# have fixed external ids and uploads Idempotency-Keys (the command's), and
+# a finished build is never uploaded to again, so running it twice adds
+# nothing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,7 @@ cd "$ROOT"
 BASE_PORT="${FAULTLINE_BASE_PORT:-7400}"
 DB_NAME="${FAULTLINE_DB_NAME:-faultline}"
 GATEWAY="http://127.0.0.1:$BASE_PORT"
+FAULTLINE_CLI="${CARGO_TARGET_DIR:-$ROOT/target}/debug/faultline"
 API="$GATEWAY/api/v1"
 
 DEMO_EMAIL="demo@example.com"
@@ -88,25 +92,6 @@ call() {
 # the last call.
 rate_remaining() {
     tr -d '\r' < "$HEADERS" | awk -F': *' 'tolower($1) == "ratelimit" {print $2}' | sed -nE 's/.*r=([0-9]+).*/\1/p'
-}
-
-# After an upload: when its RateLimit headers say no upload is left (the
-# free plan allows 5 at once, then 10 a minute), the time one more needs.
-# ready_for_an_upload sleeps that out, so the Quickstart's upload passes.
-UPLOAD_READY_AT=0
-note_upload_rate() {
-    local headers remaining quota
-    headers="$(tr -d '\r' < "$HEADERS")"
-    remaining="$(awk -F': *' 'tolower($1) == "ratelimit" {print $2}' <<<"$headers" | sed -nE 's/.*r=([0-9]+).*/\1/p')"
-    quota="$(awk -F': *' 'tolower($1) == "ratelimit-policy" {print $2}' <<<"$headers" | sed -nE 's/.*q=([0-9]+).*/\1/p')"
-    if [[ "$remaining" == 0 && -n "$quota" && "$quota" -gt 0 ]]; then
-        UPLOAD_READY_AT=$(( SECONDS + (60 + quota - 1) / quota ))
-    else
-        UPLOAD_READY_AT=0
-    fi
-}
-ready_for_an_upload() {
-    if (( UPLOAD_READY_AT > SECONDS )); then sleep $(( UPLOAD_READY_AT - SECONDS )); fi
 }
 
 # bearer FILE SECRET
@@ -198,33 +183,24 @@ ensure_api_key() {
 }
 
 ensure_build() {
-    local external_id="$1" number="$2" reports="$3" build status report
+    local external_id="$1" number="$2" reports="$3" status report
     call POST "/projects/$PROJECT/builds" -H @"$KEY_AUTH" -H 'Content-Type: application/json' \
         -d "{\"job_name\":\"$JOB\",\"external_id\":\"$external_id\",\"number\":$number,\"branch\":\"main\"}"
     expect "creating build $external_id" 201 200
-    build="$(jq -r .id <<<"$BODY")"
     status="$(jq -r .status <<<"$BODY")"
     if [[ "$status" == running ]]; then
-        for report in $reports; do
-            call POST "/projects/$PROJECT/builds/$build/results" -H @"$KEY_AUTH" \
-                -H 'Content-Type: application/xml' -H "Idempotency-Key: $external_id:$report" \
-                --data-binary "@$FIXTURES/$report"
-            expect "uploading $report to build $external_id" 201 200
-            note_upload_rate
-        done
-        call GET "/projects/$PROJECT/builds/$build" -H @"$KEY_AUTH"
-        expect "reading build $external_id" 200
-        local outcome=passed
-        if [[ "$(jq '.totals.failures + .totals.errors' <<<"$BODY")" -gt 0 ]]; then outcome=failed; fi
-        call PATCH "/projects/$PROJECT/builds/$build" -H @"$KEY_AUTH" -H 'Content-Type: application/json' \
-            -d "{\"status\":\"$outcome\"}"
-        expect "finishing build $external_id" 200
-        log "build $external_id: $(wc -w <<<"$reports") reports uploaded, marked $outcome"
+        local files=() summary
+        for report in $reports; do files+=("$FIXTURES/$report"); done
+        summary="$(FAULTLINE_URL="$GATEWAY" FAULTLINE_API_KEY="$(cat "$KEY_FILE")" FAULTLINE_PROJECT="$PROJECT" \
+            "$FAULTLINE_CLI" upload --job "$JOB" --build "$external_id" --number "$number" --branch main \
+            --json "${files[@]}")" || fail "uploading the reports of build $external_id (above)"
+        log "build $external_id: $(jq -r '"\(.files) reports uploaded in \(.requests) request(s), marked \(.status)"' <<<"$summary")"
     fi
 }
 
 ensure() {
     command -v jq >/dev/null || fail "jq is required (apt-get install jq)"
+    [[ -x "$FAULTLINE_CLI" ]] || fail "$FAULTLINE_CLI is missing: cargo build -p faultline-cli"
     ensure_user
     ensure_project
     ensure_api_key
@@ -242,7 +218,6 @@ ensure() {
     if [[ -n "$remaining" ]] && (( remaining < 30 )); then
         sleep $(( (30 - remaining + 4) / 5 ))
     fi
-    ready_for_an_upload
     log "ready: user $DEMO_EMAIL, project $PROJECT ($PROJECT_ID), builds of $JOB:"
     jq -r '.items | sort_by(.external_id)[] | .totals as $t
         | "demo:   \(.external_id) \(.status): \($t.tests) tests, \($t.failures) failed, \($t.errors) errors, \($t.skipped) skipped, \($t.flaky) flaky"' <<<"$BODY"
