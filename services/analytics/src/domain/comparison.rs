@@ -158,7 +158,9 @@ pub fn compare(pairs: impl IntoIterator<Item = ResultPair>) -> TestSets {
             (true, true) => &mut sets.still_failing,
             (false, true) if pair.current.is_some_and(ResultStatus::is_passing) => &mut sets.fixed,
             _ if pair.current == Some(ResultStatus::Skipped)
-                && pair.other.is_some_and(|other| other != ResultStatus::Skipped) =>
+                && pair
+                    .other
+                    .is_some_and(|other| other != ResultStatus::Skipped) =>
             {
                 &mut sets.newly_skipped
             }

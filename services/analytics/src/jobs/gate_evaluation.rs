@@ -6,7 +6,7 @@
 //! [`evaluate_on_build_completed`], so a CI step polling the gate usually
 //! finds the answer stored already.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use tenant_core::outbox;
 use tenant_core::{Db, TenantTx};
 use uuid::Uuid;
@@ -51,7 +51,8 @@ pub async fn quality_gate(
         .filter(|rule| rule.applies_to(build.branch.as_deref()))
         .collect();
     let facts = build_facts(tx, project_id, &build, &rules, failing).await?;
-    let answer = evaluate(build_id, &rules, &facts, Utc::now());
+    // Microseconds, as stored: the first answer equals every later one.
+    let answer = evaluate(build_id, &rules, &facts, Utc::now().trunc_subsecs(6));
     if !gates::store_evaluation(tx, project_id, &answer).await? {
         // Another evaluation committed first: its answer is the one.
         return gates::stored_evaluation(tx, project_id, build_id)

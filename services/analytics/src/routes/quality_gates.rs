@@ -62,8 +62,9 @@ pub struct GateRuleList {
 const RULE_PATH: &str = "quality-gate-rules";
 
 fn name(value: &str) -> Result<RuleName, AnalyticsError> {
-    RuleName::parse(value)
-        .map_err(|message| AnalyticsError::invalid_as("quality_gate_rule.invalid_name", "name", message))
+    RuleName::parse(value).map_err(|message| {
+        AnalyticsError::invalid_as("quality_gate_rule.invalid_name", "name", message)
+    })
 }
 
 fn branch_pattern(value: &str) -> Result<BranchPattern, AnalyticsError> {
@@ -226,7 +227,11 @@ pub async fn update_rule(
     let project_id = project_scope(&ctx, &project, Role::Admin)?;
     let body = body.into_inner().into_inner();
     let new_name = body.name.as_deref().map(name).transpose()?;
-    let new_pattern = body.branch_pattern.as_deref().map(branch_pattern).transpose()?;
+    let new_pattern = body
+        .branch_pattern
+        .as_deref()
+        .map(branch_pattern)
+        .transpose()?;
     let tx = db.tenant_tx(&ctx).await?;
     let current = repository::get_rule(&tx, project_id, rule_id)
         .await?
@@ -241,10 +246,7 @@ pub async fn update_rule(
             Some(pattern) => pattern,
             None => branch_pattern(&current.branch_pattern)?,
         },
-        threshold: threshold(
-            current.kind,
-            body.threshold.or(Some(current.threshold)),
-        )?,
+        threshold: threshold(current.kind, body.threshold.or(Some(current.threshold)))?,
         enabled: body.enabled.unwrap_or(current.enabled),
     };
     let rule = repository::update_rule(&tx, project_id, rule_id, &new)

@@ -53,7 +53,12 @@ fn facts() -> BuildFacts {
 }
 
 fn one(kind: RuleKind, threshold: f64) -> RuleResult {
-    let answer = evaluate(Uuid::now_v7(), &[rule(kind, threshold)], &facts(), Utc::now());
+    let answer = evaluate(
+        Uuid::now_v7(),
+        &[rule(kind, threshold)],
+        &facts(),
+        Utc::now(),
+    );
     answer.rules.into_iter().next().unwrap()
 }
 

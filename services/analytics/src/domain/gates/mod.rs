@@ -11,7 +11,7 @@ pub mod event;
 pub mod rules;
 
 pub use evaluate::{
-    Amount, BuildFacts, FailingResult, FailureRef, GateAnswer, GateStatus, RuleResult,
-    RuleStatus, evaluate,
+    Amount, BuildFacts, FailingResult, FailureRef, GateAnswer, GateStatus, RuleResult, RuleStatus,
+    evaluate,
 };
 pub use rules::{BranchPattern, GateRule, NewGateRule, RuleKind, RuleName, Threshold};

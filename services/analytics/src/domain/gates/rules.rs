@@ -42,11 +42,6 @@ impl RuleKind {
             Self::MinTests => "min_tests",
         }
     }
-
-    /// The two kinds that allow nothing take no threshold.
-    pub fn takes_threshold(self) -> bool {
-        !matches!(self, Self::NoNewGroups | Self::NoProductBugs)
-    }
 }
 
 impl FromStr for RuleKind {
@@ -80,10 +75,7 @@ impl Threshold {
     /// none (or 0).
     pub fn parse(kind: RuleKind, value: Option<f64>) -> Result<Self, String> {
         match (kind, value) {
-            (RuleKind::NoNewGroups | RuleKind::NoProductBugs, None) => Ok(Self(0.0)),
-            (RuleKind::NoNewGroups | RuleKind::NoProductBugs, Some(value)) if value == 0.0 => {
-                Ok(Self(0.0))
-            }
+            (RuleKind::NoNewGroups | RuleKind::NoProductBugs, None | Some(0.0)) => Ok(Self(0.0)),
             (RuleKind::NoNewGroups | RuleKind::NoProductBugs, Some(_)) => {
                 Err(format!("must be absent or 0 for {}", kind.as_str()))
             }
