@@ -418,3 +418,46 @@ async fn the_consumer_can_evaluate_a_finished_build_eagerly_and_the_endpoint_rea
         Err(analytics_service::error::AnalyticsError::BuildNotFound)
     ));
 }
+
+#[tokio::test]
+async fn a_finished_build_whose_failures_are_not_grouped_yet_is_pending() {
+    let platform = Platform::spawn().await;
+    let project = Project::new();
+    platform
+        .rule(&project, "no failures", "max_failures", Some(0.0), "*")
+        .await;
+    let build = platform.build(&project, "ci", "1", Some("main")).await;
+    platform
+        .upload(&project, build, &[Case::Fail("t1", "A")])
+        .await;
+    let (failure, group, _) = platform.failure_of(&project, build, "t1").await;
+    // As a failure stored before grouping: no group.
+    let admin = platform.database.admin_client().await;
+    let ungroup = "UPDATE failure.failures SET group_id = $2 WHERE id = $1";
+    admin
+        .execute(ungroup, &[&failure, &None::<Uuid>])
+        .await
+        .unwrap();
+    platform.finish(&project, build, "failed").await;
+    let gate = platform.gate(&project, build).await.expect(200);
+    assert_eq!(
+        (gate["status"].clone(), gate["reason"].clone()),
+        (
+            json!("pending"),
+            json!("the build's failures are not analysed yet")
+        )
+    );
+    assert_eq!(
+        platform
+            .analytics
+            .count_rows("analytics.quality_gate_evaluations")
+            .await,
+        0
+    );
+    admin
+        .execute(ungroup, &[&failure, &Some(group)])
+        .await
+        .unwrap();
+    let gate = platform.gate(&project, build).await.expect(200);
+    assert_eq!(gate["status"], "failed");
+}
