@@ -15,8 +15,6 @@ use tenant_core::outbox::OutboxMetrics;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
-pub use routes::openapi::ApiDoc;
-
 pub type Settings = tenant_core::config::Settings<settings::AnalyticsSettings>;
 
 /// Embedded from `migrations/analytics/`; a platform test checks the list against the folder.
