@@ -33,7 +33,7 @@ async fn a_pipeline_asks_for_the_gate_with_its_api_key_until_it_is_no_longer_pen
         &failure_service::SPEC,
         failure_service::build,
         Some(platform.database.clone()),
-        &[discard.clone()],
+        std::slice::from_ref(&discard),
     )
     .await;
     let analytics = TestApp::spawn_on(
