@@ -17,7 +17,7 @@ fn tests_of(body: &Value, set: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_build_is_compared_with_its_baseline_or_the_build_named() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     let before = platform
         .finished_build(
             &project,

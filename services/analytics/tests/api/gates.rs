@@ -95,7 +95,7 @@ fn actual_and_status(gate: &Value, kind: &str) -> (Value, String) {
 #[tokio::test]
 async fn each_rule_kind_is_judged_on_a_history_whose_answer_is_known() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     every_rule(&platform, &project).await;
     let first = baseline(&platform, &project).await;
     let build = judged_build(&platform, &project).await;
@@ -185,7 +185,7 @@ async fn each_rule_kind_is_judged_on_a_history_whose_answer_is_known() {
 #[tokio::test]
 async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
@@ -232,7 +232,7 @@ async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
 #[tokio::test]
 async fn a_project_without_a_matching_rule_passes_with_no_rules() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "release", "max_failures", Some(0.0), "release/*")
         .await;
@@ -261,7 +261,7 @@ async fn a_project_without_a_matching_rule_passes_with_no_rules() {
 #[tokio::test]
 async fn quarantined_tests_and_muted_groups_never_count() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     every_rule(&platform, &project).await;
     baseline(&platform, &project).await;
     let build = judged_build(&platform, &project).await;
@@ -310,7 +310,7 @@ async fn quarantined_tests_and_muted_groups_never_count() {
 #[tokio::test]
 async fn newly_failing_tests_are_counted_against_the_last_good_build_of_the_job_and_branch() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(
             &project,
@@ -383,7 +383,7 @@ async fn newly_failing_tests_are_counted_against_the_last_good_build_of_the_job_
 #[tokio::test]
 async fn the_consumer_can_evaluate_a_finished_build_eagerly_and_the_endpoint_reads_it() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
@@ -422,7 +422,7 @@ async fn the_consumer_can_evaluate_a_finished_build_eagerly_and_the_endpoint_rea
 #[tokio::test]
 async fn a_finished_build_whose_failures_are_not_grouped_yet_is_pending() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;

@@ -9,28 +9,18 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tenant_core::{Role, TenantContext};
+use tenant_core::{PrincipalKind, Role, TenantContext};
 use test_support::{Reply, TestApp, TestDatabase, contexts};
 use uuid::Uuid;
 
-/// A project's callers: a CI API key (member), an admin and a viewer.
+/// A project's callers: a CI API key (member), an admin and a viewer,
+/// the two users members of the project as the project service knows them.
 pub struct Project {
     pub id: Uuid,
+    pub admin_id: Uuid,
     pub ci: TenantContext,
     pub admin: TenantContext,
     pub viewer: TenantContext,
-}
-
-impl Project {
-    pub fn new() -> Self {
-        let id = Uuid::now_v7();
-        Self {
-            id,
-            ci: contexts::api_key(id, Role::Member),
-            admin: contexts::user(id, Role::Admin),
-            viewer: contexts::user(id, Role::Viewer),
-        }
-    }
 }
 
 /// One test case of a JUnit report.
@@ -79,6 +69,9 @@ pub fn title(name: &str) -> String {
 
 pub struct Platform {
     pub database: Arc<TestDatabase>,
+    /// Knows the projects and their members (the failure service asks it
+    /// whether a group's assignee is a member).
+    pub project: TestApp,
     pub failure: TestApp,
     pub analytics: TestApp,
 }
@@ -94,14 +87,28 @@ impl Platform {
     /// analytics service's settings.
     pub async fn spawn_with(analytics_extra: &[(&'static str, String)]) -> Self {
         let database = Arc::new(TestDatabase::create().await);
+        let project = TestApp::spawn_on(
+            &project_service::SPEC,
+            project_service::build,
+            Some(database.clone()),
+            // Nothing here reports access changes to an auth service.
+            &[(
+                "service.key_creator_relay_interval_ms",
+                "3600000".to_owned(),
+            )],
+        )
+        .await;
         let failure = TestApp::spawn_on(
             &failure_service::SPEC,
             failure_service::build,
             Some(database.clone()),
-            &[(
-                "service.integration_gateway_url",
-                "http://127.0.0.1:9".to_owned(),
-            )],
+            &[
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+                ("service.project_url", project.url("")),
+            ],
         )
         .await;
         let mut settings = vec![(
@@ -118,8 +125,40 @@ impl Platform {
         .await;
         Self {
             database,
+            project,
             failure,
             analytics,
+        }
+    }
+
+    /// A new project, written where the project service keeps it, with
+    /// an admin and a viewer as members.
+    pub async fn new_project(&self) -> Project {
+        let id = Uuid::now_v7();
+        let (admin_id, viewer_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let admin = self.database.admin_client().await;
+        let slug = format!("p-{}", &id.simple().to_string()[20..]);
+        admin
+            .execute(
+                "INSERT INTO project.projects (id, slug, name) VALUES ($1, $2, $2)",
+                &[&id, &slug],
+            )
+            .await
+            .unwrap();
+        admin
+            .execute(
+                "INSERT INTO project.memberships (project_id, user_id, role)
+                 VALUES ($1, $2, 'admin'), ($1, $3, 'viewer')",
+                &[&id, &admin_id, &viewer_id],
+            )
+            .await
+            .unwrap();
+        Project {
+            id,
+            admin_id,
+            ci: contexts::api_key(id, Role::Member),
+            admin: contexts::in_project(admin_id, PrincipalKind::User, id, Role::Admin),
+            viewer: contexts::in_project(viewer_id, PrincipalKind::User, id, Role::Viewer),
         }
     }
 
@@ -219,11 +258,13 @@ impl Platform {
             .expect(200);
     }
 
-    /// Mutes a group.
+    /// Mutes a group, assigned to the project's admin (a member, as the
+    /// project service confirms).
     pub async fn mute_group(&self, project: &Project, group: Uuid) {
         let path = format!("/v2/projects/{}/failures/{group}", project.id);
+        let body = json!({ "status": "muted", "assignee_id": project.admin_id });
         self.failure
-            .patch(&path, &project.admin, json!({ "status": "muted" }))
+            .patch(&path, &project.admin, body)
             .await
             .expect(200);
     }

@@ -23,7 +23,7 @@ fn without_request_id(reply: &Reply) -> (u16, Option<String>, String) {
 #[tokio::test]
 async fn another_projects_build_is_a_404_byte_identical_to_a_missing_one() {
     let platform = Platform::spawn().await;
-    let theirs = Project::new();
+    let theirs = platform.new_project().await;
     let their_build = platform
         .finished_build(&theirs, "1", "main", &[Case::Fail("t1", "A")], "failed")
         .await;
@@ -35,7 +35,7 @@ async fn another_projects_build_is_a_404_byte_identical_to_a_missing_one() {
         "failed"
     );
 
-    let ours = Project::new();
+    let ours = platform.new_project().await;
     let our_build = platform
         .finished_build(&ours, "1", "main", &[Case::Pass("t1")], "passed")
         .await;

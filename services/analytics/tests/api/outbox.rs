@@ -45,7 +45,7 @@ async fn outbox(platform: &Platform) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "main")
         .await;
@@ -127,7 +127,7 @@ async fn gate_failed_is_relayed_to_the_integration_gateway() {
         &[("server.port", port.to_string())],
     )
     .await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;

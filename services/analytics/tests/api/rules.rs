@@ -9,7 +9,7 @@ use crate::helpers::{Platform, Project, rules_path};
 #[tokio::test]
 async fn admins_create_change_and_delete_rules_that_viewers_read() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
     let reply = app
@@ -82,7 +82,7 @@ async fn admins_create_change_and_delete_rules_that_viewers_read() {
 #[tokio::test]
 async fn viewers_and_ci_keys_cannot_write_rules() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
     let body = json!({"name": "r", "kind": "max_failures", "threshold": 0, "branch_pattern": "*"});
@@ -111,7 +111,7 @@ async fn viewers_and_ci_keys_cannot_write_rules() {
 #[tokio::test]
 async fn invalid_rules_are_refused_with_a_code_and_nothing_is_stored() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
     let cases = [
@@ -195,7 +195,7 @@ async fn invalid_rules_are_refused_with_a_code_and_nothing_is_stored() {
 #[tokio::test]
 async fn rule_names_are_unique_in_a_project_only() {
     let platform = Platform::spawn().await;
-    let project = Project::new();
+    let project = platform.new_project().await;
     let app = &platform.analytics;
     platform
         .rule(&project, "gate", "min_tests", Some(1.0), "*")
@@ -215,7 +215,7 @@ async fn rule_names_are_unique_in_a_project_only() {
     )
     .await
     .expect_problem(409, "quality_gate_rule.name_taken");
-    let elsewhere = Project::new();
+    let elsewhere = platform.new_project().await;
     app.post(&rules_path(&elsewhere), &elsewhere.admin, body)
         .await
         .expect(201);
