@@ -6,7 +6,7 @@ use serde_json::Value;
 use test_support::Reply;
 use uuid::Uuid;
 
-use crate::helpers::{Case, Platform, Project, gate_path, rules_path};
+use crate::helpers::{Case, Platform, gate_path, rules_path};
 
 /// The answer as bytes, without the request id (the only part two
 /// requests may differ in).
