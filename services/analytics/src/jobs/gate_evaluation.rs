@@ -42,7 +42,12 @@ pub async fn quality_gate(
         return Ok(GateAnswer::pending(build_id, STILL_RUNNING));
     }
     let failing = gates::failing_results(tx, project_id, &build).await?;
-    if failing.iter().any(|f| f.group_id.is_none()) {
+    // A failure without a group has not been through grouping and
+    // classification yet (a result without a failure row never will).
+    if failing
+        .iter()
+        .any(|f| f.failure_id.is_some() && f.group_id.is_none())
+    {
         return Ok(GateAnswer::pending(build_id, NOT_ANALYSED));
     }
     let rules: Vec<GateRule> = gates::list_rules(tx, project_id)
