@@ -2,21 +2,34 @@
 
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod repository;
 mod routes;
 pub mod settings;
 
-use tenant_core::server::HostError;
+use std::sync::Arc;
+
+use actix_web::web;
+use tenant_core::context::InternalTokenIssuer;
+use tenant_core::outbox::OutboxMetrics;
+use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
 pub type Settings = tenant_core::config::Settings<settings::AnalyticsSettings>;
 
 /// Embedded from `migrations/analytics/`; a platform test checks the list against the folder.
-pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
-    1,
-    "quality_gates",
-    include_str!("../../../migrations/analytics/0001_quality_gates.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::embedded(
+        1,
+        "quality_gates",
+        include_str!("../../../migrations/analytics/0001_quality_gates.sql"),
+    ),
+    Migration::embedded(
+        3,
+        "quality_gate_rules",
+        include_str!("../../../migrations/analytics/0003_quality_gate_rules.sql"),
+    ),
+];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "analytics-service",
@@ -24,7 +37,39 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrations: MIGRATIONS,
 };
 
-/// Starts the analytics-service process: its routes on the shared host, ready to run.
-pub async fn build(settings: Settings) -> Result<Application, HostError> {
-    Application::build(&SPEC, &settings, routes::configure).await
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the service host failed")]
+    Host(#[from] HostError),
+    #[error("cannot set up the outbox relay to the integration gateway")]
+    OutboxRelay(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Starts the analytics-service process: its routes on the shared host and
+/// the outbox relay (`gate.failed` to the integration gateway), ready to
+/// run.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let issuer = InternalTokenIssuer::new(&settings.internal_token)
+        .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
+    let db = server::connect_database(&SPEC, &settings)
+        .await?
+        .ok_or(HostError::NoDatabase)?;
+    let relay_metrics = OutboxMetrics::default();
+    // The routes hold the relay; it stops when the service does.
+    let relay = web::Data::from(
+        jobs::gate_outbox_relay::build(
+            db.clone(),
+            issuer,
+            settings.service.outbox_relay(),
+            relay_metrics.clone(),
+        )
+        .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?,
+    );
+    jobs::gate_outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
+    let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
+        cfg.app_data(relay.clone());
+        routes::configure(cfg);
+    })?;
+    relay_metrics.register(host.metrics());
+    Ok(host)
 }

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "triage",
         include_str!("../../../migrations/failure/0009_triage.sql"),
     ),
+    Migration::embedded(
+        11,
+        "gate_views",
+        include_str!("../../../migrations/failure/0011_gate_views.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

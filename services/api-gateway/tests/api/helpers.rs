@@ -425,6 +425,34 @@ impl FailureBackend {
     }
 }
 
+/// A real analytics service on a database of its own (its outbox relay
+/// pointed at the discard port), for the routes the gateway sends it; pass
+/// [`AnalyticsBackend::upstream_override`] to [`spawn`].
+#[derive(Debug)]
+pub struct AnalyticsBackend {
+    pub service: TestApp,
+}
+
+impl AnalyticsBackend {
+    pub async fn spawn() -> Self {
+        Self {
+            service: TestApp::spawn(
+                &analytics_service::SPEC,
+                analytics_service::build,
+                &[(
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                )],
+            )
+            .await,
+        }
+    }
+
+    pub fn upstream_override(&self) -> (&'static str, String) {
+        ("service.upstreams.analytics.url", self.service.url(""))
+    }
+}
+
 /// The gateway setting that routes its `failure` upstream to `failure`.
 pub fn failure_upstream(failure: &TestApp) -> (&'static str, String) {
     ("service.upstreams.failure.url", failure.url(""))

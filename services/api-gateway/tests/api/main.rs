@@ -19,6 +19,7 @@ mod jwt_refusals;
 mod matched_routes;
 mod openapi;
 mod proxying;
+mod quality_gate;
 mod rate_limits;
 mod revocation;
 mod through_the_gateway;

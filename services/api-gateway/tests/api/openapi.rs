@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use test_support::{Reply, TestApp};
 
-use crate::helpers::{self, FailureBackend, PASSWORD, problem};
+use crate::helpers::{self, AnalyticsBackend, FailureBackend, PASSWORD, problem};
 
 /// Upstreams of the built-in table whose routes are deliberately not in
 /// the document, with the reason. Every route of every other upstream must
@@ -158,7 +158,9 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
     let failure = FailureBackend::spawn().await;
-    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let analytics = AnalyticsBackend::spawn().await;
+    let platform =
+        helpers::spawn(&[failure.upstream_override(), analytics.upstream_override()]).await;
     let document = fetch_document(&platform.gateway).await;
     assert_valid_openapi_3_1(&document);
     #[expect(
@@ -248,6 +250,12 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
             "upload lacks {status}"
         );
     }
+    // The quality gate a CI step calls comes from the analytics service.
+    let gate = &document["paths"]["/api/v1/projects/{project}/builds/{build}/quality-gate"]["get"];
+    assert_eq!(
+        gate["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/GateAnswer"
+    );
     // Nothing internal leaks: every path is a public version's.
     assert!(
         operations(&document)
@@ -264,10 +272,12 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
 #[tokio::test]
 async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
     let failure = FailureBackend::spawn().await;
+    let analytics = AnalyticsBackend::spawn().await;
     let platform = helpers::spawn(&[failure.upstream_override()]).await;
     let gateway = helpers::gateway(&[
         ("service.upstreams.auth.url", platform.auth.url("")),
         failure.upstream_override(),
+        analytics.upstream_override(),
         // Nothing listens on port 1.
         (
             "service.upstreams.project.url",

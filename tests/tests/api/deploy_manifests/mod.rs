@@ -41,7 +41,7 @@ const INGRESS_NAMESPACE: &str = "ingress-nginx";
 fn allowed_callers(service: &str) -> &'static [&'static str] {
     match service {
         "failure-service" => &[GATEWAY, "integration-gateway"],
-        "integration-gateway" => &[GATEWAY, "failure-service"],
+        "integration-gateway" => &[GATEWAY, "failure-service", "analytics-service"],
         _ => &[GATEWAY],
     }
 }
@@ -431,6 +431,7 @@ fn the_calls_between_services_and_to_postgres_are_allowed_out_explicitly() {
         }
         for (caller, callee) in [
             ("failure-service", "integration-gateway"),
+            ("analytics-service", "integration-gateway"),
             ("integration-gateway", "failure-service"),
         ] {
             let from = manifests.deployment(caller).pod_labels();
