@@ -2,21 +2,37 @@
 
 pub mod domain;
 pub mod error;
+pub mod jobs;
+pub mod project_client;
 pub mod repository;
 mod routes;
 pub mod settings;
 
-use tenant_core::server::HostError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
+
+use crate::jobs::reconcile::{self, Reconciler};
+use crate::project_client::{ProjectClient, ProjectClientError};
 
 pub type Settings = tenant_core::config::Settings<settings::AnalyticsSettings>;
 
 /// Embedded from `migrations/analytics/`; a platform test checks the list against the folder.
-pub const MIGRATIONS: &[Migration] = &[Migration::embedded(
-    1,
-    "quality_gates",
-    include_str!("../../../migrations/analytics/0001_quality_gates.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::embedded(
+        1,
+        "quality_gates",
+        include_str!("../../../migrations/analytics/0001_quality_gates.sql"),
+    ),
+    Migration::embedded(
+        2,
+        "rollups",
+        include_str!("../../../migrations/analytics/0002_rollups.sql"),
+    ),
+];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "analytics-service",
@@ -24,7 +40,30 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrations: MIGRATIONS,
 };
 
-/// Starts the analytics-service process: its routes on the shared host, ready to run.
-pub async fn build(settings: Settings) -> Result<Application, HostError> {
-    Application::build(&SPEC, &settings, routes::configure).await
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the service host failed")]
+    Host(#[from] HostError),
+    #[error("cannot set up calls to the project service")]
+    ProjectClient(#[from] ProjectClientError),
+}
+
+/// Starts the analytics-service process: its routes on the shared host and
+/// the rollup reconciliation, ready to run.
+pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let project = web::Data::new(ProjectClient::new(&settings)?);
+    let db = server::connect_database(&SPEC, &settings)
+        .await?
+        .ok_or(HostError::NoDatabase)?;
+    // The routes hold the reconciler; it stops when the service does.
+    let reconciler = web::Data::from(Arc::new(Reconciler::new(db.clone(), &settings.service)));
+    reconcile::spawn_reconciler(
+        Arc::downgrade(&reconciler.clone().into_inner()),
+        Duration::from_secs(settings.service.reconcile_interval_secs),
+    );
+    let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
+        cfg.app_data(project.clone()).app_data(reconciler.clone());
+        routes::configure(cfg);
+    })?;
+    Ok(host)
 }

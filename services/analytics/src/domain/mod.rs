@@ -1,2 +1,6 @@
 //! Trends, rankings, time to resolution and quality-gate rules over the failure
 //! service's published views. Types and rules only: no SQL, no HTTP.
+
+pub mod dashboards;
+pub mod events;
+pub mod filters;

@@ -1,0 +1,204 @@
+//! The filters every dashboard takes: `branch`, `job` and a time range
+//! (`from`/`to` days, or `period` 7, 30 or 90 days ending today), checked
+//! once here so handlers and queries only see valid ones.
+
+use chrono::{Days, NaiveDate};
+
+/// The longest range a dashboard answers for (a year and a day).
+pub const MAX_RANGE_DAYS: u64 = 366;
+
+/// The periods a trend may be asked for by name.
+pub const PERIODS: [u64; 3] = [7, 30, 90];
+
+/// Why a filter is refused (400, `filter.invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("`from` ({from}) is after `to` ({to})")]
+    Reversed { from: NaiveDate, to: NaiveDate },
+    #[error("the range spans {days} days; at most {MAX_RANGE_DAYS} are allowed")]
+    TooLong { days: u64 },
+    #[error("`period` must be 7, 30 or 90 (days), not {0}")]
+    UnknownPeriod(u64),
+    #[error("give either `period` or `from`/`to`, not both")]
+    PeriodAndRange,
+    #[error("`{name}` must be 1 to 200 characters")]
+    BadName { name: &'static str },
+    #[error("`{name}` must be between 1 and {max}")]
+    OutOfBounds { name: &'static str, max: u64 },
+}
+
+/// What the client sent, before checking.
+#[derive(Debug, Clone, Default)]
+pub struct RawFilter {
+    pub branch: Option<String>,
+    pub job: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub period: Option<u64>,
+}
+
+/// A checked filter: an inclusive range of UTC days, and optionally one
+/// branch (`""` is the builds that name none) and one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardFilter {
+    pub branch: Option<String>,
+    pub job: Option<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DashboardFilter {
+    /// Checks `raw` as of `today`; without a range the last
+    /// `default_days` days (today included) are taken.
+    pub fn parse(raw: RawFilter, today: NaiveDate, default_days: u64) -> Result<Self, FilterError> {
+        let RawFilter {
+            branch,
+            job,
+            from,
+            to,
+            period,
+        } = raw;
+        for (name, value) in [("branch", &branch), ("job", &job)] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+                return Err(FilterError::BadName { name });
+            }
+        }
+        if job.as_deref() == Some("") {
+            return Err(FilterError::BadName { name: "job" });
+        }
+        let (from, to) = match (period, from, to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(FilterError::PeriodAndRange);
+            }
+            (Some(days), None, None) => {
+                if !PERIODS.contains(&days) {
+                    return Err(FilterError::UnknownPeriod(days));
+                }
+                (days_before(today, days), today)
+            }
+            (None, from, to) => {
+                let to = to.unwrap_or(today);
+                let from = from.unwrap_or_else(|| days_before(to, default_days));
+                (from, to)
+            }
+        };
+        if from > to {
+            return Err(FilterError::Reversed { from, to });
+        }
+        let days = span_days(from, to);
+        if days > MAX_RANGE_DAYS {
+            return Err(FilterError::TooLong { days });
+        }
+        Ok(Self {
+            branch,
+            job,
+            from,
+            to,
+        })
+    }
+
+    /// Days in the range, both ends included.
+    pub fn days(&self) -> u64 {
+        span_days(self.from, self.to)
+    }
+
+    /// The range of the same length just before this one, same branch and
+    /// job: what a trend or a direction compares against.
+    #[must_use]
+    pub fn previous(&self) -> Self {
+        let days = self.days();
+        let to = self
+            .from
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(self.from);
+        Self {
+            branch: self.branch.clone(),
+            job: self.job.clone(),
+            from: days_before(to, days),
+            to,
+        }
+    }
+}
+
+/// A count parameter (`limit`, `builds`) between 1 and `max`, `default`
+/// when absent.
+pub fn bounded(
+    name: &'static str,
+    value: Option<u64>,
+    default: u64,
+    max: u64,
+) -> Result<i64, FilterError> {
+    let value = value.unwrap_or(default);
+    if value == 0 || value > max {
+        return Err(FilterError::OutOfBounds { name, max });
+    }
+    i64::try_from(value).map_err(|_| FilterError::OutOfBounds { name, max })
+}
+
+/// The first day of a range of `days` days ending with `last`.
+fn days_before(last: NaiveDate, days: u64) -> NaiveDate {
+    last.checked_sub_days(Days::new(days.saturating_sub(1)))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+fn span_days(from: NaiveDate, to: NaiveDate) -> u64 {
+    u64::try_from((to - from).num_days()).unwrap_or(0) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_period_ends_today_and_counts_today() {
+        let raw = RawFilter {
+            period: Some(7),
+            ..RawFilter::default()
+        };
+        let filter = DashboardFilter::parse(raw, day("2026-03-10"), 30).unwrap();
+        assert_eq!(
+            (filter.from, filter.to),
+            (day("2026-03-04"), day("2026-03-10"))
+        );
+        assert_eq!(filter.days(), 7);
+        let previous = filter.previous();
+        assert_eq!(
+            (previous.from, previous.to),
+            (day("2026-02-25"), day("2026-03-03"))
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        let today = day("2026-03-10");
+        let reversed = RawFilter {
+            from: Some(day("2026-03-09")),
+            to: Some(day("2026-03-01")),
+            ..RawFilter::default()
+        };
+        assert!(matches!(
+            DashboardFilter::parse(reversed, today, 30),
+            Err(FilterError::Reversed { .. })
+        ));
+        let long = RawFilter {
+            from: Some(day("2020-01-01")),
+            ..RawFilter::default()
+        };
+        assert!(matches!(
+            DashboardFilter::parse(long, today, 30),
+            Err(FilterError::TooLong { .. })
+        ));
+        let period = RawFilter {
+            period: Some(8),
+            ..RawFilter::default()
+        };
+        assert_eq!(
+            DashboardFilter::parse(period, today, 30),
+            Err(FilterError::UnknownPeriod(8))
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Background work: the periodic reconciliation of the rollups.
+
+pub mod reconcile;
