@@ -1,4 +1,5 @@
-//! analytics_service integration tests: the real service on port 0 against its own database.
+//! analytics_service integration tests: the real service on port 0 against
+//! its own database, with the real failure and project services.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,4 +8,6 @@
     reason = "tests fail loudly at the first broken expectation"
 )]
 
+mod dashboards;
+mod helpers;
 mod startup;
