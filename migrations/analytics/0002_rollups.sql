@@ -1,7 +1,7 @@
 -- The analytics read model: events relayed from the failure service (kept
 -- once per id), and rollups the dashboards read instead of raw results.
 -- Every rollup row is a function of the failure service's published views
--- (`failure.analytics_*`) for one slice; docs/analytics.md states each
+-- (the `analytics_` views of schema failure) for one slice; docs/analytics.md states each
 -- definition. Events say which slices to compute again, a periodic
 -- reconciliation recomputes slices too, and a recomputation replaces the
 -- slice whole, so a repeated, late or out-of-order event changes nothing.

@@ -2,8 +2,8 @@
 //! group or project at a time. Each function replaces what it computes
 //! whole, in the caller's transaction, so it gives the same rows however
 //! often and in whatever order it runs: this is what makes a repeated,
-//! late or out-of-order event harmless. Reads only `failure.analytics_*`
-//! views (a test checks this module's SQL names no other failure relation).
+//! late or out-of-order event harmless. Reads only the failure schema's `analytics_`
+//! views (a test checks that no analytics SQL names another failure relation).
 
 use chrono::NaiveDate;
 use tenant_core::{DbError, TenantTx};

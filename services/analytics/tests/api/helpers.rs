@@ -283,3 +283,70 @@ fn failure_element(element: &str, exception: &str) -> String {
 pub fn test_id(project_id: Uuid, name: &str) -> Uuid {
     failure_service::domain::test_id(project_id, "shop", "com.acme.ShopTest", name)
 }
+
+/// The rollup tables a snapshot compares (`rollup_slices` only orders
+/// the reconciliation).
+pub const ROLLUP_TABLES: [&str; 7] = [
+    "build_rollups",
+    "daily_rollups",
+    "daily_label_rollups",
+    "test_daily_rollups",
+    "group_daily_rollups",
+    "group_rollups",
+    "project_rollups",
+];
+
+/// Every rollup row of `project_id` as JSON text without the time it was
+/// computed, sorted: two snapshots are equal when the rollups are.
+pub async fn rollups_snapshot(admin: &tokio_postgres::Client, project_id: Uuid) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in ROLLUP_TABLES {
+        let found = admin
+            .query(
+                &format!(
+                    "SELECT '{table} ' || (to_jsonb(t) - 'refreshed_at')::text AS r
+                       FROM analytics.{table} t WHERE t.project_id = $1 ORDER BY r"
+                ),
+                &[&project_id],
+            )
+            .await
+            .unwrap();
+        rows.extend(found.iter().map(|row| row.get::<_, String>("r")));
+    }
+    rows
+}
+
+/// The events analytics kept for `project_id`, oldest first.
+pub async fn kept_events(
+    admin: &tokio_postgres::Client,
+    project_id: Uuid,
+) -> Vec<tenant_core::outbox::OutboxEvent> {
+    admin
+        .query(
+            "SELECT event_id, kind, occurred_at, payload FROM analytics.event_inbox
+              WHERE project_id = $1 ORDER BY event_id",
+            &[&project_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| tenant_core::outbox::OutboxEvent {
+            id: row.get("event_id"),
+            project_id,
+            kind: row.get("kind"),
+            occurred_at: row.get("occurred_at"),
+            payload: row.get("payload"),
+        })
+        .collect()
+}
+
+/// Delivers `events` to analytics as the failure service's relay does.
+pub async fn deliver(
+    analytics: &TestApp,
+    project_id: Uuid,
+    events: &[tenant_core::outbox::OutboxEvent],
+) -> Reply {
+    let ctx = TenantContext::service_in_project(Uuid::now_v7(), project_id, "test-relay");
+    let batch = json!({"source": "failure-service", "events": events});
+    analytics.post("/internal/v1/events", &ctx, batch).await
+}

@@ -9,5 +9,8 @@
 )]
 
 mod dashboards;
+mod events;
 mod helpers;
+mod isolation;
+mod read_model;
 mod startup;
