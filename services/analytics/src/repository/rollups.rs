@@ -302,7 +302,8 @@ pub async fn stalest_groups(
 }
 
 /// Computes the project's current counts again: groups neither resolved
-/// nor muted, tests judged flaky, tests in quarantine.
+/// nor muted, tests judged flaky, tests in quarantine (no row when all
+/// are zero).
 #[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbError> {
     tx.execute(
@@ -319,6 +320,16 @@ pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
             SET open_groups = excluded.open_groups, flaky_tests = excluded.flaky_tests,
                 quarantined_tests = excluded.quarantined_tests,
                 refreshed_at = excluded.refreshed_at",
+        &[&project_id],
+    )
+    .await?;
+    // Nothing open, flaky or quarantined is the same as no row (readers
+    // take zeros), so a project's state does not depend on whether an
+    // event ever asked for it.
+    tx.execute(
+        "DELETE FROM analytics.project_rollups
+          WHERE project_id = $1 AND open_groups = 0 AND flaky_tests = 0
+            AND quarantined_tests = 0",
         &[&project_id],
     )
     .await?;

@@ -67,6 +67,29 @@ impl Stack {
         Self { analytics, failure }
     }
 
+    /// As [`Stack::start`], but the failure service's relay to analytics
+    /// points nowhere: the test delivers the events itself.
+    pub async fn start_undelivered() -> Self {
+        let settings = [("service.reconcile_interval_secs", "3600".to_owned())];
+        let analytics = TestApp::spawn(
+            &analytics_service::SPEC,
+            analytics_service::build,
+            &settings,
+        )
+        .await;
+        let mut relay = relay_to(&analytics);
+        relay.retain(|(key, _)| *key != "service.analytics_url");
+        relay.push(("service.analytics_url", "http://127.0.0.1:9".to_owned()));
+        let failure = TestApp::spawn_on(
+            &failure_service::SPEC,
+            failure_service::build,
+            analytics.shared_database(),
+            &relay,
+        )
+        .await;
+        Self { analytics, failure }
+    }
+
     /// Registers a build of `job` on `branch` and returns its id.
     pub async fn create_build(
         &self,

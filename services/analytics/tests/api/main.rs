@@ -13,4 +13,5 @@ mod events;
 mod helpers;
 mod isolation;
 mod read_model;
+mod rollup_properties;
 mod startup;
