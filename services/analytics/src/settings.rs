@@ -53,6 +53,15 @@ reconcile_groups_per_round = 100
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
+        let url = &self.project_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push(format!(
+                "service.project_url must be an http:// or https:// URL, not `{url}`"
+            ));
+        }
+        if self.project_timeout_ms == 0 {
+            problems.push("service.project_timeout_ms must be greater than 0".into());
+        }
         if self.reconcile_interval_secs == 0 {
             problems.push("service.reconcile_interval_secs must be at least 1".into());
         }

@@ -260,11 +260,15 @@ regroup_lease_secs = 60
 
 impl FailureSettings {
     fn validate_outbox(&self, problems: &mut Vec<String>) {
-        let url = &self.integration_gateway_url;
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-            problems.push(format!(
-                "service.integration_gateway_url must be an http:// or https:// URL, not `{url}`"
-            ));
+        for (name, url) in [
+            ("integration_gateway_url", &self.integration_gateway_url),
+            ("analytics_url", &self.analytics_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+                problems.push(format!(
+                    "service.{name} must be an http:// or https:// URL, not `{url}`"
+                ));
+            }
         }
         if !(10..=3_600_000).contains(&self.outbox_relay_interval_ms) {
             problems.push(

@@ -158,7 +158,12 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
     let failure = FailureBackend::spawn().await;
-    let platform = helpers::spawn(&[failure.upstream_override()]).await;
+    let analytics = TestApp::spawn(&analytics_service::SPEC, analytics_service::build, &[]).await;
+    let platform = helpers::spawn(&[
+        failure.upstream_override(),
+        ("service.upstreams.analytics.url", analytics.url("")),
+    ])
+    .await;
     let document = fetch_document(&platform.gateway).await;
     assert_valid_openapi_3_1(&document);
     #[expect(
