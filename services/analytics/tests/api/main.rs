@@ -13,5 +13,6 @@ mod events;
 mod helpers;
 mod isolation;
 mod read_model;
+mod reconcile;
 mod rollup_properties;
 mod startup;

@@ -20,7 +20,13 @@ async fn events(app: &TestApp, table: &str) -> Vec<(Uuid, String, Value)> {
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .map(|row| {
+            (
+                row.try_get(0).unwrap(),
+                row.try_get(1).unwrap(),
+                row.try_get(2).unwrap(),
+            )
+        })
         .collect()
 }
 
