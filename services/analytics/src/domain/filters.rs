@@ -21,7 +21,7 @@ pub enum FilterError {
     UnknownPeriod(u64),
     #[error("give either `period` or `from`/`to`, not both")]
     PeriodAndRange,
-    #[error("`{name}` must be 1 to 200 characters")]
+    #[error("`{name}` must be 1 to 200 characters, none of them NUL")]
     BadName { name: &'static str },
     #[error("`{name}` must be between 1 and {max}")]
     OutOfBounds { name: &'static str, max: u64 },
@@ -59,7 +59,10 @@ impl DashboardFilter {
             period,
         } = raw;
         for (name, value) in [("branch", &branch), ("job", &job)] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.chars().count() > 200 || v.contains('\0'))
+            {
                 return Err(FilterError::BadName { name });
             }
         }

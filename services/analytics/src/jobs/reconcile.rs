@@ -78,11 +78,18 @@ impl Reconciler {
             .date_naive()
             .checked_sub_days(Days::new(self.days));
         let tx = self.db.worker_tx(project_id).await?;
-        let slices = rollups::stalest_slices(&tx, project_id, since, self.slices_per_round).await?;
+        // Computed in key order, as the inbox does, so a round and an event
+        // touching the same slices or groups take their row locks in the
+        // same order and never deadlock.
+        let mut slices =
+            rollups::stalest_slices(&tx, project_id, since, self.slices_per_round).await?;
+        slices.sort();
         for slice in &slices {
             rollups::refresh_slice(&tx, project_id, slice).await?;
         }
-        let groups = rollups::stalest_groups(&tx, project_id, since, self.groups_per_round).await?;
+        let mut groups =
+            rollups::stalest_groups(&tx, project_id, since, self.groups_per_round).await?;
+        groups.sort();
         for group_id in &groups {
             rollups::refresh_group(&tx, project_id, *group_id).await?;
         }

@@ -14,10 +14,10 @@ pub const DEFAULT_DAYS: u64 = 30;
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// Only builds of this branch (`""`: builds that name none).
-    #[param(max_length = 200)]
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     branch: Option<String>,
     /// Only builds of this job (exact name).
-    #[param(min_length = 1, max_length = 200)]
+    #[param(min_length = 1, max_length = 200, pattern = r"^[^\x00]*$")]
     job: Option<String>,
     /// First day (UTC, `YYYY-MM-DD`), included; default 30 days before `to`.
     from: Option<NaiveDate>,

@@ -334,6 +334,8 @@ async fn bad_filters_are_problems_not_answers() {
         ("period=7&from=2026-03-01", "filter.invalid"),
         ("from=2020-01-01&to=2026-01-01", "filter.invalid"),
         ("limit=0", "filter.invalid"),
+        ("branch=a%00b", "filter.invalid"),
+        ("job=", "filter.invalid"),
         ("limit=101", "filter.invalid"),
         ("from=yesterday", "request.invalid_query"),
         (
