@@ -24,7 +24,8 @@ CREATE INDEX event_inbox_received_idx ON analytics.event_inbox (project_id, rece
 -- A slice is one project's finished builds of one UTC day (the day the
 -- build was created), branch ('' when the build names none) and job. It is
 -- the unit of recomputation: the rows of the five tables below with that
--- key are replaced together. `refreshed_at` orders the reconciliation.
+-- key are replaced together, and then the week's rows of
+-- `test_weekly_rollups`. `refreshed_at` orders the reconciliation.
 CREATE TABLE analytics.rollup_slices (
     project_id   uuid NOT NULL,
     day          date NOT NULL,
@@ -110,6 +111,23 @@ CREATE TABLE analytics.test_daily_rollups (
 
 CREATE INDEX test_daily_rollups_test_idx ON analytics.test_daily_rollups (project_id, test_id, day);
 
+-- The same per ISO week (`week` is its Monday): a ranking over a range
+-- reads the range's full weeks here and only its first and last days
+-- from the daily rows, about a seventh of the rows for long ranges.
+CREATE TABLE analytics.test_weekly_rollups (
+    project_id    uuid NOT NULL,
+    week          date NOT NULL,
+    branch        text NOT NULL,
+    job_name      text NOT NULL,
+    test_id       uuid NOT NULL,
+    runs          bigint NOT NULL,
+    failures      bigint NOT NULL,
+    flaky         bigint NOT NULL,
+    skipped       bigint NOT NULL,
+    durations_ms  bigint[] NOT NULL,
+    CONSTRAINT test_weekly_rollups_pkey PRIMARY KEY (project_id, week, branch, job_name, test_id)
+);
+
 -- Per group and slice: its failing outcomes (attempt 0).
 CREATE TABLE analytics.group_daily_rollups (
     project_id  uuid NOT NULL,
@@ -182,6 +200,12 @@ CREATE POLICY tenant_isolation ON analytics.daily_label_rollups
 ALTER TABLE analytics.test_daily_rollups ENABLE ROW LEVEL SECURITY;
 ALTER TABLE analytics.test_daily_rollups FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON analytics.test_daily_rollups
+    USING (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid))
+    WITH CHECK (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid));
+
+ALTER TABLE analytics.test_weekly_rollups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics.test_weekly_rollups FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics.test_weekly_rollups
     USING (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid))
     WITH CHECK (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid));
 

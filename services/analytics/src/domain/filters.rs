@@ -2,7 +2,7 @@
 //! (`from`/`to` days, or `period` 7, 30 or 90 days ending today), checked
 //! once here so handlers and queries only see valid ones.
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 
 /// The longest range a dashboard answers for (a year and a day).
 pub const MAX_RANGE_DAYS: u64 = 366;
@@ -123,6 +123,48 @@ impl DashboardFilter {
     }
 }
 
+/// A range cut into the full ISO weeks (Monday to Sunday) inside it and
+/// the days before and after them; each part is an inclusive pair of
+/// dates, empty when its first date is after its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeekSplit {
+    pub head: (NaiveDate, NaiveDate),
+    /// The Mondays of the full weeks.
+    pub weeks: (NaiveDate, NaiveDate),
+    pub tail: (NaiveDate, NaiveDate),
+}
+
+/// A part with nothing in it.
+const EMPTY: (NaiveDate, NaiveDate) = (NaiveDate::MAX, NaiveDate::MIN);
+
+impl DashboardFilter {
+    /// The range's full weeks and the days around them.
+    pub fn week_split(&self) -> WeekSplit {
+        let to_monday = (7 - self.from.weekday().num_days_from_monday()) % 7;
+        let first_monday = self.from.checked_add_days(Days::new(u64::from(to_monday)));
+        let past_sunday = (self.to.weekday().num_days_from_monday() + 1) % 7;
+        let last_sunday = self.to.checked_sub_days(Days::new(u64::from(past_sunday)));
+        let weeks = first_monday.zip(last_sunday).and_then(|(monday, sunday)| {
+            let last_monday = sunday.checked_sub_days(Days::new(6))?;
+            let head_end = monday.checked_sub_days(Days::new(1))?;
+            let tail_start = sunday.checked_add_days(Days::new(1))?;
+            (monday <= last_monday).then_some((monday, last_monday, head_end, tail_start))
+        });
+        match weeks {
+            Some((monday, last_monday, head_end, tail_start)) => WeekSplit {
+                head: (self.from, head_end),
+                weeks: (monday, last_monday),
+                tail: (tail_start, self.to),
+            },
+            None => WeekSplit {
+                head: (self.from, self.to),
+                weeks: EMPTY,
+                tail: EMPTY,
+            },
+        }
+    }
+}
+
 /// A count parameter (`limit`, `builds`) between 1 and `max`, `default`
 /// when absent.
 pub fn bounded(
@@ -173,6 +215,30 @@ mod tests {
             (previous.from, previous.to),
             (day("2026-02-25"), day("2026-03-03"))
         );
+    }
+
+    fn range(from: &str, to: &str) -> DashboardFilter {
+        DashboardFilter {
+            branch: None,
+            job: None,
+            from: day(from),
+            to: day(to),
+        }
+    }
+
+    #[test]
+    fn a_range_splits_into_its_full_weeks_and_the_days_around_them() {
+        // 2026-03-04 is a Wednesday; 2026-03-09 and 2026-03-16 Mondays.
+        let split = range("2026-03-04", "2026-03-24").week_split();
+        assert_eq!(split.head, (day("2026-03-04"), day("2026-03-08")));
+        assert_eq!(split.weeks, (day("2026-03-09"), day("2026-03-16")));
+        assert_eq!(split.tail, (day("2026-03-23"), day("2026-03-24")));
+        let exact = range("2026-03-09", "2026-03-22").week_split();
+        assert!(exact.head.0 > exact.head.1 && exact.tail.0 > exact.tail.1);
+        assert_eq!(exact.weeks, (day("2026-03-09"), day("2026-03-16")));
+        let short = range("2026-03-10", "2026-03-15").week_split();
+        assert_eq!(short.head, (day("2026-03-10"), day("2026-03-15")));
+        assert!(short.weeks.0 > short.weeks.1 && short.tail.0 > short.tail.1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::domain::dashboards::{
     BuildSummary, Counts, GroupResolution, ProjectOverview, RankedGroup, RankedTest,
 };
 use crate::domain::dashboards::{Direction, pass_rate};
-use crate::domain::filters::DashboardFilter;
+use crate::domain::filters::{DashboardFilter, WeekSplit};
 
 /// The filter's conditions on a rollup aliased `d`.
 const FILTER: &str = "d.project_id = $1 AND d.day BETWEEN $2 AND $3
@@ -220,6 +220,74 @@ pub async fn daily_labels(
         .collect()
 }
 
+/// A test ranking's parameters: `$1` project, `$2` branch, `$3` job, `$4`
+/// limit, `$5`..`$10` the parts of the range, `$11`..`$16` those of the
+/// previous range (see [`test_rows`]).
+struct TestRankParams<'a> {
+    project_id: Uuid,
+    branch: Option<&'a str>,
+    job: Option<&'a str>,
+    limit: i64,
+    parts: [NaiveDate; 12],
+}
+
+impl<'a> TestRankParams<'a> {
+    fn new(
+        project_id: Uuid,
+        filter: &'a DashboardFilter,
+        previous: &DashboardFilter,
+        limit: i64,
+    ) -> Self {
+        let flat = |split: WeekSplit| {
+            [
+                split.head.0,
+                split.head.1,
+                split.weeks.0,
+                split.weeks.1,
+                split.tail.0,
+                split.tail.1,
+            ]
+        };
+        let [a, b, c, d, e, f] = flat(filter.week_split());
+        let [g, h, i, j, k, l] = flat(previous.week_split());
+        Self {
+            project_id,
+            branch: filter.branch.as_deref(),
+            job: filter.job.as_deref(),
+            limit,
+            parts: [a, b, c, d, e, f, g, h, i, j, k, l],
+        }
+    }
+
+    fn list(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut list: Vec<&(dyn ToSql + Sync)> =
+            vec![&self.project_id, &self.branch, &self.job, &self.limit];
+        list.extend(self.parts.iter().map(|day| day as &(dyn ToSql + Sync)));
+        list
+    }
+}
+
+/// A range's per-test rows: its first and last days (`$first`..`$first+1`,
+/// `$first+4`..`$first+5`) from the daily rollup and its full weeks
+/// (`$first+2`..`$first+3`, Mondays) from the weekly one.
+fn test_rows(first: usize) -> String {
+    let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
+    let filter = "($2::text IS NULL OR r.branch = $2) AND ($3::text IS NULL OR r.job_name = $3)";
+    format!(
+        "SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
+           FROM analytics.test_daily_rollups r
+          WHERE r.project_id = $1 AND r.day BETWEEN ${a} AND ${b} AND {filter}
+         UNION ALL
+         SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
+           FROM analytics.test_weekly_rollups r
+          WHERE r.project_id = $1 AND r.week BETWEEN ${c} AND ${d} AND {filter}
+         UNION ALL
+         SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
+           FROM analytics.test_daily_rollups r
+          WHERE r.project_id = $1 AND r.day BETWEEN ${e} AND ${f} AND {filter}"
+    )
+}
+
 /// The `limit` tests with the most failures (or flaky passes) in the
 /// filter, most first, each with the same count over `previous`.
 #[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
@@ -232,28 +300,23 @@ pub async fn rank_tests(
     limit: i64,
 ) -> Result<Vec<RankedTest>, DbError> {
     let column = metric.column();
-    let params = Params::new(project_id, filter);
-    let mut list = params.list();
-    list.extend([&limit as &(dyn ToSql + Sync), &previous.from, &previous.to]);
+    let params = TestRankParams::new(project_id, filter, previous, limit);
+    let (current_rows, previous_rows) = (test_rows(5), test_rows(11));
     let rows = tx
         .query(
             &format!(
                 "WITH cur AS (
-                     SELECT d.test_id, sum(d.{column})::bigint AS value, sum(d.runs)::bigint AS runs
-                       FROM analytics.test_daily_rollups d
-                      WHERE {FILTER}
-                      GROUP BY d.test_id
-                     HAVING sum(d.{column}) > 0
-                      ORDER BY value DESC, d.test_id
-                      LIMIT $6),
+                     SELECT t.test_id, sum(t.{column})::bigint AS value, sum(t.runs)::bigint AS runs
+                       FROM ({current_rows}) t
+                      GROUP BY t.test_id
+                     HAVING sum(t.{column}) > 0
+                      ORDER BY value DESC, t.test_id
+                      LIMIT $4),
                  prev AS (
-                     SELECT d.test_id, sum(d.{column})::bigint AS value
-                       FROM analytics.test_daily_rollups d
-                      WHERE d.project_id = $1 AND d.day BETWEEN $7 AND $8
-                        AND ($4::text IS NULL OR d.branch = $4)
-                        AND ($5::text IS NULL OR d.job_name = $5)
-                        AND d.test_id IN (SELECT test_id FROM cur)
-                      GROUP BY d.test_id)
+                     SELECT t.test_id, sum(t.{column})::bigint AS value
+                       FROM ({previous_rows}) t
+                      WHERE t.test_id IN (SELECT test_id FROM cur)
+                      GROUP BY t.test_id)
                  SELECT cur.test_id, cur.value::float8 AS value, cur.runs,
                         coalesce(prev.value, 0)::float8 AS previous_value,
                         NULL::float8 AS p50_ms, NULL::float8 AS p95_ms,
@@ -263,7 +326,7 @@ pub async fn rank_tests(
                    LEFT JOIN failure.analytics_tests t ON t.project_id = $1 AND t.id = cur.test_id
                   ORDER BY cur.value DESC, cur.test_id"
             ),
-            &list,
+            &params.list(),
         )
         .await?;
     rows.iter().map(ranked_test_from).collect()
@@ -279,33 +342,28 @@ pub async fn slowest_tests(
     previous: &DashboardFilter,
     limit: i64,
 ) -> Result<Vec<RankedTest>, DbError> {
-    let params = Params::new(project_id, filter);
-    let mut list = params.list();
-    list.extend([&limit as &(dyn ToSql + Sync), &previous.from, &previous.to]);
+    let params = TestRankParams::new(project_id, filter, previous, limit);
+    let (current_rows, previous_rows) = (test_rows(5), test_rows(11));
     let rows = tx
         .query(
             &format!(
                 "WITH cur AS (
-                     SELECT d.test_id,
+                     SELECT t.test_id,
                             percentile_cont(0.5) WITHIN GROUP (ORDER BY x.ms) AS p50_ms,
                             percentile_cont(0.95) WITHIN GROUP (ORDER BY x.ms) AS p95_ms,
                             count(*) AS runs
-                       FROM analytics.test_daily_rollups d
-                      CROSS JOIN LATERAL unnest(d.durations_ms) AS x(ms)
-                      WHERE {FILTER}
-                      GROUP BY d.test_id
-                      ORDER BY p95_ms DESC, d.test_id
-                      LIMIT $6),
+                       FROM ({current_rows}) t
+                      CROSS JOIN LATERAL unnest(t.durations_ms) AS x(ms)
+                      GROUP BY t.test_id
+                      ORDER BY p95_ms DESC, t.test_id
+                      LIMIT $4),
                  prev AS (
-                     SELECT d.test_id,
+                     SELECT t.test_id,
                             percentile_cont(0.95) WITHIN GROUP (ORDER BY x.ms) AS p95_ms
-                       FROM analytics.test_daily_rollups d
-                      CROSS JOIN LATERAL unnest(d.durations_ms) AS x(ms)
-                      WHERE d.project_id = $1 AND d.day BETWEEN $7 AND $8
-                        AND ($4::text IS NULL OR d.branch = $4)
-                        AND ($5::text IS NULL OR d.job_name = $5)
-                        AND d.test_id IN (SELECT test_id FROM cur)
-                      GROUP BY d.test_id)
+                       FROM ({previous_rows}) t
+                      CROSS JOIN LATERAL unnest(t.durations_ms) AS x(ms)
+                      WHERE t.test_id IN (SELECT test_id FROM cur)
+                      GROUP BY t.test_id)
                  SELECT cur.test_id, cur.p95_ms AS value, cur.runs, prev.p95_ms AS previous_value,
                         cur.p50_ms, cur.p95_ms, t.suite, t.classname, t.name
                    FROM cur
@@ -313,7 +371,7 @@ pub async fn slowest_tests(
                    LEFT JOIN failure.analytics_tests t ON t.project_id = $1 AND t.id = cur.test_id
                   ORDER BY cur.p95_ms DESC, cur.test_id"
             ),
-            &list,
+            &params.list(),
         )
         .await?;
     rows.iter().map(ranked_test_from).collect()

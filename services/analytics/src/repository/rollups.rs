@@ -5,7 +5,7 @@
 //! late or out-of-order event harmless. Reads only the failure schema's `analytics_`
 //! views (a test checks that no analytics SQL names another failure relation).
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Days, NaiveDate};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
@@ -13,12 +13,43 @@ use crate::domain::events::Refresh;
 
 /// One project's finished builds of one UTC day, branch (`""` for none)
 /// and job: the unit the build, daily, label, test and group rollups are
-/// computed in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// computed in (and then its week's test rollups).
+///
+/// Slices sort by week, branch, job and then day: the order in which
+/// their locks are taken (the week's, then the day's), so two
+/// transactions computing overlapping slices never wait on each other in
+/// a circle.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
     pub day: NaiveDate,
     pub branch: String,
     pub job_name: String,
+}
+
+impl Slice {
+    /// The Monday of the slice's ISO week.
+    pub fn week(&self) -> NaiveDate {
+        let back = u64::from(self.day.weekday().num_days_from_monday());
+        self.day
+            .checked_sub_days(Days::new(back))
+            .unwrap_or(self.day)
+    }
+
+    fn lock_order(&self) -> (NaiveDate, &str, &str, NaiveDate) {
+        (self.week(), &self.branch, &self.job_name, self.day)
+    }
+}
+
+impl Ord for Slice {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.lock_order().cmp(&other.lock_order())
+    }
+}
+
+impl PartialOrd for Slice {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The builds of the slice `$1..$4` (project, day, branch, job) that have
@@ -110,6 +141,17 @@ pub async fn stalest_slices(
 pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Result<(), DbError> {
     let key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&project_id, &slice.day, &slice.branch, &slice.job_name];
+    let week = slice.week();
+    let week_key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&project_id, &week, &slice.branch, &slice.job_name];
+    // The week's test rollups are rewritten from all its days: the week
+    // is locked first (held to the end of the transaction), then the day.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(
+                    concat_ws('/', 'analytics.week', $1::uuid, $2::date, $3::text, $4::text), 0))",
+        &week_key,
+    )
+    .await?;
     tx.execute(
         "INSERT INTO analytics.rollup_slices (project_id, day, branch, job_name, refreshed_at)
          VALUES ($1, $2, $3, $4, clock_timestamp())
@@ -229,6 +271,41 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
             AND f.attempt = 0 AND f.group_id IS NOT NULL
           GROUP BY f.group_id",
         &key,
+    )
+    .await?;
+    refresh_test_week(tx, &week_key).await
+}
+
+/// Rewrites the week `$2` (a Monday) of branch `$3` and job `$4` in
+/// `test_weekly_rollups` from its days' `test_daily_rollups`.
+async fn refresh_test_week(
+    tx: &TenantTx,
+    week_key: &[&(dyn tokio_postgres::types::ToSql + Sync); 4],
+) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM analytics.test_weekly_rollups
+          WHERE project_id = $1 AND week = $2 AND branch = $3 AND job_name = $4",
+        week_key,
+    )
+    .await?;
+    tx.execute(
+        "WITH d AS (SELECT test_id, runs, failures, flaky, skipped, durations_ms
+                      FROM analytics.test_daily_rollups
+                     WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6
+                       AND branch = $3 AND job_name = $4),
+              sums AS (SELECT test_id, sum(runs) AS runs, sum(failures) AS failures,
+                              sum(flaky) AS flaky, sum(skipped) AS skipped
+                         FROM d GROUP BY test_id),
+              durations AS (SELECT d.test_id, array_agg(x.ms ORDER BY x.ms) AS durations_ms
+                              FROM d CROSS JOIN LATERAL unnest(d.durations_ms) AS x(ms)
+                             GROUP BY d.test_id)
+         INSERT INTO analytics.test_weekly_rollups
+                (project_id, week, branch, job_name, test_id, runs, failures, flaky, skipped,
+                 durations_ms)
+         SELECT $1, $2, $3, $4, s.test_id, s.runs, s.failures, s.flaky, s.skipped,
+                coalesce(t.durations_ms, '{}')
+           FROM sums s LEFT JOIN durations t ON t.test_id = s.test_id",
+        week_key,
     )
     .await?;
     Ok(())
@@ -375,6 +452,7 @@ pub async fn rebuild_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
         "daily_rollups",
         "daily_label_rollups",
         "test_daily_rollups",
+        "test_weekly_rollups",
         "group_daily_rollups",
         "group_rollups",
         "project_rollups",

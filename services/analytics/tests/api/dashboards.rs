@@ -14,7 +14,7 @@
 //! B1 and met again in B2, SocketTimeout (the flaky retry) and IOException
 //! new in B2.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 use tenant_core::TenantContext;
 use uuid::Uuid;
@@ -248,6 +248,35 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         groups,
         [(illegal_state.to_string(), 2), (io.to_string(), 1)]
     );
+
+    // Ranges of whole weeks are read from the weekly rollups: the same
+    // answers for this week alone and for the four weeks ending with it.
+    let today = Utc::now().date_naive();
+    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
+    let sunday = monday + chrono::Days::new(6);
+    for first in [monday, monday - chrono::Days::new(21)] {
+        let weeks = stack
+            .dashboard(&ctx, "rankings", &format!("from={first}&to={sunday}"))
+            .await
+            .expect(200);
+        for list in ["top_failing_tests", "flakiest_tests", "slowest_tests"] {
+            let values = |body: &Value| -> Vec<(Value, Value, Value)> {
+                body[list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t["test_id"].clone(),
+                            t["value"].clone(),
+                            t["p50_ms"].clone(),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(values(&weeks), values(&rankings), "{list} from {first}");
+        }
+    }
 
     let nightly = stack
         .dashboard(&ctx, "rankings", "job=nightly")

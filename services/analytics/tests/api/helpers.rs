@@ -309,11 +309,12 @@ pub fn test_id(project_id: Uuid, name: &str) -> Uuid {
 
 /// The rollup tables a snapshot compares (`rollup_slices` only orders
 /// the reconciliation).
-pub const ROLLUP_TABLES: [&str; 7] = [
+pub const ROLLUP_TABLES: [&str; 8] = [
     "build_rollups",
     "daily_rollups",
     "daily_label_rollups",
     "test_daily_rollups",
+    "test_weekly_rollups",
     "group_daily_rollups",
     "group_rollups",
     "project_rollups",
