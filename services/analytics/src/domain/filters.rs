@@ -25,6 +25,18 @@ pub enum FilterError {
     BadName { name: &'static str },
     #[error("`{name}` must be between 1 and {max}")]
     OutOfBounds { name: &'static str, max: u64 },
+    #[error("dates must be between 1900-01-01 and 9999-12-31")]
+    DateOutOfBounds,
+}
+
+/// The first day a filter may name.
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// The last day a filter may name.
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
 }
 
 /// What the client sent, before checking.
@@ -85,6 +97,12 @@ impl DashboardFilter {
                 (from, to)
             }
         };
+        if [from, to]
+            .iter()
+            .any(|day| *day < first_day() || *day > last_day())
+        {
+            return Err(FilterError::DateOutOfBounds);
+        }
         if from > to {
             return Err(FilterError::Reversed { from, to });
         }
@@ -134,8 +152,11 @@ pub struct WeekSplit {
     pub tail: (NaiveDate, NaiveDate),
 }
 
-/// A part with nothing in it.
-const EMPTY: (NaiveDate, NaiveDate) = (NaiveDate::MAX, NaiveDate::MIN);
+/// A part with nothing in it (its first day after its last, both days
+/// the database can hold).
+fn empty() -> (NaiveDate, NaiveDate) {
+    (last_day(), first_day())
+}
 
 impl DashboardFilter {
     /// The range's full weeks and the days around them.
@@ -158,8 +179,8 @@ impl DashboardFilter {
             },
             None => WeekSplit {
                 head: (self.from, self.to),
-                weeks: EMPTY,
-                tail: EMPTY,
+                weeks: empty(),
+                tail: empty(),
             },
         }
     }
@@ -261,6 +282,15 @@ mod tests {
             DashboardFilter::parse(long, today, 30),
             Err(FilterError::TooLong { .. })
         ));
+        let ancient = RawFilter {
+            from: Some(day("1899-12-31")),
+            to: Some(day("1900-01-02")),
+            ..RawFilter::default()
+        };
+        assert_eq!(
+            DashboardFilter::parse(ancient, today, 30),
+            Err(FilterError::DateOutOfBounds)
+        );
         let period = RawFilter {
             period: Some(8),
             ..RawFilter::default()

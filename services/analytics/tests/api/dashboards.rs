@@ -249,16 +249,19 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         [(illegal_state.to_string(), 2), (io.to_string(), 1)]
     );
 
-    // Ranges of whole weeks are read from the weekly rollups: the same
-    // answers for this week alone and for the four weeks ending with it.
+    // Whole weeks are read from the weekly rollups, other days from the
+    // daily ones: the same answers for this week alone, the four weeks
+    // ending with it, the last seven days and today alone.
     let today = Utc::now().date_naive();
     let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
     let sunday = monday + chrono::Days::new(6);
-    for first in [monday, monday - chrono::Days::new(21)] {
-        let weeks = stack
-            .dashboard(&ctx, "rankings", &format!("from={first}&to={sunday}"))
-            .await
-            .expect(200);
+    for query in [
+        format!("from={monday}&to={sunday}"),
+        format!("from={}&to={sunday}", monday - chrono::Days::new(21)),
+        "period=7".to_owned(),
+        format!("from={today}&to={today}"),
+    ] {
+        let weeks = stack.dashboard(&ctx, "rankings", &query).await.expect(200);
         for list in ["top_failing_tests", "flakiest_tests", "slowest_tests"] {
             let values = |body: &Value| -> Vec<(Value, Value, Value)> {
                 body[list]
@@ -274,7 +277,7 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
                     })
                     .collect()
             };
-            assert_eq!(values(&weeks), values(&rankings), "{list} from {first}");
+            assert_eq!(values(&weeks), values(&rankings), "{list} for {query}");
         }
     }
 
@@ -363,6 +366,7 @@ async fn bad_filters_are_problems_not_answers() {
         ("period=7&from=2026-03-01", "filter.invalid"),
         ("from=2020-01-01&to=2026-01-01", "filter.invalid"),
         ("limit=0", "filter.invalid"),
+        ("from=1899-12-31&to=1900-01-01", "filter.invalid"),
         ("branch=a%00b", "filter.invalid"),
         ("job=", "filter.invalid"),
         ("limit=101", "filter.invalid"),
