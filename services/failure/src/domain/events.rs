@@ -1,7 +1,8 @@
 //! What the failure service tells other services, through its outbox
 //! (tenant-core's `outbox`): the kinds of event, in one place, and the
 //! payloads of the ones it emits. Relayed at least once to the integration
-//! gateway, which keeps each event id once.
+//! gateway and, from a queue of their own, to the analytics service; each
+//! keeps each event id once.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
