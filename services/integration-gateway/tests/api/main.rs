@@ -7,5 +7,8 @@
     reason = "tests fail loudly at the first broken expectation"
 )]
 
+mod connections;
+mod deliveries;
 mod events;
+mod helpers;
 mod startup;

@@ -1,0 +1,10 @@
+//! The integration gateway's background work: each job claims its work
+//! with `FOR UPDATE SKIP LOCKED`, so replicas share it, and opens a
+//! transaction confined to one project per item.
+//!
+//! - [`delivery`]: sends due deliveries to Slack and webhook receivers,
+//!   with retries, a circuit breaker per connection and a dead letter.
+
+pub mod delivery;
+
+pub use delivery::{DeliveryMetrics, DeliveryWorker, spawn_delivery_worker};
