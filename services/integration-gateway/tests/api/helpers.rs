@@ -23,12 +23,37 @@ pub fn master_key(seed: u8) -> String {
     STANDARD.encode(bytes)
 }
 
+/// The setting that configures master key `id` (`k1` or `k2`).
+fn key_setting(id: &str) -> &'static str {
+    if id == "k1" {
+        "service.master_keys.k1"
+    } else {
+        "service.master_keys.k2"
+    }
+}
+
+/// Settings with exactly the master keys `keys` (ids `k1`, `k2`, each made
+/// from its seed), `current` wrapping new data keys.
+pub fn with_master_keys(
+    current: &'static str,
+    keys: &[(&'static str, u8)],
+) -> Vec<(&'static str, String)> {
+    let mut settings = vec![("service.master_key_id", current.to_owned())];
+    for (id, seed) in keys {
+        settings.push((key_setting(id), master_key(*seed)));
+    }
+    settings.extend(common_settings());
+    settings
+}
+
 /// Settings every test service gets: master key `k1`, mock receivers
 /// reachable, retries within tens of milliseconds.
 pub fn test_settings() -> Vec<(&'static str, String)> {
+    with_master_keys("k1", &[("k1", 1)])
+}
+
+fn common_settings() -> Vec<(&'static str, String)> {
     vec![
-        ("service.master_key_id", "k1".to_owned()),
-        ("service.master_keys.k1", master_key(1)),
         ("service.allow_http", "true".to_owned()),
         ("service.allow_loopback", "true".to_owned()),
         ("service.delivery_poll_interval_ms", "50".to_owned()),
@@ -56,11 +81,19 @@ pub async fn spawn(extra: &[(&'static str, String)]) -> TestApp {
 }
 
 pub async fn spawn_on(database: Arc<TestDatabase>, extra: &[(&'static str, String)]) -> TestApp {
+    spawn_with(database, &with(extra)).await
+}
+
+/// The service on `database` with exactly `settings`.
+pub async fn spawn_with(
+    database: Arc<TestDatabase>,
+    settings: &[(&'static str, String)],
+) -> TestApp {
     TestApp::spawn_on(
         &integration_gateway::SPEC,
         integration_gateway::build,
         Some(database),
-        &with(extra),
+        settings,
     )
     .await
 }

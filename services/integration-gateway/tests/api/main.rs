@@ -11,4 +11,5 @@ mod connections;
 mod deliveries;
 mod events;
 mod helpers;
+mod keys;
 mod startup;
