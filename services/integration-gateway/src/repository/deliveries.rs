@@ -76,13 +76,13 @@ pub async fn create(
     .await
 }
 
-/// A page of the project's deliveries, newest first, optionally of one
-/// status, before the cursor id.
+/// Up to `limit` of the project's deliveries, newest first, optionally of
+/// one status, after (older than) the delivery `after`.
 pub async fn list(
     tx: &TenantTx,
     project_id: Uuid,
     status: Option<&str>,
-    before: Option<Uuid>,
+    after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DeliveryView>, DbError> {
     let rows = tx
@@ -97,7 +97,7 @@ pub async fn list(
                     AND ($3::uuid IS NULL OR d.id < $3)
                   ORDER BY d.id DESC LIMIT $4"
             ),
-            &[&project_id, &status, &before, &limit],
+            &[&project_id, &status, &after, &limit],
         )
         .await?;
     rows.iter().map(view).collect()

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,24 +19,46 @@ use crate::repository::deliveries::{self as repository, DeliveryView};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// `pending`, `delivered` or `dead`.
-    status: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<i64>,
-    /// The `next_before` of the previous page.
-    before: Option<Uuid>,
+    /// Only deliveries in this state.
+    status: Option<DeliveryStatus>,
+    /// Page size (default 50); above 500 counts as 500.
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page, as it was given.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    cursor: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Dead-lettered: no attempt is left; retried only by hand.
+    Dead,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
 }
 
 /// A page of deliveries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryList {
+pub struct DeliveryPage {
     items: Vec<DeliveryView>,
-    /// Pass as `before` for the next page; null on the last.
-    next_before: Option<Uuid>,
+    /// Pass as `cursor` for the next page; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// `GET /v1/projects/{project}/integrations/deliveries`.
+/// The project's deliveries, newest first, with each one's last error.
 #[utoipa::path(
     get,
     path = "/v1/projects/{project}/integrations/deliveries",
@@ -43,11 +66,10 @@ pub struct DeliveryList {
     params(("project" = String, Path, description = "Project id or slug"), DeliveryQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of deliveries, newest first", body = DeliveryList),
-        (status = 400, description = "A query parameter that does not parse (`request.invalid_query`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of deliveries, newest first", body = DeliveryPage),
+        (status = 400, description = "Invalid query (`request.invalid_query`, `pagination.*`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown status or a limit out of range (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
@@ -59,32 +81,16 @@ pub async fn list(
 ) -> Result<HttpResponse, IntegrationError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
     let query = query.into_inner();
-    if let Some(status) = &query.status
-        && !["pending", "delivered", "dead"].contains(&status.as_str())
-    {
-        return Err(IntegrationError::invalid(
-            "status",
-            "must be pending, delivered or dead",
-        ));
-    }
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(IntegrationError::invalid("limit", "must be 1 to 200"));
-    }
+    let page = PageRequest::<Uuid>::from_params(&PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    })?;
+    let status = query.status.map(DeliveryStatus::as_str);
     let tx = db.tenant_tx(&ctx).await?;
-    let items = repository::list(
-        &tx,
-        project_id,
-        query.status.as_deref(),
-        query.before,
-        limit,
-    )
-    .await?;
+    let rows = repository::list(&tx, project_id, status, page.after, page.fetch_limit()).await?;
     tx.commit().await?;
-    let next_before = (items.len() as i64 == limit)
-        .then(|| items.last().map(|d| d.id))
-        .flatten();
-    Ok(HttpResponse::Ok().json(DeliveryList { items, next_before }))
+    let Page { items, next_cursor } = Page::from_rows(rows, page.limit, |d| d.id);
+    Ok(HttpResponse::Ok().json(DeliveryPage { items, next_cursor }))
 }
 
 /// `GET /v1/projects/{project}/integrations/deliveries/{delivery}`.

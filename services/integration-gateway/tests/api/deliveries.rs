@@ -99,6 +99,33 @@ async fn slack_down_for_the_first_attempts_gets_every_event_once_it_recovers() {
         app.metric("integration_deliveries_delivered_total").await,
         5.0
     );
+
+    // Pages of two, newest first, follow each other without a gap.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
+        let page = app
+            .get(
+                &format!("{}?limit=2{query}", deliveries_path(project)),
+                &admin(project),
+            )
+            .await
+            .expect(200);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let newest_first: Vec<Value> = delivered.iter().map(|d| d["id"].clone()).collect();
+    assert_eq!(seen, newest_first);
 }
 
 #[tokio::test]
