@@ -23,7 +23,12 @@ pub const BACKEND_SPEC_PATH: &str = "/internal/v1/openapi.json";
 /// Services (by the audience of their context tokens) that publish a
 /// document at [`BACKEND_SPEC_PATH`]. Upstreams of other services are not
 /// asked, and their routes are not in the merged document.
-pub const PUBLISHING_SERVICES: &[&str] = &["auth-service", "project-service", "failure-service"];
+pub const PUBLISHING_SERVICES: &[&str] = &[
+    "auth-service",
+    "project-service",
+    "failure-service",
+    "integration-gateway",
+];
 
 /// The security scheme of the merged document.
 pub const BEARER: &str = "bearer";

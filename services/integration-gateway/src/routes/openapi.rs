@@ -28,7 +28,7 @@ pub use tenant_core::openapi::{FieldProblem, Problem};
         deliveries::show,
         deliveries::retry,
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, deliveries::DeliveryStatus)),
     modifiers(&CommonResponses),
     tags((name = "integrations", description = "A project's connections to third parties, its notification rules and their deliveries")),
 )]
