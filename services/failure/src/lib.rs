@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "triage",
         include_str!("../../../migrations/failure/0009_triage.sql"),
     ),
+    Migration::embedded(
+        12,
+        "issue_links",
+        include_str!("../../../migrations/failure/0012_issue_links.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

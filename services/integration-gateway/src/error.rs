@@ -6,12 +6,14 @@
 //! Causes (a sealing failure, a database error) go to the log, never into
 //! a 5xx body, and no variant ever carries a secret.
 
+use tenant_core::client::ServiceCallError;
 use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
 
 use crate::domain::connections::InvalidConnection;
 use crate::domain::events::BatchError;
 use crate::domain::rules::InvalidRule;
+use crate::jira::JiraError;
 use crate::outbound::TargetRefused;
 use crate::sealing::SealingError;
 
@@ -49,6 +51,12 @@ pub enum IntegrationError {
     AlreadyDelivered,
     #[error("secrets could not be sealed or opened")]
     Sealing(#[from] SealingError),
+    #[error("failure group not found")]
+    GroupNotFound,
+    #[error("the failure service did not answer")]
+    Failure(#[source] ServiceCallError),
+    #[error("Jira: {0}")]
+    Jira(#[source] JiraError),
 }
 
 impl From<Problem> for IntegrationError {
@@ -137,6 +145,17 @@ impl IntegrationError {
                 "the delivery succeeded; there is nothing to retry",
             ),
             Self::Sealing(error) => Problem::internal_cause(error),
+            Self::GroupNotFound => Problem::not_found(
+                "failure_group.not_found",
+                "no such failure group in this project",
+            ),
+            Self::Failure(error) => error.problem(),
+            Self::Jira(error) => Problem::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
+                "jira.failed",
+                "Bad gateway",
+            )
+            .with_detail(format!("Jira did not file the issue: {error}")),
         }
     }
 }

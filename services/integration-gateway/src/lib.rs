@@ -6,6 +6,8 @@
 
 pub mod domain;
 pub mod error;
+pub mod failure_client;
+pub mod jira;
 pub mod jobs;
 pub mod keys;
 pub mod notify;
@@ -23,7 +25,8 @@ use actix_web::web;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
 
-use crate::jobs::{DeliveryMetrics, DeliveryWorker};
+use crate::failure_client::{FailureClient, FailureClientError};
+use crate::jobs::{DeliveryMetrics, DeliveryWorker, JiraSync};
 use crate::outbound::OutboundPolicy;
 use crate::sealing::{MasterKeys, SealingError};
 use crate::secrets::SecretStore;
@@ -53,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "rules_and_deliveries",
         include_str!("../../../migrations/integration/0004_rules_and_deliveries.sql"),
     ),
+    Migration::embedded(
+        5,
+        "issue_links",
+        include_str!("../../../migrations/integration/0005_issue_links.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -67,6 +75,7 @@ pub struct IntegrationState {
     pub settings: Arc<IntegrationSettings>,
     pub secrets: SecretStore,
     pub outbound: OutboundPolicy,
+    pub failure: FailureClient,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +84,8 @@ pub enum StartupError {
     Host(#[from] HostError),
     #[error("the master keys are unusable")]
     MasterKeys(#[from] SealingError),
+    #[error("cannot set up calls to the failure service")]
+    FailureClient(#[from] FailureClientError),
 }
 
 /// The master keys the settings configure.
@@ -99,6 +110,7 @@ pub fn outbound_policy(service: &IntegrationSettings) -> OutboundPolicy {
 /// and the delivery worker, ready to run.
 pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     let secrets = SecretStore::new(master_keys(&settings)?);
+    let failure = FailureClient::new(&settings)?;
     let db = server::connect_database(&SPEC, &settings)
         .await?
         .ok_or(HostError::NoDatabase)?;
@@ -117,13 +129,27 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         Arc::downgrade(&worker.clone().into_inner()),
         Duration::from_millis(service.delivery_poll_interval_ms),
     );
+    let sync = web::Data::from(Arc::new(JiraSync::new(
+        db.counting_apart(),
+        secrets.clone(),
+        outbound.clone(),
+        service.clone(),
+        failure.clone(),
+    )));
+    jobs::spawn_jira_sync(
+        Arc::downgrade(&sync.clone().into_inner()),
+        Duration::from_millis(service.jira_sync_interval_ms),
+    );
     let state = web::Data::new(IntegrationState {
         settings: service,
         secrets,
         outbound,
+        failure,
     });
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
-        cfg.app_data(state.clone()).app_data(worker.clone());
+        cfg.app_data(state.clone())
+            .app_data(worker.clone())
+            .app_data(sync.clone());
         routes::configure(cfg);
     })?;
     metrics.register(host.metrics());

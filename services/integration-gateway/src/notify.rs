@@ -11,13 +11,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::connections::ConnectionKind;
+use crate::domain::jira::regression_comment;
 use crate::domain::messages::{slack_text, webhook_body};
 use crate::domain::webhooks::SigningKey;
+use crate::jira::JiraClient;
 use crate::outbound::{Answer, OutboundPolicy};
 use crate::repository::connections::ConnectionForSending;
 use crate::repository::deliveries::ClaimedDelivery;
 use crate::sealing::DataKey;
 use crate::secrets::SecretStore;
+use crate::settings::IntegrationSettings;
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +112,7 @@ fn judge_slack_api(answer: &Answer) -> Outcome {
 /// the project's `key`.
 pub async fn send(
     policy: &OutboundPolicy,
-    slack_api_url: &str,
+    settings: &IntegrationSettings,
     project_id: Uuid,
     key: &DataKey,
     connection: &ConnectionForSending,
@@ -144,7 +147,10 @@ pub async fn send(
                 json_header,
                 ("authorization", format!("Bearer {}", token.expose_secret())),
             ];
-            let url = format!("{}/chat.postMessage", slack_api_url.trim_end_matches('/'));
+            let url = format!(
+                "{}/chat.postMessage",
+                settings.slack_api_url.trim_end_matches('/')
+            );
             match post(url, headers, body).await {
                 Ok(answer) => judge_slack_api(&answer),
                 Err(error) => failed(error.to_string(), false),
@@ -181,11 +187,79 @@ pub async fn send(
                 Err(error) => failed(error.to_string(), false),
             }
         }
-        ConnectionKind::Github | ConnectionKind::Jira => failed(
+        ConnectionKind::Jira => {
+            comment_on_jira(policy, settings, project_id, key, connection, delivery).await
+        }
+        ConnectionKind::Github => failed(
             "notifications go through Slack or webhook connections",
             true,
         ),
     }
+}
+
+/// A regressed group's comment on its Jira issue.
+async fn comment_on_jira(
+    policy: &OutboundPolicy,
+    settings: &IntegrationSettings,
+    project_id: Uuid,
+    key: &DataKey,
+    connection: &ConnectionForSending,
+    delivery: &ClaimedDelivery,
+) -> Outcome {
+    let (Some(issue), "group.regressed") = (&delivery.issue_key, delivery.kind.as_str()) else {
+        return failed(
+            "Jira connections only comment on a regressed group's issue",
+            true,
+        );
+    };
+    let token = SecretStore::open(
+        key,
+        project_id,
+        connection.id,
+        &connection.secrets,
+        "api_token",
+    );
+    let (Ok(Some(token)), Some(site), Some(email)) = (
+        token,
+        connection.settings.get("site_url").and_then(|v| v.as_str()),
+        connection.settings.get("email").and_then(|v| v.as_str()),
+    ) else {
+        return failed("the connection's Jira credentials cannot be opened", true);
+    };
+    let group = delivery
+        .payload
+        .get("group_id")
+        .and_then(|g| g.as_str())
+        .unwrap_or("");
+    let link = group_link(&settings.web_url, project_id, group);
+    let build = delivery.payload.get("build_id").and_then(|b| b.as_str());
+    let client = JiraClient::new(
+        policy,
+        site,
+        email,
+        &token,
+        Duration::from_secs(settings.jira_max_retry_after_secs),
+    );
+    match client
+        .add_comment(issue, &regression_comment(build, &link))
+        .await
+    {
+        Ok(()) => Outcome::Delivered { status: 201 },
+        Err(error) => Outcome::Failed {
+            permanent: !error.is_transient(),
+            status: error.status(),
+            retry_after: error.retry_after(),
+            error: error.to_string(),
+        },
+    }
+}
+
+/// The dashboard's page of a failure group.
+pub fn group_link(web_url: &str, project_id: Uuid, group_id: &str) -> String {
+    format!(
+        "{}/projects/{project_id}/failures/{group_id}",
+        web_url.trim_end_matches('/')
+    )
 }
 
 #[cfg(test)]

@@ -51,6 +51,19 @@ pub struct IntegrationSettings {
     pub breaker_failure_threshold: i32,
     /// How long an open circuit holds that connection's deliveries back.
     pub breaker_open_secs: u64,
+    /// Base URL of the failure service: group details for issues, issue
+    /// links on groups, resolving groups whose issue is done.
+    pub failure_url: String,
+    /// How long a call to the failure service may take.
+    pub failure_timeout_ms: u64,
+    /// The dashboard's base URL, for the link back from an issue to its
+    /// group.
+    pub web_url: String,
+    /// How often linked Jira issues are read for their status.
+    pub jira_sync_interval_ms: u64,
+    /// The longest `Retry-After` a Jira call waits out before it gives up
+    /// (a create answers the caller, so it cannot wait for ever).
+    pub jira_max_retry_after_secs: u64,
 }
 
 impl Default for IntegrationSettings {
@@ -70,6 +83,11 @@ impl Default for IntegrationSettings {
             delivery_backoff_max_secs: 600,
             breaker_failure_threshold: 5,
             breaker_open_secs: 60,
+            failure_url: "http://127.0.0.1:7403".to_owned(),
+            failure_timeout_ms: 5000,
+            web_url: "http://127.0.0.1:7400".to_owned(),
+            jira_sync_interval_ms: 60_000,
+            jira_max_retry_after_secs: 30,
         }
     }
 }
@@ -89,6 +107,11 @@ delivery_backoff_base_ms = 2000
 delivery_backoff_max_secs = 600
 breaker_failure_threshold = 5
 breaker_open_secs = 60
+failure_url = "http://127.0.0.1:7403"
+failure_timeout_ms = 5000
+web_url = "http://127.0.0.1:7400"
+jira_sync_interval_ms = 60000
+jira_max_retry_after_secs = 30
 "#;
 
     fn validate(&self, environment: Environment, problems: &mut Vec<String>) {

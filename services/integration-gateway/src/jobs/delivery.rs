@@ -133,7 +133,7 @@ impl DeliveryWorker {
         let key = self.secrets.data_key(&tx, project_id).await?;
         let outcome = notify::send(
             &self.policy,
-            &self.settings.slack_api_url,
+            &self.settings,
             project_id,
             &key,
             &connection,

@@ -5,6 +5,11 @@
 //! - [`delivery`]: sends due deliveries to Slack and webhook receivers,
 //!   with retries, a circuit breaker per connection and a dead letter.
 
+//! - [`jira_sync`]: reads linked Jira issues; a done issue resolves its
+//!   failure group.
+
 pub mod delivery;
+pub mod jira_sync;
 
 pub use delivery::{DeliveryMetrics, DeliveryWorker, spawn_delivery_worker};
+pub use jira_sync::{JiraSync, spawn_jira_sync};

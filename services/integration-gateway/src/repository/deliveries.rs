@@ -160,6 +160,8 @@ pub struct ClaimedDelivery {
     pub kind: String,
     pub occurred_at: DateTime<Utc>,
     pub payload: Value,
+    /// The Jira issue filed through this connection for the event's group.
+    pub issue_key: Option<String>,
 }
 
 /// Claims the project's oldest due delivery that no other worker holds;
@@ -170,7 +172,11 @@ pub async fn claim_due(
 ) -> Result<Option<ClaimedDelivery>, DbError> {
     let Some(row) = tx
         .query_opt(
-            "SELECT d.id, d.connection_id, d.attempts, e.event_id, e.kind, e.occurred_at, e.payload
+            "SELECT d.id, d.connection_id, d.attempts, e.event_id, e.kind, e.occurred_at, e.payload,
+                    (SELECT l.issue_key FROM integration.issue_links l
+                      WHERE l.project_id = d.project_id AND l.provider = 'jira'
+                        AND l.connection_id = d.connection_id
+                        AND l.group_id::text = e.payload->>'group_id') AS issue_key
                FROM integration.deliveries d
                JOIN integration.event_inbox e
                  ON e.project_id = d.project_id AND e.event_id = d.event_id
@@ -192,6 +198,7 @@ pub async fn claim_due(
         kind: get(&row, "kind")?,
         occurred_at: get(&row, "occurred_at")?,
         payload: get(&row, "payload")?,
+        issue_key: get(&row, "issue_key")?,
     }))
 }
 

@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod deliveries;
 pub mod event_inbox;
+pub mod issue_links;
 pub mod project_keys;
 pub mod rules;
 

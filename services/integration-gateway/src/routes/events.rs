@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::events::InboxBatch;
 use crate::error::IntegrationError;
-use crate::repository::{deliveries, event_inbox, rules};
+use crate::repository::{deliveries, event_inbox, issue_links, rules};
 
 /// Stores a batch of one project's events (the project of the caller's
 /// context), each id once, with a delivery for every connection whose
@@ -45,6 +45,26 @@ pub async fn receive(
             {
                 if !targets.contains(&(event.id, rule.connection_id)) {
                     targets.push((event.id, rule.connection_id));
+                }
+            }
+        }
+        // A regressed group with a Jira issue gets a comment on it.
+        let regressed: Vec<(Uuid, Uuid)> = batch
+            .events
+            .iter()
+            .filter(|e| new.contains(&e.id) && e.kind == "group.regressed")
+            .filter_map(|e| {
+                let group = e.payload.get("group_id")?.as_str()?.parse().ok()?;
+                Some((e.id, group))
+            })
+            .collect();
+        let groups: Vec<Uuid> = regressed.iter().map(|(_, group)| *group).collect();
+        for (group, connection) in
+            issue_links::jira_connections_of(&tx, project_id, &groups).await?
+        {
+            for (event, _) in regressed.iter().filter(|(_, g)| *g == group) {
+                if !targets.contains(&(*event, connection)) {
+                    targets.push((*event, connection));
                 }
             }
         }

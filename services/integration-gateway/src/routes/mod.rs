@@ -6,6 +6,7 @@
 mod connections;
 mod deliveries;
 mod events;
+mod jira;
 pub mod openapi;
 mod rules;
 
@@ -36,7 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/deliveries/{delivery}/retry",
                 web::post().to(deliveries::retry),
-            ),
+            )
+            .route("/jira/issues", web::post().to(jira::create_issue)),
     )
     .route("/internal/v1/events", web::post().to(events::receive))
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));

@@ -8,7 +8,7 @@ use tenant_core::TenantContext;
 use tenant_core::openapi::CommonResponses;
 use utoipa::OpenApi;
 
-use super::{connections, deliveries, rules};
+use super::{connections, deliveries, jira, rules};
 use crate::error::IntegrationError;
 
 pub use tenant_core::openapi::{FieldProblem, Problem};
@@ -27,6 +27,7 @@ pub use tenant_core::openapi::{FieldProblem, Problem};
         deliveries::list,
         deliveries::show,
         deliveries::retry,
+        jira::create_issue,
     ),
     components(schemas(Problem, FieldProblem, deliveries::DeliveryStatus)),
     modifiers(&CommonResponses),

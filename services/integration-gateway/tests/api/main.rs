@@ -11,5 +11,6 @@ mod connections;
 mod deliveries;
 mod events;
 mod helpers;
+mod jira;
 mod keys;
 mod startup;
