@@ -13,6 +13,7 @@ use tenant_core::{DbError, Problem};
 use crate::domain::connections::InvalidConnection;
 use crate::domain::events::BatchError;
 use crate::domain::rules::InvalidRule;
+use crate::github::GithubError;
 use crate::jira::JiraError;
 use crate::outbound::TargetRefused;
 use crate::sealing::SealingError;
@@ -57,6 +58,8 @@ pub enum IntegrationError {
     Failure(#[source] ServiceCallError),
     #[error("Jira: {0}")]
     Jira(#[source] JiraError),
+    #[error("GitHub: {0}")]
+    Github(#[source] GithubError),
 }
 
 impl From<Problem> for IntegrationError {
@@ -156,6 +159,12 @@ impl IntegrationError {
                 "Bad gateway",
             )
             .with_detail(format!("Jira did not file the issue: {error}")),
+            Self::Github(error) => Problem::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
+                "github.failed",
+                "Bad gateway",
+            )
+            .with_detail(format!("GitHub did not open the issue: {error}")),
         }
     }
 }

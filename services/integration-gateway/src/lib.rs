@@ -7,6 +7,7 @@
 pub mod domain;
 pub mod error;
 pub mod failure_client;
+pub mod github;
 pub mod jira;
 pub mod jobs;
 pub mod keys;
@@ -60,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         5,
         "issue_links",
         include_str!("../../../migrations/integration/0005_issue_links.sql"),
+    ),
+    Migration::embedded(
+        6,
+        "pull_request_comments",
+        include_str!("../../../migrations/integration/0006_pull_request_comments.sql"),
     ),
 ];
 

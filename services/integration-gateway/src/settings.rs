@@ -37,6 +37,8 @@ pub struct IntegrationSettings {
     pub max_response_bytes: usize,
     /// Slack's Web API (`chat.postMessage` for bot tokens).
     pub slack_api_url: String,
+    /// GitHub's REST API.
+    pub github_api_url: String,
     /// Pause between delivery rounds when nothing is due.
     pub delivery_poll_interval_ms: u64,
     /// Deliveries sent per project per round.
@@ -76,6 +78,7 @@ impl Default for IntegrationSettings {
             outbound_timeout_ms: 10_000,
             max_response_bytes: 1024 * 1024,
             slack_api_url: "https://slack.com/api".to_owned(),
+            github_api_url: "https://api.github.com".to_owned(),
             delivery_poll_interval_ms: 1000,
             delivery_batch_size: 50,
             delivery_max_attempts: 8,
@@ -100,6 +103,7 @@ allow_loopback = false
 outbound_timeout_ms = 10000
 max_response_bytes = 1048576
 slack_api_url = "https://slack.com/api"
+github_api_url = "https://api.github.com"
 delivery_poll_interval_ms = 1000
 delivery_batch_size = 50
 delivery_max_attempts = 8

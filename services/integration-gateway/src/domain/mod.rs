@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod events;
+pub mod github;
 pub mod jira;
 pub mod messages;
 pub mod rules;

@@ -28,6 +28,8 @@ use tenant_core::Db;
 use tenant_core::metrics::Metrics;
 use uuid::Uuid;
 
+use super::pull_requests;
+use crate::domain::connections::ConnectionKind;
 use crate::error::IntegrationError;
 use crate::notify::{self, Outcome};
 use crate::outbound::OutboundPolicy;
@@ -131,15 +133,28 @@ impl DeliveryWorker {
             return Ok(true);
         }
         let key = self.secrets.data_key(&tx, project_id).await?;
-        let outcome = notify::send(
-            &self.policy,
-            &self.settings,
-            project_id,
-            &key,
-            &connection,
-            &delivery,
-        )
-        .await;
+        let outcome = if connection.kind == ConnectionKind::Github {
+            pull_requests::update_comments(
+                &tx,
+                &self.policy,
+                &self.settings,
+                project_id,
+                &key,
+                &connection,
+                &delivery,
+            )
+            .await?
+        } else {
+            notify::send(
+                &self.policy,
+                &self.settings,
+                project_id,
+                &key,
+                &connection,
+                &delivery,
+            )
+            .await
+        };
         match outcome {
             Outcome::Delivered { status } => {
                 deliveries::mark_delivered(&tx, project_id, delivery.id, i32::from(status)).await?;

@@ -55,31 +55,38 @@ pub async fn lock_group(tx: &TenantTx, project_id: Uuid, group_id: Uuid) -> Resu
     Ok(())
 }
 
-pub async fn find_jira(
+/// The group's issue in `provider` (`jira`, `github`).
+pub async fn find(
     tx: &TenantTx,
     project_id: Uuid,
     group_id: Uuid,
+    provider: &str,
 ) -> Result<Option<IssueLink>, DbError> {
     let row = tx
         .query_opt(
             &format!(
                 "SELECT {COLUMNS} FROM integration.issue_links
-                  WHERE project_id = $1 AND group_id = $2 AND provider = 'jira'"
+                  WHERE project_id = $1 AND group_id = $2 AND provider = $3"
             ),
-            &[&project_id, &group_id],
+            &[&project_id, &group_id, &provider],
         )
         .await?;
     row.as_ref().map(link).transpose()
 }
 
-/// Records the group's Jira issue, replacing an earlier one (a forced
-/// create).
-pub async fn upsert_jira(tx: &TenantTx, project_id: Uuid, new: &IssueLink) -> Result<(), DbError> {
+/// Records the group's issue in `provider`, replacing an earlier one (a
+/// forced create).
+pub async fn upsert(
+    tx: &TenantTx,
+    project_id: Uuid,
+    provider: &str,
+    new: &IssueLink,
+) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO integration.issue_links
                 (project_id, group_id, provider, connection_id, issue_key, issue_url, status,
                  status_category, created_at)
-         VALUES ($1, $2, 'jira', $3, $4, $5, $6, $7, $8)
+         VALUES ($1, $2, $9, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (project_id, group_id, provider) DO UPDATE
             SET connection_id = EXCLUDED.connection_id, issue_key = EXCLUDED.issue_key,
                 issue_url = EXCLUDED.issue_url, status = EXCLUDED.status,
@@ -94,6 +101,7 @@ pub async fn upsert_jira(tx: &TenantTx, project_id: Uuid, new: &IssueLink) -> Re
             &new.status,
             &new.status_category,
             &new.created_at,
+            &provider,
         ],
     )
     .await?;

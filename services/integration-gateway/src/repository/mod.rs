@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod event_inbox;
 pub mod issue_links;
 pub mod project_keys;
+pub mod pull_request_comments;
 pub mod rules;
 
 use tenant_core::DbError;

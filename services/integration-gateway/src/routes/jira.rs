@@ -71,7 +71,7 @@ pub async fn create_issue(
     let body = body.into_inner().into_inner();
     let tx = db.tenant_tx(&ctx).await?;
     issue_links::lock_group(&tx, project_id, body.group_id).await?;
-    if let Some(existing) = issue_links::find_jira(&tx, project_id, body.group_id).await?
+    if let Some(existing) = issue_links::find(&tx, project_id, body.group_id, "jira").await?
         && !body.force.unwrap_or(false)
     {
         tx.commit().await?;
@@ -136,7 +136,7 @@ pub async fn create_issue(
         created_at: Utc::now(),
         synced_at: None,
     };
-    issue_links::upsert_jira(&tx, project_id, &issue).await?;
+    issue_links::upsert(&tx, project_id, "jira", &issue).await?;
     tx.commit().await?;
     // The status sync records the link again, so a miss here heals itself.
     if let Err(error) = state

@@ -6,6 +6,7 @@
 mod connections;
 mod deliveries;
 mod events;
+mod github;
 mod jira;
 pub mod openapi;
 mod rules;
@@ -38,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/deliveries/{delivery}/retry",
                 web::post().to(deliveries::retry),
             )
-            .route("/jira/issues", web::post().to(jira::create_issue)),
+            .route("/jira/issues", web::post().to(jira::create_issue))
+            .route("/github/issues", web::post().to(github::create_issue)),
     )
     .route("/internal/v1/events", web::post().to(events::receive))
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));

@@ -8,7 +8,7 @@ use tenant_core::TenantContext;
 use tenant_core::openapi::CommonResponses;
 use utoipa::OpenApi;
 
-use super::{connections, deliveries, jira, rules};
+use super::{connections, deliveries, github, jira, rules};
 use crate::error::IntegrationError;
 
 pub use tenant_core::openapi::{FieldProblem, Problem};
@@ -28,6 +28,7 @@ pub use tenant_core::openapi::{FieldProblem, Problem};
         deliveries::show,
         deliveries::retry,
         jira::create_issue,
+        github::create_issue,
     ),
     components(schemas(Problem, FieldProblem, deliveries::DeliveryStatus)),
     modifiers(&CommonResponses),

@@ -70,7 +70,7 @@ pub async fn list(
         (status = 409, description = "The project has 200 rules already (`notification_rule.too_many`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown event or label, a connection that is not Slack or a webhook, or another invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown event or label, a Jira connection, a GitHub connection with events other than `build.completed` and `gate.failed`, or another invalid field (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
@@ -86,14 +86,25 @@ pub async fn create(
     let connection = connections::find(&tx, project_id, new.connection_id)
         .await?
         .ok_or(IntegrationError::ConnectionNotFound)?;
-    if !matches!(
-        connection.kind,
-        ConnectionKind::Slack | ConnectionKind::Webhook
-    ) {
-        return Err(IntegrationError::invalid(
-            "connection_id",
-            "notifications go through Slack or webhook connections",
-        ));
+    let pull_request_events = new
+        .events
+        .iter()
+        .all(|e| e == "build.completed" || e == "gate.failed");
+    match connection.kind {
+        ConnectionKind::Slack | ConnectionKind::Webhook => {}
+        ConnectionKind::Github if pull_request_events => {}
+        ConnectionKind::Github => {
+            return Err(IntegrationError::invalid(
+                "events",
+                "a GitHub connection comments on pull requests: build.completed and gate.failed only",
+            ));
+        }
+        ConnectionKind::Jira => {
+            return Err(IntegrationError::invalid(
+                "connection_id",
+                "notifications go through Slack, webhook or GitHub connections",
+            ));
+        }
     }
     if repository::count(&tx, project_id).await? >= MAX_RULES_PER_PROJECT {
         return Err(IntegrationError::TooManyRules {

@@ -203,7 +203,7 @@ async fn rules_name_known_events_and_a_notification_connection_of_the_project() 
             "request.invalid_body",
         ),
         (
-            json!({"connection_id": github, "events": ["gate.failed"]}),
+            json!({"connection_id": github, "events": ["group.created"]}),
             422,
             "request.invalid_body",
         ),

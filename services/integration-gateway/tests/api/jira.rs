@@ -37,7 +37,7 @@ fn free_port() -> u16 {
 
 /// The failure service relaying to the integration gateway, which reads
 /// groups from it and syncs Jira every 100 ms.
-async fn stack() -> (TestApp, TestApp) {
+pub async fn stack() -> (TestApp, TestApp) {
     let port = free_port();
     let failure = TestApp::spawn(
         &failure_service::SPEC,
@@ -66,12 +66,12 @@ async fn stack() -> (TestApp, TestApp) {
     (failure, integration)
 }
 
-fn member(project: Uuid) -> TenantContext {
+pub fn member(project: Uuid) -> TenantContext {
     contexts::user(project, Role::Member)
 }
 
 /// Uploads the failing report as a new build; the group's id.
-async fn upload_failing_build(failure: &TestApp, project: Uuid, external_id: &str) -> String {
+pub async fn upload_failing_build(failure: &TestApp, project: Uuid, external_id: &str) -> String {
     let ctx = member(project);
     let build = failure
         .post(
@@ -101,7 +101,7 @@ async fn upload_failing_build(failure: &TestApp, project: Uuid, external_id: &st
     groups["items"][0]["id"].as_str().unwrap().to_owned()
 }
 
-async fn group(failure: &TestApp, project: Uuid, id: &str) -> Value {
+pub async fn group(failure: &TestApp, project: Uuid, id: &str) -> Value {
     failure
         .get(
             &format!("/v2/projects/{project}/failures/{id}"),

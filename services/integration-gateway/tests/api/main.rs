@@ -10,6 +10,7 @@
 mod connections;
 mod deliveries;
 mod events;
+mod github;
 mod helpers;
 mod jira;
 mod keys;
