@@ -361,3 +361,86 @@ async fn a_receiver_that_cannot_be_reached_leaves_an_error_without_the_secret_ur
     assert!(!error.contains("topsecret"), "{error}");
     assert!(!error.is_empty());
 }
+
+#[tokio::test]
+async fn consecutive_failures_open_the_connections_circuit_and_hold_its_deliveries_back() {
+    let app = spawn(&[
+        ("service.breaker_failure_threshold", "2".to_owned()),
+        ("service.breaker_open_secs", "600".to_owned()),
+    ])
+    .await;
+    let slack = slack_down_for(1000).await;
+    let project = Uuid::now_v7();
+    let connection = connect(&app, project, slack_connection(&slack)).await;
+    rule(&app, project, &connection, &["build.completed"]).await;
+    let events: Vec<Value> = (0..3)
+        .map(|i| build_completed(project, &format!("job-{i}"), "main"))
+        .collect();
+    relay_events(&app, project, &events).await;
+
+    let connection_path = format!("{}/{connection}", crate::helpers::connections_path(project));
+    let open_until =
+        test_support::eventually("the circuit open", Duration::from_secs(20), || async {
+            let shown = app.get(&connection_path, &admin(project)).await.expect(200);
+            shown["circuit_open_until"]
+                .as_str()
+                .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+        })
+        .await;
+    assert!(open_until > chrono::Utc::now() + chrono::Duration::seconds(500));
+    // Every delivery waits for the circuit, none counted another attempt.
+    let held = test_support::eventually(
+        "every delivery held back",
+        Duration::from_secs(20),
+        || async {
+            let items = deliveries(&app, project).await;
+            items
+                .iter()
+                .all(|d| {
+                    d["next_attempt_at"].as_str().is_some_and(|t| {
+                        t.parse::<chrono::DateTime<chrono::Utc>>().unwrap() >= open_until
+                    })
+                })
+                .then_some(items)
+        },
+    )
+    .await;
+    let attempts: i64 = held.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(attempts, 2);
+    assert!(held.iter().all(|d| d["status"] == "pending"));
+    assert_eq!(slack.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_receivers_retry_after_sets_the_next_attempt() {
+    let app = spawn(&[("service.delivery_backoff_max_secs", "120".to_owned())]).await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/secret"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "60"))
+        .mount(&slack)
+        .await;
+    let project = Uuid::now_v7();
+    let connection = connect(&app, project, slack_connection(&slack)).await;
+    rule(&app, project, &connection, &["build.completed"]).await;
+    relay_events(&app, project, &[build_completed(project, "job-0", "main")]).await;
+    let waiting = test_support::eventually(
+        "a rate-limited attempt",
+        Duration::from_secs(20),
+        || async {
+            let items = deliveries(&app, project).await;
+            (items[0]["attempts"] == 1).then(|| items[0].clone())
+        },
+    )
+    .await;
+    assert_eq!(waiting["last_status"], 429);
+    let next: chrono::DateTime<chrono::Utc> = waiting["next_attempt_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::seconds(50),
+        "{waiting}"
+    );
+}
