@@ -15,6 +15,7 @@ use crate::domain::events::BatchError;
 use crate::domain::rules::InvalidRule;
 use crate::github::GithubError;
 use crate::jira::JiraError;
+use crate::jira_oauth::OAuthError;
 use crate::outbound::TargetRefused;
 use crate::sealing::SealingError;
 
@@ -60,6 +61,16 @@ pub enum IntegrationError {
     Jira(#[source] JiraError),
     #[error("GitHub: {0}")]
     Github(#[source] GithubError),
+    #[error("no Jira OAuth app is configured")]
+    OAuthNotConfigured,
+    #[error("the authorisation state is {0}")]
+    InvalidState(&'static str),
+    #[error("Atlassian: {0}")]
+    OAuth(#[source] OAuthError),
+    #[error("the member has not connected a Jira account")]
+    NotConnected,
+    #[error("the Jira connection must be authorised again")]
+    NeedsReauth,
 }
 
 impl From<Problem> for IntegrationError {
@@ -165,6 +176,31 @@ impl IntegrationError {
                 "Bad gateway",
             )
             .with_detail(format!("GitHub did not open the issue: {error}")),
+            Self::OAuthNotConfigured => Problem::conflict(
+                "jira_oauth.not_configured",
+                "no Jira OAuth app is configured for this installation",
+            ),
+            Self::InvalidState(why) => Problem::bad_request(
+                "oauth.invalid_state",
+                format!("the authorisation state is {why}: start again"),
+            ),
+            Self::OAuth(OAuthError::InvalidGrant(_)) => Problem::bad_request(
+                "oauth.exchange_failed",
+                "Atlassian refused the authorisation code: start again",
+            ),
+            Self::OAuth(error) => Problem::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
+                "jira.failed",
+                "Bad gateway",
+            )
+            .with_detail(format!("Atlassian did not answer as expected: {error}")),
+            Self::NotConnected => {
+                Problem::conflict("jira.not_connected", "connect your Jira account first")
+            }
+            Self::NeedsReauth => Problem::conflict(
+                "jira.needs_reauth",
+                "Jira refused the stored authorisation: connect your Jira account again",
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod failure_client;
 pub mod github;
 pub mod jira;
+pub mod jira_oauth;
 pub mod jobs;
 pub mod keys;
 pub mod notify;
@@ -18,6 +19,7 @@ mod routes;
 pub mod sealing;
 pub mod secrets;
 pub mod settings;
+pub mod user_jira;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         6,
         "pull_request_comments",
         include_str!("../../../migrations/integration/0006_pull_request_comments.sql"),
+    ),
+    Migration::embedded(
+        7,
+        "jira_user_connections",
+        include_str!("../../../migrations/integration/0007_jira_user_connections.sql"),
     ),
 ];
 

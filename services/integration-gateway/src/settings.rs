@@ -66,6 +66,19 @@ pub struct IntegrationSettings {
     /// The longest `Retry-After` a Jira call waits out before it gives up
     /// (a create answers the caller, so it cannot wait for ever).
     pub jira_max_retry_after_secs: u64,
+    /// The OAuth 2.0 (3LO) app members connect their own Jira account
+    /// with; per-user connections are off while it is empty.
+    pub jira_oauth_client_id: String,
+    #[serde(default)]
+    pub jira_oauth_client_secret: Option<SecretString>,
+    pub jira_oauth_authorize_url: String,
+    pub jira_oauth_token_url: String,
+    /// Where Atlassian sends the browser back: the dashboard's page that
+    /// posts the `code` and `state` to the callback endpoint.
+    pub jira_oauth_redirect_uri: String,
+    /// Atlassian's API gateway: accessible resources, and each site's API
+    /// under `/ex/jira/{cloud_id}`.
+    pub jira_api_url: String,
 }
 
 impl Default for IntegrationSettings {
@@ -91,6 +104,12 @@ impl Default for IntegrationSettings {
             web_url: "http://127.0.0.1:7400".to_owned(),
             jira_sync_interval_ms: 60_000,
             jira_max_retry_after_secs: 30,
+            jira_oauth_client_id: String::new(),
+            jira_oauth_client_secret: None,
+            jira_oauth_authorize_url: "https://auth.atlassian.com/authorize".to_owned(),
+            jira_oauth_token_url: "https://auth.atlassian.com/oauth/token".to_owned(),
+            jira_oauth_redirect_uri: "http://127.0.0.1:7400/integrations/jira/callback".to_owned(),
+            jira_api_url: "https://api.atlassian.com".to_owned(),
         }
     }
 }
@@ -116,6 +135,11 @@ failure_timeout_ms = 5000
 web_url = "http://127.0.0.1:7400"
 jira_sync_interval_ms = 60000
 jira_max_retry_after_secs = 30
+jira_oauth_client_id = ""
+jira_oauth_authorize_url = "https://auth.atlassian.com/authorize"
+jira_oauth_token_url = "https://auth.atlassian.com/oauth/token"
+jira_oauth_redirect_uri = "http://127.0.0.1:7400/integrations/jira/callback"
+jira_api_url = "https://api.atlassian.com"
 "#;
 
     fn validate(&self, environment: Environment, problems: &mut Vec<String>) {

@@ -7,5 +7,6 @@ pub mod events;
 pub mod github;
 pub mod jira;
 pub mod messages;
+pub mod oauth;
 pub mod rules;
 pub mod webhooks;

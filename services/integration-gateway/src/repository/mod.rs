@@ -6,6 +6,7 @@ pub mod connections;
 pub mod deliveries;
 pub mod event_inbox;
 pub mod issue_links;
+pub mod jira_users;
 pub mod project_keys;
 pub mod pull_request_comments;
 pub mod rules;

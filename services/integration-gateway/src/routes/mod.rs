@@ -8,6 +8,7 @@ mod deliveries;
 mod events;
 mod github;
 mod jira;
+mod jira_oauth;
 pub mod openapi;
 mod rules;
 
@@ -40,7 +41,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(deliveries::retry),
             )
             .route("/jira/issues", web::post().to(jira::create_issue))
-            .route("/github/issues", web::post().to(github::create_issue)),
+            .route("/github/issues", web::post().to(github::create_issue))
+            .route("/jira/oauth/start", web::post().to(jira_oauth::start))
+            .route("/jira/oauth/callback", web::post().to(jira_oauth::callback))
+            .route("/jira/me", web::get().to(jira_oauth::show))
+            .route("/jira/me", web::delete().to(jira_oauth::disconnect))
+            .route("/jira/me/issues", web::get().to(jira_oauth::issues))
+            .route("/jira/me/sync", web::post().to(jira_oauth::sync)),
     )
     .route("/internal/v1/events", web::post().to(events::receive))
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));

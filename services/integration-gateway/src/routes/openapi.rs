@@ -8,7 +8,7 @@ use tenant_core::TenantContext;
 use tenant_core::openapi::CommonResponses;
 use utoipa::OpenApi;
 
-use super::{connections, deliveries, github, jira, rules};
+use super::{connections, deliveries, github, jira, jira_oauth, rules};
 use crate::error::IntegrationError;
 
 pub use tenant_core::openapi::{FieldProblem, Problem};
@@ -29,6 +29,12 @@ pub use tenant_core::openapi::{FieldProblem, Problem};
         deliveries::retry,
         jira::create_issue,
         github::create_issue,
+        jira_oauth::start,
+        jira_oauth::callback,
+        jira_oauth::show,
+        jira_oauth::disconnect,
+        jira_oauth::issues,
+        jira_oauth::sync,
     ),
     components(schemas(Problem, FieldProblem, deliveries::DeliveryStatus)),
     modifiers(&CommonResponses),

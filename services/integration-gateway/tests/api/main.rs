@@ -13,5 +13,6 @@ mod events;
 mod github;
 mod helpers;
 mod jira;
+mod jira_oauth;
 mod keys;
 mod startup;
