@@ -88,13 +88,18 @@ impl PullRequestComment {
     /// Takes in a `build.completed` or `gate.failed` event; false for any
     /// other event (nothing to say).
     pub fn apply(&mut self, kind: &str, payload: &Value) -> bool {
+        if kind != "build.completed" && kind != "gate.failed" {
+            return false;
+        }
         let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
         let job = text("job_name").unwrap_or_else(|| "build".to_owned());
         let commit = text("commit_sha");
         let line = self.jobs.entry(job).or_default();
         if line.commit_sha != commit {
-            // A new commit: what the gate said of the old one no longer holds.
+            // A new commit: what the gate said of the old one, and its
+            // build's link, no longer hold.
             line.gate_failures.clear();
+            line.url = None;
             line.commit_sha = commit;
         }
         match kind {

