@@ -169,13 +169,13 @@ impl IntegrationError {
                 "jira.failed",
                 "Bad gateway",
             )
-            .with_detail(format!("Jira did not file the issue: {error}")),
+            .with_cause(error),
             Self::Github(error) => Problem::new(
                 actix_web::http::StatusCode::BAD_GATEWAY,
                 "github.failed",
                 "Bad gateway",
             )
-            .with_detail(format!("GitHub did not open the issue: {error}")),
+            .with_cause(error),
             Self::OAuthNotConfigured => Problem::conflict(
                 "jira_oauth.not_configured",
                 "no Jira OAuth app is configured for this installation",
@@ -193,7 +193,7 @@ impl IntegrationError {
                 "jira.failed",
                 "Bad gateway",
             )
-            .with_detail(format!("Atlassian did not answer as expected: {error}")),
+            .with_cause(error),
             Self::NotConnected => {
                 Problem::conflict("jira.not_connected", "connect your Jira account first")
             }

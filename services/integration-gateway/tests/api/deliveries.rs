@@ -444,3 +444,40 @@ async fn a_receivers_retry_after_sets_the_next_attempt() {
         "{waiting}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_receiver_times_the_attempt_out_and_an_unauthorised_one_dead_letters_it() {
+    let app = spawn(&[("service.outbound_timeout_ms", "300".to_owned())]).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("invalid_token"))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+    let project = Uuid::now_v7();
+    let connection = connect(
+        &app,
+        project,
+        json!({"kind": "slack", "name": "alerts", "webhook_url": format!("{}/slow", receiver.uri())}),
+    )
+    .await;
+    rule(&app, project, &connection, &["build.completed"]).await;
+    relay_events(&app, project, &[build_completed(project, "job-0", "main")]).await;
+    let dead = wait_for_deliveries(&app, project, 1, "dead").await;
+    assert_eq!(dead[0]["attempts"], 2, "a timeout, then a 401: {}", dead[0]);
+    assert_eq!(dead[0]["last_status"], 401);
+    assert!(
+        app.metric("integration_delivery_failed_attempts_total")
+            .await
+            >= 2.0,
+        "both attempts counted"
+    );
+}

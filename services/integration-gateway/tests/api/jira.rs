@@ -304,5 +304,30 @@ async fn filing_an_issue_needs_a_jira_connection_and_a_group_of_the_project() {
         )
         .await
         .expect_problem(502, "jira.failed");
+    // Jira refusing the credentials: a 502 (a 5xx body carries no
+    // internals), nothing recorded.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"errorMessages": ["Unauthorized"]})),
+        )
+        .mount(&refusing)
+        .await;
+    let unauthorised = connect(
+        &integration,
+        project,
+        json!({"kind": "jira", "name": "jira-401", "site_url": refusing.uri(), "email": "bot@acme.com", "api_token": "t0123456789", "project_key": "WEB"}),
+    )
+    .await;
+    let reply = integration
+        .post(
+            &issues,
+            &admin(project),
+            json!({"group_id": group_id, "connection_id": unauthorised}),
+        )
+        .await;
+    reply.expect_problem(502, "jira.failed");
+    assert!(!reply.text.contains("t0123456789"));
     assert_eq!(integration.count_rows("integration.issue_links").await, 0);
 }
