@@ -36,6 +36,17 @@ STATE_DEPENDENT_CODES = {
     # A classification rule's pattern must compile as a regular expression
     # (within the size limit): a grammar no schema states.
     "classification_rule.invalid_pattern",
+    # Dashboard filters that disagree with each other: `from` after `to`,
+    # a range over a year, or `period` together with `from`/`to`.
+    "filter.inconsistent_range",
+    # A quality gate rule's threshold must suit its kind (a whole count, a
+    # percentage, or none): the kind is another field of the request.
+    "quality_gate_rule.invalid_threshold",
+    # A Slack connection takes a webhook URL, or a bot token and a channel.
+    "connection.invalid_combination",
+    # Whether a URL's host resolves to public addresses only is a fact of
+    # DNS at the time of the call, not of the document.
+    "connection.url_refused",
 }
 
 # A JUnit XML report, gzip or zip body is `format: binary`, and any body

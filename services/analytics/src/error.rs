@@ -101,7 +101,7 @@ impl AnalyticsError {
             Self::Batch(BatchError::Invalid(detail)) => {
                 Problem::unprocessable("events.invalid_batch", detail.clone())
             }
-            Self::Filter(error) => Problem::bad_request("filter.invalid", error.to_string()),
+            Self::Filter(error) => Problem::bad_request(error.code(), error.to_string()),
             Self::Dependency(error) => error.problem(),
             Self::Refused(problem) => problem.clone(),
             Self::Db(error) => error.problem(),

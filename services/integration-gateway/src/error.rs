@@ -32,6 +32,12 @@ pub enum IntegrationError {
     ContextMismatch,
     #[error("{field} {message}")]
     Invalid { field: String, message: String },
+    /// Fields that are each valid but do not go together.
+    #[error("{field} {message}")]
+    InvalidCombination {
+        field: &'static str,
+        message: String,
+    },
     #[error("{field}: {reason}")]
     UrlRefused {
         field: &'static str,
@@ -91,7 +97,14 @@ impl From<DbError> for IntegrationError {
 
 impl From<InvalidConnection> for IntegrationError {
     fn from(error: InvalidConnection) -> Self {
-        Self::invalid(error.field, error.message)
+        if error.combination {
+            Self::InvalidCombination {
+                field: error.field,
+                message: error.message,
+            }
+        } else {
+            Self::invalid(error.field, error.message)
+        }
     }
 }
 
@@ -127,6 +140,14 @@ impl IntegrationError {
                         message: message.clone(),
                     }])
             }
+            Self::InvalidCombination { field, message } => Problem::unprocessable(
+                "connection.invalid_combination",
+                format!("{field} {message}"),
+            )
+            .with_errors(vec![FieldProblem {
+                field: (*field).to_owned(),
+                message: message.clone(),
+            }]),
             Self::UrlRefused { field, reason } => {
                 Problem::unprocessable("connection.url_refused", format!("{field}: {reason}"))
                     .with_errors(vec![FieldProblem {

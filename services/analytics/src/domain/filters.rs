@@ -10,7 +10,7 @@ pub const MAX_RANGE_DAYS: u64 = 366;
 /// The periods a trend may be asked for by name.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
 
-/// Why a filter is refused (400, `filter.invalid`).
+/// Why a filter is refused (400, [`FilterError::code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
     #[error("`from` ({from}) is after `to` ({to})")]
@@ -25,13 +25,30 @@ pub enum FilterError {
     BadName { name: &'static str },
     #[error("`{name}` must be between 1 and {max}")]
     OutOfBounds { name: &'static str, max: u64 },
-    #[error("dates must be between 1900-01-01 and 9999-12-31")]
+    #[error("dates must be between 0001-01-01 and 9999-12-31")]
     DateOutOfBounds,
+}
+
+impl FilterError {
+    /// The problem code: `filter.inconsistent_range` when the parameters
+    /// disagree with each other (a range the wrong way round, longer than
+    /// allowed, or given twice), `filter.invalid` when one is wrong alone.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Reversed { .. } | Self::TooLong { .. } | Self::PeriodAndRange => {
+                "filter.inconsistent_range"
+            }
+            Self::UnknownPeriod(_)
+            | Self::BadName { .. }
+            | Self::OutOfBounds { .. }
+            | Self::DateOutOfBounds => "filter.invalid",
+        }
+    }
 }
 
 /// The first day a filter may name.
 fn first_day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+    NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
 /// The last day a filter may name.
@@ -283,8 +300,8 @@ mod tests {
             Err(FilterError::TooLong { .. })
         ));
         let ancient = RawFilter {
-            from: Some(day("1899-12-31")),
-            to: Some(day("1900-01-02")),
+            from: Some(day("0000-12-31")),
+            to: Some(day("0001-01-02")),
             ..RawFilter::default()
         };
         assert_eq!(

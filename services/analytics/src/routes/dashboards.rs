@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use tenant_core::{Db, Role, TenantContext};
 
-use super::filters::DashboardQuery;
+use super::filters::{DashboardQuery, MAX_LIMIT};
 use super::openapi as doc;
 use super::project_scope;
 use crate::domain::dashboards::{
@@ -33,7 +33,7 @@ const PASS_RATE_TOLERANCE: f64 = 0.005;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's summary", body = ProjectSummary),
-        (status = 400, description = "A bad filter (`filter.invalid`, `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad filter (`filter.invalid`; `filter.inconsistent_range` for a range the wrong way round, too long, or given both as `period` and `from`/`to`; `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -46,7 +46,7 @@ pub async fn summary(
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AnalyticsError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
-    let (filter, limit) = query.into_inner().parse(10, 100)?;
+    let (filter, limit) = query.into_inner().parse(10, MAX_LIMIT)?;
     let previous = filter.previous();
     let tx = db.tenant_tx(&ctx).await?;
     let builds = repository::last_builds(&tx, project_id, &filter, limit).await?;
@@ -83,7 +83,7 @@ pub async fn summary(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's trends by day", body = Trends),
-        (status = 400, description = "A bad filter (`filter.invalid`, `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad filter (`filter.invalid`; `filter.inconsistent_range` for a range the wrong way round, too long, or given both as `period` and `from`/`to`; `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -96,7 +96,7 @@ pub async fn trends(
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AnalyticsError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
-    let (filter, _) = query.into_inner().parse(10, 100)?;
+    let (filter, _) = query.into_inner().parse(10, MAX_LIMIT)?;
     let tx = db.tenant_tx(&ctx).await?;
     let sums = repository::daily_sums(&tx, project_id, &filter).await?;
     let labels = repository::daily_labels(&tx, project_id, &filter).await?;
@@ -154,7 +154,7 @@ fn trend_days(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The project's rankings", body = Rankings),
-        (status = 400, description = "A bad filter (`filter.invalid`, `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad filter (`filter.invalid`; `filter.inconsistent_range` for a range the wrong way round, too long, or given both as `period` and `from`/`to`; `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -167,7 +167,7 @@ pub async fn rankings(
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AnalyticsError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
-    let (filter, limit) = query.into_inner().parse(10, 100)?;
+    let (filter, limit) = query.into_inner().parse(10, MAX_LIMIT)?;
     let previous = filter.previous();
     let tx = db.tenant_tx(&ctx).await?;
     let top_failing_tests = repository::rank_tests(
@@ -214,7 +214,7 @@ pub async fn rankings(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Times to triage and to resolution", body = ResolutionTimes),
-        (status = 400, description = "A bad filter (`filter.invalid`, `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad filter (`filter.invalid`; `filter.inconsistent_range` for a range the wrong way round, too long, or given both as `period` and `from`/`to`; `request.invalid_query`) or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller has no role in the project (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -227,7 +227,7 @@ pub async fn mttr(
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AnalyticsError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
-    let (filter, limit) = query.into_inner().parse(50, 500)?;
+    let (filter, limit) = query.into_inner().parse(50, MAX_LIMIT)?;
     let tx = db.tenant_tx(&ctx).await?;
     let (resolved_groups, mean_resolution, groups) =
         repository::resolution_times(&tx, project_id, &filter, false, limit).await?;

@@ -4,10 +4,22 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::domain::filters::{DashboardFilter, FilterError, RawFilter, bounded};
+use crate::domain::filters::{DashboardFilter, FilterError, PERIODS, RawFilter, bounded};
 
 /// Days a dashboard covers when the query names no range.
 pub const DEFAULT_DAYS: u64 = 30;
+
+/// The largest `limit` any dashboard takes (the document states one bound
+/// for the query every dashboard shares).
+pub const MAX_LIMIT: u64 = 500;
+
+/// `period` as the document states it: one of [`PERIODS`].
+fn period_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some(PERIODS))
+        .build()
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -25,10 +37,10 @@ pub struct DashboardQuery {
     to: Option<NaiveDate>,
     /// 7, 30 or 90: the last that many days, today included (instead of
     /// `from`/`to`).
-    #[param(value_type = Option<u64>, minimum = 7, maximum = 90)]
+    #[param(schema_with = period_schema, required = false)]
     period: Option<u64>,
     /// How many builds (summary, default 10) or entries per ranking or
-    /// list (default 10; MTTR 50), at most 100 (MTTR 500).
+    /// list (default 10; MTTR 50), at most 500.
     #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
     limit: Option<u64>,
 }

@@ -11,7 +11,7 @@
 use actix_web::{HttpResponse, web};
 use tenant_core::{Db, TenantContext};
 
-use super::filters::DashboardQuery;
+use super::filters::{DashboardQuery, MAX_LIMIT};
 use super::openapi as doc;
 use crate::domain::dashboards::Overview;
 use crate::error::AnalyticsError;
@@ -29,7 +29,7 @@ use crate::repository::dashboards as repository;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's projects, by id", body = Overview),
-        (status = 400, description = "A bad filter (`filter.invalid`, `request.invalid_query`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad filter (`filter.invalid`; `filter.inconsistent_range` for a range the wrong way round, too long, or given both as `period` and `from`/`to`; `request.invalid_query`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in (`auth.required`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a user (`auth.user_required`)", body = doc::Problem, content_type = "application/problem+json"),
     ),
@@ -43,7 +43,7 @@ pub async fn overview(
 ) -> Result<HttpResponse, AnalyticsError> {
     let user = ctx.require_user()?;
     tracing::Span::current().record("user_id", tracing::field::display(user));
-    let (filter, _) = query.into_inner().parse(10, 100)?;
+    let (filter, _) = query.into_inner().parse(10, MAX_LIMIT)?;
     let project_ids = projects.member_projects(user, ctx.request_id()).await?;
     let tx = db.member_projects_tx(user, &project_ids).await?;
     let rows = repository::overview(&tx, &project_ids, &filter).await?;

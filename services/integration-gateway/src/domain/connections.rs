@@ -55,46 +55,75 @@ impl FromStr for ConnectionKind {
 }
 
 /// A connection to create, as the API takes it: `kind` says which fields
-/// apply. Secret fields are never shown back.
+/// apply (others are ignored, as the document allows them). Secret fields
+/// are never shown back.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NewConnection {
     /// An incoming webhook URL (secret), or a bot token (secret) and a
     /// channel id.
     Slack {
         /// 1 to 100 characters, unique in the project.
+        #[schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )]
         name: String,
-        #[schema(value_type = Option<String>)]
+        #[schema(value_type = Option<String>, min_length = 1, max_length = 1000, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$")]
         webhook_url: Option<SecretString>,
         /// `xoxb-...`
-        #[schema(value_type = Option<String>)]
+        #[schema(value_type = Option<String>, min_length = 1, max_length = 1000, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$")]
         bot_token: Option<SecretString>,
+        #[schema(pattern = r"^[A-Za-z0-9._-]{1,80}$")]
         channel: Option<String>,
     },
     /// A receiver of signed webhooks (Standard Webhooks).
     Webhook {
+        #[schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )]
         name: String,
         url: String,
         /// `whsec_` + base64 of 24 to 64 random bytes.
-        #[schema(value_type = String)]
+        #[schema(value_type = String, pattern = r"^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/][AQgw]==)?|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$")]
         signing_secret: SecretString,
     },
     /// A repository, reached with a fine-grained token.
     Github {
+        #[schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )]
         name: String,
-        #[schema(value_type = String)]
+        #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$")]
         token: SecretString,
+        #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}$")]
         owner: String,
+        #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}$")]
         repo: String,
     },
     /// A Jira Cloud site, reached with an account's API token.
     Jira {
+        #[schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )]
         name: String,
         site_url: String,
+        #[schema(
+            max_length = 254,
+            pattern = r"^[\t\n\x0b\x0c\r ]*[!-~]*@[!-~]*[\t\n\x0b\x0c\r ]*$"
+        )]
         email: String,
-        #[schema(value_type = String)]
+        #[schema(value_type = String, min_length = 1, max_length = 1000, pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$")]
         api_token: SecretString,
         /// The Jira project issues are created in (`ABC`).
+        #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,9}$")]
         project_key: String,
     },
 }
@@ -111,24 +140,30 @@ pub struct ConnectionDraft {
     pub urls: Vec<String>,
 }
 
-/// Why a connection is refused: the field and what is wrong with it.
+/// Why a connection is refused: the field and what is wrong with it, and
+/// whether it is a combination of fields (which the API document cannot
+/// state field by field) rather than one field alone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field} {message}")]
 pub struct InvalidConnection {
     pub field: &'static str,
     pub message: String,
+    pub combination: bool,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> InvalidConnection {
     InvalidConnection {
         field,
         message: message.into(),
+        combination: false,
     }
 }
 
-fn name(name: String) -> Result<String, InvalidConnection> {
-    let name = name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+fn name(given: String) -> Result<String, InvalidConnection> {
+    // The length counts as sent, surrounding spaces included, as the API
+    // document states it.
+    let name = given.trim().to_owned();
+    if name.is_empty() || given.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
             "must be 1 to 100 characters, no control characters",
@@ -139,7 +174,10 @@ fn name(name: String) -> Result<String, InvalidConnection> {
 
 fn token(field: &'static str, value: SecretString) -> Result<SecretString, InvalidConnection> {
     let text = value.expose_secret();
-    if text.trim().is_empty() || text.len() > 1000 || text.chars().any(char::is_whitespace) {
+    if text.trim().is_empty()
+        || text.chars().count() > 1000
+        || text.chars().any(char::is_whitespace)
+    {
         return Err(invalid(
             field,
             "must be 1 to 1000 characters without spaces",
@@ -188,10 +226,13 @@ impl NewConnection {
                         urls: Vec::new(),
                         secrets: vec![("bot_token", token("bot_token", bot)?)],
                     }),
-                    _ => Err(invalid(
-                        "webhook_url",
-                        "give either webhook_url, or bot_token and channel",
-                    )),
+                    _ => Err(InvalidConnection {
+                        combination: true,
+                        ..invalid(
+                            "webhook_url",
+                            "give either webhook_url, or bot_token and channel",
+                        )
+                    }),
                 }
             }
             Self::Webhook {
@@ -231,8 +272,9 @@ impl NewConnection {
                 api_token,
                 project_key,
             } => {
+                let sent_chars = email.chars().count();
                 let email = email.trim().to_owned();
-                if !email.contains('@') || email.len() > 254 {
+                if !email.contains('@') || sent_chars > 254 || email.len() > 254 {
                     return Err(invalid("email", "must be an e-mail address"));
                 }
                 let key_ok = (2..=10).contains(&project_key.len())

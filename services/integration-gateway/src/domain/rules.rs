@@ -36,14 +36,51 @@ pub struct NewRule {
     /// At least one of `group.created`, `group.regressed`,
     /// `build.completed`, `gate.failed`, `test.flaky_detected`,
     /// `test.quarantined`.
+    #[schema(min_items = 1, value_type = Vec<NotifiableEvent>)]
     pub events: Vec<String>,
     /// A branch name, `*` matching any run of characters (`release/*`).
     /// An event that names a branch must match it; an event without one
     /// (a new failure group) is not filtered by branch.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub branch_filter: Option<String>,
     /// Only events about a failure group with one of these labels; an
     /// event without a label is not filtered by label.
+    #[schema(value_type = Option<Vec<RuleLabel>>)]
     pub labels: Option<Vec<String>>,
+}
+
+/// The document's names for [`NOTIFIABLE_EVENTS`], so a client sees them
+/// as an enum.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifiableEvent {
+    #[serde(rename = "group.created")]
+    GroupCreated,
+    #[serde(rename = "group.regressed")]
+    GroupRegressed,
+    #[serde(rename = "build.completed")]
+    BuildCompleted,
+    #[serde(rename = "gate.failed")]
+    GateFailed,
+    #[serde(rename = "test.flaky_detected")]
+    TestFlakyDetected,
+    #[serde(rename = "test.quarantined")]
+    TestQuarantined,
+}
+
+/// The document's names for [`LABELS`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleLabel {
+    ProductBug,
+    AutomationBug,
+    Infrastructure,
+    Flaky,
+    ToInvestigate,
 }
 
 /// A rule as stored and shown.
@@ -85,7 +122,9 @@ impl NewRule {
             ));
         }
         if let Some(filter) = &self.branch_filter
-            && (filter.is_empty() || filter.len() > 200 || filter.chars().any(char::is_control))
+            && (filter.is_empty()
+                || filter.chars().count() > 200
+                || filter.chars().any(char::is_control))
         {
             return Err(invalid(
                 "branch_filter",

@@ -104,25 +104,32 @@ async fn only_admins_manage_connections_and_other_projects_see_none() {
 async fn invalid_connections_are_refused_with_the_field_at_fault() {
     let app = spawn(&[]).await;
     let project = Uuid::now_v7();
-    for (body, field) in [
-        (json!({"kind": "slack", "name": "x"}), "webhook_url"),
+    for (body, code, field) in [
+        (
+            json!({"kind": "slack", "name": "x"}),
+            "connection.invalid_combination",
+            "webhook_url",
+        ),
         (
             json!({"kind": "webhook", "name": "x", "url": "http://127.0.0.1:9/", "signing_secret": "plain"}),
+            "request.invalid_body",
             "signing_secret",
         ),
         (
             json!({"kind": "github", "name": "x", "token": "github_pat_0123456789", "owner": "a b", "repo": "r"}),
+            "request.invalid_body",
             "owner",
         ),
         (
             json!({"kind": "jira", "name": "x", "site_url": "https://example.atlassian.net", "email": "nobody", "api_token": "t", "project_key": "ABC"}),
+            "request.invalid_body",
             "email",
         ),
     ] {
         let reply = app
             .post(&connections_path(project), &admin(project), body)
             .await;
-        reply.expect_problem(422, "request.invalid_body");
+        reply.expect_problem(422, code);
         let reply = reply.expect(422);
         assert_eq!(reply["errors"][0]["field"], field);
     }

@@ -108,9 +108,11 @@ pub struct RuleName(String);
 impl RuleName {
     pub fn parse(value: &str) -> Result<Self, String> {
         let trimmed = value.trim();
-        match trimmed.chars().count() {
-            0 => Err("must not be empty".to_owned()),
-            n if n > 200 => Err("must be at most 200 characters".to_owned()),
+        // The length counts as sent, surrounding spaces included, as the
+        // API document states it.
+        match (trimmed.chars().count(), value.chars().count()) {
+            (0, _) => Err("must not be empty".to_owned()),
+            (_, sent) if sent > 200 => Err("must be at most 200 characters".to_owned()),
             _ if trimmed.chars().any(char::is_control) => {
                 Err("must not contain control characters".to_owned())
             }
@@ -133,8 +135,9 @@ pub struct BranchPattern(String);
 
 impl BranchPattern {
     pub fn parse(value: &str) -> Result<Self, String> {
+        let sent = value.chars().count();
         let value = value.trim();
-        if value.is_empty() || value.chars().count() > 200 {
+        if value.is_empty() || sent > 200 {
             return Err("must be 1 to 200 characters".to_owned());
         }
         if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
