@@ -1,0 +1,104 @@
+//! Two tenants on the whole platform, attacked through the gateway the way
+//! a malicious tenant would: every public route of the route table, every
+//! kind of caller, each project's objects under the other's path.
+
+mod matrix;
+mod seed;
+
+use reqwest::Method;
+use serde_json::Value;
+use test_support::{Reply, TestApp};
+
+use crate::gateway_helpers::{self, Platform, User};
+
+pub use seed::{Tenant, seed_tenant};
+
+/// auth, project, failure and analytics behind one gateway: the gateway's
+/// test platform with the failure and analytics services (on one database
+/// of their own) as its upstreams.
+#[derive(Debug)]
+pub struct FullPlatform {
+    pub platform: Platform,
+    pub failure: TestApp,
+    pub analytics: TestApp,
+}
+
+impl FullPlatform {
+    /// Starts every backend the route table names but the integration
+    /// gateway, with `gateway_extra` on the gateway's settings.
+    pub async fn start(gateway_extra: &[(&'static str, String)]) -> Self {
+        let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
+        let analytics = TestApp::spawn_on(
+            &analytics_service::SPEC,
+            analytics_service::build,
+            failure.shared_database(),
+            &[(
+                "service.integration_gateway_url",
+                "http://127.0.0.1:9".to_owned(),
+            )],
+        )
+        .await;
+        let mut gateway = vec![
+            gateway_helpers::failure_upstream(&failure),
+            ("service.upstreams.analytics.url", analytics.url("")),
+            // The matrix sends hundreds of requests per caller in seconds.
+            ("service.principal_rate_per_minute", "1000000".to_owned()),
+            ("service.principal_burst", "100000".to_owned()),
+        ];
+        gateway.extend(gateway_extra.iter().cloned());
+        let platform = gateway_helpers::spawn(&gateway).await;
+        Self {
+            platform,
+            failure,
+            analytics,
+        }
+    }
+
+    /// Sends `method path` through the gateway with `token` and an
+    /// optional body (`content_type`, bytes).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Reply {
+        let mut request = self.platform.request(method, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        Reply::from_request(request).await
+    }
+
+    /// `user` signed in again: a new access token with what the auth
+    /// service now knows of them (a platform role given since).
+    pub async fn log_in(&self, user: &User) -> User {
+        let tokens = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(serde_json::json!({ "email": user.email, "password": gateway_helpers::PASSWORD })),
+            )
+            .await
+            .expect(200);
+        User {
+            access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+            ..user.clone()
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.platform.send(method, path, token, body).await
+    }
+}
