@@ -16,6 +16,7 @@
 #[path = "../../../services/api-gateway/tests/api/helpers.rs"]
 mod gateway_helpers;
 
+mod abuse;
 mod catalog;
 mod deploy_manifests;
 mod isolation;

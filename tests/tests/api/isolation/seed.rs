@@ -18,8 +18,6 @@ use crate::gateway_helpers::{User, api_key_request};
 /// A seeded project and who may act on it.
 #[derive(Debug)]
 pub struct Tenant {
-    pub marker: String,
-    pub slug: String,
     pub owner: User,
     /// Admin, member and viewer users (only for the tenant the matrix
     /// attacks from; the other has a member so it has a member id).
@@ -227,8 +225,6 @@ pub async fn seed_tenant(full: &FullPlatform, platform_admin: &User, prefix: &st
     markers.sort_unstable();
     markers.dedup();
     Tenant {
-        marker,
-        slug,
         owner,
         admin,
         member,
