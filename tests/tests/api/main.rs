@@ -19,6 +19,7 @@ mod gateway_helpers;
 mod abuse;
 mod catalog;
 mod deploy_manifests;
+mod faults;
 mod isolation;
 mod layout;
 mod platform;

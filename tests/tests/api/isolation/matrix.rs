@@ -394,21 +394,7 @@ fn forget_usage(value: &mut Value) {
 #[tokio::test]
 async fn every_route_refuses_every_caller_another_projects_objects() {
     let full = FullPlatform::start(&[]).await;
-    let admin = full
-        .platform
-        .sign_up_and_log_in("platform-admin@example.com")
-        .await;
-    full.platform
-        .database
-        .admin_client()
-        .await
-        .execute(
-            "UPDATE auth.users SET platform_role = 'admin' WHERE email = $1",
-            &[&admin.email],
-        )
-        .await
-        .unwrap();
-    let admin = full.log_in(&admin).await;
+    let admin = full.platform_admin().await;
     let tenants = vec![
         seed_tenant(&full, &admin, "alpha").await,
         seed_tenant(&full, &admin, "zeta").await,

@@ -20,7 +20,8 @@ pub use seed::{Tenant, seed_tenant};
 pub struct FullPlatform {
     pub platform: Platform,
     pub failure: TestApp,
-    pub analytics: TestApp,
+    /// Kept running for the gateway's `analytics` upstream.
+    _analytics: TestApp,
 }
 
 impl FullPlatform {
@@ -28,6 +29,13 @@ impl FullPlatform {
     /// gateway, with `gateway_extra` on the gateway's settings.
     pub async fn start(gateway_extra: &[(&'static str, String)]) -> Self {
         let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
+        Self::start_with(failure, gateway_extra).await
+    }
+
+    /// [`FullPlatform::start`] around a failure service the test started
+    /// (behind a proxy of its own, say); `gateway_extra` comes last, so it
+    /// may point the gateway's `failure` upstream elsewhere.
+    pub async fn start_with(failure: TestApp, gateway_extra: &[(&'static str, String)]) -> Self {
         let analytics = TestApp::spawn_on(
             &analytics_service::SPEC,
             analytics_service::build,
@@ -50,8 +58,43 @@ impl FullPlatform {
         Self {
             platform,
             failure,
-            analytics,
+            _analytics: analytics,
         }
+    }
+
+    /// A signed-in platform admin, who may change plans.
+    pub async fn platform_admin(&self) -> User {
+        let admin = self
+            .platform
+            .sign_up_and_log_in(&format!(
+                "platform-admin-{}@example.com",
+                uuid::Uuid::new_v4()
+            ))
+            .await;
+        self.platform
+            .database
+            .admin_client()
+            .await
+            .execute(
+                "UPDATE auth.users SET platform_role = 'admin' WHERE email = $1",
+                &[&admin.email],
+            )
+            .await
+            .unwrap();
+        self.log_in(&admin).await
+    }
+
+    /// Puts project `slug` on the largest plan, so that tests sending many
+    /// requests or uploads measure what they test and not the plan's limit.
+    pub async fn raise_plan(&self, admin: &User, slug: &str) {
+        self.send(
+            Method::PUT,
+            &format!("/api/v1/projects/{slug}/plan"),
+            Some(&admin.access_token),
+            Some(serde_json::json!({"plan": "enterprise"})),
+        )
+        .await
+        .expect(200);
     }
 
     /// Sends `method path` through the gateway with `token` and an

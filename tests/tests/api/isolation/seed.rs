@@ -74,14 +74,7 @@ pub async fn seed_tenant(full: &FullPlatform, platform_admin: &User, prefix: &st
     let project = platform.create_project(&owner, &slug).await;
     let project_id = id_of(&project, "project");
     let token = Some(owner.access_token.as_str());
-    full.send(
-        Method::PUT,
-        &format!("/api/v1/projects/{slug}/plan"),
-        Some(&platform_admin.access_token),
-        Some(json!({"plan": "enterprise"})),
-    )
-    .await
-    .expect(200);
+    full.raise_plan(platform_admin, &slug).await;
     for (who, role) in [(&admin, "admin"), (&member, "member"), (&viewer, "viewer")] {
         platform.add_member(&owner, &slug, who, role).await;
     }
