@@ -6,3 +6,4 @@ mod backend;
 mod cut;
 mod database;
 mod load;
+mod redis;
