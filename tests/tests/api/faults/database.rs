@@ -20,8 +20,26 @@ const RECOVERY: Duration = Duration::from_secs(5);
 /// attempt (both set below), with room for a loaded machine.
 const FAIL_FAST: Duration = Duration::from_secs(4);
 
+/// How the database goes away.
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// The server stopped: connections are refused at once.
+    Stopped,
+    /// A partition: connections hang until the pool's own timeouts.
+    Partitioned,
+}
+
 #[tokio::test]
-async fn a_database_outage_fails_fast_recovers_and_loses_no_acknowledged_upload() {
+async fn a_stopped_database_fails_fast_recovers_and_loses_no_acknowledged_upload() {
+    database_outage(Outage::Stopped).await;
+}
+
+#[tokio::test]
+async fn a_partitioned_database_fails_fast_recovers_and_loses_no_acknowledged_upload() {
+    database_outage(Outage::Partitioned).await;
+}
+
+async fn database_outage(outage: Outage) {
     let database = Arc::new(TestDatabase::create().await);
     let (host, port) = database.host_and_port();
     let cut = Cuttable::start(format!("{host}:{port}")).await;
@@ -54,7 +72,10 @@ async fn a_database_outage_fails_fast_recovers_and_loses_no_acknowledged_upload(
     .await;
 
     let cut_at = Instant::now();
-    cut.cut();
+    match outage {
+        Outage::Stopped => cut.cut(),
+        Outage::Partitioned => cut.black_hole(),
+    }
     assert!(
         test_support::wait_for_status(&client, &ready, 503, OUTAGE).await,
         "still ready with the database away"
@@ -82,7 +103,7 @@ async fn a_database_outage_fails_fast_recovers_and_loses_no_acknowledged_upload(
         let ok = answer.status.is_success() || (answer.status == 503 && answer.retry_after);
         assert!(
             ok,
-            "{} at {:?} after the cut: {} {}",
+            "{outage:?}: {} at {:?} after the cut: {} {}",
             answer.what,
             answer.sent.saturating_duration_since(cut_at),
             answer.status,
@@ -90,7 +111,7 @@ async fn a_database_outage_fails_fast_recovers_and_loses_no_acknowledged_upload(
         );
         assert!(
             answer.status.is_success() || answer.took < FAIL_FAST,
-            "{} refused only after {:?}",
+            "{outage:?}: {} refused only after {:?}",
             answer.what,
             answer.took
         );
