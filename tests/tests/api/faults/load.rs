@@ -62,10 +62,21 @@ async fn timed(what: &str, request: reqwest::RequestBuilder) -> (Answer, Reply) 
 
 impl Load {
     pub fn start(full: &FullPlatform, slug: &str, key: &str, every: Duration) -> Self {
+        Self::start_at(&full.platform.url(""), slug, key, every)
+    }
+
+    /// [`Load::start`] through the gateway (or balancer) at `gateway`.
+    pub fn start_at(gateway: &str, slug: &str, key: &str, every: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let record: Arc<Mutex<Record>> = Arc::default();
-        let base = full.platform.url(&format!("/api/v1/projects/{slug}"));
-        let http = full.platform.http.clone();
+        let base = format!("{gateway}/api/v1/projects/{slug}");
+        // A client that, like the gateway, lets idle connections go
+        // before a server's drain delay ends.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(api_gateway::proxy::UPSTREAM_IDLE_TIMEOUT)
+            .build()
+            .unwrap();
         let mut tasks = Vec::new();
 
         let (uploader_http, uploader_base, uploader_key) =

@@ -3,7 +3,9 @@
 //! for the test alone, by a proxy it cuts and restores ([`cut::Cuttable`]).
 
 mod backend;
+mod balancer;
 mod cut;
 mod database;
 mod load;
 mod redis;
+mod rolling;
