@@ -11,6 +11,12 @@ use test_support::Reply;
 
 use crate::isolation::FullPlatform;
 
+/// What a request that got no answer is recorded with.
+pub const NO_ANSWER: StatusCode = match StatusCode::from_u16(599) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_GATEWAY,
+};
+
 /// One request of the load and its answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -47,7 +53,14 @@ async fn timed(what: &str, request: reqwest::RequestBuilder) -> (Answer, Reply) 
     let sent = Instant::now();
     let reply = match request.send().await {
         Ok(response) => Reply::read(response).await,
-        Err(error) => panic!("{what}: the gateway did not answer: {error}"),
+        // No answer at all (the connection broke): recorded as a failure
+        // like any other, under a status no server sends.
+        Err(error) => Reply {
+            status: NO_ANSWER,
+            headers: reqwest::header::HeaderMap::new(),
+            text: format!("no answer: {error}"),
+            body: serde_json::Value::Null,
+        },
     };
     let answer = Answer {
         what: what.to_owned(),
