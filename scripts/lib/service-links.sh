@@ -3,15 +3,19 @@
 # The settings that let the six services find each other on 127.0.0.1, one
 # `KEY=value` per line for `env`: every service gets the auth service's URL
 # (the project service calls it), the project service's (the failure
-# service calls it) and the integration gateway's (the failure service
-# relays its outbox events there), the gateway its upstreams.
+# service calls it; so does analytics), the integration gateway's and the
+# analytics service's (the failure service relays its outbox events to
+# both), the failure service's (the integration gateway reads groups
+# there), the gateway its upstreams.
 # Arguments: the ports of auth, project, failure, analytics and the
 # integration gateway.
 service_links() {
     local auth="$1" project="$2" failure="$3" analytics="$4" integration="$5"
     printf '%s\n' \
         "FAULTLINE__SERVICE__AUTH_URL=http://127.0.0.1:$auth" \
+        "FAULTLINE__SERVICE__FAILURE_URL=http://127.0.0.1:$failure" \
         "FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL=http://127.0.0.1:$integration" \
+        "FAULTLINE__SERVICE__ANALYTICS_URL=http://127.0.0.1:$analytics" \
         "FAULTLINE__SERVICE__PROJECT_URL=http://127.0.0.1:$project" \
         "FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL=http://127.0.0.1:$auth" \
         "FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL=http://127.0.0.1:$project" \

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenant_core::json::Object;
+use tenant_core::outbox;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
@@ -13,11 +14,12 @@ use uuid::Uuid;
 use super::openapi as doc;
 use super::project_scope;
 use crate::domain::classification::Label;
+use crate::domain::events;
 use crate::domain::{GroupDetails, GroupFilter, GroupSummary};
 use crate::error::FailureError;
 use crate::labels;
 use crate::repository::groups::views;
-use crate::repository::label_feedback;
+use crate::repository::{issue_links, label_feedback};
 
 /// How many failures a group's details list.
 const RECENT_OCCURRENCES: i64 = 20;
@@ -193,6 +195,7 @@ async fn group_details(
         .ok_or(FailureError::GroupNotFound)?;
     group.feedback =
         label_feedback::group_feedback(tx, project_id, group_id, FEEDBACK_ENTRIES).await?;
+    group.issue_links = issue_links::list_for_group(tx, project_id, group_id).await?;
     Ok(group)
 }
 
@@ -286,11 +289,19 @@ async fn relabel(
     group_id: Uuid,
     label: Option<Label>,
 ) -> Result<HttpResponse, FailureError> {
+    let user_label = label.is_some();
     let tx = db.tenant_tx(ctx).await?;
     if !labels::label_group(&tx, project_id, group_id, ctx.principal().id, label).await? {
         return Err(FailureError::GroupNotFound);
     }
     let group = group_details(&tx, project_id, group_id).await?;
+    let event = events::group_labelled(
+        project_id,
+        group_id,
+        group.summary.label.as_str(),
+        user_label,
+    );
+    outbox::publish(&tx, &[event]).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(group))
 }
