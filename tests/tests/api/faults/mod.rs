@@ -3,7 +3,7 @@
 //! for the test alone, by a proxy it cuts and restores ([`cut::Cuttable`]).
 
 mod backend;
-mod balancer;
+pub mod balancer;
 mod cut;
 mod database;
 mod load;

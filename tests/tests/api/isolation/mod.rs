@@ -9,24 +9,28 @@ use reqwest::Method;
 use serde_json::Value;
 use test_support::{Reply, TestApp};
 
+use crate::faults::balancer::Balancer;
 use crate::gateway_helpers::{self, Platform, User};
 
 pub use seed::{Tenant, seed_tenant};
 
-/// auth, project, failure and analytics behind one gateway: the gateway's
-/// test platform with the failure and analytics services (on one database
-/// of their own) as its upstreams.
+/// auth, project, failure, analytics and integration behind one gateway:
+/// the gateway's test platform with the failure and analytics services (on
+/// one database of their own) and the integration gateway as upstreams.
 #[derive(Debug)]
 pub struct FullPlatform {
     pub platform: Platform,
     pub failure: TestApp,
     /// Kept running for the gateway's `analytics` upstream.
     _analytics: TestApp,
+    _to_analytics: Balancer,
+    /// Kept running for the gateway's `integration` upstream.
+    pub integration: gateway_helpers::IntegrationBackend,
 }
 
 impl FullPlatform {
-    /// Starts every backend the route table names but the integration
-    /// gateway, with `gateway_extra` on the gateway's settings.
+    /// Starts every backend the route table names, with `gateway_extra`
+    /// on the gateway's settings.
     pub async fn start(gateway_extra: &[(&'static str, String)]) -> Self {
         let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
         Self::start_with(failure, gateway_extra).await
@@ -36,29 +40,54 @@ impl FullPlatform {
     /// (behind a proxy of its own, say); `gateway_extra` comes last, so it
     /// may point the gateway's `failure` upstream elsewhere.
     pub async fn start_with(failure: TestApp, gateway_extra: &[(&'static str, String)]) -> Self {
-        let analytics = TestApp::spawn_on(
-            &analytics_service::SPEC,
-            analytics_service::build,
-            failure.shared_database(),
-            &[(
-                "service.integration_gateway_url",
-                "http://127.0.0.1:9".to_owned(),
-            )],
-        )
-        .await;
+        // The analytics service asks the project service, which starts with
+        // the gateway: the gateway reaches analytics through a balancer that
+        // gets its endpoint once analytics is up.
+        let to_analytics = Balancer::start().await;
+        // Receivers on this machine (the seed's), retried within tens of
+        // milliseconds.
+        let integration = gateway_helpers::IntegrationBackend {
+            service: TestApp::spawn(
+                &integration_gateway::SPEC,
+                integration_gateway::build,
+                &[
+                    ("service.allow_http", "true".to_owned()),
+                    ("service.allow_loopback", "true".to_owned()),
+                    ("service.delivery_poll_interval_ms", "50".to_owned()),
+                ],
+            )
+            .await,
+        };
         let mut gateway = vec![
             gateway_helpers::failure_upstream(&failure),
-            ("service.upstreams.analytics.url", analytics.url("")),
+            ("service.upstreams.analytics.url", to_analytics.url()),
+            integration.upstream_override(),
             // The matrix sends hundreds of requests per caller in seconds.
             ("service.principal_rate_per_minute", "1000000".to_owned()),
             ("service.principal_burst", "100000".to_owned()),
         ];
         gateway.extend(gateway_extra.iter().cloned());
         let platform = gateway_helpers::spawn(&gateway).await;
+        let analytics = TestApp::spawn_on(
+            &analytics_service::SPEC,
+            analytics_service::build,
+            failure.shared_database(),
+            &[
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+                ("service.project_url", platform.project.url("")),
+            ],
+        )
+        .await;
+        to_analytics.add(&analytics.url(""));
         Self {
             platform,
             failure,
             _analytics: analytics,
+            _to_analytics: to_analytics,
+            integration,
         }
     }
 

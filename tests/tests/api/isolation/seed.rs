@@ -185,6 +185,9 @@ pub async fn seed_tenant(full: &FullPlatform, platform_admin: &User, prefix: &st
         .await;
     assert!(quarantined.status.is_success(), "{}", quarantined.text);
 
+    let (connection, integration_rule, delivery) =
+        seed_integrations(full, &slug, &project_id, &marker, token).await;
+
     let params: BTreeMap<String, String> = [
         ("project", slug.clone()),
         ("project_ref", slug.clone()),
@@ -199,6 +202,9 @@ pub async fn seed_tenant(full: &FullPlatform, platform_admin: &User, prefix: &st
         ("job", job_id),
         ("failure:rule", id_of(&rule, "classification rule")),
         ("analytics:rule", id_of(&gate_rule, "quality gate rule")),
+        ("connection", connection),
+        ("integration:rule", integration_rule),
+        ("delivery", delivery),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
@@ -226,4 +232,105 @@ pub async fn seed_tenant(full: &FullPlatform, platform_admin: &User, prefix: &st
         params,
         markers,
     }
+}
+
+/// A receiver that refuses every delivery with 401, which dead-letters it
+/// at once: the seeded delivery then stays as it is while the matrix runs.
+async fn refusing_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/{}",
+        listener.local_addr().unwrap(),
+        Uuid::new_v4()
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut request = [0_u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// A Slack connection, a rule sending it `build.completed`, and one
+/// delivery (dead), made by relaying an event as the failure service does.
+async fn seed_integrations(
+    full: &FullPlatform,
+    slug: &str,
+    project_id: &str,
+    marker: &str,
+    token: Option<&str>,
+) -> (String, String, String) {
+    let base = format!("/api/v1/projects/{slug}/integrations");
+    let connection = full
+        .send(
+            Method::POST,
+            &format!("{base}/connections"),
+            token,
+            Some(json!({"kind": "slack", "name": format!("{marker} slack"), "webhook_url": refusing_receiver().await})),
+        )
+        .await
+        .expect(201);
+    let connection = id_of(&connection, "connection");
+    let rule = full
+        .send(
+            Method::POST,
+            &format!("{base}/rules"),
+            token,
+            Some(json!({"connection_id": connection, "events": ["build.completed"]})),
+        )
+        .await
+        .expect(201);
+    let project: Uuid = project_id.parse().unwrap();
+    let relay = tenant_core::TenantContext::new(
+        tenant_core::context::Principal {
+            id: Uuid::now_v7(),
+            kind: tenant_core::context::PrincipalKind::Service,
+        },
+        Some(tenant_core::context::ProjectAccess {
+            project_id: project,
+            role: tenant_core::Role::Member,
+        }),
+        "seed",
+    );
+    let event = json!({
+        "id": Uuid::now_v7(),
+        "project_id": project,
+        "kind": "build.completed",
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "payload": {
+            "build_id": Uuid::now_v7(), "job_name": format!("{marker}-ci"), "number": 7,
+            "branch": format!("{marker}-branch"), "status": "failed",
+            "url": "https://ci.example.com/7",
+            "counts": {"tests": 2, "passed": 1, "failures": 1, "errors": 0, "skipped": 0, "flaky": 0},
+        },
+    });
+    full.integration
+        .service
+        .post(
+            "/internal/v1/events",
+            &relay,
+            json!({"source": "failure-service", "events": [event]}),
+        )
+        .await
+        .expect(200);
+    let delivery = test_support::app::eventually(
+        "the seeded delivery to be dead-lettered",
+        Duration::from_secs(20),
+        || async {
+            let page = full
+                .send(Method::GET, &format!("{base}/deliveries"), token, None)
+                .await;
+            let item = page.body["items"].get(0)?.clone();
+            (item["status"] == "dead").then(|| id_of(&item, "delivery"))
+        },
+    )
+    .await;
+    (connection, id_of(&rule, "integration rule"), delivery)
 }
