@@ -70,6 +70,11 @@ pub enum GatewayError {
     RateLimited(RateOutcome),
     #[error("the body is larger than the route's {0} bytes")]
     BodyTooLarge(usize),
+    /// `Transfer-Encoding` beside `Content-Length`, or several lengths: the
+    /// gateway and a server behind it could split the bytes into
+    /// different requests (request smuggling).
+    #[error("the request's body length is ambiguous")]
+    AmbiguousBodyLength,
 
     // --- services behind the gateway ------------------------------------------
     #[error("a service the request depends on failed")]
@@ -184,6 +189,10 @@ impl GatewayError {
                 "Payload too large",
             )
             .with_detail(format!("at most {limit} bytes are accepted on this route")),
+            Self::AmbiguousBodyLength => Problem::bad_request(
+                "request.ambiguous_length",
+                "send either Content-Length once or Transfer-Encoding, not both",
+            ),
             Self::Dependency(error) => error.problem(),
             Self::UnknownUpstream(_) | Self::ContextToken(_) | Self::SwaggerUi(_) => {
                 Problem::internal_cause(self)

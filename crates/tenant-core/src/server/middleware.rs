@@ -8,11 +8,12 @@ use actix_web::http::ConnectionType;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web;
 
 use crate::config::ServerSettings;
 use crate::error::Problem;
 
-use super::HSTS;
+use super::{HSTS, Readiness};
 
 /// The header limits of the public listeners, as app data.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +80,26 @@ pub(super) async fn limit_request_headers(
         .head_mut()
         .set_connection_type(ConnectionType::Close);
     Ok(req.into_response(response).map_into_right_body())
+}
+
+/// While the service drains, every answer closes its connection: a client
+/// that keeps connections (the gateway's upstream pool) opens its next
+/// request elsewhere instead of on a connection the shutdown is about to
+/// cut, which fails a request that cannot be retried. A drain delay longer
+/// than the clients' idle timeout leaves no pooled connection behind.
+pub(super) async fn close_while_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let readiness = req.app_data::<web::Data<Readiness>>().cloned();
+    let mut response = next.call(req).await?;
+    if readiness.is_some_and(|readiness| readiness.is_draining()) {
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(response)
 }
 
 /// Adds [`HSTS`] to every response of a TLS listener, errors included.

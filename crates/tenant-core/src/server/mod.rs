@@ -49,7 +49,9 @@ mod in_flight;
 mod middleware;
 
 use in_flight::{InFlight, count_in_flight};
-use middleware::{HeaderLimits, limit_request_headers, strict_transport_security};
+use middleware::{
+    HeaderLimits, close_while_draining, limit_request_headers, strict_transport_security,
+};
 
 /// How long the admin listener may take to stop.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -279,6 +281,7 @@ impl Application {
                 .wrap(from_fn(limit_request_headers))
                 .wrap(from_fn(request_telemetry))
                 .wrap(from_fn(strict_transport_security))
+                .wrap(from_fn(close_while_draining))
                 .wrap(from_fn(count_in_flight))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))

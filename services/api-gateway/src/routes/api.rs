@@ -1,6 +1,7 @@
 //! Every request the gateway does not answer itself: `/api/...` as the
 //! public route table has it.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use tracing::field::Empty;
 
@@ -19,8 +20,20 @@ pub async fn through_the_route_table(
     if let Some(preflight) = gateway.cors_preflight(&req) {
         return Ok(preflight);
     }
+    refuse_ambiguous_length(&req)?;
     let (route, params) = gateway.match_route(&req)?;
     proxy(&gateway, &req, payload, route, &params).await
+}
+
+/// A body length two HTTP parsers could read differently is refused
+/// before anything else, so no server behind the gateway ever sees it.
+fn refuse_ambiguous_length(req: &HttpRequest) -> Result<(), GatewayError> {
+    let headers = req.headers();
+    let lengths = headers.get_all(header::CONTENT_LENGTH).count();
+    if lengths > 1 || (lengths == 1 && headers.contains_key(header::TRANSFER_ENCODING)) {
+        return Err(GatewayError::AmbiguousBodyLength);
+    }
+    Ok(())
 }
 
 /// Refusals (401, 403, 404, 429) are the gateway's everyday answers, so

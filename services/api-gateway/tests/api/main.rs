@@ -12,6 +12,7 @@ mod probe;
 
 mod access_cache;
 mod anonymous_limits;
+mod body_length;
 mod client_address;
 mod deprecation;
 mod healthcheck;
