@@ -1,0 +1,205 @@
+//! The platform with the dashboard, and a client that behaves like a
+//! browser: it keeps its cookies and posts forms with their CSRF token.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use test_support::{Reply, TestApp};
+
+use crate::gateway_helpers::{self, PASSWORD, Platform};
+
+/// auth, project, failure and analytics behind the API gateway; the web
+/// service calling that gateway; and a second gateway replica that routes
+/// pages to the web service, which tests browse.
+#[derive(Debug)]
+pub struct Dashboard {
+    pub platform: Platform,
+    pub front: TestApp,
+    _web: TestApp,
+    _failure: TestApp,
+    _analytics: TestApp,
+}
+
+impl Dashboard {
+    pub async fn start() -> Self {
+        let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
+        let analytics = TestApp::spawn_on(
+            &analytics_service::SPEC,
+            analytics_service::build,
+            failure.shared_database(),
+            &[(
+                "service.integration_gateway_url",
+                "http://127.0.0.1:9".to_owned(),
+            )],
+        )
+        .await;
+        let backends = [
+            gateway_helpers::failure_upstream(&failure),
+            ("service.upstreams.analytics.url", analytics.url("")),
+        ];
+        let platform = gateway_helpers::spawn(&backends).await;
+        let web = TestApp::spawn(
+            &web_service::SPEC,
+            web_service::build,
+            &[("service.gateway_url", platform.url(""))],
+        )
+        .await;
+        let mut front = vec![
+            ("service.upstreams.auth.url", platform.auth.url("")),
+            ("service.upstreams.project.url", platform.project.url("")),
+            ("service.upstreams.web.url", web.url("")),
+            ("service.pages_upstream", "web".to_owned()),
+            ("service.anonymous_rate_per_minute", "100000".to_owned()),
+            ("service.anonymous_burst", "10000".to_owned()),
+            (
+                "service.anonymous_global_rate_per_minute",
+                "100000".to_owned(),
+            ),
+            ("service.anonymous_global_burst", "10000".to_owned()),
+        ];
+        front.extend(backends);
+        let front = gateway_helpers::gateway(&front).await;
+        Self {
+            platform,
+            front,
+            _web: web,
+            _failure: failure,
+            _analytics: analytics,
+        }
+    }
+
+    /// A browser with no cookies yet.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base: self.front.url(""),
+            http: test_support::http_client(),
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A browser signed up (and so signed in) as `email`.
+    pub async fn signed_up(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.get("/sign-up").await.expect_page();
+        let signed_up = browser
+            .post(
+                "/sign-up",
+                &[
+                    ("display_name", "Someone"),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            signed_up.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_up.text
+        );
+        assert_eq!(signed_up.header("location"), Some("/"));
+        browser.get("/").await.expect_page();
+        browser
+    }
+}
+
+/// Cookies and the CSRF token of the last page seen.
+#[derive(Debug)]
+pub struct Browser {
+    base: String,
+    http: reqwest::Client,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: String,
+}
+
+/// A page as a test reads it.
+pub trait PageReply {
+    /// Fails unless the answer is a 200 HTML page.
+    fn expect_page(self) -> Reply;
+}
+
+impl PageReply for Reply {
+    fn expect_page(self) -> Reply {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        self
+    }
+}
+
+impl Browser {
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reply = Reply::from_request(request.header("cookie", cookie)).await;
+        for set in reply.headers.get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        if let Some(token) = between(&reply.text, "name=\"csrf\" value=\"", "\"") {
+            self.csrf = token.to_owned();
+        }
+        reply
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// Posts a form with the CSRF token of the last page seen.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf.clone();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts exactly `fields`.
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let request = self
+            .http
+            .request(Method::POST, format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields));
+        self.send(request).await
+    }
+}
+
+/// The text between `start` and the next `end`.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+/// `fields` as `application/x-www-form-urlencoded`.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
