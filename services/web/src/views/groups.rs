@@ -39,7 +39,7 @@ pub fn group(viewer: Viewer<'_>, slug: &str, g: &Value, comments: &Value) -> Mar
         "Failure group",
         Some(viewer),
         html! {
-            h1 { (text(&g["exception_type"])) }
+            h1 { (g["exception_type"].as_str().unwrap_or("Failure group")) }
             (project_nav(slug))
             div.stat {
                 div { "Label" strong #group-label { (text(&g["label"])) } }

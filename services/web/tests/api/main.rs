@@ -17,4 +17,6 @@ mod gateway_helpers;
 mod browser;
 mod dashboard;
 mod headers;
+mod in_chromium;
 mod sessions;
+mod webdriver;
