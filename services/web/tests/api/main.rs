@@ -14,6 +14,7 @@
 #[path = "../../../api-gateway/tests/api/helpers.rs"]
 mod gateway_helpers;
 
+mod accessibility;
 mod browser;
 mod dashboard;
 mod headers;

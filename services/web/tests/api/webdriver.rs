@@ -157,6 +157,13 @@ impl Chromium {
             .await
     }
 
+    /// Runs `script` with a callback as its last argument and returns
+    /// what it passes to the callback.
+    pub async fn run_async(&self, script: &str) -> Value {
+        self.post("/execute/async", json!({ "script": script, "args": [] }))
+            .await
+    }
+
     /// Waits until `script` returns true.
     pub async fn wait_until(&self, what: &str, script: &str) {
         let started = Instant::now();
