@@ -137,7 +137,7 @@ impl WebState {
         body: Option<&Value>,
     ) -> Result<ApiReply, WebError> {
         let mut tokens = session.tokens.clone();
-        if tokens.due_for_refresh() {
+        if tokens.due_for_refresh(self.settings.refresh_margin()) {
             tokens = self.refreshed(session).await?;
         }
         let reply = self

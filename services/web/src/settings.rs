@@ -17,6 +17,9 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// How long one call to the public API may take.
     pub api_timeout_ms: u64,
+    /// An access token this close to its expiry is refreshed before a
+    /// call, so no call carries a token that lapses on the way.
+    pub refresh_margin_secs: u64,
 }
 
 /// The same values as [`WebSettings::DEFAULTS`].
@@ -27,11 +30,16 @@ impl Default for WebSettings {
             session_idle_minutes: 720,
             secure_cookies: false,
             api_timeout_ms: 10_000,
+            refresh_margin_secs: 30,
         }
     }
 }
 
 impl WebSettings {
+    pub fn refresh_margin(&self) -> Duration {
+        Duration::from_secs(self.refresh_margin_secs)
+    }
+
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_minutes.saturating_mul(60))
     }
@@ -43,6 +51,7 @@ gateway_url = "http://127.0.0.1:7400"
 session_idle_minutes = 720
 secure_cookies = false
 api_timeout_ms = 10000
+refresh_margin_secs = 30
 "#;
 
     fn validate(&self, environment: Environment, problems: &mut Vec<String>) {
@@ -57,6 +66,9 @@ api_timeout_ms = 10000
         }
         if !(100..=120_000).contains(&self.api_timeout_ms) {
             problems.push("service.api_timeout_ms must be between 100 and 120000".into());
+        }
+        if self.refresh_margin_secs > 3600 {
+            problems.push("service.refresh_margin_secs must be at most 3600".into());
         }
         if !self.secure_cookies && !matches!(environment, Environment::Dev | Environment::Test) {
             problems.push(

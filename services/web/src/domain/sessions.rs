@@ -12,10 +12,6 @@ use rand::RngCore;
 /// The cookie that names a session.
 pub const SESSION_COOKIE: &str = "faultline_session";
 
-/// Refresh this long before the access token expires, so a page's calls
-/// never carry a token that lapses on the way.
-const REFRESH_MARGIN: Duration = Duration::from_secs(30);
-
 /// 256 random bits, base64url: a session id or a CSRF token.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -56,9 +52,10 @@ impl Tokens {
         }
     }
 
-    /// Whether the access token should be refreshed before it is used.
-    pub fn due_for_refresh(&self) -> bool {
-        Instant::now() + REFRESH_MARGIN >= self.access_expires_at
+    /// Whether the access token expires within `margin`, and so should be
+    /// refreshed before it is used.
+    pub fn due_for_refresh(&self, margin: Duration) -> bool {
+        Instant::now() + margin >= self.access_expires_at
     }
 }
 
@@ -171,7 +168,8 @@ mod tests {
 
     #[test]
     fn a_token_about_to_expire_is_refreshed_first() {
-        assert!(Tokens::new("a".into(), "r".into(), 10).due_for_refresh());
-        assert!(!tokens().due_for_refresh());
+        let margin = Duration::from_secs(30);
+        assert!(Tokens::new("a".into(), "r".into(), 10).due_for_refresh(margin));
+        assert!(!tokens().due_for_refresh(margin));
     }
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::projects::project_nav;
 use super::{Viewer, csrf_field, items, layout, percent, text, when};
+use crate::domain::charts::{Point, line_chart};
 
 /// The labels a member can give a group (the failure service's).
 pub const LABELS: [&str; 6] = [
@@ -18,6 +19,27 @@ pub const LABELS: [&str; 6] = [
 
 /// A group's triage statuses.
 pub const STATUSES: [&str; 4] = ["open", "triaged", "resolved", "muted"];
+
+/// Occurrences counted per day, oldest first.
+fn per_day(occurrences: &[Value]) -> Vec<Point> {
+    let mut days: Vec<Point> = Vec::new();
+    for o in occurrences.iter().rev() {
+        let day: String = o["created_at"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(10)
+            .collect();
+        match days.last_mut() {
+            Some(last) if last.label == day => last.value += 1.0,
+            _ => days.push(Point {
+                label: day,
+                value: 1.0,
+            }),
+        }
+    }
+    days
+}
 
 /// Whether a trace line is one of the group's in-app frames.
 fn in_app(line: &str, frames: &[Value]) -> bool {
@@ -85,6 +107,7 @@ pub fn group(viewer: Viewer<'_>, slug: &str, g: &Value, comments: &Value) -> Mar
             }
             ul { @for c in items(comments) { li { (when(&c["created_at"])) ": " (text(&c["body"])) } } }
             h2 { "Recent occurrences" }
+            (line_chart("Occurrences per day (latest 20)", &per_day(occurrences), 1.0, false))
             div.table-wrap { table {
                 thead { tr { th { "When" } th { "Test" } th { "Build" } } }
                 tbody {

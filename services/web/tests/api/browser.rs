@@ -22,6 +22,11 @@ pub struct Dashboard {
 
 impl Dashboard {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Dashboard::start`] with `web_extra` overriding the web service's settings.
+    pub async fn start_with(web_extra: &[(&'static str, String)]) -> Self {
         let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
         let analytics = TestApp::spawn_on(
             &analytics_service::SPEC,
@@ -38,12 +43,9 @@ impl Dashboard {
             ("service.upstreams.analytics.url", analytics.url("")),
         ];
         let platform = gateway_helpers::spawn(&backends).await;
-        let web = TestApp::spawn(
-            &web_service::SPEC,
-            web_service::build,
-            &[("service.gateway_url", platform.url(""))],
-        )
-        .await;
+        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
+        web_settings.extend(web_extra.iter().cloned());
+        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
         let mut front = vec![
             ("service.upstreams.auth.url", platform.auth.url("")),
             ("service.upstreams.project.url", platform.project.url("")),

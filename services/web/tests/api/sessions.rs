@@ -83,3 +83,33 @@ async fn signing_out_revokes_the_session_and_the_old_cookie_shows_nothing() {
     assert_eq!(replayed.status, StatusCode::SEE_OTHER);
     assert_eq!(replayed.header("location"), Some("/sign-in"));
 }
+
+#[tokio::test]
+async fn pages_keep_working_when_every_call_refreshes_the_access_token_first() {
+    // A margin above the tokens' lifetime: every call refreshes first,
+    // several at once on pages that make concurrent calls.
+    let dashboard =
+        Dashboard::start_with(&[("service.refresh_margin_secs", "3600".to_owned())]).await;
+    let mut browser = dashboard.signed_up("refreshing@example.com").await;
+    let created = browser
+        .post("/projects", &[("name", "Shop"), ("slug", "shop")])
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    for _ in 0..3 {
+        browser.get("/p/shop").await.expect_page();
+        browser.get("/").await.expect_page();
+    }
+    let refresh_tokens: i64 = dashboard
+        .platform
+        .database
+        .admin_client()
+        .await
+        .query_one("SELECT count(*) FROM auth.refresh_tokens", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        refresh_tokens > 5,
+        "tokens were refreshed: {refresh_tokens}"
+    );
+}
