@@ -104,7 +104,6 @@ async fn no_page_has_a_serious_accessibility_violation() {
                 .map(|v| format!("{path}: {v}")),
         );
     }
-    chromium.quit().await;
     assert!(
         problems.is_empty(),
         "serious accessibility violations:\n{}",

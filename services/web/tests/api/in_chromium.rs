@@ -139,7 +139,6 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
         !shown.as_str().unwrap().contains("Latest builds"),
         "{shown}"
     );
-    chromium.quit().await;
 }
 
 #[tokio::test]
@@ -207,5 +206,4 @@ async fn every_page_fits_a_phone_and_the_keyboard_reaches_the_main_actions() {
         assert_no_horizontal_scroll(&chromium, path).await;
         chromium.screenshot(&format!("{name}-phone")).await;
     }
-    chromium.quit().await;
 }

@@ -107,7 +107,8 @@ async fn pages_keep_working_when_every_call_refreshes_the_access_token_first() {
         .query_one("SELECT count(*) FROM auth.refresh_tokens", &[])
         .await
         .unwrap()
-        .get(0);
+        .try_get(0)
+        .unwrap();
     assert!(
         refresh_tokens > 5,
         "tokens were refreshed: {refresh_tokens}"

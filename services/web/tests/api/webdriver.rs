@@ -3,7 +3,8 @@
 //! is a handful of JSON calls, so the tests need no client crate (and its
 //! dependency tree) for it.
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +27,10 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub struct Chromium {
     driver: Child,
     http: reqwest::Client,
+    /// `http://127.0.0.1:{port}/session/{id}`.
     session: String,
+    port: u16,
+    id: String,
 }
 
 impl Chromium {
@@ -81,6 +85,8 @@ impl Chromium {
             driver,
             http,
             session: format!("{base}/session/{session}"),
+            port,
+            id: session,
         }
     }
 
@@ -201,20 +207,26 @@ impl Chromium {
     }
 }
 
-impl Chromium {
-    /// Ends the browser session (and Chromium with it).
-    pub async fn quit(self) {
-        let _ = self.http.delete(&self.session).send().await;
-    }
-}
-
 /// Where the tests leave their screenshots.
 pub fn screenshots_dir() -> PathBuf {
     test_support::workspace_root().join("target/screenshots")
 }
 
+/// Ends the browser session, so chromedriver closes Chromium, then stops
+/// chromedriver. Blocking and by hand, because a test that fails drops
+/// this without awaiting anything.
 impl Drop for Chromium {
     fn drop(&mut self) {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.set_read_timeout(Some(DEADLINE));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.id
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
