@@ -85,6 +85,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/p/{project}/settings/members",
                 web::post().to(settings::add_member),
             )
+            .route(
+                "/p/{project}/settings/classification-rules",
+                web::post().to(settings::add_classification_rule),
+            )
+            .route(
+                "/p/{project}/settings/quality-gate-rules",
+                web::post().to(settings::add_gate_rule),
+            )
             .default_service(web::to(not_found)),
     );
 }

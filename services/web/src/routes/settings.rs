@@ -19,6 +19,24 @@ pub struct ApiKeyForm {
 }
 
 #[derive(Deserialize)]
+pub struct ClassificationRuleForm {
+    csrf: String,
+    name: String,
+    field: String,
+    pattern: String,
+    label: String,
+}
+
+#[derive(Deserialize)]
+pub struct GateRuleForm {
+    csrf: String,
+    name: String,
+    kind: String,
+    branch_pattern: String,
+    threshold: Option<String>,
+}
+
+#[derive(Deserialize)]
 pub struct MemberForm {
     csrf: String,
     email: String,
@@ -107,4 +125,72 @@ pub async fn add_member(
         )
         .await?;
     Ok(see_other(&format!("/p/{slug}/settings")))
+}
+
+/// Creates a rule (`what`: `classification-rules` or
+/// `quality-gate-rules`) and goes back to the settings.
+async fn create_rule(
+    signed_in: &SignedIn,
+    state: &WebState,
+    slug: &str,
+    what: &str,
+    body: Value,
+) -> Result<HttpResponse, WebError> {
+    state
+        .expect(
+            &signed_in.0,
+            Method::POST,
+            &format!("/v1/projects/{slug}/{what}"),
+            Some(&body),
+            StatusCode::CREATED,
+        )
+        .await?;
+    Ok(see_other(&format!("/p/{slug}/settings")))
+}
+
+pub async fn add_classification_rule(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    project: web::Path<String>,
+    form: web::Form<ClassificationRuleForm>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&project)?;
+    let body = json!({
+        "name": form.name.trim(),
+        "field": form.field,
+        "pattern": form.pattern,
+        "label": form.label,
+    });
+    create_rule(&signed_in, &state, slug, "classification-rules", body).await
+}
+
+pub async fn add_gate_rule(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    project: web::Path<String>,
+    form: web::Form<GateRuleForm>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&project)?;
+    // Whole counts go as integers, percentages as they were typed; an
+    // empty threshold is none (the kinds that take none).
+    let threshold = match form.threshold.as_deref().map(str::trim) {
+        None | Some("") => Value::Null,
+        Some(text) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(Value::from))
+            .map_err(|_| WebError::Refused {
+                status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                detail: "The threshold must be a number.".to_owned(),
+            })?,
+    };
+    let body = json!({
+        "name": form.name.trim(),
+        "kind": form.kind,
+        "branch_pattern": form.branch_pattern.trim(),
+        "threshold": threshold,
+    });
+    create_rule(&signed_in, &state, slug, "quality-gate-rules", body).await
 }

@@ -4,8 +4,19 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
+use super::groups::LABELS;
 use super::projects::project_nav;
 use super::{Viewer, csrf_field, items, layout, text, when};
+
+/// The quality-gate rule kinds (the analytics service's).
+pub const GATE_KINDS: [&str; 6] = [
+    "max_failures",
+    "min_pass_rate",
+    "no_new_groups",
+    "no_product_bugs",
+    "max_newly_failing",
+    "min_tests",
+];
 
 /// What the settings page shows; `new_key` is the secret of a key just
 /// created, which is never shown again.
@@ -68,9 +79,25 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
             h2 { "Classification rules" }
             ul { @for r in items(page.rules) { li { (text(&r["name"])) ": " (text(&r["field"])) " ~ " code { (text(&r["pattern"])) } " → " (text(&r["label"])) } } }
             @if items(page.rules).is_empty() { p { "No rules: the built-in classification applies." } }
+            form.inline method="post" action=(format!("/p/{slug}/settings/classification-rules")) {
+                (csrf_field(viewer.csrf))
+                label { "Name" input type="text" name="name" required; }
+                label { "Field" select name="field" { @for field in ["message", "exception_type", "frames"] { option value=(field) { (field) } } } }
+                label { "Pattern (regular expression)" input type="text" name="pattern" required; }
+                label { "Label" select name="label" { @for label in LABELS { option value=(label) { (label) } } } }
+                button type="submit" { "Add rule" }
+            }
             h2 { "Quality-gate rules" }
             ul { @for r in items(page.gate_rules) { li { (text(&r["name"])) ": " (text(&r["kind"])) " at most " (text(&r["threshold"])) " on " code { (text(&r["branch_pattern"])) } } } }
             @if items(page.gate_rules).is_empty() { p { "No rules: every build passes the gate." } }
+            form.inline method="post" action=(format!("/p/{slug}/settings/quality-gate-rules")) {
+                (csrf_field(viewer.csrf))
+                label { "Name" input type="text" name="name" required; }
+                label { "Kind" select name="kind" { @for kind in GATE_KINDS { option value=(kind) { (kind) } } } }
+                label { "Branches (glob)" input type="text" name="branch_pattern" value="*" required; }
+                label { "Threshold" input type="number" name="threshold" min="0" step="any"; }
+                button type="submit" { "Add gate rule" }
+            }
             p { "Integrations and notification rules are set through the API for now." }
         },
     )

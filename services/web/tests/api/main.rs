@@ -20,4 +20,5 @@ mod dashboard;
 mod headers;
 mod in_chromium;
 mod sessions;
+mod settings;
 mod webdriver;
