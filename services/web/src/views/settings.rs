@@ -43,7 +43,7 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
             div.table-wrap { table {
                 thead { tr { th { "User" } th { "Role" } th { "Since" } } }
                 tbody { @for m in items(page.members) {
-                    tr { td { (text(&m["email"]).replace('—', &text(&m["user_id"]))) } td { (text(&m["role"])) } td { (when(&m["created_at"])) } }
+                    tr { td { (m["email"].as_str().map_or_else(|| text(&m["user_id"]), str::to_owned)) } td { (text(&m["role"])) } td { (when(&m["created_at"])) } }
                 } }
             } }
             form.inline method="post" action=(format!("/p/{slug}/settings/members")) {

@@ -129,3 +129,25 @@ async fn a_form_without_the_session_csrf_token_is_refused() {
         no_cookie.text
     );
 }
+
+#[tokio::test]
+async fn a_dashboard_page_with_its_assets_weighs_under_200_kb() {
+    let dashboard = Dashboard::start().await;
+    let mut browser = dashboard.signed_up("weight@example.com").await;
+    let created = browser
+        .post("/projects", &[("name", "Shop"), ("slug", "shop")])
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    let page = browser.get("/p/shop").await.expect_page();
+    let mut bytes = page.text.len();
+    for (start, kind) in [("href=\"/static/app.", "css"), ("src=\"/static/app.", "js")] {
+        let hash = between(&page.text, start, ".").unwrap();
+        bytes += browser
+            .get(&format!("/static/app.{hash}.{kind}"))
+            .await
+            .text
+            .len();
+    }
+    assert!(bytes > 1000, "the page and its assets were read: {bytes}");
+    assert!(bytes < 200 * 1024, "{bytes} bytes");
+}
