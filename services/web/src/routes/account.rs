@@ -150,17 +150,18 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, WebError> {
     signed_in.check_csrf(&form.csrf)?;
     let session = &signed_in.0;
+    // Through `call`, so an expired access token is refreshed first.
     let revoked = state
-        .api
-        .send(
-            Method::POST,
-            "/v1/auth/logout",
-            Some(&session.tokens.access_token),
-            None,
-        )
+        .call(session, Method::POST, "/v1/auth/logout", None)
         .await;
-    if let Err(error) = &revoked {
-        tracing::warn!(%error, "the auth service did not revoke a session at sign-out");
+    match &revoked {
+        Ok(reply) if reply.status.is_success() => {}
+        Ok(reply) => {
+            tracing::warn!(status = %reply.status, "the auth service did not revoke a session at sign-out")
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the auth service did not revoke a session at sign-out")
+        }
     }
     state.sessions.end(&session.id);
     let mut response = see_other("/sign-in");
