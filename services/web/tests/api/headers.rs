@@ -151,3 +151,34 @@ async fn a_dashboard_page_with_its_assets_weighs_under_200_kb() {
     assert!(bytes > 1000, "the page and its assets were read: {bytes}");
     assert!(bytes < 200 * 1024, "{bytes} bytes");
 }
+
+#[tokio::test]
+async fn the_gateway_sends_pages_to_the_dashboard_but_never_api_or_internal_paths() {
+    let dashboard = Dashboard::start().await;
+    let mut browser = dashboard.browser();
+    let page = browser.get("/no-such-page").await;
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    for path in [
+        "/api/v1/no-such-route",
+        "/internal/v1/access",
+        "/api",
+        "/internal",
+    ] {
+        let answer = browser.get(path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json"),
+            "{path} is the gateway's, not a page"
+        );
+    }
+    let health = browser.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_ne!(
+        health.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+}
