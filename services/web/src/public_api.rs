@@ -49,19 +49,24 @@ impl PublicApi {
         })
     }
 
-    /// Sends one request to `/api{path}`.
+    /// Sends one request to `/api{path}`, on behalf of the browser whose
+    /// client chain is `forwarded_for`.
     pub async fn send(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
         body: Option<&Value>,
+        forwarded_for: Option<&str>,
     ) -> Result<ApiReply, WebError> {
         let mut request = self
             .http
             .request(method, format!("{}/api{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(chain) = forwarded_for {
+            request = request.header("x-forwarded-for", chain);
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -82,6 +87,7 @@ impl PublicApi {
         &self,
         email: &str,
         password: &str,
+        forwarded_for: Option<&str>,
     ) -> Result<Result<Tokens, ApiReply>, WebError> {
         let reply = self
             .send(
@@ -89,19 +95,25 @@ impl PublicApi {
                 "/v1/auth/login",
                 None,
                 Some(&json!({ "email": email, "password": password })),
+                forwarded_for,
             )
             .await?;
         Ok(tokens_of(reply))
     }
 
     /// A new token pair for the refresh token (the old one is rotated out).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Result<Tokens, ApiReply>, WebError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        forwarded_for: Option<&str>,
+    ) -> Result<Result<Tokens, ApiReply>, WebError> {
         let reply = self
             .send(
                 Method::POST,
                 "/v1/auth/refresh",
                 None,
                 Some(&json!({ "refresh_token": refresh_token })),
+                forwarded_for,
             )
             .await?;
         Ok(tokens_of(reply))
@@ -140,21 +152,33 @@ impl WebState {
         if tokens.due_for_refresh(self.settings.refresh_margin()) {
             tokens = self.refreshed(session).await?;
         }
+        let chain = session.forwarded_for.as_deref();
         let reply = self
             .api
-            .send(method.clone(), path, Some(&tokens.access_token), body)
+            .send(
+                method.clone(),
+                path,
+                Some(&tokens.access_token),
+                body,
+                chain,
+            )
             .await?;
         if reply.status != StatusCode::UNAUTHORIZED {
             return Ok(reply);
         }
         let tokens = self.refreshed(session).await?;
         self.api
-            .send(method, path, Some(&tokens.access_token), body)
+            .send(method, path, Some(&tokens.access_token), body, chain)
             .await
     }
 
     async fn refreshed(&self, session: &Session) -> Result<Tokens, WebError> {
-        match self.api.refresh(&session.tokens.refresh_token).await? {
+        let chain = session.forwarded_for.as_deref();
+        match self
+            .api
+            .refresh(&session.tokens.refresh_token, chain)
+            .await?
+        {
             Ok(tokens) => {
                 self.sessions.update_tokens(&session.id, tokens.clone());
                 Ok(tokens)

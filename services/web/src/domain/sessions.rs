@@ -67,6 +67,9 @@ pub struct Session {
     /// Every form of this session carries it; a POST without it is refused.
     pub csrf_token: String,
     pub tokens: Tokens,
+    /// The `X-Forwarded-For` the gateway sent with the current request,
+    /// passed on with the API calls it makes (not kept between requests).
+    pub forwarded_for: Option<String>,
     last_used: Instant,
 }
 
@@ -99,6 +102,7 @@ impl SessionStore {
             email,
             csrf_token: random_token(),
             tokens,
+            forwarded_for: None,
             last_used: now,
         };
         let mut sessions = self.locked();

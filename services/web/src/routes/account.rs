@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{SignedIn, cookie, page, see_other, set_cookie};
+use super::{SignedIn, cookie, forwarded_for, page, see_other, set_cookie};
 use crate::WebState;
 use crate::domain::sessions::{SESSION_COOKIE, Tokens, random_token, same_secret};
 use crate::error::WebError;
@@ -95,7 +95,12 @@ pub async fn sign_in(
     form: web::Form<SignInForm>,
 ) -> Result<HttpResponse, WebError> {
     check_form_token(&req, &form.csrf)?;
-    match state.api.log_in(&form.email, &form.password).await? {
+    let chain = forwarded_for(&req);
+    match state
+        .api
+        .log_in(&form.email, &form.password, chain.as_deref())
+        .await?
+    {
         Ok(tokens) => Ok(signed_in(&state, &form.email, tokens)),
         Err(refused) => {
             let problem = if refused.status == StatusCode::UNAUTHORIZED {
@@ -116,6 +121,7 @@ pub async fn sign_up(
     form: web::Form<SignUpForm>,
 ) -> Result<HttpResponse, WebError> {
     check_form_token(&req, &form.csrf)?;
+    let chain = forwarded_for(&req);
     let created = state
         .api
         .send(
@@ -127,6 +133,7 @@ pub async fn sign_up(
                 "password": form.password,
                 "display_name": form.display_name,
             })),
+            chain.as_deref(),
         )
         .await?;
     if created.status != StatusCode::CREATED {
@@ -135,7 +142,11 @@ pub async fn sign_up(
         *response.status_mut() = actix_status(created.status);
         return Ok(response);
     }
-    match state.api.log_in(&form.email, &form.password).await? {
+    match state
+        .api
+        .log_in(&form.email, &form.password, chain.as_deref())
+        .await?
+    {
         Ok(tokens) => Ok(signed_in(&state, &form.email, tokens)),
         Err(refused) => Err(WebError::from_reply(refused)),
     }

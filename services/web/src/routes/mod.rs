@@ -118,6 +118,19 @@ pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// The client chain the gateway wrote (`X-Forwarded-For`), passed on to
+/// the API so the gateway there rates and records the browser's address,
+/// not this service's. The gateway believes it only from a trusted proxy
+/// (`server.trusted_proxies`), which this service then must be.
+pub fn forwarded_for(req: &HttpRequest) -> Option<String> {
+    let chain: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!chain.is_empty()).then(|| chain.join(", "))
+}
+
 /// The signed-in user's session; without one, the sign-in page.
 #[derive(Debug)]
 pub struct SignedIn(pub Session);
@@ -129,7 +142,11 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = cookie(req, SESSION_COOKIE)
             .zip(state(req))
-            .and_then(|(id, state)| state.sessions.find(&id));
+            .and_then(|(id, state)| state.sessions.find(&id))
+            .map(|mut session| {
+                session.forwarded_for = forwarded_for(req);
+                session
+            });
         ready(session.map(SignedIn).ok_or(WebError::SignInRequired))
     }
 }

@@ -22,11 +22,15 @@ pub struct Dashboard {
 
 impl Dashboard {
     pub async fn start() -> Self {
-        Self::start_with(&[]).await
+        Self::start_with(&[], &[]).await
     }
 
-    /// [`Dashboard::start`] with `web_extra` overriding the web service's settings.
-    pub async fn start_with(web_extra: &[(&'static str, String)]) -> Self {
+    /// [`Dashboard::start`] with `web_extra` overriding the web service's
+    /// settings and `gateway_extra` both gateways'.
+    pub async fn start_with(
+        web_extra: &[(&'static str, String)],
+        gateway_extra: &[(&'static str, String)],
+    ) -> Self {
         let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
         let analytics = TestApp::spawn_on(
             &analytics_service::SPEC,
@@ -42,7 +46,9 @@ impl Dashboard {
             gateway_helpers::failure_upstream(&failure),
             ("service.upstreams.analytics.url", analytics.url("")),
         ];
-        let platform = gateway_helpers::spawn(&backends).await;
+        let mut api_gateway = backends.to_vec();
+        api_gateway.extend(gateway_extra.iter().cloned());
+        let platform = gateway_helpers::spawn(&api_gateway).await;
         let mut web_settings = vec![("service.gateway_url", platform.url(""))];
         web_settings.extend(web_extra.iter().cloned());
         let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
@@ -59,7 +65,7 @@ impl Dashboard {
             ),
             ("service.anonymous_global_burst", "10000".to_owned()),
         ];
-        front.extend(backends);
+        front.extend(api_gateway);
         let front = gateway_helpers::gateway(&front).await;
         Self {
             platform,
@@ -77,6 +83,7 @@ impl Dashboard {
             http: test_support::http_client(),
             cookies: BTreeMap::new(),
             csrf: String::new(),
+            forwarded_for: None,
         }
     }
 
@@ -113,6 +120,8 @@ pub struct Browser {
     http: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
     pub csrf: String,
+    /// Sent as `X-Forwarded-For`, as a proxy in front of the gateway would.
+    pub forwarded_for: Option<String>,
 }
 
 /// A page as a test reads it.
@@ -140,7 +149,11 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let reply = Reply::from_request(request.header("cookie", cookie)).await;
+        let mut request = request.header("cookie", cookie);
+        if let Some(chain) = &self.forwarded_for {
+            request = request.header("x-forwarded-for", chain);
+        }
+        let reply = Reply::from_request(request).await;
         for set in reply.headers.get_all("set-cookie") {
             let set = set.to_str().unwrap();
             let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();

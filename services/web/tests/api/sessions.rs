@@ -89,7 +89,7 @@ async fn pages_keep_working_when_every_call_refreshes_the_access_token_first() {
     // A margin above the tokens' lifetime: every call refreshes first,
     // several at once on pages that make concurrent calls.
     let dashboard =
-        Dashboard::start_with(&[("service.refresh_margin_secs", "3600".to_owned())]).await;
+        Dashboard::start_with(&[("service.refresh_margin_secs", "3600".to_owned())], &[]).await;
     let mut browser = dashboard.signed_up("refreshing@example.com").await;
     let created = browser
         .post("/projects", &[("name", "Shop"), ("slug", "shop")])
@@ -113,4 +113,43 @@ async fn pages_keep_working_when_every_call_refreshes_the_access_token_first() {
         refresh_tokens > 5,
         "tokens were refreshed: {refresh_tokens}"
     );
+}
+
+#[tokio::test]
+async fn the_api_sees_the_browser_address_not_the_dashboard_one() {
+    // Both gateways trust this machine as a proxy: the one in front of
+    // the dashboard, and the one the dashboard calls.
+    let trusted = [("server.trusted_proxies", "127.0.0.1/32".to_owned())];
+    let dashboard = Dashboard::start_with(&[], &trusted).await;
+    let mut browser = dashboard.browser();
+    browser.forwarded_for = Some("192.0.2.7".to_owned());
+    browser.get("/sign-up").await.expect_page();
+    let signed_up = browser
+        .post(
+            "/sign-up",
+            &[
+                ("display_name", "Someone"),
+                ("email", "far-away@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        signed_up.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_up.text
+    );
+    let addresses: Vec<String> = dashboard
+        .platform
+        .database
+        .admin_client()
+        .await
+        .query("SELECT client_ip FROM auth.sessions", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get(0).unwrap())
+        .collect();
+    assert_eq!(addresses, ["192.0.2.7"]);
 }
