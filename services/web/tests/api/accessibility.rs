@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::browser::{Dashboard, between};
+use crate::browser::Dashboard;
 use crate::gateway_helpers::PASSWORD;
 use crate::webdriver::Chromium;
 
@@ -39,27 +39,7 @@ async fn serious_violations(chromium: &Chromium) -> Vec<String> {
 #[tokio::test]
 async fn no_page_has_a_serious_accessibility_violation() {
     let dashboard = Dashboard::start().await;
-    let mut http = dashboard.signed_up("a11y@example.com").await;
-    http.post("/projects", &[("name", "Shop"), ("slug", "shop")])
-        .await;
-    http.get("/p/shop/settings").await;
-    let key_page = http
-        .post(
-            "/p/shop/settings/api-keys",
-            &[("name", "ci"), ("role", "member"), ("days", "30")],
-        )
-        .await;
-    let key = between(&key_page.text, "id=\"new-api-key\">", "<")
-        .unwrap()
-        .to_owned();
-    let platform = &dashboard.platform;
-    let build = platform.create_build(&key, "shop").await;
-    let uploaded = platform.upload_results(&key, "shop", &build).await;
-    assert!(uploaded.status.is_success(), "{}", uploaded.text);
-    let build_page = http.get(&format!("/p/shop/builds/{build}")).await;
-    let group = between(&build_page.text, "href=\"/p/shop/groups/", "\"")
-        .unwrap()
-        .to_owned();
+    let (_, build, group) = dashboard.project_with_a_build("a11y@example.com").await;
 
     let chromium = Chromium::start().await;
     let front = dashboard.front.url("");

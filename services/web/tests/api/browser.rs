@@ -87,6 +87,37 @@ impl Dashboard {
         }
     }
 
+    /// A browser signed up as `email`, owner of project `shop` with one
+    /// build uploaded (one test passing, one failing) through an API key
+    /// made on the settings page: the browser, the build's and its failure
+    /// group's ids.
+    pub async fn project_with_a_build(&self, email: &str) -> (Browser, String, String) {
+        let mut browser = self.signed_up(email).await;
+        let created = browser
+            .post("/projects", &[("name", "Shop"), ("slug", "shop")])
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+        browser.get("/p/shop/settings").await.expect_page();
+        let key_page = browser
+            .post(
+                "/p/shop/settings/api-keys",
+                &[("name", "ci"), ("role", "member"), ("days", "30")],
+            )
+            .await
+            .expect_page();
+        let key = between(&key_page.text, "id=\"new-api-key\">", "<")
+            .unwrap()
+            .to_owned();
+        let build = self.platform.create_build(&key, "shop").await;
+        let uploaded = self.platform.upload_results(&key, "shop", &build).await;
+        assert!(uploaded.status.is_success(), "{}", uploaded.text);
+        let build_page = browser.get(&format!("/p/shop/builds/{build}")).await;
+        let group = between(&build_page.text, "href=\"/p/shop/groups/", "\"")
+            .unwrap()
+            .to_owned();
+        (browser, build, group)
+    }
+
     /// A browser signed up (and so signed in) as `email`.
     pub async fn signed_up(&self, email: &str) -> Browser {
         let mut browser = self.browser();

@@ -144,16 +144,7 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
 #[tokio::test]
 async fn every_page_fits_a_phone_and_the_keyboard_reaches_the_main_actions() {
     let dashboard = Dashboard::start().await;
-    let mut http = dashboard.signed_up("phone@example.com").await;
-    let created = http
-        .post("/projects", &[("name", "Shop"), ("slug", "shop")])
-        .await;
-    assert_eq!(
-        created.status,
-        reqwest::StatusCode::SEE_OTHER,
-        "{}",
-        created.text
-    );
+    let (_, build, group) = dashboard.project_with_a_build("phone@example.com").await;
 
     let chromium = Chromium::start().await;
     let front = dashboard.front.url("");
@@ -195,9 +186,13 @@ async fn every_page_fits_a_phone_and_the_keyboard_reaches_the_main_actions() {
     chromium.resize(360, 740).await;
     let width = chromium.run("return window.innerWidth;").await;
     assert!(width.as_u64().unwrap() <= 360, "{width}");
+    let build_path = format!("/p/shop/builds/{build}");
+    let group_path = format!("/p/shop/groups/{group}");
     for (name, path) in [
         ("projects", "/"),
         ("dashboard", "/p/shop"),
+        ("build", build_path.as_str()),
+        ("group", group_path.as_str()),
         ("flaky", "/p/shop/flaky"),
         ("settings", "/p/shop/settings"),
         ("not-found", "/p/nowhere"),
