@@ -3,8 +3,9 @@
 # The settings that let the services find each other on 127.0.0.1, one
 # `KEY=value` per line for `env`: every service gets the auth service's URL
 # (the project service calls it), the project service's (the failure
-# service calls it) and the integration gateway's (the failure service
-# relays its outbox events there), the gateway its upstreams.
+# service calls it; so does analytics), the integration gateway's and the
+# analytics service's (the failure service relays its outbox events to
+# both), the gateway its upstreams.
 # Arguments: the ports of auth, project, failure, analytics and the
 # integration gateway; then, optionally, those of the web dashboard and the
 # gateway (the gateway sends pages to the dashboard, which calls the API
@@ -21,6 +22,7 @@ service_links() {
     printf '%s\n' \
         "FAULTLINE__SERVICE__AUTH_URL=http://127.0.0.1:$auth" \
         "FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL=http://127.0.0.1:$integration" \
+        "FAULTLINE__SERVICE__ANALYTICS_URL=http://127.0.0.1:$analytics" \
         "FAULTLINE__SERVICE__PROJECT_URL=http://127.0.0.1:$project" \
         "FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL=http://127.0.0.1:$auth" \
         "FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL=http://127.0.0.1:$project" \

@@ -281,6 +281,29 @@ impl Db {
         TenantTx::begin_with(self, None, Some(user_id)).await
     }
 
+    /// Opens a transaction for `user_id` that may also read, through the
+    /// `member_overview` policies a schema defines for it, the rows of
+    /// `project_ids`: the projects the project service says the user is a
+    /// member of, for views that put them side by side in one statement.
+    /// No project is set, so `tenant_isolation` matches nothing and the
+    /// transaction can write no tenant row; tables without such a policy
+    /// show nothing.
+    pub async fn member_projects_tx(
+        &self,
+        user_id: Uuid,
+        project_ids: &[Uuid],
+    ) -> Result<TenantTx, DbError> {
+        let tx = TenantTx::begin_with(self, None, Some(user_id)).await?;
+        let list: Vec<String> = project_ids.iter().map(Uuid::to_string).collect();
+        let value = format!("{{{}}}", list.join(","));
+        tx.execute(
+            "SELECT set_config('app.member_project_ids', $1, true)",
+            &[&value],
+        )
+        .await?;
+        Ok(tx)
+    }
+
     /// Opens a transaction confined to `project_id` for a background
     /// worker, which has a project but no request and no user.
     pub async fn worker_tx(&self, project_id: Uuid) -> Result<TenantTx, DbError> {

@@ -7,8 +7,12 @@
 //! tenant-core maps it. Refusals tenant-core decides (the caller's role)
 //! arrive as a [`Problem`] and are passed on as they are.
 
+use tenant_core::client::ServiceCallError;
 use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
+
+use crate::domain::events::BatchError;
+use crate::domain::filters::FilterError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
@@ -25,8 +29,19 @@ pub enum AnalyticsError {
     GateRuleNotFound,
     #[error("a quality gate rule of this name exists")]
     GateRuleNameTaken,
-    #[error("the path names another project than the request context")]
+    /// The project in the path is not the one the gateway resolved.
+    #[error("the project in the path is not the project of the request")]
     ContextMismatch,
+    /// A relayed batch that cannot be kept (nothing of it is).
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A dashboard filter out of bounds.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The project service did not answer (the overview's memberships).
+    #[error("the project service failed")]
+    Dependency(#[source] ServiceCallError),
+    /// A refusal tenant-core decided (the caller's context).
     #[error(transparent)]
     Refused(Problem),
     #[error("database")]
@@ -76,10 +91,18 @@ impl AnalyticsError {
                 "quality_gate_rule.name_taken",
                 "the project has a quality gate rule of this name",
             ),
-            Self::ContextMismatch => Problem::bad_request(
+            Self::ContextMismatch => {
+                Problem::bad_request("project.context_mismatch", self.to_string())
+            }
+            Self::Batch(BatchError::ProjectMismatch) => Problem::bad_request(
                 "project.context_mismatch",
-                "the project in the path is not the project of the request",
+                BatchError::ProjectMismatch.to_string(),
             ),
+            Self::Batch(BatchError::Invalid(detail)) => {
+                Problem::unprocessable("events.invalid_batch", detail.clone())
+            }
+            Self::Filter(error) => Problem::bad_request("filter.invalid", error.to_string()),
+            Self::Dependency(error) => error.problem(),
             Self::Refused(problem) => problem.clone(),
             Self::Db(error) => error.problem(),
         }

@@ -3,17 +3,22 @@
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod project_client;
 pub mod repository;
 mod routes;
 pub mod settings;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use tenant_core::context::InternalTokenIssuer;
 use tenant_core::outbox::OutboxMetrics;
 use tenant_core::server::{self, HostError};
 use tenant_core::{Application, Migration, ServiceSpec};
+
+use crate::jobs::reconcile::{self, Reconciler};
+use crate::project_client::{ProjectClient, ProjectClientError};
 
 pub type Settings = tenant_core::config::Settings<settings::AnalyticsSettings>;
 
@@ -23,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         1,
         "quality_gates",
         include_str!("../../../migrations/analytics/0001_quality_gates.sql"),
+    ),
+    Migration::embedded(
+        2,
+        "rollups",
+        include_str!("../../../migrations/analytics/0002_rollups.sql"),
     ),
     Migration::embedded(
         3,
@@ -41,21 +51,30 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 pub enum StartupError {
     #[error("the service host failed")]
     Host(#[from] HostError),
+    #[error("cannot set up calls to the project service")]
+    ProjectClient(#[from] ProjectClientError),
     #[error("cannot set up the outbox relay to the integration gateway")]
     OutboxRelay(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Starts the analytics-service process: its routes on the shared host and
-/// the outbox relay (`gate.failed` to the integration gateway), ready to
-/// run.
+/// Starts the analytics-service process: its routes on the shared host, the
+/// rollup reconciliation and the outbox relay (`gate.failed` to the
+/// integration gateway), ready to run.
 pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    let project = web::Data::new(ProjectClient::new(&settings)?);
     let issuer = InternalTokenIssuer::new(&settings.internal_token)
         .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
     let db = server::connect_database(&SPEC, &settings)
         .await?
         .ok_or(HostError::NoDatabase)?;
+    // The routes hold the reconciler and the relay; they stop when the
+    // service does.
+    let reconciler = web::Data::from(Arc::new(Reconciler::new(db.clone(), &settings.service)));
+    reconcile::spawn_reconciler(
+        Arc::downgrade(&reconciler.clone().into_inner()),
+        Duration::from_secs(settings.service.reconcile_interval_secs),
+    );
     let relay_metrics = OutboxMetrics::default();
-    // The routes hold the relay; it stops when the service does.
     let relay = web::Data::from(
         jobs::gate_outbox_relay::build(
             db.clone(),
@@ -67,7 +86,9 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     );
     jobs::gate_outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
-        cfg.app_data(relay.clone());
+        cfg.app_data(project.clone())
+            .app_data(reconciler.clone())
+            .app_data(relay.clone());
         routes::configure(cfg);
     })?;
     relay_metrics.register(host.metrics());

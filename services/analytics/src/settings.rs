@@ -6,10 +6,25 @@ use serde::Deserialize;
 use tenant_core::config::{Environment, ServiceSettings};
 use tenant_core::outbox::{Backoff, RelaySettings};
 
-/// The outbox relay's settings (`gate.failed` to the integration
-/// gateway), with the failure service's names and defaults.
+/// The analytics service's own settings: the project service (the
+/// overview's memberships), the rollups' reconciliation, and the outbox
+/// relay (`gate.failed` to the integration gateway) with the failure
+/// service's names and defaults.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AnalyticsSettings {
+    /// Base URL of the project service, which lists a user's projects for
+    /// the cross-project overview.
+    pub project_url: String,
+    /// How long a call to the project service may take.
+    pub project_timeout_ms: u64,
+    /// Pause between reconciliation rounds.
+    pub reconcile_interval_secs: u64,
+    /// How far back (days) the reconciliation looks for builds and groups.
+    pub reconcile_days: u64,
+    /// Slices computed again per project per round (the round's bound).
+    pub reconcile_slices_per_round: i64,
+    /// Groups computed again per project per round.
+    pub reconcile_groups_per_round: i64,
     /// Base URL of the integration gateway, which receives the outbox's
     /// events (`POST /internal/v1/events`).
     pub integration_gateway_url: String,
@@ -33,6 +48,12 @@ pub struct AnalyticsSettings {
 impl Default for AnalyticsSettings {
     fn default() -> Self {
         Self {
+            project_url: "http://127.0.0.1:7402".to_owned(),
+            project_timeout_ms: 2000,
+            reconcile_interval_secs: 300,
+            reconcile_days: 90,
+            reconcile_slices_per_round: 20,
+            reconcile_groups_per_round: 100,
             integration_gateway_url: "http://127.0.0.1:7405".to_owned(),
             outbox_relay_interval_ms: 1000,
             outbox_batch_size: 100,
@@ -49,6 +70,10 @@ impl Default for AnalyticsSettings {
 const INTEGRATION_GATEWAY: &str = "integration-gateway";
 
 impl AnalyticsSettings {
+    pub fn project_timeout(&self) -> Duration {
+        Duration::from_millis(self.project_timeout_ms)
+    }
+
     /// How the outbox is relayed to the integration gateway.
     pub fn outbox_relay(&self) -> RelaySettings {
         RelaySettings {
@@ -69,6 +94,12 @@ impl AnalyticsSettings {
 
 impl ServiceSettings for AnalyticsSettings {
     const DEFAULTS: &'static str = r#"
+project_url = "http://127.0.0.1:7402"
+project_timeout_ms = 2000
+reconcile_interval_secs = 300
+reconcile_days = 90
+reconcile_slices_per_round = 20
+reconcile_groups_per_round = 100
 integration_gateway_url = "http://127.0.0.1:7405"
 outbox_relay_interval_ms = 1000
 outbox_batch_size = 100
@@ -80,6 +111,27 @@ outbox_prune_interval_secs = 3600
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
+        let url = &self.project_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push(format!(
+                "service.project_url must be an http:// or https:// URL, not `{url}`"
+            ));
+        }
+        if self.project_timeout_ms == 0 {
+            problems.push("service.project_timeout_ms must be greater than 0".into());
+        }
+        if self.reconcile_interval_secs == 0 {
+            problems.push("service.reconcile_interval_secs must be at least 1".into());
+        }
+        if self.reconcile_days == 0 || self.reconcile_days > 3660 {
+            problems.push("service.reconcile_days must be between 1 and 3660".into());
+        }
+        if self.reconcile_slices_per_round < 1 || self.reconcile_groups_per_round < 1 {
+            problems.push(
+                "service.reconcile_slices_per_round and reconcile_groups_per_round must be at least 1"
+                    .into(),
+            );
+        }
         let url = &self.integration_gateway_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
             problems.push(format!(

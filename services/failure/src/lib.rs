@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/failure/0009_triage.sql"),
     ),
     Migration::embedded(
+        10,
+        "analytics_views",
+        include_str!("../../../migrations/failure/0010_analytics_views.sql"),
+    ),
+    Migration::embedded(
         11,
         "gate_views",
         include_str!("../../../migrations/failure/0011_gate_views.sql"),
@@ -102,6 +107,12 @@ pub struct FailureState {
     pub project: ProjectClient,
 }
 
+/// The relay of the analytics queue, held by the routes so it runs as
+/// long as the service does (a type of its own beside the integration
+/// gateway's relay in the app data).
+#[derive(Debug)]
+pub struct AnalyticsRelay(pub Arc<tenant_core::outbox::OutboxRelay>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("the service host failed")]
@@ -122,6 +133,7 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
         .await?
         .ok_or(HostError::NoDatabase)?;
     let relay_settings = settings.service.outbox_relay();
+    let analytics_relay_settings = settings.service.analytics_relay();
     let service = std::mem::take(&mut settings.service);
     // The routes hold the worker; it stops when the service does.
     let regroup = web::Data::from(Arc::new(RegroupWorker::new(
@@ -146,15 +158,31 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
     });
     let uploads_in_progress = state.uploads_in_progress.clone();
     let relay_metrics = OutboxMetrics::default();
-    // The routes hold the relay; it stops when the service does.
+    // The routes hold the relays; they stop when the service does.
     let relay = web::Data::from(
-        jobs::outbox_relay::build(db.clone(), issuer, relay_settings, relay_metrics.clone())
-            .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?,
+        jobs::outbox_relay::build(
+            db.clone(),
+            issuer.clone(),
+            relay_settings,
+            relay_metrics.clone(),
+        )
+        .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?,
     );
     jobs::outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
+    let analytics_metrics = OutboxMetrics::default();
+    let analytics_relay = jobs::outbox_relay::build_analytics(
+        db.clone(),
+        issuer,
+        analytics_relay_settings,
+        analytics_metrics.clone(),
+    )
+    .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
+    jobs::outbox_relay::start(Arc::downgrade(&analytics_relay));
+    let analytics_relay = web::Data::new(AnalyticsRelay(analytics_relay));
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
         cfg.app_data(state.clone())
             .app_data(relay.clone())
+            .app_data(analytics_relay.clone())
             .app_data(regroup.clone());
         routes::configure(cfg);
     })?;
@@ -164,5 +192,6 @@ pub async fn build(mut settings: Settings) -> Result<Application, StartupError> 
         uploads_in_progress,
     );
     relay_metrics.register(host.metrics());
+    analytics_metrics.register_for_receiver(host.metrics(), "analytics");
     Ok(host)
 }

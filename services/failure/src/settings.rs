@@ -46,6 +46,9 @@ pub struct FailureSettings {
     /// Base URL of the integration gateway, which receives the outbox's
     /// events (`POST /internal/v1/events`).
     pub integration_gateway_url: String,
+    /// Base URL of the analytics service, which receives every event too,
+    /// from its own queue (`failure.outbox_analytics`) and relay.
+    pub analytics_url: String,
     /// Pause between relay rounds when no more events are due.
     pub outbox_relay_interval_ms: u64,
     /// Events per delivery (one project's batch).
@@ -96,6 +99,7 @@ impl Default for FailureSettings {
             upload_idle_timeout_secs: 30,
             upload_min_bytes_per_sec: 1024,
             integration_gateway_url: "http://127.0.0.1:7405".to_owned(),
+            analytics_url: "http://127.0.0.1:7404".to_owned(),
             outbox_relay_interval_ms: 1000,
             outbox_batch_size: 100,
             outbox_delivery_timeout_ms: 5000,
@@ -148,6 +152,16 @@ impl FailureSettings {
         }
     }
 
+    /// How the analytics queue is relayed to the analytics service: as the
+    /// integration gateway's, to another receiver.
+    pub fn analytics_relay(&self) -> RelaySettings {
+        RelaySettings {
+            receiver_url: self.analytics_url.clone(),
+            receiver_audience: ANALYTICS_SERVICE,
+            ..self.outbox_relay()
+        }
+    }
+
     /// How long a call to the project service may take.
     pub fn project_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.project_timeout_ms)
@@ -156,6 +170,9 @@ impl FailureSettings {
 
 /// The integration gateway's service name (its context tokens' audience).
 const INTEGRATION_GATEWAY: &str = "integration-gateway";
+
+/// The analytics service's name (its context tokens' audience).
+const ANALYTICS_SERVICE: &str = "analytics-service";
 
 impl ServiceSettings for FailureSettings {
     const DEFAULTS: &'static str = r#"
@@ -175,6 +192,7 @@ max_concurrent_uploads = 8
 upload_idle_timeout_secs = 30
 upload_min_bytes_per_sec = 1024
 integration_gateway_url = "http://127.0.0.1:7405"
+analytics_url = "http://127.0.0.1:7404"
 outbox_relay_interval_ms = 1000
 outbox_batch_size = 100
 outbox_delivery_timeout_ms = 5000
@@ -242,11 +260,15 @@ regroup_lease_secs = 60
 
 impl FailureSettings {
     fn validate_outbox(&self, problems: &mut Vec<String>) {
-        let url = &self.integration_gateway_url;
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-            problems.push(format!(
-                "service.integration_gateway_url must be an http:// or https:// URL, not `{url}`"
-            ));
+        for (name, url) in [
+            ("integration_gateway_url", &self.integration_gateway_url),
+            ("analytics_url", &self.analytics_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+                problems.push(format!(
+                    "service.{name} must be an http:// or https:// URL, not `{url}`"
+                ));
+            }
         }
         if !(10..=3_600_000).contains(&self.outbox_relay_interval_ms) {
             problems.push(

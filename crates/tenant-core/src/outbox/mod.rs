@@ -25,6 +25,18 @@
 //! receiver keeps refusing is retried at the backoff cap, with the reason
 //! in `last_error`.
 //!
+//! # More than one receiver
+//!
+//! A relay delivers one queue to one receiver. A service whose events go
+//! to a second receiver gives it a queue of its own (a table shaped like
+//! `outbox`, with the same two views, filled from `outbox` by a trigger,
+//! so [`publish`] stays one call) and a second relay built with
+//! [`OutboxRelay::with_queue`]; its metrics are registered with
+//! [`OutboxMetrics::register_for_receiver`]. Each receiver then has its
+//! own delivery state: it is retried with its own backoff, pruned on its
+//! own, and one receiver being down delays nothing of the other's. The
+//! failure service's `outbox_analytics` (its migration `0010`) is one.
+//!
 //! # Reading across projects under row level security
 //!
 //! The runtime role is `NOBYPASSRLS` and the outbox is a tenant table, so

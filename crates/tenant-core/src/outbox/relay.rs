@@ -21,6 +21,9 @@ use crate::metrics::Metrics;
 /// The longest failure text kept on an event (`last_error`).
 const LAST_ERROR_CHARS: usize = 1000;
 
+/// The queue a relay delivers from unless told otherwise.
+const DEFAULT_QUEUE: &str = "outbox";
+
 /// How one service relays its outbox.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -71,6 +74,29 @@ impl OutboxMetrics {
             self.failed_attempts.clone(),
         );
     }
+
+    /// Registers a second relay's metrics apart from the first's:
+    /// `outbox_<receiver>_pending`, `outbox_<receiver>_delivered_total`
+    /// and `outbox_<receiver>_failed_attempts_total`.
+    pub fn register_for_receiver(&self, metrics: &Metrics, receiver: &str) {
+        metrics.register(
+            &format!("outbox_{receiver}_pending"),
+            &format!(
+                "Outbox events for {receiver} not delivered yet, as of the relay's last round"
+            ),
+            self.pending.clone(),
+        );
+        metrics.register(
+            &format!("outbox_{receiver}_delivered"),
+            &format!("Outbox events {receiver} acknowledged"),
+            self.delivered.clone(),
+        );
+        metrics.register(
+            &format!("outbox_{receiver}_failed_attempts"),
+            &format!("Outbox event deliveries to {receiver} that failed and were scheduled again"),
+            self.failed_attempts.clone(),
+        );
+    }
 }
 
 /// What one round did.
@@ -92,6 +118,8 @@ pub struct OutboxRelay {
     settings: RelaySettings,
     metrics: OutboxMetrics,
     last_prune: Mutex<Option<Instant>>,
+    /// The table this relay delivers from, in the service's schema.
+    queue: &'static str,
 }
 
 struct ClaimedEvent {
@@ -124,7 +152,19 @@ impl OutboxRelay {
             settings,
             metrics,
             last_prune: Mutex::new(None),
+            queue: DEFAULT_QUEUE,
         })
+    }
+
+    /// Delivers from `queue` (a table in the service's schema shaped like
+    /// `outbox`, with its `<queue>_projects` and
+    /// `<queue>_delivered_projects` views) instead of `outbox`: a service
+    /// with a second receiver gives it its own queue and its own relay, so
+    /// each receiver's deliveries are retried and pruned independently.
+    #[must_use]
+    pub fn with_queue(mut self, queue: &'static str) -> Self {
+        self.queue = queue;
+        self
     }
 
     pub fn settings(&self) -> &RelaySettings {
@@ -135,12 +175,13 @@ impl OutboxRelay {
     #[tracing::instrument(name = "relay_outbox", skip_all, err(level = "warn"))]
     pub async fn relay_once(&self) -> Result<RelayRound, DbError> {
         let schema = self.db.schema();
+        let queue = self.queue;
         let tx = self.db.unscoped_tx().await?;
         let rows = tx
             .query(
                 &format!(
                     "SELECT project_id, pending, next_attempt_at <= now() AS due
-                       FROM {schema}.outbox_projects
+                       FROM {schema}.{queue}_projects
                       ORDER BY next_attempt_at"
                 ),
                 &[],
@@ -174,7 +215,7 @@ impl OutboxRelay {
     #[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
     async fn deliver_project(&self, project_id: Uuid) -> Result<RelayRound, DbError> {
         let tx = self.db.worker_tx(project_id).await?;
-        let claimed = claim_due(&tx, project_id, self.settings.batch_size).await?;
+        let claimed = claim_due(&tx, self.queue, project_id, self.settings.batch_size).await?;
         if claimed.is_empty() {
             tx.commit().await?;
             return Ok(RelayRound::default());
@@ -192,7 +233,7 @@ impl OutboxRelay {
             .await;
         let round = match sent {
             Ok(receipt) => {
-                mark_delivered(&tx, project_id, &ids).await?;
+                mark_delivered(&tx, self.queue, project_id, &ids).await?;
                 tracing::debug!(
                     delivered = count,
                     duplicates = receipt.duplicates.len(),
@@ -219,7 +260,7 @@ impl OutboxRelay {
                     .collect();
                 let cause = failure_text(&error);
                 tracing::warn!(events = count, error = %cause, "outbox delivery failed; retrying later");
-                schedule_retry(&tx, project_id, &ids, &delays, &cause).await?;
+                schedule_retry(&tx, self.queue, project_id, &ids, &delays, &cause).await?;
                 RelayRound {
                     delivered: 0,
                     failed: count,
@@ -238,12 +279,13 @@ impl OutboxRelay {
     #[tracing::instrument(name = "prune_outbox", skip_all, err(level = "warn"))]
     pub async fn prune_once(&self) -> Result<u64, DbError> {
         let schema = self.db.schema();
+        let queue = self.queue;
         let retention = self.settings.retention.as_secs_f64();
         let tx = self.db.unscoped_tx().await?;
         let rows = tx
             .query(
                 &format!(
-                    "SELECT project_id FROM {schema}.outbox_delivered_projects
+                    "SELECT project_id FROM {schema}.{queue}_delivered_projects
                       WHERE oldest_delivered_at < now() - make_interval(secs => $1)"
                 ),
                 &[&retention],
@@ -257,7 +299,7 @@ impl OutboxRelay {
             pruned += tx
                 .execute(
                     &format!(
-                        "DELETE FROM {schema}.outbox
+                        "DELETE FROM {schema}.{queue}
                           WHERE project_id = $1
                             AND delivered_at < now() - make_interval(secs => $2)"
                     ),
@@ -325,6 +367,7 @@ fn failure_text(error: &ServiceCallError) -> String {
 
 async fn claim_due(
     tx: &TenantTx,
+    queue: &str,
     project_id: Uuid,
     limit: i64,
 ) -> Result<Vec<ClaimedEvent>, DbError> {
@@ -332,7 +375,7 @@ async fn claim_due(
         .query(
             &format!(
                 "SELECT id, kind, occurred_at, payload, attempts
-                   FROM {}.outbox
+                   FROM {}.{queue}
                   WHERE project_id = $1 AND delivered_at IS NULL AND next_attempt_at <= now()
                   ORDER BY next_attempt_at, id
                   LIMIT $2
@@ -359,10 +402,15 @@ async fn claim_due(
         .map_err(DbError::from)
 }
 
-async fn mark_delivered(tx: &TenantTx, project_id: Uuid, ids: &[Uuid]) -> Result<(), DbError> {
+async fn mark_delivered(
+    tx: &TenantTx,
+    queue: &str,
+    project_id: Uuid,
+    ids: &[Uuid],
+) -> Result<(), DbError> {
     tx.execute(
         &format!(
-            "UPDATE {}.outbox
+            "UPDATE {}.{queue}
                 SET delivered_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL
               WHERE project_id = $1 AND id = ANY($2)",
             tx.schema()
@@ -375,6 +423,7 @@ async fn mark_delivered(tx: &TenantTx, project_id: Uuid, ids: &[Uuid]) -> Result
 
 async fn schedule_retry(
     tx: &TenantTx,
+    queue: &str,
     project_id: Uuid,
     ids: &[Uuid],
     delays_secs: &[f64],
@@ -382,7 +431,7 @@ async fn schedule_retry(
 ) -> Result<(), DbError> {
     tx.execute(
         &format!(
-            "UPDATE {}.outbox o
+            "UPDATE {}.{queue} o
                 SET attempts = o.attempts + 1,
                     next_attempt_at = clock_timestamp() + make_interval(secs => r.delay),
                     last_error = $4

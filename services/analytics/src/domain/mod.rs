@@ -2,4 +2,7 @@
 //! service's published views. Types and rules only: no SQL, no HTTP.
 
 pub mod comparison;
+pub mod dashboards;
+pub mod events;
+pub mod filters;
 pub mod gates;

@@ -1,9 +1,14 @@
-//! The analytics schema's SQL: rollups per project, day, branch, job and label,
+//! The analytics schema's SQL: the event inbox, the rollups computed from
+//! the failure service's published views, the dashboards' reads of them,
 //! and quality gates. Every statement runs in a `TenantTx`, so row level
-//! security confines it to the request's project.
+//! security confines it to the request's project (the overview's to the
+//! caller's member projects).
 
 pub mod builds;
+pub mod dashboards;
+pub mod event_inbox;
 pub mod gates;
+pub mod rollups;
 
 use std::error::Error;
 

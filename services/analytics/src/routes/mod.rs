@@ -1,9 +1,14 @@
 //! The route table of the analytics service (v1). Health, readiness and
-//! metrics come from the host; the gateway serves these as `/api/v1/...`
-//! and merges the OpenAPI document of [`openapi`].
+//! metrics come from the host; each resource has its own module here. The
+//! gateway serves the public routes as `/api/v1/...` and merges the OpenAPI
+//! document of [`openapi`].
 
 mod comparison;
+mod dashboards;
+mod events;
+mod filters;
 pub mod openapi;
+mod overview;
 mod quality_gates;
 
 use actix_web::web;
@@ -13,8 +18,15 @@ use uuid::Uuid;
 use crate::error::AnalyticsError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // One scope for every project route: a scope answers every path under
+    // its prefix, so a second scope or route with the same prefix would be
+    // hidden behind it.
     cfg.service(
         web::scope("/v1/projects/{project}")
+            .route("/analytics/summary", web::get().to(dashboards::summary))
+            .route("/analytics/trends", web::get().to(dashboards::trends))
+            .route("/analytics/rankings", web::get().to(dashboards::rankings))
+            .route("/analytics/mttr", web::get().to(dashboards::mttr))
             .route(
                 "/quality-gate-rules",
                 web::get().to(quality_gates::list_rules),
@@ -44,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::get().to(comparison::compare_builds),
             ),
     )
+    .route("/v1/analytics/overview", web::get().to(overview::overview))
+    .route("/internal/v1/events", web::post().to(events::receive))
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }
 

@@ -8,15 +8,20 @@ use tenant_core::TenantContext;
 use tenant_core::openapi::CommonResponses;
 use utoipa::OpenApi;
 
-use super::{comparison, quality_gates};
+use super::{comparison, dashboards, overview, quality_gates};
 use crate::error::AnalyticsError;
 
 pub use tenant_core::openapi::{FieldProblem, Problem};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "analytics-service", description = "The read model over failure data: quality gates a CI step calls before a merge, and build comparison."),
+    info(title = "analytics-service", description = "Dashboards over a project's test history (summary, trends, rankings, time to resolution, a user's projects side by side), read from rollups the service keeps from the failure service's events and views; quality gates a CI step calls before a merge; build comparison."),
     paths(
+        dashboards::summary,
+        dashboards::trends,
+        dashboards::rankings,
+        dashboards::mttr,
+        overview::overview,
         quality_gates::list_rules,
         quality_gates::create_rule,
         quality_gates::show_rule,
@@ -27,7 +32,10 @@ pub use tenant_core::openapi::{FieldProblem, Problem};
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&CommonResponses),
-    tags((name = "quality gates", description = "Per-project rules a build must pass, a build's gate, and what changed against another build")),
+    tags(
+        (name = "analytics", description = "Dashboards: pass rates, trends, rankings, time to resolution"),
+        (name = "quality gates", description = "Per-project rules a build must pass, a build's gate, and what changed against another build"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Case, Platform, title};
+use crate::gate_helpers::{Case, Platform, title};
 
 fn tests_of(body: &Value, set: &str) -> Vec<String> {
     body[set]

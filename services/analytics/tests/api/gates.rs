@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Case, Platform, Project, failing_tests, rule_of, title};
+use crate::gate_helpers::{Case, Platform, Project, failing_tests, rule_of, title};
 
 /// Every rule kind on `main`, and one on release branches that a `main`
 /// build must not be judged by.
@@ -212,14 +212,14 @@ async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
     // Stored once: a later rule change does not rewrite the answer.
     let rules = platform
         .analytics
-        .get(&crate::helpers::rules_path(&project), &project.viewer)
+        .get(&crate::gate_helpers::rules_path(&project), &project.viewer)
         .await
         .expect(200);
     let rule = rules["items"][0]["id"].as_str().unwrap();
     platform
         .analytics
         .patch(
-            &format!("{}/{rule}", crate::helpers::rules_path(&project)),
+            &format!("{}/{rule}", crate::gate_helpers::rules_path(&project)),
             &project.admin,
             json!({"threshold": 5}),
         )

@@ -1,92 +1,275 @@
-//! Row level security through the failure service's views: another
-//! project's build, named under your project's path, answers exactly as a
-//! build that does not exist; and so does another project's rule.
+//! Row level security end to end: no dashboard shows another project's
+//! numbers, whatever the filters name, and the overview shows exactly the
+//! caller's projects (as the real project service lists them).
 
-use serde_json::Value;
-use test_support::Reply;
+use test_support::{TestApp, contexts};
 use uuid::Uuid;
 
-use crate::helpers::{Case, Platform, gate_path, rules_path};
+use crate::helpers::{Stack, fail, member, pass, project_of, viewer};
 
-/// The answer as bytes, without the request id (the only part two
-/// requests may differ in).
-fn without_request_id(reply: &Reply) -> (u16, Option<String>, String) {
-    let mut body: Value = serde_json::from_str(&reply.text).unwrap();
-    body.as_object_mut().unwrap().remove("request_id");
-    (
-        reply.status.as_u16(),
-        reply.header("content-type").map(str::to_owned),
-        body.to_string(),
-    )
+/// Project A: one build on main; project B: two builds on main, so every
+/// count says whose it is.
+async fn two_projects(stack: &Stack) -> (Uuid, Uuid) {
+    let a = member(Uuid::now_v7());
+    let b = member(Uuid::now_v7());
+    stack
+        .build(&a, "ci", "main", &[pass("t", 5)], "passed")
+        .await;
+    for _ in 0..2 {
+        stack
+            .build(
+                &b,
+                "ci",
+                "main",
+                &[fail("t", "java.lang.IllegalStateException")],
+                "failed",
+            )
+            .await;
+    }
+    stack.wait_for_builds(&a, 1).await;
+    stack.wait_for_builds(&b, 2).await;
+    (project_of(&a), project_of(&b))
 }
 
 #[tokio::test]
-async fn another_projects_build_is_a_404_byte_identical_to_a_missing_one() {
-    let platform = Platform::spawn().await;
-    let theirs = platform.new_project().await;
-    let their_build = platform
-        .finished_build(&theirs, "1", "main", &[Case::Fail("t1", "A")], "failed")
-        .await;
-    platform
-        .rule(&theirs, "strict", "max_failures", Some(0.0), "*")
-        .await;
-    assert_eq!(
-        platform.gate(&theirs, their_build).await.expect(200)["status"],
-        "failed"
-    );
-
-    let ours = platform.new_project().await;
-    let our_build = platform
-        .finished_build(&ours, "1", "main", &[Case::Pass("t1")], "passed")
-        .await;
-    let missing = Uuid::now_v7();
-    let app = &platform.analytics;
-    for (foreign, absent) in [
-        (gate_path(ours.id, their_build), gate_path(ours.id, missing)),
-        (
-            format!("/v1/projects/{}/builds/{their_build}/comparison", ours.id),
-            format!("/v1/projects/{}/builds/{missing}/comparison", ours.id),
-        ),
-        (
-            format!(
-                "/v1/projects/{}/builds/{our_build}/comparison?with={their_build}",
-                ours.id
-            ),
-            format!(
-                "/v1/projects/{}/builds/{our_build}/comparison?with={missing}",
-                ours.id
-            ),
-        ),
-    ] {
-        let foreign = app.get(&foreign, &ours.ci).await;
-        foreign.expect_problem(404, "build.not_found");
-        let absent = app.get(&absent, &ours.ci).await;
-        assert_eq!(without_request_id(&foreign), without_request_id(&absent));
+async fn no_dashboard_shows_another_projects_numbers_whatever_the_filters_name() {
+    let stack = Stack::start().await;
+    let (a, b) = two_projects(&stack).await;
+    let reader = viewer(a);
+    for what in ["summary", "trends", "rankings", "mttr"] {
+        let path = format!("/v1/projects/{b}/analytics/{what}");
+        stack
+            .analytics
+            .get(&path, &reader)
+            .await
+            .expect_problem(400, "project.context_mismatch");
+        let path = format!("/v1/projects/{a}/analytics/{what}?project={b}");
+        stack
+            .analytics
+            .get(&path, &reader)
+            .await
+            .expect_problem(400, "request.invalid_query");
     }
-
-    // Their rule is not ours either.
-    let their_rules = app
-        .get(&rules_path(&theirs), &theirs.viewer)
+    let summary = stack
+        .dashboard(&reader, "summary", "branch=main&job=ci")
         .await
         .expect(200);
-    let their_rule = their_rules["items"][0]["id"].as_str().unwrap();
-    let foreign = app
-        .get(&format!("{}/{their_rule}", rules_path(&ours)), &ours.viewer)
-        .await;
-    let absent = app
-        .get(&format!("{}/{missing}", rules_path(&ours)), &ours.viewer)
-        .await;
-    foreign.expect_problem(404, "quality_gate_rule.not_found");
-    assert_eq!(without_request_id(&foreign), without_request_id(&absent));
-    let ours_listed = app.get(&rules_path(&ours), &ours.viewer).await.expect(200);
-    assert_eq!(ours_listed["items"], serde_json::json!([]));
+    assert_eq!(
+        [&summary["period"]["builds"], &summary["period"]["failed"]],
+        [1, 0]
+    );
+    let rankings = stack.dashboard(&reader, "rankings", "").await.expect(200);
+    assert_eq!(
+        rankings["top_failing_tests"],
+        serde_json::json!([]),
+        "B's failures are B's"
+    );
+    assert_eq!(rankings["top_groups"], serde_json::json!([]));
+}
 
-    // Their project's id in our path, with our context: refused.
-    app.get(&gate_path(theirs.id, their_build), &ours.ci)
+#[tokio::test]
+async fn the_runtime_role_sees_only_its_transactions_project_and_only_published_columns() {
+    let stack = Stack::start().await;
+    let (a, b) = two_projects(&stack).await;
+    let app = stack
+        .analytics
+        .database()
+        .connect_as("analytics_app")
         .await
-        .expect_problem(400, "project.context_mismatch");
-    // Our build's gate knows nothing of their failing build.
-    let ours_gate = platform.gate(&ours, our_build).await.expect(200);
-    assert_eq!(ours_gate["status"], "passed");
-    assert_eq!(ours_gate["rules"], serde_json::json!([]));
+        .unwrap();
+    app.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.project_id', '{a}', true);"
+    ))
+    .await
+    .unwrap();
+    for table in [
+        "analytics.build_rollups",
+        "failure.analytics_builds",
+        "failure.analytics_test_results",
+    ] {
+        let projects: Vec<Uuid> = app
+            .query(&format!("SELECT DISTINCT project_id FROM {table}"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(projects, vec![a], "{table}");
+    }
+    let named = app
+        .query(
+            "SELECT count(*) FROM analytics.build_rollups WHERE project_id = $1",
+            &[&b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(named[0].get::<_, i64>(0), 0, "naming B's id finds nothing");
+    app.batch_execute("ROLLBACK").await.unwrap();
+    for private in [
+        "SELECT message FROM failure.failures",
+        "SELECT * FROM failure.uploads",
+        "SELECT stack_trace FROM failure.failure_groups",
+        "SELECT payload FROM failure.outbox",
+    ] {
+        let error = app.query(private, &[]).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{private}"
+        );
+    }
+    let error = app
+        .execute("DELETE FROM failure.analytics_builds", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+}
+
+/// A project service (on its own database) where `user` is a member of
+/// `projects`.
+async fn project_service(user: Uuid, projects: &[Uuid]) -> TestApp {
+    let project = TestApp::spawn(
+        &project_service::SPEC,
+        project_service::build,
+        &[(
+            "service.key_creator_relay_interval_ms",
+            "3600000".to_owned(),
+        )],
+    )
+    .await;
+    let admin = project.database().admin_client().await;
+    for id in projects {
+        let slug = format!("p-{}", &id.simple().to_string()[20..]);
+        admin
+            .execute(
+                "INSERT INTO project.projects (id, slug, name) VALUES ($1, $2, $2)",
+                &[id, &slug],
+            )
+            .await
+            .unwrap();
+        admin
+            .execute(
+                "INSERT INTO project.memberships (project_id, user_id, role) VALUES ($1, $2, 'viewer')",
+                &[id, &user],
+            )
+            .await
+            .unwrap();
+    }
+    project
+}
+
+#[tokio::test]
+async fn the_overview_lists_exactly_the_callers_projects_side_by_side() {
+    let user = Uuid::now_v7();
+    let mut mine = [Uuid::now_v7(), Uuid::now_v7()];
+    mine.sort();
+    let projects = project_service(user, &mine).await;
+    let stack = Stack::start_with(&[(
+        "service.project_url",
+        projects.url("").trim_end_matches('/').to_owned(),
+    )])
+    .await;
+    let theirs = Uuid::now_v7();
+    for (project, builds) in [(mine[0], 1), (mine[1], 2), (theirs, 3)] {
+        let ctx = member(project);
+        for _ in 0..builds {
+            stack
+                .build(
+                    &ctx,
+                    "ci",
+                    "main",
+                    &[pass("t", 5), fail("u", "java.io.IOException")],
+                    "failed",
+                )
+                .await;
+        }
+        stack.wait_for_builds(&ctx, builds).await;
+    }
+    let overview = stack
+        .analytics
+        .get("/v1/analytics/overview", &contexts::signed_in(user))
+        .await
+        .expect(200);
+    let rows = overview["projects"].as_array().unwrap();
+    let listed: Vec<(String, i64)> = rows
+        .iter()
+        .map(|p| {
+            (
+                p["project_id"].as_str().unwrap().to_owned(),
+                p["builds"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [(mine[0].to_string(), 1), (mine[1].to_string(), 2)]);
+    for row in rows {
+        assert_eq!(row["pass_rate"], 0.5, "{row}");
+        assert_eq!(row["open_groups"], 1, "{row}");
+    }
+    let stranger = stack
+        .analytics
+        .get(
+            "/v1/analytics/overview",
+            &contexts::signed_in(Uuid::now_v7()),
+        )
+        .await
+        .expect(200);
+    assert_eq!(stranger["projects"], serde_json::json!([]));
+    stack
+        .analytics
+        .get(
+            "/v1/analytics/overview",
+            &contexts::api_key(theirs, tenant_core::Role::Member),
+        )
+        .await
+        .expect_problem(403, "auth.user_required");
+}
+
+#[tokio::test]
+async fn the_overview_policy_shows_only_the_listed_projects_and_allows_no_write() {
+    let stack = Stack::start().await;
+    let (a, b) = two_projects(&stack).await;
+    let app = stack
+        .analytics
+        .database()
+        .connect_as("analytics_app")
+        .await
+        .unwrap();
+    app.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.member_project_ids', '{{{a}}}', true);"
+    ))
+    .await
+    .unwrap();
+    let seen: Vec<Uuid> = app
+        .query(
+            "SELECT DISTINCT project_id FROM analytics.daily_rollups",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(seen, vec![a]);
+    let hidden = app
+        .query("SELECT count(*) FROM analytics.build_rollups", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        hidden[0].get::<_, i64>(0),
+        0,
+        "tables without the policy show nothing"
+    );
+    let updated = app
+        .execute(
+            "UPDATE analytics.daily_rollups SET builds = 0 WHERE project_id = $1",
+            &[&a],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 0, "the policy is for reading only");
+    app.batch_execute("ROLLBACK").await.unwrap();
+    let _ = b;
 }

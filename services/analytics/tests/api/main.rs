@@ -1,5 +1,6 @@
-//! analytics_service integration tests: the real service on port 0 against its own database,
-//! beside the real failure service (and integration gateway) on the same database.
+//! analytics_service integration tests: the real service on port 0 against
+//! its own database, with the real failure and project services (and the
+//! integration gateway) on the same database.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,10 +10,17 @@
 )]
 
 mod comparison;
+mod dashboards;
+mod events;
+mod gate_helpers;
+mod gate_isolation;
 mod gates;
 mod helpers;
 mod isolation;
 mod openapi;
 mod outbox;
+mod read_model;
+mod reconcile;
+mod rollup_properties;
 mod rules;
 mod startup;

@@ -36,6 +36,11 @@ async fn the_document_lists_every_route_and_is_for_services_only() {
         })
         .collect();
     let expected: BTreeSet<(String, String)> = [
+        ("GET", "/v1/projects/{project}/analytics/summary"),
+        ("GET", "/v1/projects/{project}/analytics/trends"),
+        ("GET", "/v1/projects/{project}/analytics/rankings"),
+        ("GET", "/v1/projects/{project}/analytics/mttr"),
+        ("GET", "/v1/analytics/overview"),
         ("GET", "/v1/projects/{project}/quality-gate-rules"),
         ("POST", "/v1/projects/{project}/quality-gate-rules"),
         ("GET", "/v1/projects/{project}/quality-gate-rules/{rule}"),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tenant_core::Db;
 use test_support::{TestApp, eventually};
 
-use crate::helpers::{Case, Platform};
+use crate::gate_helpers::{Case, Platform};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Platform, rules_path};
+use crate::gate_helpers::{Platform, rules_path};
 
 #[tokio::test]
 async fn admins_create_change_and_delete_rules_that_viewers_read() {

@@ -1,7 +1,8 @@
 //! What the failure service tells other services, through its outbox
 //! (tenant-core's `outbox`): the kinds of event, in one place, and the
 //! payloads of the ones it emits. Relayed at least once to the integration
-//! gateway, which keeps each event id once.
+//! gateway and, from a queue of their own, to the analytics service; each
+//! keeps each event id once.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -21,14 +22,22 @@ pub const BUILD_COMPLETED: &str = "build.completed";
 pub const TEST_FLAKY_DETECTED: &str = "test.flaky_detected";
 /// A test put in quarantine.
 pub const TEST_QUARANTINED: &str = "test.quarantined";
+/// A member moved a group to another triage status (analytics counts
+/// time to triage and to resolution from these).
+pub const GROUP_STATUS_CHANGED: &str = "group.status_changed";
+/// A group's label was set or removed by a member (analytics counts
+/// failures by label).
+pub const GROUP_LABELLED: &str = "group.labelled";
 
 /// Every kind of event the failure service publishes.
-pub const EVENT_KINDS: [&str; 5] = [
+pub const EVENT_KINDS: [&str; 7] = [
     GROUP_CREATED,
     GROUP_REGRESSED,
     BUILD_COMPLETED,
     TEST_FLAKY_DETECTED,
     TEST_QUARANTINED,
+    GROUP_STATUS_CHANGED,
+    GROUP_LABELLED,
 ];
 
 /// At most this many new group ids are listed in a `build.completed`
@@ -163,6 +172,42 @@ pub fn health_changed(
         )
     });
     flagged.chain(quarantined).collect()
+}
+
+/// `group.status_changed`: a member moved `group_id` from `old_status`
+/// to `new_status` at `at`.
+pub fn group_status_changed(
+    project_id: Uuid,
+    group_id: Uuid,
+    old_status: &str,
+    new_status: &str,
+    at: DateTime<Utc>,
+) -> OutboxEvent {
+    OutboxEvent::new(
+        project_id,
+        GROUP_STATUS_CHANGED,
+        json!({
+            "group_id": group_id,
+            "old_status": old_status,
+            "new_status": new_status,
+            "changed_at": at,
+        }),
+    )
+}
+
+/// `group.labelled`: `group_id`'s label is now `label` (set by a member,
+/// or computed again after a member removed theirs: `user_label` false).
+pub fn group_labelled(
+    project_id: Uuid,
+    group_id: Uuid,
+    label: &str,
+    user_label: bool,
+) -> OutboxEvent {
+    OutboxEvent::new(
+        project_id,
+        GROUP_LABELLED,
+        json!({ "group_id": group_id, "label": label, "user_label": user_label }),
+    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Relaying `failure.outbox` to the integration gateway.
+//! Relaying `failure.outbox` to the integration gateway, and its copy
+//! `failure.outbox_analytics` to the analytics service.
 //!
 //! The relay is tenant-core's [`OutboxRelay`]: every
 //! `service.outbox_relay_interval_ms` it finds the projects with due
@@ -39,6 +40,30 @@ pub fn build(
         settings,
         metrics,
     )?;
+    Ok(Arc::new(relay))
+}
+
+/// The queue every event is copied to for the analytics service
+/// (`migrations/failure/0010_analytics_views.sql`).
+pub const ANALYTICS_QUEUE: &str = "outbox_analytics";
+
+/// Builds the relay of the analytics queue: the same relay as [`build`]'s,
+/// from [`ANALYTICS_QUEUE`] to the analytics service, retried on its own.
+pub fn build_analytics(
+    db: Db,
+    issuer: InternalTokenIssuer,
+    settings: RelaySettings,
+    metrics: OutboxMetrics,
+) -> Result<Arc<OutboxRelay>, reqwest::Error> {
+    let relay = OutboxRelay::new(
+        db,
+        issuer,
+        crate::SPEC.name,
+        FAILURE_SERVICE_PRINCIPAL,
+        settings,
+        metrics,
+    )?
+    .with_queue(ANALYTICS_QUEUE);
     Ok(Arc::new(relay))
 }
 

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenant_core::json::Object;
+use tenant_core::outbox;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Problem, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::openapi as doc;
 use super::project_scope;
 use crate::domain::classification::Label;
+use crate::domain::events;
 use crate::domain::{GroupDetails, GroupFilter, GroupSummary};
 use crate::error::FailureError;
 use crate::labels;
@@ -286,11 +288,19 @@ async fn relabel(
     group_id: Uuid,
     label: Option<Label>,
 ) -> Result<HttpResponse, FailureError> {
+    let user_label = label.is_some();
     let tx = db.tenant_tx(ctx).await?;
     if !labels::label_group(&tx, project_id, group_id, ctx.principal().id, label).await? {
         return Err(FailureError::GroupNotFound);
     }
     let group = group_details(&tx, project_id, group_id).await?;
+    let event = events::group_labelled(
+        project_id,
+        group_id,
+        group.summary.label.as_str(),
+        user_label,
+    );
+    outbox::publish(&tx, &[event]).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(group))
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use tenant_core::json::Object;
+use tenant_core::outbox;
 use tenant_core::pagination::{Page, PageParams, PageRequest};
 use tenant_core::{Db, Role, TenantContext};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::openapi as doc;
 use super::project_scope;
 use crate::FailureState;
+use crate::domain::events;
 use crate::domain::{Activity, Comment, CommentBody, GroupStatus, GroupTriage, TriageChange};
 use crate::error::FailureError;
 use crate::repository::{group_comments, group_triage};
@@ -93,6 +95,8 @@ pub async fn update(
         .await?
         .ok_or(FailureError::GroupNotFound)?;
     let entries = change.activity(&before);
+    let now = Utc::now();
+    let old_status = before.status;
     let after = if entries.is_empty() {
         before
     } else {
@@ -103,10 +107,20 @@ pub async fn update(
             &change,
             &entries,
             ctx.principal().id,
-            Utc::now(),
+            now,
         )
         .await?
     };
+    if after.status != old_status {
+        let event = events::group_status_changed(
+            project_id,
+            group_id,
+            old_status.as_str(),
+            after.status.as_str(),
+            now,
+        );
+        outbox::publish(&tx, &[event]).await?;
+    }
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(after))
 }

@@ -19,10 +19,13 @@ pub async fn spawn() -> TestApp {
 /// port) unless `extra` says otherwise: a test's events never reach an
 /// integration gateway it did not start.
 pub async fn spawn_with(extra: &[(&'static str, String)]) -> TestApp {
-    let mut settings = vec![(
-        "service.integration_gateway_url",
-        "http://127.0.0.1:9".to_owned(),
-    )];
+    let mut settings = vec![
+        (
+            "service.integration_gateway_url",
+            "http://127.0.0.1:9".to_owned(),
+        ),
+        ("service.analytics_url", "http://127.0.0.1:9".to_owned()),
+    ];
     settings.extend(extra.iter().cloned());
     TestApp::spawn(&failure_service::SPEC, failure_service::build, &settings).await
 }

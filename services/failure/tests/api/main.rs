@@ -8,6 +8,7 @@
     reason = "test helpers fail the test at the first broken expectation"
 )]
 
+mod analytics_queue;
 mod builds;
 mod classification;
 mod corpus;

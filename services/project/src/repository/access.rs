@@ -90,3 +90,26 @@ pub async fn for_active_project(
         .await?;
     row.map(|row| AccessRow::from_row(&row, false)).transpose()
 }
+
+/// The projects (not deleted) `user` is a member of, at most `limit`, by
+/// id. Runs in `user_tx(user)`: row level security shows the user's own
+/// memberships only, and the filter says the same for the planner.
+#[tracing::instrument(skip_all, fields(user_id = %user), err(level = "warn"))]
+pub async fn member_project_ids(
+    tx: &TenantTx,
+    user: Uuid,
+    limit: i64,
+) -> Result<Vec<Uuid>, ProjectError> {
+    let rows = tx
+        .query(
+            "SELECT p.id
+               FROM project.memberships m
+               JOIN project.projects p ON p.id = m.project_id
+              WHERE m.user_id = $1 AND p.status <> 'deleted'
+              ORDER BY p.id
+              LIMIT $2",
+            &[&user, &limit],
+        )
+        .await?;
+    rows.iter().map(|row| column(row, "id")).collect()
+}

@@ -7,6 +7,9 @@
 //!   for an API key (bound to one project, with a role the auth service
 //!   vouched for): answers only when the key's project is the one asked
 //!   for and it is active. The role is capped at `member`.
+//! - `GET /internal/v1/users/{user}/projects`: the ids of the projects
+//!   (not deleted) a user is a member of, for views that put a user's
+//!   projects side by side (the analytics overview).
 //! - `GET /internal/v1/access/changes?after=<seq>`: memberships and
 //!   projects whose access changed after `seq`, so the gateway drops cached
 //!   entries at once instead of waiting out a TTL.
@@ -77,6 +80,28 @@ pub async fn check(
         _ => return Err(ProjectError::AmbiguousAccessQuery),
     };
     Ok(HttpResponse::Ok().json(view.ok_or(ProjectError::NoAccess)?))
+}
+
+/// The most projects [`member_projects`] lists.
+const MAX_MEMBER_PROJECTS: i64 = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct MemberProjects {
+    pub project_ids: Vec<Uuid>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %path), err(level = "info"))]
+pub async fn member_projects(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ProjectError> {
+    ctx.require_service()?;
+    let user = path.into_inner();
+    let tx = db.user_tx(user).await?;
+    let project_ids = access::member_project_ids(&tx, user, MAX_MEMBER_PROJECTS).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(MemberProjects { project_ids }))
 }
 
 async fn user_access(

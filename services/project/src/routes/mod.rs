@@ -42,5 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/internal/v1/access").get(access::check))
     .service(web::resource("/internal/v1/access/changes").get(access::changes))
+    .service(web::resource("/internal/v1/users/{user}/projects").get(access::member_projects))
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -347,3 +347,41 @@ async fn the_access_check_is_one_query_on_indexes_only() {
         admin.batch_execute("RESET ROLE").await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_users_projects_are_listed_for_services_without_deleted_or_foreign_ones() {
+    let app = ProjectApp::spawn().await;
+    let alice = app.user("alice@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let web = id_of(&app.create_project(&alice, "web", "Web").await);
+    let api = id_of(&app.create_project(&alice, "api", "Api").await);
+    let ops = id_of(&app.create_project(&bob, "ops", "Ops").await);
+    app.add_member(&bob, "ops", &alice, Role::Viewer).await;
+    app.delete(&alice, "/v1/projects/api").await;
+
+    let listed = |user: Uuid| {
+        let app = &app;
+        async move {
+            let body = app
+                .internal(&format!("/internal/v1/users/{user}/projects"))
+                .await
+                .expect(200);
+            let mut ids: Vec<String> = body["project_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut expected = vec![web.clone(), ops.clone()];
+    expected.sort();
+    assert_eq!(listed(alice.id).await, expected, "{api} was deleted");
+    assert_eq!(listed(bob.id).await, vec![ops]);
+    assert!(listed(Uuid::now_v7()).await.is_empty());
+    app.get(&alice, &format!("/internal/v1/users/{}/projects", alice.id))
+        .await
+        .expect_problem(403, "context.service_required");
+}

@@ -46,6 +46,8 @@ fn allowed_callers(service: &str) -> &'static [&'static str] {
     match service {
         "failure-service" => &[GATEWAY, "integration-gateway"],
         "integration-gateway" => &[GATEWAY, "failure-service", "analytics-service"],
+        "analytics-service" => &[GATEWAY, "failure-service"],
+        "project-service" => &[GATEWAY, "analytics-service"],
         _ => &[GATEWAY],
     }
 }
@@ -456,6 +458,8 @@ fn the_calls_between_services_and_to_postgres_are_allowed_out_explicitly() {
             ("failure-service", "integration-gateway"),
             ("analytics-service", "integration-gateway"),
             ("integration-gateway", "failure-service"),
+            ("failure-service", "analytics-service"),
+            ("analytics-service", "project-service"),
         ] {
             let from = manifests.deployment(caller).pod_labels();
             let target = manifests.deployment(callee).pod_labels();

@@ -1,0 +1,259 @@
+//! The rollups equal a from-scratch computation, whatever the history and
+//! however its events arrive: random sequences of builds (some left
+//! running), uploads, labels and triage, with the events delivered late
+//! (after later changes), in random order and repeatedly. After the last
+//! delivery the incremental rollups are compared with
+//! `rollups::rebuild_project` run on the same data.
+//!
+//! The failure service's relay to analytics points nowhere here; the test
+//! reads the events from its analytics queue and delivers them itself.
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tenant_core::outbox::OutboxEvent;
+use tenant_core::{Db, TenantContext};
+use test_support::TestApp;
+use uuid::Uuid;
+
+use crate::helpers::{Case, Outcome, Stack, case, deliver, member, project_of, rollups_snapshot};
+
+const TESTS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+const EXCEPTIONS: [&str; 3] = [
+    "java.lang.IllegalStateException",
+    "java.io.IOException",
+    "java.net.SocketTimeoutException",
+];
+const LABELS: [&str; 3] = ["product_bug", "automation_bug", "infrastructure"];
+const STATUSES: [&str; 4] = ["triaged", "resolved", "muted", "open"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// A build of job `job`/branch `branch` with these cases, finished
+    /// (`Some(passed)`) or left running.
+    Build {
+        job: usize,
+        branch: usize,
+        cases: Vec<(usize, u8, u16)>,
+        finish: Option<bool>,
+    },
+    /// Finishes the `n`th build still running.
+    Finish(usize),
+    /// Labels the `n`th group.
+    Label(usize, usize),
+    /// Moves the `n`th group to a status.
+    Triage(usize, usize),
+    /// Delivers the picked pending events in this order, and redelivers
+    /// the picked delivered ones.
+    Deliver(Vec<usize>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let cases = prop::collection::vec((0..TESTS.len(), 0_u8..5, 0_u16..2000), 1..5);
+    prop_oneof![
+        3 => (0..2_usize, 0..2_usize, cases, prop::option::weighted(0.8, any::<bool>()))
+            .prop_map(|(job, branch, cases, finish)| Op::Build { job, branch, cases, finish }),
+        1 => (0..3_usize).prop_map(Op::Finish),
+        1 => (0..3_usize, 0..LABELS.len()).prop_map(|(g, l)| Op::Label(g, l)),
+        1 => (0..3_usize, 0..STATUSES.len()).prop_map(|(g, s)| Op::Triage(g, s)),
+        2 => prop::collection::vec(0..50_usize, 0..6).prop_map(Op::Deliver),
+    ]
+}
+
+fn cases_of(picks: &[(usize, u8, u16)]) -> Vec<Case> {
+    let mut seen = std::collections::HashSet::new();
+    picks
+        .iter()
+        .filter(|(test, _, _)| seen.insert(*test))
+        .map(|&(test, outcome, millis)| {
+            let exception = EXCEPTIONS[usize::from(outcome) % EXCEPTIONS.len()].to_owned();
+            let outcome = match outcome {
+                0 | 1 => Outcome::Pass,
+                2 => Outcome::Fail(exception),
+                3 => Outcome::Skip,
+                _ => Outcome::Flaky(exception),
+            };
+            case(TESTS[test], outcome, u64::from(millis))
+        })
+        .collect()
+}
+
+/// One history and its deliveries in a fresh project.
+struct Run<'a> {
+    stack: &'a Stack,
+    ctx: TenantContext,
+    admin: tokio_postgres::Client,
+    running: Vec<Uuid>,
+    delivered: Vec<OutboxEvent>,
+}
+
+impl Run<'_> {
+    /// The project's events the test has not delivered yet, oldest first.
+    async fn pending(&self) -> Vec<OutboxEvent> {
+        let project = project_of(&self.ctx);
+        let rows = self
+            .admin
+            .query(
+                "SELECT id, kind, occurred_at, payload FROM failure.outbox_analytics
+                  WHERE project_id = $1 ORDER BY id",
+                &[&project],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| OutboxEvent {
+                id: row.get("id"),
+                project_id: project,
+                kind: row.get("kind"),
+                occurred_at: row.get("occurred_at"),
+                payload: row.get("payload"),
+            })
+            .filter(|event| self.delivered.iter().all(|d| d.id != event.id))
+            .collect()
+    }
+
+    async fn send(&mut self, events: Vec<OutboxEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        deliver(&self.stack.analytics, project_of(&self.ctx), &events)
+            .await
+            .expect(200);
+        for event in events {
+            if self.delivered.iter().all(|d| d.id != event.id) {
+                self.delivered.push(event);
+            }
+        }
+    }
+
+    async fn apply(&mut self, op: Op) {
+        let stack = self.stack;
+        match op {
+            Op::Build {
+                job,
+                branch,
+                cases,
+                finish,
+            } => {
+                let build = stack
+                    .create_build(
+                        &self.ctx,
+                        ["ci", "nightly"][job],
+                        ["main", "dev"][branch],
+                        &Uuid::now_v7().to_string(),
+                    )
+                    .await;
+                stack.upload(&self.ctx, build, &cases_of(&cases)).await;
+                match finish {
+                    Some(passed) => {
+                        stack
+                            .finish(&self.ctx, build, if passed { "passed" } else { "failed" })
+                            .await;
+                    }
+                    None => self.running.push(build),
+                }
+            }
+            Op::Finish(n) if !self.running.is_empty() => {
+                let build = self.running.remove(n % self.running.len());
+                stack.finish(&self.ctx, build, "failed").await;
+            }
+            Op::Label(n, label) => {
+                if let Some(group) = self.group(n).await {
+                    stack.label(&self.ctx, group, LABELS[label]).await;
+                }
+            }
+            Op::Triage(n, status) => {
+                if let Some(group) = self.group(n).await {
+                    stack.set_status(&self.ctx, group, STATUSES[status]).await;
+                }
+            }
+            Op::Deliver(picks) => {
+                let pending = self.pending().await;
+                let mut batch = Vec::new();
+                for pick in picks {
+                    if pick % 3 == 0 && !self.delivered.is_empty() {
+                        batch.push(self.delivered[pick % self.delivered.len()].clone());
+                    } else if !pending.is_empty() {
+                        batch.push(pending[pick % pending.len()].clone());
+                    }
+                }
+                self.send(batch).await;
+            }
+            Op::Finish(_) => {}
+        }
+    }
+
+    async fn group(&self, n: usize) -> Option<Uuid> {
+        let groups = self.stack.groups(&self.ctx).await;
+        let group = groups.get(n % groups.len().max(1))?;
+        group["id"].as_str()?.parse().ok()
+    }
+}
+
+async fn check(stack: &Stack, db: &Db, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let ctx = member(Uuid::now_v7());
+    let project = project_of(&ctx);
+    let mut run = Run {
+        stack,
+        ctx,
+        admin: stack.analytics.database().admin_client().await,
+        running: Vec::new(),
+        delivered: Vec::new(),
+    };
+    for op in ops {
+        run.apply(op).await;
+    }
+    // Whatever is still pending arrives last, newest first, with the
+    // first delivered events once more.
+    let mut rest = run.pending().await;
+    rest.reverse();
+    rest.extend(run.delivered.iter().take(2).cloned());
+    run.send(rest).await;
+    let incremental = rollups_snapshot(&run.admin, project).await;
+
+    let tx = db.worker_tx(project).await.unwrap();
+    analytics_service::repository::rollups::rebuild_project(&tx, project)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let from_scratch = rollups_snapshot(&run.admin, project).await;
+    prop_assert_eq!(incremental, from_scratch);
+    Ok(())
+}
+
+/// The analytics database as the service's runtime role, for the
+/// from-scratch computation.
+async fn analytics_db(app: &TestApp) -> Db {
+    let settings: analytics_service::Settings =
+        test_support::settings(&analytics_service::SPEC, Some(app.database()), &[]);
+    tenant_core::server::connect_database(&analytics_service::SPEC, &settings)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn rollups_equal_a_from_scratch_computation_whatever_the_event_order() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stack, db) = runtime.block_on(async {
+        // The relay to analytics points nowhere: the test delivers.
+        let stack = Stack::start_undelivered().await;
+        let db = analytics_db(&stack.analytics).await;
+        (stack, db)
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        max_shrink_iters: 20,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let outcome = runner.run(&prop::collection::vec(op(), 1..16), |ops| {
+        runtime.block_on(check(&stack, &db, ops))
+    });
+    if let Err(error) = outcome {
+        panic!("{error}");
+    }
+}
