@@ -31,32 +31,45 @@ impl Dashboard {
         web_extra: &[(&'static str, String)],
         gateway_extra: &[(&'static str, String)],
     ) -> Self {
-        let failure = TestApp::spawn(&failure_service::SPEC, failure_service::build, &[]).await;
-        let analytics = TestApp::spawn_on(
+        // auth and project first: analytics asks the project service for a
+        // user's projects (the overview).
+        let mut platform = gateway_helpers::spawn(gateway_extra).await;
+        let analytics = TestApp::spawn(
             &analytics_service::SPEC,
             analytics_service::build,
-            failure.shared_database(),
-            &[(
-                "service.integration_gateway_url",
-                "http://127.0.0.1:9".to_owned(),
-            )],
+            &[
+                ("service.project_url", platform.project.url("")),
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+            ],
         )
         .await;
-        let backends = [
-            gateway_helpers::failure_upstream(&failure),
-            ("service.upstreams.analytics.url", analytics.url("")),
-        ];
-        let mut api_gateway = backends.to_vec();
-        api_gateway.extend(gateway_extra.iter().cloned());
-        let platform = gateway_helpers::spawn(&api_gateway).await;
-        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
-        web_settings.extend(web_extra.iter().cloned());
-        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
-        let mut front = vec![
+        // The failure service relays its events to analytics quickly, so
+        // the dashboards follow uploads and triage.
+        let failure = TestApp::spawn_on(
+            &failure_service::SPEC,
+            failure_service::build,
+            analytics.shared_database(),
+            &[
+                ("service.analytics_url", analytics.url("")),
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+                ("service.outbox_relay_interval_ms", "50".to_owned()),
+                ("service.outbox_backoff_base_ms", "100".to_owned()),
+                ("service.outbox_backoff_max_secs", "1".to_owned()),
+            ],
+        )
+        .await;
+        let mut api_gateway = vec![
             ("service.upstreams.auth.url", platform.auth.url("")),
             ("service.upstreams.project.url", platform.project.url("")),
-            ("service.upstreams.web.url", web.url("")),
-            ("service.pages_upstream", "web".to_owned()),
+            gateway_helpers::failure_upstream(&failure),
+            ("service.upstreams.analytics.url", analytics.url("")),
+            ("service.poll_interval_ms", "100".to_owned()),
             ("service.anonymous_rate_per_minute", "100000".to_owned()),
             ("service.anonymous_burst", "10000".to_owned()),
             (
@@ -65,7 +78,17 @@ impl Dashboard {
             ),
             ("service.anonymous_global_burst", "10000".to_owned()),
         ];
-        front.extend(api_gateway);
+        api_gateway.extend(gateway_extra.iter().cloned());
+        // The API gateway with every upstream replaces the platform's own.
+        platform.gateway = gateway_helpers::gateway(&api_gateway).await;
+        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
+        web_settings.extend(web_extra.iter().cloned());
+        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
+        let mut front = api_gateway;
+        front.extend([
+            ("service.upstreams.web.url", web.url("")),
+            ("service.pages_upstream", "web".to_owned()),
+        ]);
         let front = gateway_helpers::gateway(&front).await;
         Self {
             platform,
