@@ -1,7 +1,6 @@
 //! The user's projects, creating one, and a project's dashboard.
 
 use actix_web::{HttpResponse, web};
-use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,7 +8,7 @@ use serde_json::{Value, json};
 use super::{SignedIn, page, see_other, segment};
 use crate::WebState;
 use crate::error::WebError;
-use crate::views::projects::{self, Dashboard, ProjectCard, pass_rate};
+use crate::views::projects::{self, Dashboard, ProjectCard};
 use crate::views::{items, text};
 
 /// At most this many projects are shown side by side.
@@ -42,48 +41,32 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn card(state: &WebState, signed_in: &SignedIn, project: Value) -> ProjectCard {
-    let slug = text(&project["slug"]);
-    let base = format!("/v1/projects/{}", encode(&slug));
-    let (builds, groups, flaky) = tokio::join!(
-        state.get(&signed_in.0, format!("{base}/builds?limit=1")),
-        state.get(
-            &signed_in.0,
-            format!(
-                "/v2/projects/{}/failures?status=open&limit=100",
-                encode(&slug)
-            )
-        ),
-        state.get(&signed_in.0, format!("{base}/flaky-tests?limit=100")),
-    );
-    let latest = builds
-        .ok()
-        .and_then(|b| items(&b).first().and_then(pass_rate));
-    ProjectCard {
-        project,
-        pass_rate: latest.map_or(Value::Null, |r| json!(r)),
-        open_groups: groups.map(|g| items(&g).len()).unwrap_or(0),
-        flaky: flaky.map(|f| items(&f).len()).unwrap_or(0),
-    }
-}
-
+/// The user's projects with their figures of the last 30 days from the
+/// analytics overview (one call for all of them); without it, the cards
+/// show dashes.
 pub async fn list(
     signed_in: SignedIn,
     state: web::Data<WebState>,
 ) -> Result<HttpResponse, WebError> {
-    let list = state
-        .get(
-            &signed_in.0,
-            &format!("/v1/projects?limit={PROJECTS_SHOWN}"),
-        )
-        .await?;
-    let cards = join_all(
-        items(&list)
-            .iter()
-            .cloned()
-            .map(|p| card(&state, &signed_in, p)),
-    )
-    .await;
+    let (list, overview) = tokio::join!(
+        state.get(&signed_in.0, format!("/v1/projects?limit={PROJECTS_SHOWN}")),
+        state.get(&signed_in.0, "/v1/analytics/overview?period=30"),
+    );
+    let overview = overview.unwrap_or(Value::Null);
+    let figures = overview["projects"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let cards: Vec<ProjectCard> = items(&list?)
+        .iter()
+        .map(|project| ProjectCard {
+            figures: figures
+                .iter()
+                .find(|f| f["project_id"] == project["id"])
+                .cloned()
+                .unwrap_or(Value::Null),
+            project: project.clone(),
+        })
+        .collect();
     Ok(page(projects::list(signed_in.viewer(), &cards)))
 }
 
@@ -121,36 +104,50 @@ pub async fn dashboard(
         .unwrap_or(30);
     let branch = filters.branch.as_deref().unwrap_or_default().trim();
     let job = filters.job.as_deref().unwrap_or_default().trim();
-    let since = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    let mut builds_query = format!(
-        "/v1/projects/{slug}/builds?limit=50&since={}",
-        encode(&since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    );
+    let mut filter = String::new();
     if !branch.is_empty() {
-        builds_query.push_str(&format!("&branch={}", encode(branch)));
+        filter.push_str(&format!("&branch={}", encode(branch)));
     }
     if !job.is_empty() {
-        builds_query.push_str(&format!("&job={}", encode(job)));
+        filter.push_str(&format!("&job={}", encode(job)));
     }
+    let since = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let since = encode(&since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let project = state
         .get(&signed_in.0, format!("/v1/projects/{slug}"))
         .await?;
-    let (builds, groups, flaky) = tokio::join!(
-        state.get(&signed_in.0, &builds_query),
+    let analytics = format!("/v1/projects/{slug}/analytics");
+    let (builds, groups, summary, trends, rankings) = tokio::join!(
         state.get(
             &signed_in.0,
-            format!("/v2/projects/{slug}/failures?limit=10")
+            format!("/v1/projects/{slug}/builds?limit=20&since={since}{filter}")
         ),
         state.get(
             &signed_in.0,
-            format!("/v1/projects/{slug}/flaky-tests?limit=10")
+            format!("/v2/projects/{slug}/failures?limit=100")
+        ),
+        state.get(
+            &signed_in.0,
+            format!("{analytics}/summary?period={days}{filter}")
+        ),
+        state.get(
+            &signed_in.0,
+            format!("{analytics}/trends?period={days}{filter}")
+        ),
+        state.get(
+            &signed_in.0,
+            format!("{analytics}/rankings?period={days}&limit=10{filter}")
         ),
     );
+    // The analytics figures are shown when they can be had; the builds
+    // and groups come from the failure service and must.
     let dashboard = Dashboard {
         project: &project,
         builds: &builds?,
         groups: &groups?,
-        flaky: &flaky?,
+        summary: &summary.unwrap_or(Value::Null),
+        trends: &trends.unwrap_or(Value::Null),
+        rankings: &rankings.unwrap_or(Value::Null),
         days,
         branch,
         job,

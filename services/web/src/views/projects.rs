@@ -6,13 +6,12 @@ use serde_json::Value;
 use super::{Viewer, csrf_field, items, layout, percent, text, when};
 use crate::domain::charts::{Point, line_chart};
 
-/// One project's card: its name and what its dashboard leads with.
+/// One project's card: the project and its figures in the analytics
+/// overview (null when the overview could not be had).
 #[derive(Debug)]
 pub struct ProjectCard {
     pub project: Value,
-    pub pass_rate: Value,
-    pub open_groups: usize,
-    pub flaky: usize,
+    pub figures: Value,
 }
 
 pub fn list(viewer: Viewer<'_>, cards: &[ProjectCard]) -> Markup {
@@ -30,9 +29,9 @@ pub fn list(viewer: Viewer<'_>, cards: &[ProjectCard]) -> Markup {
                     section.card {
                         h2 { a href=(format!("/p/{slug}")) { (text(&card.project["name"])) } }
                         div.stat {
-                            div { "Pass rate" strong { (percent(&card.pass_rate)) } }
-                            div { "Open groups" strong { (card.open_groups) } }
-                            div { "Flaky tests" strong { (card.flaky) } }
+                            div { "Pass rate, 30 days" strong.pass-rate { (percent(&card.figures["pass_rate"])) } }
+                            div { "Open groups" strong { (text(&card.figures["open_groups"])) } }
+                            div { "Flaky tests" strong { (text(&card.figures["flaky_tests"])) } }
                         }
                     }
                 }
@@ -48,13 +47,17 @@ pub fn list(viewer: Viewer<'_>, cards: &[ProjectCard]) -> Markup {
     )
 }
 
-/// What the dashboard shows of a project.
+/// What the dashboard shows of a project: builds and groups from the
+/// failure service; summary, trends and rankings from analytics (null
+/// when they could not be had).
 #[derive(Debug)]
 pub struct Dashboard<'a> {
     pub project: &'a Value,
     pub builds: &'a Value,
     pub groups: &'a Value,
-    pub flaky: &'a Value,
+    pub summary: &'a Value,
+    pub trends: &'a Value,
+    pub rankings: &'a Value,
     pub days: u32,
     pub branch: &'a str,
     pub job: &'a str,
@@ -71,37 +74,61 @@ pub fn project_nav(slug: &str) -> Markup {
     }
 }
 
-/// A build's pass rate: passed over tests run (skipped left out).
-pub fn pass_rate(build: &Value) -> Option<f64> {
-    let totals = &build["totals"];
-    let tests = totals["tests"].as_f64()? - totals["skipped"].as_f64().unwrap_or(0.0);
-    (tests > 0.0).then(|| {
-        (totals["passed"].as_f64().unwrap_or(0.0) + totals["flaky"].as_f64().unwrap_or(0.0)) / tests
-    })
+/// How the pass rate moved against the previous period, in words.
+fn direction(summary: &Value) -> &'static str {
+    match summary["direction"].as_str() {
+        Some("up") => "up from the previous period",
+        Some("down") => "down from the previous period",
+        Some("flat") => "as in the previous period",
+        _ => "",
+    }
+}
+
+/// One point per day of the trends, oldest first, for days that have one.
+fn daily(trends: &Value, value: impl Fn(&Value) -> Option<f64>) -> Vec<Point> {
+    trends["days"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|day| {
+            value(day).map(|value| Point {
+                label: text(&day["day"]),
+                value,
+            })
+        })
+        .collect()
 }
 
 pub fn dashboard(viewer: Viewer<'_>, d: &Dashboard<'_>) -> Markup {
     let slug = text(&d.project["slug"]);
     let builds = items(d.builds);
-    let oldest_first: Vec<&Value> = builds.iter().rev().collect();
-    let rate: Vec<Point> = oldest_first
+    let period = &d.summary["period"];
+    let pass_rate = daily(d.trends, |day| day["pass_rate"].as_f64());
+    let failures = daily(d.trends, |day| {
+        (day["builds"].as_i64().unwrap_or(0) > 0).then(|| day["failed"].as_f64().unwrap_or(0.0))
+    });
+    let groups = items(d.groups);
+    let ranked: Vec<Value> = d.rankings["top_groups"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
         .iter()
-        .filter_map(|b| {
-            pass_rate(b).map(|value| Point {
-                label: text(&b["external_id"]),
-                value,
+        .map(|ranked| {
+            let group = groups.iter().find(|g| g["id"] == ranked["group_id"]);
+            serde_json::json!({
+                "id": ranked["group_id"],
+                "template": group.map_or(&Value::Null, |g| &g["template"]),
+                "label": ranked["label"],
+                "confidence": group.map_or(&Value::Null, |g| &g["confidence"]),
+                "status": ranked["status"],
+                "occurrences": ranked["failures"],
             })
         })
         .collect();
-    let failures: Vec<Point> = oldest_first
-        .iter()
-        .map(|b| Point {
-            label: text(&b["external_id"]),
-            value: b["totals"]["failures"].as_f64().unwrap_or(0.0)
-                + b["totals"]["errors"].as_f64().unwrap_or(0.0),
-        })
-        .collect();
-    let latest_rate = builds.first().and_then(pass_rate);
+    let top_groups: &[Value] = if ranked.is_empty() {
+        &groups[..groups.len().min(10)]
+    } else {
+        &ranked
+    };
     layout(
         &text(&d.project["name"]),
         Some(viewer),
@@ -122,13 +149,19 @@ pub fn dashboard(viewer: Viewer<'_>, d: &Dashboard<'_>) -> Markup {
             }
             div.stat {
                 div { "Builds" strong #build-count { (builds.len()) } }
-                div { "Latest pass rate" strong { (latest_rate.map_or_else(|| "—".to_owned(), |r| format!("{:.1}%", r * 100.0))) } }
-                div { "Failure groups" strong #group-count { (items(d.groups).len()) } }
-                div { "Flaky tests" strong #flaky-count { (items(d.flaky).len()) } }
+                div { "Pass rate" strong #period-pass-rate { (percent(&period["pass_rate"])) }
+                    small { (direction(d.summary)) } }
+                div { "Failed tests" strong #period-failed { (text(&period["failed"])) } }
+                div { "Open groups" strong #open-groups { (text(&d.summary["open_groups"])) } }
+                div { "Flaky tests" strong #flaky-count { (text(&d.summary["flaky_tests"])) } }
+                div { "Quarantined" strong { (text(&d.summary["quarantined_tests"])) } }
+            }
+            @if d.summary.is_null() {
+                p.notice role="status" { "The figures of the period are not available right now; the builds and groups below are." }
             }
             h2 { "Trends" }
-            (line_chart("Pass rate per build", &rate, 1.0, true))
-            (line_chart("Failures per build", &failures, 1.0, false))
+            (line_chart("Pass rate per day", &pass_rate, 1.0, true))
+            (line_chart("Failed tests per day", &failures, 1.0, false))
             h2 { "Latest builds" }
             div.table-wrap { table {
                 thead { tr { th { "Build" } th { "Job" } th { "Branch" } th { "Status" } th { "Tests" } th { "Failed" } th { "Started" } } }
@@ -147,11 +180,11 @@ pub fn dashboard(viewer: Viewer<'_>, d: &Dashboard<'_>) -> Markup {
                 }
             } }
             h2 { "Top failure groups" }
-            (group_table(&slug, items(d.groups)))
+            (group_table(&slug, top_groups))
             h2 { "Flakiest tests" }
-            ul {
-                @for t in items(d.flaky) {
-                    li { (text(&t["test"]["name"])) " — " (text(&t["state"])) ", failure rate " (percent(&t["evidence"]["failure_rate"])) }
+            ul #flakiest {
+                @for t in d.rankings["flakiest_tests"].as_array().map_or(&[][..], Vec::as_slice) {
+                    li { (text(&t["classname"])) " › " (text(&t["name"])) ": " (text(&t["value"])) " flaky passes" }
                 }
             }
         },

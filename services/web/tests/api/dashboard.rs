@@ -1,6 +1,8 @@
 //! The morning routine through the pages: a project, an API key, an
 //! upload, the dashboard, the build, a group labelled, a test quarantined.
 
+use std::time::{Duration, Instant};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -48,6 +50,43 @@ async fn a_new_user_creates_a_project_uploads_and_triages_from_the_pages() {
         shown.text.contains("id=\"build-count\">1<"),
         "{}",
         shown.text
+    );
+
+    // Once the build has finished, the analytics figures follow (through
+    // the failure service's events): the period's pass rate, one of two.
+    let finished = platform
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/projects/shop/builds/{build}"),
+            Some(&key),
+            Some(json!({ "status": "failed" })),
+        )
+        .await;
+    assert!(finished.status.is_success(), "{}", finished.text);
+    let started = Instant::now();
+    loop {
+        let page = browser.get("/p/shop").await.expect_page();
+        if page.text.contains("id=\"period-pass-rate\">50.0%<") {
+            assert!(
+                page.text.contains("id=\"period-failed\">1<"),
+                "{}",
+                page.text
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the dashboard never showed the finished build: {}",
+            page.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let projects = browser.get("/").await.expect_page();
+    assert_eq!(
+        between(&projects.text, "class=\"pass-rate\">", "<"),
+        Some("50.0%"),
+        "{}",
+        projects.text
     );
     assert!(
         shown.text.contains(&format!("/p/shop/builds/{build}")),
