@@ -75,6 +75,28 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
 
     chromium.goto(&format!("{front}/p/shop")).await;
     assert_eq!(chromium.text("#build-count").await, "1");
+    // The build finishes; the analytics figures follow.
+    let finished = platform
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/shop/builds/{build}"),
+            Some(&key),
+            Some(json!({ "status": "failed" })),
+        )
+        .await;
+    assert!(finished.status.is_success(), "{}", finished.text);
+    let started = std::time::Instant::now();
+    loop {
+        chromium.goto(&format!("{front}/p/shop")).await;
+        if chromium.text("#period-pass-rate").await == "50.0%" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the dashboard never showed the finished build"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     chromium.screenshot("dashboard-desktop").await;
     chromium
         .click(&format!("a[href='/p/shop/builds/{build}']"))
