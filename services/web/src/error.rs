@@ -22,6 +22,9 @@ pub enum WebError {
     /// The API refused the request (its problem's detail).
     #[error("{detail}")]
     Refused { status: StatusCode, detail: String },
+    /// The API's rate limits (the user's or the project plan's) say wait.
+    #[error("too many requests")]
+    TooManyRequests,
     #[error("the API cannot be reached")]
     ApiUnreachable(#[source] reqwest::Error),
 }
@@ -33,6 +36,7 @@ impl WebError {
         match status {
             StatusCode::UNAUTHORIZED => Self::SignInRequired,
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests,
             status if status.is_client_error() => Self::Refused {
                 status,
                 detail: reply.detail(),
@@ -63,6 +67,11 @@ impl WebError {
                 detail.clone(),
                 "Correct the form and send it again.",
             ),
+            Self::TooManyRequests => (
+                "Too many requests",
+                "This project (or your account) has made more requests than its plan allows for the moment.".to_owned(),
+                "Wait a minute, then reload the page.",
+            ),
             Self::ApiUnreachable(_) => (
                 "Faultline is unavailable",
                 "The dashboard could not reach the API.".to_owned(),
@@ -79,6 +88,7 @@ impl ResponseError for WebError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::FormExpired => StatusCode::FORBIDDEN,
             Self::Refused { status, .. } => *status,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ApiUnreachable(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -96,5 +106,39 @@ impl ResponseError for WebError {
         HttpResponse::build(self.status_code())
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
             .body(views::error_page(title, &what, todo).into_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn reply(status: u16) -> ApiReply {
+        ApiReply {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            body: json!({ "detail": "the name is taken" }),
+        }
+    }
+
+    #[test]
+    fn api_answers_become_pages_that_say_what_to_do() {
+        for (status, page) in [
+            (401, 303),
+            (403, 404),
+            (404, 404),
+            (409, 409),
+            (422, 422),
+            (429, 429),
+            (500, 502),
+        ] {
+            let error = WebError::from_reply(reply(status));
+            assert_eq!(error.status_code().as_u16(), page, "{status}: {error:?}");
+        }
+        let refused = WebError::from_reply(reply(409));
+        assert_eq!(refused.to_string(), "the name is taken");
+        let busy = WebError::from_reply(reply(429)).error_response();
+        assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }

@@ -133,7 +133,7 @@ pub fn flaky(viewer: Viewer<'_>, slug: &str, flaky: &Value, quarantine: &Value) 
             (project_nav(slug))
             @if items(flaky).is_empty() { p { "No flaky or broken tests right now." } }
             div.table-wrap { table {
-                thead { tr { th { "Test" } th { "State" } th { "Failure rate" } th { "Flips" } th { "Quarantine" } } }
+                thead { tr { th { "Test" } th { "State" } th { "Failure rate" } th { "Flips" } th { "Passed on retry" } th { "Quarantine" } } }
                 tbody {
                     @for t in items(flaky) {
                         @let test_id = text(&t["test"]["id"]);
@@ -143,11 +143,13 @@ pub fn flaky(viewer: Viewer<'_>, slug: &str, flaky: &Value, quarantine: &Value) 
                             td { (text(&t["state"])) }
                             td { (percent(&t["evidence"]["failure_rate"])) }
                             td { (text(&t["evidence"]["transitions"])) }
+                            td { (text(&t["evidence"]["retries_passed"])) }
                             td {
                                 form method="post" action=(format!("/p/{slug}/flaky/{test_id}/quarantine")) {
                                     (csrf_field(viewer.csrf))
                                     input type="hidden" name="quarantined" value=(if quarantined { "false" } else { "true" });
-                                    button type="submit" data-test=(test_id) {
+                                    button type="submit" data-test=(test_id)
+                                        aria-label=(format!("{} {}", if quarantined { "Lift the quarantine of" } else { "Quarantine" }, text(&t["test"]["name"]))) {
                                         @if quarantined { "Lift quarantine" } @else { "Quarantine" }
                                     }
                                 }

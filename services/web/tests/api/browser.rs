@@ -99,6 +99,34 @@ impl Dashboard {
         }
     }
 
+    /// Waits until the analytics summary of `shop` counts `builds`
+    /// finished builds (the failure service's events have arrived). Asks
+    /// the API itself, once per 300 ms: a dashboard page costs several
+    /// calls against the project plan's rate.
+    pub async fn wait_for_analytics(&self, key: &str, builds: i64) {
+        let started = std::time::Instant::now();
+        loop {
+            let summary = self
+                .platform
+                .send(
+                    Method::GET,
+                    "/api/v1/projects/shop/analytics/summary?period=30",
+                    Some(key),
+                    None,
+                )
+                .await
+                .expect(200);
+            if summary["period"]["builds"].as_i64() == Some(builds) {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "analytics never counted {builds} builds: {summary}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+
     /// A browser with no cookies yet.
     pub fn browser(&self) -> Browser {
         Browser {

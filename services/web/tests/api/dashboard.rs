@@ -1,8 +1,6 @@
 //! The morning routine through the pages: a project, an API key, an
 //! upload, the dashboard, the build, a group labelled, a test quarantined.
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -63,24 +61,18 @@ async fn a_new_user_creates_a_project_uploads_and_triages_from_the_pages() {
         )
         .await;
     assert!(finished.status.is_success(), "{}", finished.text);
-    let started = Instant::now();
-    loop {
-        let page = browser.get("/p/shop").await.expect_page();
-        if page.text.contains("id=\"period-pass-rate\">50.0%<") {
-            assert!(
-                page.text.contains("id=\"period-failed\">1<"),
-                "{}",
-                page.text
-            );
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the dashboard never showed the finished build: {}",
-            page.text
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    dashboard.wait_for_analytics(&key, 1).await;
+    let page = browser.get("/p/shop").await.expect_page();
+    assert!(
+        page.text.contains("id=\"period-pass-rate\">50.0%<"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("id=\"period-failed\">1<"),
+        "{}",
+        page.text
+    );
     let projects = browser.get("/").await.expect_page();
     assert_eq!(
         between(&projects.text, "class=\"pass-rate\">", "<"),

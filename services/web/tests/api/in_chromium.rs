@@ -9,6 +9,11 @@ use crate::browser::Dashboard;
 use crate::gateway_helpers::PASSWORD;
 use crate::webdriver::Chromium;
 
+/// A report whose one test failed, then passed when the runner retried it.
+const FLAKY_REPORT: &str = r#"<testsuite name="s" tests="1">
+<testcase classname="c" name="wobbles"><flakyFailure message="wobble" type="AssertionError">trace</flakyFailure></testcase>
+</testsuite>"#;
+
 /// Fails unless the page is no wider than the viewport.
 async fn assert_no_horizontal_scroll(chromium: &Chromium, page: &str) {
     let fits = chromium
@@ -85,18 +90,9 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
         )
         .await;
     assert!(finished.status.is_success(), "{}", finished.text);
-    let started = std::time::Instant::now();
-    loop {
-        chromium.goto(&format!("{front}/p/shop")).await;
-        if chromium.text("#period-pass-rate").await == "50.0%" {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the dashboard never showed the finished build"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    dashboard.wait_for_analytics(&key, 1).await;
+    chromium.goto(&format!("{front}/p/shop")).await;
+    assert_eq!(chromium.text("#period-pass-rate").await, "50.0%");
     chromium.screenshot("dashboard-desktop").await;
     chromium
         .click(&format!("a[href='/p/shop/builds/{build}']"))
@@ -137,7 +133,46 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
         .await;
     assert_eq!(inline, json!(false), "inline script ran despite the CSP");
 
+    // A test that failed, then passed on a retry, is flaky at once.
+    let flaky = test_support::Reply::from_request(
+        platform
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/projects/shop/builds/{build}/results"),
+            )
+            .bearer_auth(&key)
+            .header("content-type", "application/xml")
+            .body(FLAKY_REPORT),
+    )
+    .await;
+    assert!(flaky.status.is_success(), "{}", flaky.text);
     chromium.goto(&format!("{front}/p/shop/flaky")).await;
+    assert!(
+        chromium.text("#quarantine-list").await.is_empty(),
+        "nothing is quarantined yet"
+    );
+    chromium.click("form[action$='/quarantine'] button").await;
+    chromium
+        .wait_until(
+            "the quarantine list",
+            "var l = document.getElementById('quarantine-list'); \
+             return l !== null && l.textContent.indexOf('wobbles') >= 0;",
+        )
+        .await;
+    assert_eq!(
+        chromium.text("form[action$='/quarantine'] button").await,
+        "Lift quarantine"
+    );
+    let ci_list = platform
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/projects/shop/quarantine",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(ci_list["items"][0]["test"]["name"], "wobbles", "{ci_list}");
     chromium.screenshot("flaky-desktop").await;
     chromium.goto(&format!("{front}/p/shop")).await;
     chromium

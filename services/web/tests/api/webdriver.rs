@@ -96,7 +96,23 @@ impl Chromium {
             request = request.json(&body);
         }
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        assert!(answer["value"].get("error").is_none(), "{path}: {answer}");
+        if answer["value"].get("error").is_some() {
+            // What the browser shows says more than the driver's error.
+            let shown: Value = self
+                .http
+                .post(format!("{}/execute/sync", self.session))
+                .json(&json!({ "script": "return location.href + '\\n' + document.body.innerText;", "args": [] }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            panic!(
+                "{path}: {}\nthe page: {}",
+                answer["value"]["message"], shown["value"]
+            );
+        }
         answer["value"].clone()
     }
 
