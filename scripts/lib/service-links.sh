@@ -5,7 +5,8 @@
 # (the project service calls it), the project service's (the failure
 # service calls it; so does analytics), the integration gateway's and the
 # analytics service's (the failure service relays its outbox events to
-# both), the gateway its upstreams.
+# both), the failure service's (the integration gateway reads groups
+# there), the gateway its upstreams.
 # Arguments: the ports of auth, project, failure, analytics and the
 # integration gateway; then, optionally, those of the web dashboard and the
 # gateway (the gateway sends pages to the dashboard, which calls the API
@@ -21,6 +22,7 @@ service_links() {
     fi
     printf '%s\n' \
         "FAULTLINE__SERVICE__AUTH_URL=http://127.0.0.1:$auth" \
+        "FAULTLINE__SERVICE__FAILURE_URL=http://127.0.0.1:$failure" \
         "FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL=http://127.0.0.1:$integration" \
         "FAULTLINE__SERVICE__ANALYTICS_URL=http://127.0.0.1:$analytics" \
         "FAULTLINE__SERVICE__PROJECT_URL=http://127.0.0.1:$project" \

@@ -133,6 +133,31 @@ impl ServiceClient {
         self.send(request, context).await
     }
 
+    /// PUTs `body` as JSON to `path` on behalf of `context`.
+    pub async fn put_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        context: &TenantContext,
+    ) -> Result<T, ServiceCallError> {
+        let request = self.http.put(format!("{}{path}", self.base_url)).json(body);
+        self.send(request, context).await
+    }
+
+    /// PATCHes `body` as JSON to `path` on behalf of `context`.
+    pub async fn patch_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        context: &TenantContext,
+    ) -> Result<T, ServiceCallError> {
+        let request = self
+            .http
+            .patch(format!("{}{path}", self.base_url))
+            .json(body);
+        self.send(request, context).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,

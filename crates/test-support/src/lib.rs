@@ -348,6 +348,11 @@ pub const TEST_INTERNAL_KEY_ID: &str = "test";
 pub const TEST_INTERNAL_KEY: &str = "faultline-test-suite-internal-token-key";
 const INTERNAL_KEY_SETTING: &str = "internal_token.keys.test";
 
+/// The integration gateway's master key in tests: outside `dev` it refuses
+/// to start without one of its own (its development key is published), so
+/// the suite brings one, as it does the internal-token key.
+pub const TEST_INTEGRATION_MASTER_KEY: &str = "AAEmSxBxfBf+Vp4uYu2L1d3Ik/l2z2THaHVkaVdeMMs=";
+
 /// The suite's internal-token key as environment variables, for a service
 /// binary a test runs as a process (`Command::envs`).
 pub fn internal_token_env() -> [(&'static str, &'static str); 2] {
@@ -380,6 +385,13 @@ pub fn settings<S: ServiceSettings>(
         ("server.workers", "2".to_owned()),
         ("server.shutdown_timeout_secs", "10".to_owned()),
     ];
+    if spec.name == "integration-gateway" {
+        overrides.push(("service.master_key_id", "test".to_owned()));
+        overrides.push((
+            "service.master_keys.test",
+            TEST_INTEGRATION_MASTER_KEY.to_owned(),
+        ));
+    }
     if let Some(db) = db {
         overrides.extend(db.overrides());
     }

@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "gate_views",
         include_str!("../../../migrations/failure/0011_gate_views.sql"),
     ),
+    Migration::embedded(
+        12,
+        "issue_links",
+        include_str!("../../../migrations/failure/0012_issue_links.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

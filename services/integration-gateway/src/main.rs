@@ -1,9 +1,17 @@
 use std::process::ExitCode;
 
-use integration_gateway::{SPEC, build};
+use integration_gateway::{SPEC, StartupError, build, keys};
 
 fn main() -> ExitCode {
-    tenant_core::cli::main(&SPEC, |settings| async move {
-        build(settings).await?.run_until_stopped().await
-    })
+    tenant_core::cli::main_with(
+        &SPEC,
+        |settings| async move {
+            build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+                .map_err(StartupError::from)
+        },
+        keys::run,
+    )
 }

@@ -28,6 +28,7 @@ pub const PUBLISHING_SERVICES: &[&str] = &[
     "project-service",
     "failure-service",
     "analytics-service",
+    "integration-gateway",
 ];
 
 /// The security scheme of the merged document.

@@ -453,6 +453,26 @@ impl AnalyticsBackend {
     }
 }
 
+/// An integration gateway for the gateway's `integration` upstream, on its
+/// own database. Pass [`IntegrationBackend::upstream_override`] to [`spawn`].
+#[derive(Debug)]
+pub struct IntegrationBackend {
+    pub service: TestApp,
+}
+
+impl IntegrationBackend {
+    pub async fn spawn() -> Self {
+        Self {
+            service: TestApp::spawn(&integration_gateway::SPEC, integration_gateway::build, &[])
+                .await,
+        }
+    }
+
+    pub fn upstream_override(&self) -> (&'static str, String) {
+        ("service.upstreams.integration.url", self.service.url(""))
+    }
+}
+
 /// The gateway setting that routes its `failure` upstream to `failure`.
 pub fn failure_upstream(failure: &TestApp) -> (&'static str, String) {
     ("service.upstreams.failure.url", failure.url(""))

@@ -14,7 +14,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use test_support::{Reply, TestApp};
 
-use crate::helpers::{self, AnalyticsBackend, FailureBackend, PASSWORD, problem};
+use crate::helpers::{
+    self, AnalyticsBackend, FailureBackend, IntegrationBackend, PASSWORD, problem,
+};
 
 /// Upstreams of the built-in table whose routes are deliberately not in
 /// the document, with the reason. Every route of every other upstream must
@@ -159,8 +161,13 @@ fn operations(document: &Value) -> BTreeSet<(String, String)> {
 async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
     let failure = FailureBackend::spawn().await;
     let analytics = AnalyticsBackend::spawn().await;
-    let platform =
-        helpers::spawn(&[failure.upstream_override(), analytics.upstream_override()]).await;
+    let integration = IntegrationBackend::spawn().await;
+    let platform = helpers::spawn(&[
+        failure.upstream_override(),
+        analytics.upstream_override(),
+        integration.upstream_override(),
+    ])
+    .await;
     let document = fetch_document(&platform.gateway).await;
     assert_valid_openapi_3_1(&document);
     #[expect(
@@ -273,11 +280,13 @@ async fn the_document_is_openapi_3_1_and_lists_exactly_the_public_routes() {
 async fn the_gateway_serves_the_document_without_a_backend_that_is_down() {
     let failure = FailureBackend::spawn().await;
     let analytics = AnalyticsBackend::spawn().await;
+    let integration = IntegrationBackend::spawn().await;
     let platform = helpers::spawn(&[failure.upstream_override()]).await;
     let gateway = helpers::gateway(&[
         ("service.upstreams.auth.url", platform.auth.url("")),
         failure.upstream_override(),
         analytics.upstream_override(),
+        integration.upstream_override(),
         // Nothing listens on port 1.
         (
             "service.upstreams.project.url",

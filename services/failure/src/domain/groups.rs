@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -103,6 +103,23 @@ pub struct GroupDetails {
     pub recent_occurrences: Vec<FailureSummary>,
     /// Labels members gave or removed, newest first (at most 50).
     pub feedback: Vec<FeedbackEntry>,
+    /// Issues filed for the group in a tracker (Jira, GitHub), recorded
+    /// by the integration gateway.
+    pub issue_links: Vec<IssueLink>,
+}
+
+/// An issue filed for a failure group, as the integration gateway last
+/// saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssueLink {
+    /// `jira` or `github`.
+    pub provider: String,
+    /// `WEB-42`, `acme/web#42`.
+    pub key: String,
+    pub url: String,
+    /// The tracker's status name (`To Do`, `Done`, `open`).
+    pub status: String,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// One entry of the feedback log: a member set or removed a label.

@@ -25,8 +25,8 @@ pub use grouping_settings::{
     GroupingRules, GroupingSettings, InvalidGroupingSettings, MAX_IN_APP_PREFIXES, MAX_PREFIX_CHARS,
 };
 pub use groups::{
-    BatchGroup, FeedbackEntry, GroupDetails, GroupFilter, GroupSummary, LatestSample, batch_groups,
-    group_id,
+    BatchGroup, FeedbackEntry, GroupDetails, GroupFilter, GroupSummary, IssueLink, LatestSample,
+    batch_groups, group_id,
 };
 pub use regroup::{ClaimedJob, DEFAULT_REGROUP_DAYS, JobState, MAX_REGROUP_ATTEMPTS, RegroupJob};
 pub use results::{

@@ -12,6 +12,7 @@ pub mod group_comments;
 pub mod group_triage;
 pub mod grouping_settings;
 pub mod groups;
+pub mod issue_links;
 pub mod label_feedback;
 pub mod outbox;
 pub mod quarantine;

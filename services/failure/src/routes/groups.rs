@@ -19,7 +19,7 @@ use crate::domain::{GroupDetails, GroupFilter, GroupSummary};
 use crate::error::FailureError;
 use crate::labels;
 use crate::repository::groups::views;
-use crate::repository::label_feedback;
+use crate::repository::{issue_links, label_feedback};
 
 /// How many failures a group's details list.
 const RECENT_OCCURRENCES: i64 = 20;
@@ -195,6 +195,7 @@ async fn group_details(
         .ok_or(FailureError::GroupNotFound)?;
     group.feedback =
         label_feedback::group_feedback(tx, project_id, group_id, FEEDBACK_ENTRIES).await?;
+    group.issue_links = issue_links::list_for_group(tx, project_id, group_id).await?;
     Ok(group)
 }
 

@@ -7,6 +7,7 @@ mod failures;
 mod flaky_tests;
 mod grouping_settings;
 mod groups;
+mod internal_links;
 pub mod openapi;
 mod quarantine;
 mod regroup;
@@ -94,6 +95,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/regroup", web::post().to(regroup::request))
             .route("/jobs/{job}", web::get().to(regroup::show_job)),
+    )
+    .route(
+        "/internal/v1/projects/{project}/failure-groups/{group}/issue-links/{provider}",
+        web::put().to(internal_links::put),
     )
     .service(web::resource("/internal/v1/openapi.json").get(openapi::spec));
 }

@@ -1,5 +1,12 @@
-//! Connections to Jira, GitHub, Slack and webhooks, the deliveries made
-//! through them, and the events other services relay to trigger them.
-//! Types and rules only: no SQL, no HTTP.
+//! Connections to Slack, webhooks, GitHub and Jira, the rules that send
+//! events through them, what those events say, and the events other
+//! services relay to trigger them. Types and rules only: no SQL, no HTTP.
 
+pub mod connections;
 pub mod events;
+pub mod github;
+pub mod jira;
+pub mod messages;
+pub mod oauth;
+pub mod rules;
+pub mod webhooks;

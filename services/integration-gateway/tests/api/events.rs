@@ -12,7 +12,7 @@ use uuid::Uuid;
 const EVENTS: &str = "/internal/v1/events";
 
 async fn spawn() -> TestApp {
-    TestApp::spawn(&integration_gateway::SPEC, integration_gateway::build, &[]).await
+    crate::helpers::spawn(&[]).await
 }
 
 /// A relaying service, acting in `project_id`.

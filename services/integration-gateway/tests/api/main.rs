@@ -7,5 +7,12 @@
     reason = "tests fail loudly at the first broken expectation"
 )]
 
+mod connections;
+mod deliveries;
 mod events;
+mod github;
+mod helpers;
+mod jira;
+mod jira_oauth;
+mod keys;
 mod startup;

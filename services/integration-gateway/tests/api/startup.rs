@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use integration_gateway::{MIGRATIONS, SPEC, build};
-use test_support::{Reply, TestApp};
+use integration_gateway::{MIGRATIONS, SPEC};
+use test_support::Reply;
+
+use crate::helpers::spawn;
 
 #[tokio::test]
 async fn it_starts_ready_with_every_migration_applied() {
-    let app = TestApp::spawn(&SPEC, build, &[]).await;
+    let app = spawn(&[]).await;
     let ready = test_support::wait_for_status(
         &app.http,
         &app.service.admin_url("/readyz"),
@@ -25,7 +27,7 @@ async fn it_starts_ready_with_every_migration_applied() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_problem_not_a_bare_404() {
-    let app = TestApp::spawn(&SPEC, build, &[]).await;
+    let app = spawn(&[]).await;
     let reply = Reply::from_request(app.request(reqwest::Method::GET, "/v1/nothing-here")).await;
     reply.expect_problem(404, "route.not_found");
 }

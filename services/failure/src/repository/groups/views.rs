@@ -175,5 +175,6 @@ pub async fn get_group(
         explanation: serde_json::from_value(explanation).unwrap_or(Explanation::Nothing),
         recent_occurrences,
         feedback: Vec::new(),
+        issue_links: Vec::new(),
     }))
 }

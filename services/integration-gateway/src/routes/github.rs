@@ -1,0 +1,143 @@
+//! `POST /v1/projects/{project}/integrations/github/issues`: opens a
+//! GitHub issue for a failure group, once per group: asking again answers
+//! with the issue opened before, unless `force` opens a new one. The link
+//! is recorded here and on the group in the failure service.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use tenant_core::json::Object;
+use tenant_core::{Db, Role, TenantContext};
+
+use super::jira::CreateIssue;
+use super::openapi as doc;
+use super::project_scope;
+use crate::IntegrationState;
+use crate::domain::connections::ConnectionKind;
+use crate::domain::github::issue_for_group;
+use crate::error::IntegrationError;
+use crate::github::GithubClient;
+use crate::notify::group_link;
+use crate::repository::connections;
+use crate::repository::issue_links::{self, IssueLink};
+use crate::secrets::SecretStore;
+
+/// `POST /v1/projects/{project}/integrations/github/issues`.
+/// Opens a GitHub issue for a failure group (idempotent per group unless
+/// `force`).
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{project}/integrations/github/issues",
+    tag = "integrations",
+    params(("project" = String, Path, description = "Project id or slug")),
+    request_body = CreateIssue,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The issue opened now", body = IssueLink),
+        (status = 200, description = "The group's issue opened before", body = IssueLink),
+        (status = 400, description = "Malformed JSON (`request.malformed_json`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role in the project is below member (`context.role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such connection (`connection.not_found`) or failure group (`failure_group.not_found`) in this project", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (`request.unsupported_media_type`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The connection is not a GitHub connection (`request.invalid_body`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "GitHub refused or failed the request (`github.failed`)", body = doc::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The failure service did not answer (`dependency.unavailable`)", body = doc::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[tracing::instrument(skip_all, fields(project_id = tracing::field::Empty), err(level = "info"))]
+pub async fn create_issue(
+    ctx: TenantContext,
+    db: web::Data<Db>,
+    state: web::Data<IntegrationState>,
+    path: web::Path<String>,
+    body: web::Json<Object<CreateIssue>>,
+) -> Result<HttpResponse, IntegrationError> {
+    let project_id = project_scope(&ctx, &path, Role::Member)?;
+    let body = body.into_inner().into_inner();
+    let tx = db.tenant_tx(&ctx).await?;
+    issue_links::lock_group(&tx, project_id, body.group_id).await?;
+    if let Some(existing) = issue_links::find(&tx, project_id, body.group_id, "github").await?
+        && !body.force.unwrap_or(false)
+    {
+        tx.commit().await?;
+        return Ok(HttpResponse::Ok().json(existing));
+    }
+    let connection = connections::for_sending(&tx, project_id, body.connection_id)
+        .await?
+        .ok_or(IntegrationError::ConnectionNotFound)?;
+    if connection.kind != ConnectionKind::Github {
+        return Err(IntegrationError::invalid(
+            "connection_id",
+            "must be a GitHub connection",
+        ));
+    }
+    let group = state
+        .failure
+        .group(project_id, body.group_id)
+        .await
+        .map_err(IntegrationError::Failure)?
+        .ok_or(IntegrationError::GroupNotFound)?;
+    let key = state.secrets.data_key(&tx, project_id).await?;
+    let token = SecretStore::open(
+        &key,
+        project_id,
+        connection.id,
+        &connection.secrets,
+        "token",
+    )?
+    .ok_or(IntegrationError::ConnectionNotFound)?;
+    let setting = |name: &str| {
+        connection
+            .settings
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (owner, repo) = (setting("owner"), setting("repo"));
+    let client = GithubClient::new(
+        &state.outbound,
+        &state.settings.github_api_url,
+        &owner,
+        &repo,
+        token,
+        Duration::from_secs(state.settings.jira_max_retry_after_secs),
+    );
+    let link = group_link(&state.settings.web_url, project_id, &group.id.to_string());
+    let (title, markdown) = issue_for_group(&group, &link);
+    let (number, url) = client
+        .create_issue(&title, &markdown)
+        .await
+        .map_err(IntegrationError::Github)?;
+    let issue = IssueLink {
+        group_id: group.id,
+        connection_id: connection.id,
+        issue_key: format!("{owner}/{repo}#{number}"),
+        issue_url: url,
+        status: "open".to_owned(),
+        status_category: "new".to_owned(),
+        group_resolved: false,
+        created_at: Utc::now(),
+        synced_at: None,
+    };
+    issue_links::upsert(&tx, project_id, "github", &issue).await?;
+    tx.commit().await?;
+    if let Err(error) = state
+        .failure
+        .record_link(
+            project_id,
+            group.id,
+            "github",
+            &issue.issue_key,
+            &issue.issue_url,
+            &issue.status,
+        )
+        .await
+    {
+        tracing::warn!(error = %error, "the issue link could not be recorded on the group");
+    }
+    Ok(HttpResponse::Created().json(issue))
+}
