@@ -16,7 +16,7 @@ RUN_PID=""
 
 # start_make_run LOG [make run arguments]: starts `make run` in its own
 # session and waits until it is running (services ready, demo set up unless
-# left out). Sets RUN_PID and READY_SECONDS (start to "all 6 services
+# left out). Sets RUN_PID and READY_SECONDS (start to "all 7 services
 # ready") and RUNNING_SECONDS (start to "running", demo included).
 start_make_run() {
     local log="$1" started=$SECONDS
@@ -26,7 +26,7 @@ start_make_run() {
     trap 'make -s stop >/dev/null 2>&1 || true' EXIT
     READY_SECONDS=""
     for _ in $(seq 1 1200); do
-        if [[ -z "$READY_SECONDS" ]] && grep -q "all 6 services ready" "$log"; then
+        if [[ -z "$READY_SECONDS" ]] && grep -q "all 7 services ready" "$log"; then
             READY_SECONDS=$((SECONDS - started))
         fi
         grep -q "^faultline: running" "$log" && break
@@ -44,7 +44,7 @@ start_make_run() {
 # Sets failed=1 on any problem.
 check_services() {
     local offset url https_url headers metrics
-    for offset in 0 1 2 3 4 5; do
+    for offset in 0 1 2 3 4 5 6; do
         for url in "http://127.0.0.1:$((BASE_PORT + offset))/readyz" \
                    "http://127.0.0.1:$((BASE_PORT + offset))/healthz" \
                    "http://127.0.0.1:$((BASE_PORT + 100 + offset))/readyz"; do
@@ -76,6 +76,33 @@ check_services() {
     if grep -qi '^strict-transport-security' <<<"$headers"; then
         echo "check-run: FAIL HSTS on the gateway's plain HTTP listener"; failed=1
     fi
+    check_dashboard
+}
+
+# The dashboard at the gateway's `/`: its sign-in page, and (with the demo)
+# the demo user signing in there and seeing the demo project.
+check_dashboard() {
+    local base="http://127.0.0.1:$BASE_PORT" jar page csrf code projects
+    jar="$(mktemp)"
+    page="$(curl -fsS -c "$jar" "$base/sign-in" || true)"
+    if grep -q 'action="/sign-in"' <<<"$page"; then
+        echo "check-run: ok   the dashboard's sign-in page at $base/sign-in"
+    else
+        echo "check-run: FAIL no dashboard sign-in page at $base/sign-in"; failed=1; rm -f "$jar"; return
+    fi
+    if [[ "${FAULTLINE_DEMO:-1}" != 0 ]]; then
+        csrf="$(grep -o 'name="csrf" value="[^"]*"' <<<"$page" | head -n 1 | sed 's/.*value="//; s/"$//')"
+        code="$(curl -sS -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' \
+            --data-urlencode "csrf=$csrf" --data-urlencode "email=demo@example.com" \
+            --data-urlencode "password=faultline-demo-password" "$base/sign-in" || true)"
+        projects="$(curl -fsS -b "$jar" "$base/" || true)"
+        if [[ "$code" == 303 ]] && grep -q 'href="/p/' <<<"$projects"; then
+            echo "check-run: ok   the demo user signs in on the dashboard and sees the demo project"
+        else
+            echo "check-run: FAIL the demo user could not sign in on the dashboard (HTTP $code)"; failed=1
+        fi
+    fi
+    rm -f "$jar"
 }
 
 # The terminal shows the platform, not every request: per-request logs are
@@ -96,7 +123,7 @@ check_logs() {
     else
         echo "check-run: FAIL output after the banner: $(tail -n 1 "$log")"; failed=1
     fi
-    for name in auth project failure analytics integration gateway; do
+    for name in auth project failure analytics integration web gateway; do
         if [[ -s "$logs/$name.log" ]] && grep -Eq '^[^ ]+ +INFO ' "$logs/$name.log" && ! grep -q $'\e\\[' "$logs/$name.log"; then
             echo "check-run: ok   ${logs#"$ROOT/"}/$name.log has the service's plain-text log"
         else
@@ -132,6 +159,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     check_services
     check_logs "$log"
     stop_make_run
-    [[ $failed -eq 0 ]] && echo "check-run: make run brought all 6 services to ready and make stop stopped everything"
+    [[ $failed -eq 0 ]] && echo "check-run: make run brought all 7 services to ready and make stop stopped everything"
     exit $failed
 fi

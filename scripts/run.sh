@@ -3,7 +3,7 @@
 #
 # Makes sure PostgreSQL is there (scripts/postgres.sh), makes a self-signed
 # development certificate for the gateway's HTTPS listener if there is none,
-# builds the services, starts all six, waits until every one is ready, makes sure the demo exists (scripts/demo.sh;
+# builds the services, starts all seven, waits until every one is ready, makes sure the demo exists (scripts/demo.sh;
 # `--no-demo` or FAULTLINE_DEMO=0 leaves it out), prints the gateway URLs
 # and the quickstart commands, and stops everything (the private cluster
 # too) on Ctrl-C, SIGTERM or `make stop`.
@@ -50,6 +50,7 @@ SERVICES=(
     "failure:failure-service:3"
     "analytics:analytics-service:4"
     "integration:integration-gateway:5"
+    "web:web-service:6"
     "gateway:api-gateway:0"
 )
 
@@ -164,7 +165,7 @@ trap 'echo "faultline: stopping"; stop_all; rm -f "$MAIN_PID"; exit 0' INT TERM
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/service-links.sh"
 mapfile -t LINKS < <(service_links $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)) \
-    $((BASE_PORT + 4)) $((BASE_PORT + 5)))
+    $((BASE_PORT + 4)) $((BASE_PORT + 5)) $((BASE_PORT + 6)) "$BASE_PORT")
 for entry in "${SERVICES[@]}"; do
     IFS=: read -r name binary offset <<<"$entry"
     port=$((BASE_PORT + offset))
@@ -205,7 +206,7 @@ for entry in "${SERVICES[@]}"; do
     echo "faultline: $name ready on 127.0.0.1:$((BASE_PORT + offset)) (log: ${LOGS#"$ROOT/"}/$name.log)"
 done
 
-echo "faultline: all 6 services ready"
+echo "faultline: all 7 services ready"
 demo_ready=0
 if [[ "$DEMO" != 0 ]]; then
     if FAULTLINE_BASE_PORT="$BASE_PORT" "$ROOT/scripts/demo.sh" ensure; then
@@ -217,10 +218,11 @@ fi
 
 cat <<BANNER
 
+  dashboard      http://127.0.0.1:${BASE_PORT}/ (sign in as the demo user)
   gateway        http://127.0.0.1:${BASE_PORT}
   gateway HTTPS  https://127.0.0.1:${TLS_PORT} (self-signed: curl --cacert .faultline/tls/cert.pem, or -k)
   Swagger UI     http://127.0.0.1:${BASE_PORT}/api/docs
-  metrics        http://127.0.0.1:$((BASE_PORT + 100))/metrics (admin ports ${BASE_PORT}+100..+105)
+  metrics        http://127.0.0.1:$((BASE_PORT + 100))/metrics (admin ports ${BASE_PORT}+100..+106)
 BANNER
 if [[ "$demo_ready" == 1 ]]; then
     FAULTLINE_BASE_PORT="$BASE_PORT" "$ROOT/scripts/demo.sh" banner

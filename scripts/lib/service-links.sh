@@ -1,6 +1,6 @@
 # Sourced by the scripts that start the platform on one machine.
 
-# The settings that let the six services find each other on 127.0.0.1, one
+# The settings that let the services find each other on 127.0.0.1, one
 # `KEY=value` per line for `env`: every service gets the auth service's URL
 # (the project service calls it), the project service's (the failure
 # service calls it; so does analytics), the integration gateway's and the
@@ -8,9 +8,18 @@
 # both), the failure service's (the integration gateway reads groups
 # there), the gateway its upstreams.
 # Arguments: the ports of auth, project, failure, analytics and the
-# integration gateway.
+# integration gateway; then, optionally, those of the web dashboard and the
+# gateway (the gateway sends pages to the dashboard, which calls the API
+# through the gateway).
 service_links() {
     local auth="$1" project="$2" failure="$3" analytics="$4" integration="$5"
+    local web="${6:-}" gateway="${7:-}"
+    if [[ -n "$web" && -n "$gateway" ]]; then
+        printf '%s\n' \
+            "FAULTLINE__SERVICE__UPSTREAMS__WEB__URL=http://127.0.0.1:$web" \
+            "FAULTLINE__SERVICE__PAGES_UPSTREAM=web" \
+            "FAULTLINE__SERVICE__GATEWAY_URL=http://127.0.0.1:$gateway"
+    fi
     printf '%s\n' \
         "FAULTLINE__SERVICE__AUTH_URL=http://127.0.0.1:$auth" \
         "FAULTLINE__SERVICE__FAILURE_URL=http://127.0.0.1:$failure" \

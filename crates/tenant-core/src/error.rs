@@ -426,7 +426,8 @@ pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Problem> 
 }
 
 /// Rewrites any error response that is not already a problem (actix's own
-/// 405, 413 from payload limits, ...) into one, keeping the status.
+/// 405, 413 from payload limits, ...) or an HTML error page into a
+/// problem, keeping the status.
 ///
 /// An error to a request with a body also closes the connection: most are
 /// answered before the body is read, and actix closes such a connection
@@ -444,11 +445,16 @@ pub fn problemize_error_response<B: MessageBody + 'static>(
             .head_mut()
             .set_connection_type(ConnectionType::Close);
     }
-    let is_problem = response
+    // A problem, or an HTML error page (the web dashboard's), already says
+    // what went wrong.
+    let explained = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes());
-    if is_problem || !is_error {
+        .is_some_and(|value| {
+            value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes()
+                || value.as_bytes().starts_with(b"text/html")
+        });
+    if explained || !is_error {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

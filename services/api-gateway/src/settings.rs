@@ -24,6 +24,10 @@ pub struct GatewaySettings {
     pub auth_upstream: String,
     /// Which upstream answers access questions.
     pub project_upstream: String,
+    /// Which upstream serves the web dashboard: every path outside `/api`
+    /// and `/internal` goes there. Unset, those paths answer 404.
+    #[serde(default)]
+    pub pages_upstream: Option<String>,
     /// Version for unversioned `/api/...` paths without a vendor media type.
     pub default_version: u32,
 
@@ -167,10 +171,17 @@ audience = "analytics-service"
 [upstreams.integration]
 url = "http://127.0.0.1:7405"
 audience = "integration-gateway"
+
+[upstreams.web]
+url = "http://127.0.0.1:7406"
+audience = "web-service"
 "#;
 
     fn validate(&self, _environment: Environment, problems: &mut Vec<String>) {
-        for name in [&self.auth_upstream, &self.project_upstream] {
+        for name in [&self.auth_upstream, &self.project_upstream]
+            .into_iter()
+            .chain(self.pages_upstream.as_ref())
+        {
             if !self.upstreams.contains_key(name) {
                 problems.push(format!("service.upstreams.{name} is not configured"));
             }

@@ -54,6 +54,10 @@ const SERVICES: &[ServiceCrate] = &[
         dir: "services/api-gateway",
         keeps_data: false,
     },
+    ServiceCrate {
+        dir: "services/web",
+        keeps_data: false,
+    },
 ];
 
 /// Crates with integration tests of their own.
@@ -64,6 +68,7 @@ const TESTED_CRATES: &[&str] = &[
     "services/analytics",
     "services/integration-gateway",
     "services/api-gateway",
+    "services/web",
     "crates/tenant-core",
     "tests",
 ];

@@ -54,6 +54,8 @@ pub struct Gateway {
     pub trusted_proxies: TrustedProxies,
     pub default_version: u32,
     pub cors_allowed_origins: Vec<String>,
+    /// The web dashboard's route, when `service.pages_upstream` is set.
+    pub pages: Option<Route>,
 }
 
 /// The authenticated caller.
@@ -152,6 +154,7 @@ impl Gateway {
             trusted_proxies: settings.server.trusted_proxies.clone(),
             default_version: own.default_version,
             cors_allowed_origins: own.cors_allowed_origins.clone(),
+            pages: own.pages_upstream.as_deref().map(Route::pages),
         })
     }
 

@@ -1,11 +1,12 @@
 //! Every request the gateway does not answer itself: `/api/...` as the
-//! public route table has it.
+//! public route table has it, anything else to the web dashboard when
+//! `service.pages_upstream` names it.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use tracing::field::Empty;
 
-use crate::domain::route_table::Route;
+use crate::domain::route_table::{PAGE_PARAMETER, Route};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 
@@ -21,6 +22,16 @@ pub async fn through_the_route_table(
         return Ok(preflight);
     }
     refuse_ambiguous_length(&req)?;
+    if let Some(pages) = &gateway.pages
+        && is_page_path(req.path())
+    {
+        tenant_core::telemetry::record_route(&req, &pages.template);
+        let page = vec![(
+            PAGE_PARAMETER.to_owned(),
+            req.path().trim_start_matches('/').to_owned(),
+        )];
+        return proxy(&gateway, &req, payload, pages, &page).await;
+    }
     let (route, params) = gateway.match_route(&req)?;
     proxy(&gateway, &req, payload, route, &params).await
 }
@@ -34,6 +45,16 @@ fn refuse_ambiguous_length(req: &HttpRequest) -> Result<(), GatewayError> {
         return Err(GatewayError::AmbiguousBodyLength);
     }
     Ok(())
+}
+
+/// Everything outside the API and the services' internal routes is a
+/// page of the web dashboard (health paths are answered before this).
+pub fn is_page_path(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    !under("/api") && !under("/internal")
 }
 
 /// Refusals (401, 403, 404, 429) are the gateway's everyday answers, so
@@ -52,4 +73,30 @@ async fn proxy(
     params: &[(String, String)],
 ) -> Result<HttpResponse, GatewayError> {
     gateway.serve(req, payload, route, params).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_page_path;
+
+    #[test]
+    fn the_api_and_internal_routes_are_never_pages() {
+        for path in [
+            "/api",
+            "/api/v1/projects",
+            "/internal",
+            "/internal/v1/access",
+        ] {
+            assert!(!is_page_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/sign-in",
+            "/p/shop/builds/1",
+            "/apis",
+            "/static/app.css",
+        ] {
+            assert!(is_page_path(path), "{path}");
+        }
+    }
 }

@@ -30,6 +30,10 @@ const BACKENDS: [&str; 5] = [
     "analytics-service",
     "integration-gateway",
 ];
+/// The web dashboard: no schema, behind the gateway, calling the gateway.
+const WEB: &str = "web-service";
+/// The gateway's HTTPS port, which the web dashboard calls.
+const GATEWAY_HTTPS_PORT: u64 = 8443;
 /// Scaled horizontally under load.
 const HOT_SERVICES: [&str; 2] = [GATEWAY, "failure-service"];
 /// The user the image runs as (distroless' `nonroot`).
@@ -80,7 +84,7 @@ fn every_overlay_deploys_into_its_own_namespace_under_the_restricted_pod_securit
             .iter()
             .map(Workload::service)
             .collect();
-        let expected: BTreeSet<&str> = BACKENDS.iter().copied().chain([GATEWAY]).collect();
+        let expected: BTreeSet<&str> = BACKENDS.iter().copied().chain([GATEWAY, WEB]).collect();
         assert_eq!(services, expected, "{overlay}: every service is deployed");
     }
 }
@@ -363,7 +367,12 @@ fn every_backend_accepts_connections_only_from_its_declared_callers() {
                     }
                     if has_port(rule, &public) {
                         public_peers += 1;
-                        if service == GATEWAY {
+                        if service == GATEWAY && from_service == Some(WEB) {
+                            assert!(
+                                from_namespace.is_none(),
+                                "{at}: the dashboard of this namespace"
+                            );
+                        } else if service == GATEWAY {
                             assert_eq!(from_namespace, Some(INGRESS_NAMESPACE), "{at}: clients");
                         } else {
                             assert!(
@@ -431,6 +440,20 @@ fn the_calls_between_services_and_to_postgres_are_allowed_out_explicitly() {
                 "{overlay}: {backend}'s migration Job reaches PostgreSQL"
             );
         }
+        let web = manifests.deployment(WEB).pod_labels();
+        assert!(
+            egress_allowed(manifests, gateway, 8080, same_namespace_pods(web)),
+            "{overlay}: api-gateway may send pages to {WEB}"
+        );
+        assert!(
+            egress_allowed(
+                manifests,
+                web,
+                GATEWAY_HTTPS_PORT,
+                same_namespace_pods(gateway)
+            ),
+            "{overlay}: {WEB} may call the API through the gateway"
+        );
         for (caller, callee) in [
             ("failure-service", "integration-gateway"),
             ("analytics-service", "integration-gateway"),
@@ -605,7 +628,7 @@ fn secrets_reach_pods_only_through_secret_key_refs_and_none_are_committed() {
                         variable["name"]
                     );
                 }
-                if workload.service() != GATEWAY {
+                if ![GATEWAY, WEB].contains(&workload.service()) {
                     assert!(
                         env.iter()
                             .any(|v| v["name"] == "FAULTLINE__DATABASE__APP_PASSWORD"),

@@ -43,6 +43,16 @@ enum Segment {
     Param(String),
 }
 
+/// The parameter of [`Route::pages`] that holds the page's path (without
+/// its leading `/`).
+pub const PAGE_PARAMETER: &str = "page";
+
+/// Forms of the dashboard are small.
+const PAGE_BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// A page is built from a few API calls.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One public route, ready to match.
 #[derive(Debug)]
 pub struct Route {
@@ -68,6 +78,29 @@ pub struct Route {
 }
 
 impl Route {
+    /// The route of the web dashboard's pages: every path outside `/api`
+    /// and `/internal`, passed to `upstream` as it is, public (the pages'
+    /// own session decides who sees what), at the anonymous rate.
+    pub fn pages(upstream: &str) -> Self {
+        Self {
+            path: "/{page}".to_owned(),
+            version: 0,
+            template: "/{page}".to_owned(),
+            segments: Vec::new(),
+            methods: vec![Method::GET, Method::HEAD, Method::POST],
+            upstream: upstream.to_owned(),
+            upstream_segments: vec![Segment::Param(PAGE_PARAMETER.to_owned())],
+            auth: AuthMode::Public,
+            project: ProjectSource::None,
+            min_role: HashMap::new(),
+            body_limit_bytes: PAGE_BODY_LIMIT_BYTES,
+            timeout: PAGE_TIMEOUT,
+            rate_cost: 1,
+            upload: false,
+            deprecation_headers: Vec::new(),
+        }
+    }
+
     pub fn min_role(&self, method: &Method) -> Option<Role> {
         self.min_role.get(method).copied()
     }

@@ -1,0 +1,302 @@
+//! The platform with the dashboard, and a client that behaves like a
+//! browser: it keeps its cookies and posts forms with their CSRF token.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use test_support::{Reply, TestApp};
+
+use crate::gateway_helpers::{self, PASSWORD, Platform};
+
+/// auth, project, failure and analytics behind the API gateway; the web
+/// service calling that gateway; and a second gateway replica that routes
+/// pages to the web service, which tests browse.
+#[derive(Debug)]
+pub struct Dashboard {
+    pub platform: Platform,
+    pub front: TestApp,
+    _web: TestApp,
+    _failure: TestApp,
+    _analytics: TestApp,
+}
+
+impl Dashboard {
+    pub async fn start() -> Self {
+        Self::start_with(&[], &[]).await
+    }
+
+    /// [`Dashboard::start`] with `web_extra` overriding the web service's
+    /// settings and `gateway_extra` both gateways'.
+    pub async fn start_with(
+        web_extra: &[(&'static str, String)],
+        gateway_extra: &[(&'static str, String)],
+    ) -> Self {
+        // auth and project first: analytics asks the project service for a
+        // user's projects (the overview).
+        let mut platform = gateway_helpers::spawn(gateway_extra).await;
+        let analytics = TestApp::spawn(
+            &analytics_service::SPEC,
+            analytics_service::build,
+            &[
+                ("service.project_url", platform.project.url("")),
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+            ],
+        )
+        .await;
+        // The failure service relays its events to analytics quickly, so
+        // the dashboards follow uploads and triage.
+        let failure = TestApp::spawn_on(
+            &failure_service::SPEC,
+            failure_service::build,
+            analytics.shared_database(),
+            &[
+                ("service.analytics_url", analytics.url("")),
+                (
+                    "service.integration_gateway_url",
+                    "http://127.0.0.1:9".to_owned(),
+                ),
+                ("service.outbox_relay_interval_ms", "50".to_owned()),
+                ("service.outbox_backoff_base_ms", "100".to_owned()),
+                ("service.outbox_backoff_max_secs", "1".to_owned()),
+            ],
+        )
+        .await;
+        let mut api_gateway = vec![
+            ("service.upstreams.auth.url", platform.auth.url("")),
+            ("service.upstreams.project.url", platform.project.url("")),
+            gateway_helpers::failure_upstream(&failure),
+            ("service.upstreams.analytics.url", analytics.url("")),
+            ("service.poll_interval_ms", "100".to_owned()),
+            ("service.anonymous_rate_per_minute", "100000".to_owned()),
+            ("service.anonymous_burst", "10000".to_owned()),
+            (
+                "service.anonymous_global_rate_per_minute",
+                "100000".to_owned(),
+            ),
+            ("service.anonymous_global_burst", "10000".to_owned()),
+        ];
+        api_gateway.extend(gateway_extra.iter().cloned());
+        // The API gateway with every upstream replaces the platform's own.
+        platform.gateway = gateway_helpers::gateway(&api_gateway).await;
+        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
+        web_settings.extend(web_extra.iter().cloned());
+        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
+        let mut front = api_gateway;
+        front.extend([
+            ("service.upstreams.web.url", web.url("")),
+            ("service.pages_upstream", "web".to_owned()),
+        ]);
+        let front = gateway_helpers::gateway(&front).await;
+        Self {
+            platform,
+            front,
+            _web: web,
+            _failure: failure,
+            _analytics: analytics,
+        }
+    }
+
+    /// Waits until the analytics summary of `shop` counts `builds`
+    /// finished builds (the failure service's events have arrived). Asks
+    /// the API itself, once per 300 ms: a dashboard page costs several
+    /// calls against the project plan's rate.
+    pub async fn wait_for_analytics(&self, key: &str, builds: i64) {
+        let started = std::time::Instant::now();
+        loop {
+            let summary = self
+                .platform
+                .send(
+                    Method::GET,
+                    "/api/v1/projects/shop/analytics/summary?period=30",
+                    Some(key),
+                    None,
+                )
+                .await
+                .expect(200);
+            if summary["period"]["builds"].as_i64() == Some(builds) {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "analytics never counted {builds} builds: {summary}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+
+    /// A browser with no cookies yet.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base: self.front.url(""),
+            http: test_support::http_client(),
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser signed up as `email`, owner of project `shop` with one
+    /// build uploaded (one test passing, one failing) through an API key
+    /// made on the settings page: the browser, the build's and its failure
+    /// group's ids.
+    pub async fn project_with_a_build(&self, email: &str) -> (Browser, String, String) {
+        let mut browser = self.signed_up(email).await;
+        let created = browser
+            .post("/projects", &[("name", "Shop"), ("slug", "shop")])
+            .await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+        browser.get("/p/shop/settings").await.expect_page();
+        let key_page = browser
+            .post(
+                "/p/shop/settings/api-keys",
+                &[("name", "ci"), ("role", "member"), ("days", "30")],
+            )
+            .await
+            .expect_page();
+        let key = between(&key_page.text, "id=\"new-api-key\">", "<")
+            .unwrap()
+            .to_owned();
+        let build = self.platform.create_build(&key, "shop").await;
+        let uploaded = self.platform.upload_results(&key, "shop", &build).await;
+        assert!(uploaded.status.is_success(), "{}", uploaded.text);
+        let build_page = browser.get(&format!("/p/shop/builds/{build}")).await;
+        let group = between(&build_page.text, "href=\"/p/shop/groups/", "\"")
+            .unwrap()
+            .to_owned();
+        (browser, build, group)
+    }
+
+    /// A browser signed up (and so signed in) as `email`.
+    pub async fn signed_up(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.get("/sign-up").await.expect_page();
+        let signed_up = browser
+            .post(
+                "/sign-up",
+                &[
+                    ("display_name", "Someone"),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            signed_up.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_up.text
+        );
+        assert_eq!(signed_up.header("location"), Some("/"));
+        browser.get("/").await.expect_page();
+        browser
+    }
+}
+
+/// Cookies and the CSRF token of the last page seen.
+#[derive(Debug)]
+pub struct Browser {
+    base: String,
+    http: reqwest::Client,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: String,
+    /// Sent as `X-Forwarded-For`, as a proxy in front of the gateway would.
+    pub forwarded_for: Option<String>,
+}
+
+/// A page as a test reads it.
+pub trait PageReply {
+    /// Fails unless the answer is a 200 HTML page.
+    fn expect_page(self) -> Reply;
+}
+
+impl PageReply for Reply {
+    fn expect_page(self) -> Reply {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        self
+    }
+}
+
+impl Browser {
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut request = request.header("cookie", cookie);
+        if let Some(chain) = &self.forwarded_for {
+            request = request.header("x-forwarded-for", chain);
+        }
+        let reply = Reply::from_request(request).await;
+        for set in reply.headers.get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        if let Some(token) = between(&reply.text, "name=\"csrf\" value=\"", "\"") {
+            self.csrf = token.to_owned();
+        }
+        reply
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    /// Posts a form with the CSRF token of the last page seen.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let csrf = self.csrf.clone();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts exactly `fields`.
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let request = self
+            .http
+            .request(Method::POST, format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields));
+        self.send(request).await
+    }
+}
+
+/// The text between `start` and the next `end`.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+/// `fields` as `application/x-www-form-urlencoded`.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
