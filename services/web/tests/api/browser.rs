@@ -77,6 +77,9 @@ impl Dashboard {
                 "100000".to_owned(),
             ),
             ("service.anonymous_global_burst", "10000".to_owned()),
+            // A plan changed in the database (`on_the_largest_plan`) is
+            // seen within a second.
+            ("service.access_cache_secs", "1".to_owned()),
         ];
         api_gateway.extend(gateway_extra.iter().cloned());
         // The API gateway with every upstream replaces the platform's own.
@@ -148,6 +151,7 @@ impl Dashboard {
             .post("/projects", &[("name", "Shop"), ("slug", "shop")])
             .await;
         assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+        self.on_the_largest_plan("shop").await;
         browser.get("/p/shop/settings").await.expect_page();
         let key_page = browser
             .post(
@@ -167,6 +171,24 @@ impl Dashboard {
             .unwrap()
             .to_owned();
         (browser, build, group)
+    }
+
+    /// Puts project `slug` on the largest plan (the gateways see it within
+    /// their one-second access cache), so a test that loads many pages
+    /// (each page is several API calls) is not cut short by the free
+    /// plan's request burst.
+    pub async fn on_the_largest_plan(&self, slug: &str) {
+        self.platform
+            .project
+            .database()
+            .admin_client()
+            .await
+            .execute(
+                "UPDATE project.projects SET plan = 'enterprise' WHERE slug = $1",
+                &[&slug],
+            )
+            .await
+            .unwrap();
     }
 
     /// A browser signed up (and so signed in) as `email`.

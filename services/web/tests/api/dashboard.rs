@@ -16,6 +16,7 @@ async fn a_new_user_creates_a_project_uploads_and_triages_from_the_pages() {
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
     assert_eq!(created.header("location"), Some("/p/shop"));
+    dashboard.on_the_largest_plan("shop").await;
     let empty = browser.get("/p/shop").await.expect_page();
     assert!(
         empty.text.contains("id=\"build-count\">0<"),

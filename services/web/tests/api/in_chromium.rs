@@ -57,6 +57,7 @@ async fn a_user_signs_up_uploads_triages_and_signs_out_in_chromium() {
     chromium.type_into("input[name=slug]", "shop").await;
     chromium.click("form[action='/projects'] button").await;
     wait_for_path(&chromium, "/p/shop").await;
+    dashboard.on_the_largest_plan("shop").await;
     assert_eq!(chromium.text("#build-count").await, "0");
 
     chromium.goto(&format!("{front}/p/shop/settings")).await;
