@@ -15,9 +15,7 @@ pub struct EphemeralRedis {
 
 impl EphemeralRedis {
     pub fn start() -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::later_port();
         let child = Command::new("redis-server")
             .args([
                 "--port",

@@ -100,11 +100,7 @@ async fn a_bad_key_no_files_and_a_refused_report_each_exit_with_their_code() {
 #[tokio::test]
 async fn a_server_that_cannot_be_reached_is_named_after_the_retries() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = test_support::later_port();
     let url = format!("http://127.0.0.1:{port}");
     let ran = Faultline::new()
         .env("FAULTLINE_URL", &url)

@@ -98,18 +98,9 @@ async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never
     assert_eq!(outbox(&platform).await.len(), 1);
 }
 
-/// A port nothing listens on yet, for a gateway the test starts later.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn gate_failed_is_relayed_to_the_integration_gateway() {
-    let port = free_port();
+    let port = test_support::later_port();
     let platform = Platform::spawn_with(&[
         (
             "service.integration_gateway_url",

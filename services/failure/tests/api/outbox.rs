@@ -17,15 +17,6 @@ use crate::helpers::{self, Body, FailureApp, project_of};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A port nothing listens on yet, for a gateway the test starts later.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Relay settings fast enough for a test, towards `port`.
 fn relay_to(port: u16) -> Vec<(&'static str, String)> {
     vec![
@@ -161,7 +152,7 @@ fn sorted_ids(events: &[(Uuid, String, Value)]) -> Vec<Uuid> {
 
 #[tokio::test]
 async fn every_event_reaches_the_gateway_once_although_it_is_not_listening_at_first() {
-    let port = free_port();
+    let port = test_support::later_port();
     let failure = failure_on(Some(Arc::new(TestDatabase::create().await)), port).await;
     let ctx = helpers::uploader(Uuid::now_v7());
     let build = failure.create_build(&ctx, "1").await;
@@ -200,7 +191,7 @@ async fn every_event_reaches_the_gateway_once_although_it_is_not_listening_at_fi
 
 #[tokio::test]
 async fn events_published_while_the_gateway_is_down_are_delivered_by_a_restarted_service() {
-    let port = free_port();
+    let port = test_support::later_port();
     let first = failure_on(Some(Arc::new(TestDatabase::create().await)), port).await;
     let database = first.shared_database();
     let ctx = helpers::uploader(Uuid::now_v7());
@@ -235,7 +226,7 @@ async fn events_published_while_the_gateway_is_down_are_delivered_by_a_restarted
 
 #[tokio::test]
 async fn two_relays_at_once_deliver_each_event_once() {
-    let port = free_port();
+    let port = test_support::later_port();
     let one = failure_on(Some(Arc::new(TestDatabase::create().await)), port).await;
     let gateway = gateway_on(one.shared_database(), port).await;
     let other = failure_on(one.shared_database(), port).await;
@@ -436,7 +427,7 @@ async fn the_runtime_role_sees_which_projects_wait_but_no_event_outside_its_proj
 
 #[tokio::test]
 async fn delivered_events_past_the_retention_are_pruned_and_waiting_ones_kept() {
-    let port = free_port();
+    let port = test_support::later_port();
     let failure = failure_on(Some(Arc::new(TestDatabase::create().await)), port).await;
     let ctx = helpers::uploader(Uuid::now_v7());
     let build = failure.create_build(&ctx, "1").await;

@@ -27,18 +27,10 @@ const FAILING: &str = r#"<testsuite name="checkout" tests="2" failures="1">
 <testcase classname="com.acme.CartTest" name="empty"/>
 </testsuite>"#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The failure service relaying to the integration gateway, which reads
 /// groups from it and syncs Jira every 100 ms.
 pub async fn stack() -> (TestApp, TestApp) {
-    let port = free_port();
+    let port = test_support::later_port();
     let failure = TestApp::spawn(
         &failure_service::SPEC,
         failure_service::build,

@@ -25,10 +25,13 @@ pub struct Cuttable {
 }
 
 impl Cuttable {
-    /// Listens on a free port and forwards every connection to `target`
+    /// Listens on a free port outside the ephemeral range (it rebinds it
+    /// after a cut) and forwards every connection to `target`
     /// (`host:port`).
     pub async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", test_support::later_port()))
+            .await
+            .unwrap();
         let cuttable = Self {
             port: listener.local_addr().unwrap().port(),
             target,
