@@ -1,10 +1,8 @@
 //! The failure service's own settings (`[service]`).
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use tenant_core::config::{Environment, ServiceSettings};
-use tenant_core::outbox::{Backoff, RelaySettings};
+use tenant_core::outbox::{RelayKnobs, RelaySettings, validate_receiver_url};
 
 use crate::junit::ParseLimits;
 
@@ -137,18 +135,19 @@ impl FailureSettings {
 
     /// How the outbox is relayed to the integration gateway.
     pub fn outbox_relay(&self) -> RelaySettings {
-        RelaySettings {
-            receiver_url: self.integration_gateway_url.clone(),
-            receiver_audience: INTEGRATION_GATEWAY,
-            interval: Duration::from_millis(self.outbox_relay_interval_ms),
+        self.outbox_knobs()
+            .relay_to(&self.integration_gateway_url, INTEGRATION_GATEWAY)
+    }
+
+    fn outbox_knobs(&self) -> RelayKnobs {
+        RelayKnobs {
+            relay_interval_ms: self.outbox_relay_interval_ms,
             batch_size: self.outbox_batch_size,
-            timeout: Duration::from_millis(self.outbox_delivery_timeout_ms),
-            backoff: Backoff {
-                base: Duration::from_millis(self.outbox_backoff_base_ms),
-                max: Duration::from_secs(self.outbox_backoff_max_secs),
-            },
-            retention: Duration::from_secs(self.outbox_retention_hours.saturating_mul(3600)),
-            prune_interval: Duration::from_secs(self.outbox_prune_interval_secs),
+            delivery_timeout_ms: self.outbox_delivery_timeout_ms,
+            backoff_base_ms: self.outbox_backoff_base_ms,
+            backoff_max_secs: self.outbox_backoff_max_secs,
+            retention_hours: self.outbox_retention_hours,
+            prune_interval_secs: self.outbox_prune_interval_secs,
         }
     }
 
@@ -260,48 +259,13 @@ regroup_lease_secs = 60
 
 impl FailureSettings {
     fn validate_outbox(&self, problems: &mut Vec<String>) {
-        for (name, url) in [
-            ("integration_gateway_url", &self.integration_gateway_url),
-            ("analytics_url", &self.analytics_url),
-        ] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-                problems.push(format!(
-                    "service.{name} must be an http:// or https:// URL, not `{url}`"
-                ));
-            }
-        }
-        if !(10..=3_600_000).contains(&self.outbox_relay_interval_ms) {
-            problems.push(
-                "service.outbox_relay_interval_ms must be between 10 and 3600000 (an hour)".into(),
-            );
-        }
-        // A full batch must fit in the gateway's JSON body limit (1 MiB by
-        // default): a build.completed event is under 5 KiB.
-        if !(1..=200).contains(&self.outbox_batch_size) {
-            problems.push("service.outbox_batch_size must be between 1 and 200".into());
-        }
-        if !(100..=60_000).contains(&self.outbox_delivery_timeout_ms) {
-            problems
-                .push("service.outbox_delivery_timeout_ms must be between 100 and 60000".into());
-        }
-        if self.outbox_backoff_base_ms == 0
-            || u128::from(self.outbox_backoff_base_ms)
-                > u128::from(self.outbox_backoff_max_secs) * 1000
-        {
-            problems.push(
-                "service.outbox_backoff_base_ms must be positive and at most outbox_backoff_max_secs"
-                    .into(),
-            );
-        }
-        if !(1..=86_400).contains(&self.outbox_backoff_max_secs) {
-            problems.push("service.outbox_backoff_max_secs must be between 1 and 86400".into());
-        }
-        if self.outbox_retention_hours == 0 || self.outbox_retention_hours > 24 * 366 {
-            problems.push("service.outbox_retention_hours must be between 1 and 8784".into());
-        }
-        if !(1..=86_400).contains(&self.outbox_prune_interval_secs) {
-            problems.push("service.outbox_prune_interval_secs must be between 1 and 86400".into());
-        }
+        validate_receiver_url(
+            "integration_gateway_url",
+            &self.integration_gateway_url,
+            problems,
+        );
+        validate_receiver_url("analytics_url", &self.analytics_url, problems);
+        self.outbox_knobs().validate(problems);
     }
 }
 

@@ -100,6 +100,7 @@
 //! ```
 
 mod backoff;
+mod knobs;
 mod relay;
 
 use chrono::{DateTime, Utc};
@@ -110,6 +111,7 @@ use uuid::Uuid;
 use crate::db::{DbError, TenantTx};
 
 pub use backoff::Backoff;
+pub use knobs::{RelayKnobs, validate_receiver_url};
 pub use relay::{OutboxMetrics, OutboxRelay, RelayRound, RelaySettings, spawn_outbox_relay};
 
 /// The receiver's endpoint for a batch of events.

@@ -10,7 +10,7 @@ use chrono::Utc;
 use tenant_core::json::Object;
 use tenant_core::{Db, Role, TenantContext};
 
-use super::jira::CreateIssue;
+use super::issues::{self, CreateIssue, Filing, Tracker};
 use super::openapi as doc;
 use super::project_scope;
 use crate::IntegrationState;
@@ -19,9 +19,15 @@ use crate::domain::github::issue_for_group;
 use crate::error::IntegrationError;
 use crate::github::GithubClient;
 use crate::notify::group_link;
-use crate::repository::connections;
-use crate::repository::issue_links::{self, IssueLink};
-use crate::secrets::SecretStore;
+use crate::repository::issue_links::IssueLink;
+
+/// GitHub as the filing routes name it.
+const GITHUB: Tracker = Tracker {
+    kind: ConnectionKind::Github,
+    link_kind: "github",
+    secret_field: "token",
+    wrong_kind: "must be a GitHub connection",
+};
 
 /// `POST /v1/projects/{project}/integrations/github/issues`.
 /// Opens a GitHub issue for a failure group (idempotent per group unless
@@ -58,46 +64,19 @@ pub async fn create_issue(
     let project_id = project_scope(&ctx, &path, Role::Member)?;
     let body = body.into_inner().into_inner();
     let tx = db.tenant_tx(&ctx).await?;
-    issue_links::lock_group(&tx, project_id, body.group_id).await?;
-    if let Some(existing) = issue_links::find(&tx, project_id, body.group_id, "github").await?
-        && !body.force.unwrap_or(false)
-    {
-        tx.commit().await?;
-        return Ok(HttpResponse::Ok().json(existing));
-    }
-    let connection = connections::for_sending(&tx, project_id, body.connection_id)
-        .await?
-        .ok_or(IntegrationError::ConnectionNotFound)?;
-    if connection.kind != ConnectionKind::Github {
-        return Err(IntegrationError::invalid(
-            "connection_id",
-            "must be a GitHub connection",
-        ));
-    }
-    let group = state
-        .failure
-        .group(project_id, body.group_id)
-        .await
-        .map_err(IntegrationError::Failure)?
-        .ok_or(IntegrationError::GroupNotFound)?;
-    let key = state.secrets.data_key(&tx, project_id).await?;
-    let token = SecretStore::open(
-        &key,
-        project_id,
-        connection.id,
-        &connection.secrets,
-        "token",
-    )?
-    .ok_or(IntegrationError::ConnectionNotFound)?;
-    let setting = |name: &str| {
-        connection
-            .settings
-            .get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (owner, repo) = (setting("owner"), setting("repo"));
+    let (connection, group, token) =
+        match issues::prepare(&tx, &state, project_id, &body, &GITHUB).await? {
+            Filing::AlreadyFiled(existing) => {
+                tx.commit().await?;
+                return Ok(HttpResponse::Ok().json(existing));
+            }
+            Filing::New {
+                connection,
+                group,
+                secret,
+            } => (connection, group, secret),
+        };
+    let (owner, repo) = (connection.setting("owner"), connection.setting("repo"));
     let client = GithubClient::new(
         &state.outbound,
         &state.settings.github_api_url,
@@ -123,21 +102,5 @@ pub async fn create_issue(
         created_at: Utc::now(),
         synced_at: None,
     };
-    issue_links::upsert(&tx, project_id, "github", &issue).await?;
-    tx.commit().await?;
-    if let Err(error) = state
-        .failure
-        .record_link(
-            project_id,
-            group.id,
-            "github",
-            &issue.issue_key,
-            &issue.issue_url,
-            &issue.status,
-        )
-        .await
-    {
-        tracing::warn!(error = %error, "the issue link could not be recorded on the group");
-    }
-    Ok(HttpResponse::Created().json(issue))
+    issues::record(tx, &state, project_id, &GITHUB, issue).await
 }

@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
-use serde::Deserialize;
 use tenant_core::json::Object;
 use tenant_core::{Db, Role, TenantContext};
-use utoipa::ToSchema;
-use uuid::Uuid;
 
+use super::issues::{self, CreateIssue, Filing, Tracker};
 use super::openapi as doc;
 use super::project_scope;
 use crate::IntegrationState;
@@ -21,19 +19,15 @@ use crate::domain::connections::ConnectionKind;
 use crate::error::IntegrationError;
 use crate::jira::JiraClient;
 use crate::notify::group_link;
-use crate::repository::connections;
-use crate::repository::issue_links::{self, IssueLink};
-use crate::secrets::SecretStore;
+use crate::repository::issue_links::IssueLink;
 
-/// The group to file an issue for, and through which Jira connection.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateIssue {
-    pub group_id: Uuid,
-    pub connection_id: Uuid,
-    /// File a new issue even when the group has one (default false).
-    pub force: Option<bool>,
-}
+/// Jira as the filing routes name it.
+const JIRA: Tracker = Tracker {
+    kind: ConnectionKind::Jira,
+    link_kind: "jira",
+    secret_field: "api_token",
+    wrong_kind: "must be a Jira connection",
+};
 
 /// `POST /v1/projects/{project}/integrations/jira/issues`.
 /// Files a Jira issue for a failure group (idempotent per group unless
@@ -70,56 +64,29 @@ pub async fn create_issue(
     let project_id = project_scope(&ctx, &path, Role::Member)?;
     let body = body.into_inner().into_inner();
     let tx = db.tenant_tx(&ctx).await?;
-    issue_links::lock_group(&tx, project_id, body.group_id).await?;
-    if let Some(existing) = issue_links::find(&tx, project_id, body.group_id, "jira").await?
-        && !body.force.unwrap_or(false)
-    {
-        tx.commit().await?;
-        return Ok(HttpResponse::Ok().json(existing));
-    }
-    let connection = connections::for_sending(&tx, project_id, body.connection_id)
-        .await?
-        .ok_or(IntegrationError::ConnectionNotFound)?;
-    if connection.kind != ConnectionKind::Jira {
-        return Err(IntegrationError::invalid(
-            "connection_id",
-            "must be a Jira connection",
-        ));
-    }
-    let group = state
-        .failure
-        .group(project_id, body.group_id)
-        .await
-        .map_err(IntegrationError::Failure)?
-        .ok_or(IntegrationError::GroupNotFound)?;
-    let key = state.secrets.data_key(&tx, project_id).await?;
-    let token = SecretStore::open(
-        &key,
-        project_id,
-        connection.id,
-        &connection.secrets,
-        "api_token",
-    )?
-    .ok_or(IntegrationError::ConnectionNotFound)?;
-    let setting = |name: &str| {
-        connection
-            .settings
-            .get(name)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let (connection, group, token) =
+        match issues::prepare(&tx, &state, project_id, &body, &JIRA).await? {
+            Filing::AlreadyFiled(existing) => {
+                tx.commit().await?;
+                return Ok(HttpResponse::Ok().json(existing));
+            }
+            Filing::New {
+                connection,
+                group,
+                secret,
+            } => (connection, group, secret),
+        };
     let client = JiraClient::new(
         &state.outbound,
-        &setting("site_url"),
-        &setting("email"),
+        &connection.setting("site_url"),
+        &connection.setting("email"),
         &token,
         Duration::from_secs(state.settings.jira_max_retry_after_secs),
     );
     let link = group_link(&state.settings.web_url, project_id, &group.id.to_string());
     let created = client
         .create_issue(
-            &setting("project_key"),
+            &connection.setting("project_key"),
             &group.summary(),
             &group.description(&link),
         )
@@ -136,23 +103,5 @@ pub async fn create_issue(
         created_at: Utc::now(),
         synced_at: None,
     };
-    issue_links::upsert(&tx, project_id, "jira", &issue).await?;
-    tx.commit().await?;
-    // The status sync records the link again, so a miss here heals itself.
-    if let Err(error) = state
-        .failure
-        .record_link(
-            project_id,
-            group.id,
-            "jira",
-            &issue.issue_key,
-            &issue.issue_url,
-            &issue.status,
-        )
-        .await
-    {
-        tracing::warn!(error = %error, "the issue link could not be recorded on the group yet");
-    }
-    tracing::info!(group_id = %group.id, issue = %issue.issue_key, "Jira issue filed");
-    Ok(HttpResponse::Created().json(issue))
+    issues::record(tx, &state, project_id, &JIRA, issue).await
 }

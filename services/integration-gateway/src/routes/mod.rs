@@ -7,6 +7,7 @@ mod connections;
 mod deliveries;
 mod events;
 mod github;
+mod issues;
 mod jira;
 mod jira_oauth;
 pub mod openapi;
