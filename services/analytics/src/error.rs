@@ -11,8 +11,8 @@ use tenant_core::client::ServiceCallError;
 use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
 
-use crate::domain::events::BatchError;
 use crate::domain::filters::FilterError;
+use tenant_core::outbox::inbox::BatchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {

@@ -11,13 +11,13 @@ use tenant_core::error::FieldProblem;
 use tenant_core::{DbError, Problem};
 
 use crate::domain::connections::InvalidConnection;
-use crate::domain::events::BatchError;
 use crate::domain::rules::InvalidRule;
 use crate::github::GithubError;
 use crate::jira::JiraError;
 use crate::jira_oauth::OAuthError;
 use crate::outbound::TargetRefused;
 use crate::sealing::SealingError;
+use tenant_core::outbox::inbox::BatchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {

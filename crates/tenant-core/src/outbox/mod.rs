@@ -100,6 +100,7 @@
 //! ```
 
 mod backoff;
+pub mod inbox;
 mod knobs;
 mod relay;
 

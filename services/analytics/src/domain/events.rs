@@ -10,11 +10,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use tenant_core::outbox::{EventBatch, OutboxEvent};
+use tenant_core::outbox::OutboxEvent;
 use uuid::Uuid;
-
-/// The most events one batch may carry.
-pub const MAX_BATCH_EVENTS: usize = 1000;
 
 /// A build reached a finished status (handled in `routes::events`,
 /// `builds_completed`).
@@ -25,57 +22,6 @@ pub const GROUP_STATUS_CHANGED: &str = "group.status_changed";
 pub const GROUP_LABELLED: &str = "group.labelled";
 pub const TEST_FLAKY_DETECTED: &str = "test.flaky_detected";
 pub const TEST_QUARANTINED: &str = "test.quarantined";
-
-/// Why a batch is refused as a whole (nothing of it is stored).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BatchError {
-    #[error("an event of the batch belongs to another project than the caller's context")]
-    ProjectMismatch,
-    #[error("{0}")]
-    Invalid(String),
-}
-
-/// A batch checked against the project it is delivered for.
-#[derive(Debug, Clone)]
-pub struct InboxBatch {
-    pub source: String,
-    pub events: Vec<OutboxEvent>,
-}
-
-impl InboxBatch {
-    /// Accepts `batch` for `project_id`: a named source, 1 to
-    /// [`MAX_BATCH_EVENTS`] events of that project, each with a dotted
-    /// lowercase kind.
-    pub fn parse(project_id: Uuid, batch: EventBatch) -> Result<Self, BatchError> {
-        let EventBatch { source, events } = batch;
-        let source_ok = (1..=100).contains(&source.len())
-            && source
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !source_ok {
-            return Err(BatchError::Invalid(
-                "source must be 1 to 100 lowercase letters, digits or `-`".into(),
-            ));
-        }
-        if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
-            return Err(BatchError::Invalid(format!(
-                "a batch holds 1 to {MAX_BATCH_EVENTS} events"
-            )));
-        }
-        for event in &events {
-            if event.project_id != project_id {
-                return Err(BatchError::ProjectMismatch);
-            }
-            if !is_event_kind(&event.kind) {
-                return Err(BatchError::Invalid(format!(
-                    "event {}: kind must be dotted lowercase (`group.created`), at most 100 characters",
-                    event.id
-                )));
-            }
-        }
-        Ok(Self { source, events })
-    }
-}
 
 /// What a set of events asks to compute again, each thing once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,19 +87,6 @@ fn uuid_field(payload: &Value, name: &str) -> Option<Uuid> {
     payload.get(name)?.as_str()?.parse().ok()
 }
 
-/// `entity.verb`: lowercase letters, digits and `_`, with at least one dot
-/// between non-empty parts.
-fn is_event_kind(kind: &str) -> bool {
-    kind.len() <= 100
-        && kind.contains('.')
-        && kind.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -179,18 +112,5 @@ mod tests {
         assert_eq!(refresh.builds.into_iter().collect::<Vec<_>>(), vec![build]);
         assert_eq!(refresh.relabelled_groups.len(), 1);
         assert!(refresh.project);
-    }
-
-    #[test]
-    fn a_batch_for_another_project_is_refused() {
-        let event = OutboxEvent::new(Uuid::now_v7(), BUILD_COMPLETED, json!({}));
-        let batch = EventBatch {
-            source: "failure-service".into(),
-            events: vec![event],
-        };
-        assert_eq!(
-            InboxBatch::parse(Uuid::now_v7(), batch).unwrap_err(),
-            BatchError::ProjectMismatch
-        );
     }
 }

@@ -6,7 +6,6 @@
 
 pub mod builds;
 pub mod dashboards;
-pub mod event_inbox;
 pub mod gates;
 pub mod rollups;
 

@@ -5,14 +5,15 @@ use std::collections::{BTreeSet, HashSet};
 
 use actix_web::{HttpResponse, web};
 use tenant_core::json::Object;
+use tenant_core::outbox::inbox::{self, InboxBatch};
 use tenant_core::outbox::{BatchReceipt, EventBatch, OutboxEvent};
 use tenant_core::{Db, TenantContext, TenantTx};
 use uuid::Uuid;
 
-use crate::domain::events::{InboxBatch, Refresh};
+use crate::domain::events::Refresh;
 use crate::error::AnalyticsError;
 use crate::jobs::gate_evaluation;
-use crate::repository::{event_inbox, rollups};
+use crate::repository::rollups;
 
 /// Stores a batch of one project's events (the project of the caller's
 /// context), each id once, computes again the rollups the new ones name,
@@ -34,7 +35,14 @@ pub async fn receive(
     tracing::Span::current().record("project_id", tracing::field::display(project_id));
     let batch = InboxBatch::parse(project_id, body.into_inner().into_inner())?;
     let tx = db.tenant_tx(&ctx).await?;
-    let stored = event_inbox::store_events(&tx, project_id, &batch.source, &batch.events).await?;
+    let stored = inbox::store_events(
+        &tx,
+        "analytics.event_inbox",
+        project_id,
+        &batch.source,
+        &batch.events,
+    )
+    .await?;
     let new: HashSet<Uuid> = stored.iter().copied().collect();
     let fresh: Vec<OutboxEvent> = batch
         .events

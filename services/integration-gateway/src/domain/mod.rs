@@ -3,7 +3,6 @@
 //! services relay to trigger them. Types and rules only: no SQL, no HTTP.
 
 pub mod connections;
-pub mod events;
 pub mod github;
 pub mod jira;
 pub mod messages;

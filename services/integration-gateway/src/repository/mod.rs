@@ -4,7 +4,6 @@
 
 pub mod connections;
 pub mod deliveries;
-pub mod event_inbox;
 pub mod issue_links;
 pub mod jira_users;
 pub mod project_keys;

@@ -5,13 +5,13 @@ use std::collections::HashSet;
 
 use actix_web::{HttpResponse, web};
 use tenant_core::json::Object;
+use tenant_core::outbox::inbox::{self, InboxBatch};
 use tenant_core::outbox::{BatchReceipt, EventBatch};
 use tenant_core::{Db, TenantContext};
 use uuid::Uuid;
 
-use crate::domain::events::InboxBatch;
 use crate::error::IntegrationError;
-use crate::repository::{deliveries, event_inbox, issue_links, rules};
+use crate::repository::{deliveries, issue_links, rules};
 
 /// Stores a batch of one project's events (the project of the caller's
 /// context), each id once, with a delivery for every connection whose
@@ -33,7 +33,14 @@ pub async fn receive(
     tracing::Span::current().record("project_id", tracing::field::display(project_id));
     let batch = InboxBatch::parse(project_id, body.into_inner().into_inner())?;
     let tx = db.tenant_tx(&ctx).await?;
-    let stored = event_inbox::store_events(&tx, project_id, &batch.source, &batch.events).await?;
+    let stored = inbox::store_events(
+        &tx,
+        "integration.event_inbox",
+        project_id,
+        &batch.source,
+        &batch.events,
+    )
+    .await?;
     let new: HashSet<Uuid> = stored.iter().copied().collect();
     if !new.is_empty() {
         let rules = rules::list(&tx, project_id).await?;

@@ -1,9 +1,27 @@
-//! Events relayed from other services' outboxes, as the inbox accepts
-//! them: a batch belongs to one project (the caller's context) and each
-//! event keeps its publisher's id, by which a redelivery is recognised.
+//! The receiving side of the outbox: a service's `POST /internal/v1/events`
+//! accepts a relayed batch ([`InboxBatch::parse`]) and keeps each event
+//! once in its own `<schema>.event_inbox` ([`store_events`]), by the
+//! publisher's event id, so a redelivery is recognised.
+//!
+//! ```sql
+//! CREATE TABLE <schema>.event_inbox (
+//!     project_id  uuid NOT NULL,
+//!     event_id    uuid NOT NULL,
+//!     source      text NOT NULL,
+//!     kind        text NOT NULL,
+//!     occurred_at timestamptz NOT NULL,
+//!     payload     jsonb NOT NULL,
+//!     received_at timestamptz NOT NULL DEFAULT now(),
+//!     PRIMARY KEY (project_id, event_id)
+//! );
+//! ```
 
-use tenant_core::outbox::{EventBatch, OutboxEvent};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 use uuid::Uuid;
+
+use super::{EventBatch, OutboxEvent};
+use crate::{DbError, TenantTx};
 
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -70,6 +88,46 @@ fn is_event_kind(kind: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
+}
+
+/// Stores `events` of `project_id` from `source` in `table` (a service's
+/// `<schema>.event_inbox`) in one statement and
+/// returns the ids that were new; an id already stored (a redelivery) is
+/// left as it was.
+#[tracing::instrument(
+    skip_all,
+    fields(table = table, project_id = %project_id, source = source, events = events.len()),
+    err(level = "warn")
+)]
+pub async fn store_events(
+    tx: &TenantTx,
+    table: &'static str,
+    project_id: Uuid,
+    source: &str,
+    events: &[OutboxEvent],
+) -> Result<Vec<Uuid>, DbError> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let occurred: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
+    let rows = tx
+        .query(
+            &format!(
+                "INSERT INTO {table}
+                        (project_id, event_id, source, kind, occurred_at, payload)
+                 SELECT $1, e.id, $2, e.kind, e.occurred_at, e.payload
+                   FROM unnest($3::uuid[], $4::text[], $5::timestamptz[], $6::jsonb[])
+                        AS e(id, kind, occurred_at, payload)
+                 ON CONFLICT (project_id, event_id) DO NOTHING
+                 RETURNING event_id"
+            ),
+            &[&project_id, &source, &ids, &kinds, &occurred, &payloads],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get("event_id"))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(DbError::from)
 }
 
 #[cfg(test)]
