@@ -41,11 +41,24 @@ impl WebError {
                 status,
                 detail: reply.detail(),
             },
+            // A third party behind the API (Jira, GitHub) failed: its
+            // problem says which, never with internals.
+            StatusCode::BAD_GATEWAY if reply.body["detail"].is_string() => Self::Refused {
+                status: StatusCode::BAD_GATEWAY,
+                detail: reply.detail(),
+            },
             status => Self::Refused {
                 status: StatusCode::BAD_GATEWAY,
                 detail: format!("the API answered {status}"),
             },
         }
+    }
+
+    /// The error's page, with the signed-in header when `viewer` is set
+    /// (the routes' middleware puts it on once it knows the session).
+    pub fn page(&self, viewer: Option<views::Viewer<'_>>) -> maud::Markup {
+        let (title, what, todo) = self.advice();
+        views::error_page(title, &what, todo, viewer)
     }
 
     /// What happened and what to do, for the error page.
@@ -102,10 +115,9 @@ impl ResponseError for WebError {
                 .insert_header((header::LOCATION, "/sign-in"))
                 .finish();
         }
-        let (title, what, todo) = self.advice();
         HttpResponse::build(self.status_code())
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(views::error_page(title, &what, todo).into_string())
+            .body(self.page(None).into_string())
     }
 }
 

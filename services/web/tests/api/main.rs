@@ -19,6 +19,8 @@ mod browser;
 mod dashboard;
 mod headers;
 mod in_chromium;
+mod integrations;
+mod members;
 mod sessions;
 mod settings;
 mod webdriver;
