@@ -58,7 +58,7 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
                                 label { span.visually-hidden { "New role of " (who) }
                                     select name="role" { @for role in ROLES { option value=(role) selected[m["role"] == role] { (role) } } }
                                 }
-                                button.secondary type="submit" aria-label=(format!("Change the role of {who}")) { "Change role" }
+                                button.secondary type="submit" aria-label=(format!("Change role of {who}")) { "Change role" }
                             }
                             form method="post" action=(format!("/p/{slug}/settings/members/{user}/remove")) {
                                 (csrf_field(viewer.csrf))

@@ -20,6 +20,7 @@ mod dashboard;
 mod headers;
 mod in_chromium;
 mod integrations;
+mod integrations_in_chromium;
 mod members;
 mod sessions;
 mod settings;
