@@ -27,6 +27,9 @@ pub enum WebError {
     TooManyRequests,
     #[error("the API cannot be reached")]
     ApiUnreachable(#[source] reqwest::Error),
+    /// The session store (the `web` schema) failed.
+    #[error("the session store failed")]
+    SessionStore(#[from] crate::repository::sessions::StoreError),
 }
 
 impl WebError {
@@ -90,6 +93,11 @@ impl WebError {
                 "The dashboard could not reach the API.".to_owned(),
                 "Try again in a minute; if it persists, tell your operator.",
             ),
+            Self::SessionStore(_) => (
+                "Faultline is unavailable",
+                "The dashboard could not read or keep your session.".to_owned(),
+                "Try again in a minute; if it persists, tell your operator.",
+            ),
         }
     }
 }
@@ -103,12 +111,16 @@ impl ResponseError for WebError {
             Self::Refused { status, .. } => *status,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ApiUnreachable(_) => StatusCode::BAD_GATEWAY,
+            Self::SessionStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         if let Self::ApiUnreachable(source) = self {
             tracing::error!(error = %source, "public API call failed");
+        }
+        if let Self::SessionStore(source) = self {
+            tracing::error!(error = %tenant_core::error::error_chain(source), "session store failed");
         }
         if matches!(self, Self::SignInRequired) {
             return HttpResponse::SeeOther()

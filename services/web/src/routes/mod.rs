@@ -2,7 +2,8 @@
 //! and the assets. Every answer carries the security headers; every POST
 //! is checked against the session's CSRF token.
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -165,21 +166,22 @@ async fn signed_in_error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, String>>, actix_web::Error> {
     let res = next.call(req).await?;
-    let page = res
+    let error = res
         .response()
         .error()
         .and_then(|error| error.as_error::<WebError>())
-        .filter(|error| !matches!(error, WebError::SignInRequired))
-        .and_then(|error| {
-            let session = cookie(res.request(), SESSION_COOKIE)
-                .zip(state(res.request()))
-                .and_then(|(id, state)| state.sessions.find(&id))?;
-            let viewer = Viewer {
-                email: &session.email,
-                csrf: &session.csrf_token,
-            };
-            Some(error.page(Some(viewer)).into_string())
-        });
+        .filter(|error| !matches!(error, WebError::SignInRequired | WebError::SessionStore(_)));
+    let mut page = None;
+    if let Some(error) = error
+        && let Some((id, state)) = cookie(res.request(), SESSION_COOKIE).zip(state(res.request()))
+        && let Ok(Some(session)) = state.sessions.find(&id).await
+    {
+        let viewer = Viewer {
+            email: &session.email,
+            csrf: &session.csrf_token,
+        };
+        page = Some(error.page(Some(viewer)).into_string());
+    }
     Ok(match page {
         Some(page) => res.map_body(|_, _| EitherBody::right(page)),
         None => res.map_into_left_body(),
@@ -222,17 +224,24 @@ pub struct SignedIn(pub Session);
 
 impl FromRequest for SignedIn {
     type Error = WebError;
-    type Future = Ready<Result<Self, WebError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = cookie(req, SESSION_COOKIE)
-            .zip(state(req))
-            .and_then(|(id, state)| state.sessions.find(&id))
-            .map(|mut session| {
-                session.forwarded_for = forwarded_for(req);
-                session
-            });
-        ready(session.map(SignedIn).ok_or(WebError::SignInRequired))
+        let id = cookie(req, SESSION_COOKIE);
+        let data = req.app_data::<web::Data<WebState>>().cloned();
+        let chain = forwarded_for(req);
+        Box::pin(async move {
+            let (Some(id), Some(state)) = (id, data) else {
+                return Err(WebError::SignInRequired);
+            };
+            let mut session = state
+                .sessions
+                .find(&id)
+                .await?
+                .ok_or(WebError::SignInRequired)?;
+            session.forwarded_for = chain;
+            Ok(SignedIn(session))
+        })
     }
 }
 

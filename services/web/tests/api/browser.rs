@@ -20,7 +20,10 @@ pub struct Dashboard {
     pub platform: Platform,
     pub front: TestApp,
     pub third_parties: MockServer,
-    _web: TestApp,
+    /// The web service, on a port of its own so a restarted one (on the
+    /// same database) takes its place behind the front gateway.
+    pub web: Option<TestApp>,
+    web_settings: Vec<(&'static str, String)>,
     _failure: TestApp,
     _analytics: TestApp,
     _integration: TestApp,
@@ -137,9 +140,18 @@ impl Dashboard {
         api_gateway.extend(gateway_extra.iter().cloned());
         // The API gateway with every upstream replaces the platform's own.
         platform.gateway = gateway_helpers::gateway(&api_gateway).await;
-        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
+        let mut web_settings = vec![
+            ("service.gateway_url", platform.url("")),
+            ("server.port", test_support::later_port().to_string()),
+        ];
         web_settings.extend(web_extra.iter().cloned());
-        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
+        let web = TestApp::spawn_on(
+            &web_service::SPEC,
+            web_service::build,
+            analytics.shared_database(),
+            &web_settings,
+        )
+        .await;
         let mut front = api_gateway;
         front.extend([
             ("service.upstreams.web.url", web.url("")),
@@ -150,11 +162,58 @@ impl Dashboard {
             platform,
             front,
             third_parties,
-            _web: web,
+            web: Some(web),
+            web_settings,
             _failure: failure,
             _analytics: analytics,
             _integration: integration,
         }
+    }
+
+    /// The web service's database (the `web` schema's sessions).
+    pub async fn web_database(&self) -> tokio_postgres::Client {
+        self.web
+            .as_ref()
+            .expect("the web service runs")
+            .database()
+            .admin_client()
+            .await
+    }
+
+    /// Stops the web service and starts a new one in its place (same
+    /// port, same database), as a deployment does.
+    pub async fn restart_web(&mut self) {
+        let web = self.web.take().expect("the web service runs");
+        let database = web.shared_database();
+        web.stop().await;
+        self.web = Some(
+            TestApp::spawn_on(
+                &web_service::SPEC,
+                web_service::build,
+                database,
+                &self.web_settings,
+            )
+            .await,
+        );
+    }
+
+    /// A second web service replica on the same database, answering on
+    /// its own port (pages fetched from it directly).
+    pub async fn another_web_replica(&self) -> TestApp {
+        let web = self.web.as_ref().expect("the web service runs");
+        let settings: Vec<(&'static str, String)> = self
+            .web_settings
+            .iter()
+            .filter(|(key, _)| *key != "server.port")
+            .cloned()
+            .collect();
+        TestApp::spawn_on(
+            &web_service::SPEC,
+            web_service::build,
+            web.shared_database(),
+            &settings,
+        )
+        .await
     }
 
     /// Waits until the analytics summary of `shop` counts `builds`
