@@ -195,7 +195,7 @@ async fn a_group_is_assigned_to_a_member_picked_from_the_list() {
 }
 
 #[tokio::test]
-async fn error_pages_show_a_signed_in_user_their_own_header() {
+async fn error_pages_show_a_signed_in_user_their_own_header_a_429_included() {
     let dashboard = Dashboard::start().await;
     let mut signed_in = dashboard.signed_up("lost@example.com").await;
     let missing = signed_in.get("/p/nowhere").await;
@@ -220,6 +220,36 @@ async fn error_pages_show_a_signed_in_user_their_own_header() {
         expired.text
     );
     assert!(expired.text.contains("Sign out"), "{}", expired.text);
+
+    // A project on the free plan (a burst of 60 API calls) runs out of
+    // requests within a few dashboards of six calls each: the 429 page
+    // still shows who is signed in.
+    let created = signed_in
+        .post("/projects", &[("name", "Busy"), ("slug", "busy")])
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    let mut throttled = None;
+    for _ in 0..60 {
+        let page = signed_in.get("/p/busy").await;
+        if page.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(page);
+            break;
+        }
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    }
+    let throttled = throttled.expect("the free plan's burst ran out");
+    assert!(
+        throttled.text.contains("Too many requests"),
+        "{}",
+        throttled.text
+    );
+    assert!(
+        throttled.text.contains("lost@example.com"),
+        "{}",
+        throttled.text
+    );
+    assert!(throttled.text.contains("Sign out"), "{}", throttled.text);
+    assert!(!throttled.text.contains("Sign up"), "{}", throttled.text);
 
     let mut stranger = dashboard.browser();
     let missing = stranger.get("/nowhere").await;
