@@ -159,6 +159,7 @@ fn rule_form(page: &IntegrationsPage<'_>, csrf: &str) -> Markup {
         @if notifying.is_empty() {
             p { "Add a Slack, webhook or GitHub connection to send notifications." }
         } @else {
+            h3 { "Add a notification rule" }
             form.stack method="post" action=(format!("/p/{}/integrations/rules", page.slug)) {
                 (csrf_field(csrf))
                 label { "Connection"
