@@ -18,7 +18,7 @@ DECLARE
     owner text;
     app   text;
 BEGIN
-    FOREACH svc IN ARRAY ARRAY['auth', 'project', 'failure', 'analytics', 'integration'] LOOP
+    FOREACH svc IN ARRAY ARRAY['auth', 'project', 'failure', 'analytics', 'integration', 'web'] LOOP
         owner := svc || '_owner';
         app := svc || '_app';
 

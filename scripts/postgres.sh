@@ -16,7 +16,7 @@ STATE="$ROOT/.faultline/postgres"
 DATA="$STATE/data"
 PORT="${FAULTLINE_PG_PORT:-54329}"
 DB_NAME="${FAULTLINE_DB_NAME:-faultline}"
-SERVICES=(auth project failure analytics integration)
+SERVICES=(auth project failure analytics integration web)
 # Idempotent bootstrap re-runs would print a NOTICE per existing object.
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 

@@ -42,7 +42,14 @@ pub mod redis_server;
 pub use app::{Reply, TestApp, eventually, poll_until};
 
 /// Every schema the bootstrap creates, with the migration folder of each.
-pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];
+pub const SCHEMAS: &[&str] = &[
+    "auth",
+    "project",
+    "failure",
+    "analytics",
+    "integration",
+    "web",
+];
 
 const TEMPLATE_LOCK: i64 = 0x6661_756c_746c;
 

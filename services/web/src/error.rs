@@ -27,6 +27,9 @@ pub enum WebError {
     TooManyRequests,
     #[error("the API cannot be reached")]
     ApiUnreachable(#[source] reqwest::Error),
+    /// The session store (the `web` schema) failed.
+    #[error("the session store failed")]
+    SessionStore(#[from] crate::repository::sessions::StoreError),
 }
 
 impl WebError {
@@ -41,11 +44,24 @@ impl WebError {
                 status,
                 detail: reply.detail(),
             },
+            // A third party behind the API (Jira, GitHub) failed: its
+            // problem says which, never with internals.
+            StatusCode::BAD_GATEWAY if reply.body["detail"].is_string() => Self::Refused {
+                status: StatusCode::BAD_GATEWAY,
+                detail: reply.detail(),
+            },
             status => Self::Refused {
                 status: StatusCode::BAD_GATEWAY,
                 detail: format!("the API answered {status}"),
             },
         }
+    }
+
+    /// The error's page, with the signed-in header when `viewer` is set
+    /// (the routes' middleware puts it on once it knows the session).
+    pub fn page(&self, viewer: Option<views::Viewer<'_>>) -> maud::Markup {
+        let (title, what, todo) = self.advice();
+        views::error_page(title, &what, todo, viewer)
     }
 
     /// What happened and what to do, for the error page.
@@ -77,6 +93,11 @@ impl WebError {
                 "The dashboard could not reach the API.".to_owned(),
                 "Try again in a minute; if it persists, tell your operator.",
             ),
+            Self::SessionStore(_) => (
+                "Faultline is unavailable",
+                "The dashboard could not read or keep your session.".to_owned(),
+                "Try again in a minute; if it persists, tell your operator.",
+            ),
         }
     }
 }
@@ -90,6 +111,7 @@ impl ResponseError for WebError {
             Self::Refused { status, .. } => *status,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ApiUnreachable(_) => StatusCode::BAD_GATEWAY,
+            Self::SessionStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -97,15 +119,17 @@ impl ResponseError for WebError {
         if let Self::ApiUnreachable(source) = self {
             tracing::error!(error = %source, "public API call failed");
         }
+        if let Self::SessionStore(source) = self {
+            tracing::error!(error = %tenant_core::error::error_chain(source), "session store failed");
+        }
         if matches!(self, Self::SignInRequired) {
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/sign-in"))
                 .finish();
         }
-        let (title, what, todo) = self.advice();
         HttpResponse::build(self.status_code())
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(views::error_page(title, &what, todo).into_string())
+            .body(self.page(None).into_string())
     }
 }
 

@@ -180,11 +180,11 @@ impl WebState {
             .await?
         {
             Ok(tokens) => {
-                self.sessions.update_tokens(&session.id, tokens.clone());
+                self.sessions.update_tokens(session, &tokens).await?;
                 Ok(tokens)
             }
             Err(_) => {
-                self.sessions.end(&session.id);
+                self.sessions.end(&session.id).await?;
                 Err(WebError::SignInRequired)
             }
         }

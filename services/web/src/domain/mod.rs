@@ -2,4 +2,5 @@
 //! tokens, and the charts drawn on the server.
 
 pub mod charts;
+pub mod sealing;
 pub mod sessions;

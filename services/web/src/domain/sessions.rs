@@ -1,13 +1,14 @@
 //! Server-side sessions: the browser holds a random id in an HttpOnly
-//! cookie; the user's access and refresh tokens never leave this process.
+//! cookie; the user's access and refresh tokens never leave the server
+//! (kept sealed in the `web` schema, [`crate::repository::sessions`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 /// The cookie that names a session.
 pub const SESSION_COOKIE: &str = "faultline_session";
@@ -17,6 +18,12 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the store keeps of a session id: its SHA-256, so the stored rows
+/// name no usable cookie.
+pub fn id_hash(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -34,7 +41,7 @@ pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
     /// When the access token stops being accepted.
-    pub access_expires_at: Instant,
+    pub access_expires_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -48,14 +55,20 @@ impl Tokens {
         Self {
             access_token,
             refresh_token,
-            access_expires_at: Instant::now() + Duration::from_secs(expires_in_secs),
+            access_expires_at: Utc::now()
+                + chrono::Duration::seconds(
+                    i64::try_from(expires_in_secs)
+                        .unwrap_or(i64::MAX / 1000)
+                        .min(86_400 * 365),
+                ),
         }
     }
 
     /// Whether the access token expires within `margin`, and so should be
     /// refreshed before it is used.
     pub fn due_for_refresh(&self, margin: Duration) -> bool {
-        Instant::now() + margin >= self.access_expires_at
+        let margin = chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::MAX);
+        Utc::now() + margin >= self.access_expires_at
     }
 }
 
@@ -70,70 +83,18 @@ pub struct Session {
     /// The `X-Forwarded-For` the gateway sent with the current request,
     /// passed on with the API calls it makes (not kept between requests).
     pub forwarded_for: Option<String>,
-    last_used: Instant,
 }
 
-/// Sessions by id, forgotten after `idle` without use.
-#[derive(Debug)]
-pub struct SessionStore {
-    sessions: Mutex<HashMap<String, Session>>,
-    idle: Duration,
-}
-
-impl SessionStore {
-    pub fn new(idle: Duration) -> Self {
+impl Session {
+    /// A new session for `email` with its tokens: a fresh id and CSRF token.
+    pub fn new(email: String, tokens: Tokens) -> Self {
         Self {
-            sessions: Mutex::new(HashMap::new()),
-            idle,
-        }
-    }
-
-    fn locked(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Starts a session for `email` with its tokens; forgets idle ones.
-    pub fn start(&self, email: String, tokens: Tokens) -> Session {
-        let now = Instant::now();
-        let session = Session {
             id: random_token(),
             email,
             csrf_token: random_token(),
             tokens,
             forwarded_for: None,
-            last_used: now,
-        };
-        let mut sessions = self.locked();
-        sessions.retain(|_, s| now.duration_since(s.last_used) < self.idle);
-        sessions.insert(session.id.clone(), session.clone());
-        session
-    }
-
-    /// The live session with this id, marked as used.
-    pub fn find(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
-        let mut sessions = self.locked();
-        let session = sessions.get_mut(id)?;
-        if now.duration_since(session.last_used) >= self.idle {
-            sessions.remove(id);
-            return None;
         }
-        session.last_used = now;
-        Some(session.clone())
-    }
-
-    /// Replaces a session's tokens after a refresh.
-    pub fn update_tokens(&self, id: &str, tokens: Tokens) {
-        if let Some(session) = self.locked().get_mut(id) {
-            session.tokens = tokens;
-        }
-    }
-
-    /// Forgets a session: its cookie names nothing from now on.
-    pub fn end(&self, id: &str) -> Option<Session> {
-        self.locked().remove(id)
     }
 }
 
@@ -146,19 +107,12 @@ mod tests {
     }
 
     #[test]
-    fn an_ended_session_is_not_found_again() {
-        let store = SessionStore::new(Duration::from_secs(60));
-        let session = store.start("a@example.com".into(), tokens());
-        assert!(store.find(&session.id).is_some());
-        store.end(&session.id);
-        assert!(store.find(&session.id).is_none());
-    }
-
-    #[test]
-    fn an_idle_session_is_forgotten() {
-        let store = SessionStore::new(Duration::ZERO);
-        let session = store.start("a@example.com".into(), tokens());
-        assert!(store.find(&session.id).is_none());
+    fn a_session_id_is_stored_as_its_hash() {
+        let session = Session::new("a@example.com".into(), tokens());
+        let hash = id_hash(&session.id);
+        assert_eq!(hash.len(), 32);
+        assert_ne!(session.id, session.csrf_token);
+        assert_eq!(hash, id_hash(&session.id));
     }
 
     #[test]

@@ -73,8 +73,15 @@ pub async fn sign_up_form(state: web::Data<WebState>) -> HttpResponse {
 }
 
 /// Starts the session and sends the browser to its projects.
-fn signed_in(state: &WebState, email: &str, tokens: Tokens) -> HttpResponse {
-    let session = state.sessions.start(email.trim().to_lowercase(), tokens);
+async fn signed_in(
+    state: &WebState,
+    email: &str,
+    tokens: Tokens,
+) -> Result<HttpResponse, WebError> {
+    let session = state
+        .sessions
+        .start(email.trim().to_lowercase(), tokens)
+        .await?;
     let secure = state.settings.secure_cookies;
     let mut response = see_other("/");
     let headers = response.headers_mut();
@@ -86,7 +93,7 @@ fn signed_in(state: &WebState, email: &str, tokens: Tokens) -> HttpResponse {
         header::SET_COOKIE,
         set_cookie(FORM_COOKIE, "", secure, Some(0)),
     );
-    response
+    Ok(response)
 }
 
 pub async fn sign_in(
@@ -101,7 +108,7 @@ pub async fn sign_in(
         .log_in(&form.email, &form.password, chain.as_deref())
         .await?
     {
-        Ok(tokens) => Ok(signed_in(&state, &form.email, tokens)),
+        Ok(tokens) => signed_in(&state, &form.email, tokens).await,
         Err(refused) => {
             let problem = if refused.status == StatusCode::UNAUTHORIZED {
                 "Wrong email or password. Check both and try again.".to_owned()
@@ -147,7 +154,7 @@ pub async fn sign_up(
         .log_in(&form.email, &form.password, chain.as_deref())
         .await?
     {
-        Ok(tokens) => Ok(signed_in(&state, &form.email, tokens)),
+        Ok(tokens) => signed_in(&state, &form.email, tokens).await,
         Err(refused) => Err(WebError::from_reply(refused)),
     }
 }
@@ -174,7 +181,7 @@ pub async fn sign_out(
             tracing::warn!(%error, "the auth service did not revoke a session at sign-out")
         }
     }
-    state.sessions.end(&session.id);
+    state.sessions.end(&session.id).await?;
     let mut response = see_other("/sign-in");
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -30,6 +30,13 @@ pub struct CommentForm {
 }
 
 #[derive(Deserialize)]
+pub struct IssueForm {
+    csrf: String,
+    /// `jira:<connection id>` or `github:<connection id>`.
+    connection: String,
+}
+
+#[derive(Deserialize)]
 pub struct QuarantineForm {
     csrf: String,
     quarantined: String,
@@ -42,17 +49,49 @@ pub async fn group(
 ) -> Result<HttpResponse, WebError> {
     let slug = segment(&path.0)?;
     let id = segment(&path.1)?;
+    render(&signed_in, &state, slug, id, None).await
+}
+
+/// The group's page, with the issue just filed for it (`filed`) on top.
+async fn render(
+    signed_in: &SignedIn,
+    state: &WebState,
+    slug: &str,
+    id: &str,
+    filed: Option<&Value>,
+) -> Result<HttpResponse, WebError> {
     let base = format!("/v2/projects/{slug}/failures/{id}");
-    let (group, comments) = tokio::join!(
+    let (group, comments, activity, members, connections) = tokio::join!(
         state.get(&signed_in.0, &base),
         state.get(&signed_in.0, format!("{base}/comments?limit=50")),
+        state.get(&signed_in.0, format!("{base}/activity?limit=500")),
+        state.get(
+            &signed_in.0,
+            format!("/v1/projects/{slug}/members?limit=200")
+        ),
+        state.get(
+            &signed_in.0,
+            format!("/v1/projects/{slug}/integrations/connections")
+        ),
     );
-    Ok(page(groups::group(
-        signed_in.viewer(),
+    // Without the integration gateway the page still shows the group,
+    // only without the buttons that file issues.
+    let connections = connections.unwrap_or(Value::Null);
+    // The group's representation has no assignee: the latest assignee
+    // change in its activity log says who it is.
+    let mut group = group?;
+    if group["assignee_id"].is_null() {
+        group["assignee_id"] = groups::current_assignee(&activity?);
+    }
+    let view = groups::GroupPage {
         slug,
-        &group?,
-        &comments?,
-    )))
+        group: &group,
+        comments: &comments?,
+        members: &members?,
+        connections: &connections,
+        filed,
+    };
+    Ok(page(groups::group(signed_in.viewer(), &view)))
 }
 
 /// Sends a triage change and goes back to the group's page.
@@ -130,6 +169,41 @@ pub async fn comment(
     signed_in.check_csrf(&form.csrf)?;
     let request = (Method::POST, "/comments", json!({ "body": form.body }));
     change_group(&signed_in, &state, &path, request, StatusCode::CREATED).await
+}
+
+/// Files a Jira issue or opens a GitHub issue for the group through the
+/// chosen connection, and answers with its link (the issue filed before,
+/// when the group has one already).
+pub async fn file_issue(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<IssueForm>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&path.0)?;
+    let id = segment(&path.1)?;
+    let (provider, connection) = form
+        .connection
+        .split_once(':')
+        .filter(|(provider, _)| ["jira", "github"].contains(provider))
+        .ok_or_else(|| refused("Choose a Jira or GitHub connection."))?;
+    let connection = segment(connection)?;
+    let reply = state
+        .call(
+            &signed_in.0,
+            Method::POST,
+            &format!("/v1/projects/{slug}/integrations/{provider}/issues"),
+            Some(&json!({ "group_id": id, "connection_id": connection })),
+        )
+        .await?;
+    if !matches!(reply.status, StatusCode::CREATED | StatusCode::OK) {
+        return Err(WebError::from_reply(reply));
+    }
+    let mut filed = reply.body;
+    filed["provider"] = json!(provider);
+    filed["new"] = json!(reply.status == StatusCode::CREATED);
+    render(&signed_in, &state, slug, id, Some(&filed)).await
 }
 
 pub async fn flaky(

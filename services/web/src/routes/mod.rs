@@ -2,11 +2,13 @@
 //! and the assets. Every answer carries the security headers; every POST
 //! is checked against the session's CSRF token.
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use maud::Markup;
 
@@ -19,6 +21,7 @@ mod account;
 mod assets;
 mod builds;
 mod groups;
+mod integrations;
 mod projects;
 mod settings;
 
@@ -38,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 }
                 .into()
             }))
+            .wrap(from_fn(signed_in_error_pages))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
@@ -71,6 +75,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/p/{project}/groups/{group}/comments",
                 web::post().to(groups::comment),
             )
+            .route(
+                "/p/{project}/groups/{group}/issues",
+                web::post().to(groups::file_issue),
+            )
             .route("/p/{project}/flaky", web::get().to(groups::flaky))
             .route(
                 "/p/{project}/flaky/{test}/quarantine",
@@ -86,6 +94,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(settings::add_member),
             )
             .route(
+                "/p/{project}/settings/members/{user}/role",
+                web::post().to(settings::change_role),
+            )
+            .route(
+                "/p/{project}/settings/members/{user}/remove",
+                web::post().to(settings::remove_member),
+            )
+            .route(
+                "/p/{project}/settings/grouping",
+                web::post().to(settings::update_grouping),
+            )
+            .route(
                 "/p/{project}/settings/classification-rules",
                 web::post().to(settings::add_classification_rule),
             )
@@ -93,12 +113,79 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/p/{project}/settings/quality-gate-rules",
                 web::post().to(settings::add_gate_rule),
             )
+            .route(
+                "/p/{project}/integrations",
+                web::get().to(integrations::integrations_page),
+            )
+            .route(
+                "/p/{project}/integrations/connections",
+                web::post().to(integrations::create_connection),
+            )
+            .route(
+                "/p/{project}/integrations/connections/{connection}/delete",
+                web::post().to(integrations::delete_connection),
+            )
+            .route(
+                "/p/{project}/integrations/rules",
+                web::post().to(integrations::create_rule),
+            )
+            .route(
+                "/p/{project}/integrations/rules/{rule}/delete",
+                web::post().to(integrations::delete_rule),
+            )
+            .route(
+                "/p/{project}/integrations/deliveries/{delivery}/retry",
+                web::post().to(integrations::retry_delivery),
+            )
+            .route(
+                "/p/{project}/integrations/jira/connect",
+                web::post().to(integrations::connect_my_jira),
+            )
+            .route(
+                "/p/{project}/integrations/jira/disconnect",
+                web::post().to(integrations::disconnect_my_jira),
+            )
+            .route(
+                "/integrations/jira/callback",
+                web::get().to(integrations::jira_callback),
+            )
             .default_service(web::to(not_found)),
     );
 }
 
 async fn not_found() -> Result<HttpResponse, WebError> {
     Err(WebError::NotFound)
+}
+
+/// An error page shown to a signed-in user carries their header (who is
+/// signed in, "Sign out"), not the "Sign in / Sign up" of a stranger. The
+/// error itself is rendered before the session is known (extractors and
+/// handlers fail anywhere), so the page is drawn again here.
+async fn signed_in_error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, String>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let error = res
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<WebError>())
+        .filter(|error| !matches!(error, WebError::SignInRequired | WebError::SessionStore(_)));
+    let mut page = None;
+    if let Some(error) = error
+        && let Some((id, state)) = cookie(res.request(), SESSION_COOKIE).zip(state(res.request()))
+        && let Ok(Some(session)) = state.sessions.find(&id).await
+    {
+        let viewer = Viewer {
+            email: &session.email,
+            csrf: &session.csrf_token,
+        };
+        page = Some(error.page(Some(viewer)).into_string());
+    }
+    Ok(match page {
+        Some(page) => res.map_body(|_, _| EitherBody::right(page)),
+        None => res.map_into_left_body(),
+    })
 }
 
 /// The shared state, always registered by `build`.
@@ -137,17 +224,24 @@ pub struct SignedIn(pub Session);
 
 impl FromRequest for SignedIn {
     type Error = WebError;
-    type Future = Ready<Result<Self, WebError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = cookie(req, SESSION_COOKIE)
-            .zip(state(req))
-            .and_then(|(id, state)| state.sessions.find(&id))
-            .map(|mut session| {
-                session.forwarded_for = forwarded_for(req);
-                session
-            });
-        ready(session.map(SignedIn).ok_or(WebError::SignInRequired))
+        let id = cookie(req, SESSION_COOKIE);
+        let data = req.app_data::<web::Data<WebState>>().cloned();
+        let chain = forwarded_for(req);
+        Box::pin(async move {
+            let (Some(id), Some(state)) = (id, data) else {
+                return Err(WebError::SignInRequired);
+            };
+            let mut session = state
+                .sessions
+                .find(&id)
+                .await?
+                .ok_or(WebError::SignInRequired)?;
+            session.forwarded_for = chain;
+            Ok(SignedIn(session))
+        })
     }
 }
 

@@ -37,6 +37,26 @@ pub struct GateRuleForm {
 }
 
 #[derive(Deserialize)]
+pub struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+pub struct GroupingForm {
+    csrf: String,
+    /// One prefix a line.
+    in_app_prefixes: String,
+    /// A ticked box sends `on`; an unticked one nothing.
+    keep_numbers: Option<String>,
+}
+
+#[derive(Deserialize)]
 pub struct MemberForm {
     csrf: String,
     email: String,
@@ -193,4 +213,92 @@ pub async fn add_gate_rule(
         "threshold": threshold,
     });
     create_rule(&signed_in, &state, slug, "quality-gate-rules", body).await
+}
+
+/// Sends a change to a membership. The API's refusals (the last owner
+/// cannot be demoted or removed, only owners change owners) are pages that
+/// say so: a 403 here comes from a member of the project (the gateway
+/// answers 404 to anyone else), so it reveals nothing.
+async fn change_member(
+    signed_in: &SignedIn,
+    state: &WebState,
+    slug: &str,
+    user: &str,
+    (method, body): (Method, Option<Value>),
+) -> Result<HttpResponse, WebError> {
+    let reply = state
+        .call(
+            &signed_in.0,
+            method,
+            &format!("/v1/projects/{slug}/members/{user}"),
+            body.as_ref(),
+        )
+        .await?;
+    if reply.status.is_success() {
+        return Ok(see_other(&format!("/p/{slug}/settings")));
+    }
+    if reply.status == StatusCode::FORBIDDEN {
+        return Err(WebError::Refused {
+            status: actix_web::http::StatusCode::FORBIDDEN,
+            detail: reply.detail(),
+        });
+    }
+    Err(WebError::from_reply(reply))
+}
+
+pub async fn change_role(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&path.0)?;
+    let user = segment(&path.1)?;
+    let body = json!({ "role": form.role });
+    change_member(&signed_in, &state, slug, user, (Method::PATCH, Some(body))).await
+}
+
+pub async fn remove_member(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&path.0)?;
+    let user = segment(&path.1)?;
+    change_member(&signed_in, &state, slug, user, (Method::DELETE, None)).await
+}
+
+/// Replaces the project's grouping settings: the in-app prefixes, one a
+/// line, and whether long numbers are kept in messages.
+pub async fn update_grouping(
+    signed_in: SignedIn,
+    state: web::Data<WebState>,
+    project: web::Path<String>,
+    form: web::Form<GroupingForm>,
+) -> Result<HttpResponse, WebError> {
+    signed_in.check_csrf(&form.csrf)?;
+    let slug = segment(&project)?;
+    let prefixes: Vec<&str> = form
+        .in_app_prefixes
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let body = json!({
+        "in_app_prefixes": prefixes,
+        "keep_numbers": form.keep_numbers.is_some(),
+    });
+    state
+        .expect(
+            &signed_in.0,
+            Method::PUT,
+            &format!("/v1/projects/{slug}/settings/grouping"),
+            Some(&body),
+            StatusCode::OK,
+        )
+        .await?;
+    Ok(see_other(&format!("/p/{slug}/settings")))
 }

@@ -49,7 +49,101 @@ fn in_app(line: &str, frames: &[Value]) -> bool {
         .any(|frame| !frame.is_empty() && line.contains(frame))
 }
 
-pub fn group(viewer: Viewer<'_>, slug: &str, g: &Value, comments: &Value) -> Markup {
+/// What a failure group's page shows; `filed` is the issue a form just
+/// filed (or found already filed) for it.
+#[derive(Debug)]
+pub struct GroupPage<'a> {
+    pub slug: &'a str,
+    pub group: &'a Value,
+    pub comments: &'a Value,
+    pub members: &'a Value,
+    pub connections: &'a Value,
+    pub filed: Option<&'a Value>,
+}
+
+/// The assignee a group's activity log (newest first) last recorded:
+/// `null` when nobody is assigned.
+pub fn current_assignee(activity: &Value) -> Value {
+    items(activity)
+        .iter()
+        .find(|entry| entry["kind"] == "assignee")
+        .map_or(Value::Null, |entry| entry["new_value"].clone())
+}
+
+/// A member as the assignee list names them.
+pub fn member_name(member: &Value) -> String {
+    let who = member["email"]
+        .as_str()
+        .or_else(|| member["display_name"].as_str())
+        .map_or_else(|| text(&member["user_id"]), str::to_owned);
+    format!("{who} ({})", text(&member["role"]))
+}
+
+/// An issue's address, when it is a web address (never a `javascript:`
+/// one, whatever a third party answered).
+fn web_address(value: &Value) -> Option<&str> {
+    value
+        .as_str()
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+}
+
+/// The group's issues in Jira and GitHub, and the form that files one
+/// through a connection of the project.
+fn issues(page: &GroupPage<'_>, csrf: &str, action: &str) -> Markup {
+    let links = page.group["issue_links"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let connections: Vec<&Value> = items(page.connections)
+        .iter()
+        .filter(|c| c["kind"] == "jira" || c["kind"] == "github")
+        .collect();
+    html! {
+        h2 { "Linked issues" }
+        @if let Some(filed) = page.filed {
+            div.notice role="status" #filed-issue {
+                p {
+                    @if filed["new"] == true { "Filed " } @else { "This group already has " }
+                    @match web_address(&filed["issue_url"]) {
+                        Some(url) => { a href=(url) rel="noreferrer" { (text(&filed["issue_key"])) } }
+                        None => { (text(&filed["issue_key"])) }
+                    }
+                    "."
+                }
+            }
+        }
+        @if links.is_empty() { p { "No issue is linked to this group." } }
+        ul #issue-links { @for link in links {
+            li {
+                (text(&link["provider"])) ": "
+                @match web_address(&link["url"]) {
+                    Some(url) => { a href=(url) rel="noreferrer" { (text(&link["key"])) } }
+                    None => { (text(&link["key"])) }
+                }
+                " (" (text(&link["status"])) ")"
+            }
+        } }
+        @if connections.is_empty() {
+            p { "Connect Jira or GitHub on the project's " a href=(format!("/p/{}/integrations", page.slug)) { "Integrations" } " page to file issues from here." }
+        } @else {
+            form.inline method="post" action=(action) {
+                (csrf_field(csrf))
+                label { "Connection"
+                    select name="connection" {
+                        @for c in &connections {
+                            option value=(format!("{}:{}", text(&c["kind"]), text(&c["id"]))) { (text(&c["name"])) " (" (text(&c["kind"])) ")" }
+                        }
+                    }
+                }
+                button type="submit" { "Create issue" }
+            }
+        }
+    }
+}
+
+pub fn group(viewer: Viewer<'_>, page: &GroupPage<'_>) -> Markup {
+    let slug = page.slug;
+    let g = page.group;
+    let comments = page.comments;
     let id = text(&g["id"]);
     let frames = g["frames"].as_array().map_or(&[][..], Vec::as_slice);
     let trace = g["stack_trace"].as_str().unwrap_or_default();
@@ -97,7 +191,14 @@ pub fn group(viewer: Viewer<'_>, slug: &str, g: &Value, comments: &Value) -> Mar
                         @for status in STATUSES { option value=(status) selected[g["status"] == status] { (status) } }
                     }
                 }
-                label { "Assignee (user id, empty for nobody)" input type="text" name="assignee_id" value=(g["assignee_id"].as_str().unwrap_or_default()); }
+                label { "Assignee"
+                    select name="assignee_id" {
+                        option value="" selected[g["assignee_id"].is_null()] { "Nobody" }
+                        @for m in items(page.members) {
+                            option value=(text(&m["user_id"])) selected[g["assignee_id"] == m["user_id"]] { (member_name(m)) }
+                        }
+                    }
+                }
                 button type="submit" { "Save triage" }
             }
             form.stack method="post" action=(action("comments")) {
@@ -106,6 +207,7 @@ pub fn group(viewer: Viewer<'_>, slug: &str, g: &Value, comments: &Value) -> Mar
                 button type="submit" { "Add comment" }
             }
             ul { @for c in items(comments) { li { (when(&c["created_at"])) ": " (text(&c["body"])) } } }
+            (issues(page, viewer.csrf, &action("issues")))
             h2 { "Recent occurrences" }
             (line_chart("Occurrences per day (latest 20)", &per_day(occurrences), 1.0, false))
             div.table-wrap { table {

@@ -5,6 +5,7 @@ pub mod account;
 pub mod assets;
 pub mod builds;
 pub mod groups;
+pub mod integrations;
 pub mod projects;
 pub mod settings;
 
@@ -59,10 +60,10 @@ pub fn csrf_field(token: &str) -> Markup {
 }
 
 /// A page that says what happened and what to do.
-pub fn error_page(title: &str, what: &str, todo: &str) -> Markup {
+pub fn error_page(title: &str, what: &str, todo: &str, viewer: Option<Viewer<'_>>) -> Markup {
     layout(
         title,
-        None,
+        viewer,
         html! {
             h1 { (title) }
             div.error role="alert" {

@@ -70,6 +70,7 @@ pub fn project_nav(slug: &str) -> Markup {
             a href=(format!("/p/{slug}")) { "Dashboard" }
             a href=(format!("/p/{slug}/flaky")) { "Flaky tests" }
             a href=(format!("/p/{slug}/settings")) { "Settings" }
+            a href=(format!("/p/{slug}/integrations")) { "Integrations" }
         }
     }
 }

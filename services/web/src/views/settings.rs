@@ -4,9 +4,12 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::groups::LABELS;
+use super::groups::{LABELS, member_name};
 use super::projects::project_nav;
 use super::{Viewer, csrf_field, items, layout, text, when};
+
+/// The roles of a project, lowest first.
+pub const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];
 
 /// The quality-gate rule kinds (the analytics service's).
 pub const GATE_KINDS: [&str; 6] = [
@@ -41,9 +44,28 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
             (project_nav(slug))
             h2 { "Members" }
             div.table-wrap { table {
-                thead { tr { th { "User" } th { "Role" } th { "Since" } } }
+                thead { tr { th { "User" } th { "Role" } th { "Since" } th { span.visually-hidden { "Actions" } } } }
                 tbody { @for m in items(page.members) {
-                    tr { td { (m["email"].as_str().map_or_else(|| text(&m["user_id"]), str::to_owned)) } td { (text(&m["role"])) } td { (when(&m["created_at"])) } }
+                    @let user = text(&m["user_id"]);
+                    @let who = member_name(m);
+                    tr data-member=(user) {
+                        td { (who) }
+                        td { (text(&m["role"])) }
+                        td { (when(&m["created_at"])) }
+                        td {
+                            form.inline method="post" action=(format!("/p/{slug}/settings/members/{user}/role")) {
+                                (csrf_field(viewer.csrf))
+                                label { span.visually-hidden { "New role of " (who) }
+                                    select name="role" { @for role in ROLES { option value=(role) selected[m["role"] == role] { (role) } } }
+                                }
+                                button.secondary type="submit" aria-label=(format!("Change role of {who}")) { "Change role" }
+                            }
+                            form method="post" action=(format!("/p/{slug}/settings/members/{user}/remove")) {
+                                (csrf_field(viewer.csrf))
+                                button.secondary type="submit" aria-label=(format!("Remove {who}")) { "Remove" }
+                            }
+                        }
+                    }
                 } }
             } }
             form.inline method="post" action=(format!("/p/{slug}/settings/members")) {
@@ -73,9 +95,21 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
                 button type="submit" { "Create API key" }
             }
             h2 { "In-app package prefixes" }
-            p { @let prefixes = page.grouping["in_app_prefixes"].as_array().map_or(&[][..], Vec::as_slice);
+            @let prefixes = page.grouping["in_app_prefixes"].as_array().map_or(&[][..], Vec::as_slice);
+            p #in-app-prefixes {
                 @if prefixes.is_empty() { "None: every frame outside known frameworks counts as in-app." }
                 @else { @for p in prefixes { code { (text(p)) } " " } } }
+            form.stack method="post" action=(format!("/p/{slug}/settings/grouping")) {
+                (csrf_field(viewer.csrf))
+                label { "Prefixes of your code, one a line (com.shop., shop::, src/)"
+                    textarea name="in_app_prefixes" rows="4" {
+                        @for p in prefixes { (text(p)) "\n" }
+                    }
+                }
+                label.check { input type="checkbox" name="keep_numbers" checked[page.grouping["keep_numbers"] == true]; "Keep long numbers in messages" }
+                p { "Applies to failures uploaded from now on." }
+                button type="submit" { "Save grouping settings" }
+            }
             h2 { "Classification rules" }
             ul { @for r in items(page.rules) { li { (text(&r["name"])) ": " (text(&r["field"])) " ~ " code { (text(&r["pattern"])) } " → " (text(&r["label"])) } } }
             @if items(page.rules).is_empty() { p { "No rules: the built-in classification applies." } }
@@ -98,7 +132,7 @@ pub fn settings(viewer: Viewer<'_>, page: &SettingsPage<'_>) -> Markup {
                 label { "Threshold" input type="number" name="threshold" min="0" step="any"; }
                 button type="submit" { "Add gate rule" }
             }
-            p { "Integrations and notification rules are set through the API for now." }
+            p { "Jira, GitHub, Slack and webhook connections and notification rules are on the " a href=(format!("/p/{slug}/integrations")) { "Integrations" } " page." }
         },
     )
 }

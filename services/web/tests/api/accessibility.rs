@@ -13,7 +13,7 @@ use crate::webdriver::Chromium;
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
 /// The serious and critical violations on the current page, one line each.
-async fn serious_violations(chromium: &Chromium) -> Vec<String> {
+pub async fn serious_violations(chromium: &Chromium) -> Vec<String> {
     chromium.run(&format!("{AXE}\nreturn true;")).await;
     let found = chromium
         .run_async(
@@ -74,6 +74,7 @@ async fn no_page_has_a_serious_accessibility_violation() {
         group_path.as_str(),
         "/p/shop/flaky",
         "/p/shop/settings",
+        "/p/shop/integrations",
         "/p/nowhere",
     ] {
         chromium.goto(&format!("{front}{path}")).await;

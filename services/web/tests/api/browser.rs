@@ -3,21 +3,39 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use test_support::{Reply, TestApp};
+use wiremock::MockServer;
 
 use crate::gateway_helpers::{self, PASSWORD, Platform};
 
-/// auth, project, failure and analytics behind the API gateway; the web
-/// service calling that gateway; and a second gateway replica that routes
-/// pages to the web service, which tests browse.
+/// auth, project, failure, analytics and the integration gateway behind
+/// the API gateway; the web service calling that gateway; and a second
+/// gateway replica that routes pages to the web service, which tests
+/// browse. The third parties (Jira, GitHub, Atlassian's OAuth) are one
+/// wiremock server, `third_parties`.
 #[derive(Debug)]
 pub struct Dashboard {
     pub platform: Platform,
     pub front: TestApp,
-    _web: TestApp,
+    pub third_parties: MockServer,
+    /// The web service, on a port of its own so a restarted one (on the
+    /// same database) takes its place behind the front gateway.
+    pub web: Option<TestApp>,
+    web_settings: Vec<(&'static str, String)>,
     _failure: TestApp,
     _analytics: TestApp,
+    _integration: TestApp,
+}
+
+/// A master key of the test platform's integration gateway: 32 distinct
+/// bytes.
+fn integration_master_key() -> String {
+    let bytes: Vec<u8> = (0_u8..32)
+        .map(|i| i.wrapping_mul(37).wrapping_add(5))
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 impl Dashboard {
@@ -46,21 +64,58 @@ impl Dashboard {
             ],
         )
         .await;
-        // The failure service relays its events to analytics quickly, so
-        // the dashboards follow uploads and triage.
+        // The failure service relays its events to analytics and the
+        // integration gateway quickly, so the dashboards follow uploads
+        // and triage.
+        let integration_port = test_support::later_port();
         let failure = TestApp::spawn_on(
             &failure_service::SPEC,
             failure_service::build,
             analytics.shared_database(),
             &[
                 ("service.analytics_url", analytics.url("")),
+                // Assignees are checked against the project's members.
+                ("service.project_url", platform.project.url("")),
                 (
                     "service.integration_gateway_url",
-                    "http://127.0.0.1:9".to_owned(),
+                    format!("http://127.0.0.1:{integration_port}"),
                 ),
                 ("service.outbox_relay_interval_ms", "50".to_owned()),
                 ("service.outbox_backoff_base_ms", "100".to_owned()),
                 ("service.outbox_backoff_max_secs", "1".to_owned()),
+            ],
+        )
+        .await;
+        let third_parties = MockServer::start().await;
+        let atlassian = third_parties.uri();
+        let integration = TestApp::spawn_on(
+            &integration_gateway::SPEC,
+            integration_gateway::build,
+            analytics.shared_database(),
+            &[
+                ("server.port", integration_port.to_string()),
+                ("service.master_key_id", "k1".to_owned()),
+                ("service.master_keys.k1", integration_master_key()),
+                // The mock third parties listen on this machine, over http.
+                ("service.allow_http", "true".to_owned()),
+                ("service.allow_loopback", "true".to_owned()),
+                ("service.failure_url", failure.url("")),
+                ("service.github_api_url", atlassian.clone()),
+                ("service.jira_oauth_client_id", "faultline-app".to_owned()),
+                (
+                    "service.jira_oauth_client_secret",
+                    "app-secret-0123456789".to_owned(),
+                ),
+                (
+                    "service.jira_oauth_authorize_url",
+                    format!("{atlassian}/authorize"),
+                ),
+                (
+                    "service.jira_oauth_token_url",
+                    format!("{atlassian}/oauth/token"),
+                ),
+                ("service.jira_api_url", atlassian.clone()),
+                ("service.delivery_poll_interval_ms", "50".to_owned()),
             ],
         )
         .await;
@@ -69,6 +124,7 @@ impl Dashboard {
             ("service.upstreams.project.url", platform.project.url("")),
             gateway_helpers::failure_upstream(&failure),
             ("service.upstreams.analytics.url", analytics.url("")),
+            ("service.upstreams.integration.url", integration.url("")),
             ("service.poll_interval_ms", "100".to_owned()),
             ("service.anonymous_rate_per_minute", "100000".to_owned()),
             ("service.anonymous_burst", "10000".to_owned()),
@@ -84,9 +140,18 @@ impl Dashboard {
         api_gateway.extend(gateway_extra.iter().cloned());
         // The API gateway with every upstream replaces the platform's own.
         platform.gateway = gateway_helpers::gateway(&api_gateway).await;
-        let mut web_settings = vec![("service.gateway_url", platform.url(""))];
+        let mut web_settings = vec![
+            ("service.gateway_url", platform.url("")),
+            ("server.port", test_support::later_port().to_string()),
+        ];
         web_settings.extend(web_extra.iter().cloned());
-        let web = TestApp::spawn(&web_service::SPEC, web_service::build, &web_settings).await;
+        let web = TestApp::spawn_on(
+            &web_service::SPEC,
+            web_service::build,
+            analytics.shared_database(),
+            &web_settings,
+        )
+        .await;
         let mut front = api_gateway;
         front.extend([
             ("service.upstreams.web.url", web.url("")),
@@ -96,10 +161,59 @@ impl Dashboard {
         Self {
             platform,
             front,
-            _web: web,
+            third_parties,
+            web: Some(web),
+            web_settings,
             _failure: failure,
             _analytics: analytics,
+            _integration: integration,
         }
+    }
+
+    /// The web service's database (the `web` schema's sessions).
+    pub async fn web_database(&self) -> tokio_postgres::Client {
+        self.web
+            .as_ref()
+            .expect("the web service runs")
+            .database()
+            .admin_client()
+            .await
+    }
+
+    /// Stops the web service and starts a new one in its place (same
+    /// port, same database), as a deployment does.
+    pub async fn restart_web(&mut self) {
+        let web = self.web.take().expect("the web service runs");
+        let database = web.shared_database();
+        web.stop().await;
+        self.web = Some(
+            TestApp::spawn_on(
+                &web_service::SPEC,
+                web_service::build,
+                database,
+                &self.web_settings,
+            )
+            .await,
+        );
+    }
+
+    /// A second web service replica on the same database, answering on
+    /// its own port (pages fetched from it directly).
+    pub async fn another_web_replica(&self) -> TestApp {
+        let web = self.web.as_ref().expect("the web service runs");
+        let settings: Vec<(&'static str, String)> = self
+            .web_settings
+            .iter()
+            .filter(|(key, _)| *key != "server.port")
+            .cloned()
+            .collect();
+        TestApp::spawn_on(
+            &web_service::SPEC,
+            web_service::build,
+            web.shared_database(),
+            &settings,
+        )
+        .await
     }
 
     /// Waits until the analytics summary of `shop` counts `builds`
@@ -152,17 +266,7 @@ impl Dashboard {
             .await;
         assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
         self.on_the_largest_plan("shop").await;
-        browser.get("/p/shop/settings").await.expect_page();
-        let key_page = browser
-            .post(
-                "/p/shop/settings/api-keys",
-                &[("name", "ci"), ("role", "member"), ("days", "30")],
-            )
-            .await
-            .expect_page();
-        let key = between(&key_page.text, "id=\"new-api-key\">", "<")
-            .unwrap()
-            .to_owned();
+        let key = browser.new_api_key().await;
         let build = self.platform.create_build(&key, "shop").await;
         let uploaded = self.platform.upload_results(&key, "shop", &build).await;
         assert!(uploaded.status.is_success(), "{}", uploaded.text);
@@ -246,6 +350,22 @@ impl PageReply for Reply {
 }
 
 impl Browser {
+    /// Creates an API key (role member) for `shop` on the settings page;
+    /// its secret, shown on that answer only.
+    pub async fn new_api_key(&mut self) -> String {
+        self.get("/p/shop/settings").await.expect_page();
+        let key_page = self
+            .post(
+                "/p/shop/settings/api-keys",
+                &[("name", "ci"), ("role", "member"), ("days", "30")],
+            )
+            .await
+            .expect_page();
+        between(&key_page.text, "id=\"new-api-key\">", "<")
+            .unwrap()
+            .to_owned()
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
         let cookie = self
             .cookies

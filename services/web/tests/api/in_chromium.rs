@@ -15,18 +15,30 @@ const FLAKY_REPORT: &str = r#"<testsuite name="s" tests="1">
 </testsuite>"#;
 
 /// Fails unless the page is no wider than the viewport.
-async fn assert_no_horizontal_scroll(chromium: &Chromium, page: &str) {
+pub async fn assert_no_horizontal_scroll(chromium: &Chromium, page: &str) {
     let fits = chromium
         .run("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await;
     let widths = chromium
         .run("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;
-    assert_eq!(fits, json!(true), "{page} scrolls sideways: {widths}");
+    // The elements that reach past the viewport, to say what to fix.
+    let wide = chromium
+        .run(
+            "return Array.from(document.querySelectorAll('main *')) \
+               .filter(function (e) { return e.getBoundingClientRect().right > window.innerWidth; }) \
+               .slice(0, 5).map(function (e) { return e.tagName + '.' + e.className + ' ' + e.outerHTML.slice(0, 80); });",
+        )
+        .await;
+    assert_eq!(
+        fits,
+        json!(true),
+        "{page} scrolls sideways: {widths}, past the edge: {wide}"
+    );
 }
 
 /// Waits until the browser shows `path`.
-async fn wait_for_path(chromium: &Chromium, path: &str) {
+pub async fn wait_for_path(chromium: &Chromium, path: &str) {
     chromium
         .wait_until(
             path,
@@ -253,6 +265,7 @@ async fn every_page_fits_a_phone_and_the_keyboard_reaches_the_main_actions() {
         ("group", group_path.as_str()),
         ("flaky", "/p/shop/flaky"),
         ("settings", "/p/shop/settings"),
+        ("integrations", "/p/shop/integrations"),
         ("not-found", "/p/nowhere"),
     ] {
         chromium.goto(&format!("{front}{path}")).await;

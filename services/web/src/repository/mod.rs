@@ -1,0 +1,3 @@
+//! All of the web service's SQL: its sessions (schema `web`).
+
+pub mod sessions;
