@@ -67,6 +67,8 @@ pub struct GroupSummary {
     pub label_source: Option<LabelSource>,
     /// `open`, `triaged`, `resolved` or `muted`.
     pub status: String,
+    /// The member the group is assigned to, if any.
+    pub assignee_id: Option<Uuid>,
     /// Failures in the group: one per failing test and build.
     pub occurrences: i64,
     /// Distinct tests among them.

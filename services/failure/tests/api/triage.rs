@@ -81,6 +81,17 @@ async fn a_member_sets_status_and_assignee_and_each_change_is_logged() {
         .expect(200);
     assert_eq!(body["status"], "triaged");
     assert_eq!(body["assignee_id"], assignee.to_string());
+    // The group as read back, alone and in the list, names its assignee.
+    let read = app
+        .get(&group_path(&member, group), &member)
+        .await
+        .expect(200);
+    assert_eq!(read["assignee_id"], assignee.to_string());
+    let list = app
+        .get(&format!("/v2/projects/{project}/failures"), &member)
+        .await
+        .expect(200);
+    assert_eq!(list["items"][0]["assignee_id"], assignee.to_string());
 
     // The same values again change nothing and log nothing.
     app.patch(

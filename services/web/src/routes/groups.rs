@@ -61,10 +61,9 @@ async fn render(
     filed: Option<&Value>,
 ) -> Result<HttpResponse, WebError> {
     let base = format!("/v2/projects/{slug}/failures/{id}");
-    let (group, comments, activity, members, connections) = tokio::join!(
+    let (group, comments, members, connections) = tokio::join!(
         state.get(&signed_in.0, &base),
         state.get(&signed_in.0, format!("{base}/comments?limit=50")),
-        state.get(&signed_in.0, format!("{base}/activity?limit=500")),
         state.get(
             &signed_in.0,
             format!("/v1/projects/{slug}/members?limit=200")
@@ -77,12 +76,7 @@ async fn render(
     // Without the integration gateway the page still shows the group,
     // only without the buttons that file issues.
     let connections = connections.unwrap_or(Value::Null);
-    // The group's representation has no assignee: the latest assignee
-    // change in its activity log says who it is.
-    let mut group = group?;
-    if group["assignee_id"].is_null() {
-        group["assignee_id"] = groups::current_assignee(&activity?);
-    }
+    let group = group?;
     let view = groups::GroupPage {
         slug,
         group: &group,

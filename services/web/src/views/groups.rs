@@ -61,15 +61,6 @@ pub struct GroupPage<'a> {
     pub filed: Option<&'a Value>,
 }
 
-/// The assignee a group's activity log (newest first) last recorded:
-/// `null` when nobody is assigned.
-pub fn current_assignee(activity: &Value) -> Value {
-    items(activity)
-        .iter()
-        .find(|entry| entry["kind"] == "assignee")
-        .map_or(Value::Null, |entry| entry["new_value"].clone())
-}
-
 /// A member as the assignee list names them.
 pub fn member_name(member: &Value) -> String {
     let who = member["email"]

@@ -17,7 +17,7 @@ use crate::domain::{
 macro_rules! group_select {
     () => {
         "SELECT g.id, g.template, g.exception_type, g.label, g.confidence, g.label_source,
-                g.status, g.occurrences, g.affected_tests, g.first_seen_at, g.last_seen_at,
+                g.status, g.assignee_id, g.occurrences, g.affected_tests, g.first_seen_at, g.last_seen_at,
                 f.id AS sample_id, left(f.message, 1000) AS sample_message,
                 b.id AS build_id, b.job_name, b.external_id, b.number, b.branch, b.commit_sha,
                 t.id AS test_id, t.suite, t.classname, t.name, t.file
@@ -75,6 +75,7 @@ fn group_summary(row: &Row) -> Result<GroupSummary, tokio_postgres::Error> {
         confidence: row.try_get("confidence")?,
         label_source: row.try_get("label_source")?,
         status: row.try_get("status")?,
+        assignee_id: row.try_get("assignee_id")?,
         occurrences: row.try_get("occurrences")?,
         affected_tests: row.try_get("affected_tests")?,
         first_seen_at: row.try_get("first_seen_at")?,
