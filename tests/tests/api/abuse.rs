@@ -404,3 +404,76 @@ async fn smuggling_and_slow_senders_are_cut_off() {
         "{answer}"
     );
 }
+
+/// The route timeout of the table a slow-body test runs with: the
+/// gateway's bound on a whole exchange, body included.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sends a request head promising `length` bytes of body, then a few of
+/// them, and nothing more: what a slow sender holding connections does.
+fn stalled_body(path: &str, address: &str, authorization: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {authorization}\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{{\"job_name\""
+    )
+}
+
+#[tokio::test]
+async fn a_slowly_sent_body_is_cut_off_within_the_route_timeout() {
+    // The built-in table with every route's timeout shortened, so the
+    // test waits seconds, not the production 30.
+    let routes = std::env::temp_dir().join(format!("routes-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &routes,
+        api_gateway::BUILT_IN_ROUTES.replace(
+            "timeout_ms = 30000",
+            &format!("timeout_ms = {}", ROUTE_TIMEOUT.as_millis()),
+        ),
+    )
+    .unwrap();
+    let full = FullPlatform::start(&[("service.routes_file", routes.display().to_string())]).await;
+    let _ = std::fs::remove_file(&routes);
+    let owner = full.platform.sign_up_and_log_in("owner@example.com").await;
+    full.platform.create_project(&owner, "shop").await;
+    let key = full.platform.create_api_key(&owner, "shop").await;
+
+    let gateway = full
+        .platform
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let request = stalled_body("/api/v1/projects/shop/builds", &gateway, &key);
+    let (answer, took) = exchange(&gateway, request.as_bytes(), ROUTE_TIMEOUT * 10).await;
+    assert!(
+        took < ROUTE_TIMEOUT * 3,
+        "the gateway held a stalled body for {took:?}"
+    );
+    // Closed, or answered and closed: 408, or 504 when the route's timeout
+    // ended the exchange with the backend first.
+    assert!(
+        status_of(&answer).is_none_or(|status| status == 408 || status == 504),
+        "{answer}"
+    );
+    assert!(
+        status_of(&answer).is_none() || answer.to_ascii_lowercase().contains("connection: close"),
+        "the connection stays open after a stalled body: {answer}"
+    );
+
+    assert!(
+        shop_builds(&full, &owner).await.is_empty(),
+        "a half-sent body was stored"
+    );
+}
+
+async fn shop_builds(full: &FullPlatform, owner: &User) -> Vec<Value> {
+    let page = full
+        .send(
+            Method::GET,
+            "/api/v1/projects/shop/builds",
+            Some(&owner.access_token),
+            None,
+        )
+        .await
+        .expect(200);
+    page["items"].as_array().unwrap().clone()
+}
