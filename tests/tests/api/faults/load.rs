@@ -238,8 +238,12 @@ impl Load {
     /// Stops the load and returns what it recorded.
     pub async fn finish(self) -> Record {
         self.stop.store(true, Ordering::Relaxed);
+        // Each request has the client's 30 s timeout; a task still running
+        // well after that is a hang, not a slow answer.
         for task in self.tasks {
-            task.await.unwrap();
+            super::within("the load to stop", Duration::from_secs(60), task)
+                .await
+                .unwrap();
         }
         std::mem::take(&mut *self.record.lock().unwrap())
     }

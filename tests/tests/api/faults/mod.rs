@@ -14,3 +14,16 @@ mod redis;
 mod retry;
 mod rolling;
 mod sigterm;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Awaits `future` for at most `limit`, failing the test with `what`
+/// otherwise: no wait in these drills is left without a deadline, so a
+/// drill that goes wrong on a loaded machine fails with a reason instead
+/// of hanging the run.
+pub async fn within<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| panic!("waited {limit:?} for {what}"))
+}

@@ -108,13 +108,18 @@ async fn an_idempotent_get_whose_first_connection_fails_is_retried_and_succeeds(
     .await;
     assert!(seen.is_some(), "the gateway never tried to connect");
     // The queue is freed and the backend serves from here on.
-    let (queued, _) = listener.accept().await.unwrap();
+    let (queued, _) = super::within(
+        "the queued connection",
+        Duration::from_secs(10),
+        listener.accept(),
+    )
+    .await
+    .unwrap();
     drop((queued, filler));
     let serving = forward(listener, target);
 
-    let reply = tokio::time::timeout(Duration::from_secs(30), read)
+    let reply = super::within("the GET's answer", Duration::from_secs(30), read)
         .await
-        .expect("the GET was answered")
         .unwrap();
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert!(

@@ -181,10 +181,13 @@ async fn sigterm_drill(backend: Backend) {
         "{backend:?} stayed ready after SIGTERM"
     );
     balancer.remove(&old_url);
-    tokio::time::timeout(Duration::from_secs(30), stopping)
-        .await
-        .expect("the replica stopped within its drain delay and shutdown timeout")
-        .unwrap();
+    super::within(
+        "the replica to drain and stop",
+        Duration::from_secs(30),
+        stopping,
+    )
+    .await
+    .unwrap();
     let stopped_at = Instant::now();
     test_support::app::eventually(
         "the load to go on after the drain",
