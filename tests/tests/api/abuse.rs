@@ -461,7 +461,13 @@ async fn a_stalled_body_at_the_gateway_is_408_within_the_idle_timeout_and_spares
         assert_body_timeout("through the gateway", &answer, took);
     }
 
-    assert_eq!(full.platform.gateway.metric("gateway_breaker_opened_total").await, 0.0);
+    assert_eq!(
+        full.platform
+            .gateway
+            .metric("gateway_breaker_opened_total")
+            .await,
+        0.0
+    );
     assert!(
         shop_builds(&full, &owner).await.is_empty(),
         "a half-sent body was stored"
@@ -496,10 +502,17 @@ async fn a_stalled_body_at_a_backend_is_408_within_the_idle_timeout_and_stores_n
 
     // An upload of results stalled halfway: nothing of it is kept.
     let build = failure
-        .post(&builds, &uploader, json!({ "job_name": "ci", "external_id": "1" }))
+        .post(
+            &builds,
+            &uploader,
+            json!({ "job_name": "ci", "external_id": "1" }),
+        )
         .await
         .expect(201);
-    let results = format!("/v1/projects/{project}/builds/{}/results", build["id"].as_str().unwrap());
+    let results = format!(
+        "/v1/projects/{project}/builds/{}/results",
+        build["id"].as_str().unwrap()
+    );
     let request = stalled_body(&results, &address, &token, 100_000);
     let (answer, took) = exchange(&address, request.as_bytes(), BODY_IDLE_TIMEOUT * 10).await;
     assert_body_timeout("an upload of results", &answer, took);
