@@ -43,9 +43,11 @@ pub mod app;
 pub mod cluster;
 pub mod contexts;
 pub mod otlp;
+mod ports;
 pub mod redis_server;
 
 pub use app::{Reply, TestApp, eventually, poll_until};
+pub use ports::later_port;
 
 /// Every schema the bootstrap creates, with the migration folder of each.
 pub const SCHEMAS: &[&str] = &["auth", "project", "failure", "analytics", "integration"];
@@ -58,8 +60,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// template (or changing roles) under the template lock: a build takes
 /// seconds.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long dropping a test database may take.
-pub const DROP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long dropping a test database may take: the drop waits for a
+/// checkpoint, which a busy disk can hold up for tens of seconds.
+pub const DROP_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a started service may take to stop: its drain delay and its
 /// shutdown timeout (10 s in tests), with room to spare.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -580,37 +583,4 @@ pub fn rss_kib() -> u64 {
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .expect("VmRSS in /proc/self/status")
-}
-
-/// A port for a service a test starts later, after another service has
-/// been told its address.
-///
-/// Binding port 0 and letting it go races every other test binding port 0
-/// in parallel: the kernel may hand the same port out again before the
-/// service takes it. This port is picked below the kernel's ephemeral range
-/// (`ip_local_port_range`), where no port-0 bind lands, is free when picked,
-/// and is never handed out twice in one process.
-pub fn later_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
-    let low = 10_000_u16;
-    let span = ephemeral_low.saturating_sub(low).max(1);
-    let mut handed_out = HANDED_OUT
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
-    loop {
-        let random = u16::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..2]
-                .try_into()
-                .expect("two bytes"),
-        );
-        let port = low + random % span;
-        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            handed_out.push(port);
-            return port;
-        }
-    }
 }
