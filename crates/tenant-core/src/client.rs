@@ -4,6 +4,14 @@
 //! (carrying the caller's context, or its own service identity) and passes
 //! on the request id and W3C trace context, so one request stays one trace
 //! across hops. Non-2xx answers come back as the target's problem.
+//!
+//! Connections are pooled for [`IDLE_CONNECTION_TIMEOUT`], less than any
+//! service keeps an idle connection open (`server.keep_alive_secs`) and less
+//! than a draining replica waits before it closes its listener
+//! (`server.drain_delay_ms`): a pooled connection is never the one the
+//! target is closing at the moment it is reused. A GET that still fails
+//! before any answer arrived (the connection refused, reset or closed by a
+//! replica going away) is sent once more, on a new connection.
 
 use std::time::Duration;
 
@@ -13,6 +21,9 @@ use serde::de::DeserializeOwned;
 use crate::context::{InternalTokenIssuer, TenantContext};
 use crate::error::Problem;
 use crate::telemetry::{REQUEST_ID_HEADER, trace_headers};
+
+/// How long an idle connection to another service is kept for reuse.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// A pooled HTTP client for one target service.
 #[derive(Debug, Clone)]
@@ -85,6 +96,13 @@ impl From<ServiceCallError> for Problem {
     }
 }
 
+/// The call never got an answer because its connection failed (refused,
+/// reset, or closed before the answer began), not because the target was
+/// slow: an idempotent call may go again.
+fn failed_before_an_answer(error: &reqwest::Error) -> bool {
+    !error.is_timeout() && (error.is_connect() || error.is_request())
+}
+
 impl ServiceClient {
     /// `audience` is the target's service name (`auth-service`).
     pub fn new(
@@ -96,7 +114,7 @@ impl ServiceClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(2)))
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
             // Small requests and answers go out at once, never held for a
             // delayed ACK (Nagle).
             .tcp_nodelay(true)
@@ -174,7 +192,25 @@ impl ServiceClient {
             audience: self.audience,
             source,
         };
-        let response = request.send().await.map_err(transport)?;
+        let retry = request
+            .try_clone()
+            .and_then(|again| again.build().ok())
+            .filter(|again| again.method() == reqwest::Method::GET);
+        let response = match request.send().await {
+            Err(error) if retry.is_some() && failed_before_an_answer(&error) => {
+                tracing::info!(
+                    audience = self.audience,
+                    error = %crate::error::error_chain(&error),
+                    "retrying an idempotent call on a new connection"
+                );
+                match retry {
+                    Some(again) => self.http.execute(again).await,
+                    None => Err(error),
+                }
+            }
+            other => other,
+        }
+        .map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
             let retry_after = response

@@ -3,14 +3,24 @@
 //! disturbing the shared cluster other tests use. It listens only on a Unix
 //! socket in its own directory, so it needs no TCP port (none to probe for
 //! and lose to another process before the server binds it).
+//!
+//! Its tools run as child processes the test's runtime awaits, never
+//! blocking it (the services of the test run on that runtime too), and each
+//! within [`TOOL_TIMEOUT`].
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::time::Duration;
+
+use tokio::process::Command;
 
 use anyhow::{Context, bail};
 use tokio_postgres::Config;
 
 use crate::connect;
+
+/// How long `initdb`, `pg_ctl` or `chown` may take before the test fails
+/// naming the command; `pg_ctl` is also told to give up by then.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Names the socket file (`.s.PGSQL.5432`); the directory is the cluster's own.
 const SOCKET_PORT: u16 = 5432;
@@ -31,11 +41,15 @@ pub fn server_bin_dir() -> anyhow::Result<PathBuf> {
         .context("no PostgreSQL version with pg_ctl under /usr/lib/postgresql")
 }
 
+/// Whether this process runs as root (its real uid, from `/proc`).
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            == Some("0")
+    })
 }
 
 /// A private cluster in a temporary directory, owned by the `postgres`
@@ -48,7 +62,7 @@ pub struct EphemeralCluster {
 }
 
 impl EphemeralCluster {
-    pub fn start() -> anyhow::Result<Self> {
+    pub async fn start() -> anyhow::Result<Self> {
         let bin = server_bin_dir()?;
         let as_root = running_as_root();
         let dir =
@@ -58,22 +72,25 @@ impl EphemeralCluster {
         if as_root {
             run(Command::new("chown")
                 .args(["postgres:postgres"])
-                .arg(&cluster.dir))?;
+                .arg(&cluster.dir))
+            .await?;
         }
-        cluster.pg(
-            "initdb",
-            &[
-                "-D",
-                &cluster.data_dir(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        )?;
-        cluster.start_server()?;
+        cluster
+            .pg(
+                "initdb",
+                &[
+                    "-D",
+                    &cluster.data_dir(),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+            )
+            .await?;
+        cluster.start_server().await?;
         Ok(cluster)
     }
 
@@ -81,7 +98,7 @@ impl EphemeralCluster {
         self.dir.join("data").display().to_string()
     }
 
-    fn pg(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
+    async fn pg(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
         let program = self.bin.join(tool);
         let mut command = if self.as_root {
             let mut c = Command::new("runuser");
@@ -91,10 +108,10 @@ impl EphemeralCluster {
             Command::new(&program)
         };
         command.args(args).current_dir(&self.dir);
-        run(&mut command)
+        run(&mut command).await
     }
 
-    pub fn start_server(&self) -> anyhow::Result<()> {
+    pub async fn start_server(&self) -> anyhow::Result<()> {
         let options = format!(
             "-p {SOCKET_PORT} -k {} -c listen_addresses='' -c fsync=off -c synchronous_commit=off",
             self.dir.display()
@@ -110,16 +127,29 @@ impl EphemeralCluster {
                 "-o",
                 &options,
                 "-w",
+                "-t",
+                &TOOL_TIMEOUT.as_secs().to_string(),
                 "start",
             ],
         )
+        .await
     }
 
-    pub fn stop_server(&self) -> anyhow::Result<()> {
+    pub async fn stop_server(&self) -> anyhow::Result<()> {
         self.pg(
             "pg_ctl",
-            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+            &[
+                "-D",
+                &self.data_dir(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                &TOOL_TIMEOUT.as_secs().to_string(),
+                "stop",
+            ],
         )
+        .await
     }
 
     /// The socket directory, which is what `database.host` takes.
@@ -153,15 +183,37 @@ impl EphemeralCluster {
 }
 
 impl Drop for EphemeralCluster {
+    /// An immediate stop (no checkpoint), waited for at most 10 s by
+    /// `pg_ctl` itself: dropping never blocks for long.
     fn drop(&mut self) {
-        let _ = self.stop_server();
+        let program = self.bin.join("pg_ctl");
+        let args = [
+            "-D",
+            &self.data_dir(),
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "10",
+            "stop",
+        ];
+        let mut command = if self.as_root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            std::process::Command::new(&program)
+        };
+        let _ = command.args(args).current_dir(&self.dir).output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn run(command: &mut Command) -> anyhow::Result<()> {
-    let output = command
-        .output()
+async fn run(command: &mut Command) -> anyhow::Result<()> {
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(TOOL_TIMEOUT, command.output())
+        .await
+        .map_err(|_| anyhow::anyhow!("{command:?} did not finish within {TOOL_TIMEOUT:?}"))?
         .with_context(|| format!("running {command:?}"))?;
     if !output.status.success() {
         bail!(

@@ -7,6 +7,12 @@
 //! [`TestDatabase`] is a `CREATE DATABASE ... TEMPLATE` copy, dropped when the
 //! value is dropped.
 //!
+//! Every wait here has a deadline and fails naming what did not happen: a
+//! connection ([`CONNECT_TIMEOUT`]), the template lock ([`LOCK_TIMEOUT`]),
+//! dropping a database ([`DROP_TIMEOUT`]) and stopping a service
+//! ([`STOP_TIMEOUT`]). A test run on a stuck cluster fails in minutes with a
+//! reason instead of hanging.
+//!
 //! The admin connection comes from `FAULTLINE_TEST_ADMIN_URL`, else
 //! `DATABASE_URL`, else the private cluster `make test` / `make run` start
 //! (`.faultline/postgres/admin-url`).
@@ -37,9 +43,11 @@ pub mod app;
 pub mod cluster;
 pub mod contexts;
 pub mod otlp;
+mod ports;
 pub mod redis_server;
 
 pub use app::{Reply, TestApp, eventually, poll_until};
+pub use ports::later_port;
 
 /// Every schema the bootstrap creates, with the migration folder of each.
 pub const SCHEMAS: &[&str] = &[
@@ -52,6 +60,19 @@ pub const SCHEMAS: &[&str] = &[
 ];
 
 const TEMPLATE_LOCK: i64 = 0x6661_756c_746c;
+
+/// How long connecting to PostgreSQL may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a test process waits for another to finish building the
+/// template (or changing roles) under the template lock: a build takes
+/// seconds.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long dropping a test database may take: the drop waits for a
+/// checkpoint, which a busy disk can hold up for tens of seconds.
+pub const DROP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a started service may take to stop: its drain delay and its
+/// shutdown timeout (10 s in tests), with room to spare.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,13 +100,40 @@ pub fn admin_url() -> anyhow::Result<String> {
     }
 }
 
+/// A connection, made within [`CONNECT_TIMEOUT`].
 pub async fn connect(config: &Config) -> anyhow::Result<Client> {
-    let (client, connection) = config
-        .connect(NoTls)
+    let mut config = config.clone();
+    config.connect_timeout(CONNECT_TIMEOUT);
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
         .await
+        .map_err(|_| {
+            anyhow::anyhow!("PostgreSQL did not accept a connection within {CONNECT_TIMEOUT:?}")
+        })?
         .context("connecting to PostgreSQL")?;
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// Takes the template lock on `control`, polling for it, within
+/// [`LOCK_TIMEOUT`].
+async fn take_template_lock(control: &Client) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + LOCK_TIMEOUT;
+    loop {
+        let taken: bool = control
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&TEMPLATE_LOCK])
+            .await?
+            .get(0);
+        if taken {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the template lock was not released within {LOCK_TIMEOUT:?}: another test process \
+                 building the template database is stuck (see pg_locks for advisory lock {TEMPLATE_LOCK})"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn template_fingerprint() -> anyhow::Result<String> {
@@ -149,9 +197,7 @@ async fn template() -> anyhow::Result<&'static str> {
             let admin: Config = admin_url()?.parse().context("parsing the admin URL")?;
             let name = format!("faultline_tpl_{}", template_fingerprint()?);
             let control = connect(&admin).await?;
-            control
-                .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
-                .await?;
+            take_template_lock(&control).await?;
             let exists = control
                 .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
                 .await?
@@ -219,9 +265,7 @@ impl TestDatabase {
             .await?;
         let database = Self { name, admin };
         let client = database.admin_client().await;
-        control
-            .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
-            .await?;
+        take_template_lock(&control).await?;
         let result = bootstrap(&client).await;
         control
             .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
@@ -324,26 +368,44 @@ async fn backoff_before_retry(attempt: u64, error: &tokio_postgres::Error) {
 }
 
 impl Drop for TestDatabase {
+    /// Drops the database on a thread of its own (drop runs inside the
+    /// test's runtime, which cannot block on itself), waiting for it at most
+    /// [`DROP_TIMEOUT`].
     fn drop(&mut self) {
         let admin = self.admin.clone();
         let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on itself.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let dropped = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .ok()?;
-            runtime.block_on(async {
-                let control = connect(&admin).await.ok()?;
-                control
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("test database {} was not dropped", self.name);
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        let control = connect(&admin).await?;
+                        control
+                            .batch_execute(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await?;
+                        anyhow::Ok(())
+                    })
+                });
+            let _ = done.send(dropped);
+        });
+        let failure = match finished.recv_timeout(DROP_TIMEOUT) {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => format!("test database {} was not dropped: {error:#}", self.name),
+            Err(_) => format!(
+                "test database {} was not dropped within {DROP_TIMEOUT:?}",
+                self.name
+            ),
+        };
+        // A second panic while the test unwinds would abort the whole run.
+        if std::thread::panicking() {
+            eprintln!("{failure}");
+        } else {
+            panic!("{failure}");
         }
     }
 }
@@ -437,11 +499,16 @@ impl RunningService {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
-    /// Graceful shutdown, waiting until the service has stopped.
+    /// Graceful shutdown, waiting until the service has stopped; fails the
+    /// test when it has not within [`STOP_TIMEOUT`].
     pub async fn stop(self) -> Result<(), HostError> {
         self.shutdown.trigger();
-        self.task
+        let port = self.port;
+        tokio::time::timeout(STOP_TIMEOUT, self.task)
             .await
+            .unwrap_or_else(|_| {
+                panic!("the service on port {port} did not stop within {STOP_TIMEOUT:?}")
+            })
             .map_err(|join| HostError::Serve(std::io::Error::other(join)))?
     }
 }
@@ -523,37 +590,4 @@ pub fn rss_kib() -> u64 {
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .expect("VmRSS in /proc/self/status")
-}
-
-/// A port for a service a test starts later, after another service has
-/// been told its address.
-///
-/// Binding port 0 and letting it go races every other test binding port 0
-/// in parallel: the kernel may hand the same port out again before the
-/// service takes it. This port is picked below the kernel's ephemeral range
-/// (`ip_local_port_range`), where no port-0 bind lands, is free when picked,
-/// and is never handed out twice in one process.
-pub fn later_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
-    let low = 10_000_u16;
-    let span = ephemeral_low.saturating_sub(low).max(1);
-    let mut handed_out = HANDED_OUT
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
-    loop {
-        let random = u16::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..2]
-                .try_into()
-                .expect("two bytes"),
-        );
-        let port = low + random % span;
-        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            handed_out.push(port);
-            return port;
-        }
-    }
 }

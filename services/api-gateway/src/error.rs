@@ -75,6 +75,10 @@ pub enum GatewayError {
     /// different requests (request smuggling).
     #[error("the request's body length is ambiguous")]
     AmbiguousBodyLength,
+    /// The client stopped sending its body for `server.body_idle_timeout_ms`:
+    /// the client's fault, never counted against the upstream's breaker.
+    #[error("the request body stopped arriving")]
+    BodyStalled,
 
     // --- services behind the gateway ------------------------------------------
     #[error("a service the request depends on failed")]
@@ -189,6 +193,12 @@ impl GatewayError {
                 "Payload too large",
             )
             .with_detail(format!("at most {limit} bytes are accepted on this route")),
+            Self::BodyStalled => Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request.body_timeout",
+                "Request Timeout",
+            )
+            .with_detail("the request body stopped arriving"),
             Self::AmbiguousBodyLength => Problem::bad_request(
                 "request.ambiguous_length",
                 "send either Content-Length once or Transfer-Encoding, not both",

@@ -64,8 +64,9 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// How long an idle upstream connection is kept for reuse.
-pub const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long an idle upstream connection is kept for reuse: the same bound
+/// as every call between services (see [`tenant_core::client`]).
+pub const UPSTREAM_IDLE_TIMEOUT: Duration = tenant_core::client::IDLE_CONNECTION_TIMEOUT;
 
 #[derive(Debug)]
 pub struct Proxy {
@@ -133,6 +134,7 @@ impl Proxy {
         let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
             .map_err(|_| GatewayError::UnsupportedMethod)?;
         let overflow = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicBool::new(false));
         let mut request = self
             .client
             .request(method.clone(), &url)
@@ -143,6 +145,7 @@ impl Proxy {
                 payload,
                 route.body_limit_bytes,
                 overflow.clone(),
+                stalled.clone(),
             ));
         }
 
@@ -168,14 +171,20 @@ impl Proxy {
             }
             other => other,
         };
+        // A client that stopped sending its body says nothing about the
+        // upstream: neither a failure nor a success of it.
+        let stalled = stalled.load(Ordering::SeqCst);
         match &response {
+            _ if stalled => {}
             Err(error) if error.is_connect() || error.is_timeout() => {
                 self.breakers.record_failure(name)
             }
             _ => self.breakers.record_success(name),
         }
         let response = response.map_err(|error| {
-            if overflow.load(Ordering::SeqCst) {
+            if stalled {
+                GatewayError::BodyStalled
+            } else if overflow.load(Ordering::SeqCst) {
                 GatewayError::BodyTooLarge(route.body_limit_bytes)
             } else {
                 GatewayError::upstream(error)
@@ -271,12 +280,14 @@ impl Proxy {
 }
 
 /// The client's body as a stream for the upstream, cut off (and flagged)
-/// past `limit`. The actix payload is not `Send`, so a local task pumps it
+/// past `limit`, or when it stops arriving for the host's body idle timeout
+/// (flagged in `stalled`). The actix payload is not `Send`, so a local task pumps it
 /// into a channel the upstream request reads.
 fn stream_body(
     mut payload: web::Payload,
     limit: usize,
     overflow: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
 ) -> reqwest::Body {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     actix_web::rt::spawn(async move {
@@ -294,7 +305,12 @@ fn stream_body(
                         Ok(bytes)
                     }
                 }
-                Err(error) => Err(std::io::Error::other(error.to_string())),
+                Err(error) => {
+                    if tenant_core::server::is_body_timeout(&error) {
+                        stalled.store(true, Ordering::SeqCst);
+                    }
+                    Err(std::io::Error::other(error.to_string()))
+                }
             };
             let stop = message.is_err();
             if sender.send(message).await.is_err() || stop {

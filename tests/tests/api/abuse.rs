@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use test_support::Reply;
+use test_support::{Reply, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -403,4 +403,132 @@ async fn smuggling_and_slow_senders_are_cut_off() {
         status_of(&answer).is_none_or(|status| status == 408),
         "{answer}"
     );
+}
+
+/// The services' body idle timeout in the slow-body tests.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// A request head promising `length` bytes of JSON body, then the first of
+/// them, and nothing more: what a slow sender holding connections does.
+fn stalled_body(path: &str, address: &str, authorization: &str, length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {authorization}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{\"job_name\""
+    )
+}
+
+/// A stalled body's answer: 408 `request.body_timeout` once the idle
+/// timeout passed (not the route's 30 s), on a connection that closes.
+fn assert_body_timeout(what: &str, answer: &str, took: Duration) {
+    assert!(
+        took < BODY_IDLE_TIMEOUT * 4,
+        "{what}: a stalled body was held for {took:?}"
+    );
+    assert_eq!(status_of(answer), Some(408), "{what}: {answer}");
+    assert!(
+        answer.contains("\"request.body_timeout\""),
+        "{what}: {answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{what}: the connection stays open after a stalled body: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_body_at_the_gateway_is_408_within_the_idle_timeout_and_spares_the_breaker() {
+    // One failure would open the breaker: a stalled body must not count.
+    let full = FullPlatform::start(&[
+        (
+            "server.body_idle_timeout_ms",
+            BODY_IDLE_TIMEOUT.as_millis().to_string(),
+        ),
+        ("service.breaker_failure_threshold", "1".to_owned()),
+    ])
+    .await;
+    let owner = full.platform.sign_up_and_log_in("owner@example.com").await;
+    full.platform.create_project(&owner, "shop").await;
+    let key = full.platform.create_api_key(&owner, "shop").await;
+
+    let gateway = full
+        .platform
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    for _ in 0..2 {
+        let request = stalled_body("/api/v1/projects/shop/builds", &gateway, &key, 60);
+        let (answer, took) = exchange(&gateway, request.as_bytes(), BODY_IDLE_TIMEOUT * 10).await;
+        assert_body_timeout("through the gateway", &answer, took);
+    }
+
+    assert_eq!(
+        full.platform
+            .gateway
+            .metric("gateway_breaker_opened_total")
+            .await,
+        0.0
+    );
+    assert!(
+        shop_builds(&full, &owner).await.is_empty(),
+        "a half-sent body was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_body_at_a_backend_is_408_within_the_idle_timeout_and_stores_nothing() {
+    let failure = TestApp::spawn(
+        &failure_service::SPEC,
+        failure_service::build,
+        &[(
+            "server.body_idle_timeout_ms",
+            BODY_IDLE_TIMEOUT.as_millis().to_string(),
+        )],
+    )
+    .await;
+    let project = uuid::Uuid::now_v7();
+    let uploader = test_support::contexts::api_key(project, tenant_core::Role::Member);
+    let token = test_support::context_token(failure.spec.name, &uploader);
+    let address = failure
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    let builds = format!("/v1/projects/{project}/builds");
+    let request = stalled_body(&builds, &address, &token, 60);
+    let (answer, took) = exchange(&address, request.as_bytes(), BODY_IDLE_TIMEOUT * 10).await;
+    assert_body_timeout("a new build", &answer, took);
+    assert_eq!(failure.count_rows("failure.builds").await, 0);
+
+    // An upload of results stalled halfway: nothing of it is kept.
+    let build = failure
+        .post(
+            &builds,
+            &uploader,
+            json!({ "job_name": "ci", "external_id": "1" }),
+        )
+        .await
+        .expect(201);
+    let results = format!(
+        "/v1/projects/{project}/builds/{}/results",
+        build["id"].as_str().unwrap()
+    );
+    let request = stalled_body(&results, &address, &token, 100_000);
+    let (answer, took) = exchange(&address, request.as_bytes(), BODY_IDLE_TIMEOUT * 10).await;
+    assert_body_timeout("an upload of results", &answer, took);
+    assert_eq!(failure.count_rows("failure.test_results").await, 0);
+    assert_eq!(failure.count_rows("failure.uploads").await, 0);
+}
+
+async fn shop_builds(full: &FullPlatform, owner: &User) -> Vec<Value> {
+    let page = full
+        .send(
+            Method::GET,
+            "/api/v1/projects/shop/builds",
+            Some(&owner.access_token),
+            None,
+        )
+        .await
+        .expect(200);
+    page["items"].as_array().unwrap().clone()
 }

@@ -241,7 +241,9 @@ async fn a_service_refuses_to_start_as_a_superuser_a_bypassrls_role_or_an_owner(
 
 #[tokio::test]
 async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
-    let cluster = test_support::cluster::EphemeralCluster::start().unwrap();
+    let cluster = test_support::cluster::EphemeralCluster::start()
+        .await
+        .unwrap();
     let name = cluster.create_platform_database().await.unwrap();
     let host = build(
         &failure_service::SPEC,
@@ -260,7 +262,7 @@ async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
     let ready = service.admin_url("/readyz");
     assert!(test_support::wait_for_status(&client, &ready, 200, Duration::from_secs(5)).await);
 
-    cluster.stop_server().unwrap();
+    cluster.stop_server().await.unwrap();
     assert!(
         test_support::wait_for_status(&client, &ready, 503, Duration::from_secs(10)).await,
         "not 503 with PostgreSQL down"
@@ -285,7 +287,7 @@ async fn readiness_follows_the_database_down_and_back_up_without_a_restart() {
         "liveness must not depend on the database"
     );
 
-    cluster.start_server().unwrap();
+    cluster.start_server().await.unwrap();
     assert!(
         test_support::wait_for_status(&client, &ready, 200, Duration::from_secs(15)).await,
         "not ready again after PostgreSQL came back"

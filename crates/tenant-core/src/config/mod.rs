@@ -53,6 +53,7 @@ http_enabled = true
 max_request_headers = 64
 max_request_header_bytes = 32768
 client_request_timeout_ms = 5000
+body_idle_timeout_ms = 10000
 client_disconnect_timeout_ms = 1000
 keep_alive_secs = 5
 

@@ -37,6 +37,11 @@ pub struct ServerSettings {
     /// How long a client has to send the head of its first request on a
     /// connection; 408 and the connection closes after that.
     pub client_request_timeout_ms: u64,
+    /// How long a request body may go without a byte arriving while the
+    /// service waits for it; past it the request is answered 408
+    /// `request.body_timeout` and its connection closes. Between 100 and
+    /// [`MAX_BODY_IDLE_TIMEOUT_MS`].
+    pub body_idle_timeout_ms: u64,
     /// How long a client has to acknowledge the close of its connection
     /// before it is dropped; 0 drops it at once.
     pub client_disconnect_timeout_ms: u64,
@@ -115,6 +120,11 @@ impl<'de> Deserialize<'de> for TrustedProxies {
 /// beyond it actix answers 431 itself, with an empty body.
 pub const HARD_MAX_REQUEST_HEADERS: usize = 96;
 
+/// Upper bound of `server.body_idle_timeout_ms`: a body that pauses longer
+/// holds its connection (and, behind the gateway, an upstream request) for
+/// nothing.
+pub const MAX_BODY_IDLE_TIMEOUT_MS: u64 = 120_000;
+
 /// Upper bound of `server.max_request_header_bytes`, well below the 128 KiB
 /// request head actix-http buffers at most (beyond which it answers 431
 /// itself, with an empty body).
@@ -131,6 +141,10 @@ impl ServerSettings {
 
     pub fn client_request_timeout(&self) -> Duration {
         Duration::from_millis(self.client_request_timeout_ms)
+    }
+
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_idle_timeout_ms)
     }
 
     pub fn client_disconnect_timeout(&self) -> Duration {
@@ -293,6 +307,11 @@ impl ServerSettings {
                 "server.client_request_timeout_ms must be greater than 0 (0 would let slow clients hold connections forever)"
                     .into(),
             );
+        }
+        if !(100..=MAX_BODY_IDLE_TIMEOUT_MS).contains(&self.body_idle_timeout_ms) {
+            problems.push(format!(
+                "server.body_idle_timeout_ms must be between 100 and {MAX_BODY_IDLE_TIMEOUT_MS} (a stalled body holds a connection until then)"
+            ));
         }
     }
 }

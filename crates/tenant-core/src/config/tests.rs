@@ -189,6 +189,13 @@ mod loading_and_validation {
             message.contains("server.client_request_timeout_ms"),
             "{message}"
         );
+        assert_eq!(server.body_idle_timeout(), Duration::from_secs(10));
+        for out_of_range in ["0", "99", "120001"] {
+            let message = load(&[("server.body_idle_timeout_ms", out_of_range)])
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("server.body_idle_timeout_ms"), "{message}");
+        }
         let message = load(&[("server.max_request_header_bytes", "1000000")])
             .unwrap_err()
             .to_string();

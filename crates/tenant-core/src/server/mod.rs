@@ -11,7 +11,9 @@
 //! 431 `request.headers_too_large`), and every HTTPS response carries
 //! [`HSTS`]. Slow clients are cut off by `server.client_request_timeout_ms`,
 //! `server.keep_alive_secs`, `server.client_disconnect_timeout_ms` and
-//! `server.tls.handshake_timeout_ms`.
+//! `server.tls.handshake_timeout_ms`; a request body that stops arriving,
+//! by `server.body_idle_timeout_ms` (408 `request.body_timeout`, see
+//! [`body_timeout`]).
 //!
 //! Every listener sets `TCP_NODELAY` on its accepted connections (see
 //! [`bind`]): a response written as head then body, or an HTTP/2 frame
@@ -45,8 +47,12 @@ use crate::metrics::Metrics;
 use crate::migrate::{self, MigrationError, MigrationReport};
 use crate::telemetry::request_telemetry;
 
+mod body_timeout;
 mod in_flight;
 mod middleware;
+
+pub use body_timeout::is_body_timeout;
+use body_timeout::{BodyIdleTimeout, limit_body_idle_time};
 
 use in_flight::{InFlight, count_in_flight};
 use middleware::{
@@ -260,6 +266,7 @@ impl Application {
         let db_data = db.map(web::Data::new);
         let json_limit = server.json_body_limit_bytes;
         let header_limits = HeaderLimits::from(server);
+        let body_idle_timeout = BodyIdleTimeout(server.body_idle_timeout());
         let in_flight = InFlight::default();
         let in_flight_data = web::Data::new(in_flight.clone());
         let mut main = HttpServer::new(move || {
@@ -272,11 +279,13 @@ impl Application {
                 .app_data(http_metrics.clone())
                 .app_data(readiness_data.clone())
                 .app_data(header_limits)
+                .app_data(body_idle_timeout)
                 .app_data(in_flight_data.clone());
             if let Some(db) = &db_data {
                 app = app.app_data(db.clone());
             }
             app.wrap(ErrorHandlers::new().default_handler(error::problemize_error_response))
+                .wrap(from_fn(limit_body_idle_time))
                 // Inside telemetry, so a refusal has a request id and is counted.
                 .wrap(from_fn(limit_request_headers))
                 .wrap(from_fn(request_telemetry))

@@ -47,3 +47,48 @@ async fn other_refusals_and_unreachable_targets_carry_no_wait() {
     assert_eq!(error.status(), None);
     assert_eq!(error.retry_after(), None);
 }
+
+/// A listener in front of `target` that takes the first connection and
+/// closes it without an answer (what a caller sees when the replica it
+/// reached goes away under it), then passes every later one through.
+async fn first_connection_dropped(target: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut client, _)) = listener.accept().await {
+            if std::mem::take(&mut first) {
+                let mut head = [0_u8; 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut client, &mut head).await;
+                drop(client);
+                continue;
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(&target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn a_get_whose_connection_breaks_before_an_answer_is_sent_again_once() {
+    let service = spawn_probe(&[]);
+    let target = service.url("").trim_start_matches("http://").to_owned();
+    let client = client_of(&first_connection_dropped(target.clone()).await);
+    let answer: Value = client
+        .get_json("/healthz", &contexts::service())
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "ok");
+
+    // Not a GET: it may have been acted on, so it is not sent again.
+    let client = client_of(&first_connection_dropped(target).await);
+    let error = client
+        .post_json::<_, Value>("/busy", &json!({}), &contexts::service())
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), None, "{error}");
+}

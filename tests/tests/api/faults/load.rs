@@ -47,6 +47,18 @@ pub struct Load {
     stop: Arc<AtomicBool>,
     pub record: Arc<Mutex<Record>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// What each kind of request is recorded as.
+    kinds: Vec<String>,
+}
+
+/// A client that, like the gateway, lets idle connections go before a
+/// server's drain delay ends; every request has a deadline.
+fn load_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(api_gateway::proxy::UPSTREAM_IDLE_TIMEOUT)
+        .build()
+        .unwrap()
 }
 
 async fn timed(what: &str, request: reqwest::RequestBuilder) -> (Answer, Reply) {
@@ -83,13 +95,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let record: Arc<Mutex<Record>> = Arc::default();
         let base = format!("{gateway}/api/v1/projects/{slug}");
-        // A client that, like the gateway, lets idle connections go
-        // before a server's drain delay ends.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .pool_idle_timeout(api_gateway::proxy::UPSTREAM_IDLE_TIMEOUT)
-            .build()
-            .unwrap();
+        let http = load_client();
         let mut tasks = Vec::new();
 
         let (uploader_http, uploader_base, uploader_key) =
@@ -144,20 +150,64 @@ impl Load {
             stop,
             record,
             tasks,
+            kinds: [
+                "create a build",
+                "upload results",
+                "GET builds?limit=5",
+                "GET failures?limit=5",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+
+    /// Reads each of `paths` (under `gateway`) with `token` in turn, one
+    /// request every `every` whatever the answers take (a fixed rate, as
+    /// a fleet of clients sends), until stopped. Requests run side by side
+    /// when answers are slower than the rate.
+    pub fn reading(gateway: &str, token: &str, paths: &[&str], every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let record: Arc<Mutex<Record>> = Arc::default();
+        let http = load_client();
+        let (gateway, token) = (gateway.to_owned(), token.to_owned());
+        let paths: Vec<String> = paths.iter().map(|path| (*path).to_owned()).collect();
+        let kinds = paths.iter().map(|path| format!("GET {path}")).collect();
+        let (reader_stop, reader_record) = (stop.clone(), record.clone());
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            let mut sent = Vec::new();
+            for path in paths.iter().cycle() {
+                ticks.tick().await;
+                if reader_stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let read = http
+                    .request(Method::GET, format!("{gateway}{path}"))
+                    .bearer_auth(&token);
+                let (what, record) = (format!("GET {path}"), reader_record.clone());
+                sent.push(tokio::spawn(async move {
+                    let (answer, _) = timed(&what, read).await;
+                    record.lock().unwrap().answers.push(answer);
+                }));
+            }
+            // Every request sent is answered (or times out) before the
+            // record is read.
+            for request in sent {
+                request.await.unwrap();
+            }
+        });
+        Self {
+            stop,
+            record,
+            tasks: vec![task],
+            kinds,
         }
     }
 
     /// Whether every kind of request has been answered 2xx after `since`.
     pub fn all_succeeded_after(&self, since: Instant) -> bool {
         let record = self.record.lock().unwrap();
-        [
-            "create a build",
-            "upload results",
-            "GET builds?limit=5",
-            "GET failures?limit=5",
-        ]
-        .iter()
-        .all(|what| {
+        self.kinds.iter().all(|what| {
             record
                 .answers
                 .iter()
@@ -188,8 +238,12 @@ impl Load {
     /// Stops the load and returns what it recorded.
     pub async fn finish(self) -> Record {
         self.stop.store(true, Ordering::Relaxed);
+        // Each request has the client's 30 s timeout; a task still running
+        // well after that is a hang, not a slow answer.
         for task in self.tasks {
-            task.await.unwrap();
+            super::within("the load to stop", Duration::from_secs(60), task)
+                .await
+                .unwrap();
         }
         std::mem::take(&mut *self.record.lock().unwrap())
     }

@@ -14,6 +14,10 @@ use crate::isolation::FullPlatform;
 /// the test client's), as `server.drain_delay_ms` is in production: every
 /// pooled connection to a draining replica is closed by an answer or
 /// expires before the replica stops.
+/// A replica drains and stops within this long: its drain delay plus the
+/// shutdown timeout for requests in flight, with room for a loaded machine.
+const STOP_WITHIN: Duration = Duration::from_secs(30);
+
 fn drain_delay() -> (&'static str, String) {
     let delay = api_gateway::proxy::UPSTREAM_IDLE_TIMEOUT + Duration::from_millis(500);
     ("server.drain_delay_ms", delay.as_millis().to_string())
@@ -63,7 +67,7 @@ async fn a_rolling_restart_of_the_failure_service_fails_no_request() {
     let mut replaced = Vec::new();
     for old in [first, second] {
         balancer.remove(&old.url(""));
-        old.stop().await;
+        super::within("the old replica to drain and stop", STOP_WITHIN, old.stop()).await;
         let new = replica(&full.failure).await;
         balancer.add(&new.url(""));
         let since = Instant::now();
@@ -116,7 +120,7 @@ async fn a_rolling_restart_of_the_gateway_fails_no_request() {
     let mut replaced = Vec::new();
     for old in replicas {
         balancer.remove(&old.url(""));
-        old.stop().await;
+        super::within("the old replica to drain and stop", STOP_WITHIN, old.stop()).await;
         let new = full.platform.another_gateway().await;
         balancer.add(&new.url(""));
         let since = Instant::now();

@@ -26,6 +26,9 @@ pub struct FullPlatform {
     _to_analytics: Balancer,
     /// Kept running for the gateway's `integration` upstream.
     pub integration: gateway_helpers::IntegrationBackend,
+    /// What the platform's gateway was started with on top of the
+    /// gateway test platform's own settings.
+    gateway_extra: Vec<(&'static str, String)>,
 }
 
 impl FullPlatform {
@@ -68,6 +71,7 @@ impl FullPlatform {
         ];
         gateway.extend(gateway_extra.iter().cloned());
         let platform = gateway_helpers::spawn(&gateway).await;
+        let gateway_extra = gateway;
         let analytics = TestApp::spawn_on(
             &analytics_service::SPEC,
             analytics_service::build,
@@ -88,7 +92,24 @@ impl FullPlatform {
             _analytics: analytics,
             _to_analytics: to_analytics,
             integration,
+            gateway_extra,
         }
+    }
+
+    /// Another gateway replica, set as the platform's with `extra` last
+    /// (an upstream pointed elsewhere, say).
+    pub async fn another_gateway_with(&self, extra: &[(&'static str, String)]) -> TestApp {
+        let mut overrides = vec![
+            ("service.upstreams.auth.url", self.platform.auth.url("")),
+            (
+                "service.upstreams.project.url",
+                self.platform.project.url(""),
+            ),
+            ("service.poll_interval_ms", "100".to_owned()),
+        ];
+        overrides.extend(self.gateway_extra.iter().cloned());
+        overrides.extend(extra.iter().cloned());
+        gateway_helpers::gateway(&overrides).await
     }
 
     /// A signed-in platform admin, who may change plans.
