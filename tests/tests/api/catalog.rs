@@ -4,7 +4,8 @@
 use test_support::TestDatabase;
 use tokio_postgres::Client;
 
-const SERVICE_SCHEMAS: &str = "ARRAY['auth', 'project', 'failure', 'analytics', 'integration']";
+const SERVICE_SCHEMAS: &str =
+    "ARRAY['auth', 'project', 'failure', 'analytics', 'integration', 'web']";
 
 /// Indexes on tenant tables that may lead with another column, each with
 /// the lookup that needs it. Everything else must lead with `project_id`
@@ -156,7 +157,7 @@ async fn runtime_roles_own_nothing_and_cannot_bypass_row_level_security() {
                   + (SELECT count(*) FROM pg_proc p WHERE p.proowner = r.oid)
                   + (SELECT count(*) FROM pg_type t WHERE t.typowner = r.oid)
                FROM pg_roles r
-              WHERE r.rolname = ANY(ARRAY['auth_app', 'project_app', 'failure_app', 'analytics_app', 'integration_app'])",
+              WHERE r.rolname = ANY(ARRAY['auth_app', 'project_app', 'failure_app', 'analytics_app', 'integration_app', 'web_app'])",
             &[],
         )
         .await
