@@ -323,14 +323,20 @@ impl Platform {
     /// Waits until every event the failure service published has been
     /// delivered to analytics.
     pub async fn wait_for_delivery(&self) {
+        self.wait_for_count(
+            "every event to reach analytics",
+            "SELECT count(*) FROM failure.outbox_analytics WHERE delivered_at IS NULL",
+            0,
+        )
+        .await;
+    }
+
+    /// Waits until the `SELECT count(*)` query, run as the admin, answers
+    /// `expected`.
+    pub async fn wait_for_count(&self, what: &str, query: &str, expected: i64) {
         let admin = self.database.admin_client().await;
-        test_support::eventually("every event to reach analytics", DEADLINE, || async {
-            let waiting = count(
-                &admin,
-                "SELECT count(*) FROM failure.outbox_analytics WHERE delivered_at IS NULL",
-            )
-            .await;
-            (waiting == 0).then_some(())
+        test_support::eventually(what, DEADLINE, || async {
+            (count(&admin, query).await == expected).then_some(())
         })
         .await;
     }

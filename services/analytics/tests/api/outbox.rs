@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use test_support::{TestApp, eventually};
 
-use crate::helpers::{DEADLINE, Platform, Relay, count, fail, pass};
+use crate::helpers::{DEADLINE, Platform, Relay, fail, pass};
 
 /// `(kind, payload)` of the analytics outbox's events, read as the admin.
 async fn outbox(platform: &Platform) -> Vec<(String, Value)> {
@@ -143,13 +143,11 @@ async fn gate_failed_is_relayed_to_the_integration_gateway() {
         ("analytics-service", "gate.failed")
     );
     assert_eq!(payload["build_id"], json!(build));
-    eventually("the event marked delivered", DEADLINE, || async {
-        let delivered = count(
-            &admin,
+    platform
+        .wait_for_count(
+            "the event marked delivered",
             "SELECT count(*) FROM analytics.outbox WHERE delivered_at IS NOT NULL",
+            1,
         )
         .await;
-        (delivered == 1).then_some(())
-    })
-    .await;
 }
