@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::gate_helpers::{Case, Platform, title};
+use crate::helpers::{Platform, Relay, error, fail, pass, skip, title};
 
 fn tests_of(body: &Value, set: &str) -> Vec<String> {
     body[set]
@@ -16,37 +16,37 @@ fn tests_of(body: &Value, set: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_build_is_compared_with_its_baseline_or_the_build_named() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     let before = platform
-        .finished_build(
+        .build(
             &project,
-            "1",
+            "ci",
             "main",
             &[
-                Case::Pass("a"),
-                Case::Fail("b", "B"),
-                Case::Fail("c", "C"),
-                Case::Pass("d"),
-                Case::Pass("e"),
-                Case::Skip("g"),
+                pass("a"),
+                fail("b", "B"),
+                fail("c", "C"),
+                pass("d"),
+                pass("e"),
+                skip("g"),
             ],
             "passed",
         )
         .await;
     let after = platform
-        .finished_build(
+        .build(
             &project,
-            "2",
+            "ci",
             "main",
             &[
-                Case::Fail("a", "A"),
-                Case::Pass("b"),
-                Case::Fail("c", "C"),
-                Case::Skip("d"),
-                Case::Pass("e"),
-                Case::Skip("g"),
-                Case::Error("f", "F"),
+                fail("a", "A"),
+                pass("b"),
+                fail("c", "C"),
+                skip("d"),
+                pass("e"),
+                skip("g"),
+                error("f", "F"),
             ],
             "failed",
         )

@@ -16,10 +16,9 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
-use tenant_core::TenantContext;
 use uuid::Uuid;
 
-use crate::helpers::{Case, Outcome, Stack, case, fail, member, pass, project_of, test_id, viewer};
+use crate::helpers::{Case, DEADLINE, Platform, Project, Relay, fail, flaky, pass, skip, test_id};
 
 const ILLEGAL_STATE: &str = "java.lang.IllegalStateException";
 const TIMEOUT: &str = "java.net.SocketTimeoutException";
@@ -27,36 +26,42 @@ const IO: &str = "java.io.IOException";
 
 fn b1() -> Vec<Case> {
     vec![
-        pass("checkout", 100),
+        pass("checkout").taking(100),
         fail("search", ILLEGAL_STATE),
-        pass("login", 300),
-        case("export", Outcome::Skip, 0),
+        pass("login").taking(300),
+        skip("export").taking(0),
     ]
 }
 
 fn b2() -> Vec<Case> {
     vec![
-        pass("checkout", 200),
+        pass("checkout").taking(200),
         fail("search", ILLEGAL_STATE),
-        case("login", Outcome::Flaky(TIMEOUT.to_owned()), 500),
+        flaky("login", TIMEOUT).taking(500),
         fail("export", IO),
     ]
 }
 
 fn b3() -> Vec<Case> {
-    vec![pass("checkout", 400), pass("login", 700)]
+    vec![pass("checkout").taking(400), pass("login").taking(700)]
 }
 
-/// The history above in a fresh project; returns the member context and
-/// the three build ids.
-async fn history(stack: &Stack) -> (TenantContext, [Uuid; 3]) {
-    let ctx = member(Uuid::now_v7());
-    let first = stack.build(&ctx, "ci", "main", &b1(), "failed").await;
-    let second = stack.build(&ctx, "ci", "main", &b2(), "failed").await;
-    let third = stack.build(&ctx, "nightly", "dev", &b3(), "passed").await;
-    stack.wait_for_builds(&ctx, 3).await;
-    stack.wait_for_delivery().await;
-    (ctx, [first, second, third])
+/// The history above in a fresh project; returns the project and the
+/// three build ids.
+async fn history(platform: &Platform) -> (Project, [Uuid; 3]) {
+    let project = platform.new_project().await;
+    let first = platform
+        .build(&project, "ci", "main", &b1(), "failed")
+        .await;
+    let second = platform
+        .build(&project, "ci", "main", &b2(), "failed")
+        .await;
+    let third = platform
+        .build(&project, "nightly", "dev", &b3(), "passed")
+        .await;
+    platform.wait_for_builds(&project, 3).await;
+    platform.wait_for_delivery().await;
+    (project, [first, second, third])
 }
 
 fn rate(value: &Value) -> f64 {
@@ -71,12 +76,11 @@ fn close(actual: f64, expected: f64) -> bool {
 
 #[tokio::test]
 async fn the_summary_counts_builds_results_and_groups_and_filters_by_job_and_branch() {
-    let stack = Stack::start().await;
-    let (ctx, [first, second, third]) = history(&stack).await;
-    let reader = viewer(project_of(&ctx));
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (project, [first, second, third]) = history(&platform).await;
 
-    let summary = stack
-        .dashboard(&reader, "summary", "limit=2")
+    let summary = platform
+        .dashboard(&project, "summary", "limit=2")
         .await
         .expect(200);
     let period = &summary["period"];
@@ -116,8 +120,8 @@ async fn the_summary_counts_builds_results_and_groups_and_filters_by_job_and_bra
     );
     assert_eq!([&builds[1]["failed"], &builds[1]["new_groups"]], [2, 2]);
 
-    let ci = stack
-        .dashboard(&reader, "summary", "job=ci")
+    let ci = platform
+        .dashboard(&project, "summary", "job=ci")
         .await
         .expect(200);
     assert_eq!(ci["period"]["builds"], 2);
@@ -128,13 +132,13 @@ async fn the_summary_counts_builds_results_and_groups_and_filters_by_job_and_bra
         close(rate(&last["pass_rate"]), 2.0 / 3.0),
         "B1: 2 passed of 3 run"
     );
-    let dev = stack
-        .dashboard(&reader, "summary", "branch=dev")
+    let dev = platform
+        .dashboard(&project, "summary", "branch=dev")
         .await
         .expect(200);
     assert_eq!([&dev["period"]["builds"], &dev["period"]["tests"]], [1, 2]);
-    let none = stack
-        .dashboard(&reader, "summary", "branch=release&job=ci")
+    let none = platform
+        .dashboard(&project, "summary", "branch=release&job=ci")
         .await
         .expect(200);
     assert_eq!(none["period"]["builds"], 0);
@@ -143,10 +147,10 @@ async fn the_summary_counts_builds_results_and_groups_and_filters_by_job_and_bra
 
 #[tokio::test]
 async fn trends_fill_every_day_and_count_failures_by_their_groups_label() {
-    let stack = Stack::start().await;
-    let (ctx, _) = history(&stack).await;
-    let trends = stack
-        .dashboard(&ctx, "trends", "period=7")
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (project, _) = history(&platform).await;
+    let trends = platform
+        .dashboard(&project, "trends", "period=7")
         .await
         .expect(200);
     let days = trends["days"].as_array().unwrap();
@@ -171,20 +175,16 @@ async fn trends_fill_every_day_and_count_failures_by_their_groups_label() {
         .sum();
     assert_eq!(labelled, 3, "failing outcomes only, not the flaky retry");
 
-    let group = stack.group_of(&ctx, ILLEGAL_STATE).await;
-    stack.label(&ctx, group, "product_bug").await;
-    let today = test_support::eventually(
-        "the label to reach the trends",
-        crate::helpers::DEADLINE,
-        || async {
-            let trends = stack
-                .dashboard(&ctx, "trends", "period=7")
-                .await
-                .expect(200);
-            let today = trends["days"][6].clone();
-            (today["failures_by_label"]["product_bug"] == 2).then_some(today)
-        },
-    )
+    let group = platform.group_of(&project, ILLEGAL_STATE).await;
+    platform.label(&project, group, "product_bug").await;
+    let today = test_support::eventually("the label to reach the trends", DEADLINE, || async {
+        let trends = platform
+            .dashboard(&project, "trends", "period=7")
+            .await
+            .expect(200);
+        let today = trends["days"][6].clone();
+        (today["failures_by_label"]["product_bug"] == 2).then_some(today)
+    })
     .await;
     let others: i64 = today["failures_by_label"]
         .as_object()
@@ -198,10 +198,12 @@ async fn trends_fill_every_day_and_count_failures_by_their_groups_label() {
 
 #[tokio::test]
 async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
-    let stack = Stack::start().await;
-    let (ctx, _) = history(&stack).await;
-    let project = project_of(&ctx);
-    let rankings = stack.dashboard(&ctx, "rankings", "").await.expect(200);
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (project, _) = history(&platform).await;
+    let rankings = platform
+        .dashboard(&project, "rankings", "")
+        .await
+        .expect(200);
     let ranked = |list: &str| -> Vec<(String, f64)> {
         rankings[list]
             .as_array()
@@ -222,7 +224,7 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
     assert_eq!(ranked("flakiest_tests"), [("login".to_owned(), 1.0)]);
     let slowest = rankings["slowest_tests"].as_array().unwrap();
     let login = &slowest[0];
-    assert_eq!(login["test_id"], test_id(project, "login").to_string());
+    assert_eq!(login["test_id"], test_id(project.id, "login").to_string());
     // Durations 300, 500, 700: p50 500, p95 500 + 0.9 * 200 (interpolated).
     assert!(close(rate(&login["p50_ms"]), 500.0) && close(rate(&login["p95_ms"]), 680.0));
     let checkout = &slowest[1];
@@ -231,8 +233,8 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
     assert_eq!(slowest.len(), 4);
     assert_eq!(login["trend"], "unknown", "no runs in the previous period");
 
-    let illegal_state = stack.group_of(&ctx, ILLEGAL_STATE).await;
-    let io = stack.group_of(&ctx, IO).await;
+    let illegal_state = platform.group_of(&project, ILLEGAL_STATE).await;
+    let io = platform.group_of(&project, IO).await;
     let groups: Vec<(String, i64)> = rankings["top_groups"]
         .as_array()
         .unwrap()
@@ -261,7 +263,10 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         "period=7".to_owned(),
         format!("from={today}&to={today}"),
     ] {
-        let weeks = stack.dashboard(&ctx, "rankings", &query).await.expect(200);
+        let weeks = platform
+            .dashboard(&project, "rankings", &query)
+            .await
+            .expect(200);
         for list in ["top_failing_tests", "flakiest_tests", "slowest_tests"] {
             let values = |body: &Value| -> Vec<(Value, Value, Value)> {
                 body[list]
@@ -281,8 +286,8 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         }
     }
 
-    let nightly = stack
-        .dashboard(&ctx, "rankings", "job=nightly")
+    let nightly = platform
+        .dashboard(&project, "rankings", "job=nightly")
         .await
         .expect(200);
     assert_eq!(nightly["top_failing_tests"], serde_json::json!([]));
@@ -295,22 +300,25 @@ fn at(value: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn time_to_resolution_and_to_triage_are_exact_to_the_microsecond() {
-    let stack = Stack::start().await;
-    let (ctx, _) = history(&stack).await;
-    let group = stack.group_of(&ctx, ILLEGAL_STATE).await;
-    stack.set_status(&ctx, group, "triaged").await;
-    stack.set_status(&ctx, group, "resolved").await;
-    let project = project_of(&ctx);
-    let details = stack
-        .failure
-        .get(&format!("/v2/projects/{project}/failures/{group}"), &ctx)
-        .await
-        .expect(200);
-    let activity = stack
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (project, _) = history(&platform).await;
+    let group = platform.group_of(&project, ILLEGAL_STATE).await;
+    platform.set_status(&project, group, "triaged").await;
+    platform.set_status(&project, group, "resolved").await;
+    let project_id = project.id;
+    let details = platform
         .failure
         .get(
-            &format!("/v2/projects/{project}/failures/{group}/activity"),
-            &ctx,
+            &format!("/v2/projects/{project_id}/failures/{group}"),
+            &project.viewer,
+        )
+        .await
+        .expect(200);
+    let activity = platform
+        .failure
+        .get(
+            &format!("/v2/projects/{project_id}/failures/{group}/activity"),
+            &project.viewer,
         )
         .await
         .expect(200);
@@ -322,14 +330,10 @@ async fn time_to_resolution_and_to_triage_are_exact_to_the_microsecond() {
     let to_resolution = (when("resolved") - first_seen).as_seconds_f64();
     let to_triage = (when("triaged") - first_seen).as_seconds_f64();
 
-    let mttr = test_support::eventually(
-        "the resolution to reach analytics",
-        crate::helpers::DEADLINE,
-        || async {
-            let mttr = stack.dashboard(&ctx, "mttr", "").await.expect(200);
-            (mttr["resolved_groups"] == 1).then_some(mttr)
-        },
-    )
+    let mttr = test_support::eventually("the resolution to reach analytics", DEADLINE, || async {
+        let mttr = platform.dashboard(&project, "mttr", "").await.expect(200);
+        (mttr["resolved_groups"] == 1).then_some(mttr)
+    })
     .await;
     assert!(
         (rate(&mttr["mean_time_to_resolution_secs"]) - to_resolution).abs() < 1e-6,
@@ -341,13 +345,16 @@ async fn time_to_resolution_and_to_triage_are_exact_to_the_microsecond() {
         "{mttr}"
     );
     assert_eq!(mttr["groups"][0]["group_id"], group.to_string());
-    let summary = stack.dashboard(&ctx, "summary", "").await.expect(200);
+    let summary = platform
+        .dashboard(&project, "summary", "")
+        .await
+        .expect(200);
     assert_eq!(
         summary["open_groups"], 2,
         "the resolved group is no longer open"
     );
-    let elsewhere = stack
-        .dashboard(&ctx, "mttr", "branch=dev")
+    let elsewhere = platform
+        .dashboard(&project, "mttr", "branch=dev")
         .await
         .expect(200);
     assert_eq!(
@@ -358,8 +365,8 @@ async fn time_to_resolution_and_to_triage_are_exact_to_the_microsecond() {
 
 #[tokio::test]
 async fn bad_filters_are_problems_not_answers() {
-    let stack = Stack::start().await;
-    let ctx = viewer(Uuid::now_v7());
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let project = platform.new_project().await;
     for (query, code) in [
         ("from=2026-03-09&to=2026-03-01", "filter.inconsistent_range"),
         ("period=8", "filter.invalid"),
@@ -377,8 +384,8 @@ async fn bad_filters_are_problems_not_answers() {
         ),
     ] {
         for what in ["summary", "trends", "rankings"] {
-            stack
-                .dashboard(&ctx, what, query)
+            platform
+                .dashboard(&project, what, query)
                 .await
                 .expect_problem(400, code);
         }

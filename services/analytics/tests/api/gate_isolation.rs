@@ -6,7 +6,7 @@ use serde_json::Value;
 use test_support::Reply;
 use uuid::Uuid;
 
-use crate::gate_helpers::{Case, Platform, gate_path, rules_path};
+use crate::helpers::{Platform, Relay, fail, gate_path, pass, rules_path};
 
 /// The answer as bytes, without the request id (the only part two
 /// requests may differ in).
@@ -22,10 +22,10 @@ fn without_request_id(reply: &Reply) -> (u16, Option<String>, String) {
 
 #[tokio::test]
 async fn another_projects_build_is_a_404_byte_identical_to_a_missing_one() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let theirs = platform.new_project().await;
     let their_build = platform
-        .finished_build(&theirs, "1", "main", &[Case::Fail("t1", "A")], "failed")
+        .build(&theirs, "ci", "main", &[fail("t1", "A")], "failed")
         .await;
     platform
         .rule(&theirs, "strict", "max_failures", Some(0.0), "*")
@@ -37,7 +37,7 @@ async fn another_projects_build_is_a_404_byte_identical_to_a_missing_one() {
 
     let ours = platform.new_project().await;
     let our_build = platform
-        .finished_build(&ours, "1", "main", &[Case::Pass("t1")], "passed")
+        .build(&ours, "ci", "main", &[pass("t1")], "passed")
         .await;
     let missing = Uuid::now_v7();
     let app = &platform.analytics;

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::gate_helpers::{Case, Platform, Project, failing_tests, rule_of, title};
+use crate::helpers::{
+    Platform, Project, Relay, error, fail, failing_tests, pass, rule_of, rules_path, skip, title,
+};
 
 /// Every rule kind on `main`, and one on release branches that a `main`
 /// build must not be judged by.
@@ -49,16 +51,11 @@ async fn every_rule(platform: &Platform, project: &Project) {
 /// The baseline: `t3` fails with problem A (CI still called it passed).
 async fn baseline(platform: &Platform, project: &Project) -> Uuid {
     platform
-        .finished_build(
+        .build(
             project,
-            "1",
+            "ci",
             "main",
-            &[
-                Case::Pass("t1"),
-                Case::Pass("t2"),
-                Case::Fail("t3", "A"),
-                Case::Pass("t4"),
-            ],
+            &[pass("t1"), pass("t2"), fail("t3", "A"), pass("t4")],
             "passed",
         )
         .await
@@ -67,17 +64,17 @@ async fn baseline(platform: &Platform, project: &Project) -> Uuid {
 /// The build judged: t1 passes, t2 fails with B (new), t3 with A again,
 /// t4 is skipped and the new test t5 errors with C (new).
 async fn judged_build(platform: &Platform, project: &Project) -> Uuid {
-    let build = platform.build(project, "ci", "2", Some("main")).await;
+    let build = platform.create_build(project, "ci", "main").await;
     platform
         .upload(
             project,
             build,
             &[
-                Case::Pass("t1"),
-                Case::Fail("t2", "B"),
-                Case::Fail("t3", "A"),
-                Case::Skip("t4"),
-                Case::Error("t5", "C"),
+                pass("t1"),
+                fail("t2", "B"),
+                fail("t3", "A"),
+                skip("t4"),
+                error("t5", "C"),
             ],
         )
         .await;
@@ -94,13 +91,13 @@ fn actual_and_status(gate: &Value, kind: &str) -> (Value, String) {
 
 #[tokio::test]
 async fn each_rule_kind_is_judged_on_a_history_whose_answer_is_known() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     every_rule(&platform, &project).await;
     let first = baseline(&platform, &project).await;
     let build = judged_build(&platform, &project).await;
     let (_, group_b, _) = platform.failure_of(&project, build, "t2").await;
-    platform.label_group(&project, group_b, "product_bug").await;
+    platform.label(&project, group_b, "product_bug").await;
     platform.finish(&project, build, "failed").await;
 
     let gate = platform.gate(&project, build).await.expect(200);
@@ -184,12 +181,12 @@ async fn each_rule_kind_is_judged_on_a_history_whose_answer_is_known() {
 
 #[tokio::test]
 async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
-    let build = platform.build(&project, "ci", "1", Some("main")).await;
+    let build = platform.create_build(&project, "ci", "main").await;
     let gate = platform.gate(&project, build).await.expect(200);
     assert_eq!(
         (gate["status"].clone(), gate["reason"].clone()),
@@ -198,9 +195,7 @@ async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
     assert_eq!(gate["rules"], json!([]));
     assert_eq!(gate["evaluated_at"], Value::Null);
 
-    platform
-        .upload(&project, build, &[Case::Fail("t1", "A")])
-        .await;
+    platform.upload(&project, build, &[fail("t1", "A")]).await;
     assert_eq!(
         platform.gate(&project, build).await.expect(200)["status"],
         "pending"
@@ -212,14 +207,14 @@ async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
     // Stored once: a later rule change does not rewrite the answer.
     let rules = platform
         .analytics
-        .get(&crate::gate_helpers::rules_path(&project), &project.viewer)
+        .get(&rules_path(&project), &project.viewer)
         .await
         .expect(200);
     let rule = rules["items"][0]["id"].as_str().unwrap();
     platform
         .analytics
         .patch(
-            &format!("{}/{rule}", crate::gate_helpers::rules_path(&project)),
+            &format!("{}/{rule}", rules_path(&project)),
             &project.admin,
             json!({"threshold": 5}),
         )
@@ -231,13 +226,13 @@ async fn the_gate_is_pending_until_the_build_finishes_then_stays_the_same() {
 
 #[tokio::test]
 async fn a_project_without_a_matching_rule_passes_with_no_rules() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(&project, "release", "max_failures", Some(0.0), "release/*")
         .await;
     let build = platform
-        .finished_build(&project, "1", "main", &[Case::Fail("t1", "A")], "failed")
+        .build(&project, "ci", "main", &[fail("t1", "A")], "failed")
         .await;
     let gate = platform.gate(&project, build).await.expect(200);
     assert_eq!(
@@ -246,13 +241,7 @@ async fn a_project_without_a_matching_rule_passes_with_no_rules() {
     );
     // A release branch is judged by it.
     let release = platform
-        .finished_build(
-            &project,
-            "2",
-            "release/1.0",
-            &[Case::Fail("t1", "A")],
-            "failed",
-        )
+        .build(&project, "ci", "release/1.0", &[fail("t1", "A")], "failed")
         .await;
     let gate = platform.gate(&project, release).await.expect(200);
     assert_eq!(gate["status"], "failed");
@@ -260,17 +249,17 @@ async fn a_project_without_a_matching_rule_passes_with_no_rules() {
 
 #[tokio::test]
 async fn quarantined_tests_and_muted_groups_never_count() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     every_rule(&platform, &project).await;
     baseline(&platform, &project).await;
     let build = judged_build(&platform, &project).await;
     let (_, group_b, test_2) = platform.failure_of(&project, build, "t2").await;
     let (_, group_c, _) = platform.failure_of(&project, build, "t5").await;
-    platform.label_group(&project, group_b, "product_bug").await;
+    platform.label(&project, group_b, "product_bug").await;
     // t2 (B, a product bug) quarantined; C muted. Only t3 (A) is left.
     platform.quarantine(&project, test_2).await;
-    platform.mute_group(&project, group_c).await;
+    platform.mute(&project, group_c).await;
     platform.finish(&project, build, "failed").await;
 
     let gate = platform.gate(&project, build).await.expect(200);
@@ -309,7 +298,7 @@ async fn quarantined_tests_and_muted_groups_never_count() {
 
 #[tokio::test]
 async fn newly_failing_tests_are_counted_against_the_last_good_build_of_the_job_and_branch() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(
@@ -321,50 +310,40 @@ async fn newly_failing_tests_are_counted_against_the_last_good_build_of_the_job_
         )
         .await;
     let good = platform
-        .finished_build(
-            &project,
-            "1",
-            "main",
-            &[Case::Pass("t1"), Case::Pass("t2")],
-            "passed",
-        )
+        .build(&project, "ci", "main", &[pass("t1"), pass("t2")], "passed")
         .await;
     // Not good: a failed build of the job on main.
     platform
-        .finished_build(
+        .build(
             &project,
-            "2",
+            "ci",
             "main",
-            &[Case::Fail("t1", "A"), Case::Pass("t2")],
+            &[fail("t1", "A"), pass("t2")],
             "failed",
         )
         .await;
     // Good, but of another job, and of another branch.
-    let other_job = platform.build(&project, "nightly", "3", Some("main")).await;
+    let other_job = platform.create_build(&project, "nightly", "main").await;
     platform
-        .upload(
-            &project,
-            other_job,
-            &[Case::Fail("t1", "A"), Case::Fail("t2", "B")],
-        )
+        .upload(&project, other_job, &[fail("t1", "A"), fail("t2", "B")])
         .await;
     platform.finish(&project, other_job, "passed").await;
     platform
-        .finished_build(
+        .build(
             &project,
-            "4",
+            "ci",
             "dev",
-            &[Case::Fail("t1", "A"), Case::Fail("t2", "B")],
+            &[fail("t1", "A"), fail("t2", "B")],
             "passed",
         )
         .await;
 
     let build = platform
-        .finished_build(
+        .build(
             &project,
-            "5",
+            "ci",
             "main",
-            &[Case::Fail("t1", "A"), Case::Fail("t2", "B")],
+            &[fail("t1", "A"), fail("t2", "B")],
             "failed",
         )
         .await;
@@ -382,15 +361,15 @@ async fn newly_failing_tests_are_counted_against_the_last_good_build_of_the_job_
 
 #[tokio::test]
 async fn the_consumer_can_evaluate_a_finished_build_eagerly_and_the_endpoint_reads_it() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
     let build = platform
-        .finished_build(&project, "1", "main", &[Case::Pass("t1")], "passed")
+        .build(&project, "ci", "main", &[pass("t1")], "passed")
         .await;
-    let db = crate::outbox::analytics_db(&platform).await;
+    let db = platform.analytics_db().await;
     let eager = analytics_service::jobs::gate_evaluation::evaluate_on_build_completed(
         &db, project.id, build,
     )
@@ -421,15 +400,13 @@ async fn the_consumer_can_evaluate_a_finished_build_eagerly_and_the_endpoint_rea
 
 #[tokio::test]
 async fn a_finished_build_whose_failures_are_not_grouped_yet_is_pending() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
-    let build = platform.build(&project, "ci", "1", Some("main")).await;
-    platform
-        .upload(&project, build, &[Case::Fail("t1", "A")])
-        .await;
+    let build = platform.create_build(&project, "ci", "main").await;
+    platform.upload(&project, build, &[fail("t1", "A")]).await;
     let (failure, group, _) = platform.failure_of(&project, build, "t1").await;
     // As a failure stored before grouping: no group.
     let admin = platform.database.admin_client().await;

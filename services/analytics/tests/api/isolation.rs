@@ -2,21 +2,22 @@
 //! numbers, whatever the filters name, and the overview shows exactly the
 //! caller's projects (as the real project service lists them).
 
-use test_support::{TestApp, contexts};
+use tenant_core::Role;
+use test_support::contexts;
 use uuid::Uuid;
 
-use crate::helpers::{Stack, fail, member, pass, project_of, viewer};
+use crate::helpers::{Platform, Project, Relay, fail, pass};
 
 /// Project A: one build on main; project B: two builds on main, so every
 /// count says whose it is.
-async fn two_projects(stack: &Stack) -> (Uuid, Uuid) {
-    let a = member(Uuid::now_v7());
-    let b = member(Uuid::now_v7());
-    stack
-        .build(&a, "ci", "main", &[pass("t", 5)], "passed")
+async fn two_projects(platform: &Platform) -> (Project, Project) {
+    let a = platform.new_project().await;
+    let b = platform.new_project().await;
+    platform
+        .build(&a, "ci", "main", &[pass("t")], "passed")
         .await;
     for _ in 0..2 {
-        stack
+        platform
             .build(
                 &b,
                 "ci",
@@ -26,39 +27,38 @@ async fn two_projects(stack: &Stack) -> (Uuid, Uuid) {
             )
             .await;
     }
-    stack.wait_for_builds(&a, 1).await;
-    stack.wait_for_builds(&b, 2).await;
-    (project_of(&a), project_of(&b))
+    platform.wait_for_builds(&a, 1).await;
+    platform.wait_for_builds(&b, 2).await;
+    (a, b)
 }
 
 #[tokio::test]
 async fn no_dashboard_shows_another_projects_numbers_whatever_the_filters_name() {
-    let stack = Stack::start().await;
-    let (a, b) = two_projects(&stack).await;
-    let reader = viewer(a);
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (a, b) = two_projects(&platform).await;
     for what in ["summary", "trends", "rankings", "mttr"] {
-        let path = format!("/v1/projects/{b}/analytics/{what}");
-        stack
+        let path = format!("/v1/projects/{}/analytics/{what}", b.id);
+        platform
             .analytics
-            .get(&path, &reader)
+            .get(&path, &a.viewer)
             .await
             .expect_problem(400, "project.context_mismatch");
-        let path = format!("/v1/projects/{a}/analytics/{what}?project={b}");
-        stack
+        let path = format!("/v1/projects/{}/analytics/{what}?project={}", a.id, b.id);
+        platform
             .analytics
-            .get(&path, &reader)
+            .get(&path, &a.viewer)
             .await
             .expect_problem(400, "request.invalid_query");
     }
-    let summary = stack
-        .dashboard(&reader, "summary", "branch=main&job=ci")
+    let summary = platform
+        .dashboard(&a, "summary", "branch=main&job=ci")
         .await
         .expect(200);
     assert_eq!(
         [&summary["period"]["builds"], &summary["period"]["failed"]],
         [1, 0]
     );
-    let rankings = stack.dashboard(&reader, "rankings", "").await.expect(200);
+    let rankings = platform.dashboard(&a, "rankings", "").await.expect(200);
     assert_eq!(
         rankings["top_failing_tests"],
         serde_json::json!([]),
@@ -69,9 +69,10 @@ async fn no_dashboard_shows_another_projects_numbers_whatever_the_filters_name()
 
 #[tokio::test]
 async fn the_runtime_role_sees_only_its_transactions_project_and_only_published_columns() {
-    let stack = Stack::start().await;
-    let (a, b) = two_projects(&stack).await;
-    let app = stack
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (a, b) = two_projects(&platform).await;
+    let (a, b) = (a.id, b.id);
+    let app = platform
         .analytics
         .database()
         .connect_as("analytics_app")
@@ -128,67 +129,31 @@ async fn the_runtime_role_sees_only_its_transactions_project_and_only_published_
     );
 }
 
-/// A project service (on its own database) where `user` is a member of
-/// `projects`.
-async fn project_service(user: Uuid, projects: &[Uuid]) -> TestApp {
-    let project = TestApp::spawn(
-        &project_service::SPEC,
-        project_service::build,
-        &[(
-            "service.key_creator_relay_interval_ms",
-            "3600000".to_owned(),
-        )],
-    )
-    .await;
-    let admin = project.database().admin_client().await;
-    for id in projects {
-        let slug = format!("p-{}", &id.simple().to_string()[20..]);
-        admin
-            .execute(
-                "INSERT INTO project.projects (id, slug, name) VALUES ($1, $2, $2)",
-                &[id, &slug],
-            )
-            .await
-            .unwrap();
-        admin
-            .execute(
-                "INSERT INTO project.memberships (project_id, user_id, role) VALUES ($1, $2, 'viewer')",
-                &[id, &user],
-            )
-            .await
-            .unwrap();
-    }
-    project
-}
-
 #[tokio::test]
 async fn the_overview_lists_exactly_the_callers_projects_side_by_side() {
+    let platform = Platform::start(Relay::ToAnalytics).await;
     let user = Uuid::now_v7();
-    let mut mine = [Uuid::now_v7(), Uuid::now_v7()];
-    mine.sort();
-    let projects = project_service(user, &mine).await;
-    let stack = Stack::start_with(&[(
-        "service.project_url",
-        projects.url("").trim_end_matches('/').to_owned(),
-    )])
-    .await;
-    let theirs = Uuid::now_v7();
-    for (project, builds) in [(mine[0], 1), (mine[1], 2), (theirs, 3)] {
-        let ctx = member(project);
+    let mut mine = [platform.new_project().await, platform.new_project().await];
+    mine.sort_by_key(|project| project.id);
+    for project in &mine {
+        platform.add_member(project.id, user, Role::Viewer).await;
+    }
+    let theirs = platform.new_project().await;
+    for (project, builds) in [(&mine[0], 1), (&mine[1], 2), (&theirs, 3)] {
         for _ in 0..builds {
-            stack
+            platform
                 .build(
-                    &ctx,
+                    project,
                     "ci",
                     "main",
-                    &[pass("t", 5), fail("u", "java.io.IOException")],
+                    &[pass("t"), fail("u", "java.io.IOException")],
                     "failed",
                 )
                 .await;
         }
-        stack.wait_for_builds(&ctx, builds).await;
+        platform.wait_for_builds(project, builds).await;
     }
-    let overview = stack
+    let overview = platform
         .analytics
         .get("/v1/analytics/overview", &contexts::signed_in(user))
         .await
@@ -203,12 +168,15 @@ async fn the_overview_lists_exactly_the_callers_projects_side_by_side() {
             )
         })
         .collect();
-    assert_eq!(listed, [(mine[0].to_string(), 1), (mine[1].to_string(), 2)]);
+    assert_eq!(
+        listed,
+        [(mine[0].id.to_string(), 1), (mine[1].id.to_string(), 2)]
+    );
     for row in rows {
         assert_eq!(row["pass_rate"], 0.5, "{row}");
         assert_eq!(row["open_groups"], 1, "{row}");
     }
-    let stranger = stack
+    let stranger = platform
         .analytics
         .get(
             "/v1/analytics/overview",
@@ -217,21 +185,19 @@ async fn the_overview_lists_exactly_the_callers_projects_side_by_side() {
         .await
         .expect(200);
     assert_eq!(stranger["projects"], serde_json::json!([]));
-    stack
+    platform
         .analytics
-        .get(
-            "/v1/analytics/overview",
-            &contexts::api_key(theirs, tenant_core::Role::Member),
-        )
+        .get("/v1/analytics/overview", &theirs.ci)
         .await
         .expect_problem(403, "auth.user_required");
 }
 
 #[tokio::test]
 async fn the_overview_policy_shows_only_the_listed_projects_and_allows_no_write() {
-    let stack = Stack::start().await;
-    let (a, b) = two_projects(&stack).await;
-    let app = stack
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (a, b) = two_projects(&platform).await;
+    let (a, b) = (a.id, b.id);
+    let app = platform
         .analytics
         .database()
         .connect_as("analytics_app")

@@ -12,7 +12,6 @@
 mod comparison;
 mod dashboards;
 mod events;
-mod gate_helpers;
 mod gate_isolation;
 mod gates;
 mod helpers;

@@ -2,28 +2,10 @@
 //! transaction that stores the failed gate, and relayed to the real
 //! integration gateway (started on the same database).
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use tenant_core::Db;
 use test_support::{TestApp, eventually};
 
-use crate::gate_helpers::{Case, Platform};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A pool as the analytics service's runtime role, for calling its jobs.
-pub async fn analytics_db(platform: &Platform) -> Db {
-    let settings: analytics_service::Settings =
-        test_support::settings(&analytics_service::SPEC, Some(&platform.database), &[]);
-    Db::connect(
-        settings.database.as_ref().unwrap(),
-        "analytics",
-        "analytics-tests",
-    )
-    .await
-    .unwrap()
-}
+use crate::helpers::{DEADLINE, Platform, Relay, fail, pass};
 
 /// `(kind, payload)` of the analytics outbox's events, read as the admin.
 async fn outbox(platform: &Platform) -> Vec<(String, Value)> {
@@ -44,7 +26,7 @@ async fn outbox(platform: &Platform) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     platform
         .rule(&project, "no failures", "max_failures", Some(0.0), "main")
@@ -52,9 +34,9 @@ async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never
     platform
         .rule(&project, "enough", "min_tests", Some(1.0), "main")
         .await;
-    let build = platform.build(&project, "ci", "1", Some("main")).await;
+    let build = platform.create_build(&project, "ci", "main").await;
     platform
-        .upload(&project, build, &[Case::Fail("t1", "A"), Case::Pass("t2")])
+        .upload(&project, build, &[fail("t1", "A"), pass("t2")])
         .await;
     // Pending answers publish nothing.
     platform.gate(&project, build).await.expect(200);
@@ -62,7 +44,7 @@ async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never
     platform.finish(&project, build, "failed").await;
 
     // Asked again and again, and evaluated by the consumer too: once.
-    let db = analytics_db(&platform).await;
+    let db = platform.analytics_db().await;
     let calls = (0..4).map(|_| platform.gate(&project, build));
     for reply in futures_util::future::join_all(calls).await {
         assert_eq!(reply.body["status"], "failed", "{}", reply.text);
@@ -89,7 +71,7 @@ async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never
     );
 
     let passing = platform
-        .finished_build(&project, "2", "main", &[Case::Pass("t1")], "passed")
+        .build(&project, "ci", "main", &[pass("t1")], "passed")
         .await;
     assert_eq!(
         platform.gate(&project, passing).await.expect(200)["status"],
@@ -101,15 +83,18 @@ async fn a_failed_gate_lands_in_the_outbox_once_per_build_and_a_passed_one_never
 #[tokio::test]
 async fn gate_failed_is_relayed_to_the_integration_gateway() {
     let port = test_support::later_port();
-    let platform = Platform::spawn_with(&[
-        (
-            "service.integration_gateway_url",
-            format!("http://127.0.0.1:{port}"),
-        ),
-        ("service.outbox_relay_interval_ms", "50".to_owned()),
-        ("service.outbox_backoff_base_ms", "100".to_owned()),
-        ("service.outbox_backoff_max_secs", "1".to_owned()),
-    ])
+    let platform = Platform::start_with(
+        Relay::Nowhere,
+        &[
+            (
+                "service.integration_gateway_url",
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("service.outbox_relay_interval_ms", "50".to_owned()),
+            ("service.outbox_backoff_base_ms", "100".to_owned()),
+            ("service.outbox_backoff_max_secs", "1".to_owned()),
+        ],
+    )
     .await;
     let _gateway = TestApp::spawn_on(
         &integration_gateway::SPEC,
@@ -123,7 +108,7 @@ async fn gate_failed_is_relayed_to_the_integration_gateway() {
         .rule(&project, "no failures", "max_failures", Some(0.0), "*")
         .await;
     let build = platform
-        .finished_build(&project, "1", "main", &[Case::Fail("t1", "A")], "failed")
+        .build(&project, "ci", "main", &[fail("t1", "A")], "failed")
         .await;
     assert_eq!(
         platform.gate(&project, build).await.expect(200)["status"],
@@ -158,17 +143,11 @@ async fn gate_failed_is_relayed_to_the_integration_gateway() {
         ("analytics-service", "gate.failed")
     );
     assert_eq!(payload["build_id"], json!(build));
-    eventually("the event marked delivered", DEADLINE, || async {
-        let delivered: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM analytics.outbox WHERE delivered_at IS NOT NULL",
-                &[],
-            )
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        (delivered == 1).then_some(())
-    })
-    .await;
+    platform
+        .wait_for_count(
+            "the event marked delivered",
+            "SELECT count(*) FROM analytics.outbox WHERE delivered_at IS NOT NULL",
+            1,
+        )
+        .await;
 }

@@ -10,12 +10,11 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tenant_core::Db;
 use tenant_core::outbox::OutboxEvent;
-use tenant_core::{Db, TenantContext};
-use test_support::TestApp;
 use uuid::Uuid;
 
-use crate::helpers::{Case, Outcome, Stack, case, deliver, member, project_of, rollups_snapshot};
+use crate::helpers::{Case, Outcome, Platform, Project, Relay, case, rollups_snapshot};
 
 const TESTS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 const EXCEPTIONS: [&str; 3] = [
@@ -79,8 +78,8 @@ fn cases_of(picks: &[(usize, u8, u16)]) -> Vec<Case> {
 
 /// One history and its deliveries in a fresh project.
 struct Run<'a> {
-    stack: &'a Stack,
-    ctx: TenantContext,
+    platform: &'a Platform,
+    project: Project,
     admin: tokio_postgres::Client,
     running: Vec<Uuid>,
     delivered: Vec<OutboxEvent>,
@@ -89,7 +88,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// The project's events the test has not delivered yet, oldest first.
     async fn pending(&self) -> Vec<OutboxEvent> {
-        let project = project_of(&self.ctx);
+        let project = self.project.id;
         let rows = self
             .admin
             .query(
@@ -115,7 +114,8 @@ impl Run<'_> {
         if events.is_empty() {
             return;
         }
-        deliver(&self.stack.analytics, project_of(&self.ctx), &events)
+        self.platform
+            .deliver(self.project.id, &events)
             .await
             .expect(200);
         for event in events {
@@ -126,7 +126,7 @@ impl Run<'_> {
     }
 
     async fn apply(&mut self, op: Op) {
-        let stack = self.stack;
+        let platform = self.platform;
         match op {
             Op::Build {
                 job,
@@ -134,19 +134,24 @@ impl Run<'_> {
                 cases,
                 finish,
             } => {
-                let build = stack
+                let build = platform
                     .create_build(
-                        &self.ctx,
+                        &self.project,
                         ["ci", "nightly"][job],
                         ["main", "dev"][branch],
-                        &Uuid::now_v7().to_string(),
                     )
                     .await;
-                stack.upload(&self.ctx, build, &cases_of(&cases)).await;
+                platform
+                    .upload(&self.project, build, &cases_of(&cases))
+                    .await;
                 match finish {
                     Some(passed) => {
-                        stack
-                            .finish(&self.ctx, build, if passed { "passed" } else { "failed" })
+                        platform
+                            .finish(
+                                &self.project,
+                                build,
+                                if passed { "passed" } else { "failed" },
+                            )
                             .await;
                     }
                     None => self.running.push(build),
@@ -154,16 +159,18 @@ impl Run<'_> {
             }
             Op::Finish(n) if !self.running.is_empty() => {
                 let build = self.running.remove(n % self.running.len());
-                stack.finish(&self.ctx, build, "failed").await;
+                platform.finish(&self.project, build, "failed").await;
             }
             Op::Label(n, label) => {
                 if let Some(group) = self.group(n).await {
-                    stack.label(&self.ctx, group, LABELS[label]).await;
+                    platform.label(&self.project, group, LABELS[label]).await;
                 }
             }
             Op::Triage(n, status) => {
                 if let Some(group) = self.group(n).await {
-                    stack.set_status(&self.ctx, group, STATUSES[status]).await;
+                    platform
+                        .set_status(&self.project, group, STATUSES[status])
+                        .await;
                 }
             }
             Op::Deliver(picks) => {
@@ -183,19 +190,19 @@ impl Run<'_> {
     }
 
     async fn group(&self, n: usize) -> Option<Uuid> {
-        let groups = self.stack.groups(&self.ctx).await;
+        let groups = self.platform.groups(&self.project).await;
         let group = groups.get(n % groups.len().max(1))?;
         group["id"].as_str()?.parse().ok()
     }
 }
 
-async fn check(stack: &Stack, db: &Db, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let ctx = member(Uuid::now_v7());
-    let project = project_of(&ctx);
+async fn check(platform: &Platform, db: &Db, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let project = platform.new_project().await;
+    let project_id = project.id;
     let mut run = Run {
-        stack,
-        ctx,
-        admin: stack.analytics.database().admin_client().await,
+        platform,
+        project,
+        admin: platform.analytics.database().admin_client().await,
         running: Vec::new(),
         delivered: Vec::new(),
     };
@@ -208,27 +215,16 @@ async fn check(stack: &Stack, db: &Db, ops: Vec<Op>) -> Result<(), TestCaseError
     rest.reverse();
     rest.extend(run.delivered.iter().take(2).cloned());
     run.send(rest).await;
-    let incremental = rollups_snapshot(&run.admin, project).await;
+    let incremental = rollups_snapshot(&run.admin, project_id).await;
 
-    let tx = db.worker_tx(project).await.unwrap();
-    analytics_service::repository::rollups::rebuild_project(&tx, project)
+    let tx = db.worker_tx(project_id).await.unwrap();
+    analytics_service::repository::rollups::rebuild_project(&tx, project_id)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let from_scratch = rollups_snapshot(&run.admin, project).await;
+    let from_scratch = rollups_snapshot(&run.admin, project_id).await;
     prop_assert_eq!(incremental, from_scratch);
     Ok(())
-}
-
-/// The analytics database as the service's runtime role, for the
-/// from-scratch computation.
-async fn analytics_db(app: &TestApp) -> Db {
-    let settings: analytics_service::Settings =
-        test_support::settings(&analytics_service::SPEC, Some(app.database()), &[]);
-    tenant_core::server::connect_database(&analytics_service::SPEC, &settings)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 #[test]
@@ -238,11 +234,11 @@ fn rollups_equal_a_from_scratch_computation_whatever_the_event_order() {
         .enable_all()
         .build()
         .unwrap();
-    let (stack, db) = runtime.block_on(async {
+    let (platform, db) = runtime.block_on(async {
         // The relay to analytics points nowhere: the test delivers.
-        let stack = Stack::start_undelivered().await;
-        let db = analytics_db(&stack.analytics).await;
-        (stack, db)
+        let platform = Platform::start(Relay::Nowhere).await;
+        let db = platform.analytics_db().await;
+        (platform, db)
     });
     let mut runner = TestRunner::new(Config {
         cases: 48,
@@ -251,7 +247,7 @@ fn rollups_equal_a_from_scratch_computation_whatever_the_event_order() {
         ..Config::default()
     });
     let outcome = runner.run(&prop::collection::vec(op(), 1..16), |ops| {
-        runtime.block_on(check(&stack, &db, ops))
+        runtime.block_on(check(&platform, &db, ops))
     });
     if let Err(error) = outcome {
         panic!("{error}");

@@ -4,11 +4,11 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::gate_helpers::{Platform, rules_path};
+use crate::helpers::{Platform, Relay, rules_path};
 
 #[tokio::test]
 async fn admins_create_change_and_delete_rules_that_viewers_read() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
@@ -81,7 +81,7 @@ async fn admins_create_change_and_delete_rules_that_viewers_read() {
 
 #[tokio::test]
 async fn viewers_and_ci_keys_cannot_write_rules() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
@@ -110,7 +110,7 @@ async fn viewers_and_ci_keys_cannot_write_rules() {
 
 #[tokio::test]
 async fn invalid_rules_are_refused_with_a_code_and_nothing_is_stored() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     let app = &platform.analytics;
     let path = rules_path(&project);
@@ -194,7 +194,7 @@ async fn invalid_rules_are_refused_with_a_code_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn rule_names_are_unique_in_a_project_only() {
-    let platform = Platform::spawn().await;
+    let platform = Platform::start(Relay::Nowhere).await;
     let project = platform.new_project().await;
     let app = &platform.analytics;
     platform
