@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod openapi;
 pub mod outbox;
 pub mod pagination;
+pub mod sealing;
 pub mod server;
 pub mod telemetry;
 

@@ -1,11 +1,8 @@
 //! Small, audited building blocks: random tokens, hashing, and sealing
 //! secrets at rest with AES-256-GCM under the configured master keys.
 
-use std::collections::HashMap;
-use std::fmt;
-
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use sha2::{Digest, Sha256};
+use tenant_core::sealing::{KeyRing, SEALED_NONCE_LEN, SealingError};
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -65,72 +62,42 @@ pub struct Sealed {
 }
 
 /// The master keys, by id. Only the current one seals.
-pub struct MasterKeys {
-    current: String,
-    keys: HashMap<String, LessSafeKey>,
-}
+#[derive(Debug)]
+pub struct MasterKeys(KeyRing);
 
-impl fmt::Debug for MasterKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKeys")
-            .field("current", &self.current)
-            .field("ids", &self.keys.keys().collect::<Vec<_>>())
-            .finish()
+impl From<SealingError> for CryptoError {
+    fn from(error: SealingError) -> Self {
+        match error {
+            SealingError::Random => Self::Random,
+            SealingError::UnknownKey(id) => Self::UnknownMasterKey(id),
+            SealingError::Malformed => Self::Malformed,
+            SealingError::Unseal => Self::Unseal,
+        }
     }
 }
 
 impl MasterKeys {
     pub fn new(current: &str, keys: Vec<(String, [u8; 32])>) -> Result<Self, CryptoError> {
-        let keys = keys
-            .into_iter()
-            .map(|(id, bytes)| {
-                let key =
-                    UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::Malformed)?;
-                Ok((id, LessSafeKey::new(key)))
-            })
-            .collect::<Result<HashMap<_, _>, CryptoError>>()?;
-        if !keys.contains_key(current) {
-            return Err(CryptoError::UnknownMasterKey(current.to_owned()));
-        }
-        Ok(Self {
-            current: current.to_owned(),
-            keys,
-        })
+        Ok(Self(KeyRing::new(current, keys)?))
     }
 
     /// Encrypts `plaintext`, binding it to `associated` (e.g. the row's id).
     pub fn seal(&self, plaintext: &[u8], associated: &[u8]) -> Result<Sealed, CryptoError> {
-        let key = self
-            .keys
-            .get(&self.current)
-            .ok_or_else(|| CryptoError::UnknownMasterKey(self.current.clone()))?;
-        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
-        let mut in_out = plaintext.to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(associated),
-            &mut in_out,
-        )
-        .map_err(|_| CryptoError::Malformed)?;
+        let (master_key_id, sealed) = self.0.seal(plaintext, associated)?;
+        let (nonce, ciphertext) = sealed.split_at(SEALED_NONCE_LEN);
         Ok(Sealed {
-            ciphertext: in_out,
-            nonce: nonce_bytes.to_vec(),
-            master_key_id: self.current.clone(),
+            ciphertext: ciphertext.to_vec(),
+            nonce: nonce.to_vec(),
+            master_key_id,
         })
     }
 
     pub fn open(&self, sealed: &Sealed, associated: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let key = self
-            .keys
-            .get(&sealed.master_key_id)
-            .ok_or_else(|| CryptoError::UnknownMasterKey(sealed.master_key_id.clone()))?;
-        let nonce =
-            Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| CryptoError::Malformed)?;
-        let mut in_out = sealed.ciphertext.clone();
-        let plaintext = key
-            .open_in_place(nonce, Aad::from(associated), &mut in_out)
-            .map_err(|_| CryptoError::Unseal)?;
-        Ok(plaintext.to_vec())
+        if sealed.nonce.len() != SEALED_NONCE_LEN {
+            return Err(CryptoError::Malformed);
+        }
+        let joined = [sealed.nonce.as_slice(), sealed.ciphertext.as_slice()].concat();
+        Ok(self.0.open(&sealed.master_key_id, &joined, associated)?)
     }
 }
 

@@ -13,68 +13,12 @@
 //! Rotating a master key re-wraps data keys only (`keys rewrap`): secrets
 //! are never re-encrypted, and a leaked data key exposes one project.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
+pub use tenant_core::sealing::SealingError;
+use tenant_core::sealing::{KeyRing, SealingKey, random_bytes};
 use uuid::Uuid;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SealingError {
-    #[error("the system random generator failed")]
-    Random,
-    #[error("master key `{0}` is not configured")]
-    UnknownMasterKey(String),
-    #[error("no master key is configured under the current id `{0}`")]
-    NoCurrentKey(String),
-    #[error("sealed data failed authentication (wrong key, project, connection or field)")]
-    Unseal,
-    #[error("key material is malformed")]
-    Malformed,
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], SealingError> {
-    let mut bytes = [0_u8; N];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| SealingError::Random)?;
-    Ok(bytes)
-}
-
-fn aes_key(bytes: &[u8]) -> Result<LessSafeKey, SealingError> {
-    let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealingError::Malformed)?;
-    Ok(LessSafeKey::new(key))
-}
-
-fn seal_with(
-    key: &LessSafeKey,
-    plaintext: &[u8],
-    associated: &[u8],
-) -> Result<Vec<u8>, SealingError> {
-    let nonce = random_bytes::<NONCE_LEN>()?;
-    let mut in_out = plaintext.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(associated),
-        &mut in_out,
-    )
-    .map_err(|_| SealingError::Malformed)?;
-    let mut sealed = nonce.to_vec();
-    sealed.extend_from_slice(&in_out);
-    Ok(sealed)
-}
-
-fn open_with(key: &LessSafeKey, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, SealingError> {
-    if sealed.len() < NONCE_LEN {
-        return Err(SealingError::Unseal);
-    }
-    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealingError::Unseal)?;
-    let mut in_out = ciphertext.to_vec();
-    let plaintext = key
-        .open_in_place(nonce, Aad::from(associated), &mut in_out)
-        .map_err(|_| SealingError::Unseal)?;
-    Ok(plaintext.to_vec())
-}
 
 fn data_key_aad(project_id: Uuid) -> String {
     format!("data-key|{project_id}")
@@ -86,19 +30,8 @@ pub fn secret_aad(project_id: Uuid, connection_id: Uuid, field: &str) -> String 
 }
 
 /// The configured master keys by id; only the current one wraps.
-pub struct MasterKeys {
-    current: String,
-    keys: HashMap<String, LessSafeKey>,
-}
-
-impl fmt::Debug for MasterKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKeys")
-            .field("current", &self.current)
-            .field("ids", &self.keys.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
+#[derive(Debug)]
+pub struct MasterKeys(KeyRing);
 
 /// A data key as stored: wrapped, with the id of the master key that
 /// wrapped it.
@@ -110,28 +43,12 @@ pub struct WrappedKey {
 
 impl MasterKeys {
     pub fn new(current: &str, keys: Vec<(String, [u8; 32])>) -> Result<Self, SealingError> {
-        let keys = keys
-            .into_iter()
-            .map(|(id, bytes)| Ok((id, aes_key(&bytes)?)))
-            .collect::<Result<HashMap<_, _>, SealingError>>()?;
-        if !keys.contains_key(current) {
-            return Err(SealingError::NoCurrentKey(current.to_owned()));
-        }
-        Ok(Self {
-            current: current.to_owned(),
-            keys,
-        })
+        KeyRing::new(current, keys).map(Self)
     }
 
     /// The id new data keys are wrapped with.
     pub fn current_id(&self) -> &str {
-        &self.current
-    }
-
-    fn key(&self, id: &str) -> Result<&LessSafeKey, SealingError> {
-        self.keys
-            .get(id)
-            .ok_or_else(|| SealingError::UnknownMasterKey(id.to_owned()))
+        self.0.current_id()
     }
 
     /// A new random data key for `project_id`, and its wrapped form to store.
@@ -143,21 +60,20 @@ impl MasterKeys {
 
     /// Wraps `key` with the current master key.
     pub fn wrap(&self, project_id: Uuid, key: &DataKey) -> Result<WrappedKey, SealingError> {
-        let wrapped = seal_with(
-            self.key(&self.current)?,
+        let (master_key_id, wrapped) = self.0.seal(
             key.bytes.expose_secret(),
             data_key_aad(project_id).as_bytes(),
         )?;
         Ok(WrappedKey {
-            master_key_id: self.current.clone(),
+            master_key_id,
             wrapped,
         })
     }
 
     /// Unwraps `project_id`'s stored data key.
     pub fn unwrap(&self, project_id: Uuid, stored: &WrappedKey) -> Result<DataKey, SealingError> {
-        let bytes = open_with(
-            self.key(&stored.master_key_id)?,
+        let bytes = self.0.open(
+            &stored.master_key_id,
             &stored.wrapped,
             data_key_aad(project_id).as_bytes(),
         )?;
@@ -170,7 +86,7 @@ impl MasterKeys {
 /// needs it; never in `Debug` output.
 pub struct DataKey {
     bytes: SecretBox<[u8; 32]>,
-    key: LessSafeKey,
+    key: SealingKey,
 }
 
 impl fmt::Debug for DataKey {
@@ -181,7 +97,7 @@ impl fmt::Debug for DataKey {
 
 impl DataKey {
     fn from_bytes(bytes: [u8; 32]) -> Result<Self, SealingError> {
-        let key = aes_key(&bytes)?;
+        let key = SealingKey::new(&bytes)?;
         Ok(Self {
             bytes: SecretBox::new(Box::new(bytes)),
             key,
@@ -190,12 +106,13 @@ impl DataKey {
 
     /// Seals `secret` for `aad` (see [`secret_aad`]).
     pub fn seal(&self, secret: &SecretString, aad: &str) -> Result<Vec<u8>, SealingError> {
-        seal_with(&self.key, secret.expose_secret().as_bytes(), aad.as_bytes())
+        self.key
+            .seal(secret.expose_secret().as_bytes(), aad.as_bytes())
     }
 
     /// Opens a secret sealed for `aad`; anything else fails.
     pub fn open(&self, sealed: &[u8], aad: &str) -> Result<SecretString, SealingError> {
-        let bytes = open_with(&self.key, sealed, aad.as_bytes())?;
+        let bytes = self.key.open(sealed, aad.as_bytes())?;
         String::from_utf8(bytes)
             .map(SecretString::from)
             .map_err(|_| SealingError::Malformed)
@@ -243,7 +160,10 @@ mod tests {
         let secret = SecretString::from("same");
         let a = key.seal(&secret, "ad").unwrap();
         let b = key.seal(&secret, "ad").unwrap();
-        assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
+        assert_ne!(
+            a[..tenant_core::sealing::SEALED_NONCE_LEN],
+            b[..tenant_core::sealing::SEALED_NONCE_LEN]
+        );
         assert_ne!(a, b);
     }
 
@@ -272,7 +192,7 @@ mod tests {
         );
         assert!(matches!(
             only_new.unwrap(project, &wrapped),
-            Err(SealingError::UnknownMasterKey(_))
+            Err(SealingError::UnknownKey(_))
         ));
         assert!(format!("{reopened:?} {only_new:?}").find("[9").is_none());
     }
