@@ -1,6 +1,18 @@
 """schemathesis hooks for scripts/api-contract.sh.
 
-One hook, and it only ever drops one kind of failure: "a schema-valid
+Two checks of our own, run beside every built-in one:
+
+- `created_resource_has_location`: every 201 carries a `Location` that
+  names a path of the published document, so a client (and the stateful
+  phase) can follow what was created.
+- `tenant_isolation`: every operation that names an object of a project is
+  replayed with one tenant's object ids under the other tenant's project,
+  with that other tenant's credentials; the answer must be the 404 a
+  missing object gets (the same status and problem code as the same
+  request naming ids that exist nowhere) and must not quote the owning
+  tenant. Operations it never managed to try fail the run at the end.
+
+And one hook that only ever drops one kind of failure: "a schema-valid
 request was rejected" (ST202, positive_data_acceptance) where the server's
 reason is something a JSON Schema cannot state, because it depends on the
 server's state or on the bytes inside a binary body. Each such reason is a
@@ -10,7 +22,13 @@ Every other check is left alone.
 """
 
 import json
+import os
+import re
+import threading
+import uuid
+from urllib.parse import urljoin, urlsplit
 
+import requests
 import schemathesis
 
 # Well-formed, but not valid here and now: it names something that does
@@ -81,3 +99,135 @@ def filter_failure(context, failure, case, response):
 def is_binary(case):
     encoding = {k.lower(): v for k, v in (case.headers or {}).items()}.get("content-encoding", "")
     return case.media_type in BINARY_MEDIA_TYPES or str(encoding).strip().lower() in ("gzip", "x-gzip")
+
+
+# --- 201 answers name what they created -----------------------------------
+
+
+def _path_pattern(template):
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "$")
+
+
+@schemathesis.check
+def created_resource_has_location(ctx, response, case):
+    """A 201 says where the new resource lives, at a path the document publishes."""
+    if response.status_code != 201:
+        return
+    location = (response.headers.get("location") or [None])[0]
+    if not location:
+        raise AssertionError(f"{case.method} {case.formatted_path} answered 201 without a Location")
+    target = urlsplit(urljoin(response.request.url, location)).path
+    documented = [path for path, _ in case.operation.schema.raw_schema.get("paths", {}).items()]
+    if not any(_path_pattern(path).match(target) for path in documented):
+        raise AssertionError(
+            f"{case.method} {case.formatted_path} answered 201 with Location {location!r}, "
+            f"which resolves to {target}, a path the document does not publish"
+        )
+
+
+# --- one tenant's objects under the other's project ------------------------
+
+GATEWAY = os.environ.get("FAULTLINE_CONTRACT_GATEWAY", "")
+PROJECT_PARAMETERS = {"project", "project_ref"}
+# A validation answer says nothing about whether the object was looked up.
+BEFORE_LOOKUP = {400, 413, 415, 422}
+# Attempts per operation to get a replay past validation.
+MAX_ATTEMPTS = 12
+
+
+def _load_tenants():
+    paths = [p for p in os.environ.get("FAULTLINE_CONTRACT_TENANTS", "").split(os.pathsep) if p]
+    tenants = []
+    for path in paths:
+        with open(path) as source:
+            tenants.append(json.load(source))
+    return tenants
+
+
+TENANTS = _load_tenants()
+
+
+def _object_parameters(template):
+    """(`segment/{name}`, name) for each path parameter naming an object of a project."""
+    found = re.findall(r"([^/{}]+)/\{([^}]+)\}", template)
+    return [(f"{segment}/{{{name}}}", name) for segment, name in found if name not in PROJECT_PARAMETERS]
+
+
+def _problem(response):
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+@schemathesis.check
+class tenant_isolation:
+    """One tenant's objects are missing for the other, in the other's own project."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.session = requests.Session()
+        self.proven = set()
+        self.attempts = {}
+        self.candidates = set()
+
+    def _send(self, case, tenant, parameters):
+        derived = case.derive()
+        derived.path_parameters = {**case.path_parameters, **parameters}
+        kwargs = derived.as_transport_kwargs(base_url=GATEWAY)
+        headers = {k: v for k, v in (kwargs.pop("headers", None) or {}).items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {tenant['token']}"
+        kwargs.pop("cookies", None)
+        return self.session.request(headers=headers, allow_redirects=False, timeout=30, **kwargs), derived
+
+    def after_response(self, ctx, response, case):
+        template = case.operation.path
+        label = f"{case.method} {template}"
+        objects = _object_parameters(template)
+        if len(TENANTS) < 2 or not objects or "{project" not in template:
+            return
+        with self.lock:
+            self.candidates.add(label)
+            if label in self.proven or self.attempts.get(label, 0) >= MAX_ATTEMPTS:
+                return
+            self.attempts[label] = self.attempts.get(label, 0) + 1
+        conclusive = True
+        for owner, intruder in ((TENANTS[0], TENANTS[1]), (TENANTS[1], TENANTS[0])):
+            own_project = {name: intruder["objects"]["projects/{project}"] for name in PROJECT_PARAMETERS}
+            missing = {name: str(uuid.uuid4()) for _, name in objects}
+            control, _ = self._send(case, intruder, {**own_project, **missing})
+            if control.status_code in BEFORE_LOOKUP:
+                conclusive = False
+                continue
+            # Every object the owner's, then (where there are several) only the last one.
+            variants = [{name: owner["objects"][key] for key, name in objects}]
+            if len(objects) > 1:
+                variants.append(
+                    {
+                        **{name: intruder["objects"][key] for key, name in objects[:-1]},
+                        objects[-1][1]: owner["objects"][objects[-1][0]],
+                    }
+                )
+            for foreign in variants:
+                probe, sent = self._send(case, intruder, {**own_project, **foreign})
+                leaked = owner["marker"] in probe.text
+                same = probe.status_code == control.status_code and _problem(probe) == _problem(control)
+                if leaked or not same or (control.status_code != 404 and not 200 <= control.status_code < 300):
+                    raise AssertionError(
+                        f"{intruder['name']} reached {owner['name']}'s object: "
+                        f"{sent.method} {sent.formatted_path} as {intruder['name']} -> {probe.status_code} "
+                        f"{_problem(probe)!r}{' quoting ' + owner['name'] if leaked else ''}, "
+                        f"where ids that exist nowhere get {control.status_code} {_problem(control)!r}"
+                    )
+        if conclusive:
+            with self.lock:
+                self.proven.add(label)
+
+    def after_run(self, ctx):
+        untried = sorted(self.candidates - self.proven)
+        if untried:
+            raise AssertionError(
+                "tenant isolation was never tried past request validation on: " + ", ".join(untried)
+            )
