@@ -6,7 +6,7 @@ A fresh user signs up and makes a project with one object of every kind a
 public path names: an API key, a build with an uploaded report (so a
 failure, its group and its test), a comment, a regroup job, a
 classification rule, a quality gate rule, a quarantined test, an
-integration connection and an integration rule. The project is put on the enterprise plan
+integration connection, an integration rule and a delivery. The project is put on the enterprise plan
 (`FAULTLINE_CONTRACT_ADMIN_URL`, `FAULTLINE_CONTRACT_DATABASE`). `<out.json>` gets the
 user's credentials, the project and each object's id keyed by the path
 segment and parameter that name it (`builds/{build}`), which the
@@ -90,7 +90,7 @@ def main():
     job = call("POST", f"{v2}/regroup", token, {})["id"]
     # The job moves failures between groups: the run starts once it is done.
     deadline = time.monotonic() + 30
-    while call("GET", f"{v2}/jobs/{job}", token)["status"] not in ("succeeded", "failed"):
+    while call("GET", f"{v2}/jobs/{job}", token)["state"] not in ("succeeded", "failed"):
         if time.monotonic() > deadline:
             sys.exit("api-contract-seed: the regroup job did not finish within 30 s")
         time.sleep(0.2)
@@ -112,11 +112,22 @@ def main():
         "POST",
         f"{v1}/integrations/connections",
         token,
-        {"kind": "slack", "name": f"{MARKER} slack", "webhook_url": f"{GATEWAY}/hooks/{MARKER}"},
+        # A bot token and a channel: no URL of ours for the outbound check to refuse.
+        {"kind": "slack", "name": f"{MARKER} slack", "bot_token": f"xoxb-{secrets.token_hex(16)}", "channel": "C0CONTRACT"},
     )["id"]
     integration_rule = call(
         "POST", f"{v1}/integrations/rules", token, {"connection_id": connection, "events": ["build.completed"]}
     )["id"]
+    # A delivery: a second build completes, and the rule sends its event
+    # to the connection (a Slack nobody answers; the delivery stays queued
+    # or dead, either way it exists).
+    finished = call("POST", f"{v1}/builds", token, {"job_name": f"{MARKER}-ci", "external_id": f"{MARKER}-2"})["id"]
+    call("PATCH", f"{v1}/builds/{finished}", token, {"status": "failed"})
+    deadline = time.monotonic() + 30
+    while not (deliveries := call("GET", f"{v1}/integrations/deliveries", token)["items"]):
+        if time.monotonic() > deadline:
+            sys.exit("api-contract-seed: no delivery of build.completed within 30 s")
+        time.sleep(0.2)
 
     objects = {
         "projects/{project}": project,
@@ -134,6 +145,7 @@ def main():
         "quality-gate-rules/{rule}": gate_rule,
         "connections/{connection}": connection,
         "rules/{rule}": integration_rule,
+        "deliveries/{delivery}": deliveries[0]["id"],
     }
     with open(OUT, "w") as out:
         json.dump({"name": NAME, "marker": MARKER, "token": token, "user": me["id"], "objects": objects}, out)
