@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The API contract check `make test` runs: the whole platform is started on
-# free ports against a fresh database, a fresh user signs up and creates a
-# project through the API, and schemathesis (in a virtualenv of its own,
-# .faultline/venv-contract) tests every operation of the gateway's
-# published document (`/api/openapi.json`) with every check, as that
-# project's owner. Any failure fails the script.
+# free ports against a fresh database, two tenants are seeded through the
+# API (each a fresh user with a project holding one object of every kind a
+# path names, scripts/api-contract-seed.py), and schemathesis (in a
+# virtualenv of its own, .faultline/venv-contract) tests every operation of
+# the gateway's published document (`/api/openapi.json`) in every phase
+# with every check, as tenant A's owner with tenant B as its peer, plus the
+# checks of scripts/api-contract-hooks.py (tenant isolation, `Location` on
+# every 201). Any failure fails the script.
 #
 #   scripts/api-contract.sh
 #
@@ -15,8 +18,8 @@
 # end; the services' logs stay in .faultline/api-contract/ until the next run.
 #
 # The run is bounded (FAULTLINE_CONTRACT_EXAMPLES examples per operation,
-# default 30, a fixed seed), paced under the project's plan, and takes
-# about a minute and a half on two cores once the services are built.
+# default 30, a fixed seed), paced under the projects' plan, and takes
+# about two minutes on two cores once the services are built.
 # Arguments are passed to `st run` (e.g. `--continue-on-failure`).
 # docs/gateway.md explains what is configured and why.
 set -euo pipefail
