@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The API contract check `make test` runs: the whole platform is started on
-# free ports against a fresh database, a fresh user signs up and creates a
-# project through the API, and schemathesis (in a virtualenv of its own,
-# .faultline/venv-contract) tests every operation of the gateway's
-# published document (`/api/openapi.json`) with every check, as that
-# project's owner. Any failure fails the script.
+# free ports against a fresh database, two tenants are seeded through the
+# API (each a fresh user with a project holding one object of every kind a
+# path names, scripts/api-contract-seed.py), and schemathesis (in a
+# virtualenv of its own, .faultline/venv-contract) tests every operation of
+# the gateway's published document (`/api/openapi.json`) in every phase
+# with every check, as tenant A's owner with tenant B as its peer, plus the
+# checks of scripts/api-contract-hooks.py (tenant isolation, `Location` on
+# every 201). Any failure fails the script.
 #
 #   scripts/api-contract.sh
 #
@@ -15,8 +18,8 @@
 # end; the services' logs stay in .faultline/api-contract/ until the next run.
 #
 # The run is bounded (FAULTLINE_CONTRACT_EXAMPLES examples per operation,
-# default 30, a fixed seed), paced under the project's plan, and takes
-# about a minute and a half on two cores once the services are built.
+# default 30, a fixed seed), paced under the projects' plan, and takes
+# about two minutes on two cores once the services are built.
 # Arguments are passed to `st run` (e.g. `--continue-on-failure`).
 # docs/gateway.md explains what is configured and why.
 set -euo pipefail
@@ -182,32 +185,41 @@ for i in "${!SERVICES[@]}"; do
 done
 log "platform ready at $GATEWAY (database $DB_NAME)"
 
-# --- a fresh user and project, through the API ---------------------------
-EMAIL="contract-$DB_NAME@example.com"
-PASSWORD="contract-check-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-json() { python3 -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' "$@"; }
-field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-post() {
-    curl -fsS -X POST "$GATEWAY/api/v1$1" -H 'Content-Type: application/json' "${@:3}" --data-binary "$2" \
-        || fail "POST $1 failed"
+# --- two tenants, through the API ----------------------------------------
+# Each a fresh user with a project holding one object of every kind a path
+# names (scripts/api-contract-seed.py). Schemathesis acts as tenant A; B is
+# its peer for the object-level authorization checks, and the hooks'
+# `tenant_isolation` check replays each tenant's ids under the other's
+# project.
+export FAULTLINE_CONTRACT_ADMIN_URL="$ADMIN_URL" FAULTLINE_CONTRACT_DATABASE="$DB_NAME"
+"$VENV/bin/python" "$ROOT/scripts/api-contract-seed.py" "$GATEWAY" tenant-a "$LOGS/tenant-a.json"
+"$VENV/bin/python" "$ROOT/scripts/api-contract-seed.py" "$GATEWAY" tenant-b "$LOGS/tenant-b.json"
+# A field of a seeded tenant: `tenant a token`, `tenant b objects 'builds/{build}'`.
+tenant() {
+    python3 -c 'import functools, json, sys; print(functools.reduce(lambda d, k: d[k], sys.argv[2:], json.load(open(sys.argv[1]))))' \
+        "$LOGS/tenant-$1.json" "${@:2}"
 }
-post /auth/signup "$(json email "$EMAIL" password "$PASSWORD" display_name "Contract check")" >/dev/null
-TOKEN="$(post /auth/login "$(json email "$EMAIL" password "$PASSWORD")" | field access_token)"
-project() { post /projects "$(json slug "$1" name "$1")" -H "Authorization: Bearer $TOKEN" | field id; }
+TOKEN="$(tenant a token)"
+json() { python3 -c 'import json, sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' "$@"; }
 export FAULTLINE_CONTRACT_PROJECT FAULTLINE_CONTRACT_DOOMED_PROJECT FAULTLINE_CONTRACT_BUILD \
-    FAULTLINE_CONTRACT_HOOKS="$ROOT/scripts/api-contract-hooks.py"
-FAULTLINE_CONTRACT_PROJECT="$(project contract-check)"
-FAULTLINE_CONTRACT_DOOMED_PROJECT="$(project contract-doomed)"
-# The enterprise plan's limits, the highest there are: the run's requests
-# to its project count against them, and a free plan's (300 a minute)
-# would throttle it. Plans change only through platform admins, so the
-# database is asked directly, before the gateway first reads the
-# project's limits.
-psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "\\connect $DB_NAME" \
-    -c "UPDATE project.projects SET plan = 'enterprise' WHERE id = '$FAULTLINE_CONTRACT_PROJECT'" >/dev/null
-FAULTLINE_CONTRACT_BUILD="$(post "/projects/$FAULTLINE_CONTRACT_PROJECT/builds" \
-    "$(json job_name contract external_id contract-1)" -H "Authorization: Bearer $TOKEN" | field id)"
-log "signed up $EMAIL: projects contract-check ($FAULTLINE_CONTRACT_PROJECT) and contract-doomed, build $FAULTLINE_CONTRACT_BUILD"
+    FAULTLINE_CONTRACT_HOOKS="$ROOT/scripts/api-contract-hooks.py" \
+    FAULTLINE_CONTRACT_WFC="$LOGS/auth.json" FAULTLINE_CONTRACT_GATEWAY="$GATEWAY" \
+    FAULTLINE_CONTRACT_TENANTS="$LOGS/tenant-a.json:$LOGS/tenant-b.json"
+FAULTLINE_CONTRACT_PROJECT="$(tenant a objects 'projects/{project}')"
+FAULTLINE_CONTRACT_BUILD="$(tenant a objects 'builds/{build}')"
+FAULTLINE_CONTRACT_DOOMED_PROJECT="$(curl -fsS -X POST "$GATEWAY/api/v1/projects" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $TOKEN" --data-binary "$(json slug contract-doomed name contract-doomed)" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')" || fail "POST /projects failed"
+# The two identities schemathesis knows (Web Fuzzing Commons format).
+python3 - "$LOGS/tenant-a.json" "$LOGS/tenant-b.json" > "$LOGS/auth.json" <<'PY'
+import json, sys
+tenants = [json.load(open(path)) for path in sys.argv[1:]]
+print(json.dumps({"auth": [
+    {"name": t["name"], "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {t['token']}"}]}
+    for t in tenants
+]}))
+PY
+log "seeded tenant-a (project $FAULTLINE_CONTRACT_PROJECT, build $FAULTLINE_CONTRACT_BUILD) and tenant-b"
 
 # --- schemathesis ---------------------------------------------------------
 # Excluded: the routes that end the run's own session (log-out, log-out
@@ -222,7 +234,6 @@ started=$SECONDS
     --checks all \
     --seed "$SEED" \
     --max-examples "$EXAMPLES" \
-    --header "Authorization: Bearer $TOKEN" \
     --exclude-path /api/v1/auth/logout \
     --exclude-path /api/v1/auth/logout-all \
     --exclude-path /api/v1/me/password \

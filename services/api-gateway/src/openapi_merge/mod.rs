@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::route_table::RouteTable;
 
+mod links;
 mod operation;
 mod public_document;
 
@@ -148,6 +149,10 @@ pub fn merge(table: &RouteTable, specs: &BTreeMap<String, Value>, missing: &[Str
                 entry.insert(key, Value::Object(operation));
             }
         }
+    }
+
+    if let Some(schemas) = components.get("schemas") {
+        links::add_links(&mut paths, schemas);
     }
 
     let mut description = String::from(

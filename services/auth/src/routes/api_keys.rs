@@ -2,6 +2,7 @@
 //! revoked; introspected by the gateway; revoked when the project service
 //! reports their creator below admin.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -48,7 +49,8 @@ pub struct CreateApiKey {
     request_body = CreateApiKey,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The key", body = CreatedApiKey),
+        (status = 201, description = "The key", body = CreatedApiKey,
+         headers(("location" = String, description = "`api-keys/{id}`"))),
         (status = 400, description = "Malformed JSON (`request.malformed_json`), or text with a NUL character (`request.invalid_text`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context: not signed in, or the session has ended (`auth.session_ended`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller's project role is below admin (`project.role_too_low`), or the caller's demotion or removal has reached the auth service (`api_key.creator_role_too_low`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -117,6 +119,7 @@ pub async fn create(
     };
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
+        .insert_header((header::LOCATION, format!("api-keys/{}", created.record.id)))
         .json(created))
 }
 

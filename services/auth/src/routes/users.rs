@@ -51,7 +51,7 @@ pub struct SignUp {
     security(()),
     responses(
         (status = 201, description = "The account was created", body = User,
-         headers(("location" = String, description = "`/v1/me`"))),
+         headers(("location" = String, description = "`../me`: the account, at `/v1/me` beside `/v1/auth/signup`"))),
         (status = 400, description = "Malformed JSON (`request.malformed_json`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists (`auth.email_taken`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large (`request.body_too_large`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -75,7 +75,8 @@ pub async fn sign_up(
     .await?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     Ok(HttpResponse::Created()
-        .insert_header(("location", "/v1/me"))
+        // Relative, so it holds behind the gateway (`/api/v1/me`) as well.
+        .insert_header(("location", "../me"))
         .json(user))
 }
 

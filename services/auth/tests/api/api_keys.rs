@@ -23,10 +23,14 @@ async fn a_project_admin_creates_lists_and_revokes_keys_and_the_gateway_introspe
     let admin = owner.in_project(project, Role::Admin);
     let path = format!("/v1/projects/{project}/api-keys");
 
-    let created = auth
-        .post(&path, &admin, key_body("member", 30))
-        .await
-        .expect(201);
+    let reply = auth.post(&path, &admin, key_body("member", 30)).await;
+    let location = reply.header("location").map(str::to_owned);
+    let created = reply.expect(201);
+    // Relative to the collection, so it holds behind the gateway too.
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("api-keys/{}", created["id"].as_str().unwrap()).as_str())
+    );
     let key = created["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("flt_") && key.len() == 42, "{key}");
     assert_eq!(created["display_prefix"], &key[..8]);

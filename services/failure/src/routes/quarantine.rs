@@ -83,7 +83,7 @@ impl QuarantineRequest {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The test is quarantined now", body = QuarantineEntry,
-         headers(("location" = String, description = "`quarantine/{test}`"))),
+         headers(("location" = String, description = "`{test}`: this path"))),
         (status = 200, description = "The test was quarantined already", body = QuarantineEntry),
         (status = 400, description = "A test id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -134,7 +134,7 @@ pub async fn quarantine(
         return Ok(HttpResponse::Ok().json(entry));
     }
     Ok(HttpResponse::Created()
-        .insert_header(("location", format!("quarantine/{test_id}")))
+        .insert_header(("location", test_id.to_string()))
         .json(entry))
 }
 

@@ -46,7 +46,8 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     ),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "What this upload held", body = UploadSummary),
+        (status = 201, description = "What this upload held", body = UploadSummary,
+         headers(("location" = String, description = "`../{build}`: the build, whose totals now count this upload"))),
         (status = 200, description = "A retry of an upload already done with this Idempotency-Key and body: its recorded response", body = UploadSummary,
          headers(("idempotent-replayed" = String, description = "`true`"))),
         (status = 400, description = "An invalid Idempotency-Key (`idempotency.invalid_key`), text with a NUL character (`request.invalid_text`), a build id that is not a UUID (`request.invalid_path`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
@@ -103,7 +104,10 @@ pub async fn upload(
         content_encoding,
     };
     match upload::ingest_upload(&state, &db, &ctx, project_id, upload, payload).await? {
-        UploadOutcome::Ingested(summary) => Ok(HttpResponse::Created().json(summary)),
+        // The results are the build's: its totals count them from now on.
+        UploadOutcome::Ingested(summary) => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("../{}", summary.build_id)))
+            .json(summary)),
         UploadOutcome::Replayed(response) => Ok(HttpResponse::Ok()
             .insert_header(("idempotent-replayed", "true"))
             .json(response)),

@@ -4,7 +4,7 @@
 //! they are re-analysed.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use tenant_core::json::Object;
 use tenant_core::{Db, Role, TenantContext};
 use utoipa::ToSchema;
@@ -38,6 +38,7 @@ pub struct CreateRule {
     /// Rules are tried by ascending position; default: after the last.
     /// 0 to 1000000.
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole_number")]
     position: Option<i32>,
 }
 
@@ -54,7 +55,34 @@ pub struct UpdateRule {
     enabled: Option<bool>,
     /// 0 to 1000000.
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole_number")]
     position: Option<i32>,
+}
+
+/// A position written as `3.0` is the whole number 3: JSON has one number
+/// type, and the document's `integer` (JSON Schema's) admits it, so a
+/// client that writes every number with a fraction is not refused.
+/// Anything else that is not a whole `i32` is refused as serde would.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D::Error> {
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = match (number.as_i64(), number.as_f64()) {
+        (Some(integer), _) => Some(integer),
+        (None, Some(float)) if float.fract() == 0.0 && float.abs() <= f64::from(i32::MAX) => {
+            format!("{float:.0}").parse::<i64>().ok()
+        }
+        _ => None,
+    };
+    whole
+        .and_then(|integer| i32::try_from(integer).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "invalid value: {number}, expected a whole number (i32)"
+            ))
+        })
 }
 
 /// The largest position a rule may be given; a rule created without one
@@ -297,4 +325,29 @@ pub async fn delete(
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_is_any_json_number_with_no_fraction_within_i32() {
+        let position = |json: &str| {
+            serde_json::from_str::<UpdateRule>(&format!(r#"{{"position": {json}}}"#))
+                .map(|rule| rule.position)
+        };
+        assert_eq!(position("156").unwrap(), Some(156));
+        assert_eq!(position("156.0").unwrap(), Some(156));
+        assert_eq!(position("-3.0").unwrap(), Some(-3));
+        assert_eq!(position("null").unwrap(), None);
+        assert!(position("1.5").is_err());
+        assert!(position("3000000000").is_err());
+        assert!(position("3e10").is_err());
+        assert!(position("\"7\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<UpdateRule>("{}").unwrap().position,
+            None
+        );
+    }
 }

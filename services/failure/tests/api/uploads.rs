@@ -94,14 +94,20 @@ async fn several_uploads_to_one_build_add_up_in_its_totals() {
     let project = project_of(&ctx);
     let build = app.create_build(&ctx, "many").await;
     for (suite, passed, failed) in [("A", 4, 1), ("B", 3, 0), ("C", 0, 2)] {
-        app.upload(
-            &ctx,
-            build,
-            Body::xml(report(suite, passed, failed, 0)),
-            None,
-        )
-        .await
-        .expect(201);
+        let reply = app
+            .upload(
+                &ctx,
+                build,
+                Body::xml(report(suite, passed, failed, 0)),
+                None,
+            )
+            .await;
+        // `.../builds/{build}/results` + `../{build}`: the build itself.
+        assert_eq!(
+            reply.header("location"),
+            Some(format!("../{build}").as_str())
+        );
+        reply.expect(201);
     }
     let body = app
         .get(&format!("/v1/projects/{project}/builds/{build}"), &ctx)

@@ -5,6 +5,7 @@
 //! the group.
 
 use actix_web::HttpResponse;
+use actix_web::http::header;
 use secrecy::SecretString;
 use serde::Deserialize;
 use tenant_core::TenantTx;
@@ -144,5 +145,8 @@ pub async fn record(
         tracker = tracker.link_kind,
         "issue filed"
     );
-    Ok(HttpResponse::Created().json(issue))
+    // What was created is the issue in the tracker.
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, issue.issue_url.clone()))
+        .json(issue))
 }

@@ -40,7 +40,8 @@ const JIRA: Tracker = Tracker {
     request_body = CreateIssue,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The issue filed now", body = IssueLink),
+        (status = 201, description = "The issue filed now", body = IssueLink,
+         headers(("location" = String, description = "The issue in the tracker"))),
         (status = 200, description = "The group's issue filed before", body = IssueLink),
         (status = 400, description = "Malformed JSON (`request.malformed_json`), or the path names another project (`project.context_mismatch`)", body = doc::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid context token (`context.*`)", body = doc::Problem, content_type = "application/problem+json"),
