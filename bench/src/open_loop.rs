@@ -26,17 +26,18 @@ pub struct FixedRate {
 }
 
 /// One request's outcome: latency from its due time, HTTP status (0 when
-/// it got no answer).
-#[derive(Debug, Clone, Copy)]
+/// it got no answer, with why).
+#[derive(Debug, Clone)]
 struct Outcome {
     latency_ms: f64,
     status: u16,
+    error: Option<String>,
 }
 
 /// Runs the plan and reduces it to a [`LoadRun`] (requests per second over
 /// the run, p50/p99 from the due times, the share answered 2xx).
 pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<LoadRun> {
-    if plan.urls.is_empty() || !(plan.rate > 0.0) {
+    if plan.urls.is_empty() || plan.rate.is_nan() || plan.rate <= 0.0 {
         bail!("a fixed-rate run needs URLs and a positive rate");
     }
     let total = (plan.rate * plan.secs as f64).round() as usize;
@@ -51,26 +52,24 @@ pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<Loa
             request = request.header(name, value);
         }
         tasks.spawn(async move {
-            let status = match request.send().await {
+            let (status, error) = match request.send().await {
                 // The body is read whole: the answer is complete only then.
                 Ok(response) => {
                     let status = response.status().as_u16();
                     match response.bytes().await {
-                        Ok(_) => status,
-                        Err(error) => {
-                            eprintln!("bench:     an answer was cut short: {error:#}");
-                            0
-                        }
+                        Ok(_) => (status, None),
+                        Err(error) => (
+                            0,
+                            Some(format!("an answer was cut short: {}", chain(&error))),
+                        ),
                     }
                 }
-                Err(error) => {
-                    eprintln!("bench:     a request got no answer: {error:#}");
-                    0
-                }
+                Err(error) => (0, Some(format!("no answer: {}", chain(&error)))),
             };
             Outcome {
                 latency_ms: due.elapsed().as_secs_f64() * 1000.0,
                 status,
+                error,
             }
         });
     }
@@ -79,7 +78,26 @@ pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<Loa
         outcomes.push(outcome?);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let errors: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
+    if let Some(first) = errors.first() {
+        eprintln!(
+            "bench:     {} requests failed; the first: {first}",
+            errors.len()
+        );
+    }
     Ok(reduce(&outcomes, elapsed))
+}
+
+/// An error and its causes, outermost first.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn reduce(outcomes: &[Outcome], elapsed_secs: f64) -> LoadRun {
@@ -112,6 +130,7 @@ mod tests {
             .map(|ms| Outcome {
                 latency_ms: f64::from(ms),
                 status: 200,
+                error: None,
             })
             .collect();
         outcomes[0].status = 429;
