@@ -15,6 +15,11 @@ use anyhow::bail;
 
 use crate::results::{LoadRun, percentile};
 
+/// How long after a run's last request was due its answers are awaited:
+/// a service that cannot keep up would otherwise make a run last as long
+/// as its backlog. Requests still unanswered then count as failed.
+const DRAIN: Duration = Duration::from_secs(5);
+
 /// One fixed-rate run's plan.
 #[derive(Debug, Clone)]
 pub struct FixedRate {
@@ -43,6 +48,7 @@ pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<Loa
     let total = (plan.rate * plan.secs as f64).round() as usize;
     let interval = Duration::from_secs_f64(1.0 / plan.rate);
     let start = Instant::now();
+    let drained = start + Duration::from_secs(plan.secs) + DRAIN;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..total {
         let due = start + interval * u32::try_from(i)?;
@@ -52,19 +58,29 @@ pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<Loa
             request = request.header(name, value);
         }
         tasks.spawn(async move {
-            let (status, error) = match request.send().await {
+            let answer = async {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|error| format!("no answer: {}", chain(&error)))?;
+                let status = response.status().as_u16();
                 // The body is read whole: the answer is complete only then.
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    match response.bytes().await {
-                        Ok(_) => (status, None),
-                        Err(error) => (
-                            0,
-                            Some(format!("an answer was cut short: {}", chain(&error))),
-                        ),
-                    }
-                }
-                Err(error) => (0, Some(format!("no answer: {}", chain(&error)))),
+                response
+                    .bytes()
+                    .await
+                    .map_err(|error| format!("an answer was cut short: {}", chain(&error)))?;
+                Ok::<_, String>(status)
+            };
+            let (status, error) = match tokio::time::timeout_at(drained.into(), answer).await {
+                Ok(Ok(status)) => (status, None),
+                Ok(Err(error)) => (0, Some(error)),
+                Err(_) => (
+                    0,
+                    Some(format!(
+                        "no answer {} s after the run's last request was due",
+                        DRAIN.as_secs()
+                    )),
+                ),
             };
             Outcome {
                 latency_ms: due.elapsed().as_secs_f64() * 1000.0,

@@ -163,8 +163,12 @@ const ROLLUP_TABLES: [&str; 9] = [
     "project_rollups",
 ];
 
-/// Concurrent rollup computations while seeding (one per core here).
-const ROLLUP_WORKERS: usize = 2;
+/// Concurrent rollup computations while seeding: one more than the
+/// cores, so the server always has a statement to run while another
+/// worker's result travels back.
+fn rollup_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() + 1)
+}
 
 /// Computes every seeded project's analytics rollups with the analytics
 /// service's own code (`rollups::rebuild_project`, the from-scratch
@@ -202,7 +206,7 @@ async fn build_rollups(admin: &tokio_postgres::Client, database: &str) -> anyhow
     );
     let queue = std::sync::Arc::new(std::sync::Mutex::new(projects));
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..ROLLUP_WORKERS {
+    for _ in 0..rollup_workers() {
         let db = db.clone();
         let queue = queue.clone();
         workers.spawn(async move {

@@ -33,7 +33,7 @@ fn latency_verdict(runs: &[LoadRun], p99: Option<f64>, goal_ms: f64) -> String {
     if worst > 0.0 {
         let not_2xx: u64 = runs.iter().map(|r| r.non_2xx).sum();
         format!(
-            "**missed** (up to {}% of a run's requests failed; {not_2xx} answers not 2xx)",
+            "**missed** (up to {}% of a run's requests failed; answers not 2xx: {not_2xx})",
             fmt(worst * 100.0)
         )
     } else {
@@ -274,7 +274,7 @@ mod tests {
         failing.runs[1].non_2xx = 3;
         assert_eq!(
             latency_verdict(&failing.runs, Some(5.0), 50.0),
-            "**missed** (up to 4.00% of a run's requests failed; 3 answers not 2xx)"
+            "**missed** (up to 4.00% of a run's requests failed; answers not 2xx: 3)"
         );
     }
 
