@@ -102,6 +102,9 @@ enum Command {
         bin_dir: PathBuf,
         #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
         base_port: u16,
+        /// A note for the report's sections (say when the machine was shared).
+        #[arg(long, env = "FAULTLINE_BENCH_NOTE")]
+        note: Option<String>,
     },
     /// Writes a generated JUnit report.
     Junit {
@@ -199,6 +202,7 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             admin_url,
             bin_dir,
             base_port,
+            note,
         } => {
             // Read first: a missing or broken results file stops before
             // the services start.
@@ -229,11 +233,13 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             results.analytics = analytics.map(|mut analytics| {
                 analytics.commit = Some(commit.clone());
                 analytics.measured_at = Some(measured_at.clone());
+                analytics.note.clone_from(&note);
                 analytics
             });
             results.pages = pages.map(|mut pages| {
                 pages.commit = Some(commit.clone());
                 pages.measured_at = Some(measured_at.clone());
+                pages.note.clone_from(&note);
                 pages
             });
             // This command's sections are measured again: their old

@@ -259,6 +259,9 @@ pub struct AnalyticsResults {
     /// and the part of it computing rollups.
     pub seed_secs: f64,
     pub rollup_seed_secs: f64,
+    /// What the reader should know about the run (a shared machine).
+    #[serde(default)]
+    pub note: Option<String>,
     /// Set when the section was measured on its own
     /// (`faultline-bench analytics`), not within the run described in `meta`.
     #[serde(default)]
@@ -286,6 +289,8 @@ pub struct PageResults {
     pub project: String,
     pub rate: f64,
     pub pages: Vec<PageRuns>,
+    #[serde(default)]
+    pub note: Option<String>,
     #[serde(default)]
     pub commit: Option<String>,
     #[serde(default)]

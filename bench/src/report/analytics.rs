@@ -14,12 +14,21 @@ const ROLLUP_LAG_P99_MS: f64 = 2000.0;
 const PAGE_P99_MS: f64 = 100.0;
 const PAGE_WEIGHT_BYTES: f64 = 200.0 * 1024.0;
 
-fn measured_alone(out: &mut String, command: &str, commit: &Option<String>, at: &Option<String>) {
+fn measured_alone(
+    out: &mut String,
+    command: &str,
+    commit: &Option<String>,
+    at: &Option<String>,
+    note: &Option<String>,
+) {
     if let (Some(commit), Some(at)) = (commit, at) {
         let _ = writeln!(
             out,
             "Measured on its own (`{command}`) at {at}, commit `{commit}`.\n"
         );
+    }
+    if let Some(note) = note {
+        let _ = writeln!(out, "> {note}\n");
     }
 }
 
@@ -71,6 +80,7 @@ pub(super) fn analytics_section(out: &mut String, results: &BenchResults) {
         "faultline-bench analytics",
         &analytics.commit,
         &analytics.measured_at,
+        &analytics.note,
     );
     let _ = writeln!(
         out,
@@ -147,6 +157,7 @@ pub(super) fn pages_section(out: &mut String, results: &BenchResults) {
         "faultline-bench analytics",
         &pages.commit,
         &pages.measured_at,
+        &pages.note,
     );
     let _ = writeln!(
         out,
@@ -237,6 +248,7 @@ mod tests {
                 }),
                 seed_secs: 0.0,
                 rollup_seed_secs: 0.0,
+                note: None,
                 commit: None,
                 measured_at: None,
             }),
@@ -294,6 +306,7 @@ mod tests {
                         bytes: 50 * 1024,
                     }],
                 }],
+                note: None,
                 commit: None,
                 measured_at: None,
             }),

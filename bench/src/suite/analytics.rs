@@ -277,6 +277,7 @@ impl Ctx {
                 rollup_lag,
                 seed_secs: prepared.seed_secs,
                 rollup_seed_secs: prepared.rollup_secs,
+                note: None,
                 commit: None,
                 measured_at: None,
             },

@@ -121,6 +121,7 @@ impl Ctx {
             project: BIG_PROJECT.to_owned(),
             rate,
             pages: figures,
+            note: None,
             commit: None,
             measured_at: None,
         })
