@@ -6,13 +6,17 @@
 # (scripts/postgres.sh, database faultline_bench), builds the services and
 # the bench crate in release mode, then `faultline-bench run` seeds (or
 # reuses the cached seed), starts the release services on ports 7800-7810
-# (admin 7900-7905), measures, and writes bench/REPORT.md, bench/charts/ and
+# (admin 7900-7906), measures, and writes bench/REPORT.md, bench/charts/ and
 # bench/results/latest.json. Exits non-zero when a measurement could not be
 # taken; a missed goal is reported, not an error.
 #
 #   FAULTLINE_BENCH_QUICK=1   one short run per figure on a small dataset;
 #                             writes to .faultline/bench/quick/ instead
-#   FAULTLINE_BENCH_BASE_PORT first port of the block (default 7800)
+#   FAULTLINE_BENCH_BASE_PORT first port of the block (default 7800); another
+#                             block also gets its own databases
+#   FAULTLINE_BENCH_SECTIONS=analytics  only the analytics and web-page
+#                             sections (no oha or nginx needed), merged into
+#                             the saved results
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +24,7 @@ cd "$ROOT"
 TOOLS="$ROOT/.faultline/tools"
 STATE="$ROOT/.faultline/bench"
 BASE_PORT="${FAULTLINE_BENCH_BASE_PORT:-7800}"
+SECTIONS="${FAULTLINE_BENCH_SECTIONS:-all}"
 PG_PORT="${FAULTLINE_PG_PORT:-54329}"
 mkdir -p "$TOOLS" "$STATE/pids"
 started=$SECONDS
@@ -48,7 +53,7 @@ record_install() { # seconds
     echo $((before + $1)) > "$install_time_file"
 }
 
-if [[ ! -x /usr/sbin/nginx ]]; then
+if [[ "$SECTIONS" != analytics && ! -x /usr/sbin/nginx ]]; then
     if [[ "$(id -u)" -ne 0 ]]; then
         log "nginx is missing: sudo apt-get install -y nginx"; exit 1
     fi
@@ -65,7 +70,7 @@ if [[ ! -x /usr/sbin/nginx ]]; then
     record_install $((SECONDS - t))
 fi
 
-if [[ ! -x "$TOOLS/bin/oha" ]]; then
+if [[ "$SECTIONS" != analytics && ! -x "$TOOLS/bin/oha" ]]; then
     log "installing oha into .faultline/tools (once; several minutes)"
     t=$SECONDS
     cargo install --locked --quiet oha --root "$TOOLS"
@@ -77,9 +82,9 @@ if [[ -z "${DATABASE_URL:-}" ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/
 fi
 eval "$(FAULTLINE_DB_NAME=faultline_bench "$ROOT/scripts/postgres.sh" ensure)"
 
-for port in $(seq "$BASE_PORT" $((BASE_PORT + 10))) $(seq $((BASE_PORT + 100)) $((BASE_PORT + 105))); do
+for port in $(seq "$BASE_PORT" $((BASE_PORT + 10))) $(seq $((BASE_PORT + 100)) $((BASE_PORT + 106))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        log "port $port is in use; free ports $BASE_PORT-$((BASE_PORT + 10)) and $((BASE_PORT + 100))-$((BASE_PORT + 105)) or set FAULTLINE_BENCH_BASE_PORT"
+        log "port $port is in use; free ports $BASE_PORT-$((BASE_PORT + 10)) and $((BASE_PORT + 100))-$((BASE_PORT + 106)) or set FAULTLINE_BENCH_BASE_PORT"
         exit 1
     fi
 done
@@ -87,7 +92,7 @@ done
 log "building release binaries"
 cargo build --release --quiet --bins \
     -p api-gateway -p auth-service -p project-service -p failure-service \
-    -p analytics-service -p integration-gateway -p faultline-bench
+    -p analytics-service -p integration-gateway -p web-service -p faultline-bench
 
 out_dir=bench
 command="make bench"
@@ -97,6 +102,14 @@ if [[ -n "${FAULTLINE_BENCH_QUICK:-}" && "${FAULTLINE_BENCH_QUICK}" != 0 ]]; the
 fi
 install_secs=()
 [[ -f "$install_time_file" ]] && install_secs=(--install-secs "$(cat "$install_time_file")")
+
+if [[ "$SECTIONS" == analytics ]]; then
+    "$ROOT/target/release/faultline-bench" analytics \
+        --base-port "$BASE_PORT" \
+        --results "$out_dir/results/latest.json" \
+        --out-dir "$out_dir"
+    exit $?
+fi
 
 "$ROOT/target/release/faultline-bench" run \
     --base-port "$BASE_PORT" \

@@ -4,11 +4,14 @@
 //! - `run`: prepares the database, starts the release services, measures,
 //!   saves the raw results as JSON and writes the report from them;
 //! - `report`: writes the report and charts again from saved results;
+//! - `analytics`: measures the analytics and web-page sections alone and
+//!   writes them into saved results and the report;
 //! - `junit`: writes one generated JUnit report (for trying uploads by hand).
 
 mod junit;
 mod nginx;
 mod oha;
+mod open_loop;
 mod report;
 mod results;
 mod seed;
@@ -81,6 +84,27 @@ enum Command {
         out_dir: PathBuf,
         #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
         quick: bool,
+    },
+    /// Measures the analytics dashboards, the quality gate, the rollup lag
+    /// and the web pages alone (seeding or reusing the dataset, starting
+    /// the release services), and writes them into a saved results file
+    /// and the report.
+    Analytics {
+        #[arg(long, default_value = "bench/results/latest.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+        quick: bool,
+        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
+        admin_url: String,
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
+        base_port: u16,
+        /// A note for the report's sections (say when the machine was shared).
+        #[arg(long, env = "FAULTLINE_BENCH_NOTE")]
+        note: Option<String>,
     },
     /// Writes a generated JUnit report.
     Junit {
@@ -170,6 +194,72 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
             write_report(&results, &out_dir)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Analytics {
+            results: path,
+            out_dir,
+            quick,
+            admin_url,
+            bin_dir,
+            base_port,
+            note,
+        } => {
+            // Read first: a missing or broken results file stops before
+            // the services start.
+            let mut results: BenchResults = match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    BenchResults::default()
+                }
+                Err(error) => return Err(error).context(format!("reading {}", path.display())),
+            };
+            let root = std::env::current_dir()?;
+            let (analytics, pages, missing) = suite::analytics_only(suite::SuiteConfig {
+                root: root.clone(),
+                bin_dir: root.join(bin_dir),
+                oha: PathBuf::new(),
+                nginx: PathBuf::new(),
+                admin_url,
+                quick,
+                base_port,
+                command: "faultline-bench analytics".to_owned(),
+                setup_secs: None,
+                install_secs: None,
+            })
+            .await?;
+            let commit = suite::git_commit(&root);
+            let measured_at = chrono::Utc::now().to_rfc3339();
+            results.analytics = analytics.map(|mut analytics| {
+                analytics.commit = Some(commit.clone());
+                analytics.measured_at = Some(measured_at.clone());
+                analytics.note.clone_from(&note);
+                analytics
+            });
+            results.pages = pages.map(|mut pages| {
+                pages.commit = Some(commit.clone());
+                pages.measured_at = Some(measured_at.clone());
+                pages.note.clone_from(&note);
+                pages
+            });
+            // This command's sections are measured again: their old
+            // entries go, the others' stay.
+            results.missing.retain(|entry| {
+                !(entry.section.starts_with("analytics") || entry.section.starts_with("pages"))
+            });
+            let failed = !missing.is_empty();
+            results.missing.extend(missing);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+            write_report(&results, &out_dir)?;
+            if failed {
+                eprintln!("bench: some analytics measurements could not be taken");
+                Ok(ExitCode::FAILURE)
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
         }
         Command::Junit {
             testcases,

@@ -18,6 +18,12 @@ pub struct BenchResults {
     /// Absent in results saved before grouping was measured.
     #[serde(default)]
     pub grouping: Option<GroupingResults>,
+    /// Absent in results saved before analytics was measured.
+    #[serde(default)]
+    pub analytics: Option<AnalyticsResults>,
+    /// Absent in results saved before the web pages were measured.
+    #[serde(default)]
+    pub pages: Option<PageResults>,
     /// Measurements that could not be taken, with the reason.
     pub missing: Vec<Missing>,
 }
@@ -226,6 +232,98 @@ impl GroupingResults {
     /// Signatures per second, median over the runs.
     pub fn failures_per_sec(&self) -> Option<f64> {
         median(&self.secs).map(|secs| self.throughput_failures as f64 / secs)
+    }
+}
+
+/// The analytics dashboards and the quality gate through the gateway at
+/// a fixed rate on the big project, and the rollup lag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalyticsResults {
+    /// The big project's slug and its test results.
+    pub project: String,
+    pub project_results: u64,
+    /// Projects the overview's user is a member of.
+    pub overview_projects: u32,
+    pub rate: f64,
+    /// One per dashboard endpoint (`summary`, `trends_7`, ...).
+    pub endpoints: Vec<QueryRuns>,
+    /// The quality-gate call over `gate_builds` builds, once each gate is
+    /// stored.
+    pub gate: QueryRuns,
+    pub gate_builds: u32,
+    /// The first call of each of those builds, which evaluates and stores
+    /// its gate (one at a time, ms).
+    pub gate_first_call_ms: Vec<f64>,
+    pub rollup_lag: Option<RollupLag>,
+    /// Seeding, when this run seeded (0 when the cached seed was reused),
+    /// and the part of it computing rollups.
+    pub seed_secs: f64,
+    pub rollup_seed_secs: f64,
+    /// What the reader should know about the run (a shared machine).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Set when the section was measured on its own
+    /// (`faultline-bench analytics`), not within the run described in `meta`.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
+}
+
+/// From a build's `build.completed` event (its `occurred_at` in the
+/// failure service's queue) to the moment the trends first count it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollupLag {
+    pub builds: u32,
+    pub testcases_per_build: u64,
+    /// How often the trends were asked while waiting (ms).
+    pub poll_ms: u64,
+    /// One per build (ms).
+    pub lag_ms: Vec<f64>,
+}
+
+/// The web dashboard's pages of the big project, through the gateway with
+/// a signed-in session, at a fixed rate, and what each weighs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageResults {
+    pub project: String,
+    pub rate: f64,
+    pub pages: Vec<PageRuns>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageRuns {
+    /// `dashboard`, `build`, `group`, `flaky`, `settings`.
+    pub name: String,
+    pub path: String,
+    pub runs: Vec<LoadRun>,
+    /// The page's HTML and the assets it loads (stylesheet, script):
+    /// bodies as sent (no compression is offered) plus response headers.
+    pub html_bytes: u64,
+    pub assets: Vec<AssetWeight>,
+}
+
+impl PageRuns {
+    pub fn transferred_bytes(&self) -> u64 {
+        self.html_bytes + self.assets.iter().map(|a| a.bytes).sum::<u64>()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssetWeight {
+    pub path: String,
+    pub bytes: u64,
+}
+
+impl QueryRuns {
+    pub fn median_of(&self, field: fn(&LoadRun) -> f64) -> Option<f64> {
+        median(&self.runs.iter().map(field).collect::<Vec<_>>())
     }
 }
 

@@ -17,7 +17,7 @@ use tokio_postgres::NoTls;
 use crate::results::Dataset;
 
 /// Bump when the seed's meaning changes without its SQL changing.
-const SEED_VERSION: &str = "1";
+const SEED_VERSION: &str = "2";
 const SEED_SQL: &str = include_str!("../sql/seed.sql");
 
 /// Services that own a schema, migrated into the seed database.
@@ -35,6 +35,11 @@ pub struct DatasetSize {
     pub builds_per_project: u32,
     pub tests_per_project: u32,
     pub days: u32,
+    /// The analytics benchmark's project (`bench-big`): builds, tests in
+    /// each, and failure groups at most.
+    pub big_builds: u32,
+    pub big_tests: u32,
+    pub big_groups: u32,
 }
 
 /// Failure groups per seeded project, at most (a failure's group follows
@@ -48,6 +53,9 @@ impl DatasetSize {
             builds_per_project: 50,
             tests_per_project: 100,
             days: 90,
+            big_builds: 500,
+            big_tests: 2000,
+            big_groups: 200,
         }
     }
 
@@ -57,6 +65,9 @@ impl DatasetSize {
             builds_per_project: 20,
             tests_per_project: 100,
             days: 90,
+            big_builds: 100,
+            big_tests: 1000,
+            big_groups: 50,
         }
     }
 
@@ -67,12 +78,20 @@ impl DatasetSize {
             .replace("{tests}", &self.tests_per_project.to_string())
             .replace("{days}", &self.days.to_string())
             .replace("{groups}", &GROUPS_PER_PROJECT.to_string())
+            .replace("{big_builds}", &self.big_builds.to_string())
+            .replace("{big_tests}", &self.big_tests.to_string())
+            .replace("{big_groups}", &self.big_groups.to_string())
     }
 
     pub fn test_results(&self) -> u64 {
         u64::from(self.projects)
             * u64::from(self.builds_per_project)
             * u64::from(self.tests_per_project)
+            + self.big_test_results()
+    }
+
+    pub fn big_test_results(&self) -> u64 {
+        u64::from(self.big_builds) * u64::from(self.big_tests)
     }
 
     /// A regex matching every project slug, for load generators that pick
@@ -131,10 +150,94 @@ async fn connect(
     Ok((client, task))
 }
 
+/// The analytics service's rollup tables, analysed once they are built.
+const ROLLUP_TABLES: [&str; 9] = [
+    "rollup_slices",
+    "build_rollups",
+    "daily_rollups",
+    "daily_label_rollups",
+    "test_daily_rollups",
+    "test_weekly_rollups",
+    "group_daily_rollups",
+    "group_rollups",
+    "project_rollups",
+];
+
+/// Concurrent rollup computations while seeding: one more than the
+/// cores, so the server always has a statement to run while another
+/// worker's result travels back.
+fn rollup_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() + 1)
+}
+
+/// Computes every seeded project's analytics rollups with the analytics
+/// service's own code (`rollups::rebuild_project`, the from-scratch
+/// computation its events and reconciliation must equal), as its runtime
+/// role under row level security, one transaction per project: the
+/// dashboards then read what production would have built, not rows
+/// written by hand.
+async fn build_rollups(admin: &tokio_postgres::Client, database: &str) -> anyhow::Result<()> {
+    let settings: analytics_service::Settings = tenant_core::config::load_with_overrides(
+        &analytics_service::SPEC,
+        &[
+            ("environment", "dev".to_owned()),
+            ("database.name", database.to_owned()),
+        ],
+    )?;
+    let database_settings = settings
+        .database
+        .as_ref()
+        .context("the analytics settings name no database")?;
+    let db = tenant_core::Db::connect(database_settings, "analytics", "faultline-bench-seed")
+        .await
+        .context("connecting as the analytics runtime role")?;
+    let projects: Vec<uuid::Uuid> = admin
+        .query(
+            "SELECT id FROM project.projects WHERE slug LIKE 'bench-%' ORDER BY slug",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    eprintln!(
+        "bench: computing the analytics rollups of {} projects",
+        projects.len()
+    );
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(projects));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..rollup_workers() {
+        let db = db.clone();
+        let queue = queue.clone();
+        workers.spawn(async move {
+            loop {
+                let next = queue
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned queue"))?
+                    .pop();
+                let Some(project_id) = next else {
+                    return anyhow::Ok(());
+                };
+                let tx = db.worker_tx(project_id).await?;
+                analytics_service::repository::rollups::rebuild_project(&tx, project_id)
+                    .await
+                    .with_context(|| format!("the rollups of project {project_id}"))?;
+                tx.commit().await?;
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
 /// What [`prepare`] did.
 #[derive(Debug)]
 pub struct Prepared {
     pub seed_secs: f64,
+    /// The part of `seed_secs` spent computing the analytics rollups.
+    pub rollup_secs: f64,
     pub dataset: Dataset,
 }
 
@@ -159,6 +262,7 @@ pub async fn prepare(
         .transpose()?
         .flatten();
     let mut seed_secs = 0.0;
+    let mut rollup_secs = 0.0;
     if current.as_deref() != Some(stamp.as_str()) {
         eprintln!(
             "bench: seeding {seed_db} ({} test results)",
@@ -204,8 +308,18 @@ pub async fn prepare(
             "failure.test_results",
             "failure.failures",
             "failure.failure_groups",
+            "failure.group_activity",
+            "failure.test_health",
+            "failure.quarantined_tests",
         ] {
             seed.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
+                .await?;
+        }
+        let rollups_started = Instant::now();
+        build_rollups(&seed, seed_db).await?;
+        rollup_secs = rollups_started.elapsed().as_secs_f64();
+        for table in ROLLUP_TABLES {
+            seed.batch_execute(&format!("VACUUM (ANALYZE) analytics.{table}"))
                 .await?;
         }
         drop(seed);
@@ -213,7 +327,7 @@ pub async fn prepare(
             .batch_execute(&format!("COMMENT ON DATABASE \"{seed_db}\" IS '{stamp}'"))
             .await?;
         seed_secs = started.elapsed().as_secs_f64();
-        eprintln!("bench: seeded in {seed_secs:.0} s");
+        eprintln!("bench: seeded in {seed_secs:.0} s ({rollup_secs:.0} s of rollups)");
     } else {
         eprintln!("bench: reusing {seed_db} (stamp unchanged)");
     }
@@ -240,6 +354,7 @@ pub async fn prepare(
     let failures: i64 = counts.try_get(1)?;
     Ok(Prepared {
         seed_secs,
+        rollup_secs,
         dataset: Dataset {
             projects: size.projects,
             builds_per_project: size.builds_per_project,
@@ -300,6 +415,25 @@ pub async fn grant_memberships(
     Ok(granted)
 }
 
+/// Makes `user_id` owner of the projects `slugs` only.
+pub async fn grant_memberships_in(
+    admin_url: &str,
+    run_db: &str,
+    user_id: uuid::Uuid,
+    slugs: &[String],
+) -> anyhow::Result<u64> {
+    let (client, _task) = connect(admin_url, run_db).await?;
+    let granted = client
+        .execute(
+            "INSERT INTO project.memberships (project_id, user_id, role)
+             SELECT id, $1, 'owner' FROM project.projects WHERE slug = ANY($2)
+             ON CONFLICT DO NOTHING",
+            &[&user_id, &slugs],
+        )
+        .await?;
+    Ok(granted)
+}
+
 pub async fn admin_client(
     admin_url: &str,
     database: &str,
@@ -319,8 +453,9 @@ mod tests {
     }
 
     #[test]
-    fn the_full_dataset_has_five_million_results() {
-        assert_eq!(DatasetSize::full().test_results(), 5_000_000);
+    fn the_full_dataset_has_six_million_results_one_million_in_the_big_project() {
+        assert_eq!(DatasetSize::full().big_test_results(), 1_000_000);
+        assert_eq!(DatasetSize::full().test_results(), 6_000_000);
     }
 
     #[test]

@@ -8,15 +8,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// name, binary, port offset; the gateway last so its backends are up.
-pub const SERVICES: [(&str, &str, u16); 6] = [
+/// name, binary, port offset; the gateway last so its backends are up
+/// (the web dashboard calls the gateway only when a page is asked for).
+pub const SERVICES: [(&str, &str, u16); 7] = [
     ("auth", "auth-service", 1),
     ("project", "project-service", 2),
     ("failure", "failure-service", 3),
     ("analytics", "analytics-service", 4),
     ("integration", "integration-gateway", 5),
+    ("web", "web-service", WEB_OFFSET),
     ("gateway", "api-gateway", 0),
 ];
+
+/// The web dashboard's port offset; the gateway sends it every page.
+const WEB_OFFSET: u16 = 6;
 
 #[derive(Debug)]
 pub struct RunningService {
@@ -65,7 +70,10 @@ impl Platform {
                 .env("FAULTLINE__DATABASE__MIGRATE_ON_START", "false")
                 .env("FAULTLINE__SERVICE__AUTH_URL", upstream(1))
                 .env("FAULTLINE__SERVICE__PROJECT_URL", upstream(2))
+                .env("FAULTLINE__SERVICE__FAILURE_URL", upstream(3))
+                .env("FAULTLINE__SERVICE__ANALYTICS_URL", upstream(4))
                 .env("FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL", upstream(5))
+                .env("FAULTLINE__SERVICE__GATEWAY_URL", upstream(0))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL", upstream(1))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL", upstream(2))
                 .env("FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL", upstream(3))
@@ -74,6 +82,10 @@ impl Platform {
                     "FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL",
                     upstream(5),
                 )
+                .env(
+                    "FAULTLINE__SERVICE__UPSTREAMS__WEB__URL",
+                    upstream(WEB_OFFSET),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);
@@ -81,9 +93,18 @@ impl Platform {
                 // Rate limiting stays on (every request is checked and
                 // counted) with a per-principal limit the load cannot reach;
                 // per-project limits come from the seeded enterprise plan.
+                // Page loads reach the gateway without a token (the session
+                // is the web service's), so they count per client address:
+                // every one of the suite's comes from 127.0.0.1, where
+                // browsers would come from many; the per-address limit is
+                // raised to the global anonymous one (kept at its default,
+                // 6,000 a minute with a burst of 1,000).
                 command
+                    .env("FAULTLINE__SERVICE__ANONYMOUS_RATE_PER_MINUTE", "6000")
+                    .env("FAULTLINE__SERVICE__ANONYMOUS_BURST", "1000")
                     .env("FAULTLINE__SERVICE__PRINCIPAL_RATE_PER_MINUTE", "100000000")
-                    .env("FAULTLINE__SERVICE__PRINCIPAL_BURST", "1000000");
+                    .env("FAULTLINE__SERVICE__PRINCIPAL_BURST", "1000000")
+                    .env("FAULTLINE__SERVICE__PAGES_UPSTREAM", "web");
             }
             let started = Instant::now();
             let child = command

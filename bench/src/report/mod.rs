@@ -7,9 +7,11 @@ use std::path::Path;
 
 use crate::results::*;
 
+mod analytics;
 mod charts;
 mod sections;
 
+use analytics::{analytics_section, pages_section};
 pub use charts::charts;
 use sections::*;
 
@@ -194,6 +196,8 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
     resource_section(&mut out, results, charts_rel);
     cache_section(&mut out, results);
     grouping_section(&mut out, results);
+    analytics_section(&mut out, results);
+    pages_section(&mut out, results);
     out
 }
 

@@ -20,8 +20,10 @@ use crate::results::*;
 use crate::seed::{self, DatasetSize, QueryTargets};
 use crate::services::{self, Platform};
 
+mod analytics;
 mod grouping;
 mod ingestion;
+mod pages;
 mod reads;
 
 pub use grouping::grouping_section;
@@ -52,6 +54,12 @@ struct Plan {
     single_sizes: [u64; 2],
     large_bytes: u64,
     dataset: DatasetSize,
+    /// Requests per second on each analytics endpoint (the goal's rate).
+    analytics_rate: f64,
+    /// Builds whose rollup lag is measured.
+    lag_builds: u32,
+    /// Page loads per second on each web page.
+    page_rate: f64,
 }
 
 impl Plan {
@@ -67,6 +75,9 @@ impl Plan {
                 single_sizes: [10_000, 100_000],
                 large_bytes: 32 << 20,
                 dataset: DatasetSize::quick(),
+                analytics_rate: 100.0,
+                lag_builds: 10,
+                page_rate: 10.0,
             }
         } else {
             Self {
@@ -80,12 +91,16 @@ impl Plan {
                 // Just under the 256 MiB upload limit.
                 large_bytes: 250 << 20,
                 dataset: DatasetSize::full(),
+                analytics_rate: 100.0,
+                lag_builds: 100,
+                page_rate: 10.0,
             }
         }
     }
 }
 
 const RUN_DB: &str = "faultline_bench";
+const DEFAULT_BASE_PORT: u16 = 7800;
 const TARGETS: [&str; 3] = ["direct", "nginx", "gateway"];
 const BENCH_EMAIL: &str = "bench@example.com";
 const BENCH_PASSWORD: &str = "bench-password-not-secret-1";
@@ -93,11 +108,13 @@ const BENCH_PASSWORD: &str = "bench-password-not-secret-1";
 struct Ctx {
     config: SuiteConfig,
     plan: Plan,
-    oha: Oha,
+    /// Absent when only the sections that need no oha run.
+    oha: Option<Oha>,
     platform: Platform,
     http: reqwest::Client,
     issuer: InternalTokenIssuer,
     raw_dir: PathBuf,
+    run_db: String,
     user_id: Uuid,
     access_token: String,
     targets: QueryTargets,
@@ -105,47 +122,49 @@ struct Ctx {
     peaks: HashMap<&'static str, f64>,
 }
 
-pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
-    let started = Instant::now();
-    let plan = Plan::for_mode(config.quick);
-    let mut results = BenchResults {
-        meta: Meta {
-            started_at: chrono::Utc::now().to_rfc3339(),
-            commit: git_commit(&config.root),
-            command: config.command.clone(),
-            quick: config.quick,
-            machine: machine(),
-            nginx_version: Nginx::version(&config.nginx),
-            runs_per_figure: plan.runs,
-            run_secs: plan.secs,
-            connections: plan.connections,
-            setup_secs: config.setup_secs,
-            install_secs: config.install_secs,
-            ..Meta::default()
-        },
-        ..BenchResults::default()
-    };
-    let oha = Oha::locate(&config.oha).await?;
-    results.meta.oha_version = oha.version().to_owned();
-
-    let seed_db = if config.quick {
-        "faultline_bench_seed_quick"
+/// The benchmark's databases: `faultline_bench_seed` (cached) and
+/// `faultline_bench` (this run's copy) on the default port block, each
+/// suffixed with the block's first port otherwise, so two suites on
+/// different blocks of one PostgreSQL never drop each other's databases.
+fn database_names(quick: bool, base_port: u16) -> (String, String) {
+    let suffix = if base_port == DEFAULT_BASE_PORT {
+        String::new()
     } else {
-        "faultline_bench_seed"
+        format!("_{base_port}")
     };
+    let seed = if quick {
+        format!("faultline_bench_seed_quick{suffix}")
+    } else {
+        format!("faultline_bench_seed{suffix}")
+    };
+    (seed, format!("{RUN_DB}{suffix}"))
+}
+
+/// Prepares the database, starts the platform and signs the benchmark
+/// user up: what every measured section needs. `oha` is located only
+/// when the sections that use it will run.
+async fn start(
+    config: SuiteConfig,
+    with_oha: bool,
+) -> anyhow::Result<(Ctx, seed::Prepared, HashMap<&'static str, f64>)> {
+    let plan = Plan::for_mode(config.quick);
+    let oha = if with_oha {
+        Some(Oha::locate(&config.oha).await?)
+    } else {
+        None
+    };
+    let (seed_db, run_db) = database_names(config.quick, config.base_port);
     let prepared = seed::prepare(
         &config.root,
         &config.bin_dir,
         &config.admin_url,
-        seed_db,
-        RUN_DB,
+        &seed_db,
+        &run_db,
         &plan.dataset,
     )
     .await
     .context("preparing the benchmark database")?;
-    results.meta.seed_secs = prepared.seed_secs;
-    results.meta.dataset = prepared.dataset;
-    let targets = seed::query_targets(&config.admin_url, RUN_DB).await?;
+    let targets = seed::query_targets(&config.admin_url, &run_db).await?;
 
     eprintln!(
         "bench: starting the release services on {}..",
@@ -155,7 +174,7 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
         &config.bin_dir,
         &services::log_dir(&config.root),
         config.base_port,
-        RUN_DB,
+        &run_db,
     )
     .await?;
     let settings: tenant_core::config::Settings = tenant_core::config::load_with_overrides(
@@ -181,6 +200,7 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
         http,
         issuer,
         raw_dir,
+        run_db,
         user_id: Uuid::nil(),
         access_token: String::new(),
         targets,
@@ -197,6 +217,45 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
     }
 
     ctx.sign_up().await.context("creating the benchmark user")?;
+    Ok((ctx, prepared, idle))
+}
+
+/// Measures the analytics and web-page sections alone (`faultline-bench
+/// analytics`): what they measured, and what could not be measured.
+pub async fn analytics_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<AnalyticsResults>, Option<PageResults>, Vec<Missing>)> {
+    let (mut ctx, prepared, _) = start(config, false).await?;
+    let mut missing = Vec::new();
+    let (analytics, pages) = ctx.analytics_sections(&prepared, &mut missing).await;
+    ctx.platform.stop();
+    Ok((analytics, pages, missing))
+}
+
+pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
+    let started = Instant::now();
+    let plan = Plan::for_mode(config.quick);
+    let mut results = BenchResults {
+        meta: Meta {
+            started_at: chrono::Utc::now().to_rfc3339(),
+            commit: git_commit(&config.root),
+            command: config.command.clone(),
+            quick: config.quick,
+            machine: machine(),
+            nginx_version: Nginx::version(&config.nginx),
+            runs_per_figure: plan.runs,
+            run_secs: plan.secs,
+            connections: plan.connections,
+            setup_secs: config.setup_secs,
+            install_secs: config.install_secs,
+            ..Meta::default()
+        },
+        ..BenchResults::default()
+    };
+    let (mut ctx, prepared, idle) = start(config, true).await?;
+    results.meta.oha_version = ctx.oha()?.version().to_owned();
+    results.meta.seed_secs = prepared.seed_secs;
+    results.meta.dataset = prepared.dataset.clone();
 
     let mut missing = Vec::new();
     let mut record = |section: &str, error: anyhow::Error| {
@@ -262,6 +321,17 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
         Err(error) => record("ingestion", error),
     }
 
+    let mut analytics_missing = Vec::new();
+    let (analytics, pages) = ctx
+        .analytics_sections(&prepared, &mut analytics_missing)
+        .await;
+    results.analytics = analytics;
+    results.pages = pages;
+    for entry in analytics_missing {
+        record(&entry.section, anyhow::anyhow!(entry.reason));
+    }
+    ctx.sample_peaks();
+
     if let Err(error) = ctx.platform.check_alive() {
         record("resources", error);
     } else {
@@ -286,6 +356,10 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
 }
 
 impl Ctx {
+    fn oha(&self) -> anyhow::Result<&Oha> {
+        self.oha.as_ref().context("oha is not set up for this run")
+    }
+
     fn gateway_url(&self, path: &str) -> anyhow::Result<String> {
         self.platform.url("gateway", path)
     }
@@ -314,7 +388,7 @@ impl Ctx {
             .as_str()
             .and_then(|id| id.parse().ok())
             .context("sign-up answer without an id")?;
-        seed::grant_memberships(&self.config.admin_url, RUN_DB, self.user_id).await?;
+        seed::grant_memberships(&self.config.admin_url, &self.run_db, self.user_id).await?;
         self.log_in().await
     }
 

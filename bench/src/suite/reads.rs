@@ -31,7 +31,7 @@ impl Ctx {
         for target in TARGETS {
             let mut load = self.overhead_load(target, nginx_port, None)?;
             load.secs = 2;
-            self.oha
+            self.oha()?
                 .run(&load, &self.raw(&format!("warmup-{target}")))
                 .await?;
         }
@@ -46,7 +46,7 @@ impl Ctx {
             for (index, target) in TARGETS.iter().enumerate() {
                 let load = self.overhead_load(target, nginx_port, None)?;
                 let result = self
-                    .oha
+                    .oha()?
                     .run(&load, &self.raw(&format!("max-{target}-{run}")))
                     .await?;
                 eprintln!(
@@ -77,7 +77,7 @@ impl Ctx {
                 for (index, target) in TARGETS.iter().enumerate() {
                     let load = self.overhead_load(target, nginx_port, Some(rate))?;
                     let result = self
-                        .oha
+                        .oha()?
                         .run(
                             &load,
                             &self.raw(&format!("rate{load_percent}-{target}-{run}")),
@@ -176,7 +176,7 @@ impl Ctx {
                     rate: Some(self.plan.query_rate),
                 };
                 let result = self
-                    .oha
+                    .oha()?
                     .run(&load, &self.raw(&format!("query-{name}-{run}")))
                     .await?;
                 // Run 0 warms caches and connections and is not kept.
@@ -200,10 +200,10 @@ impl Ctx {
 
     pub(super) async fn rls_section(&mut self) -> anyhow::Result<RlsResults> {
         let project_id = self.targets.project_id;
-        let (superuser, _task) = seed::admin_client(&self.config.admin_url, RUN_DB).await?;
+        let (superuser, _task) = seed::admin_client(&self.config.admin_url, &self.run_db).await?;
         let mut app_config: tokio_postgres::Config = self.config.admin_url.parse()?;
         app_config
-            .dbname(RUN_DB)
+            .dbname(&self.run_db)
             .user("failure_app")
             .password(tenant_core::config::dev_role_password("failure_app"));
         let (app, connection) = app_config.connect(tokio_postgres::NoTls).await?;
