@@ -1,7 +1,8 @@
 //! SIGTERM to a replica of each backend (auth, project, analytics and the
 //! integration gateway) during a fixed-rate load through the gateway: not
-//! one request fails. The failure service and the gateway are drilled by
-//! their rolling restarts ([`super::rolling`]).
+//! one request fails; then a rolling restart of every backend, the failure
+//! service included, one at a time under one load. The gateway is drilled
+//! by its own rolling restart ([`super::rolling`]).
 //!
 //! What the drill does is what a cluster does to a pod it terminates, in
 //! the order it happens there: the replica is told to stop (the shutdown
@@ -27,9 +28,19 @@ const UNREADY_SEEN_WITHIN: Duration = Duration::from_secs(5);
 enum Backend {
     Auth,
     Project,
+    Failure,
     Analytics,
     Integration,
 }
+
+/// Every backend, in the order a rolling restart takes them.
+const EVERY_BACKEND: [Backend; 5] = [
+    Backend::Auth,
+    Backend::Project,
+    Backend::Failure,
+    Backend::Analytics,
+    Backend::Integration,
+];
 
 impl Backend {
     /// The gateway setting naming this backend's address.
@@ -37,6 +48,7 @@ impl Backend {
         match self {
             Self::Auth => "service.upstreams.auth.url",
             Self::Project => "service.upstreams.project.url",
+            Self::Failure => "service.upstreams.failure.url",
             Self::Analytics => "service.upstreams.analytics.url",
             Self::Integration => "service.upstreams.integration.url",
         }
@@ -47,6 +59,10 @@ impl Backend {
         match self {
             Self::Auth => &["/api/v1/me", "/api/v1/projects/shop/api-keys"],
             Self::Project => &["/api/v1/projects/shop", "/api/v1/projects/shop/members"],
+            Self::Failure => &[
+                "/api/v1/projects/shop/builds",
+                "/api/v2/projects/shop/failures",
+            ],
             Self::Analytics => &[
                 "/api/v1/projects/shop/analytics/summary",
                 "/api/v1/projects/shop/quality-gate-rules",
@@ -82,6 +98,15 @@ impl Backend {
                     project_service::build,
                     Some(platform.database.clone()),
                     &[drain, ("service.auth_url", platform.auth.url(""))],
+                )
+                .await
+            }
+            Self::Failure => {
+                TestApp::spawn_on(
+                    &failure_service::SPEC,
+                    failure_service::build,
+                    full.failure.shared_database(),
+                    &[drain],
                 )
                 .await
             }
@@ -167,14 +192,41 @@ async fn sigterm_drill(backend: Backend) {
     })
     .await;
 
-    // A surge replica joins, then the old one is terminated while the
-    // balancer still sends it requests.
-    let third = backend.replica(&full).await;
-    balancer.add(&third.url(""));
+    let (terminated_at, stopped_at, third) =
+        replace_under_load(&full, backend, &balancer, first, &load).await;
+
+    let record = load.finish().await;
+    let during = record
+        .answers
+        .iter()
+        .filter(|a| a.sent >= terminated_at && a.sent <= stopped_at)
+        .count();
+    assert!(
+        during > 10,
+        "only {during} requests were sent while {backend:?} drained"
+    );
+    assert_none_failed(&format!("{backend:?}"), &record);
+    drop((second, third));
+}
+
+/// A surge replica of `backend` joins the balancer, then `old` is
+/// terminated while the balancer still sends it requests, leaves the
+/// balancer once its readiness says so, and drains; the load must go on.
+/// Answers when `old` was told to stop and when it had stopped, and the
+/// surge replica.
+async fn replace_under_load(
+    full: &FullPlatform,
+    backend: Backend,
+    balancer: &Balancer,
+    old: TestApp,
+    load: &Load,
+) -> (Instant, Instant, TestApp) {
+    let surge = backend.replica(full).await;
+    balancer.add(&surge.url(""));
     let terminated_at = Instant::now();
-    let old_url = first.url("");
-    let ready = first.service.admin_url("/readyz");
-    let stopping = tokio::spawn(first.stop());
+    let old_url = old.url("");
+    let ready = old.service.admin_url("/readyz");
+    let stopping = tokio::spawn(old.stop());
     let client = test_support::http_client();
     assert!(
         test_support::wait_for_status(&client, &ready, 503, UNREADY_SEEN_WITHIN).await,
@@ -195,17 +247,10 @@ async fn sigterm_drill(backend: Backend) {
         || async { load.all_succeeded_after(stopped_at).then_some(()) },
     )
     .await;
+    (terminated_at, stopped_at, surge)
+}
 
-    let record = load.finish().await;
-    let during = record
-        .answers
-        .iter()
-        .filter(|a| a.sent >= terminated_at && a.sent <= stopped_at)
-        .count();
-    assert!(
-        during > 10,
-        "only {during} requests were sent while {backend:?} drained"
-    );
+fn assert_none_failed(what: &str, record: &super::load::Record) {
     let failed: Vec<_> = record
         .answers
         .iter()
@@ -214,10 +259,57 @@ async fn sigterm_drill(backend: Backend) {
         .collect();
     assert!(
         failed.is_empty(),
-        "{backend:?}: {} of {} requests failed:\n{}",
+        "{what}: {} of {} requests failed:\n{}",
         failed.len(),
         record.answers.len(),
         failed.join("\n")
     );
-    drop((second, third));
+}
+
+#[tokio::test]
+async fn a_rolling_restart_of_every_backend_one_at_a_time_under_load_fails_no_request() {
+    let full = FullPlatform::start(&[]).await;
+    let owner = full.platform.sign_up_and_log_in("owner@example.com").await;
+    full.platform.create_project(&owner, "shop").await;
+    full.raise_plan(&full.platform_admin().await, "shop").await;
+
+    // Every backend as two replicas behind a balancer of its own, and one
+    // gateway that reaches each through its balancer.
+    let mut fleets = Vec::new();
+    let mut upstreams = Vec::new();
+    for backend in EVERY_BACKEND {
+        let balancer = Balancer::start().await;
+        let replicas = vec![backend.replica(&full).await, backend.replica(&full).await];
+        for replica in &replicas {
+            balancer.add(&replica.url(""));
+        }
+        upstreams.push((backend.upstream_setting(), balancer.url()));
+        fleets.push((backend, balancer, replicas));
+    }
+    let gateway = full.another_gateway_with(&upstreams).await;
+    let reads: Vec<&'static str> = EVERY_BACKEND
+        .iter()
+        .flat_map(|backend| backend.reads().iter().copied())
+        .collect();
+    let load = Load::reading(&gateway.url(""), &owner.access_token, &reads, EVERY);
+    let started = Instant::now();
+    test_support::app::eventually("the load to run", Duration::from_secs(10), || async {
+        load.all_succeeded_after(started).then_some(())
+    })
+    .await;
+
+    // One backend at a time, each of its replicas in turn.
+    let mut kept = Vec::new();
+    let mut balancers = Vec::new();
+    for (backend, balancer, replicas) in fleets {
+        for old in replicas {
+            let (_, _, surge) = replace_under_load(&full, backend, &balancer, old, &load).await;
+            kept.push(surge);
+        }
+        balancers.push(balancer);
+    }
+
+    let record = load.finish().await;
+    assert_none_failed("rolling restart of every backend", &record);
+    drop((kept, balancers));
 }
