@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use tenant_core::{Application, Migration, ServiceSpec};
 use test_support::{RunningService, TestDatabase};
 
-fn all_services() -> [&'static ServiceSpec; 6] {
+fn all_services() -> [&'static ServiceSpec; 7] {
     [
         &api_gateway::SPEC,
         &auth_service::SPEC,
@@ -14,6 +14,7 @@ fn all_services() -> [&'static ServiceSpec; 6] {
         &failure_service::SPEC,
         &analytics_service::SPEC,
         &integration_gateway::SPEC,
+        &web_service::SPEC,
     ]
 }
 
@@ -45,6 +46,9 @@ async fn build(
         }
         "integration-gateway" => {
             started(integration_gateway::build(test_support::settings(spec, database, extra)).await)
+        }
+        "web-service" => {
+            started(web_service::build(test_support::settings(spec, database, extra)).await)
         }
         other => panic!("unknown service {other}"),
     };
