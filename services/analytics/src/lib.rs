@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "quality_gate_rules",
         include_str!("../../../migrations/analytics/0003_quality_gate_rules.sql"),
     ),
+    Migration::embedded(
+        4,
+        "test_totals_and_duration_histograms",
+        include_str!("../../../migrations/analytics/0004_test_totals_and_duration_histograms.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

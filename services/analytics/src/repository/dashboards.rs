@@ -268,24 +268,70 @@ impl<'a> TestRankParams<'a> {
 }
 
 /// A range's per-test rows: its first and last days (`$first`..`$first+1`,
-/// `$first+4`..`$first+5`) from the daily rollup and its full weeks
-/// (`$first+2`..`$first+3`, Mondays) from the weekly one.
-fn test_rows(first: usize) -> String {
+/// `$first+4`..`$first+5`) from a daily rollup and its full weeks
+/// (`$first+2`..`$first+3`, Mondays) from a weekly one. Without a branch
+/// or job filter they come from the totals over every branch and job
+/// (one row per test and day or week); with one, from the rows split by
+/// branch and job, up to one per branch and job pair more.
+fn test_rows(first: usize, split: bool) -> String {
     let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
-    let filter = "($2::text IS NULL OR r.branch = $2) AND ($3::text IS NULL OR r.job_name = $3)";
+    let (daily, weekly, filter) = if split {
+        (
+            "test_daily_rollups",
+            "test_weekly_rollups",
+            "($2::text IS NULL OR r.branch = $2) AND ($3::text IS NULL OR r.job_name = $3)",
+        )
+    } else {
+        (
+            "test_daily_totals",
+            "test_weekly_totals",
+            "$2::text IS NULL AND $3::text IS NULL",
+        )
+    };
+    let columns = "r.test_id, r.runs, r.failures, r.flaky, r.duration_buckets, r.duration_counts";
     format!(
-        "SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
-           FROM analytics.test_daily_rollups r
+        "SELECT {columns}
+           FROM analytics.{daily} r
           WHERE r.project_id = $1 AND r.day BETWEEN ${a} AND ${b} AND {filter}
          UNION ALL
-         SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
-           FROM analytics.test_weekly_rollups r
+         SELECT {columns}
+           FROM analytics.{weekly} r
           WHERE r.project_id = $1 AND r.week BETWEEN ${c} AND ${d} AND {filter}
          UNION ALL
-         SELECT r.test_id, r.runs, r.failures, r.flaky, r.durations_ms
-           FROM analytics.test_daily_rollups r
+         SELECT {columns}
+           FROM analytics.{daily} r
           WHERE r.project_id = $1 AND r.day BETWEEN ${e} AND ${f} AND {filter}"
     )
+}
+
+/// Per test of the rows `{rows}` (see [`test_rows`]) that meets
+/// `{tests}` (a condition on `t.test_id`): its runs with a duration and its p50 and p95 estimated from the summed histogram by
+/// `analytics.duration_estimate` (docs/analytics.md says how).
+fn test_percentiles(rows: &str, tests: &str) -> String {
+    format!(
+        "SELECT c.test_id, max(c.total) AS runs,
+                max(analytics.duration_estimate(c.bucket, c.n, c.before, 0.5 * (c.total - 1)))
+                    FILTER (WHERE c.before <= 0.5 * (c.total - 1)
+                              AND 0.5 * (c.total - 1) < c.before + c.n) AS p50_ms,
+                max(analytics.duration_estimate(c.bucket, c.n, c.before, 0.95 * (c.total - 1)))
+                    FILTER (WHERE c.before <= 0.95 * (c.total - 1)
+                              AND 0.95 * (c.total - 1) < c.before + c.n) AS p95_ms
+           FROM (SELECT h.test_id, h.bucket, h.n,
+                        (sum(h.n) OVER (PARTITION BY h.test_id ORDER BY h.bucket) - h.n)::bigint
+                            AS before,
+                        (sum(h.n) OVER (PARTITION BY h.test_id))::bigint AS total
+                   FROM (SELECT t.test_id, x.bucket, sum(x.n)::bigint AS n
+                           FROM ({rows}) t
+                          CROSS JOIN LATERAL
+                                unnest(t.duration_buckets, t.duration_counts) AS x(bucket, n)
+                          WHERE {tests}
+                          GROUP BY t.test_id, x.bucket) h) c
+          GROUP BY c.test_id"
+    )
+}
+
+fn split_by_branch_or_job(filter: &DashboardFilter) -> bool {
+    filter.branch.is_some() || filter.job.is_some()
 }
 
 /// The `limit` tests with the most failures (or flaky passes) in the
@@ -301,7 +347,8 @@ pub async fn rank_tests(
 ) -> Result<Vec<RankedTest>, DbError> {
     let column = metric.column();
     let params = TestRankParams::new(project_id, filter, previous, limit);
-    let (current_rows, previous_rows) = (test_rows(5), test_rows(11));
+    let split = split_by_branch_or_job(filter);
+    let (current_rows, previous_rows) = (test_rows(5, split), test_rows(11, split));
     let rows = tx
         .query(
             &format!(
@@ -343,27 +390,26 @@ pub async fn slowest_tests(
     limit: i64,
 ) -> Result<Vec<RankedTest>, DbError> {
     let params = TestRankParams::new(project_id, filter, previous, limit);
-    let (current_rows, previous_rows) = (test_rows(5), test_rows(11));
+    let split = split_by_branch_or_job(filter);
+    let (current, earlier) = (
+        test_percentiles(&test_rows(5, split), "true"),
+        // Only the current range's top tests: the previous range's other
+        // tests are never summed.
+        test_percentiles(
+            &test_rows(11, split),
+            "t.test_id IN (SELECT test_id FROM cur)",
+        ),
+    );
     let rows = tx
         .query(
             &format!(
                 "WITH cur AS (
-                     SELECT t.test_id,
-                            percentile_cont(0.5) WITHIN GROUP (ORDER BY x.ms) AS p50_ms,
-                            percentile_cont(0.95) WITHIN GROUP (ORDER BY x.ms) AS p95_ms,
-                            count(*) AS runs
-                       FROM ({current_rows}) t
-                      CROSS JOIN LATERAL unnest(t.durations_ms) AS x(ms)
-                      GROUP BY t.test_id
-                      ORDER BY p95_ms DESC, t.test_id
+                     SELECT p.test_id, p.p50_ms, p.p95_ms, p.runs
+                       FROM ({current}) p
+                      ORDER BY p.p95_ms DESC, p.test_id
                       LIMIT $4),
                  prev AS (
-                     SELECT t.test_id,
-                            percentile_cont(0.95) WITHIN GROUP (ORDER BY x.ms) AS p95_ms
-                       FROM ({previous_rows}) t
-                      CROSS JOIN LATERAL unnest(t.durations_ms) AS x(ms)
-                      WHERE t.test_id IN (SELECT test_id FROM cur)
-                      GROUP BY t.test_id)
+                     SELECT p.test_id, p.p95_ms FROM ({earlier}) p)
                  SELECT cur.test_id, cur.p95_ms AS value, cur.runs, prev.p95_ms AS previous_value,
                         cur.p50_ms, cur.p95_ms, t.suite, t.classname, t.name
                    FROM cur

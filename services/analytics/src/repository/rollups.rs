@@ -134,7 +134,8 @@ pub async fn stalest_slices(
 }
 
 /// Computes the build, daily, label, test and group-per-day rollups of
-/// `slice` again from the views. The slice's `rollup_slices` row is
+/// `slice` again from the views, then its week's test rollups and the
+/// project's per-test totals of its day and week. The slice's `rollup_slices` row is
 /// written first: its row lock makes concurrent computations of one slice
 /// take turns, the later one reading what the earlier committed.
 #[tracing::instrument(skip_all, fields(project_id = %project_id, day = %slice.day), err(level = "warn"))]
@@ -144,8 +145,16 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
     let week = slice.week();
     let week_key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&project_id, &week, &slice.branch, &slice.job_name];
-    // The week's test rollups are rewritten from all its days: the week
-    // is locked first (held to the end of the transaction), then the day.
+    // The project's test totals of the week are rewritten from every
+    // branch and job: that lock comes first, then the week of this branch
+    // and job, then the day (all held to the end of the transaction).
+    // Slices sort by week first, so this keeps one global lock order.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(
+                    concat_ws('/', 'analytics.week_totals', $1::uuid, $2::date), 0))",
+        &[&project_id, &week],
+    )
+    .await?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(
                     concat_ws('/', 'analytics.week', $1::uuid, $2::date, $3::text, $4::text), 0))",
@@ -263,6 +272,24 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
     )
     .await?;
     tx.execute(
+        "WITH h AS (SELECT t.test_id, array_agg(x.bucket ORDER BY x.bucket) AS buckets,
+                           array_agg(x.n ORDER BY x.bucket) AS counts
+                      FROM analytics.test_daily_rollups t
+                     CROSS JOIN LATERAL (
+                           SELECT analytics.duration_bucket(d.ms) AS bucket, count(*) AS n
+                             FROM unnest(t.durations_ms) AS d(ms)
+                            GROUP BY 1) x
+                     WHERE t.project_id = $1 AND t.day = $2 AND t.branch = $3 AND t.job_name = $4
+                     GROUP BY t.test_id)
+         UPDATE analytics.test_daily_rollups t
+            SET duration_buckets = h.buckets, duration_counts = h.counts
+           FROM h
+          WHERE t.project_id = $1 AND t.day = $2 AND t.branch = $3 AND t.job_name = $4
+            AND t.test_id = h.test_id",
+        &key,
+    )
+    .await?;
+    tx.execute(
         "INSERT INTO analytics.group_daily_rollups (project_id, day, branch, job_name, group_id, failures)
          SELECT $1, $2, $3, $4, f.group_id, count(*)
            FROM analytics.build_rollups b
@@ -273,7 +300,86 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
         &key,
     )
     .await?;
-    refresh_test_week(tx, &week_key).await
+    refresh_test_week(tx, &week_key).await?;
+    refresh_test_totals(tx, project_id, slice.day, week).await
+}
+
+/// The per-test sums of the rows `{source}` selects (`test_id`, counts
+/// and a histogram each), one row per test with its summed histogram.
+fn summed_tests(source: &str) -> String {
+    format!(
+        "WITH d AS ({source}),
+              sums AS (SELECT test_id, sum(runs) AS runs, sum(failures) AS failures,
+                              sum(flaky) AS flaky, sum(skipped) AS skipped
+                         FROM d GROUP BY test_id),
+              buckets AS (SELECT d.test_id, x.bucket, sum(x.n)::bigint AS n
+                            FROM d CROSS JOIN LATERAL
+                                 unnest(d.duration_buckets, d.duration_counts) AS x(bucket, n)
+                           GROUP BY d.test_id, x.bucket),
+              h AS (SELECT test_id, array_agg(bucket ORDER BY bucket) AS buckets,
+                           array_agg(n ORDER BY bucket) AS counts
+                      FROM buckets GROUP BY test_id)
+         SELECT s.test_id, s.runs, s.failures, s.flaky, s.skipped,
+                coalesce(h.buckets, '{{}}') AS duration_buckets,
+                coalesce(h.counts, '{{}}') AS duration_counts
+           FROM sums s LEFT JOIN h ON h.test_id = s.test_id"
+    )
+}
+
+/// Rewrites the project's `test_daily_totals` of `day` from the day's
+/// `test_daily_rollups` (every branch and job), then its
+/// `test_weekly_totals` of `week` from the week's daily totals. The
+/// caller holds the week's totals lock.
+async fn refresh_test_totals(
+    tx: &TenantTx,
+    project_id: Uuid,
+    day: NaiveDate,
+    week: NaiveDate,
+) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM analytics.test_daily_totals WHERE project_id = $1 AND day = $2",
+        &[&project_id, &day],
+    )
+    .await?;
+    let daily = summed_tests(
+        "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
+           FROM analytics.test_daily_rollups WHERE project_id = $1 AND day = $2",
+    );
+    tx.execute(
+        &format!(
+            "INSERT INTO analytics.test_daily_totals
+                    (project_id, day, test_id, runs, failures, flaky, skipped,
+                     duration_buckets, duration_counts)
+             SELECT $1, $2, t.test_id, t.runs, t.failures, t.flaky, t.skipped,
+                    t.duration_buckets, t.duration_counts
+               FROM ({daily}) t"
+        ),
+        &[&project_id, &day],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM analytics.test_weekly_totals WHERE project_id = $1 AND week = $2",
+        &[&project_id, &week],
+    )
+    .await?;
+    let weekly = summed_tests(
+        "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
+           FROM analytics.test_daily_totals
+          WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6",
+    );
+    tx.execute(
+        &format!(
+            "INSERT INTO analytics.test_weekly_totals
+                    (project_id, week, test_id, runs, failures, flaky, skipped,
+                     duration_buckets, duration_counts)
+             SELECT $1, $2, t.test_id, t.runs, t.failures, t.flaky, t.skipped,
+                    t.duration_buckets, t.duration_counts
+               FROM ({weekly}) t"
+        ),
+        &[&project_id, &week],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Rewrites the week `$2` (a Monday) of branch `$3` and job `$4` in
@@ -305,6 +411,22 @@ async fn refresh_test_week(
          SELECT $1, $2, $3, $4, s.test_id, s.runs, s.failures, s.flaky, s.skipped,
                 coalesce(t.durations_ms, '{}')
            FROM sums s LEFT JOIN durations t ON t.test_id = s.test_id",
+        week_key,
+    )
+    .await?;
+    let weekly = summed_tests(
+        "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
+           FROM analytics.test_daily_rollups
+          WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6 AND branch = $3 AND job_name = $4",
+    );
+    tx.execute(
+        &format!(
+            "UPDATE analytics.test_weekly_rollups w
+                SET duration_buckets = t.duration_buckets, duration_counts = t.duration_counts
+               FROM ({weekly}) t
+              WHERE w.project_id = $1 AND w.week = $2 AND w.branch = $3 AND w.job_name = $4
+                AND w.test_id = t.test_id"
+        ),
         week_key,
     )
     .await?;
@@ -453,6 +575,8 @@ pub async fn rebuild_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
         "daily_label_rollups",
         "test_daily_rollups",
         "test_weekly_rollups",
+        "test_daily_totals",
+        "test_weekly_totals",
         "group_daily_rollups",
         "group_rollups",
         "project_rollups",

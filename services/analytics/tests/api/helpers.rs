@@ -535,12 +535,14 @@ pub fn test_id(project_id: Uuid, name: &str) -> Uuid {
 
 /// The rollup tables a snapshot compares (`rollup_slices` only orders
 /// the reconciliation).
-pub const ROLLUP_TABLES: [&str; 8] = [
+pub const ROLLUP_TABLES: [&str; 10] = [
     "build_rollups",
     "daily_rollups",
     "daily_label_rollups",
     "test_daily_rollups",
     "test_weekly_rollups",
+    "test_daily_totals",
+    "test_weekly_totals",
     "group_daily_rollups",
     "group_rollups",
     "project_rollups",

@@ -3,7 +3,10 @@
 //! running), uploads, labels and triage, with the events delivered late
 //! (after later changes), in random order and repeatedly. After the last
 //! delivery the incremental rollups are compared with
-//! `rollups::rebuild_project` run on the same data.
+//! `rollups::rebuild_project` run on the same data, and every per-test
+//! rollup (split by branch and job or not, by day or week, with its
+//! duration histogram) with the same figures computed here straight from
+//! the failure service's results.
 //!
 //! The failure service's relay to analytics points nowhere here; the test
 //! reads the events from its analytics queue and delivers them itself.
@@ -224,7 +227,88 @@ async fn check(platform: &Platform, db: &Db, ops: Vec<Op>) -> Result<(), TestCas
     tx.commit().await.unwrap();
     let from_scratch = rollups_snapshot(&run.admin, project_id).await;
     prop_assert_eq!(incremental, from_scratch);
+    for (table, key) in TEST_ROLLUPS {
+        let (kept, expected) =
+            test_rollups_against_results(&run.admin, project_id, table, key).await;
+        prop_assert_eq!(kept, expected, "{}", table);
+    }
     Ok(())
+}
+
+/// The per-test rollups and the key each groups the results by: a day or
+/// an ISO week (its Monday), split by branch and job or not.
+const TEST_ROLLUPS: [(&str, &str); 4] = [
+    ("test_daily_rollups", "day::text, branch, job_name"),
+    ("test_weekly_rollups", "week::text, branch, job_name"),
+    ("test_daily_totals", "day::text"),
+    ("test_weekly_totals", "week::text"),
+];
+
+/// `table`'s rows of `project_id` and the same computed here straight
+/// from the failure service's results (counts, and the histogram of the
+/// durations of the runs not skipped by `analytics.duration_bucket`), as
+/// sorted text: the two are equal when the rollup is right.
+async fn test_rollups_against_results(
+    admin: &tokio_postgres::Client,
+    project_id: Uuid,
+    table: &str,
+    key: &str,
+) -> (Vec<String>, Vec<String>) {
+    let columns = format!(
+        "concat_ws(' ', {key}, test_id, runs, failures, flaky, skipped,
+                   duration_buckets::text, duration_counts::text) AS r"
+    );
+    let text = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter().map(|row| row.get::<_, String>("r")).collect()
+    };
+    let kept = admin
+        .query(
+            &format!("SELECT {columns} FROM analytics.{table} WHERE project_id = $1 ORDER BY r"),
+            &[&project_id],
+        )
+        .await
+        .unwrap();
+    let expected = admin
+        .query(
+            &format!(
+                "WITH results AS (
+                      SELECT (b.created_at AT TIME ZONE 'UTC')::date AS day,
+                             date_trunc('week', b.created_at AT TIME ZONE 'UTC')::date AS week,
+                             coalesce(b.branch, '') AS branch, b.job_name,
+                             r.test_id, r.status, r.duration_ms
+                        FROM failure.analytics_test_results r
+                        JOIN failure.analytics_builds b
+                          ON b.project_id = r.project_id AND b.id = r.build_id
+                         AND b.created_at = r.build_created_at
+                       WHERE r.project_id = $1 AND b.status <> 'running'),
+                  counts AS (
+                      SELECT {key}, test_id,
+                             count(*) FILTER (WHERE status <> 'skipped') AS runs,
+                             count(*) FILTER (WHERE status IN ('failed', 'error')) AS failures,
+                             count(*) FILTER (WHERE status = 'flaky') AS flaky,
+                             count(*) FILTER (WHERE status = 'skipped') AS skipped
+                        FROM results GROUP BY {key}, test_id),
+                  buckets AS (
+                      SELECT {key}, test_id, analytics.duration_bucket(duration_ms) AS bucket,
+                             count(*) AS n
+                        FROM results
+                       WHERE status <> 'skipped' AND duration_ms IS NOT NULL
+                       GROUP BY {key}, test_id, analytics.duration_bucket(duration_ms)),
+                  histograms AS (
+                      SELECT {key}, test_id, array_agg(bucket ORDER BY bucket) AS duration_buckets,
+                             array_agg(n ORDER BY bucket) AS duration_counts
+                        FROM buckets GROUP BY {key}, test_id)
+                 SELECT {columns}
+                   FROM (SELECT c.*, coalesce(h.duration_buckets, '{{}}') AS duration_buckets,
+                                coalesce(h.duration_counts, '{{}}') AS duration_counts
+                           FROM counts c NATURAL LEFT JOIN histograms h) t
+                  ORDER BY r"
+            ),
+            &[&project_id],
+        )
+        .await
+        .unwrap();
+    (text(kept), text(expected))
 }
 
 #[test]
