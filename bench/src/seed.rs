@@ -151,13 +151,15 @@ async fn connect(
 }
 
 /// The analytics service's rollup tables, analysed once they are built.
-const ROLLUP_TABLES: [&str; 9] = [
+const ROLLUP_TABLES: [&str; 11] = [
     "rollup_slices",
     "build_rollups",
     "daily_rollups",
     "daily_label_rollups",
     "test_daily_rollups",
     "test_weekly_rollups",
+    "test_daily_totals",
+    "test_weekly_totals",
     "group_daily_rollups",
     "group_rollups",
     "project_rollups",
