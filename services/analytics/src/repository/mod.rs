@@ -8,6 +8,8 @@ pub mod builds;
 pub mod dashboards;
 pub mod gates;
 pub mod rollups;
+pub mod test_rankings;
+mod test_rollups;
 
 use std::error::Error;
 
