@@ -41,6 +41,25 @@ pub struct Record {
     pub uploads: Vec<Upload>,
 }
 
+impl Record {
+    /// Fails the test, listing them, unless every answer was a success.
+    pub fn assert_none_failed(&self, what: &str) {
+        let failed: Vec<_> = self
+            .answers
+            .iter()
+            .filter(|a| !a.status.is_success())
+            .map(|a| format!("{} {} {}", a.what, a.status, a.body))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{what}: {} of {} requests failed:\n{}",
+            failed.len(),
+            self.answers.len(),
+            failed.join("\n")
+        );
+    }
+}
+
 /// An uploader (a build and its results, over and over) and a reader of
 /// builds and failures, both through the gateway with `key`, until stopped.
 pub struct Load {

@@ -78,18 +78,7 @@ async fn a_rolling_restart_of_the_failure_service_fails_no_request() {
         replaced.push(new);
     }
     let record = load.finish().await;
-    let failed: Vec<_> = record
-        .answers
-        .iter()
-        .filter(|a| !a.status.is_success())
-        .map(|a| format!("{} {} {}", a.what, a.status, a.body))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} requests failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    record.assert_none_failed("rolling restart of the failure service");
 }
 
 #[tokio::test]
@@ -131,16 +120,5 @@ async fn a_rolling_restart_of_the_gateway_fails_no_request() {
         replaced.push(new);
     }
     let record = load.finish().await;
-    let failed: Vec<_> = record
-        .answers
-        .iter()
-        .filter(|a| !a.status.is_success())
-        .map(|a| format!("{} {} {}", a.what, a.status, a.body))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} requests failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    record.assert_none_failed("rolling restart of the gateway");
 }

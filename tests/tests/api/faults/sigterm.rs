@@ -205,7 +205,7 @@ async fn sigterm_drill(backend: Backend) {
         during > 10,
         "only {during} requests were sent while {backend:?} drained"
     );
-    assert_none_failed(&format!("{backend:?}"), &record);
+    record.assert_none_failed(&format!("{backend:?}"));
     drop((second, third));
 }
 
@@ -248,22 +248,6 @@ async fn replace_under_load(
     )
     .await;
     (terminated_at, stopped_at, surge)
-}
-
-fn assert_none_failed(what: &str, record: &super::load::Record) {
-    let failed: Vec<_> = record
-        .answers
-        .iter()
-        .filter(|a| !a.status.is_success())
-        .map(|a| format!("{} {} {}", a.what, a.status, a.body))
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{what}: {} of {} requests failed:\n{}",
-        failed.len(),
-        record.answers.len(),
-        failed.join("\n")
-    );
 }
 
 #[tokio::test]
@@ -310,6 +294,6 @@ async fn a_rolling_restart_of_every_backend_one_at_a_time_under_load_fails_no_re
     }
 
     let record = load.finish().await;
-    assert_none_failed("rolling restart of every backend", &record);
+    record.assert_none_failed("rolling restart of every backend");
     drop((kept, balancers));
 }
