@@ -4,6 +4,7 @@
 //! and graceful shutdown, pagination, and the transactional outbox. Domain
 //! logic lives in services.
 
+pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod config;

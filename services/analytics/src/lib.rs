@@ -19,6 +19,7 @@ use tenant_core::{Application, Migration, ServiceSpec};
 
 use crate::jobs::reconcile::{self, Reconciler};
 use crate::project_client::{ProjectClient, ProjectClientError};
+use crate::repository::ranking_cache::RankingCache;
 
 pub type Settings = tenant_core::config::Settings<settings::AnalyticsSettings>;
 
@@ -44,6 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "test_totals_and_duration_histograms",
         include_str!("../../../migrations/analytics/0004_test_totals_and_duration_histograms.sql"),
     ),
+    Migration::embedded(
+        5,
+        "rollup_versions",
+        include_str!("../../../migrations/analytics/0005_rollup_versions.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {
@@ -62,11 +68,16 @@ pub enum StartupError {
     OutboxRelay(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Starts the analytics-service process: its routes on the shared host, the
-/// rollup reconciliation and the outbox relay (`gate.failed` to the
+/// Starts the analytics-service process: its routes on the shared host
+/// (with the test rankings' cache), the rollup reconciliation and the outbox relay (`gate.failed` to the
 /// integration gateway), ready to run.
 pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     let project = web::Data::new(ProjectClient::new(&settings)?);
+    let ranking_cache = web::Data::new(RankingCache::new(
+        settings.service.rankings_cache_entries,
+        settings.service.rankings_cache_ttl(),
+        settings.service.rankings_fresh_wait(),
+    ));
     let issuer = InternalTokenIssuer::new(&settings.internal_token)
         .map_err(|error| StartupError::OutboxRelay(Box::new(error)))?;
     let db = server::connect_database(&SPEC, &settings)
@@ -92,6 +103,7 @@ pub async fn build(settings: Settings) -> Result<Application, StartupError> {
     jobs::gate_outbox_relay::start(Arc::downgrade(&relay.clone().into_inner()));
     let host = Application::start(&SPEC, &settings, Some(db), move |cfg| {
         cfg.app_data(project.clone())
+            .app_data(ranking_cache.clone())
             .app_data(reconciler.clone())
             .app_data(relay.clone());
         routes::configure(cfg);

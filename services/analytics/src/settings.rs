@@ -25,6 +25,14 @@ pub struct AnalyticsSettings {
     pub reconcile_slices_per_round: i64,
     /// Groups computed again per project per round.
     pub reconcile_groups_per_round: i64,
+    /// Test rankings kept in memory (one per project and filter).
+    pub rankings_cache_entries: usize,
+    /// How long a kept test ranking may be served from, at most.
+    pub rankings_cache_ttl_secs: u64,
+    /// How long a request waits for test rankings recomputed after the
+    /// rollups changed before it is answered with the ones kept from
+    /// before.
+    pub rankings_fresh_wait_ms: u64,
     /// Base URL of the integration gateway, which receives the outbox's
     /// events (`POST /internal/v1/events`).
     pub integration_gateway_url: String,
@@ -54,6 +62,9 @@ impl Default for AnalyticsSettings {
             reconcile_days: 90,
             reconcile_slices_per_round: 20,
             reconcile_groups_per_round: 100,
+            rankings_cache_entries: 256,
+            rankings_cache_ttl_secs: 3600,
+            rankings_fresh_wait_ms: 2000,
             integration_gateway_url: "http://127.0.0.1:7405".to_owned(),
             outbox_relay_interval_ms: 1000,
             outbox_batch_size: 100,
@@ -72,6 +83,14 @@ const INTEGRATION_GATEWAY: &str = "integration-gateway";
 impl AnalyticsSettings {
     pub fn project_timeout(&self) -> Duration {
         Duration::from_millis(self.project_timeout_ms)
+    }
+
+    pub fn rankings_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.rankings_cache_ttl_secs)
+    }
+
+    pub fn rankings_fresh_wait(&self) -> Duration {
+        Duration::from_millis(self.rankings_fresh_wait_ms)
     }
 
     /// How the outbox is relayed to the integration gateway.
@@ -101,6 +120,9 @@ reconcile_interval_secs = 300
 reconcile_days = 90
 reconcile_slices_per_round = 20
 reconcile_groups_per_round = 100
+rankings_cache_entries = 256
+rankings_cache_ttl_secs = 3600
+rankings_fresh_wait_ms = 2000
 integration_gateway_url = "http://127.0.0.1:7405"
 outbox_relay_interval_ms = 1000
 outbox_batch_size = 100
@@ -132,6 +154,15 @@ outbox_prune_interval_secs = 3600
                 "service.reconcile_slices_per_round and reconcile_groups_per_round must be at least 1"
                     .into(),
             );
+        }
+        if self.rankings_cache_entries > 100_000 {
+            problems.push("service.rankings_cache_entries must be at most 100000".into());
+        }
+        if self.rankings_cache_ttl_secs > 86_400 {
+            problems.push("service.rankings_cache_ttl_secs must be at most 86400".into());
+        }
+        if self.rankings_fresh_wait_ms > 60_000 {
+            problems.push("service.rankings_fresh_wait_ms must be at most 60000".into());
         }
         validate_receiver_url(
             "integration_gateway_url",

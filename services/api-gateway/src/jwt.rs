@@ -20,7 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::ttl_cache::TtlCache;
+use tenant_core::cache::TtlCache;
 
 /// A verified access token.
 #[derive(Debug, Clone)]

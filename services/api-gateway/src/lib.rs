@@ -22,7 +22,6 @@ pub mod rate_limiter;
 pub mod rate_policy;
 pub mod routes;
 pub mod settings;
-pub mod ttl_cache;
 
 use std::sync::Arc;
 use std::time::Duration;

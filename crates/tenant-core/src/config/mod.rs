@@ -301,6 +301,7 @@ fn database_defaults(schema: &str) -> Vec<(&'static str, String)> {
         ("database.connect_timeout_ms", "2000".into()),
         ("database.recycle_timeout_ms", "1000".into()),
         ("database.statement_timeout_ms", "15000".into()),
+        ("database.jit", "false".into()),
         ("database.ready_timeout_ms", "1000".into()),
         ("database.migrate_on_start", "false".into()),
     ]

@@ -68,7 +68,7 @@ pub struct RawFilter {
 
 /// A checked filter: an inclusive range of UTC days, and optionally one
 /// branch (`""` is the builds that name none) and one job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DashboardFilter {
     pub branch: Option<String>,
     pub job: Option<String>,

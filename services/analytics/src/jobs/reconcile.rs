@@ -94,6 +94,7 @@ impl Reconciler {
             rollups::refresh_group(&tx, project_id, *group_id).await?;
         }
         rollups::refresh_project(&tx, project_id).await?;
+        rollups::bump_version(&tx, project_id).await?;
         tx.commit().await?;
         Ok((slices.len() as u64, groups.len() as u64))
     }

@@ -8,7 +8,6 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-pub use super::test_rankings::{TestMetric, rank_tests, slowest_tests};
 use crate::domain::dashboards::{
     BuildSummary, Counts, GroupResolution, ProjectOverview, RankedGroup,
 };

@@ -432,7 +432,36 @@ pub async fn apply_refresh(
     if refresh.project {
         refresh_project(tx, project_id).await?;
     }
+    if !slices.is_empty() || !refresh.groups.is_empty() || refresh.project {
+        bump_version(tx, project_id).await?;
+    }
     Ok(())
+}
+
+/// Increases the project's rollup version: the last step of every
+/// transaction that changes its rollups (migration 0005 says why).
+pub async fn bump_version(tx: &TenantTx, project_id: Uuid) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO analytics.rollup_versions (project_id, version) VALUES ($1, 1)
+         ON CONFLICT (project_id) DO UPDATE SET version = rollup_versions.version + 1",
+        &[&project_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The project's rollup version now (0 before its first rollup).
+pub async fn version(tx: &TenantTx, project_id: Uuid) -> Result<i64, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT version FROM analytics.rollup_versions WHERE project_id = $1",
+            &[&project_id],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("version")?,
+        None => 0,
+    })
 }
 
 /// Throws away every rollup of the project and computes them all again
@@ -465,7 +494,8 @@ pub async fn rebuild_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
     for group_id in stalest_groups(tx, project_id, None, i64::MAX).await? {
         refresh_group(tx, project_id, group_id).await?;
     }
-    refresh_project(tx, project_id).await
+    refresh_project(tx, project_id).await?;
+    bump_version(tx, project_id).await
 }
 
 fn slice_from_row(row: &tokio_postgres::Row) -> Result<Slice, DbError> {

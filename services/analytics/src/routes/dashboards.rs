@@ -1,6 +1,6 @@
 //! A project's dashboards: summary, trends, rankings and time to
 //! resolution. Viewer and up; each reads rollups only, in one tenant
-//! transaction.
+//! transaction (the test rankings through the ranking cache).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,9 @@ use crate::domain::dashboards::{
 };
 use crate::domain::filters::DashboardFilter;
 use crate::error::AnalyticsError;
-use crate::repository::dashboards::{self as repository, TestMetric};
+use crate::repository::dashboards as repository;
+use crate::repository::ranking_cache::{RankingCache, RankingRequest};
+use crate::repository::rollups;
 
 /// A pass rate change within this is flat.
 const PASS_RATE_TOLERANCE: f64 = 0.005;
@@ -163,6 +165,7 @@ fn trend_days(
 pub async fn rankings(
     ctx: TenantContext,
     db: web::Data<Db>,
+    cache: web::Data<RankingCache>,
     path: web::Path<String>,
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, AnalyticsError> {
@@ -170,35 +173,23 @@ pub async fn rankings(
     let (filter, limit) = query.into_inner().parse(10, MAX_LIMIT)?;
     let previous = filter.previous();
     let tx = db.tenant_tx(&ctx).await?;
-    let top_failing_tests = repository::rank_tests(
-        &tx,
-        project_id,
-        &filter,
-        &previous,
-        TestMetric::Failures,
-        limit,
-    )
-    .await?;
+    let version = rollups::version(&tx, project_id).await?;
     let top_groups = repository::rank_groups(&tx, project_id, &filter, &previous, limit).await?;
-    let flakiest_tests = repository::rank_tests(
-        &tx,
-        project_id,
-        &filter,
-        &previous,
-        TestMetric::Flaky,
-        limit,
-    )
-    .await?;
-    let slowest_tests =
-        repository::slowest_tests(&tx, project_id, &filter, &previous, limit).await?;
     tx.commit().await?;
+    let request = RankingRequest {
+        filter,
+        previous,
+        limit,
+    };
+    let tests = cache.test_rankings(&db, &ctx, &request, version).await?;
+    let filter = request.filter;
     Ok(HttpResponse::Ok().json(Rankings {
         from: filter.from,
         to: filter.to,
-        top_failing_tests,
+        top_failing_tests: tests.top_failing_tests.clone(),
         top_groups,
-        flakiest_tests,
-        slowest_tests,
+        flakiest_tests: tests.flakiest_tests.clone(),
+        slowest_tests: tests.slowest_tests.clone(),
     }))
 }
 

@@ -204,24 +204,14 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         .dashboard(&project, "rankings", "")
         .await
         .expect(200);
-    let ranked = |list: &str| -> Vec<(String, f64)> {
-        rankings[list]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["name"].as_str().unwrap().to_owned(),
-                    t["value"].as_f64().unwrap(),
-                )
-            })
-            .collect()
-    };
     assert_eq!(
-        ranked("top_failing_tests"),
+        ranked(&rankings, "top_failing_tests"),
         [("search".to_owned(), 2.0), ("export".to_owned(), 1.0)]
     );
-    assert_eq!(ranked("flakiest_tests"), [("login".to_owned(), 1.0)]);
+    assert_eq!(
+        ranked(&rankings, "flakiest_tests"),
+        [("login".to_owned(), 1.0)]
+    );
     let slowest = rankings["slowest_tests"].as_array().unwrap();
     let login = &slowest[0];
     assert_eq!(login["test_id"], test_id(project.id, "login").to_string());
@@ -298,6 +288,94 @@ async fn rankings_order_tests_and_groups_by_hand_counted_figures() {
         .expect(200);
     assert_eq!(nightly["top_failing_tests"], serde_json::json!([]));
     assert_eq!(nightly["slowest_tests"][0]["name"], "login");
+}
+
+/// The names and values of one of `rankings`' test lists.
+fn ranked(rankings: &Value, list: &str) -> Vec<(String, f64)> {
+    rankings[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["value"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Two more builds of `ci` on `main` in which only `export` fails.
+async fn export_fails_twice_more(platform: &Platform, project: &Project) {
+    for _ in 0..2 {
+        let cases = [pass("search"), fail("export", IO)];
+        platform
+            .build(project, "ci", "main", &cases, "failed")
+            .await;
+    }
+    platform.wait_for_builds(project, 5).await;
+    platform.wait_for_delivery().await;
+}
+
+fn export_then_search() -> Vec<(String, f64)> {
+    vec![("export".to_owned(), 3.0), ("search".to_owned(), 2.0)]
+}
+
+#[tokio::test]
+async fn rankings_read_before_a_build_count_it_once_its_rollups_change() {
+    let platform = Platform::start(Relay::ToAnalytics).await;
+    let (project, _) = history(&platform).await;
+    let before = platform
+        .dashboard(&project, "rankings", "")
+        .await
+        .expect(200);
+    assert_eq!(
+        ranked(&before, "top_failing_tests"),
+        [("search".to_owned(), 2.0), ("export".to_owned(), 1.0)]
+    );
+    export_fails_twice_more(&platform, &project).await;
+    // The kept rankings were read at an older rollup version: this
+    // request waits for them to be computed again.
+    let after = platform
+        .dashboard(&project, "rankings", "")
+        .await
+        .expect(200);
+    assert_eq!(ranked(&after, "top_failing_tests"), export_then_search());
+}
+
+#[tokio::test]
+async fn past_the_fresh_wait_the_kept_rankings_answer_while_new_ones_are_computed() {
+    let platform = Platform::start_with(
+        Relay::ToAnalytics,
+        &[("service.rankings_fresh_wait_ms", "0".to_owned())],
+    )
+    .await;
+    let (project, _) = history(&platform).await;
+    let before = platform
+        .dashboard(&project, "rankings", "")
+        .await
+        .expect(200);
+    export_fails_twice_more(&platform, &project).await;
+    let kept = platform
+        .dashboard(&project, "rankings", "")
+        .await
+        .expect(200);
+    assert_eq!(
+        ranked(&kept, "top_failing_tests"),
+        ranked(&before, "top_failing_tests"),
+        "answered at once with the rankings kept from before"
+    );
+    // The groups are read on every request, never kept: IOException's
+    // three failures lead already.
+    assert_eq!(kept["top_groups"][0]["failures"], 3);
+    test_support::eventually("the rankings to be computed again", DEADLINE, || async {
+        let now = platform
+            .dashboard(&project, "rankings", "")
+            .await
+            .expect(200);
+        (ranked(&now, "top_failing_tests") == export_then_search()).then_some(())
+    })
+    .await;
 }
 
 fn at(value: &Value) -> DateTime<Utc> {

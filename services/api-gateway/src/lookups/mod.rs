@@ -26,7 +26,7 @@ use tenant_core::TenantContext;
 use tenant_core::client::ServiceClient;
 use uuid::Uuid;
 
-use crate::ttl_cache::TtlCache;
+use tenant_core::cache::TtlCache;
 
 mod access;
 mod api_keys;

@@ -49,7 +49,35 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
             return;
         };
         let now = Instant::now();
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+        self.make_room(&mut shard, &key, now);
+        shard.insert(key, (value, now + ttl));
+    }
+
+    /// The unexpired value under `key`, or `make()` stored there for
+    /// `ttl` and returned, in one step under the shard's lock: callers
+    /// that race for a missing key all get the same value (a shared cell
+    /// one of them fills, say).
+    pub fn get_or_insert_with(&self, key: K, ttl: Duration, make: impl FnOnce() -> V) -> V {
+        if let Some(value) = self.get(&key) {
+            return value;
+        }
+        let Ok(mut shard) = self.shard(&key).lock() else {
+            return make();
+        };
+        let now = Instant::now();
+        if let Some((value, expires)) = shard.get(&key)
+            && *expires > now
+        {
+            return value.clone();
+        }
+        let value = make();
+        self.make_room(&mut shard, &key, now);
+        shard.insert(key, (value.clone(), now + ttl));
+        value
+    }
+
+    fn make_room(&self, shard: &mut HashMap<K, (V, Instant)>, key: &K, now: Instant) {
+        if shard.len() >= self.per_shard && !shard.contains_key(key) {
             shard.retain(|_, (_, expires)| *expires > now);
             if shard.len() >= self.per_shard {
                 let mut by_expiry: Vec<(K, Instant)> =
@@ -61,7 +89,6 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
                 }
             }
         }
-        shard.insert(key, (value, now + ttl));
     }
 
     pub fn remove(&self, key: &K) {
@@ -118,5 +145,22 @@ mod tests {
         assert!(many.len() <= 160, "{}", many.len());
         many.remove_where(|_, v| *v % 2 == 0);
         assert!(many.len() <= 160);
+    }
+
+    #[test]
+    fn get_or_insert_with_makes_a_value_once_until_it_expires() {
+        let cache = TtlCache::new(16);
+        let mut made = 0;
+        for _ in 0..3 {
+            let value = cache.get_or_insert_with("k", Duration::from_secs(60), || {
+                made += 1;
+                made
+            });
+            assert_eq!(value, 1);
+        }
+        assert_eq!(made, 1);
+        let fresh = cache.get_or_insert_with("gone", Duration::ZERO, || 7);
+        assert_eq!(fresh, 7);
+        assert_eq!(cache.get_or_insert_with("gone", Duration::ZERO, || 8), 8);
     }
 }

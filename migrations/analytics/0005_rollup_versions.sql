@@ -1,0 +1,18 @@
+-- A counter per project that every transaction changing the project's
+-- rollups increases as its last step (before it commits), so a reader
+-- that saw version v sees every change committed up to v, and any later
+-- change shows as a higher version. Answers computed from the rollups
+-- (the test rankings) are cached under the version they were read at and
+-- are never served once the version moves on. The row lock taken by the
+-- increase is held only from a transaction's last step to its commit.
+CREATE TABLE analytics.rollup_versions (
+    project_id uuid NOT NULL,
+    version    bigint NOT NULL,
+    CONSTRAINT rollup_versions_pkey PRIMARY KEY (project_id)
+);
+
+ALTER TABLE analytics.rollup_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics.rollup_versions FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics.rollup_versions
+    USING (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid))
+    WITH CHECK (project_id = (SELECT nullif(current_setting('app.project_id', true), '')::uuid));
