@@ -4,6 +4,8 @@
 //! derives medians, ratios and goal verdicts from this file alone, so the
 //! report can be regenerated (and checked) from the saved JSON.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -247,6 +249,10 @@ pub struct AnalyticsResults {
     pub rate: f64,
     /// One per dashboard endpoint (`summary`, `trends_7`, ...).
     pub endpoints: Vec<QueryRuns>,
+    /// Each endpoint's first call, the warm-up before its runs (ms): for
+    /// the rankings, the one that computes the answer later calls reuse.
+    #[serde(default)]
+    pub first_call_ms: BTreeMap<String, f64>,
     /// The quality-gate call over `gate_builds` builds, once each gate is
     /// stored.
     pub gate: QueryRuns,

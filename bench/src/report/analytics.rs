@@ -107,6 +107,21 @@ pub(super) fn analytics_section(out: &mut String, results: &BenchResults) {
     for runs in &analytics.endpoints {
         p99_row(out, runs, DASHBOARD_P99_MS);
     }
+    if !analytics.first_call_ms.is_empty() {
+        let firsts: Vec<String> = analytics
+            .endpoints
+            .iter()
+            .filter_map(|runs| {
+                let ms = analytics.first_call_ms.get(&runs.name)?;
+                Some(format!("{} {} ms", runs.name, fmt(*ms)))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nEach endpoint's first call (the warm-up before its runs, not in the figures above): {}. The test rankings are kept per project, filter and rollup version (docs/analytics.md): their first call computes the answer the runs then reuse, and a build that changes the project's rollups makes the next call compute it again (its requests wait for that one computation, up to `rankings_fresh_wait_ms`), so the rankings' first call is what a viewer waits after each build.",
+            firsts.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "\n**Quality gate** over the project's latest {} builds in turn, with six rules (one of each kind) on every branch, once each build's gate is stored (a CI step usually finds it stored: the `build.completed` consumer evaluates it). The first call of each build, which evaluates and stores it, was timed one at a time: median {} ms, slowest {} ms.\n",
@@ -237,6 +252,7 @@ mod tests {
                     runs("summary", &[10.0, 30.0, 20.0]),
                     runs("rankings_90", &[60.0, 80.0, 70.0]),
                 ],
+                first_call_ms: [("rankings_90".to_owned(), 412.0)].into(),
                 gate: runs("quality_gate", &[25.0, 15.0, 30.0]),
                 gate_builds: 100,
                 gate_first_call_ms: vec![40.0, 60.0],
@@ -270,6 +286,12 @@ mod tests {
         assert!(
             report.contains(
                 "p99 2,500 ms, slowest 2,500 ms over 4 builds | **missed** (500 ms over) |"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "(the warm-up before its runs, not in the figures above): rankings_90 412 ms."
             ),
             "{report}"
         );

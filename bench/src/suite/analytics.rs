@@ -4,6 +4,7 @@
 //! rollup lag, from a finished build's `build.completed` event to the
 //! trends counting it.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -173,13 +174,16 @@ impl Ctx {
         ];
         let headers = vec![("Authorization".to_owned(), format!("Bearer {token}"))];
         let mut figures = Vec::new();
+        let mut first_call_ms = BTreeMap::new();
         for (name, path) in &endpoints {
             let url = self.gateway_url(path)?;
             // Warm-up, and the answer checked: an endpoint that does not
             // answer 200 is not measured.
+            let started = Instant::now();
             self.expect_ok(&url, &token)
                 .await
                 .with_context(|| format!("{name}: GET {path}"))?;
+            first_call_ms.insert((*name).to_owned(), started.elapsed().as_secs_f64() * 1000.0);
             figures.push((
                 QueryRuns {
                     name: (*name).to_owned(),
@@ -271,6 +275,7 @@ impl Ctx {
                 overview_projects: OVERVIEW_OTHER_PROJECTS + 1,
                 rate,
                 endpoints,
+                first_call_ms,
                 gate,
                 gate_builds: GATE_BUILDS,
                 gate_first_call_ms,

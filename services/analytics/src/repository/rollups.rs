@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
-use super::test_rollups::{refresh_test_totals, refresh_test_week};
+use super::test_rollups::{histogram_of, refresh_test_totals, refresh_test_week};
 use crate::domain::events::Refresh;
 
 /// One project's finished builds of one UTC day, branch (`""` for none)
@@ -253,40 +253,30 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
     )
     .await?;
     tx.execute(
-        "INSERT INTO analytics.test_daily_rollups
-                (project_id, day, branch, job_name, test_id, runs, failures, flaky, skipped, durations_ms)
-         SELECT $1, $2, $3, $4, r.test_id,
-                count(*) FILTER (WHERE r.status <> 'skipped'),
-                count(*) FILTER (WHERE r.status IN ('failed', 'error')),
-                count(*) FILTER (WHERE r.status = 'flaky'),
-                count(*) FILTER (WHERE r.status = 'skipped'),
-                coalesce(array_agg(r.duration_ms ORDER BY r.duration_ms)
-                         FILTER (WHERE r.status <> 'skipped' AND r.duration_ms IS NOT NULL),
-                         '{}')
-           FROM analytics.build_rollups b
-           JOIN failure.analytics_test_results r
-             ON r.project_id = b.project_id AND r.build_id = b.build_id
-            AND r.build_created_at = b.created_at
-          WHERE b.project_id = $1 AND b.day = $2 AND b.branch = $3 AND b.job_name = $4
-          GROUP BY r.test_id",
-        &key,
-    )
-    .await?;
-    tx.execute(
-        "WITH h AS (SELECT t.test_id, array_agg(x.bucket ORDER BY x.bucket) AS buckets,
-                           array_agg(x.n ORDER BY x.bucket) AS counts
-                      FROM analytics.test_daily_rollups t
-                     CROSS JOIN LATERAL (
-                           SELECT analytics.duration_bucket(d.ms) AS bucket, count(*) AS n
-                             FROM unnest(t.durations_ms) AS d(ms)
-                            GROUP BY 1) x
-                     WHERE t.project_id = $1 AND t.day = $2 AND t.branch = $3 AND t.job_name = $4
-                     GROUP BY t.test_id)
-         UPDATE analytics.test_daily_rollups t
-            SET duration_buckets = h.buckets, duration_counts = h.counts
-           FROM h
-          WHERE t.project_id = $1 AND t.day = $2 AND t.branch = $3 AND t.job_name = $4
-            AND t.test_id = h.test_id",
+        &format!(
+            "INSERT INTO analytics.test_daily_rollups
+                    (project_id, day, branch, job_name, test_id, runs, failures, flaky, skipped,
+                     durations_ms, duration_buckets, duration_counts)
+             SELECT $1, $2, $3, $4, t.test_id, t.runs, t.failures, t.flaky, t.skipped,
+                    t.durations_ms, h.duration_buckets, h.duration_counts
+               FROM (SELECT r.test_id,
+                            count(*) FILTER (WHERE r.status <> 'skipped') AS runs,
+                            count(*) FILTER (WHERE r.status IN ('failed', 'error')) AS failures,
+                            count(*) FILTER (WHERE r.status = 'flaky') AS flaky,
+                            count(*) FILTER (WHERE r.status = 'skipped') AS skipped,
+                            coalesce(array_agg(r.duration_ms ORDER BY r.duration_ms)
+                                     FILTER (WHERE r.status <> 'skipped'
+                                               AND r.duration_ms IS NOT NULL),
+                                     '{{}}') AS durations_ms
+                       FROM analytics.build_rollups b
+                       JOIN failure.analytics_test_results r
+                         ON r.project_id = b.project_id AND r.build_id = b.build_id
+                        AND r.build_created_at = b.created_at
+                      WHERE b.project_id = $1 AND b.day = $2 AND b.branch = $3 AND b.job_name = $4
+                      GROUP BY r.test_id) t
+               {}",
+            histogram_of("t.durations_ms")
+        ),
         &key,
     )
     .await?;

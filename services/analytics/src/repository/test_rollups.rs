@@ -8,23 +8,51 @@ use uuid::Uuid;
 
 /// The per-test sums of the rows `{source}` selects (`test_id`, counts
 /// and a histogram each), one row per test with its summed histogram.
+///
+/// Two aggregations and no join: the first sums the counts per test and
+/// bucket, each source row's counts taken once (with its first bucket, or
+/// its empty histogram's single row); the second gathers a test's buckets.
+/// A join of per-test sums with per-test histograms can turn into a
+/// nested loop that computes one side again for every row of the other
+/// when the planner expects a handful of rows (a project far larger than
+/// the average), which ran past the statement timeout.
 fn summed_tests(source: &str) -> String {
     format!(
-        "WITH d AS ({source}),
-              sums AS (SELECT test_id, sum(runs) AS runs, sum(failures) AS failures,
-                              sum(flaky) AS flaky, sum(skipped) AS skipped
-                         FROM d GROUP BY test_id),
-              buckets AS (SELECT d.test_id, x.bucket, sum(x.n)::bigint AS n
-                            FROM d CROSS JOIN LATERAL
-                                 unnest(d.duration_buckets, d.duration_counts) AS x(bucket, n)
-                           GROUP BY d.test_id, x.bucket),
-              h AS (SELECT test_id, array_agg(bucket ORDER BY bucket) AS buckets,
-                           array_agg(n ORDER BY bucket) AS counts
-                      FROM buckets GROUP BY test_id)
-         SELECT s.test_id, s.runs, s.failures, s.flaky, s.skipped,
-                coalesce(h.buckets, '{{}}') AS duration_buckets,
-                coalesce(h.counts, '{{}}') AS duration_counts
-           FROM sums s LEFT JOIN h ON h.test_id = s.test_id"
+        "WITH b AS (SELECT d.test_id, x.bucket, sum(x.n)::bigint AS n,
+                           sum(d.runs) FILTER (WHERE x.i IS NULL OR x.i = 1) AS runs,
+                           sum(d.failures) FILTER (WHERE x.i IS NULL OR x.i = 1) AS failures,
+                           sum(d.flaky) FILTER (WHERE x.i IS NULL OR x.i = 1) AS flaky,
+                           sum(d.skipped) FILTER (WHERE x.i IS NULL OR x.i = 1) AS skipped
+                      FROM ({source}) d
+                      LEFT JOIN LATERAL unnest(d.duration_buckets, d.duration_counts)
+                                WITH ORDINALITY AS x(bucket, n, i) ON true
+                     GROUP BY d.test_id, x.bucket)
+         SELECT b.test_id, coalesce(sum(b.runs), 0) AS runs,
+                coalesce(sum(b.failures), 0) AS failures, coalesce(sum(b.flaky), 0) AS flaky,
+                coalesce(sum(b.skipped), 0) AS skipped,
+                coalesce(array_agg(b.bucket ORDER BY b.bucket)
+                         FILTER (WHERE b.bucket IS NOT NULL), '{{}}') AS duration_buckets,
+                coalesce(array_agg(b.n ORDER BY b.bucket)
+                         FILTER (WHERE b.bucket IS NOT NULL), '{{}}') AS duration_counts
+           FROM b
+          GROUP BY b.test_id"
+    )
+}
+
+/// A `CROSS JOIN LATERAL` that adds the histogram (`h.duration_buckets`,
+/// `h.duration_counts`) of the durations array `{durations}` (a column of
+/// the row it follows): computed from that row alone, so a statement
+/// costs the same per row whatever the planner estimates (a join of the
+/// rows with their histograms turned into a nested loop on a project far
+/// larger than the average and ran past the statement timeout).
+pub(super) fn histogram_of(durations: &str) -> String {
+    format!(
+        "CROSS JOIN LATERAL (
+             SELECT coalesce(array_agg(x.bucket ORDER BY x.bucket), '{{}}') AS duration_buckets,
+                    coalesce(array_agg(x.n ORDER BY x.bucket), '{{}}') AS duration_counts
+               FROM (SELECT analytics.duration_bucket(d.ms) AS bucket, count(*) AS n
+                       FROM unnest({durations}) AS d(ms)
+                      GROUP BY 1) x) h"
     )
 }
 
@@ -97,37 +125,27 @@ pub(super) async fn refresh_test_week(
     )
     .await?;
     tx.execute(
-        "WITH d AS (SELECT test_id, runs, failures, flaky, skipped, durations_ms
-                      FROM analytics.test_daily_rollups
-                     WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6
-                       AND branch = $3 AND job_name = $4),
-              sums AS (SELECT test_id, sum(runs) AS runs, sum(failures) AS failures,
-                              sum(flaky) AS flaky, sum(skipped) AS skipped
-                         FROM d GROUP BY test_id),
-              durations AS (SELECT d.test_id, array_agg(x.ms ORDER BY x.ms) AS durations_ms
-                              FROM d CROSS JOIN LATERAL unnest(d.durations_ms) AS x(ms)
-                             GROUP BY d.test_id)
-         INSERT INTO analytics.test_weekly_rollups
-                (project_id, week, branch, job_name, test_id, runs, failures, flaky, skipped,
-                 durations_ms)
-         SELECT $1, $2, $3, $4, s.test_id, s.runs, s.failures, s.flaky, s.skipped,
-                coalesce(t.durations_ms, '{}')
-           FROM sums s LEFT JOIN durations t ON t.test_id = s.test_id",
-        week_key,
-    )
-    .await?;
-    let weekly = summed_tests(
-        "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
-           FROM analytics.test_daily_rollups
-          WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6 AND branch = $3 AND job_name = $4",
-    );
-    tx.execute(
         &format!(
-            "UPDATE analytics.test_weekly_rollups w
-                SET duration_buckets = t.duration_buckets, duration_counts = t.duration_counts
-               FROM ({weekly}) t
-              WHERE w.project_id = $1 AND w.week = $2 AND w.branch = $3 AND w.job_name = $4
-                AND w.test_id = t.test_id"
+            "WITH w AS (
+                 SELECT d.test_id,
+                        sum(d.runs) FILTER (WHERE x.i IS NULL OR x.i = 1) AS runs,
+                        sum(d.failures) FILTER (WHERE x.i IS NULL OR x.i = 1) AS failures,
+                        sum(d.flaky) FILTER (WHERE x.i IS NULL OR x.i = 1) AS flaky,
+                        sum(d.skipped) FILTER (WHERE x.i IS NULL OR x.i = 1) AS skipped,
+                        coalesce(array_agg(x.ms ORDER BY x.ms) FILTER (WHERE x.ms IS NOT NULL),
+                                 '{{}}') AS durations_ms
+                   FROM analytics.test_daily_rollups d
+                   LEFT JOIN LATERAL unnest(d.durations_ms) WITH ORDINALITY AS x(ms, i) ON true
+                  WHERE d.project_id = $1 AND d.day BETWEEN $2 AND $2 + 6
+                    AND d.branch = $3 AND d.job_name = $4
+                  GROUP BY d.test_id)
+             INSERT INTO analytics.test_weekly_rollups
+                    (project_id, week, branch, job_name, test_id, runs, failures, flaky, skipped,
+                     durations_ms, duration_buckets, duration_counts)
+             SELECT $1, $2, $3, $4, w.test_id, w.runs, w.failures, w.flaky, w.skipped,
+                    w.durations_ms, h.duration_buckets, h.duration_counts
+               FROM w {}",
+            histogram_of("w.durations_ms")
         ),
         week_key,
     )
