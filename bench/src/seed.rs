@@ -20,13 +20,15 @@ use crate::results::Dataset;
 const SEED_VERSION: &str = "2";
 const SEED_SQL: &str = include_str!("../sql/seed.sql");
 
-/// Services that own a schema, migrated into the seed database.
-const MIGRATED: [&str; 5] = [
-    "auth-service",
-    "project-service",
-    "failure-service",
-    "analytics-service",
-    "integration-gateway",
+/// Services that own a schema, migrated into the seed database, with
+/// their folders under `migrations/`.
+const MIGRATED: [(&str, &str); 6] = [
+    ("auth-service", "auth"),
+    ("project-service", "project"),
+    ("failure-service", "failure"),
+    ("analytics-service", "analytics"),
+    ("integration-gateway", "integration"),
+    ("web-service", "web"),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +112,9 @@ impl DatasetSize {
 pub fn stamp(root: &Path, size: &DatasetSize) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(SEED_VERSION.as_bytes());
+    for (service, _) in MIGRATED {
+        hasher.update(service.as_bytes());
+    }
     hasher.update(size.seed_sql().as_bytes());
     let mut files = Vec::new();
     for dir in std::fs::read_dir(root.join("migrations"))? {
@@ -288,7 +293,7 @@ pub async fn prepare(
             .await
             .context("bootstrap.sql")?;
         }
-        for binary in MIGRATED {
+        for (binary, _) in MIGRATED {
             let status = Command::new(bin_dir.join(binary))
                 .arg("migrate")
                 .env("FAULTLINE__DATABASE__NAME", seed_db)
@@ -458,6 +463,21 @@ mod tests {
     fn the_full_dataset_has_six_million_results_one_million_in_the_big_project() {
         assert_eq!(DatasetSize::full().big_test_results(), 1_000_000);
         assert_eq!(DatasetSize::full().test_results(), 6_000_000);
+    }
+
+    #[test]
+    fn every_schema_folder_is_migrated_into_the_seed() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        let mut folders: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_dir())
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        folders.sort();
+        let mut migrated: Vec<String> = MIGRATED.iter().map(|(_, dir)| (*dir).to_owned()).collect();
+        migrated.sort();
+        assert_eq!(folders, migrated);
     }
 
     #[test]
