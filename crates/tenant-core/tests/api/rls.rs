@@ -98,6 +98,31 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
 }
 
 #[tokio::test]
+async fn connections_run_with_the_statement_timeout_and_jit_as_configured() {
+    let database = TestDatabase::create().await;
+    // JIT is off unless the settings turn it on.
+    for (jit, expected) in [(None, "off"), (Some("true"), "on")] {
+        let mut overrides = vec![("database.statement_timeout_ms", "4321".to_owned())];
+        overrides.extend(jit.map(|jit| ("database.jit", jit.to_owned())));
+        let settings: Settings =
+            test_support::settings(&FAILURE_SCHEMA, Some(&database), &overrides);
+        let db = Db::connect(settings.database.as_ref().unwrap(), "failure", "rls-test")
+            .await
+            .unwrap();
+        let tx = db.unscoped_tx().await.unwrap();
+        let row = tx
+            .query_one(
+                "SELECT current_setting('jit'), current_setting('statement_timeout')",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), expected, "{jit:?}");
+        assert_eq!(row.get::<_, String>(1), "4321ms");
+    }
+}
+
+#[tokio::test]
 async fn a_project_never_sees_another_projects_rows_even_without_a_where_clause() {
     let database = TestDatabase::create().await;
     let db = db_with_pool_size(&database, 2).await;
