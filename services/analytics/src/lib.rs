@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "rollup_versions",
         include_str!("../../../migrations/analytics/0005_rollup_versions.sql"),
     ),
+    Migration::embedded(
+        6,
+        "member_overview_policies",
+        include_str!("../../../migrations/analytics/0006_member_overview_policies.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

@@ -1,11 +1,12 @@
-//! The test rankings (top failing, flakiest and slowest tests) kept in
-//! memory per project, filter and limit, with the project's rollup
-//! version they were read at (`analytics.rollup_versions`).
+//! The rankings (top failing tests, top groups, flakiest and slowest
+//! tests) kept in memory per project, filter and limit, with the
+//! project's rollup version they were read at
+//! (`analytics.rollup_versions`).
 //!
-//! Summing a range's per-test rows and their duration histograms costs
-//! hundreds of milliseconds on a project with a million results, far more
-//! than a dashboard may take, and the answer changes only when a build's
-//! rollups do. So:
+//! Summing a range's per-test and per-group rows and the tests' duration
+//! histograms costs hundreds of milliseconds on a project with a million
+//! results, far more than a dashboard may take, and the answer changes
+//! only when the project's rollups do. So:
 //! - an answer read at the project's current version is served as it is;
 //! - when the version has moved on, one computation of the new answer
 //!   starts on its own task, and every request for the key waits for it
@@ -29,14 +30,16 @@ use tenant_core::cache::TtlCache;
 use tenant_core::{Db, DbError, TenantContext};
 use uuid::Uuid;
 
+use super::dashboards::rank_groups;
 use super::test_rankings::{self, TestMetric};
-use crate::domain::dashboards::RankedTest;
+use crate::domain::dashboards::{RankedGroup, RankedTest};
 use crate::domain::filters::DashboardFilter;
 
-/// The three test rankings of one project, filter and limit.
+/// The four rankings of one project, filter and limit.
 #[derive(Debug, Clone)]
-pub struct TestRankings {
+pub struct KeptRankings {
     pub top_failing_tests: Vec<RankedTest>,
+    pub top_groups: Vec<RankedGroup>,
     pub flakiest_tests: Vec<RankedTest>,
     pub slowest_tests: Vec<RankedTest>,
 }
@@ -53,23 +56,23 @@ struct Key {
 /// it.
 #[derive(Debug, Default)]
 struct Slot {
-    kept: Mutex<Option<(i64, Arc<TestRankings>)>>,
+    kept: Mutex<Option<(i64, Arc<KeptRankings>)>>,
     fill: Arc<tokio::sync::Mutex<()>>,
     filled: tokio::sync::Notify,
 }
 
 impl Slot {
-    fn kept(&self) -> Option<(i64, Arc<TestRankings>)> {
+    fn kept(&self) -> Option<(i64, Arc<KeptRankings>)> {
         self.kept.lock().ok().and_then(|kept| kept.clone())
     }
 
-    fn kept_at(&self, version: i64) -> Option<Arc<TestRankings>> {
+    fn kept_at(&self, version: i64) -> Option<Arc<KeptRankings>> {
         self.kept()
             .and_then(|(at, answer)| (at >= version).then_some(answer))
     }
 
     /// Keeps `answer` unless a newer one is kept already.
-    fn keep(&self, version: i64, answer: Arc<TestRankings>) {
+    fn keep(&self, version: i64, answer: Arc<KeptRankings>) {
         if let Ok(mut kept) = self.kept.lock()
             && kept.as_ref().is_none_or(|(at, _)| *at < version)
         {
@@ -105,16 +108,16 @@ impl RankingCache {
         }
     }
 
-    /// The test rankings of the request's project for `request`, as of
+    /// The rankings of the request's project for `request`, as of
     /// rollup `version`; when the version has moved on and the new answer
     /// takes longer than `fresh_wait`, the answer kept from before.
-    pub async fn test_rankings(
+    pub async fn rankings(
         &self,
         db: &Db,
         ctx: &TenantContext,
         request: &RankingRequest,
         version: i64,
-    ) -> Result<Arc<TestRankings>, DbError> {
+    ) -> Result<Arc<KeptRankings>, DbError> {
         let project_id = ctx.project().ok_or(DbError::NoProject)?.project_id;
         let key = Key {
             project_id,
@@ -167,7 +170,7 @@ fn start_fill(
                 Ok(answer) => slot.keep(version, Arc::new(answer)),
                 Err(error) => tracing::warn!(
                     error = %tenant_core::error::error_chain(&error),
-                    "test rankings not recomputed; the kept ones are served"
+                    "rankings not recomputed; the kept ones are served"
                 ),
             }
         }
@@ -176,12 +179,12 @@ fn start_fill(
     });
 }
 
-/// The three rankings read in one transaction of the request's project.
+/// The four rankings read in one transaction of the request's project.
 async fn read(
     db: &Db,
     ctx: &TenantContext,
     request: &RankingRequest,
-) -> Result<TestRankings, DbError> {
+) -> Result<KeptRankings, DbError> {
     let project_id = ctx.project().ok_or(DbError::NoProject)?.project_id;
     let RankingRequest {
         filter,
@@ -204,9 +207,11 @@ async fn read(
             .await?;
     let slowest_tests =
         test_rankings::slowest_tests(&tx, project_id, filter, previous, limit).await?;
+    let top_groups = rank_groups(&tx, project_id, filter, previous, limit).await?;
     tx.commit().await?;
-    Ok(TestRankings {
+    Ok(KeptRankings {
         top_failing_tests,
+        top_groups,
         flakiest_tests,
         slowest_tests,
     })

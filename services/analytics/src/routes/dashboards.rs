@@ -1,6 +1,6 @@
 //! A project's dashboards: summary, trends, rankings and time to
 //! resolution. Viewer and up; each reads rollups only, in one tenant
-//! transaction (the test rankings through the ranking cache).
+//! transaction (the rankings through the ranking cache).
 
 use std::collections::BTreeMap;
 
@@ -174,22 +174,20 @@ pub async fn rankings(
     let previous = filter.previous();
     let tx = db.tenant_tx(&ctx).await?;
     let version = rollups::version(&tx, project_id).await?;
-    let top_groups = repository::rank_groups(&tx, project_id, &filter, &previous, limit).await?;
     tx.commit().await?;
     let request = RankingRequest {
         filter,
         previous,
         limit,
     };
-    let tests = cache.test_rankings(&db, &ctx, &request, version).await?;
-    let filter = request.filter;
+    let kept = cache.rankings(&db, &ctx, &request, version).await?;
     Ok(HttpResponse::Ok().json(Rankings {
-        from: filter.from,
-        to: filter.to,
-        top_failing_tests: tests.top_failing_tests.clone(),
-        top_groups,
-        flakiest_tests: tests.flakiest_tests.clone(),
-        slowest_tests: tests.slowest_tests.clone(),
+        from: request.filter.from,
+        to: request.filter.to,
+        top_failing_tests: kept.top_failing_tests.clone(),
+        top_groups: kept.top_groups.clone(),
+        flakiest_tests: kept.flakiest_tests.clone(),
+        slowest_tests: kept.slowest_tests.clone(),
     }))
 }
 
