@@ -2,9 +2,11 @@
 -- rollups increases as its last step (before it commits), so a reader
 -- that saw version v sees every change committed up to v, and any later
 -- change shows as a higher version. Answers computed from the rollups
--- (the test rankings) are cached under the version they were read at and
--- are never served once the version moves on. The row lock taken by the
--- increase is held only from a transaction's last step to its commit.
+-- (the rankings) are kept under the version they were read at; once the
+-- version moves on they are computed again, and served meanwhile only to
+-- requests that waited longer than the service allows (docs/analytics.md).
+-- The row lock taken by the increase is held only from a transaction's
+-- last step to its commit.
 CREATE TABLE analytics.rollup_versions (
     project_id uuid NOT NULL,
     version    bigint NOT NULL,

@@ -25,11 +25,11 @@ pub struct AnalyticsSettings {
     pub reconcile_slices_per_round: i64,
     /// Groups computed again per project per round.
     pub reconcile_groups_per_round: i64,
-    /// Test rankings kept in memory (one per project and filter).
+    /// Rankings kept in memory (one per project, filter and limit).
     pub rankings_cache_entries: usize,
-    /// How long a kept test ranking may be served from, at most.
+    /// How long kept rankings may be served from, at most.
     pub rankings_cache_ttl_secs: u64,
-    /// How long a request waits for test rankings recomputed after the
+    /// How long a request waits for rankings recomputed after the
     /// rollups changed before it is answered with the ones kept from
     /// before.
     pub rankings_fresh_wait_ms: u64,

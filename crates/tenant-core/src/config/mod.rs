@@ -302,6 +302,7 @@ fn database_defaults(schema: &str) -> Vec<(&'static str, String)> {
         ("database.recycle_timeout_ms", "1000".into()),
         ("database.statement_timeout_ms", "15000".into()),
         ("database.jit", "false".into()),
+        ("database.plan_cache_mode", "force_custom_plan".into()),
         ("database.ready_timeout_ms", "1000".into()),
         ("database.migrate_on_start", "false".into()),
     ]
@@ -434,7 +435,7 @@ fn check_secret(
     }
 }
 
-pub use database::DatabaseSettings;
+pub use database::{DatabaseSettings, PlanCacheMode};
 pub use server::{ServerSettings, TlsError, TlsSettings, TrustedProxies};
 
 #[cfg(test)]

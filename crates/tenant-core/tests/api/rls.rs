@@ -98,12 +98,16 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
 }
 
 #[tokio::test]
-async fn connections_run_with_the_statement_timeout_and_jit_as_configured() {
+async fn connections_run_with_the_statement_timeout_jit_and_plan_cache_mode_as_configured() {
     let database = TestDatabase::create().await;
-    // JIT is off unless the settings turn it on.
-    for (jit, expected) in [(None, "off"), (Some("true"), "on")] {
+    // JIT is off and plans are made for each run's values unless the
+    // settings say otherwise.
+    let defaults = (None, None, "off", "force_custom_plan");
+    let changed = (Some("true"), Some("auto"), "on", "auto");
+    for (jit, plans, expected_jit, expected_plans) in [defaults, changed] {
         let mut overrides = vec![("database.statement_timeout_ms", "4321".to_owned())];
         overrides.extend(jit.map(|jit| ("database.jit", jit.to_owned())));
+        overrides.extend(plans.map(|mode| ("database.plan_cache_mode", mode.to_owned())));
         let settings: Settings =
             test_support::settings(&FAILURE_SCHEMA, Some(&database), &overrides);
         let db = Db::connect(settings.database.as_ref().unwrap(), "failure", "rls-test")
@@ -112,13 +116,15 @@ async fn connections_run_with_the_statement_timeout_and_jit_as_configured() {
         let tx = db.unscoped_tx().await.unwrap();
         let row = tx
             .query_one(
-                "SELECT current_setting('jit'), current_setting('statement_timeout')",
+                "SELECT current_setting('jit'), current_setting('statement_timeout'),
+                        current_setting('plan_cache_mode')",
                 &[],
             )
             .await
             .unwrap();
-        assert_eq!(row.get::<_, String>(0), expected, "{jit:?}");
+        assert_eq!(row.get::<_, String>(0), expected_jit, "{jit:?}");
         assert_eq!(row.get::<_, String>(1), "4321ms");
+        assert_eq!(row.get::<_, String>(2), expected_plans, "{plans:?}");
     }
 }
 
