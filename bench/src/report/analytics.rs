@@ -118,7 +118,7 @@ pub(super) fn analytics_section(out: &mut String, results: &BenchResults) {
             .collect();
         let _ = writeln!(
             out,
-            "\nEach endpoint's first call (the warm-up before its runs, not in the figures above): {}. The test rankings are kept per project, filter and rollup version (docs/analytics.md): their first call computes the answer the runs then reuse, and a build that changes the project's rollups makes the next call compute it again (its requests wait for that one computation, up to `rankings_fresh_wait_ms`), so the rankings' first call is what a viewer waits after each build.",
+            "\nEach endpoint's first call (the warm-up before its runs, not in the figures above): {}. The rankings are kept per project, filter and rollup version (docs/analytics.md): their first call computes the answer the runs then reuse, and a build that changes the project's rollups makes the next call compute it again (its requests wait for that one computation, up to `rankings_fresh_wait_ms`), so the rankings' first call is what a viewer waits after each build.",
             firsts.join(", ")
         );
     }
