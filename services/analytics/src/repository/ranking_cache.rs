@@ -32,18 +32,11 @@ use uuid::Uuid;
 
 use super::dashboards::rank_groups;
 use super::test_rankings::{self, TestMetric};
-use crate::domain::dashboards::{RankedGroup, RankedTest};
+use crate::domain::dashboards::Rankings;
 use crate::domain::filters::DashboardFilter;
 
-/// The four rankings of one project, filter and limit.
-#[derive(Debug, Clone)]
-pub struct KeptRankings {
-    pub top_failing_tests: Vec<RankedTest>,
-    pub top_groups: Vec<RankedGroup>,
-    pub flakiest_tests: Vec<RankedTest>,
-    pub slowest_tests: Vec<RankedTest>,
-}
-
+/// What one answer is for: the request's project, filter and limit (the
+/// previous period compared with derives from the filter).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     project_id: Uuid,
@@ -56,23 +49,23 @@ struct Key {
 /// it.
 #[derive(Debug, Default)]
 struct Slot {
-    kept: Mutex<Option<(i64, Arc<KeptRankings>)>>,
+    kept: Mutex<Option<(i64, Arc<Rankings>)>>,
     fill: Arc<tokio::sync::Mutex<()>>,
     filled: tokio::sync::Notify,
 }
 
 impl Slot {
-    fn kept(&self) -> Option<(i64, Arc<KeptRankings>)> {
+    fn kept(&self) -> Option<(i64, Arc<Rankings>)> {
         self.kept.lock().ok().and_then(|kept| kept.clone())
     }
 
-    fn kept_at(&self, version: i64) -> Option<Arc<KeptRankings>> {
+    fn kept_at(&self, version: i64) -> Option<Arc<Rankings>> {
         self.kept()
             .and_then(|(at, answer)| (at >= version).then_some(answer))
     }
 
     /// Keeps `answer` unless a newer one is kept already.
-    fn keep(&self, version: i64, answer: Arc<KeptRankings>) {
+    fn keep(&self, version: i64, answer: Arc<Rankings>) {
         if let Ok(mut kept) = self.kept.lock()
             && kept.as_ref().is_none_or(|(at, _)| *at < version)
         {
@@ -81,20 +74,12 @@ impl Slot {
     }
 }
 
-/// The kept test rankings (see the module's documentation).
+/// The kept rankings (see the module's documentation).
 #[derive(Debug)]
 pub struct RankingCache {
     slots: TtlCache<Key, Arc<Slot>>,
     ttl: Duration,
     fresh_wait: Duration,
-}
-
-/// What one ranking request asks for.
-#[derive(Debug, Clone)]
-pub struct RankingRequest {
-    pub filter: DashboardFilter,
-    pub previous: DashboardFilter,
-    pub limit: i64,
 }
 
 impl RankingCache {
@@ -108,23 +93,25 @@ impl RankingCache {
         }
     }
 
-    /// The rankings of the request's project for `request`, as of
-    /// rollup `version`; when the version has moved on and the new answer
-    /// takes longer than `fresh_wait`, the answer kept from before.
+    /// The rankings of the request's project for `filter` and `limit`,
+    /// as of rollup `version`; when the version has moved on and the new
+    /// answer takes longer than `fresh_wait`, the answer kept from before.
     pub async fn rankings(
         &self,
         db: &Db,
         ctx: &TenantContext,
-        request: &RankingRequest,
+        filter: &DashboardFilter,
+        limit: i64,
         version: i64,
-    ) -> Result<Arc<KeptRankings>, DbError> {
-        let project_id = ctx.project().ok_or(DbError::NoProject)?.project_id;
+    ) -> Result<Arc<Rankings>, DbError> {
         let key = Key {
-            project_id,
-            filter: request.filter.clone(),
-            limit: request.limit,
+            project_id: ctx.project().ok_or(DbError::NoProject)?.project_id,
+            filter: filter.clone(),
+            limit,
         };
-        let slot = self.slots.get_or_insert_with(key, self.ttl, Arc::default);
+        let slot = self
+            .slots
+            .get_or_insert_with(key.clone(), self.ttl, Arc::default);
         if let Some(answer) = slot.kept_at(version) {
             return Ok(answer);
         }
@@ -134,14 +121,14 @@ impl RankingCache {
             if let Some((_, answer)) = slot.kept() {
                 return Ok(answer);
             }
-            let answer = Arc::new(read(db, ctx, request).await?);
+            let answer = Arc::new(read(db, ctx, &key).await?);
             slot.keep(version, answer.clone());
             return Ok(answer);
         };
         let filled = slot.filled.notified();
         tokio::pin!(filled);
         filled.as_mut().enable();
-        start_fill(&slot, db, ctx, request, version);
+        start_fill(&slot, db, ctx, &key, version);
         if let Some(answer) = slot.kept_at(version) {
             return Ok(answer);
         }
@@ -153,20 +140,14 @@ impl RankingCache {
 
 /// Starts computing `slot`'s answer at `version` on its own task (which
 /// outlives the request), unless a computation is running already.
-fn start_fill(
-    slot: &Arc<Slot>,
-    db: &Db,
-    ctx: &TenantContext,
-    request: &RankingRequest,
-    version: i64,
-) {
+fn start_fill(slot: &Arc<Slot>, db: &Db, ctx: &TenantContext, key: &Key, version: i64) {
     let Ok(one_at_a_time) = slot.fill.clone().try_lock_owned() else {
         return;
     };
-    let (slot, db, ctx, request) = (slot.clone(), db.clone(), ctx.clone(), request.clone());
+    let (slot, db, ctx, key) = (slot.clone(), db.clone(), ctx.clone(), key.clone());
     tokio::spawn(async move {
         if slot.kept_at(version).is_none() {
-            match read(&db, &ctx, &request).await {
+            match read(&db, &ctx, &key).await {
                 Ok(answer) => slot.keep(version, Arc::new(answer)),
                 Err(error) => tracing::warn!(
                     error = %tenant_core::error::error_chain(&error),
@@ -179,19 +160,15 @@ fn start_fill(
     });
 }
 
-/// The four rankings read in one transaction of the request's project.
-async fn read(
-    db: &Db,
-    ctx: &TenantContext,
-    request: &RankingRequest,
-) -> Result<KeptRankings, DbError> {
-    let project_id = ctx.project().ok_or(DbError::NoProject)?.project_id;
-    let RankingRequest {
+/// The four rankings of `key` read in one transaction of the request's
+/// project, each compared with the period before the filter's.
+async fn read(db: &Db, ctx: &TenantContext, key: &Key) -> Result<Rankings, DbError> {
+    let Key {
+        project_id,
         filter,
-        previous,
         limit,
-    } = request;
-    let limit = *limit;
+    } = key;
+    let (project_id, limit, previous) = (*project_id, *limit, &filter.previous());
     let tx = db.tenant_tx(ctx).await?;
     let top_failing_tests = test_rankings::rank_tests(
         &tx,
@@ -209,7 +186,9 @@ async fn read(
         test_rankings::slowest_tests(&tx, project_id, filter, previous, limit).await?;
     let top_groups = rank_groups(&tx, project_id, filter, previous, limit).await?;
     tx.commit().await?;
-    Ok(KeptRankings {
+    Ok(Rankings {
+        from: filter.from,
+        to: filter.to,
         top_failing_tests,
         top_groups,
         flakiest_tests,

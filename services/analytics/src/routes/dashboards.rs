@@ -17,7 +17,7 @@ use crate::domain::dashboards::{
 use crate::domain::filters::DashboardFilter;
 use crate::error::AnalyticsError;
 use crate::repository::dashboards as repository;
-use crate::repository::ranking_cache::{RankingCache, RankingRequest};
+use crate::repository::ranking_cache::RankingCache;
 use crate::repository::rollups;
 
 /// A pass rate change within this is flat.
@@ -171,24 +171,11 @@ pub async fn rankings(
 ) -> Result<HttpResponse, AnalyticsError> {
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
     let (filter, limit) = query.into_inner().parse(10, MAX_LIMIT)?;
-    let previous = filter.previous();
     let tx = db.tenant_tx(&ctx).await?;
     let version = rollups::version(&tx, project_id).await?;
     tx.commit().await?;
-    let request = RankingRequest {
-        filter,
-        previous,
-        limit,
-    };
-    let kept = cache.rankings(&db, &ctx, &request, version).await?;
-    Ok(HttpResponse::Ok().json(Rankings {
-        from: request.filter.from,
-        to: request.filter.to,
-        top_failing_tests: kept.top_failing_tests.clone(),
-        top_groups: kept.top_groups.clone(),
-        flakiest_tests: kept.flakiest_tests.clone(),
-        slowest_tests: kept.slowest_tests.clone(),
-    }))
+    let rankings = cache.rankings(&db, &ctx, &filter, limit, version).await?;
+    Ok(HttpResponse::Ok().json(&*rankings))
 }
 
 /// `GET /v1/projects/{project}/analytics/mttr`.
