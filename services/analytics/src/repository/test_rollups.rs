@@ -66,47 +66,52 @@ pub(super) async fn refresh_test_totals(
     day: NaiveDate,
     week: NaiveDate,
 ) -> Result<(), DbError> {
-    tx.execute(
-        "DELETE FROM analytics.test_daily_totals WHERE project_id = $1 AND day = $2",
-        &[&project_id, &day],
-    )
-    .await?;
-    let daily = summed_tests(
+    replace_totals(
+        tx,
+        "test_daily_totals",
+        "day",
+        [&project_id, &day],
         "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
            FROM analytics.test_daily_rollups WHERE project_id = $1 AND day = $2",
-    );
-    tx.execute(
-        &format!(
-            "INSERT INTO analytics.test_daily_totals
-                    (project_id, day, test_id, runs, failures, flaky, skipped,
-                     duration_buckets, duration_counts)
-             SELECT $1, $2, t.test_id, t.runs, t.failures, t.flaky, t.skipped,
-                    t.duration_buckets, t.duration_counts
-               FROM ({daily}) t"
-        ),
-        &[&project_id, &day],
     )
     .await?;
-    tx.execute(
-        "DELETE FROM analytics.test_weekly_totals WHERE project_id = $1 AND week = $2",
-        &[&project_id, &week],
-    )
-    .await?;
-    let weekly = summed_tests(
+    replace_totals(
+        tx,
+        "test_weekly_totals",
+        "week",
+        [&project_id, &week],
         "SELECT test_id, runs, failures, flaky, skipped, duration_buckets, duration_counts
            FROM analytics.test_daily_totals
           WHERE project_id = $1 AND day BETWEEN $2 AND $2 + 6",
-    );
+    )
+    .await
+}
+
+/// Replaces the rows of totals `table` whose `period` column is `$2`
+/// with the per-test sums of the rows `source` selects.
+async fn replace_totals(
+    tx: &TenantTx,
+    table: &str,
+    period: &str,
+    key: [&(dyn tokio_postgres::types::ToSql + Sync); 2],
+    source: &str,
+) -> Result<(), DbError> {
+    tx.execute(
+        &format!("DELETE FROM analytics.{table} WHERE project_id = $1 AND {period} = $2"),
+        &key,
+    )
+    .await?;
+    let sums = summed_tests(source);
     tx.execute(
         &format!(
-            "INSERT INTO analytics.test_weekly_totals
-                    (project_id, week, test_id, runs, failures, flaky, skipped,
+            "INSERT INTO analytics.{table}
+                    (project_id, {period}, test_id, runs, failures, flaky, skipped,
                      duration_buckets, duration_counts)
              SELECT $1, $2, t.test_id, t.runs, t.failures, t.flaky, t.skipped,
                     t.duration_buckets, t.duration_counts
-               FROM ({weekly}) t"
+               FROM ({sums}) t"
         ),
-        &[&project_id, &week],
+        &key,
     )
     .await?;
     Ok(())
