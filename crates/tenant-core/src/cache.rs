@@ -58,9 +58,6 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     /// that race for a missing key all get the same value (a shared cell
     /// one of them fills, say).
     pub fn get_or_insert_with(&self, key: K, ttl: Duration, make: impl FnOnce() -> V) -> V {
-        if let Some(value) = self.get(&key) {
-            return value;
-        }
         let Ok(mut shard) = self.shard(&key).lock() else {
             return make();
         };
