@@ -9,7 +9,9 @@
 //! that were computed longest ago (never computed first), and the
 //! project's counts, in one transaction per project. A round's work is
 //! therefore bounded, and every recent slice comes round again after
-//! (slices / per-round) rounds.
+//! (slices / per-round) rounds. What a round finds unchanged it does not
+//! pass on: a slice's week and test totals are computed again, and the
+//! project's rollup version increased, only when something differed.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use tenant_core::error::error_chain;
 use tenant_core::{Db, DbError};
 use uuid::Uuid;
 
-use crate::repository::rollups;
+use crate::repository::rollups::{self, Change};
 use crate::settings::AnalyticsSettings;
 
 /// What one round computed again.
@@ -84,17 +86,20 @@ impl Reconciler {
         let mut slices =
             rollups::stalest_slices(&tx, project_id, since, self.slices_per_round).await?;
         slices.sort();
+        let mut changes = Vec::with_capacity(slices.len() + 1);
         for slice in &slices {
-            rollups::refresh_slice(&tx, project_id, slice).await?;
+            changes.push(rollups::refresh_slice(&tx, project_id, slice).await?);
         }
         let mut groups =
             rollups::stalest_groups(&tx, project_id, since, self.groups_per_round).await?;
         groups.sort();
         for group_id in &groups {
-            rollups::refresh_group(&tx, project_id, *group_id).await?;
+            changes.push(rollups::refresh_group(&tx, project_id, *group_id).await?);
         }
-        rollups::refresh_project(&tx, project_id).await?;
-        rollups::bump_version(&tx, project_id).await?;
+        changes.push(rollups::refresh_project(&tx, project_id).await?);
+        // A round that found everything as it was leaves the version, so
+        // the rankings kept for it stay valid.
+        rollups::bump_version_if(&tx, project_id, Change::any(changes)).await?;
         tx.commit().await?;
         Ok((slices.len() as u64, groups.len() as u64))
     }

@@ -134,13 +134,79 @@ pub async fn stalest_slices(
     rows.iter().map(slice_from_row).collect()
 }
 
+/// The rollup tables a slice's rows live in, each with the column its
+/// rows are ordered by in a fingerprint.
+const SLICE_TABLES: [(&str, &str); 5] = [
+    ("build_rollups", "build_id"),
+    ("daily_rollups", "day"),
+    ("daily_label_rollups", "label"),
+    ("test_daily_rollups", "test_id"),
+    ("group_daily_rollups", "group_id"),
+];
+
+/// Whether a computation changed what readers see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Change {
+    Changed,
+    Unchanged,
+}
+
+impl Change {
+    fn between<T: PartialEq>(before: &T, after: &T) -> Self {
+        if before == after {
+            Self::Unchanged
+        } else {
+            Self::Changed
+        }
+    }
+
+    pub fn any(changes: impl IntoIterator<Item = Change>) -> Self {
+        if changes.into_iter().any(|change| change == Self::Changed) {
+            Self::Changed
+        } else {
+            Self::Unchanged
+        }
+    }
+}
+
+/// A digest of every row of the slice `$1..$4` in the slice's tables: equal
+/// before and after a computation exactly when it changed nothing.
+async fn slice_fingerprint(
+    tx: &TenantTx,
+    key: &[&(dyn tokio_postgres::types::ToSql + Sync); 4],
+) -> Result<Option<String>, DbError> {
+    let parts = SLICE_TABLES
+        .iter()
+        .map(|(table, order)| {
+            format!(
+                "(SELECT string_agg(t::text, ',' ORDER BY t.{order}) FROM analytics.{table} t
+                   WHERE t.project_id = $1 AND t.day = $2 AND t.branch = $3 AND t.job_name = $4)"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = tx
+        .query_one(
+            &format!("SELECT md5(concat_ws('|', {parts})) AS digest"),
+            key,
+        )
+        .await?;
+    Ok(row.try_get("digest")?)
+}
+
 /// Computes the build, daily, label, test and group-per-day rollups of
-/// `slice` again from the views, then its week's test rollups and the
-/// project's per-test totals of its day and week. The slice's `rollup_slices` row is
+/// `slice` again from the views and, when they changed, its week's test
+/// rollups and the project's per-test totals of its day and week (which
+/// are sums of the day's rows). The slice's `rollup_slices` row is
 /// written first: its row lock makes concurrent computations of one slice
 /// take turns, the later one reading what the earlier committed.
 #[tracing::instrument(skip_all, fields(project_id = %project_id, day = %slice.day), err(level = "warn"))]
-pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Result<(), DbError> {
+pub async fn refresh_slice(
+    tx: &TenantTx,
+    project_id: Uuid,
+    slice: &Slice,
+) -> Result<Change, DbError> {
     let key: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&project_id, &slice.day, &slice.branch, &slice.job_name];
     let week = slice.week();
@@ -170,13 +236,8 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
         &key,
     )
     .await?;
-    for table in [
-        "build_rollups",
-        "daily_rollups",
-        "daily_label_rollups",
-        "test_daily_rollups",
-        "group_daily_rollups",
-    ] {
+    let before = slice_fingerprint(tx, &key).await?;
+    for (table, _) in SLICE_TABLES {
         tx.execute(
             &format!(
                 "DELETE FROM analytics.{table}
@@ -291,15 +352,32 @@ pub async fn refresh_slice(tx: &TenantTx, project_id: Uuid, slice: &Slice) -> Re
         &key,
     )
     .await?;
-    refresh_test_week(tx, &week_key).await?;
-    refresh_test_totals(tx, project_id, slice.day, week).await
+    let change = Change::between(&before, &slice_fingerprint(tx, &key).await?);
+    if change == Change::Changed {
+        refresh_test_week(tx, &week_key).await?;
+        refresh_test_totals(tx, project_id, slice.day, week).await?;
+    }
+    Ok(change)
 }
 
 /// Computes `group_id`'s row again: its label and status now, its first
 /// status change (triage) and, while resolved, its latest move to
 /// `resolved`. A group the view no longer shows loses its row.
 #[tracing::instrument(skip_all, fields(project_id = %project_id, group_id = %group_id), err(level = "warn"))]
-pub async fn refresh_group(tx: &TenantTx, project_id: Uuid, group_id: Uuid) -> Result<(), DbError> {
+pub async fn refresh_group(
+    tx: &TenantTx,
+    project_id: Uuid,
+    group_id: Uuid,
+) -> Result<Change, DbError> {
+    let state = "SELECT (label, status, first_seen_at, triaged_at, resolved_at)::text AS state
+                   FROM analytics.group_rollups WHERE project_id = $1 AND group_id = $2";
+    let read_state = || async {
+        let row = tx.query_opt(state, &[&project_id, &group_id]).await?;
+        row.map(|row| row.try_get::<_, String>("state"))
+            .transpose()
+            .map_err(DbError::from)
+    };
+    let before = read_state().await?;
     let updated = tx
         .execute(
             "WITH g AS (SELECT id, label, status, first_seen_at
@@ -330,7 +408,7 @@ pub async fn refresh_group(tx: &TenantTx, project_id: Uuid, group_id: Uuid) -> R
         )
         .await?;
     }
-    Ok(())
+    Ok(Change::between(&before, &read_state().await?))
 }
 
 /// The groups seen (first or last) from `since` on, those computed
@@ -366,7 +444,25 @@ pub async fn stalest_groups(
 /// nor muted, tests judged flaky, tests in quarantine (no row when all
 /// are zero).
 #[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
-pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbError> {
+pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<Change, DbError> {
+    let read_counts = || async {
+        let row = tx
+            .query_opt(
+                "SELECT open_groups, flaky_tests, quarantined_tests
+                   FROM analytics.project_rollups WHERE project_id = $1",
+                &[&project_id],
+            )
+            .await?;
+        row.map(|row| -> Result<(i64, i64, i64), DbError> {
+            Ok((
+                row.try_get("open_groups")?,
+                row.try_get("flaky_tests")?,
+                row.try_get("quarantined_tests")?,
+            ))
+        })
+        .transpose()
+    };
+    let before = read_counts().await?;
     tx.execute(
         "INSERT INTO analytics.project_rollups
                 (project_id, open_groups, flaky_tests, quarantined_tests, refreshed_at)
@@ -394,7 +490,7 @@ pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
         &[&project_id],
     )
     .await?;
-    Ok(())
+    Ok(Change::between(&before, &read_counts().await?))
 }
 
 /// Applies what a batch of events asks for: the slices of the builds
@@ -413,19 +509,30 @@ pub async fn apply_refresh(
     for group_id in &refresh.relabelled_groups {
         slices.extend(slices_of_group(tx, project_id, *group_id).await?);
     }
+    let mut changes = Vec::new();
     for slice in &slices {
-        refresh_slice(tx, project_id, slice).await?;
+        changes.push(refresh_slice(tx, project_id, slice).await?);
     }
     for group_id in &refresh.groups {
-        refresh_group(tx, project_id, *group_id).await?;
+        changes.push(refresh_group(tx, project_id, *group_id).await?);
     }
     if refresh.project {
-        refresh_project(tx, project_id).await?;
+        changes.push(refresh_project(tx, project_id).await?);
     }
-    if !slices.is_empty() || !refresh.groups.is_empty() || refresh.project {
-        bump_version(tx, project_id).await?;
+    bump_version_if(tx, project_id, Change::any(changes)).await
+}
+
+/// Increases the project's rollup version when `change` says the
+/// transaction changed its rollups, as its last step.
+pub async fn bump_version_if(
+    tx: &TenantTx,
+    project_id: Uuid,
+    change: Change,
+) -> Result<(), DbError> {
+    match change {
+        Change::Changed => bump_version(tx, project_id).await,
+        Change::Unchanged => Ok(()),
     }
-    Ok(())
 }
 
 /// Increases the project's rollup version: the last step of every
@@ -479,12 +586,14 @@ pub async fn rebuild_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
         .await?;
     }
     for slice in stalest_slices(tx, project_id, None, i64::MAX).await? {
-        refresh_slice(tx, project_id, &slice).await?;
+        let _ = refresh_slice(tx, project_id, &slice).await?;
     }
     for group_id in stalest_groups(tx, project_id, None, i64::MAX).await? {
-        refresh_group(tx, project_id, group_id).await?;
+        let _ = refresh_group(tx, project_id, group_id).await?;
     }
-    refresh_project(tx, project_id).await?;
+    let _ = refresh_project(tx, project_id).await?;
+    // Everything was thrown away and computed again: readers must not
+    // keep anything computed before, whatever it equals.
     bump_version(tx, project_id).await
 }
 
