@@ -17,6 +17,8 @@
 #   FAULTLINE_BENCH_SECTIONS=analytics  only the analytics and web-page
 #                             sections (no oha or nginx needed), merged into
 #                             the saved results
+#   FAULTLINE_BENCH_SECTIONS=static-gateway  only the gateway in front of a
+#                             static upstream (section 1b), merged likewise
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,9 +84,9 @@ if [[ -z "${DATABASE_URL:-}" ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/
 fi
 eval "$(FAULTLINE_DB_NAME=faultline_bench "$ROOT/scripts/postgres.sh" ensure)"
 
-for port in $(seq "$BASE_PORT" $((BASE_PORT + 10))) $(seq $((BASE_PORT + 100)) $((BASE_PORT + 106))); do
+for port in $(seq "$BASE_PORT" $((BASE_PORT + 13))) $(seq $((BASE_PORT + 100)) $((BASE_PORT + 111))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        log "port $port is in use; free ports $BASE_PORT-$((BASE_PORT + 10)) and $((BASE_PORT + 100))-$((BASE_PORT + 106)) or set FAULTLINE_BENCH_BASE_PORT"
+        log "port $port is in use; free ports $BASE_PORT-$((BASE_PORT + 13)) and $((BASE_PORT + 100))-$((BASE_PORT + 111)) or set FAULTLINE_BENCH_BASE_PORT"
         exit 1
     fi
 done
@@ -103,8 +105,8 @@ fi
 install_secs=()
 [[ -f "$install_time_file" ]] && install_secs=(--install-secs "$(cat "$install_time_file")")
 
-if [[ "$SECTIONS" == analytics ]]; then
-    "$ROOT/target/release/faultline-bench" analytics \
+if [[ "$SECTIONS" == analytics || "$SECTIONS" == static-gateway ]]; then
+    "$ROOT/target/release/faultline-bench" "$SECTIONS" \
         --base-port "$BASE_PORT" \
         --results "$out_dir/results/latest.json" \
         --out-dir "$out_dir"

@@ -52,7 +52,7 @@ enum Command {
         oha: PathBuf,
         #[arg(long, default_value = "/usr/sbin/nginx")]
         nginx: PathBuf,
-        /// First port of the block (services base..base+5, nginx base+10, admin ports base+100..).
+        /// First port of the block (services base..base+6, nginx base+10, the static-upstream section base+11..base+13, admin ports base+100..).
         #[arg(long, default_value_t = 7800)]
         base_port: u16,
         /// Seconds the script spent on installs and builds before the suite.
@@ -106,6 +106,27 @@ enum Command {
         #[arg(long, env = "FAULTLINE_BENCH_NOTE")]
         note: Option<String>,
     },
+    /// Measures the gateway in front of a static upstream alone (section
+    /// 1b; seeding or reusing the dataset, starting the release services)
+    /// and writes it into a saved results file and the report.
+    StaticGateway {
+        #[arg(long, default_value = "bench/results/latest.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+        quick: bool,
+        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
+        admin_url: String,
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, default_value = ".faultline/tools/bin/oha")]
+        oha: PathBuf,
+        #[arg(long, default_value = "/usr/sbin/nginx")]
+        nginx: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
+        base_port: u16,
+    },
     /// Writes a generated JUnit report.
     Junit {
         #[arg(long)]
@@ -116,6 +137,26 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Saved results to measure a section into. Read before anything starts,
+/// so a broken file stops the command at once; none yet is an empty one.
+fn read_results(path: &std::path::Path) -> anyhow::Result<BenchResults> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BenchResults::default()),
+        Err(error) => Err(error).context(format!("reading {}", path.display())),
+    }
+}
+
+fn save_results(path: &std::path::Path, results: &BenchResults) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(results)?)?;
+    Ok(())
 }
 
 fn write_report(results: &BenchResults, out_dir: &std::path::Path) -> anyhow::Result<()> {
@@ -150,12 +191,7 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
                 install_secs,
             })
             .await?;
-            let results_dir = out_dir.join("results");
-            std::fs::create_dir_all(&results_dir)?;
-            std::fs::write(
-                results_dir.join("latest.json"),
-                serde_json::to_string_pretty(&results)?,
-            )?;
+            save_results(&out_dir.join("results/latest.json"), &results)?;
             write_report(&results, &out_dir)?;
             eprintln!(
                 "bench: wrote {} in {:.0} s",
@@ -191,7 +227,7 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             grouping.commit = Some(suite::git_commit(&std::env::current_dir()?));
             grouping.measured_at = Some(chrono::Utc::now().to_rfc3339());
             results.grouping = Some(grouping);
-            std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+            save_results(&path, &results)?;
             write_report(&results, &out_dir)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -204,16 +240,7 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             base_port,
             note,
         } => {
-            // Read first: a missing or broken results file stops before
-            // the services start.
-            let mut results: BenchResults = match std::fs::read_to_string(&path) {
-                Ok(text) => serde_json::from_str(&text)
-                    .with_context(|| format!("reading {}", path.display()))?,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    BenchResults::default()
-                }
-                Err(error) => return Err(error).context(format!("reading {}", path.display())),
-            };
+            let mut results = read_results(&path)?;
             let root = std::env::current_dir()?;
             let (analytics, pages, missing) = suite::analytics_only(suite::SuiteConfig {
                 root: root.clone(),
@@ -249,10 +276,7 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             });
             let failed = !missing.is_empty();
             results.missing.extend(missing);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+            save_results(&path, &results)?;
             write_report(&results, &out_dir)?;
             if failed {
                 eprintln!("bench: some analytics measurements could not be taken");
@@ -260,6 +284,51 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             } else {
                 Ok(ExitCode::SUCCESS)
             }
+        }
+        Command::StaticGateway {
+            results: path,
+            out_dir,
+            quick,
+            admin_url,
+            bin_dir,
+            oha,
+            nginx,
+            base_port,
+        } => {
+            let mut results = read_results(&path)?;
+            let root = std::env::current_dir()?;
+            let (figures, missing) = suite::static_gateway_only(suite::SuiteConfig {
+                root: root.clone(),
+                bin_dir: root.join(bin_dir),
+                oha: root.join(oha),
+                nginx,
+                admin_url,
+                quick,
+                base_port,
+                command: "faultline-bench static-gateway".to_owned(),
+                setup_secs: None,
+                install_secs: None,
+            })
+            .await?;
+            let commit = suite::git_commit(&root);
+            let measured_at = chrono::Utc::now().to_rfc3339();
+            results.static_gateway = figures.map(|mut figures| {
+                figures.commit = Some(commit);
+                figures.measured_at = Some(measured_at);
+                figures
+            });
+            results
+                .missing
+                .retain(|entry| !entry.section.starts_with("static_gateway"));
+            let failed = !missing.is_empty();
+            results.missing.extend(missing);
+            save_results(&path, &results)?;
+            write_report(&results, &out_dir)?;
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Junit {
             testcases,

@@ -1,6 +1,8 @@
-//! nginx as the reference reverse proxy: two workers, upstream keepalive,
-//! one access-log line per request to a file (as the gateway logs one
-//! `request finished` line per request to its log file).
+//! nginx twice over: as the reference reverse proxy (two workers,
+//! upstream keepalive, one access-log line per request to a file, as the
+//! gateway logs one `request finished` line per request to its log file),
+//! and as a static upstream that answers every request from memory, so a
+//! proxy in front of it is the only thing measured.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,23 +18,36 @@ pub struct Nginx {
 
 pub const LOGGING: &str = "nginx: access_log to a file, one line per request; gateway: one `request finished` log line per request to a file";
 
-pub fn config(prefix: &Path, port: u16, upstream_port: u16) -> String {
-    let prefix = prefix.display();
+/// What both configurations share: two workers, files under `prefix`,
+/// client connections kept for the whole run (nginx closes one after 1,000
+/// requests by default, which a load generator would measure).
+fn preamble(prefix: &str) -> String {
     format!(
         "worker_processes 2;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log {prefix}/access.log;
+    keepalive_requests 10000000;
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
+"
+    )
+}
+
+/// The reverse proxy to `upstream_port`.
+pub fn config(prefix: &Path, port: u16, upstream_port: u16) -> String {
+    let prefix = prefix.display().to_string();
+    let preamble = preamble(&prefix);
+    format!(
+        "{preamble}    access_log {prefix}/access.log;
     upstream backend {{
         server 127.0.0.1:{upstream_port};
         keepalive 64;
+        keepalive_requests 10000000;
     }}
     server {{
         listen 127.0.0.1:{port};
@@ -49,17 +64,54 @@ http {{
     )
 }
 
+/// A fixed answer for requests whose path starts with `path`.
+#[derive(Debug, Clone)]
+pub struct StaticAnswer {
+    pub path: String,
+    pub body: String,
+}
+
+/// An upstream answering each of `answers` (longest path first, as nginx
+/// matches prefixes) with status 200 and a JSON body, from memory; no
+/// access log. A body with a single quote is refused (nginx's string
+/// would end there).
+pub fn static_config(prefix: &Path, port: u16, answers: &[StaticAnswer]) -> anyhow::Result<String> {
+    let prefix = prefix.display().to_string();
+    let mut out = preamble(&prefix);
+    out.push_str(&format!(
+        "    access_log off;
+    default_type application/json;
+    server {{
+        listen 127.0.0.1:{port};
+"
+    ));
+    for answer in answers {
+        if answer.body.contains('\'') {
+            bail!("the static answer for {} has a single quote", answer.path);
+        }
+        out.push_str(&format!(
+            "        location {} {{ return 200 '{}'; }}\n",
+            answer.path, answer.body
+        ));
+    }
+    out.push_str("    }\n}\n");
+    Ok(out)
+}
+
 impl Nginx {
+    /// Starts nginx with `config` under `prefix`; its pid file is
+    /// `{name}.pid` in `pid_dir`, so several can run at once.
     pub async fn start(
         binary: &Path,
         pid_dir: &Path,
         prefix: &Path,
+        name: &str,
         port: u16,
-        upstream_port: u16,
+        config: &str,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(prefix.join("tmp"))?;
         let conf: PathBuf = prefix.join("nginx.conf");
-        std::fs::write(&conf, config(prefix, port, upstream_port))?;
+        std::fs::write(&conf, config)?;
         let mut child = Command::new(binary)
             .arg("-p")
             .arg(prefix)
@@ -71,7 +123,7 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let pid_file = pid_dir.join("nginx.pid");
+        let pid_file = pid_dir.join(format!("{name}.pid"));
         std::fs::write(&pid_file, child.id().to_string())?;
         let started = Instant::now();
         loop {
@@ -141,5 +193,37 @@ mod tests {
         assert!(conf.contains("server 127.0.0.1:7802;"));
         assert!(conf.contains("listen 127.0.0.1:7810;"));
         assert!(conf.contains("access_log /tmp/x/access.log;"));
+        assert!(conf.contains("keepalive_requests 10000000;"));
+    }
+
+    #[test]
+    fn a_static_upstream_answers_each_path_from_memory() {
+        let conf = static_config(
+            Path::new("/tmp/s"),
+            7812,
+            &[
+                StaticAnswer {
+                    path: "/internal/v1/access".to_owned(),
+                    body: r#"{"role":"admin"}"#.to_owned(),
+                },
+                StaticAnswer {
+                    path: "/".to_owned(),
+                    body: r#"{"x":1}"#.to_owned(),
+                },
+            ],
+        )
+        .unwrap();
+        assert!(conf.contains("listen 127.0.0.1:7812;"));
+        assert!(conf.contains("access_log off;"));
+        assert!(
+            conf.contains(r#"location /internal/v1/access { return 200 '{"role":"admin"}'; }"#)
+        );
+        assert!(conf.contains(r#"location / { return 200 '{"x":1}'; }"#));
+        assert!(!conf.contains("proxy_pass"));
+        let quoted = StaticAnswer {
+            path: "/".to_owned(),
+            body: "{'x':1}".to_owned(),
+        };
+        assert!(static_config(Path::new("/tmp/s"), 7812, &[quoted]).is_err());
     }
 }

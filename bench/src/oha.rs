@@ -46,7 +46,10 @@ struct OhaSummary {
 #[derive(Debug, Deserialize)]
 struct OhaPercentiles {
     p50: Option<f64>,
+    p90: Option<f64>,
     p99: Option<f64>,
+    #[serde(rename = "p99.9")]
+    p999: Option<f64>,
 }
 
 /// Reduces oha's JSON output to a [`LoadRun`].
@@ -74,6 +77,8 @@ pub fn parse(json: &str) -> anyhow::Result<LoadRun> {
         requests_per_sec: report.summary.requests_per_sec,
         p50_ms: report.latency_percentiles.p50.unwrap_or(f64::NAN) * 1000.0,
         p99_ms: report.latency_percentiles.p99.unwrap_or(f64::NAN) * 1000.0,
+        p90_ms: report.latency_percentiles.p90.map(|s| s * 1000.0),
+        p999_ms: report.latency_percentiles.p999.map(|s| s * 1000.0),
         success_rate: report.summary.success_rate,
         non_2xx,
     })
@@ -140,12 +145,14 @@ mod tests {
     #[test]
     fn reads_throughput_and_percentiles_in_milliseconds() {
         let json = r#"{"summary":{"successRate":1.0,"total":5.0,"requestsPerSec":2000.5},
-            "latencyPercentiles":{"p50":0.0012,"p99":0.0045},
+            "latencyPercentiles":{"p50":0.0012,"p90":0.002,"p99":0.0045,"p99.9":0.0125},
             "statusCodeDistribution":{"200":9990,"429":10}}"#;
         let run = parse(json).expect("parses");
         assert_eq!(run.requests_per_sec, 2000.5);
         assert!((run.p50_ms - 1.2).abs() < 1e-9);
         assert!((run.p99_ms - 4.5).abs() < 1e-9);
+        assert!((run.p90_ms.unwrap() - 2.0).abs() < 1e-9);
+        assert!((run.p999_ms.unwrap() - 12.5).abs() < 1e-9);
         assert_eq!(run.non_2xx, 10);
     }
 

@@ -127,6 +127,8 @@ fn reduce(outcomes: &[Outcome], elapsed_secs: f64) -> LoadRun {
         requests_per_sec: outcomes.len() as f64 / elapsed_secs.max(f64::EPSILON),
         p50_ms: percentile(&latencies, 50.0).unwrap_or(f64::NAN),
         p99_ms: percentile(&latencies, 99.0).unwrap_or(f64::NAN),
+        p90_ms: percentile(&latencies, 90.0),
+        p999_ms: percentile(&latencies, 99.9),
         success_rate: if outcomes.is_empty() {
             0.0
         } else {

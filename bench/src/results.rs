@@ -26,6 +26,10 @@ pub struct BenchResults {
     /// Absent in results saved before the web pages were measured.
     #[serde(default)]
     pub pages: Option<PageResults>,
+    /// Absent in results saved before the gateway was measured against a
+    /// static upstream.
+    #[serde(default)]
+    pub static_gateway: Option<StaticGatewayResults>,
     /// Measurements that could not be taken, with the reason.
     pub missing: Vec<Missing>,
 }
@@ -87,6 +91,11 @@ pub struct LoadRun {
     pub requests_per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Taken where the report shows them (absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p999_ms: Option<f64>,
     pub success_rate: f64,
     /// Requests answered with a status other than 2xx.
     pub non_2xx: u64,
@@ -115,6 +124,37 @@ pub struct LatencyLevel {
     pub load_percent: u32,
     pub rate: f64,
     pub targets: Vec<TargetRuns>,
+}
+
+/// The gateway's own cost: the same fixed answer from a static upstream
+/// (nginx answering from memory) directly, through nginx as a reverse
+/// proxy, and through the gateway doing its full work on a user route and
+/// on a project route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaticGatewayResults {
+    /// Each target's request, by target name.
+    pub requests: Vec<(String, String)>,
+    /// Bytes of the upstream's answer body.
+    pub body_bytes: usize,
+    /// Max throughput runs per target, the targets interleaved in each round.
+    pub max: Vec<TargetRuns>,
+    /// Fixed-rate runs of each target at half its own median max.
+    pub own_half: Vec<RateRuns>,
+    /// Fixed-rate runs of every target at one rate all of them hold.
+    pub common: LatencyLevel,
+    pub connections: u32,
+    /// Set when measured on its own (`faultline-bench static-gateway`).
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
+}
+
+/// Fixed-rate runs of one target at one rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateRuns {
+    pub rate: f64,
+    pub runs: TargetRuns,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -23,6 +23,24 @@ pub const SERVICES: [(&str, &str, u16); 7] = [
 /// The web dashboard's port offset; the gateway sends it every page.
 const WEB_OFFSET: u16 = 6;
 
+/// The gateway's upstreams (`service.upstreams.<name>`) and their offsets.
+pub const UPSTREAMS: [(&str, u16); 6] = [
+    ("auth", 1),
+    ("project", 2),
+    ("failure", 3),
+    ("analytics", 4),
+    ("integration", 5),
+    ("web", WEB_OFFSET),
+];
+
+/// A per-principal rate limit the load cannot reach: every request is
+/// still checked and counted.
+pub fn raise_principal_limit(command: &mut Command) {
+    command
+        .env("FAULTLINE__SERVICE__PRINCIPAL_RATE_PER_MINUTE", "100000000")
+        .env("FAULTLINE__SERVICE__PRINCIPAL_BURST", "1000000");
+}
+
 #[derive(Debug)]
 pub struct RunningService {
     pub name: &'static str,
@@ -53,96 +71,120 @@ impl Platform {
             services: Vec::new(),
             pid_dir,
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
         let upstream = |offset: u16| format!("http://127.0.0.1:{}", base_port + offset);
         for (name, binary, offset) in SERVICES {
             let port = base_port + offset;
             let admin_port = base_port + 100 + offset;
-            let log = File::create(log_dir.join(format!("{name}.log")))?;
-            let mut command = Command::new(bin_dir.join(binary));
-            command
-                .arg("serve")
-                .env("FAULTLINE__SERVER__PORT", port.to_string())
-                .env("FAULTLINE__SERVER__ADMIN_PORT", admin_port.to_string())
-                .env("FAULTLINE__DATABASE__NAME", database)
-                .env("FAULTLINE__DATABASE__MIGRATE_ON_START", "false")
-                .env("FAULTLINE__SERVICE__AUTH_URL", upstream(1))
-                .env("FAULTLINE__SERVICE__PROJECT_URL", upstream(2))
-                .env("FAULTLINE__SERVICE__FAILURE_URL", upstream(3))
-                .env("FAULTLINE__SERVICE__ANALYTICS_URL", upstream(4))
-                .env("FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL", upstream(5))
-                .env("FAULTLINE__SERVICE__GATEWAY_URL", upstream(0))
-                .env("FAULTLINE__SERVICE__UPSTREAMS__AUTH__URL", upstream(1))
-                .env("FAULTLINE__SERVICE__UPSTREAMS__PROJECT__URL", upstream(2))
-                .env("FAULTLINE__SERVICE__UPSTREAMS__FAILURE__URL", upstream(3))
-                .env("FAULTLINE__SERVICE__UPSTREAMS__ANALYTICS__URL", upstream(4))
-                .env(
-                    "FAULTLINE__SERVICE__UPSTREAMS__INTEGRATION__URL",
-                    upstream(5),
+            platform
+                .launch(
+                    bin_dir,
+                    log_dir,
+                    name,
+                    binary,
+                    (port, admin_port),
+                    |command| {
+                        command
+                            .env("FAULTLINE__DATABASE__NAME", database)
+                            .env("FAULTLINE__DATABASE__MIGRATE_ON_START", "false")
+                            .env("FAULTLINE__SERVICE__AUTH_URL", upstream(1))
+                            .env("FAULTLINE__SERVICE__PROJECT_URL", upstream(2))
+                            .env("FAULTLINE__SERVICE__FAILURE_URL", upstream(3))
+                            .env("FAULTLINE__SERVICE__ANALYTICS_URL", upstream(4))
+                            .env("FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL", upstream(5))
+                            .env("FAULTLINE__SERVICE__GATEWAY_URL", upstream(0));
+                        for (upstream_name, offset) in UPSTREAMS {
+                            command.env(
+                                format!(
+                                    "FAULTLINE__SERVICE__UPSTREAMS__{}__URL",
+                                    upstream_name.to_uppercase()
+                                ),
+                                upstream(offset),
+                            );
+                        }
+                        if name == "gateway" {
+                            // Rate limiting stays on (every request is checked and
+                            // counted) with a per-principal limit the load cannot reach;
+                            // per-project limits come from the seeded enterprise plan.
+                            // Page loads reach the gateway without a token (the session
+                            // is the web service's), so they count per client address:
+                            // every one of the suite's comes from 127.0.0.1, where
+                            // browsers would come from many; the per-address limit is
+                            // raised to the global anonymous one (kept at its default,
+                            // 6,000 a minute with a burst of 1,000).
+                            command
+                                .env("FAULTLINE__SERVICE__ANONYMOUS_RATE_PER_MINUTE", "6000")
+                                .env("FAULTLINE__SERVICE__ANONYMOUS_BURST", "1000")
+                                .env("FAULTLINE__SERVICE__PAGES_UPSTREAM", "web");
+                            raise_principal_limit(command);
+                        }
+                    },
                 )
-                .env(
-                    "FAULTLINE__SERVICE__UPSTREAMS__WEB__URL",
-                    upstream(WEB_OFFSET),
-                )
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log);
-            if name == "gateway" {
-                // Rate limiting stays on (every request is checked and
-                // counted) with a per-principal limit the load cannot reach;
-                // per-project limits come from the seeded enterprise plan.
-                // Page loads reach the gateway without a token (the session
-                // is the web service's), so they count per client address:
-                // every one of the suite's comes from 127.0.0.1, where
-                // browsers would come from many; the per-address limit is
-                // raised to the global anonymous one (kept at its default,
-                // 6,000 a minute with a burst of 1,000).
-                command
-                    .env("FAULTLINE__SERVICE__ANONYMOUS_RATE_PER_MINUTE", "6000")
-                    .env("FAULTLINE__SERVICE__ANONYMOUS_BURST", "1000")
-                    .env("FAULTLINE__SERVICE__PRINCIPAL_RATE_PER_MINUTE", "100000000")
-                    .env("FAULTLINE__SERVICE__PRINCIPAL_BURST", "1000000")
-                    .env("FAULTLINE__SERVICE__PAGES_UPSTREAM", "web");
-            }
-            let started = Instant::now();
-            let child = command
-                .spawn()
-                .with_context(|| format!("starting {binary}"))?;
-            std::fs::write(
-                platform.pid_dir.join(format!("{name}.pid")),
-                child.id().to_string(),
-            )?;
-            platform.services.push(RunningService {
-                name,
-                child,
-                port,
-                admin_port,
-                start_to_ready_ms: 0.0,
-            });
-            let ready_url = format!("http://127.0.0.1:{admin_port}/readyz");
-            loop {
-                if let Ok(response) = client.get(&ready_url).send().await
-                    && response.status().is_success()
-                {
-                    break;
-                }
-                if let Some(service) = platform.services.last_mut()
-                    && let Ok(Some(status)) = service.child.try_wait()
-                {
-                    bail!("{binary} exited during startup ({status}); see {name}.log");
-                }
-                if started.elapsed() > Duration::from_secs(120) {
-                    bail!("{binary} not ready after 120 s");
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            if let Some(service) = platform.services.last_mut() {
-                service.start_to_ready_ms = started.elapsed().as_secs_f64() * 1000.0;
-            }
+                .await?;
         }
         Ok(platform)
+    }
+
+    /// Starts `binary` as `name` on `ports` (public, admin) with what
+    /// `configure` adds, waits for its `/readyz`, and keeps it with the
+    /// others (stopped with them, or alone by [`Platform::stop_one`]).
+    pub async fn launch(
+        &mut self,
+        bin_dir: &Path,
+        log_dir: &Path,
+        name: &'static str,
+        binary: &str,
+        (port, admin_port): (u16, u16),
+        configure: impl FnOnce(&mut Command),
+    ) -> anyhow::Result<()> {
+        let log = File::create(log_dir.join(format!("{name}.log")))?;
+        let mut command = Command::new(bin_dir.join(binary));
+        command
+            .arg("serve")
+            .env("FAULTLINE__SERVER__PORT", port.to_string())
+            .env("FAULTLINE__SERVER__ADMIN_PORT", admin_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        configure(&mut command);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let started = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        std::fs::write(
+            self.pid_dir.join(format!("{name}.pid")),
+            child.id().to_string(),
+        )?;
+        self.services.push(RunningService {
+            name,
+            child,
+            port,
+            admin_port,
+            start_to_ready_ms: 0.0,
+        });
+        let ready_url = format!("http://127.0.0.1:{admin_port}/readyz");
+        loop {
+            if let Ok(response) = client.get(&ready_url).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            if let Some(service) = self.services.last_mut()
+                && let Ok(Some(status)) = service.child.try_wait()
+            {
+                bail!("{binary} exited during startup ({status}); see {name}.log");
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("{binary} not ready after 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Some(service) = self.services.last_mut() {
+            service.start_to_ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+        }
+        Ok(())
     }
 
     pub fn service(&self, name: &str) -> anyhow::Result<&RunningService> {
@@ -177,27 +219,40 @@ impl Platform {
     }
 
     /// Stops every service (SIGTERM, then SIGKILL after 20 s).
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "also called from Drop, which cannot await: it polls each child's exit between short waits"
-    )]
     pub fn stop(&mut self) {
         for service in &self.services {
             terminate(service.child.id());
         }
-        for service in &mut self.services {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = service.child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = service.child.kill();
-            let _ = service.child.wait();
-            let _ = std::fs::remove_file(self.pid_dir.join(format!("{}.pid", service.name)));
+        for service in std::mem::take(&mut self.services) {
+            self.reap(service);
         }
-        self.services.clear();
+    }
+
+    /// Stops the service `name` alone (one [`Platform::launch`] added).
+    pub fn stop_one(&mut self, name: &str) {
+        if let Some(index) = self.services.iter().position(|s| s.name == name) {
+            let service = self.services.remove(index);
+            terminate(service.child.id());
+            self.reap(service);
+        }
+    }
+
+    /// Waits up to 20 s for a terminated service to exit, then kills it.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "also called from Drop, which cannot await: it polls the child's exit between short waits"
+    )]
+    fn reap(&self, mut service: RunningService) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = service.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = service.child.kill();
+        let _ = service.child.wait();
+        let _ = std::fs::remove_file(self.pid_dir.join(format!("{}.pid", service.name)));
     }
 }
 

@@ -229,6 +229,7 @@ mod tests {
             p99_ms: p99,
             success_rate: 1.0,
             non_2xx: 0,
+            ..LoadRun::default()
         }
     }
 

@@ -190,6 +190,7 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
     }
 
     gateway_section(&mut out, results, charts_rel);
+    static_gateway_section(&mut out, results);
     ingestion_section(&mut out, results, charts_rel);
     query_section(&mut out, results, charts_rel);
     rls_section(&mut out, results);
@@ -212,6 +213,7 @@ mod tests {
             p99_ms: p99,
             success_rate: 1.0,
             non_2xx: 0,
+            ..LoadRun::default()
         }
     }
 
@@ -286,6 +288,68 @@ mod tests {
         );
         assert!(
             report.contains("| gateway | 500 | 0.62 | 500, 1,000, 500 |"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn static_upstream_goals_take_each_gateway_route_against_nginx() {
+        let named = |name: &str, rps: f64, p99: f64| TargetRuns {
+            target: name.to_owned(),
+            runs: vec![run(rps, p99), run(rps * 3.0, p99 * 3.0), run(rps, p99)],
+        };
+        let results = BenchResults {
+            static_gateway: Some(StaticGatewayResults {
+                requests: vec![("gateway_user".to_owned(), "GET /api/v1/me".to_owned())],
+                body_bytes: 205,
+                max: vec![
+                    named("direct", 100_000.0, 0.0),
+                    named("nginx", 40_000.0, 0.0),
+                    named("gateway_user", 36_000.0, 0.0),
+                    named("gateway_project", 20_000.0, 0.0),
+                ],
+                own_half: vec![RateRuns {
+                    rate: 18_000.0,
+                    runs: named("gateway_user", 18_000.0, 2.0),
+                }],
+                common: LatencyLevel {
+                    load_percent: 50,
+                    rate: 10_000.0,
+                    targets: vec![
+                        named("nginx", 10_000.0, 1.0),
+                        named("gateway_user", 10_000.0, 1.5),
+                        named("gateway_project", 10_000.0, 4.0),
+                    ],
+                },
+                connections: 32,
+                commit: None,
+                measured_at: None,
+            }),
+            ..BenchResults::default()
+        };
+        let report = render(&results, "charts");
+        // Medians: 36,000 / 40,000 = 90% and 20,000 / 40,000 = 50%.
+        assert!(
+            report.contains("| 90% | **met** (15.0 points over) |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| 50% | **missed** (25.0 points short) |"),
+            "{report}"
+        );
+        // p99 medians over nginx's 1.0 ms: +0.5 and +3.0 ms.
+        assert!(
+            report.contains("| 0.50 ms | **met** (0.50 ms under) |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| 3.00 ms | **missed** (2.00 ms over) |"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "| gateway_user | 18,000 | 1.00 | n/a | 2.00 | n/a | 2.00, 6.00, 2.00 | 0 |"
+            ),
             "{report}"
         );
     }

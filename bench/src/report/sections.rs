@@ -98,6 +98,123 @@ pub(super) fn gateway_section(out: &mut String, results: &BenchResults, charts: 
     );
 }
 
+pub(super) fn static_gateway_section(out: &mut String, results: &BenchResults) {
+    let _ = writeln!(out, "## 1b. The gateway's own cost (static upstream)\n");
+    let Some(figures) = &results.static_gateway else {
+        let _ = writeln!(out, "Not measured.\n");
+        return;
+    };
+    if let (Some(commit), Some(at)) = (&figures.commit, &figures.measured_at) {
+        let _ = writeln!(
+            out,
+            "Measured on its own (`faultline-bench static-gateway`) at {at}, commit `{commit}`.\n"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "The upstream answers every request from memory (nginx, `return 200` with a {}-byte JSON body), so the proxy in front of it is what is measured. **direct**: the upstream itself; **nginx**: a reverse proxy to it (2 workers, upstream keepalive 64, access log to a file); **gateway_user**: the gateway on a user route (JWT verification, revocation check, rate limit, routing, streaming proxy); **gateway_project**: on a project route (the same plus the project access check, cached). The same upstream stands in for the auth service (its real JWKS, an empty revocation feed) and the project service (an empty access-change feed, the project's access), and the token is a real one. oha with {} connections; the targets take turns in each round; medians over the rounds, every run listed.\n",
+        figures.body_bytes, figures.connections
+    );
+    let _ = writeln!(out, "| target | request |\n|---|---|");
+    for (target, request) in &figures.requests {
+        let _ = writeln!(out, "| {target} | `{request}` |");
+    }
+    let nginx_max = med(target(&figures.max, "nginx"), |r| r.requests_per_sec);
+    let _ = writeln!(
+        out,
+        "\n### Max throughput\n\n| target | req/s (median) | ratio to nginx | runs |\n|---|---|---|---|"
+    );
+    for runs in &figures.max {
+        let rps = runs.median_of(|r| r.requests_per_sec);
+        let ratio = rps.zip(nginx_max).map(|(a, b)| a / b);
+        let all: Vec<String> = runs.runs.iter().map(|r| fmt(r.requests_per_sec)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            runs.target,
+            opt(rps),
+            ratio.map_or("n/a".to_owned(), |r| format!("{r:.2}")),
+            all.join(", ")
+        );
+    }
+    let percentiles = |runs: &TargetRuns| {
+        [
+            runs.median_of(|r| r.p50_ms),
+            runs.median_of(|r| r.p90_ms.unwrap_or(f64::NAN)),
+            runs.median_of(|r| r.p99_ms),
+            runs.median_of(|r| r.p999_ms.unwrap_or(f64::NAN)),
+        ]
+        .map(opt)
+        .join(" | ")
+    };
+    let _ = writeln!(
+        out,
+        "\n### Latency at half of each target's own max (fixed rate, latency-corrected)\n\n| target | rate (req/s) | p50 ms | p90 ms | p99 ms | p99.9 ms | p99 of each run | non-2xx |\n|---|---|---|---|---|---|---|---|"
+    );
+    for own in &figures.own_half {
+        let each: Vec<String> = own.runs.runs.iter().map(|r| fmt(r.p99_ms)).collect();
+        let errors: u64 = own.runs.runs.iter().map(|r| r.non_2xx).sum();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {errors} |",
+            own.runs.target,
+            fmt(own.rate),
+            percentiles(&own.runs),
+            each.join(", ")
+        );
+    }
+    let common = &figures.common;
+    let nginx_p99 = med(target(&common.targets, "nginx"), |r| r.p99_ms);
+    let _ = writeln!(
+        out,
+        "\n### Latency at one rate every target holds ({} req/s, half the slowest target's max)\n\n| target | p50 ms | p90 ms | p99 ms | p99.9 ms | p99 over nginx ms | p99 of each run | non-2xx |\n|---|---|---|---|---|---|---|---|",
+        fmt(common.rate)
+    );
+    for runs in &common.targets {
+        let over = if runs.target == "nginx" {
+            "-".to_owned()
+        } else {
+            opt(runs
+                .median_of(|r| r.p99_ms)
+                .zip(nginx_p99)
+                .map(|(a, b)| a - b))
+        };
+        let each: Vec<String> = runs.runs.iter().map(|r| fmt(r.p99_ms)).collect();
+        let errors: u64 = runs.runs.iter().map(|r| r.non_2xx).sum();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {over} | {} | {errors} |",
+            runs.target,
+            percentiles(runs),
+            each.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n| goal | measured | verdict |\n|---|---|---|");
+    for route in ["gateway_user", "gateway_project"] {
+        let ratio = med(target(&figures.max, route), |r| r.requests_per_sec)
+            .zip(nginx_max)
+            .map(|(a, b)| a / b * 100.0);
+        goal_row(
+            out,
+            &format!("{route}: max throughput at least 75% of nginx's (aim: 90%)"),
+            ratio.map_or("n/a".to_owned(), |r| format!("{r:.0}%")),
+            verdict(ratio, Bound::AtLeast, 75.0, " points"),
+        );
+    }
+    for route in ["gateway_user", "gateway_project"] {
+        let added = med(target(&common.targets, route), |r| r.p99_ms)
+            .zip(nginx_p99)
+            .map(|(a, b)| a - b);
+        goal_row(
+            out,
+            &format!("{route}: p99 added over nginx at the common rate at most 1 ms"),
+            added.map_or("n/a".to_owned(), |v| format!("{} ms", fmt(v))),
+            verdict(added, Bound::AtMost, 1.0, " ms"),
+        );
+    }
+    let _ = writeln!(out);
+}
+
 pub(super) fn ingestion_section(out: &mut String, results: &BenchResults, charts: &str) {
     let _ = writeln!(out, "## 2. Ingestion\n");
     let Some(ingestion) = &results.ingestion else {

@@ -25,6 +25,7 @@ mod grouping;
 mod ingestion;
 mod pages;
 mod reads;
+mod static_gateway;
 
 pub use grouping::grouping_section;
 
@@ -232,6 +233,27 @@ pub async fn analytics_only(
     Ok((analytics, pages, missing))
 }
 
+/// Measures the gateway in front of a static upstream alone
+/// (`faultline-bench static-gateway`).
+pub async fn static_gateway_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<StaticGatewayResults>, Vec<Missing>)> {
+    let (mut ctx, _, _) = start(config, true).await?;
+    let measured = ctx.static_gateway_section().await;
+    ctx.platform.stop();
+    Ok(match measured {
+        Ok(figures) => (Some(figures), Vec::new()),
+        Err(error) => {
+            eprintln!("bench: static_gateway could not be measured: {error:#}");
+            let missing = Missing {
+                section: "static_gateway".to_owned(),
+                reason: format!("{error:#}"),
+            };
+            (None, vec![missing])
+        }
+    })
+}
+
 pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
     let started = Instant::now();
     let plan = Plan::for_mode(config.quick);
@@ -290,6 +312,12 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
         (Err(error), _) | (_, Err(error)) => record("caches", error),
     }
     ctx.sample_peaks();
+
+    eprintln!("bench: the gateway in front of a static upstream");
+    match ctx.static_gateway_section().await {
+        Ok(figures) => results.static_gateway = Some(figures),
+        Err(error) => record("static_gateway", error),
+    }
 
     eprintln!("bench: queries");
     match ctx.query_section().await {

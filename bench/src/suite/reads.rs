@@ -23,8 +23,9 @@ impl Ctx {
             &self.config.nginx,
             &services::pid_dir(&services::log_dir(&self.config.root)),
             &prefix,
+            "nginx",
             nginx_port,
-            self.platform.service("project")?.port,
+            &nginx::config(&prefix, nginx_port, self.platform.service("project")?.port),
         )
         .await?;
         // Warm-up: connections, caches and the JIT-free but lazy pools.
