@@ -26,6 +26,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Instrument;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -77,10 +78,12 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(|id| id.0.clone()).ok()
 }
 
-/// Keeps the tracer provider alive; dropping it flushes pending spans.
+/// Keeps the tracer provider and the log writer alive; dropping it
+/// flushes pending spans and log lines.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    _log_writer: WorkerGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -92,6 +95,10 @@ impl Drop for TelemetryGuard {
         }
     }
 }
+
+/// Log lines waiting for the writer thread before a request's own thread
+/// waits for room (none is dropped).
+const LOG_LINES_BUFFERED: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -114,14 +121,25 @@ pub fn init(
     // Colour only for a person at a terminal: a log file or a collector
     // gets plain text.
     let ansi = std::io::stdout().is_terminal();
+    // Lines are written to stdout by a thread of their own: a request
+    // formats its line and hands it over instead of making a write call
+    // (one per request for the `request finished` line, which cost a
+    // tenth of the gateway's time in front of a fast upstream).
+    let (writer, log_writer) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(LOG_LINES_BUFFERED)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .compact()
             .with_ansi(ansi)
             .boxed(),
@@ -154,7 +172,10 @@ pub fn init(
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider,
+        _log_writer: log_writer,
+    })
 }
 
 /// Headers that carry W3C trace context to the next hop.

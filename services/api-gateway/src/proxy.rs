@@ -1,4 +1,4 @@
-//! Forwarding to the upstream: one pooled client, bodies streamed both
+//! Forwarding to the upstream: pooled clients, one per thread, bodies streamed both
 //! ways (a small answer of known length is read whole, so it leaves in one
 //! write), hop-by-hop and internal headers stripped, `Forwarded` and
 //! `X-Forwarded-*` set, the context token attached.
@@ -13,6 +13,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use tenant_core::telemetry::trace_headers;
+use thread_local::ThreadLocal;
 
 use crate::breaker::Breakers;
 use crate::domain::route_table::Route;
@@ -68,27 +69,45 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
 /// as every call between services (see [`tenant_core::client`]).
 pub const UPSTREAM_IDLE_TIMEOUT: Duration = tenant_core::client::IDLE_CONNECTION_TIMEOUT;
 
+/// The upstream client of one thread.
+fn upstream_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        // A request's head and a small body are separate writes; without
+        // this the body could wait for the upstream's delayed ACK.
+        .tcp_nodelay(true)
+        // Below the services' `server.keep_alive_secs` (5 s by
+        // default): a pooled connection the service is closing at the
+        // moment it is reused fails a request that cannot be retried.
+        .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(256)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 #[derive(Debug)]
 pub struct Proxy {
-    client: reqwest::Client,
+    /// One client, with its own connection pool, per server thread. Each
+    /// actix worker is a single-threaded runtime, and an upstream
+    /// connection's I/O runs on the runtime that opened it: with one
+    /// shared pool, a request on one worker that takes a connection the
+    /// other opened wakes the other thread to write and again to read, on
+    /// every request.
+    clients: ThreadLocal<reqwest::Client>,
+    connect_timeout: Duration,
     pub breakers: Breakers,
 }
 
 impl Proxy {
     pub fn new(connect_timeout: Duration, breakers: Breakers) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            // A request's head and a small body are separate writes; without
-            // this the body could wait for the upstream's delayed ACK.
-            .tcp_nodelay(true)
-            // Below the services' `server.keep_alive_secs` (5 s by
-            // default): a pooled connection the service is closing at the
-            // moment it is reused fails a request that cannot be retried.
-            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(256)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { client, breakers })
+        let clients = ThreadLocal::new();
+        // Built once here so a setting the client refuses stops the start.
+        clients.get_or_try(|| upstream_client(connect_timeout))?;
+        Ok(Self {
+            clients,
+            connect_timeout,
+            breakers,
+        })
     }
 
     /// Sends the request to `upstream` at the route's upstream path, with
@@ -135,8 +154,11 @@ impl Proxy {
             .map_err(|_| GatewayError::UnsupportedMethod)?;
         let overflow = Arc::new(AtomicBool::new(false));
         let stalled = Arc::new(AtomicBool::new(false));
-        let mut request = self
-            .client
+        let client = self
+            .clients
+            .get_or_try(|| upstream_client(self.connect_timeout))
+            .map_err(GatewayError::UpstreamUnreachable)?;
+        let mut request = client
             .request(method.clone(), &url)
             .headers(headers)
             .timeout(route.timeout);
