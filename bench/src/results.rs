@@ -400,6 +400,17 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 }
 
 impl TargetRuns {
+    /// One empty list of runs per target, in the targets' order.
+    pub fn each(targets: &[&str]) -> Vec<Self> {
+        targets
+            .iter()
+            .map(|target| Self {
+                target: (*target).to_owned(),
+                runs: Vec::new(),
+            })
+            .collect()
+    }
+
     pub fn median_of(&self, field: fn(&LoadRun) -> f64) -> Option<f64> {
         median(&self.runs.iter().map(field).collect::<Vec<_>>())
     }

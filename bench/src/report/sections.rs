@@ -6,6 +6,27 @@ use crate::results::*;
 
 use super::*;
 
+/// Each target's median max throughput, its ratio to nginx's and every run.
+fn max_throughput_table(out: &mut String, max: &[TargetRuns], nginx_max: Option<f64>) {
+    let _ = writeln!(
+        out,
+        "| target | req/s (median) | ratio to nginx | runs |\n|---|---|---|---|"
+    );
+    for runs in max {
+        let rps = runs.median_of(|r| r.requests_per_sec);
+        let ratio = rps.zip(nginx_max).map(|(a, b)| a / b);
+        let all: Vec<String> = runs.runs.iter().map(|r| fmt(r.requests_per_sec)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            runs.target,
+            opt(rps),
+            ratio.map_or("n/a".to_owned(), |r| format!("{r:.2}")),
+            all.join(", ")
+        );
+    }
+}
+
 pub(super) fn gateway_section(out: &mut String, results: &BenchResults, charts: &str) {
     let _ = writeln!(out, "## 1. Gateway overhead\n");
     let Some(gateway) = &results.gateway else {
@@ -19,23 +40,7 @@ pub(super) fn gateway_section(out: &mut String, results: &BenchResults, charts: 
     );
     let nginx_max = med(target(&gateway.max, "nginx"), |r| r.requests_per_sec);
     let _ = writeln!(out, "### Max throughput (unthrottled, fixed connections)\n");
-    let _ = writeln!(
-        out,
-        "| target | req/s (median) | ratio to nginx | runs |\n|---|---|---|---|"
-    );
-    for runs in &gateway.max {
-        let rps = runs.median_of(|r| r.requests_per_sec);
-        let ratio = rps.zip(nginx_max).map(|(a, b)| a / b);
-        let all: Vec<String> = runs.runs.iter().map(|r| fmt(r.requests_per_sec)).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            runs.target,
-            opt(rps),
-            ratio.map_or("n/a".to_owned(), |r| format!("{r:.2}")),
-            all.join(", ")
-        );
-    }
+    max_throughput_table(out, &gateway.max, nginx_max);
     let _ = writeln!(
         out,
         "\n### Latency at a fixed rate (share of nginx's max)\n"
@@ -120,23 +125,8 @@ pub(super) fn static_gateway_section(out: &mut String, results: &BenchResults) {
         let _ = writeln!(out, "| {target} | `{request}` |");
     }
     let nginx_max = med(target(&figures.max, "nginx"), |r| r.requests_per_sec);
-    let _ = writeln!(
-        out,
-        "\n### Max throughput\n\n| target | req/s (median) | ratio to nginx | runs |\n|---|---|---|---|"
-    );
-    for runs in &figures.max {
-        let rps = runs.median_of(|r| r.requests_per_sec);
-        let ratio = rps.zip(nginx_max).map(|(a, b)| a / b);
-        let all: Vec<String> = runs.runs.iter().map(|r| fmt(r.requests_per_sec)).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            runs.target,
-            opt(rps),
-            ratio.map_or("n/a".to_owned(), |r| format!("{r:.2}")),
-            all.join(", ")
-        );
-    }
+    let _ = writeln!(out, "\n### Max throughput\n");
+    max_throughput_table(out, &figures.max, nginx_max);
     let percentiles = |runs: &TargetRuns| {
         [
             runs.median_of(|r| r.p50_ms),

@@ -36,13 +36,7 @@ impl Ctx {
                 .run(&load, &self.raw(&format!("warmup-{target}")))
                 .await?;
         }
-        let mut max: Vec<TargetRuns> = TARGETS
-            .iter()
-            .map(|t| TargetRuns {
-                target: (*t).to_owned(),
-                runs: Vec::new(),
-            })
-            .collect();
+        let mut max: Vec<TargetRuns> = TargetRuns::each(&TARGETS);
         for run in 0..self.plan.runs {
             for (index, target) in TARGETS.iter().enumerate() {
                 let load = self.overhead_load(target, nginx_port, None)?;
@@ -66,13 +60,7 @@ impl Ctx {
             let mut level = LatencyLevel {
                 load_percent,
                 rate,
-                targets: TARGETS
-                    .iter()
-                    .map(|t| TargetRuns {
-                        target: (*t).to_owned(),
-                        runs: Vec::new(),
-                    })
-                    .collect(),
+                targets: TargetRuns::each(&TARGETS),
             };
             for run in 0..self.plan.runs {
                 for (index, target) in TARGETS.iter().enumerate() {

@@ -217,13 +217,7 @@ impl Ctx {
             oha.run(&load, &self.raw(&format!("static-warmup-{target}")))
                 .await?;
         }
-        let mut max: Vec<TargetRuns> = STATIC_TARGETS
-            .iter()
-            .map(|t| TargetRuns {
-                target: (*t).to_owned(),
-                runs: Vec::new(),
-            })
-            .collect();
+        let mut max: Vec<TargetRuns> = TargetRuns::each(&STATIC_TARGETS);
         for run in 0..self.plan.runs {
             for (index, target) in STATIC_TARGETS.iter().enumerate() {
                 let load = self.static_load(target, ports, None);
@@ -260,13 +254,7 @@ impl Ctx {
         let mut common = LatencyLevel {
             load_percent: 50,
             rate: common_rate,
-            targets: STATIC_TARGETS
-                .iter()
-                .map(|t| TargetRuns {
-                    target: (*t).to_owned(),
-                    runs: Vec::new(),
-                })
-                .collect(),
+            targets: TargetRuns::each(&STATIC_TARGETS),
         };
         for run in 0..self.plan.runs {
             for (index, target) in STATIC_TARGETS.iter().enumerate() {
