@@ -15,6 +15,18 @@ use crate::open_loop::{self, FixedRate};
 
 use super::*;
 
+/// Measures the analytics and web-page sections alone (`faultline-bench
+/// analytics`): what they measured, and what could not be measured.
+pub async fn analytics_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<AnalyticsResults>, Option<PageResults>, Vec<Missing>)> {
+    let (mut ctx, prepared, _) = start(config, false).await?;
+    let mut missing = Vec::new();
+    let (analytics, pages) = ctx.analytics_sections(&prepared, &mut missing).await;
+    ctx.platform.stop();
+    Ok((analytics, pages, missing))
+}
+
 /// The seeded project with a million results (`bench/sql/seed.sql`).
 pub(super) const BIG_PROJECT: &str = "bench-big";
 /// The user whose token the dashboards are asked with: a member of the

@@ -27,7 +27,9 @@ mod pages;
 mod reads;
 mod static_gateway;
 
+pub use analytics::analytics_only;
 pub use grouping::grouping_section;
+pub use static_gateway::static_gateway_only;
 
 #[derive(Debug, Clone)]
 pub struct SuiteConfig {
@@ -219,39 +221,6 @@ async fn start(
 
     ctx.sign_up().await.context("creating the benchmark user")?;
     Ok((ctx, prepared, idle))
-}
-
-/// Measures the analytics and web-page sections alone (`faultline-bench
-/// analytics`): what they measured, and what could not be measured.
-pub async fn analytics_only(
-    config: SuiteConfig,
-) -> anyhow::Result<(Option<AnalyticsResults>, Option<PageResults>, Vec<Missing>)> {
-    let (mut ctx, prepared, _) = start(config, false).await?;
-    let mut missing = Vec::new();
-    let (analytics, pages) = ctx.analytics_sections(&prepared, &mut missing).await;
-    ctx.platform.stop();
-    Ok((analytics, pages, missing))
-}
-
-/// Measures the gateway in front of a static upstream alone
-/// (`faultline-bench static-gateway`).
-pub async fn static_gateway_only(
-    config: SuiteConfig,
-) -> anyhow::Result<(Option<StaticGatewayResults>, Vec<Missing>)> {
-    let (mut ctx, _, _) = start(config, true).await?;
-    let measured = ctx.static_gateway_section().await;
-    ctx.platform.stop();
-    Ok(match measured {
-        Ok(figures) => (Some(figures), Vec::new()),
-        Err(error) => {
-            eprintln!("bench: static_gateway could not be measured: {error:#}");
-            let missing = Missing {
-                section: "static_gateway".to_owned(),
-                reason: format!("{error:#}"),
-            };
-            (None, vec![missing])
-        }
-    })
 }
 
 pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {

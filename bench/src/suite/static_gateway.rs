@@ -30,6 +30,27 @@ const PROXY_OFFSET: u16 = 13;
 /// The project the static upstream grants the benchmark user.
 const STATIC_PROJECT: &str = "bench-static";
 
+/// Measures the gateway in front of a static upstream alone
+/// (`faultline-bench static-gateway`).
+pub async fn static_gateway_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<StaticGatewayResults>, Vec<Missing>)> {
+    let (mut ctx, _, _) = start(config, true).await?;
+    let measured = ctx.static_gateway_section().await;
+    ctx.platform.stop();
+    Ok(match measured {
+        Ok(figures) => (Some(figures), Vec::new()),
+        Err(error) => {
+            eprintln!("bench: static_gateway could not be measured: {error:#}");
+            let missing = Missing {
+                section: "static_gateway".to_owned(),
+                reason: format!("{error:#}"),
+            };
+            (None, vec![missing])
+        }
+    })
+}
+
 impl Ctx {
     pub(super) async fn static_gateway_section(&mut self) -> anyhow::Result<StaticGatewayResults> {
         self.log_in().await?;

@@ -21,6 +21,7 @@ use tenant_core::error::error_chain;
 use tenant_core::{Db, DbError};
 use uuid::Uuid;
 
+use crate::repository::rollup_versions;
 use crate::repository::rollups::{self, Change};
 use crate::settings::AnalyticsSettings;
 
@@ -99,7 +100,7 @@ impl Reconciler {
         changes.push(rollups::refresh_project(&tx, project_id).await?);
         // A round that found everything as it was leaves the version, so
         // the rankings kept for it stay valid.
-        rollups::bump_version_if(&tx, project_id, Change::any(changes)).await?;
+        rollup_versions::bump_version_if(&tx, project_id, Change::any(changes)).await?;
         tx.commit().await?;
         Ok((slices.len() as u64, groups.len() as u64))
     }

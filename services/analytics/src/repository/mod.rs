@@ -8,6 +8,7 @@ pub mod builds;
 pub mod dashboards;
 pub mod gates;
 pub mod ranking_cache;
+pub mod rollup_versions;
 pub mod rollups;
 pub mod test_rankings;
 mod test_rollups;

@@ -9,6 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
+use super::rollup_versions;
 use super::test_rollups::{histogram_of, refresh_test_totals, refresh_test_week};
 use crate::domain::events::Refresh;
 
@@ -519,46 +520,7 @@ pub async fn apply_refresh(
     if refresh.project {
         changes.push(refresh_project(tx, project_id).await?);
     }
-    bump_version_if(tx, project_id, Change::any(changes)).await
-}
-
-/// Increases the project's rollup version when `change` says the
-/// transaction changed its rollups, as its last step.
-pub async fn bump_version_if(
-    tx: &TenantTx,
-    project_id: Uuid,
-    change: Change,
-) -> Result<(), DbError> {
-    match change {
-        Change::Changed => bump_version(tx, project_id).await,
-        Change::Unchanged => Ok(()),
-    }
-}
-
-/// Increases the project's rollup version: the last step of every
-/// transaction that changes its rollups (migration 0005 says why).
-pub async fn bump_version(tx: &TenantTx, project_id: Uuid) -> Result<(), DbError> {
-    tx.execute(
-        "INSERT INTO analytics.rollup_versions (project_id, version) VALUES ($1, 1)
-         ON CONFLICT (project_id) DO UPDATE SET version = rollup_versions.version + 1",
-        &[&project_id],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The project's rollup version now (0 before its first rollup).
-pub async fn version(tx: &TenantTx, project_id: Uuid) -> Result<i64, DbError> {
-    let row = tx
-        .query_opt(
-            "SELECT version FROM analytics.rollup_versions WHERE project_id = $1",
-            &[&project_id],
-        )
-        .await?;
-    Ok(match row {
-        Some(row) => row.try_get("version")?,
-        None => 0,
-    })
+    rollup_versions::bump_version_if(tx, project_id, Change::any(changes)).await
 }
 
 /// Throws away every rollup of the project and computes them all again
@@ -594,7 +556,7 @@ pub async fn rebuild_project(tx: &TenantTx, project_id: Uuid) -> Result<(), DbEr
     let _ = refresh_project(tx, project_id).await?;
     // Everything was thrown away and computed again: readers must not
     // keep anything computed before, whatever it equals.
-    bump_version(tx, project_id).await
+    rollup_versions::bump_version(tx, project_id).await
 }
 
 fn slice_from_row(row: &tokio_postgres::Row) -> Result<Slice, DbError> {

@@ -18,7 +18,7 @@ use crate::domain::filters::DashboardFilter;
 use crate::error::AnalyticsError;
 use crate::repository::dashboards as repository;
 use crate::repository::ranking_cache::RankingCache;
-use crate::repository::rollups;
+use crate::repository::rollup_versions;
 
 /// A pass rate change within this is flat.
 const PASS_RATE_TOLERANCE: f64 = 0.005;
@@ -172,7 +172,7 @@ pub async fn rankings(
     let project_id = project_scope(&ctx, &path, Role::Viewer)?;
     let (filter, limit) = query.into_inner().parse(10, MAX_LIMIT)?;
     let tx = db.tenant_tx(&ctx).await?;
-    let version = rollups::version(&tx, project_id).await?;
+    let version = rollup_versions::version(&tx, project_id).await?;
     tx.commit().await?;
     let rankings = cache.rankings(&db, &ctx, &filter, limit, version).await?;
     Ok(HttpResponse::Ok().json(&*rankings))
