@@ -24,7 +24,7 @@ pub const SERVICES: [(&str, &str, u16); 7] = [
 const WEB_OFFSET: u16 = 6;
 
 /// The gateway's upstreams (`service.upstreams.<name>`) and their offsets.
-pub const UPSTREAMS: [(&str, u16); 6] = [
+const UPSTREAMS: [(&str, u16); 6] = [
     ("auth", 1),
     ("project", 2),
     ("failure", 3),
@@ -32,6 +32,20 @@ pub const UPSTREAMS: [(&str, u16); 6] = [
     ("integration", 5),
     ("web", WEB_OFFSET),
 ];
+
+/// Points a gateway's upstreams (`service.upstreams.<name>.url`) at
+/// `url_of(offset)`, the upstream's port offset in the block.
+pub fn point_upstreams(command: &mut Command, url_of: impl Fn(u16) -> String) {
+    for (name, offset) in UPSTREAMS {
+        command.env(
+            format!(
+                "FAULTLINE__SERVICE__UPSTREAMS__{}__URL",
+                name.to_uppercase()
+            ),
+            url_of(offset),
+        );
+    }
+}
 
 /// A per-principal rate limit the load cannot reach: every request is
 /// still checked and counted.
@@ -92,15 +106,7 @@ impl Platform {
                             .env("FAULTLINE__SERVICE__ANALYTICS_URL", upstream(4))
                             .env("FAULTLINE__SERVICE__INTEGRATION_GATEWAY_URL", upstream(5))
                             .env("FAULTLINE__SERVICE__GATEWAY_URL", upstream(0));
-                        for (upstream_name, offset) in UPSTREAMS {
-                            command.env(
-                                format!(
-                                    "FAULTLINE__SERVICE__UPSTREAMS__{}__URL",
-                                    upstream_name.to_uppercase()
-                                ),
-                                upstream(offset),
-                            );
-                        }
+                        point_upstreams(command, upstream);
                         if name == "gateway" {
                             // Rate limiting stays on (every request is checked and
                             // counted) with a per-principal limit the load cannot reach;

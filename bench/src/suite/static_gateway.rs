@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::nginx::{self, Nginx, StaticAnswer};
 use crate::oha::Load;
-use crate::services::{self, UPSTREAMS};
+use crate::services;
 
 use super::*;
 
@@ -99,15 +99,7 @@ impl Ctx {
                     command
                         .env("FAULTLINE__SERVICE__AUTH_URL", &static_url)
                         .env("FAULTLINE__SERVICE__PROJECT_URL", &static_url);
-                    for (name, _) in UPSTREAMS {
-                        command.env(
-                            format!(
-                                "FAULTLINE__SERVICE__UPSTREAMS__{}__URL",
-                                name.to_uppercase()
-                            ),
-                            &static_url,
-                        );
-                    }
+                    services::point_upstreams(command, |_| static_url.clone());
                     services::raise_principal_limit(command);
                 },
             )

@@ -28,6 +28,7 @@ pub use context::{Principal, PrincipalKind, ProjectAccess, Role, TenantContext};
 pub use db::{Db, DbError, TenantTx};
 pub use error::Problem;
 pub use migrate::Migration;
+pub use server::Application;
 
 /// Every service allocates through mimalloc: a request through the
 /// gateway makes dozens of small allocations (headers, the context token,
@@ -35,7 +36,6 @@ pub use migrate::Migration;
 /// gateway's time in front of a fast upstream (bench/REPORT.md section 1b).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-pub use server::Application;
 
 /// What a service is, as the shared machinery needs to know it.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
-//! Forwarding to the upstream: pooled clients, one per thread, bodies streamed both
-//! ways (a small answer of known length is read whole, so it leaves in one
-//! write), hop-by-hop and internal headers stripped, `Forwarded` and
-//! `X-Forwarded-*` set, the context token attached.
+//! Forwarding to the upstream: pooled clients, one per thread, bodies
+//! streamed both ways (a small answer of known length is read whole, so it
+//! leaves in one write), hop-by-hop and internal headers stripped,
+//! `Forwarded` and `X-Forwarded-*` set, the context token attached.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -9,6 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use tenant_core::{DbError, TenantTx};
 use uuid::Uuid;
 
+use super::dashboards::project_counts;
 use super::rollup_versions;
 use super::test_rollups::{histogram_of, refresh_test_totals, refresh_test_week};
 use crate::domain::events::Refresh;
@@ -446,24 +447,9 @@ pub async fn stalest_groups(
 /// are zero).
 #[tracing::instrument(skip_all, fields(project_id = %project_id), err(level = "warn"))]
 pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<Change, DbError> {
-    let read_counts = || async {
-        let row = tx
-            .query_opt(
-                "SELECT open_groups, flaky_tests, quarantined_tests
-                   FROM analytics.project_rollups WHERE project_id = $1",
-                &[&project_id],
-            )
-            .await?;
-        row.map(|row| -> Result<(i64, i64, i64), DbError> {
-            Ok((
-                row.try_get("open_groups")?,
-                row.try_get("flaky_tests")?,
-                row.try_get("quarantined_tests")?,
-            ))
-        })
-        .transpose()
-    };
-    let before = read_counts().await?;
+    // `project_counts` reads no row as zeros, which is how zeros are
+    // stored (the row is deleted below).
+    let before = project_counts(tx, project_id).await?;
     tx.execute(
         "INSERT INTO analytics.project_rollups
                 (project_id, open_groups, flaky_tests, quarantined_tests, refreshed_at)
@@ -491,7 +477,10 @@ pub async fn refresh_project(tx: &TenantTx, project_id: Uuid) -> Result<Change, 
         &[&project_id],
     )
     .await?;
-    Ok(Change::between(&before, &read_counts().await?))
+    Ok(Change::between(
+        &before,
+        &project_counts(tx, project_id).await?,
+    ))
 }
 
 /// Applies what a batch of events asks for: the slices of the builds
