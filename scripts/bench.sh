@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmark suite (docs/benchmarks.md), unattended.
 #
-# Installs what it needs when missing (nginx from the distribution's
-# packages, oha into .faultline/tools), makes sure PostgreSQL is there
+# Installs what it needs when missing (nginx and perf from the
+# distribution's packages, oha into .faultline/tools), makes sure PostgreSQL is there
 # (scripts/postgres.sh, database faultline_bench), builds the services and
 # the bench crate in release mode, then `faultline-bench run` seeds (or
 # reuses the cached seed), starts the release services on ports 7800-7810
@@ -76,6 +76,18 @@ if [[ "$SECTIONS" != analytics && ! -x "$TOOLS/bin/oha" ]]; then
     log "installing oha into .faultline/tools (once; several minutes)"
     t=$SECONDS
     cargo install --locked --quiet oha --root "$TOOLS"
+    record_install $((SECONDS - t))
+fi
+
+# The gateway's CPU profile (section 1b) is taken with Debian's perf.
+if [[ "$SECTIONS" != analytics ]] && ! perf --version >/dev/null 2>&1; then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        log "perf is missing: sudo apt-get install -y linux-perf"; exit 1
+    fi
+    log "installing perf (linux-perf) from the distribution's packages"
+    t=$SECONDS
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf >&2
     record_install $((SECONDS - t))
 fi
 

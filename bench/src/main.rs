@@ -8,6 +8,7 @@
 //!   writes them into saved results and the report;
 //! - `junit`: writes one generated JUnit report (for trying uploads by hand).
 
+mod flamegraph;
 mod junit;
 mod nginx;
 mod oha;

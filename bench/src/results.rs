@@ -130,6 +130,18 @@ pub struct LatencyLevel {
 /// (nginx answering from memory) directly, through nginx as a reverse
 /// proxy, and through the gateway doing its full work on a user route and
 /// on a project route.
+/// A process's CPU samples folded by stack (`perf record` with DWARF call
+/// graphs), the flamegraph's raw data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CpuProfile {
+    /// The load the profiled process was under.
+    pub target: String,
+    pub secs: u64,
+    pub frequency_hz: u32,
+    /// `thread;outermost;...;innermost` to samples with that stack.
+    pub stacks: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StaticGatewayResults {
     /// Each target's request, by target name.
@@ -143,6 +155,10 @@ pub struct StaticGatewayResults {
     /// Fixed-rate runs of every target at one rate all of them hold.
     pub common: LatencyLevel,
     pub connections: u32,
+    /// Where the gateway's CPU time went during one extra max-throughput
+    /// run of `gateway_user` (not in the figures above: sampling slows it).
+    #[serde(default)]
+    pub profile: Option<CpuProfile>,
     /// Set when measured on its own (`faultline-bench static-gateway`).
     #[serde(default)]
     pub commit: Option<String>,

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use crate::flamegraph;
 use crate::results::*;
 
 mod analytics;
@@ -94,12 +95,62 @@ fn goal_row(out: &mut String, goal: &str, measured: String, verdict: String) {
 
 /// Writes `REPORT.md` to `report` and the charts into `charts_dir` (linked
 /// relative to the report).
+/// The gateway's flamegraph, beside the charts.
+const GATEWAY_FLAMEGRAPH: &str = "gateway-flamegraph.svg";
+
+/// The stages of the gateway's request path in its CPU profile: a name
+/// and the text a frame of that stage contains.
+const PROFILE_STAGES: [(&str, &str); 9] = [
+    (
+        "HTTP server (actix-http: parse, write, connection)",
+        "actix_http::",
+    ),
+    (
+        "the request path (route, auth, limits, proxy)",
+        "api_gateway::",
+    ),
+    ("upstream client (reqwest over hyper)", "reqwest::"),
+    (
+        "request telemetry (span, metrics, log line)",
+        "request_telemetry",
+    ),
+    (
+        "tracing subscriber (spans, fields, log lines)",
+        "tracing_subscriber::",
+    ),
+    (
+        "internal context token (HS256 sign)",
+        "InternalTokenIssuer::issue",
+    ),
+    ("JSON (serde_json)", "serde_json::"),
+    ("allocator (mimalloc)", "mi_"),
+    (
+        "system calls (socket reads and writes, epoll)",
+        "entry_SYSCALL",
+    ),
+];
+
 pub fn write(results: &BenchResults, report: &Path, charts_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(charts_dir)?;
     let mut links = Vec::new();
     for (file, chart) in charts(results) {
         std::fs::write(charts_dir.join(file), chart.render())?;
         links.push(file);
+    }
+    if let Some(profile) = results
+        .static_gateway
+        .as_ref()
+        .and_then(|s| s.profile.as_ref())
+    {
+        let folded = flamegraph::Folded::from(profile.stacks.clone());
+        let title = format!(
+            "The gateway under unthrottled load ({}), {} samples",
+            profile.target, folded.samples
+        );
+        std::fs::write(
+            charts_dir.join(GATEWAY_FLAMEGRAPH),
+            flamegraph::svg(&folded, &title),
+        )?;
     }
     let base = report.parent().unwrap_or(Path::new("."));
     let rel = charts_dir
@@ -190,7 +241,7 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
     }
 
     gateway_section(&mut out, results, charts_rel);
-    static_gateway_section(&mut out, results);
+    static_gateway_section(&mut out, results, charts_rel);
     ingestion_section(&mut out, results, charts_rel);
     query_section(&mut out, results, charts_rel);
     rls_section(&mut out, results);
@@ -322,12 +373,32 @@ mod tests {
                     ],
                 },
                 connections: 32,
+                profile: Some(CpuProfile {
+                    target: "gateway_user".to_owned(),
+                    secs: 4,
+                    frequency_hz: 499,
+                    stacks: [
+                        ("gw;actix_http::h1::dispatch;mi_malloc".to_owned(), 3),
+                        ("gw;api_gateway::proxy::forward".to_owned(), 1),
+                    ]
+                    .into_iter()
+                    .collect(),
+                }),
                 commit: None,
                 measured_at: None,
             }),
             ..BenchResults::default()
         };
         let report = render(&results, "charts");
+        assert!(
+            report.contains("| allocator (mimalloc) | `mi_` | 75.0% |"),
+            "{report}"
+        );
+        assert!(report.contains("| `mi_malloc` | 75.0% |"), "{report}");
+        assert!(
+            report.contains("(charts/gateway-flamegraph.svg)"),
+            "{report}"
+        );
         // Medians: 36,000 / 40,000 = 90% and 20,000 / 40,000 = 50%.
         assert!(
             report.contains("| 90% | **met** (15.0 points over) |"),

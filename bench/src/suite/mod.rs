@@ -284,7 +284,15 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
 
     eprintln!("bench: the gateway in front of a static upstream");
     match ctx.static_gateway_section().await {
-        Ok(figures) => results.static_gateway = Some(figures),
+        Ok(figures) => {
+            if figures.profile.is_none() {
+                record(
+                    "static_gateway.profile",
+                    anyhow::anyhow!("no CPU profile of the gateway"),
+                );
+            }
+            results.static_gateway = Some(figures);
+        }
         Err(error) => record("static_gateway", error),
     }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::flamegraph;
 use crate::nginx::{self, Nginx, StaticAnswer};
 use crate::oha::Load;
 use crate::services;
@@ -39,7 +40,18 @@ pub async fn static_gateway_only(
     let measured = ctx.static_gateway_section().await;
     ctx.platform.stop();
     Ok(match measured {
-        Ok(figures) => (Some(figures), Vec::new()),
+        Ok(figures) => {
+            let missing = figures
+                .profile
+                .is_none()
+                .then(|| Missing {
+                    section: "static_gateway.profile".to_owned(),
+                    reason: "no CPU profile of the gateway".to_owned(),
+                })
+                .into_iter()
+                .collect();
+            (Some(figures), missing)
+        }
         Err(error) => {
             eprintln!("bench: static_gateway could not be measured: {error:#}");
             let missing = Missing {
@@ -107,8 +119,23 @@ impl Ctx {
         let measured = self
             .static_runs(upstream_port, proxy_port, gateway_port)
             .await;
+        let profile = match &measured {
+            Ok(_) => Some(
+                self.profile_gateway((upstream_port, proxy_port, gateway_port), &root)
+                    .await,
+            ),
+            Err(_) => None,
+        };
         self.platform.stop_one("gateway-static");
         let (requests, max, own_half, common) = measured?;
+        let profile = match profile {
+            Some(Ok(profile)) => Some(profile),
+            Some(Err(error)) => {
+                eprintln!("bench: the gateway's CPU profile could not be taken: {error:#}");
+                None
+            }
+            None => None,
+        };
         Ok(StaticGatewayResults {
             requests,
             body_bytes,
@@ -116,8 +143,47 @@ impl Ctx {
             own_half,
             common,
             connections: self.plan.connections,
+            profile,
             commit: None,
             measured_at: None,
+        })
+    }
+
+    /// One more max-throughput run of `gateway_user` with `perf` sampling
+    /// the gateway for all but its first second (connections set up).
+    async fn profile_gateway(
+        &self,
+        ports: (u16, u16, u16),
+        root: &std::path::Path,
+    ) -> anyhow::Result<CpuProfile> {
+        anyhow::ensure!(
+            flamegraph::perf_available(),
+            "perf is not installed (Debian package linux-perf)"
+        );
+        let pid = self.platform.service("gateway-static")?.child.id();
+        let target = "gateway_user";
+        let load = self.static_load(target, ports, None);
+        let secs = load.secs.saturating_sub(2).max(1);
+        let dir = root.join("profile");
+        let oha = self.oha()?;
+        let sampled = async {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            flamegraph::record(pid, secs, &dir).await
+        };
+        let raw = self.raw("static-profiled-run");
+        let (run, data) = tokio::join!(oha.run(&load, &raw), sampled);
+        run?;
+        let folded = flamegraph::fold(&flamegraph::script(&data?).await?);
+        anyhow::ensure!(folded.samples > 0, "perf recorded no samples");
+        eprintln!(
+            "bench:   profiled {target}: {} samples over {secs} s",
+            folded.samples
+        );
+        Ok(CpuProfile {
+            target: target.to_owned(),
+            secs,
+            frequency_hz: flamegraph::FREQUENCY,
+            stacks: folded.stacks,
         })
     }
 

@@ -17,7 +17,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -302,16 +305,21 @@ struct InternalClaims {
 pub enum InternalTokenError {
     #[error("the signing key `{0}` is not configured")]
     UnknownSigningKey(String),
-    #[error("token could not be signed: {0}")]
-    Sign(#[source] jsonwebtoken::errors::Error),
+    #[error("token claims could not be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
 }
 
-/// Mints internal context tokens for calls to other services.
+/// Mints internal context tokens for calls to other services: HS256 JWTs
+/// any JWT library verifies ([`InternalTokenVerifier`] does). The gateway
+/// mints one per request, so the constant part is prepared once: the
+/// encoded header and the keyed HMAC.
 #[derive(Clone)]
 pub struct InternalTokenIssuer {
     issuer: String,
     kid: String,
-    key: Arc<EncodingKey>,
+    /// `base64url({"alg":"HS256","typ":"JWT","kid":...})`.
+    header: Arc<str>,
+    key: hmac::Key,
     ttl_secs: i64,
 }
 
@@ -329,10 +337,16 @@ impl InternalTokenIssuer {
         let secret = settings.keys.get(&settings.signing_key_id).ok_or_else(|| {
             InternalTokenError::UnknownSigningKey(settings.signing_key_id.clone())
         })?;
+        let header = serde_json::json!({
+            "alg": "HS256",
+            "typ": "JWT",
+            "kid": settings.signing_key_id,
+        });
         Ok(Self {
             issuer: settings.issuer.clone(),
             kid: settings.signing_key_id.clone(),
-            key: Arc::new(EncodingKey::from_secret(secret.expose_secret().as_bytes())),
+            header: URL_SAFE_NO_PAD.encode(header.to_string()).into(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes()),
             ttl_secs: i64::try_from(settings.ttl_secs).unwrap_or(60).min(60),
         })
     }
@@ -359,9 +373,15 @@ impl InternalTokenIssuer {
             sid: context.session_id,
             cip: context.client_ip,
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(InternalTokenError::Sign)
+        let payload = serde_json::to_vec(&claims).map_err(InternalTokenError::Encode)?;
+        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 48);
+        token.push_str(&self.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = hmac::sign(&self.key, token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+        Ok(token)
     }
 }
 
@@ -488,3 +508,98 @@ fn extract_context(req: &HttpRequest) -> Result<TenantContext, Problem> {
 #[derive(Debug, thiserror::Error)]
 #[error("no InternalTokenVerifier registered as app data")]
 struct MissingVerifier;
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn settings(signing_key_id: &str) -> InternalTokenSettings {
+        InternalTokenSettings {
+            issuer: "faultline-internal".to_owned(),
+            signing_key_id: signing_key_id.to_owned(),
+            keys: [
+                (
+                    "k1".to_owned(),
+                    SecretString::from("first-secret-of-32-bytes-or-more!"),
+                ),
+                (
+                    "k2".to_owned(),
+                    SecretString::from("second-secret-of-32-bytes-or-more"),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            ttl_secs: 30,
+            leeway_secs: 5,
+        }
+    }
+
+    fn context() -> TenantContext {
+        TenantContext::new(
+            Principal {
+                id: Uuid::now_v7(),
+                kind: PrincipalKind::User,
+            },
+            Some(ProjectAccess {
+                project_id: Uuid::now_v7(),
+                role: Role::Admin,
+            }),
+            "req-1",
+        )
+        .with_client_ip("192.0.2.7".parse().unwrap())
+    }
+
+    #[test]
+    fn an_issued_token_is_a_standard_hs256_jwt_naming_its_key() {
+        let token = InternalTokenIssuer::new(&settings("k2"))
+            .unwrap()
+            .issue("failure", &context())
+            .unwrap();
+
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::HS256);
+        assert_eq!(header.kid.as_deref(), Some("k2"));
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&["failure"]);
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &DecodingKey::from_secret(b"second-secret-of-32-bytes-or-more"),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(decoded.claims["iss"], "faultline-internal");
+        assert_eq!(decoded.claims["rid"], "req-1");
+        assert_eq!(decoded.claims["cip"], "192.0.2.7");
+    }
+
+    #[test]
+    fn a_verifier_accepts_the_issuer_s_tokens_and_refuses_another_key_s() {
+        let issued = context();
+        let token = InternalTokenIssuer::new(&settings("k1"))
+            .unwrap()
+            .issue("failure", &issued)
+            .unwrap();
+        let verified = InternalTokenVerifier::new(&settings("k1"), "failure")
+            .verify(&token)
+            .unwrap();
+        assert_eq!(verified.principal(), issued.principal());
+        assert_eq!(verified.project(), issued.project());
+        assert_eq!(verified.client_ip(), Some("192.0.2.7".parse().unwrap()));
+
+        let (head, rest) = token.split_once('.').unwrap();
+        let (payload, _) = rest.split_once('.').unwrap();
+        let other_key = hmac::Key::new(hmac::HMAC_SHA256, b"an-attacker-s-key-of-32-bytes-ok");
+        let forged_signature = hmac::sign(&other_key, format!("{head}.{payload}").as_bytes());
+        let forged = format!(
+            "{head}.{payload}.{}",
+            URL_SAFE_NO_PAD.encode(forged_signature.as_ref())
+        );
+        assert!(
+            InternalTokenVerifier::new(&settings("k1"), "failure")
+                .verify(&forged)
+                .is_err()
+        );
+    }
+}

@@ -149,7 +149,6 @@ impl Proxy {
         let has_body = declared_length.is_some_and(|l| l > 0)
             || req.headers().contains_key(header::TRANSFER_ENCODING);
 
-        let headers = self.upstream_headers(req, context_token);
         let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
             .map_err(|_| GatewayError::UnsupportedMethod)?;
         let overflow = Arc::new(AtomicBool::new(false));
@@ -158,19 +157,12 @@ impl Proxy {
             .clients
             .get_or_try(|| upstream_client(self.connect_timeout))
             .map_err(GatewayError::UpstreamUnreachable)?;
-        let mut request = client
-            .request(method.clone(), &url)
-            .headers(headers)
-            .timeout(route.timeout);
-        if has_body {
-            request = request.body(stream_body(
-                payload,
-                route.body_limit_bytes,
-                overflow.clone(),
-                stalled.clone(),
-            ));
-        }
-
+        let request = || {
+            client
+                .request(method.clone(), &url)
+                .headers(self.upstream_headers(req, context_token))
+                .timeout(route.timeout)
+        };
         let idempotent = matches!(
             method,
             reqwest::Method::GET
@@ -179,19 +171,29 @@ impl Proxy {
                 | reqwest::Method::PUT
                 | reqwest::Method::DELETE
         );
-        let retry = (idempotent && !has_body)
-            .then(|| request.try_clone())
-            .flatten();
-        let response = match request.send().await {
-            Err(error)
-                if error.is_connect() && retry.is_some() && self.breakers.withdraw_retry(name) =>
-            {
-                match retry {
-                    Some(again) => again.send().await,
-                    None => Err(error),
+        // A request without a body that never reached the upstream is
+        // sent once more (built again: cloning every request for the rare
+        // retry cost more than building one when it is needed).
+        let retriable = idempotent && !has_body;
+        let response = if has_body {
+            request()
+                .body(stream_body(
+                    payload,
+                    route.body_limit_bytes,
+                    overflow.clone(),
+                    stalled.clone(),
+                ))
+                .send()
+                .await
+        } else {
+            match request().send().await {
+                Err(error)
+                    if error.is_connect() && retriable && self.breakers.withdraw_retry(name) =>
+                {
+                    request().send().await
                 }
+                other => other,
             }
-            other => other,
         };
         // A client that stopped sending its body says nothing about the
         // upstream: neither a failure nor a success of it.

@@ -186,7 +186,7 @@ impl Gateway {
 
     /// Authenticates, authorizes, rate limits and proxies a request whose
     /// route was matched. Records who is calling, and in which project, on
-    /// the current span (declared Empty by the handler).
+    /// the current span (the request's, where they are declared empty).
     pub async fn serve(
         &self,
         req: &HttpRequest,

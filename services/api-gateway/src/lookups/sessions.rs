@@ -22,7 +22,6 @@ impl Lookups {
     /// Whether a verified token's session is still live: from the
     /// revocation feed while it is current, else asked of the auth service
     /// (an error then refuses the request rather than trusting the token).
-    #[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err(level = "warn"))]
     pub async fn session_is_live(
         &self,
         session_id: Uuid,
@@ -35,6 +34,18 @@ impl Lookups {
         if self.revocation_feed.is_current(self.feed_trusted_for) {
             return Ok(true);
         }
+        self.recheck_session(session_id, user_id, request_id).await
+    }
+
+    /// Asks the auth service, in a span of its own (the answer from the
+    /// feed, every request's, needs none).
+    #[tracing::instrument(skip_all, fields(session_id = %session_id, user_id = %user_id), err(level = "warn"))]
+    async fn recheck_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        request_id: &str,
+    ) -> Result<bool, ServiceCallError> {
         self.session_rechecks.inc();
         let status: SessionStatus = self
             .auth

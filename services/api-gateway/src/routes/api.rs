@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tracing::field::Empty;
 
 use crate::domain::route_table::{PAGE_PARAMETER, Route};
 use crate::error::GatewayError;
@@ -57,14 +56,11 @@ pub fn is_page_path(path: &str) -> bool {
     !under("/api") && !under("/internal")
 }
 
-/// Refusals (401, 403, 404, 429) are the gateway's everyday answers, so
-/// its spans note them at info; the problem's own log line says `error`
-/// for every 5xx.
-#[tracing::instrument(
-    skip_all,
-    fields(upstream = %route.upstream, principal_id = Empty, project_id = Empty),
-    err(level = "info")
-)]
+/// Serves the request in the request's own span (one span per request
+/// keeps the gateway's per-request cost down; the span carries who is
+/// calling and in which project). Refusals (401, 403, 404, 429) are the
+/// gateway's everyday answers, so they are noted at info; the problem's
+/// own log line says `error` for every 5xx.
 async fn proxy(
     gateway: &Gateway,
     req: &HttpRequest,
@@ -72,7 +68,11 @@ async fn proxy(
     route: &Route,
     params: &[(String, String)],
 ) -> Result<HttpResponse, GatewayError> {
-    gateway.serve(req, payload, route, params).await
+    let served = gateway.serve(req, payload, route, params).await;
+    if let Err(error) = &served {
+        tracing::info!(upstream = %route.upstream, error = %error, "request refused");
+    }
+    served
 }
 
 #[cfg(test)]

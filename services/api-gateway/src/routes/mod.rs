@@ -16,8 +16,14 @@ pub const DOCS_PATH: &str = "/api/docs";
 /// Registers the documentation paths, then the catch-all after them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(OPENAPI_PATH).get(openapi::openapi_json))
-        .service(web::resource(DOCS_PATH).get(docs::swagger_ui))
-        .service(web::resource(format!("{DOCS_PATH}/{{file:.*}}")).get(docs::swagger_ui))
+        // A scope: its static prefix is compared first, so requests outside
+        // it never run the file pattern's regular expression (every proxied
+        // request passes these resources before the catch-all).
+        .service(
+            web::scope(DOCS_PATH)
+                .service(web::resource("").get(docs::swagger_ui))
+                .service(web::resource("/{file:.*}").get(docs::swagger_ui)),
+        )
         // Bodies are streamed to the upstream, within each route's own limit.
         .app_data(web::PayloadConfig::new(usize::MAX))
         .default_service(web::to(api::through_the_route_table));
