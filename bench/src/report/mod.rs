@@ -452,7 +452,7 @@ mod tests {
         };
         let report = render(&results, "charts");
         assert!(
-            report.contains("| +10.0% | **missed** (5.00 points over) |"),
+            report.contains("| +10.0% | **missed** (7.00 points over) |"),
             "{report}"
         );
     }
