@@ -166,6 +166,16 @@ pub struct StaticGatewayResults {
     pub measured_at: Option<String>,
 }
 
+impl StaticGatewayResults {
+    /// The missing measurement when the gateway's CPU profile is absent.
+    pub fn missing_profile(&self) -> Option<Missing> {
+        self.profile.is_none().then(|| Missing {
+            section: "static_gateway.profile".to_owned(),
+            reason: "no CPU profile of the gateway".to_owned(),
+        })
+    }
+}
+
 /// Fixed-rate runs of one target at one rate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RateRuns {

@@ -285,11 +285,8 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
     eprintln!("bench: the gateway in front of a static upstream");
     match ctx.static_gateway_section().await {
         Ok(figures) => {
-            if figures.profile.is_none() {
-                record(
-                    "static_gateway.profile",
-                    anyhow::anyhow!("no CPU profile of the gateway"),
-                );
+            if let Some(entry) = figures.missing_profile() {
+                record(&entry.section, anyhow::anyhow!(entry.reason));
             }
             results.static_gateway = Some(figures);
         }

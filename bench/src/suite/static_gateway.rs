@@ -41,15 +41,7 @@ pub async fn static_gateway_only(
     ctx.platform.stop();
     Ok(match measured {
         Ok(figures) => {
-            let missing = figures
-                .profile
-                .is_none()
-                .then(|| Missing {
-                    section: "static_gateway.profile".to_owned(),
-                    reason: "no CPU profile of the gateway".to_owned(),
-                })
-                .into_iter()
-                .collect();
+            let missing = figures.missing_profile().into_iter().collect();
             (Some(figures), missing)
         }
         Err(error) => {
@@ -120,22 +112,17 @@ impl Ctx {
             .static_runs(upstream_port, proxy_port, gateway_port)
             .await;
         let profile = match &measured {
-            Ok(_) => Some(
-                self.profile_gateway((upstream_port, proxy_port, gateway_port), &root)
-                    .await,
-            ),
+            Ok(_) => self
+                .profile_gateway((upstream_port, proxy_port, gateway_port), &root)
+                .await
+                .inspect_err(|error| {
+                    eprintln!("bench: the gateway's CPU profile could not be taken: {error:#}");
+                })
+                .ok(),
             Err(_) => None,
         };
         self.platform.stop_one("gateway-static");
         let (requests, max, own_half, common) = measured?;
-        let profile = match profile {
-            Some(Ok(profile)) => Some(profile),
-            Some(Err(error)) => {
-                eprintln!("bench: the gateway's CPU profile could not be taken: {error:#}");
-                None
-            }
-            None => None,
-        };
         Ok(StaticGatewayResults {
             requests,
             body_bytes,
