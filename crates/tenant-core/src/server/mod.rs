@@ -24,8 +24,10 @@
 //! readiness turns 503 at once; after `server.drain_delay_ms` the requests
 //! still in flight get up to `server.shutdown_timeout_secs` to finish (a
 //! request that arrives meanwhile is served too), then the public listeners
-//! close so new connections are refused, and the admin listener and the
-//! database pool close last.
+//! close so new connections are refused (connections still open get the
+//! same bound again), and the admin listener and the database pool close
+//! last. A listener that does not stop within its bound is left behind, so
+//! a shutdown always ends.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -61,6 +63,10 @@ use middleware::{
 
 /// How long the admin listener may take to stop.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How much longer than `server.shutdown_timeout_secs` the public workers
+/// may take to stop before they are left behind.
+const WORKER_STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -447,8 +453,26 @@ impl Application {
                 "requests still in flight at the shutdown timeout"
             );
         }
-        main_handle.stop(true).await;
-        let finished = main.await.map_err(std::io::Error::other)?;
+        // Connections still open then get the same bound again (actix's
+        // graceful stop), plus a moment: a worker that does not stop by then
+        // is left behind, so shutdown always ends.
+        let abort_main = main.abort_handle();
+        let stopped = async {
+            main_handle.stop(true).await;
+            main.await.map_err(std::io::Error::other)
+        };
+        let finished =
+            match tokio::time::timeout(self.shutdown_timeout + WORKER_STOP_GRACE, stopped).await {
+                Ok(joined) => joined?,
+                Err(_) => {
+                    tracing::warn!(
+                        service = self.name,
+                        "workers did not stop in time; leaving them"
+                    );
+                    abort_main.abort();
+                    Ok(())
+                }
+            };
         // The admin listener serves only probes and metrics: give it a
         // moment, never let it hold the process up.
         let admin_stopped = async {

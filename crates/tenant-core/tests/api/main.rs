@@ -15,4 +15,5 @@ mod context_token;
 mod probe;
 mod problems;
 mod rls;
+mod shutdown;
 mod tls;

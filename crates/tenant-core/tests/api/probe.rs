@@ -63,13 +63,32 @@ async fn slow() -> HttpResponse {
     HttpResponse::Ok().body("finished")
 }
 
+/// Set once `/stuck` holds its worker, a handler that blocks its thread
+/// (as a handler that wrongly does blocking work would).
+pub static STUCK_IN_FLIGHT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// How long `/stuck` holds its worker thread.
+pub const STUCK_FOR: Duration = Duration::from_secs(60);
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the point: a handler that blocks its worker thread"
+)]
+async fn stuck() -> HttpResponse {
+    STUCK_IN_FLIGHT.store(true, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(STUCK_FOR);
+    HttpResponse::Ok().body("finished")
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/whoami").get(whoami))
         .service(web::resource("/items").post(create_item))
         .service(web::resource("/items/{id}").get(get_item))
         .service(web::resource("/broken").get(broken))
         .service(web::resource("/busy").post(busy))
-        .service(web::resource("/slow").get(slow));
+        .service(web::resource("/slow").get(slow))
+        .service(web::resource("/stuck").get(stuck));
 }
 
 pub fn settings(extra: &[(&'static str, String)]) -> Settings {
