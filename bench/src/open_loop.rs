@@ -8,7 +8,12 @@
 //!
 //! These sections need a cookie or a list of URLs per request, which oha
 //! cannot vary, and they run without any tool installed.
+//!
+//! [`ClosedLoop`] is the closed-loop counterpart, for the gateway's
+//! cache curves: requests that each carry their own token.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -102,6 +107,104 @@ pub async fn run(http: &reqwest::Client, plan: &FixedRate) -> anyhow::Result<Loa
         );
     }
     Ok(reduce(&outcomes, elapsed))
+}
+
+/// A closed-loop plan: `connections` tasks, each sending its next request
+/// as soon as its last one was answered, until `secs` have passed or
+/// `limit` requests were sent. The `n`th request is `requests[n % len]`, a
+/// URL and its `Authorization` value, so one run can spread over many
+/// tokens (which oha cannot); `cursor` is `n`, shared by the runs of one
+/// plan, so a run goes on where the last one stopped.
+#[derive(Debug, Clone)]
+pub struct ClosedLoop {
+    pub requests: Arc<Vec<(String, String)>>,
+    pub cursor: Arc<AtomicUsize>,
+    pub connections: usize,
+    pub secs: u64,
+    pub limit: Option<usize>,
+}
+
+impl ClosedLoop {
+    pub fn new(requests: Vec<(String, String)>, connections: usize, secs: u64) -> Self {
+        Self {
+            requests: Arc::new(requests),
+            cursor: Arc::new(AtomicUsize::new(0)),
+            connections,
+            secs,
+            limit: None,
+        }
+    }
+
+    /// Every request once (each token or project seen: caches filled as
+    /// far as they hold), however long that takes.
+    pub async fn touch_all(&self) -> anyhow::Result<LoadRun> {
+        let once = Self {
+            secs: 3600,
+            limit: Some(self.cursor.load(Ordering::Relaxed) + self.requests.len()),
+            ..self.clone()
+        };
+        once.run().await
+    }
+
+    /// Runs the plan; latency runs from when a request left.
+    pub async fn run(&self) -> anyhow::Result<LoadRun> {
+        if self.requests.is_empty() || self.connections == 0 {
+            bail!("a closed-loop run needs requests and connections");
+        }
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(self.connections)
+            .tcp_nodelay(true)
+            .timeout(DRAIN)
+            .build()?;
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(self.secs);
+        let limit = self.limit.unwrap_or(usize::MAX);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..self.connections {
+            let (http, requests, cursor) =
+                (http.clone(), self.requests.clone(), self.cursor.clone());
+            tasks.spawn(async move {
+                let mut outcomes = Vec::new();
+                while Instant::now() < deadline {
+                    let n = cursor.fetch_add(1, Ordering::Relaxed);
+                    if n >= limit {
+                        break;
+                    }
+                    let (url, authorization) = &requests[n % requests.len()];
+                    let sent = Instant::now();
+                    let answer = async {
+                        let response = http
+                            .get(url)
+                            .header("Authorization", authorization)
+                            .send()
+                            .await?;
+                        let status = response.status().as_u16();
+                        response.bytes().await?;
+                        Ok::<_, reqwest::Error>(status)
+                    };
+                    let (status, error) = match answer.await {
+                        Ok(status) => (status, None),
+                        Err(error) => (0, Some(chain(&error))),
+                    };
+                    outcomes.push(Outcome {
+                        latency_ms: sent.elapsed().as_secs_f64() * 1000.0,
+                        status,
+                        error,
+                    });
+                }
+                outcomes
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(task) = tasks.join_next().await {
+            outcomes.extend(task?);
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        if let Some(first) = outcomes.iter().find_map(|o| o.error.as_ref()) {
+            eprintln!("bench:     requests failed; the first: {first}");
+        }
+        Ok(reduce(&outcomes, elapsed))
+    }
 }
 
 /// An error and its causes, outermost first.

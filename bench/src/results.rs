@@ -30,6 +30,9 @@ pub struct BenchResults {
     /// static upstream.
     #[serde(default)]
     pub static_gateway: Option<StaticGatewayResults>,
+    /// Absent in results saved before the cost curves were measured.
+    #[serde(default)]
+    pub curves: Option<CurveResults>,
     /// Measurements that could not be taken, with the reason.
     pub missing: Vec<Missing>,
 }
@@ -159,6 +162,10 @@ pub struct StaticGatewayResults {
     /// run of `gateway_user` (not in the figures above: sampling slows it).
     #[serde(default)]
     pub profile: Option<CpuProfile>,
+    /// Max throughput by the number of distinct tokens (user route) and of
+    /// distinct projects (project route) the requests carry.
+    #[serde(default)]
+    pub caches: Option<GatewayCacheCurves>,
     /// Set when measured on its own (`faultline-bench static-gateway`).
     #[serde(default)]
     pub commit: Option<String>,
@@ -167,13 +174,80 @@ pub struct StaticGatewayResults {
 }
 
 impl StaticGatewayResults {
-    /// The missing measurement when the gateway's CPU profile is absent.
-    pub fn missing_profile(&self) -> Option<Missing> {
-        self.profile.is_none().then(|| Missing {
-            section: "static_gateway.profile".to_owned(),
-            reason: "no CPU profile of the gateway".to_owned(),
-        })
+    /// The measurements of the section that are absent: the gateway's CPU
+    /// profile, its cache curves.
+    pub fn missing_parts(&self) -> Vec<Missing> {
+        let mut missing = Vec::new();
+        if self.profile.is_none() {
+            missing.push(Missing {
+                section: "static_gateway.profile".to_owned(),
+                reason: "no CPU profile of the gateway".to_owned(),
+            });
+        }
+        if self
+            .caches
+            .as_ref()
+            .is_none_or(|c| c.tokens.is_empty() || c.projects.is_empty())
+        {
+            missing.push(Missing {
+                section: "static_gateway.caches".to_owned(),
+                reason: "no throughput curve by distinct tokens and projects".to_owned(),
+            });
+        }
+        missing
     }
+}
+
+/// The gateway's max throughput as the keys of its caches spread out, all
+/// points taken with the same load generator (see `generator`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GatewayCacheCurves {
+    /// How the load was generated.
+    pub generator: String,
+    /// The generator against the static upstream directly: its own ceiling.
+    pub ceiling: Vec<LoadRun>,
+    /// `gateway_user` with this many distinct access tokens (users).
+    pub tokens: Vec<CurvePoint>,
+    /// `gateway_project` with this many distinct project slugs.
+    pub projects: Vec<CurvePoint>,
+    /// The gateway's cache capacities (verified tokens, project access).
+    pub token_cache_size: u64,
+    pub access_cache_size: u64,
+}
+
+/// Runs at one point of a curve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub distinct: u64,
+    pub runs: Vec<LoadRun>,
+}
+
+/// How read cost grows with the data: each point measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CurveResults {
+    /// Requests per second of the fixed-rate reads.
+    pub rate: f64,
+    /// The failures list and the groups list by the project's size.
+    pub project_size: Vec<ReadPoint>,
+    /// The same reads of one seeded project by the number of projects in
+    /// the database.
+    pub project_count: Vec<ReadPoint>,
+}
+
+/// The two list reads at one point of a curve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadPoint {
+    pub project: String,
+    /// Test results of the project read.
+    pub results: u64,
+    /// Failures of the project read.
+    pub failures: u64,
+    /// Projects in the database.
+    pub projects: u64,
+    /// Test results in the database, all projects.
+    pub total_results: u64,
+    pub failures_list: Vec<LoadRun>,
+    pub groups_list: Vec<LoadRun>,
 }
 
 /// Fixed-rate runs of one target at one rate.

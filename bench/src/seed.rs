@@ -19,6 +19,7 @@ use crate::results::Dataset;
 /// Bump when the seed's meaning changes without its SQL changing.
 const SEED_VERSION: &str = "2";
 const SEED_SQL: &str = include_str!("../sql/seed.sql");
+const SIZE_PROJECT_SQL: &str = include_str!("../sql/size_project.sql");
 
 /// Services that own a schema, migrated into the seed database, with
 /// their folders under `migrations/`.
@@ -42,11 +43,17 @@ pub struct DatasetSize {
     pub big_builds: u32,
     pub big_tests: u32,
     pub big_groups: u32,
+    /// The read-cost curve's projects (`bench-size-{label}`): label,
+    /// builds, tests in each.
+    pub size_projects: &'static [(&'static str, u32, u32)],
 }
 
 /// Failure groups per seeded project, at most (a failure's group follows
 /// its test).
 const GROUPS_PER_PROJECT: u32 = 40;
+
+/// Failure groups of each read-cost curve project, at most.
+const SIZE_PROJECT_GROUPS: u32 = 200;
 
 impl DatasetSize {
     pub fn full() -> Self {
@@ -58,6 +65,12 @@ impl DatasetSize {
             big_builds: 500,
             big_tests: 2000,
             big_groups: 200,
+            size_projects: &[
+                ("10k", 20, 500),
+                ("100k", 100, 1_000),
+                ("1m", 500, 2_000),
+                ("10m", 2_000, 5_000),
+            ],
         }
     }
 
@@ -70,11 +83,12 @@ impl DatasetSize {
             big_builds: 100,
             big_tests: 1000,
             big_groups: 50,
+            size_projects: &[("1k", 10, 100), ("10k", 20, 500), ("100k", 100, 1_000)],
         }
     }
 
     pub fn seed_sql(&self) -> String {
-        SEED_SQL
+        let mut sql = SEED_SQL
             .replace("{projects}", &self.projects.to_string())
             .replace("{builds}", &self.builds_per_project.to_string())
             .replace("{tests}", &self.tests_per_project.to_string())
@@ -82,7 +96,18 @@ impl DatasetSize {
             .replace("{groups}", &GROUPS_PER_PROJECT.to_string())
             .replace("{big_builds}", &self.big_builds.to_string())
             .replace("{big_tests}", &self.big_tests.to_string())
-            .replace("{big_groups}", &self.big_groups.to_string())
+            .replace("{big_groups}", &self.big_groups.to_string());
+        for (label, builds, tests) in self.size_projects {
+            sql.push_str(
+                &SIZE_PROJECT_SQL
+                    .replace("{label}", label)
+                    .replace("{builds}", &builds.to_string())
+                    .replace("{tests}", &tests.to_string())
+                    .replace("{days}", &self.days.to_string())
+                    .replace("{groups}", &SIZE_PROJECT_GROUPS.to_string()),
+            );
+        }
+        sql
     }
 
     pub fn test_results(&self) -> u64 {
@@ -90,6 +115,11 @@ impl DatasetSize {
             * u64::from(self.builds_per_project)
             * u64::from(self.tests_per_project)
             + self.big_test_results()
+            + self
+                .size_projects
+                .iter()
+                .map(|(_, builds, tests)| u64::from(*builds) * u64::from(*tests))
+                .sum::<u64>()
     }
 
     pub fn big_test_results(&self) -> u64 {
@@ -200,7 +230,9 @@ async fn build_rollups(admin: &tokio_postgres::Client, database: &str) -> anyhow
         .context("connecting as the analytics runtime role")?;
     let projects: Vec<uuid::Uuid> = admin
         .query(
-            "SELECT id FROM project.projects WHERE slug LIKE 'bench-%' ORDER BY slug",
+            // The read-cost curve's projects are read by lists only.
+            "SELECT id FROM project.projects
+              WHERE slug LIKE 'bench-%' AND slug NOT LIKE 'bench-size-%' ORDER BY slug",
             &[],
         )
         .await?
@@ -460,9 +492,22 @@ mod tests {
     }
 
     #[test]
-    fn the_full_dataset_has_six_million_results_one_million_in_the_big_project() {
-        assert_eq!(DatasetSize::full().big_test_results(), 1_000_000);
-        assert_eq!(DatasetSize::full().test_results(), 6_000_000);
+    fn the_full_dataset_has_one_million_results_in_the_big_project_and_size_projects_to_ten_million()
+     {
+        let full = DatasetSize::full();
+        assert_eq!(full.big_test_results(), 1_000_000);
+        let sizes: Vec<u64> = full
+            .size_projects
+            .iter()
+            .map(|(_, builds, tests)| u64::from(*builds) * u64::from(*tests))
+            .collect();
+        assert_eq!(sizes, [10_000, 100_000, 1_000_000, 10_000_000]);
+        assert_eq!(full.test_results(), 6_000_000 + 11_110_000);
+        // Every size project is in the seed, with its shape.
+        let sql = full.seed_sql();
+        assert!(sql.contains("'bench-size-10m'"));
+        assert!(sql.contains("generate_series(0, 5000 - 1) AS c"));
+        assert!(!sql.contains('{'), "a placeholder left unfilled");
     }
 
     #[test]

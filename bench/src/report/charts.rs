@@ -140,5 +140,6 @@ pub fn charts(results: &BenchResults) -> Vec<(&'static str, BarChart)> {
             },
         ));
     }
+    charts.extend(super::curves::curve_charts(results));
     charts
 }

@@ -10,10 +10,12 @@ use crate::results::*;
 
 mod analytics;
 mod charts;
+mod curves;
 mod sections;
 
 use analytics::{analytics_section, pages_section};
 pub use charts::charts;
+use curves::curves_section;
 use sections::*;
 
 /// Which side of the target a measurement must be on.
@@ -250,6 +252,7 @@ pub fn render(results: &BenchResults, charts_rel: &str) -> String {
     grouping_section(&mut out, results);
     analytics_section(&mut out, results);
     pages_section(&mut out, results);
+    curves_section(&mut out, results, charts_rel);
     out
 }
 
@@ -384,6 +387,7 @@ mod tests {
                     .into_iter()
                     .collect(),
                 }),
+                caches: None,
                 commit: None,
                 measured_at: None,
             }),

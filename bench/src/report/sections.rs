@@ -349,7 +349,7 @@ pub(super) fn ingestion_section(out: &mut String, results: &BenchResults, charts
     let _ = writeln!(out, "\n![ingestion]({charts}/ingestion.svg)\n");
 }
 
-const QUERY_GOALS: [(&str, &str, Option<f64>); 5] = [
+pub(super) const QUERY_GOALS: [(&str, &str, Option<f64>); 5] = [
     (
         "failures_list",
         "the failures list, first page of 50",

@@ -55,7 +55,7 @@ impl Ctx {
         services::reset_peak(failure_pid)?;
         let mut single = Vec::new();
         let mut ten_k = None;
-        for testcases in self.plan.single_sizes {
+        for &testcases in self.plan.single_sizes {
             let (bytes, counts) = write_report(&reports_dir, testcases, 0)?;
             let body = bytes;
             let (project, key) = &keys[0];

@@ -17,18 +17,22 @@ use crate::junit::{self, ReportSpec};
 use crate::nginx::Nginx;
 use crate::oha::{Load, Oha};
 use crate::results::*;
-use crate::seed::{self, DatasetSize, QueryTargets};
+use crate::seed::{self, QueryTargets};
 use crate::services::{self, Platform};
 
 mod analytics;
+mod cache_curves;
 mod grouping;
 mod ingestion;
 mod pages;
+mod plan;
+mod read_curves;
 mod reads;
 mod static_gateway;
 
 pub use analytics::analytics_only;
 pub use grouping::grouping_section;
+use plan::Plan;
 pub use static_gateway::static_gateway_only;
 
 #[derive(Debug, Clone)]
@@ -43,63 +47,6 @@ pub struct SuiteConfig {
     pub command: String,
     pub setup_secs: Option<f64>,
     pub install_secs: Option<f64>,
-}
-
-/// How much of everything: the full suite or the quick development pass.
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    runs: usize,
-    secs: u64,
-    connections: u32,
-    query_rate: f64,
-    rls_executions: usize,
-    sustained_secs: u64,
-    single_sizes: [u64; 2],
-    large_bytes: u64,
-    dataset: DatasetSize,
-    /// Requests per second on each analytics endpoint (the goal's rate).
-    analytics_rate: f64,
-    /// Builds whose rollup lag is measured.
-    lag_builds: u32,
-    /// Page loads per second on each web page.
-    page_rate: f64,
-}
-
-impl Plan {
-    fn for_mode(quick: bool) -> Self {
-        if quick {
-            Self {
-                runs: 1,
-                secs: 3,
-                connections: 32,
-                query_rate: 100.0,
-                rls_executions: 50,
-                sustained_secs: 6,
-                single_sizes: [10_000, 100_000],
-                large_bytes: 32 << 20,
-                dataset: DatasetSize::quick(),
-                analytics_rate: 100.0,
-                lag_builds: 10,
-                page_rate: 10.0,
-            }
-        } else {
-            Self {
-                runs: 3,
-                secs: 6,
-                connections: 32,
-                query_rate: 200.0,
-                rls_executions: 300,
-                sustained_secs: 20,
-                single_sizes: [10_000, 100_000],
-                // Just under the 256 MiB upload limit.
-                large_bytes: 250 << 20,
-                dataset: DatasetSize::full(),
-                analytics_rate: 100.0,
-                lag_builds: 100,
-                page_rate: 10.0,
-            }
-        }
-    }
 }
 
 const RUN_DB: &str = "faultline_bench";
@@ -285,7 +232,7 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
     eprintln!("bench: the gateway in front of a static upstream");
     match ctx.static_gateway_section().await {
         Ok(figures) => {
-            if let Some(entry) = figures.missing_profile() {
+            for entry in figures.missing_parts() {
                 record(&entry.section, anyhow::anyhow!(entry.reason));
             }
             results.static_gateway = Some(figures);
@@ -333,6 +280,13 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
         record(&entry.section, anyhow::anyhow!(entry.reason));
     }
     ctx.sample_peaks();
+
+    // Last: it adds projects the sections above would read.
+    eprintln!("bench: how read cost grows");
+    match ctx.read_curves().await {
+        Ok(curves) => results.curves = Some(curves),
+        Err(error) => record("curves", error),
+    }
 
     if let Err(error) = ctx.platform.check_alive() {
         record("resources", error);

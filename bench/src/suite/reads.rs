@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use tenant_core::context::{ProjectAccess, Role};
 use uuid::Uuid;
 
 use crate::nginx::{self, Nginx};
@@ -91,7 +90,6 @@ impl Ctx {
     }
 
     pub(super) async fn query_section(&mut self) -> anyhow::Result<QueryResults> {
-        let failure_port = self.platform.service("failure")?.port;
         let project_port = self.platform.service("project")?.port;
         let QueryTargets {
             project_id,
@@ -134,35 +132,24 @@ impl Ctx {
             .collect();
         for run in 0..=self.plan.runs {
             for (index, (name, path)) in queries.iter().enumerate() {
-                let (url, token, rand_regex) = if *name == "access_lookup" {
-                    (
-                        format!(
+                let secs = if run == 0 { 2 } else { self.plan.secs };
+                let load = if *name == "access_lookup" {
+                    Load {
+                        url: format!(
                             r"http://127[.]0[.]0[.]1:{project_port}{}",
                             path.replace('?', "[?]")
                         ),
-                        self.service_token("project-service")?,
-                        true,
-                    )
+                        rand_regex: true,
+                        headers: vec![(
+                            "Authorization".to_owned(),
+                            format!("Bearer {}", self.service_token("project-service")?),
+                        )],
+                        connections: self.plan.connections,
+                        secs,
+                        rate: Some(self.plan.query_rate),
+                    }
                 } else {
-                    (
-                        format!("http://127.0.0.1:{failure_port}{path}"),
-                        self.context_token(
-                            "failure-service",
-                            Some(ProjectAccess {
-                                project_id,
-                                role: Role::Viewer,
-                            }),
-                        )?,
-                        false,
-                    )
-                };
-                let load = Load {
-                    url,
-                    rand_regex,
-                    headers: vec![("Authorization".to_owned(), format!("Bearer {token}"))],
-                    connections: self.plan.connections,
-                    secs: if run == 0 { 2 } else { self.plan.secs },
-                    rate: Some(self.plan.query_rate),
+                    self.failure_read(project_id, path, secs)?
                 };
                 let result = self
                     .oha()?

@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::cache_curves::{ACCESS_CACHE_SIZE, BenchSigner, TOKEN_CACHE_SIZE};
 use crate::flamegraph;
 use crate::nginx::{self, Nginx, StaticAnswer};
 use crate::oha::Load;
@@ -41,7 +42,7 @@ pub async fn static_gateway_only(
     ctx.platform.stop();
     Ok(match measured {
         Ok(figures) => {
-            let missing = figures.missing_profile().into_iter().collect();
+            let missing = figures.missing_parts();
             (Some(figures), missing)
         }
         Err(error) => {
@@ -66,7 +67,8 @@ impl Ctx {
         );
         let pid_dir = services::pid_dir(&services::log_dir(&self.config.root));
         let root = self.config.root.join(".faultline/bench");
-        let answers = self.static_answers().await?;
+        let signer = BenchSigner::new()?;
+        let answers = self.static_answers(&signer.jwk()?).await?;
         let body_bytes = answers
             .iter()
             .find(|a| a.path == "/")
@@ -105,6 +107,15 @@ impl Ctx {
                         .env("FAULTLINE__SERVICE__PROJECT_URL", &static_url);
                     services::point_upstreams(command, |_| static_url.clone());
                     services::raise_principal_limit(command);
+                    command
+                        .env(
+                            "FAULTLINE__SERVICE__VERIFIED_TOKEN_CACHE_SIZE",
+                            TOKEN_CACHE_SIZE.to_string(),
+                        )
+                        .env(
+                            "FAULTLINE__SERVICE__ACCESS_CACHE_SIZE",
+                            ACCESS_CACHE_SIZE.to_string(),
+                        );
                 },
             )
             .await?;
@@ -121,6 +132,16 @@ impl Ctx {
                 .ok(),
             Err(_) => None,
         };
+        let caches = match &measured {
+            Ok(_) => self
+                .cache_curves(&signer, upstream_port, gateway_port)
+                .await
+                .inspect_err(|error| {
+                    eprintln!("bench: the gateway's cache curves could not be measured: {error:#}");
+                })
+                .ok(),
+            Err(_) => None,
+        };
         self.platform.stop_one("gateway-static");
         let (requests, max, own_half, common) = measured?;
         Ok(StaticGatewayResults {
@@ -131,6 +152,7 @@ impl Ctx {
             common,
             connections: self.plan.connections,
             profile,
+            caches,
             commit: None,
             measured_at: None,
         })
@@ -176,8 +198,12 @@ impl Ctx {
 
     /// What the static upstream answers, by path prefix (nginx takes the
     /// longest match).
-    async fn static_answers(&self) -> anyhow::Result<Vec<StaticAnswer>> {
-        let jwks: serde_json::Value = self
+    /// `bench_key` joins the auth service's keys in the JWKS.
+    async fn static_answers(
+        &self,
+        bench_key: &serde_json::Value,
+    ) -> anyhow::Result<Vec<StaticAnswer>> {
+        let mut jwks: serde_json::Value = self
             .http
             .get(self.platform.url("auth", "/.well-known/jwks.json")?)
             .send()
@@ -186,6 +212,10 @@ impl Ctx {
             .json()
             .await
             .context("the auth service's JWKS")?;
+        jwks["keys"]
+            .as_array_mut()
+            .context("a JWKS without keys")?
+            .push(bench_key.clone());
         let access = json!({
             "project_id": Uuid::now_v7(),
             "slug": STATIC_PROJECT,
