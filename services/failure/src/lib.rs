@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "issue_links",
         include_str!("../../../migrations/failure/0012_issue_links.sql"),
     ),
+    Migration::embedded(
+        13,
+        "result_reference_probes",
+        include_str!("../../../migrations/failure/0013_result_reference_probes.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

@@ -199,3 +199,75 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
         .unwrap();
     assert_eq!(rows, 1, "only the uploaded result");
 }
+
+/// The reference check looks each result's build and test up by the whole
+/// key, so its cost does not hang on what the statistics say of the
+/// project. Right after a project's first large upload they still count a
+/// handful of its tests; a plan built on that compared every inserted row
+/// with every test of the project, and the next upload ran into the
+/// statement timeout.
+#[tokio::test]
+async fn the_reference_check_stays_fast_when_statistics_undercount_the_project() {
+    let app = helpers::spawn().await;
+    let a = helpers::uploader(Uuid::now_v7());
+    let build = app.create_build(&a, "refs-stale-statistics").await;
+    let xml = "<testsuite name=\"S\"><testcase name=\"t\"/></testsuite>";
+    app.upload(&a, build, Body::xml(xml), None).await;
+    let project = project_of(&a);
+    let admin = app.database().admin_client().await;
+    // Statistics that count about twenty tests per project (as right after
+    // a project's first large upload), then 40,000 tests of this one.
+    admin
+        .batch_execute(
+            "ALTER TABLE failure.tests ALTER COLUMN project_id SET (n_distinct = 2000);
+             ANALYZE failure.tests",
+        )
+        .await
+        .unwrap();
+    let tests: Vec<Uuid> = admin
+        .query(
+            "INSERT INTO failure.tests
+                (project_id, id, suite, classname, name, first_seen_at, last_seen_at)
+             SELECT $1, gen_random_uuid(), 'S', 'C', 'case_' || n, now(), now()
+               FROM generate_series(1, 40000) AS n
+             RETURNING id",
+            &[&project],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get(0).unwrap())
+        .collect();
+    let created: chrono::DateTime<chrono::Utc> = admin
+        .query_one(
+            "SELECT created_at FROM failure.builds WHERE id = $1",
+            &[&build],
+        )
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+
+    let app_role = app.database().connect_as("failure_app").await.unwrap();
+    app_role
+        .batch_execute(&format!(
+            "SET app.project_id = '{project}'; SET statement_timeout = '3s';
+             SET enable_hashjoin = off; SET enable_mergejoin = off"
+        ))
+        .await
+        .unwrap();
+    // One batch as the service writes them (`service.insert_batch_size`),
+    // with the joins the statistics would steer away from ruled out: a
+    // check that joins the project's tests then compares each row with
+    // every one of them.
+    let inserted = app_role
+        .execute(
+            "INSERT INTO failure.test_results
+                (project_id, build_id, test_id, build_created_at, status, created_at)
+             SELECT $1, $2, t, $3, 'passed', now() FROM unnest($4::uuid[]) AS t",
+            &[&project, &build, &created, &tests[..5000].to_vec()],
+        )
+        .await
+        .expect("5,000 results checked well within the statement timeout");
+    assert_eq!(inserted, 5000);
+}
