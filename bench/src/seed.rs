@@ -185,6 +185,19 @@ async fn connect(
     Ok((client, task))
 }
 
+/// The tables the seed writes (the rollups apart), analysed once written.
+pub const SEEDED_TABLES: [&str; 9] = [
+    "project.projects",
+    "failure.builds",
+    "failure.tests",
+    "failure.test_results",
+    "failure.failures",
+    "failure.failure_groups",
+    "failure.group_activity",
+    "failure.test_health",
+    "failure.quarantined_tests",
+];
+
 /// The analytics service's rollup tables, analysed once they are built.
 const ROLLUP_TABLES: [&str; 11] = [
     "rollup_slices",
@@ -340,17 +353,7 @@ pub async fn prepare(
         seed.batch_execute(&size.seed_sql())
             .await
             .context("seeding")?;
-        for table in [
-            "project.projects",
-            "failure.builds",
-            "failure.tests",
-            "failure.test_results",
-            "failure.failures",
-            "failure.failure_groups",
-            "failure.group_activity",
-            "failure.test_health",
-            "failure.quarantined_tests",
-        ] {
+        for table in SEEDED_TABLES {
             seed.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
                 .await?;
         }

@@ -153,14 +153,7 @@ async fn add_projects(admin: &tokio_postgres::Client, target: u64) -> anyhow::Re
         .replace("{to}", &(target - 1).to_string())
         .replace("{tests}", &ADDED_PROJECT_TESTS.to_string());
     admin.batch_execute(&sql).await.context("adding projects")?;
-    for table in [
-        "project.projects",
-        "failure.builds",
-        "failure.tests",
-        "failure.test_results",
-        "failure.failures",
-        "failure.failure_groups",
-    ] {
+    for table in seed::SEEDED_TABLES {
         admin.batch_execute(&format!("ANALYZE {table}")).await?;
     }
     Ok(())

@@ -144,15 +144,7 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
         }
     };
     let (test_a, test_b) = (test_of(project_a).await, test_of(project_b).await);
-    let created: chrono::DateTime<chrono::Utc> = admin
-        .query_one(
-            "SELECT created_at FROM failure.builds WHERE id = $1",
-            &[&build_a],
-        )
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
+    let created = build_created_at(&admin, build_a).await;
 
     let app_role = app.database().connect_as("failure_app").await.unwrap();
     app_role
@@ -238,15 +230,7 @@ async fn the_reference_check_stays_fast_when_statistics_undercount_the_project()
         .iter()
         .map(|row| row.try_get(0).unwrap())
         .collect();
-    let created: chrono::DateTime<chrono::Utc> = admin
-        .query_one(
-            "SELECT created_at FROM failure.builds WHERE id = $1",
-            &[&build],
-        )
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
+    let created = build_created_at(&admin, build).await;
 
     let app_role = app.database().connect_as("failure_app").await.unwrap();
     app_role
@@ -270,4 +254,20 @@ async fn the_reference_check_stays_fast_when_statistics_undercount_the_project()
         .await
         .expect("5,000 results checked well within the statement timeout");
     assert_eq!(inserted, 5000);
+}
+
+/// When `build` was created: the partition key its results carry.
+async fn build_created_at(
+    admin: &tokio_postgres::Client,
+    build: Uuid,
+) -> chrono::DateTime<chrono::Utc> {
+    admin
+        .query_one(
+            "SELECT created_at FROM failure.builds WHERE id = $1",
+            &[&build],
+        )
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
 }
