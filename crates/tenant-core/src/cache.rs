@@ -1,20 +1,32 @@
 //! A bounded cache with a time-to-live per entry.
 //!
-//! Sharded mutexes keep contention low on the hot path; each shard holds at
-//! most `capacity / shards` entries and, when full, first drops expired
-//! entries and then the entries closest to expiry.
+//! Sharded mutexes keep contention low on the hot path. The bound is on the
+//! whole cache, not on each shard: keys hash unevenly, and a cache of N
+//! entries sized for N keys must hold them all. When an insert finds the
+//! cache full, its shard drops its expired entries and then the tenth of
+//! its entries closest to expiry, found in linear time (no sort, no copy of
+//! the keys), so the cost of making room is spread over the inserts the
+//! room is for.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 
+/// The share of a full shard dropped at once when room is needed.
+const EVICT_DIVISOR: usize = 10;
+
+type Shard<K, V> = HashMap<K, (V, Instant)>;
+
 #[derive(Debug)]
 pub struct TtlCache<K, V> {
-    shards: Vec<Mutex<HashMap<K, (V, Instant)>>>,
-    per_shard: usize,
+    shards: Vec<Mutex<Shard<K, V>>>,
+    capacity: usize,
+    /// Entries over all shards, kept under each shard's lock as it changes.
+    len: AtomicUsize,
     hasher: RandomState,
 }
 
@@ -22,14 +34,29 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: (capacity / SHARDS).max(1),
+            capacity: capacity.max(1),
+            len: AtomicUsize::new(0),
             hasher: RandomState::new(),
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<HashMap<K, (V, Instant)>> {
+    fn shard(&self, key: &K) -> &Mutex<Shard<K, V>> {
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         &self.shards[index]
+    }
+
+    /// Runs `change` on a locked shard and accounts for the entries it
+    /// added or removed.
+    fn counted<R>(&self, shard: &mut Shard<K, V>, change: impl FnOnce(&mut Shard<K, V>) -> R) -> R {
+        let before = shard.len();
+        let result = change(shard);
+        let after = shard.len();
+        if after > before {
+            self.len.fetch_add(after - before, Ordering::Relaxed);
+        } else if before > after {
+            self.len.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        result
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
@@ -37,7 +64,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         match shard.get(key) {
             Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),
             Some(_) => {
-                shard.remove(key);
+                self.counted(&mut shard, |shard| shard.remove(key));
                 None
             }
             None => None,
@@ -50,7 +77,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         };
         let now = Instant::now();
         self.make_room(&mut shard, &key, now);
-        shard.insert(key, (value, now + ttl));
+        self.counted(&mut shard, |shard| shard.insert(key, (value, now + ttl)));
     }
 
     /// The unexpired value under `key`, or `make()` stored there for
@@ -69,35 +96,45 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         }
         let value = make();
         self.make_room(&mut shard, &key, now);
-        shard.insert(key, (value.clone(), now + ttl));
+        self.counted(&mut shard, |shard| {
+            shard.insert(key, (value.clone(), now + ttl))
+        });
         value
     }
 
-    fn make_room(&self, shard: &mut HashMap<K, (V, Instant)>, key: &K, now: Instant) {
-        if shard.len() >= self.per_shard && !shard.contains_key(key) {
-            shard.retain(|_, (_, expires)| *expires > now);
-            if shard.len() >= self.per_shard {
-                let mut by_expiry: Vec<(K, Instant)> =
-                    shard.iter().map(|(k, (_, e))| (k.clone(), *e)).collect();
-                by_expiry.sort_by_key(|(_, e)| *e);
-                let drop_count = (self.per_shard / 10).max(1);
-                for (k, _) in by_expiry.into_iter().take(drop_count) {
-                    shard.remove(&k);
-                }
-            }
+    /// When the cache is full and `key` is new: the shard's expired
+    /// entries go, then, if it is still full, the tenth of the shard's
+    /// entries closest to expiry (ties at the cut go too).
+    fn make_room(&self, shard: &mut Shard<K, V>, key: &K, now: Instant) {
+        if self.len.load(Ordering::Relaxed) < self.capacity || shard.contains_key(key) {
+            return;
         }
+        self.counted(shard, |shard| {
+            shard.retain(|_, (_, expires)| *expires > now);
+        });
+        if self.len.load(Ordering::Relaxed) < self.capacity || shard.is_empty() {
+            return;
+        }
+        let mut expiries: Vec<Instant> = shard.values().map(|(_, expires)| *expires).collect();
+        let cut = (expiries.len() / EVICT_DIVISOR).min(expiries.len() - 1);
+        let (_, &mut last_dropped, _) = expiries.select_nth_unstable(cut);
+        self.counted(shard, |shard| {
+            shard.retain(|_, (_, expires)| *expires > last_dropped);
+        });
     }
 
     pub fn remove(&self, key: &K) {
         if let Ok(mut shard) = self.shard(key).lock() {
-            shard.remove(key);
+            self.counted(&mut shard, |shard| shard.remove(key));
         }
     }
 
     pub fn remove_where(&self, mut predicate: impl FnMut(&K, &V) -> bool) {
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {
-                shard.retain(|k, (v, _)| !predicate(k, v));
+                self.counted(&mut shard, |shard| {
+                    shard.retain(|k, (v, _)| !predicate(k, v));
+                });
             }
         }
     }
@@ -105,7 +142,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     pub fn clear(&self) {
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {
-                shard.clear();
+                self.counted(&mut shard, HashMap::clear);
             }
         }
     }
@@ -115,10 +152,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     }
 
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|s| s.len()))
-            .sum()
+        self.len.load(Ordering::Relaxed)
     }
 }
 
@@ -159,5 +193,50 @@ mod tests {
         let fresh = cache.get_or_insert_with("gone", Duration::ZERO, || 7);
         assert_eq!(fresh, 7);
         assert_eq!(cache.get_or_insert_with("gone", Duration::ZERO, || 8), 8);
+    }
+
+    #[test]
+    fn a_cache_holds_as_many_keys_as_its_capacity_however_they_hash() {
+        // 16 shards of 10,000 / 16 = 625 each would overflow some shards
+        // (keys hash unevenly) and drop keys the cache has room for.
+        let cache = TtlCache::new(10_000);
+        for key in 0..10_000 {
+            cache.insert(key, key, Duration::from_secs(60));
+        }
+        assert_eq!(cache.len(), 10_000);
+        let missing = (0..10_000).filter(|k| cache.get(k).is_none()).count();
+        assert_eq!(missing, 0, "keys dropped below capacity");
+        cache.remove(&0);
+        cache.remove_where(|k, _| *k < 100);
+        assert_eq!(cache.len(), 9_900);
+        cache.clear();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_drops_the_entries_closest_to_expiry_first() {
+        let cache = TtlCache::new(10_000);
+        // Old keys expire one second apart, the lowest first; new keys
+        // expire after all of them.
+        for key in 0..10_000_u64 {
+            cache.insert(key, key, Duration::from_secs(1_000 + key));
+        }
+        for key in 10_000..20_000_u64 {
+            cache.insert(key, key, Duration::from_secs(100_000));
+        }
+        assert!(cache.len() <= 10_000 + SHARDS, "{}", cache.len());
+        let kept_old: Vec<u64> = (0..10_000).filter(|k| cache.get(k).is_some()).collect();
+        let kept_new = (10_000..20_000).filter(|k| cache.get(k).is_some()).count();
+        // Each shard makes its own room: one that has dropped all of its
+        // old keys drops some of its new ones while others still hold old.
+        assert!(kept_new > 8_000, "new keys kept: {kept_new}");
+        assert!(kept_old.len() < 2_000, "old keys kept: {}", kept_old.len());
+        // What is kept of the old keys is their latest-expiring part.
+        let below_half = kept_old.iter().filter(|k| **k < 5_000).count();
+        assert!(
+            below_half * 10 < kept_old.len().max(10),
+            "{below_half} of {}",
+            kept_old.len()
+        );
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -26,13 +27,15 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Instrument;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetrySettings};
+use log_writer::LogWriterGuard;
+
+pub mod log_writer;
 use crate::metrics::HttpMetrics;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -78,12 +81,16 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(|id| id.0.clone()).ok()
 }
 
+/// Whether spans are exported (an OTLP endpoint is configured): only then
+/// is a request span's `otel.name` recorded, a field nothing else reads.
+static TRACES_EXPORTED: AtomicBool = AtomicBool::new(false);
+
 /// Keeps the tracer provider and the log writer alive; dropping it
 /// flushes pending spans and log lines.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
-    _log_writer: WorkerGuard,
+    _log_writer: LogWriterGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -96,10 +103,6 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Log lines waiting for the writer thread before a request's own thread
-/// waits for room (none is dropped).
-const LOG_LINES_BUFFERED: usize = 64 * 1024;
-
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     #[error("OTLP exporter could not be built: {0}")]
@@ -108,6 +111,8 @@ pub enum TelemetryError {
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
     #[error("invalid log filter: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("the log writer thread could not start: {0}")]
+    LogWriter(#[from] std::io::Error),
 }
 
 /// Installs the global subscriber: JSON or pretty logs, and OTLP trace export
@@ -121,15 +126,9 @@ pub fn init(
     // Colour only for a person at a terminal: a log file or a collector
     // gets plain text.
     let ansi = std::io::stdout().is_terminal();
-    // Lines are written to stdout by a thread of their own: a request
-    // formats its line and hands it over instead of making a write call
-    // (one per request for the `request finished` line, which cost a
-    // tenth of the gateway's time in front of a fast upstream).
-    let (writer, log_writer) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_LINES_BUFFERED)
-        .thread_name("log-writer")
-        .finish(std::io::stdout());
+    // Lines are written to stdout in batches by a thread of their own
+    // (see `log_writer`).
+    let (writer, log_writer) = log_writer::batched(std::io::stdout())?;
     let fmt_layer = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(writer)
@@ -163,6 +162,7 @@ pub fn init(
         }
         None => None,
     };
+    TRACES_EXPORTED.store(provider.is_some(), Ordering::Relaxed);
     let otel_layer = provider
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service)));
@@ -348,8 +348,10 @@ pub async fn request_telemetry(
 
 fn record_route_on(span: &tracing::Span, method: &actix_web::http::Method, route: &str) {
     span.record("http.route", route);
-    span.record(
-        "otel.name",
-        tracing::field::display(format_args!("{method} {route}")),
-    );
+    if TRACES_EXPORTED.load(Ordering::Relaxed) {
+        span.record(
+            "otel.name",
+            tracing::field::display(format_args!("{method} {route}")),
+        );
+    }
 }
