@@ -225,18 +225,24 @@ mod tests {
             cache.insert(key, key, Duration::from_secs(100_000));
         }
         assert!(cache.len() <= 10_000 + SHARDS, "{}", cache.len());
-        let kept_old: Vec<u64> = (0..10_000).filter(|k| cache.get(k).is_some()).collect();
-        let kept_new = (10_000..20_000).filter(|k| cache.get(k).is_some()).count();
-        // Each shard makes its own room: one that has dropped all of its
-        // old keys drops some of its new ones while others still hold old.
-        assert!(kept_new > 8_000, "new keys kept: {kept_new}");
-        assert!(kept_old.len() < 2_000, "old keys kept: {}", kept_old.len());
-        // What is kept of the old keys is their latest-expiring part.
-        let below_half = kept_old.iter().filter(|k| **k < 5_000).count();
-        assert!(
-            below_half * 10 < kept_old.len().max(10),
-            "{below_half} of {}",
-            kept_old.len()
-        );
+        // Each shard makes its own room, so the order holds within a
+        // shard: every old key it dropped expired before every old key it
+        // kept, and it dropped a new key only once no old key was left.
+        for shard in &cache.shards {
+            let of_shard = |key: &u64| std::ptr::eq(cache.shard(key), shard);
+            let (kept_old, dropped_old): (Vec<u64>, Vec<u64>) = (0..10_000)
+                .filter(of_shard)
+                .partition(|k| cache.get(k).is_some());
+            let dropped_new = (10_000..20_000)
+                .filter(of_shard)
+                .any(|k| cache.get(&k).is_none());
+            if let (Some(kept), Some(dropped)) = (kept_old.iter().min(), dropped_old.iter().max()) {
+                assert!(dropped < kept, "dropped {dropped} before {kept}");
+            }
+            assert!(
+                !dropped_new || kept_old.is_empty(),
+                "a new key went before an old one"
+            );
+        }
     }
 }
