@@ -97,6 +97,47 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
     assert_eq!(seen, 0);
 }
 
+async fn backend_pid(tx: &tenant_core::TenantTx) -> i32 {
+    tx.query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_connection_whose_commit_failed_leaves_the_pool_and_one_that_committed_stays() {
+    let database = TestDatabase::create().await;
+    let db = db_with_pool_size(&database, 1).await;
+    let tx = db.unscoped_tx().await.unwrap();
+    let first = backend_pid(&tx).await;
+    tx.commit().await.unwrap();
+
+    let tx = db.unscoped_tx().await.unwrap();
+    assert_eq!(
+        backend_pid(&tx).await,
+        first,
+        "a committed connection is reused"
+    );
+    // A deferred unique check fails at COMMIT.
+    tx.execute(
+        "CREATE TEMP TABLE once (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.execute("INSERT INTO once VALUES (1), (1)", &[])
+        .await
+        .unwrap();
+    assert!(tx.commit().await.is_err());
+
+    let tx = db.unscoped_tx().await.unwrap();
+    assert_ne!(
+        backend_pid(&tx).await,
+        first,
+        "the connection whose COMMIT failed came back from the pool"
+    );
+}
+
 #[tokio::test]
 async fn connections_run_with_the_statement_timeout_jit_and_plan_cache_mode_as_configured() {
     let database = TestDatabase::create().await;
