@@ -112,9 +112,8 @@ impl Proxy {
 
     /// Sends the request to `upstream` at the route's upstream path, with
     /// `context_token` for credentials, and streams its answer back.
-    /// Its span is at debug level: at info, a span per request of its own
-    /// cost more than it told (the request's span names the route, and so
-    /// the upstream).
+    /// Its span is at debug level: the request's span already names the
+    /// route, and so the upstream.
     #[tracing::instrument(level = "debug", skip_all, fields(upstream = %route.upstream), err(level = "info"))]
     pub async fn forward(
         &self,

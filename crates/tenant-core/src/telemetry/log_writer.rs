@@ -4,9 +4,9 @@
 //! call and no wake-up of another thread per line. The writer thread is
 //! woken by the first line after it emptied the buffer, gathers what comes
 //! in the next [`GATHER`] (or until [`BATCH_BYTES`] are waiting) and writes
-//! it all at once. With a channel and a line per message, the writer thread
-//! was woken and made a write call for each request's `request finished`
-//! line: a sixth of the gateway's throughput in front of a fast upstream.
+//! it all at once (a channel with a line per message woke the writer thread
+//! and made a write call for every line; docs/benchmarks.md has what each
+//! way measured).
 //!
 //! No line is dropped: past [`MAX_BUFFERED_BYTES`] a line waits for the
 //! writer to make room. Dropping the [`LogWriterGuard`] writes what is left.
