@@ -33,10 +33,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetrySettings};
+use crate::metrics::HttpMetrics;
 use log_writer::LogWriterGuard;
 
 pub mod log_writer;
-use crate::metrics::HttpMetrics;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_REQUEST_ID_LEN: usize = 128;
