@@ -19,6 +19,8 @@
 #                             the saved results
 #   FAULTLINE_BENCH_SECTIONS=static-gateway  only the gateway in front of a
 #                             static upstream (section 1b), merged likewise
+#   FAULTLINE_BENCH_SECTIONS=ingestion  only the uploads (section 2 and the
+#                             ingest curve), merged likewise
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,7 +57,11 @@ record_install() { # seconds
     echo $((before + $1)) > "$install_time_file"
 }
 
-if [[ "$SECTIONS" != analytics && ! -x /usr/sbin/nginx ]]; then
+# nginx, oha and perf measure the gateway; sections without it need none.
+proxy_tools=1
+[[ "$SECTIONS" == analytics || "$SECTIONS" == ingestion ]] && proxy_tools=0
+
+if [[ "$proxy_tools" == 1 && ! -x /usr/sbin/nginx ]]; then
     if [[ "$(id -u)" -ne 0 ]]; then
         log "nginx is missing: sudo apt-get install -y nginx"; exit 1
     fi
@@ -72,7 +78,7 @@ if [[ "$SECTIONS" != analytics && ! -x /usr/sbin/nginx ]]; then
     record_install $((SECONDS - t))
 fi
 
-if [[ "$SECTIONS" != analytics && ! -x "$TOOLS/bin/oha" ]]; then
+if [[ "$proxy_tools" == 1 && ! -x "$TOOLS/bin/oha" ]]; then
     log "installing oha into .faultline/tools (once; several minutes)"
     t=$SECONDS
     cargo install --locked --quiet oha --root "$TOOLS"
@@ -80,7 +86,7 @@ if [[ "$SECTIONS" != analytics && ! -x "$TOOLS/bin/oha" ]]; then
 fi
 
 # The gateway's CPU profile (section 1b) is taken with Debian's perf.
-if [[ "$SECTIONS" != analytics ]] && ! perf --version >/dev/null 2>&1; then
+if [[ "$proxy_tools" == 1 ]] && ! perf --version >/dev/null 2>&1; then
     if [[ "$(id -u)" -ne 0 ]]; then
         log "perf is missing: sudo apt-get install -y linux-perf"; exit 1
     fi
@@ -117,7 +123,7 @@ fi
 install_secs=()
 [[ -f "$install_time_file" ]] && install_secs=(--install-secs "$(cat "$install_time_file")")
 
-if [[ "$SECTIONS" == analytics || "$SECTIONS" == static-gateway ]]; then
+if [[ "$SECTIONS" == analytics || "$SECTIONS" == static-gateway || "$SECTIONS" == ingestion ]]; then
     "$ROOT/target/release/faultline-bench" "$SECTIONS" \
         --base-port "$BASE_PORT" \
         --results "$out_dir/results/latest.json" \

@@ -50,6 +50,15 @@ SELECT md5('bench-count-' || p)::uuid, md5('bench-count-failure-' || p)::uuid,
        now() - interval '1 day', md5('bench-count-group-' || p)::uuid
   FROM generate_series({from}, {to}) AS p;
 
+-- The names of the tests that failed (the failures list's test filter).
+INSERT INTO failure.failed_test_names (project_id, test_id, name)
+SELECT t.project_id, t.id, t.name
+  FROM failure.tests t
+ WHERE t.project_id IN (SELECT md5('bench-count-' || p)::uuid FROM generate_series({from}, {to}) AS p)
+   AND EXISTS (SELECT 1 FROM failure.failures f
+                WHERE f.project_id = t.project_id AND f.test_id = t.id)
+ON CONFLICT DO NOTHING;
+
 INSERT INTO failure.failure_groups
     (project_id, id, grouping_version, signature_hash, exception_type, frames, template,
      message, stack_trace, first_seen_at, last_seen_at, occurrences, affected_tests,

@@ -209,6 +209,14 @@ SELECT r.project_id,
   FROM failure.test_results r
  WHERE r.project_id = md5('bench-project-big')::uuid AND r.status = 'failed';
 
+-- The names of the tests that failed (the failures list's test filter).
+INSERT INTO failure.failed_test_names (project_id, test_id, name)
+SELECT t.project_id, t.id, t.name
+  FROM failure.tests t
+ WHERE EXISTS (SELECT 1 FROM failure.failures f
+                WHERE f.project_id = t.project_id AND f.test_id = t.id)
+ON CONFLICT DO NOTHING;
+
 -- Every third group resolved (triaged a day after it was first seen,
 -- resolved two days later), every third triaged, the rest open.
 INSERT INTO failure.failure_groups

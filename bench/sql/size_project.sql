@@ -64,6 +64,15 @@ SELECT r.project_id,
   FROM failure.test_results r
  WHERE r.project_id = md5('bench-size-{label}')::uuid AND r.status = 'failed';
 
+-- The names of the tests that failed (the failures list's test filter).
+INSERT INTO failure.failed_test_names (project_id, test_id, name)
+SELECT t.project_id, t.id, t.name
+  FROM failure.tests t
+ WHERE t.project_id = md5('bench-size-{label}')::uuid
+   AND EXISTS (SELECT 1 FROM failure.failures f
+                WHERE f.project_id = t.project_id AND f.test_id = t.id)
+ON CONFLICT DO NOTHING;
+
 INSERT INTO failure.failure_groups
     (project_id, id, grouping_version, signature_hash, exception_type, frames, template,
      message, stack_trace, first_seen_at, last_seen_at, occurrences, affected_tests,

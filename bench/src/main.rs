@@ -128,6 +128,24 @@ enum Command {
         #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
         base_port: u16,
     },
+    /// Measures ingestion alone (section 2: single uploads of every size,
+    /// sustained ingestion, the large report; seeding or reusing the
+    /// dataset, starting the release services) and writes it into a saved
+    /// results file and the report.
+    Ingestion {
+        #[arg(long, default_value = "bench/results/latest.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "bench")]
+        out_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+        quick: bool,
+        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
+        admin_url: String,
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
+        base_port: u16,
+    },
     /// Writes a generated JUnit report.
     Junit {
         #[arg(long)]
@@ -162,6 +180,51 @@ fn save_results(path: &std::path::Path, results: &BenchResults) -> anyhow::Resul
 
 fn write_report(results: &BenchResults, out_dir: &std::path::Path) -> anyhow::Result<()> {
     report::write(results, &out_dir.join("REPORT.md"), &out_dir.join("charts"))
+}
+
+/// The commit a section alone was measured at, and when.
+#[derive(Debug, Clone)]
+struct Stamp {
+    commit: String,
+    measured_at: String,
+}
+
+impl Stamp {
+    fn now(root: &std::path::Path) -> Self {
+        Self {
+            commit: suite::git_commit(root),
+            measured_at: chrono::Utc::now().to_rfc3339(),
+        }
+    }
+
+    fn into_parts(self) -> (Option<String>, Option<String>) {
+        (Some(self.commit), Some(self.measured_at))
+    }
+}
+
+/// Saves a section measured alone into the results and the report: the
+/// section's old missing entries go, the others' stay. Fails when part of
+/// it could not be measured.
+fn merge_section(
+    mut results: BenchResults,
+    section: &str,
+    missing: Vec<results::Missing>,
+    path: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    results
+        .missing
+        .retain(|entry| !entry.section.starts_with(section));
+    let failed = !missing.is_empty();
+    results.missing.extend(missing);
+    save_results(path, &results)?;
+    write_report(&results, out_dir)?;
+    Ok(if failed {
+        eprintln!("bench: some {section} measurements could not be taken");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn main_inner() -> anyhow::Result<ExitCode> {
@@ -311,25 +374,42 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
                 install_secs: None,
             })
             .await?;
-            let commit = suite::git_commit(&root);
-            let measured_at = chrono::Utc::now().to_rfc3339();
+            let stamp = Stamp::now(&root);
             results.static_gateway = figures.map(|mut figures| {
-                figures.commit = Some(commit);
-                figures.measured_at = Some(measured_at);
+                (figures.commit, figures.measured_at) = stamp.clone().into_parts();
                 figures
             });
-            results
-                .missing
-                .retain(|entry| !entry.section.starts_with("static_gateway"));
-            let failed = !missing.is_empty();
-            results.missing.extend(missing);
-            save_results(&path, &results)?;
-            write_report(&results, &out_dir)?;
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+            merge_section(results, "static_gateway", missing, &path, &out_dir)
+        }
+        Command::Ingestion {
+            results: path,
+            out_dir,
+            quick,
+            admin_url,
+            bin_dir,
+            base_port,
+        } => {
+            let mut results = read_results(&path)?;
+            let root = std::env::current_dir()?;
+            let (ingestion, missing) = suite::ingestion_only(suite::SuiteConfig {
+                root: root.clone(),
+                bin_dir: root.join(bin_dir),
+                oha: PathBuf::new(),
+                nginx: PathBuf::new(),
+                admin_url,
+                quick,
+                base_port,
+                command: "faultline-bench ingestion".to_owned(),
+                setup_secs: None,
+                install_secs: None,
             })
+            .await?;
+            let stamp = Stamp::now(&root);
+            results.ingestion = ingestion.map(|mut ingestion| {
+                (ingestion.commit, ingestion.measured_at) = stamp.clone().into_parts();
+                ingestion
+            });
+            merge_section(results, "ingestion", missing, &path, &out_dir)
         }
         Command::Junit {
             testcases,

@@ -266,6 +266,11 @@ pub struct IngestionResults {
     /// The failure service's peak RSS while ingesting the 10k/100k reports
     /// and the sustained run.
     pub failure_peak_rss_mb: f64,
+    /// Set when measured on its own (`faultline-bench ingestion`).
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -251,6 +251,12 @@ pub(super) fn ingestion_section(out: &mut String, results: &BenchResults, charts
         let _ = writeln!(out, "Not measured.\n");
         return;
     };
+    if let (Some(commit), Some(at)) = (&ingestion.commit, &ingestion.measured_at) {
+        let _ = writeln!(
+            out,
+            "Measured on its own (`faultline-bench ingestion`) at {at}, commit `{commit}`.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "Generated JUnit XML (suites of classes, one case in twenty failing with a 10-frame stack trace, a few skipped) uploaded through the gateway with a project API key, as CI does: create the build, then `POST .../builds/{{build}}/results`. The time is that upload's request, from sending the body to the answer: parse, signatures and grouping, classification, the flaky-test monitors, store, totals (analysis is done within the upload, so a build read back after it shows its groups and labels).\n"

@@ -12,6 +12,50 @@ use crate::services::{self};
 
 use super::*;
 
+/// Measures the ingestion section alone (`faultline-bench ingestion`):
+/// single uploads of every size, sustained ingestion and the large report.
+pub async fn ingestion_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<IngestionResults>, Vec<Missing>)> {
+    let (mut ctx, _, _) = start(config, false).await?;
+    let measured = ctx.ingestion_section().await;
+    ctx.platform.stop();
+    Ok(match measured {
+        Ok(ingestion) => {
+            let missing = ingestion.missing_parts();
+            (Some(ingestion), missing)
+        }
+        Err(error) => {
+            eprintln!("bench: ingestion could not be measured: {error:#}");
+            let missing = Missing {
+                section: "ingestion".to_owned(),
+                reason: format!("{error:#}"),
+            };
+            (None, vec![missing])
+        }
+    })
+}
+
+impl IngestionResults {
+    /// The parts of the section a run could not measure.
+    pub(super) fn missing_parts(&self) -> Vec<Missing> {
+        let mut missing = Vec::new();
+        if self.sustained.is_none() {
+            missing.push(Missing {
+                section: "ingestion.sustained".to_owned(),
+                reason: "no sustained figure".to_owned(),
+            });
+        }
+        if self.large.is_none() {
+            missing.push(Missing {
+                section: "ingestion.large".to_owned(),
+                reason: "no large-report figure".to_owned(),
+            });
+        }
+        missing
+    }
+}
+
 impl Ctx {
     pub(super) async fn create_api_key(&self, project: &str) -> anyhow::Result<String> {
         let response = self
@@ -172,6 +216,8 @@ impl Ctx {
             sustained,
             large,
             failure_peak_rss_mb,
+            commit: None,
+            measured_at: None,
         })
     }
 }

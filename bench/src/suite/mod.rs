@@ -32,6 +32,7 @@ mod static_gateway;
 
 pub use analytics::analytics_only;
 pub use grouping::grouping_section;
+pub use ingestion::ingestion_only;
 use plan::Plan;
 pub use static_gateway::static_gateway_only;
 
@@ -256,14 +257,8 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
     eprintln!("bench: ingestion");
     match ctx.ingestion_section().await {
         Ok(ingestion) => {
-            if ingestion.sustained.is_none() {
-                record(
-                    "ingestion.sustained",
-                    anyhow::anyhow!("no sustained figure"),
-                );
-            }
-            if ingestion.large.is_none() {
-                record("ingestion.large", anyhow::anyhow!("no large-report figure"));
+            for entry in ingestion.missing_parts() {
+                record(&entry.section, anyhow::anyhow!(entry.reason));
             }
             results.ingestion = Some(ingestion);
         }

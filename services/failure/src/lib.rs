@@ -96,6 +96,16 @@ pub const MIGRATIONS: &[Migration] = &[
         "result_reference_probes",
         include_str!("../../../migrations/failure/0013_result_reference_probes.sql"),
     ),
+    Migration::embedded(
+        14,
+        "failed_test_names",
+        include_str!("../../../migrations/failure/0014_failed_test_names.sql"),
+    ),
+    Migration::embedded(
+        15,
+        "failure_references_per_statement",
+        include_str!("../../../migrations/failure/0015_failure_references_per_statement.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

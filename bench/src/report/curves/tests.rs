@@ -29,6 +29,8 @@ fn with_uploads(single: Vec<UploadRuns>) -> BenchResults {
             sustained: None,
             large: None,
             failure_peak_rss_mb: 90.0,
+            commit: None,
+            measured_at: None,
         }),
         ..BenchResults::default()
     }

@@ -23,7 +23,8 @@ pub(super) const FAILURE_SELECT: &str = failure_select!();
 
 /// The failures list, newest first with build and test, in one statement:
 /// `$1` project, `$2`/`$3` since/until, `$4` build, `$5` branch, `$6` job,
-/// `$7` test name ILIKE pattern, `$8` error type, `$9`/`$10` the cursor
+/// `$7` test name ILIKE pattern (names of the tests that failed, trigram
+/// index), `$8` error type, `$9`/`$10` the cursor
 /// (created_at, id), `$11` limit. Public so the benchmark's RLS figure
 /// times exactly what the service runs.
 pub const FAILURES_LIST_SQL: &str = concat!(
@@ -38,7 +39,8 @@ pub const FAILURES_LIST_SQL: &str = concat!(
     AND ($4::uuid IS NULL OR f.build_id = $4)
     AND ($5::text IS NULL OR b.branch = $5)
     AND ($6::text IS NULL OR b.job_name = $6)
-    AND ($7::text IS NULL OR t.name ILIKE $7)
+    AND ($7::text IS NULL OR f.test_id IN (SELECT n.test_id FROM failure.failed_test_names n
+                                            WHERE n.project_id = $1 AND n.name ILIKE $7))
     AND ($8::text IS NULL OR f.error_type = $8)
     AND ($9::timestamptz IS NULL OR (f.created_at, f.id) < ($9, $10))
   ORDER BY f.created_at DESC, f.id DESC

@@ -27,7 +27,7 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
 
 /// Writes a batch of results (unique by test within the batch) with three
 /// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
-/// failures, and when the batch has failures a fourth before the last
+/// failures (with the names of the tests that failed), and when the batch has failures a fourth before the last
 /// inserting their new groups ([`insert_groups`]). Failures and new groups
 /// are classified by the upload's `classifier` on the way. A test seen
 /// again in a later upload of the same build is merged: retries add up, a
@@ -169,8 +169,21 @@ pub async fn insert_results(
         .iter()
         .map(|(_, _, f)| f.system_err.as_deref())
         .collect();
+    // The failing tests' names, for the failures list's test filter (the
+    // only names indexed for substring search), in the same statement.
+    let mut failed: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.failures().next().is_some())
+        .collect();
+    failed.sort_unstable_by_key(|r| r.test_id);
+    let failed_ids: Vec<Uuid> = failed.iter().map(|r| r.test_id).collect();
+    let failed_names: Vec<&str> = failed.iter().map(|r| r.name.as_str()).collect();
     tx.execute(
-        "INSERT INTO failure.failures
+        "WITH names AS (
+             INSERT INTO failure.failed_test_names (project_id, test_id, name)
+             SELECT $1, n.test_id, n.name FROM unnest($18::uuid[], $19::text[]) AS n(test_id, name)
+             ON CONFLICT ON CONSTRAINT failed_test_names_pkey DO NOTHING)
+         INSERT INTO failure.failures
                 (project_id, id, build_id, test_id, kind, error_type, message, stack_trace,
                  system_out, system_err, created_at, group_id, attempt,
                  label, confidence, label_source, explanation)
@@ -213,6 +226,8 @@ pub async fn insert_results(
             &confidences,
             &sources,
             &explanations,
+            &failed_ids,
+            &failed_names,
         ],
     )
     .await?;

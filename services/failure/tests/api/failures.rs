@@ -157,3 +157,50 @@ async fn one_failure_has_its_full_stack_trace_and_a_test_has_its_history() {
         .collect();
     assert_eq!(statuses, vec!["failed", "passed", "failed"]);
 }
+
+#[tokio::test]
+async fn the_test_filter_finds_a_test_that_passed_before_it_failed_and_no_test_that_only_passed() {
+    let app = helpers::spawn().await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
+    let green = app.create_build(&ctx, "green").await;
+    app.upload(
+        &ctx,
+        green,
+        Body::xml(
+            "<testsuite name=\"Shop\"><testcase classname=\"Shop\" name=\"checkout_flow\"/>\
+             <testcase classname=\"Shop\" name=\"checkout_total\"/></testsuite>",
+        ),
+        None,
+    )
+    .await;
+    let red = app.create_build(&ctx, "red").await;
+    app.upload(
+        &ctx,
+        red,
+        Body::xml(
+            "<testsuite name=\"Shop\"><testcase classname=\"Shop\" name=\"checkout_flow\">\
+             <failure message=\"boom\" type=\"AssertionError\">at Shop.checkout_flow(Shop.java:1)</failure>\
+             </testcase><testcase classname=\"Shop\" name=\"checkout_total\"/></testsuite>",
+        ),
+        None,
+    )
+    .await;
+
+    let found = app
+        .get(
+            &format!("/v1/projects/{project}/failures?test=OUT_FL"),
+            &ctx,
+        )
+        .await
+        .expect(200);
+    let items = found["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{found}");
+    assert_eq!(items[0]["test"]["name"], "checkout_flow");
+    assert_eq!(items[0]["build"]["external_id"], "red");
+    let none = app
+        .get(&format!("/v1/projects/{project}/failures?test=total"), &ctx)
+        .await
+        .expect(200);
+    assert_eq!(none["items"].as_array().unwrap().len(), 0, "{none}");
+}

@@ -192,6 +192,144 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
     assert_eq!(rows, 1, "only the uploaded result");
 }
 
+/// Failures are checked against their build, test and group once per
+/// statement, on insert and on an update that moves them: as the runtime
+/// role, a failure naming any of the three that does not exist, or one of
+/// another project, is refused and nothing of the statement stays.
+#[tokio::test]
+async fn a_failure_must_name_a_build_a_test_and_a_group_of_its_own_project() {
+    let app = helpers::spawn().await;
+    let a = helpers::uploader(Uuid::now_v7());
+    let b = helpers::uploader(Uuid::now_v7());
+    let build_a = app.create_build(&a, "failure-refs-a").await;
+    let build_b = app.create_build(&b, "failure-refs-b").await;
+    let xml = "<testsuite name=\"S\"><testcase classname=\"S\" name=\"t\">\
+               <failure message=\"boom\" type=\"AssertionError\">at S.t(S.java:1)</failure>\
+               </testcase></testsuite>";
+    app.upload(&a, build_a, Body::xml(xml), None).await;
+    app.upload(&b, build_b, Body::xml(xml), None).await;
+    let (project_a, project_b) = (project_of(&a), project_of(&b));
+    let admin = app.database().admin_client().await;
+    let failure_of = |project: Uuid| {
+        let admin = &admin;
+        async move {
+            let row = admin
+                .query_one(
+                    "SELECT id, test_id, group_id FROM failure.failures WHERE project_id = $1",
+                    &[&project],
+                )
+                .await
+                .unwrap();
+            let id = |column: &str| row.try_get::<_, Uuid>(column).unwrap();
+            (id("id"), id("test_id"), id("group_id"))
+        }
+    };
+    let (failure_a, test_a, group_a) = failure_of(project_a).await;
+    let (_, test_b, group_b) = failure_of(project_b).await;
+
+    let app_role = app.database().connect_as("failure_app").await.unwrap();
+    app_role
+        .batch_execute(&format!("SET app.project_id = '{project_a}'"))
+        .await
+        .unwrap();
+    let insert = |build: Uuid, test: Uuid, group: Option<Uuid>| {
+        let app_role = &app_role;
+        async move {
+            app_role
+                .execute(
+                    "INSERT INTO failure.failures
+                        (project_id, id, build_id, test_id, kind, created_at, group_id, attempt)
+                     VALUES ($1, $2, $3, $4, 'failure', now(), $5, 1),
+                            ($1, $6, $3, $7, 'failure', now(), $8, 2)",
+                    &[
+                        &project_a,
+                        &Uuid::now_v7(),
+                        &build,
+                        &test,
+                        &group,
+                        &Uuid::now_v7(),
+                        &test_a,
+                        &group_a,
+                    ],
+                )
+                .await
+        }
+    };
+    let (fresh_build, fresh_test) = (Uuid::now_v7(), Uuid::now_v7());
+    for (build, test, group, why) in [
+        (
+            fresh_build,
+            test_a,
+            Some(group_a),
+            "a build that does not exist",
+        ),
+        (build_b, test_a, Some(group_a), "another project's build"),
+        (
+            build_a,
+            fresh_test,
+            Some(group_a),
+            "a test that does not exist",
+        ),
+        (build_a, test_b, Some(group_a), "another project's test"),
+        (
+            build_a,
+            test_a,
+            Some(Uuid::now_v7()),
+            "a group that does not exist",
+        ),
+        (build_a, test_a, Some(group_b), "another project's group"),
+    ] {
+        let error = insert(build, test, group).await.expect_err(why);
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            "{why}: {error}"
+        );
+    }
+    insert(build_a, test_a, None)
+        .await
+        .expect("a failure without a group, of the project's build and test");
+
+    for (group, why) in [
+        (Uuid::now_v7(), "moved to a group that does not exist"),
+        (group_b, "moved to another project's group"),
+    ] {
+        let error = app_role
+            .execute(
+                "UPDATE failure.failures SET group_id = $3 WHERE project_id = $1 AND id = $2",
+                &[&project_a, &failure_a, &group],
+            )
+            .await
+            .expect_err(why);
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            "{why}: {error}"
+        );
+    }
+    let relabelled = app_role
+        .execute(
+            "UPDATE failure.failures SET label = 'product_bug' WHERE project_id = $1",
+            &[&project_a],
+        )
+        .await
+        .expect("an update that moves no failure passes");
+    assert_eq!(relabelled, 3);
+    let rows: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM failure.failures WHERE project_id = $1 AND group_id = $2",
+            &[&project_a, &group_a],
+        )
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(
+        rows, 2,
+        "the uploaded failure and the good insert's second row"
+    );
+}
+
 /// The reference check looks each result's build and test up by the whole
 /// key, so its cost does not hang on what the statistics say of the
 /// project. Right after a project's first large upload they still count a

@@ -12,6 +12,7 @@ mod analytics_queue;
 mod builds;
 mod classification;
 mod corpus;
+mod failed_test_names;
 mod failures;
 mod flaky;
 mod groups;
