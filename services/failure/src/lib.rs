@@ -106,6 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "failure_references_per_statement",
         include_str!("../../../migrations/failure/0015_failure_references_per_statement.sql"),
     ),
+    Migration::embedded(
+        16,
+        "open_groups_index",
+        include_str!("../../../migrations/failure/0016_open_groups_index.sql"),
+    ),
 ];
 
 pub static SPEC: ServiceSpec = ServiceSpec {

@@ -25,39 +25,122 @@ pub async fn ensure_results_partition(tx: &TenantTx, at: DateTime<Utc>) -> Resul
     Ok(())
 }
 
+/// Where an upload's batches of results go, and what the upload wrote so
+/// far.
+#[derive(Debug)]
+pub struct ResultsTarget {
+    pub project_id: Uuid,
+    pub build_id: Uuid,
+    pub build_created_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// When the build had no results before the upload: the low 64 bits
+    /// of each test id the upload wrote so far. A batch none of whose
+    /// tests are among them cannot meet a result already stored, and is
+    /// inserted without `ON CONFLICT` (its check of the key before every
+    /// row costs a quarter of the statement). A collision of the low bits
+    /// only sends a batch down the merging statement.
+    written: Option<HashSet<u64>>,
+}
+
+impl ResultsTarget {
+    /// `build_has_results`: whether the build held any result when the
+    /// upload locked it.
+    pub fn new(
+        project_id: Uuid,
+        build_id: Uuid,
+        build_created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        build_has_results: bool,
+    ) -> Self {
+        Self {
+            project_id,
+            build_id,
+            build_created_at,
+            now,
+            written: (!build_has_results).then(HashSet::new),
+        }
+    }
+
+    /// Whether none of `rows` can have a stored result yet; notes them as
+    /// written either way.
+    fn all_new(&mut self, rows: &[&ResultRow]) -> bool {
+        let Some(written) = &mut self.written else {
+            return false;
+        };
+        let key = |row: &ResultRow| row.test_id.as_u64_pair().1;
+        let all_new = rows.iter().all(|row| !written.contains(&key(row)));
+        written.extend(rows.iter().map(|row| key(row)));
+        all_new
+    }
+}
+
+macro_rules! insert_test_results {
+    () => {
+        "INSERT INTO failure.test_results
+                (project_id, build_id, test_id, build_created_at, status, duration_ms, retry_count, created_at)
+         SELECT $1, $2, r.test_id, $3, r.status, r.duration_ms, r.retries, $4
+           FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::int[]) AS r(test_id, status, duration_ms, retries)"
+    };
+}
+
+/// A batch of results none of which the build holds yet.
+const INSERT_NEW_RESULTS: &str = insert_test_results!();
+
+/// A batch of results merged with the build's stored ones: a test seen
+/// again in a later upload of the same build (or twice in one upload).
+const MERGE_RESULTS: &str = concat!(
+    insert_test_results!(),
+    "
+         ON CONFLICT ON CONSTRAINT test_results_pkey DO UPDATE
+            SET status = CASE
+                    WHEN failure.test_results.status = excluded.status THEN excluded.status
+                    WHEN 'skipped' IN (failure.test_results.status, excluded.status)
+                        THEN CASE WHEN failure.test_results.status = 'skipped'
+                                  THEN excluded.status ELSE failure.test_results.status END
+                    WHEN failure.test_results.status IN ('passed', 'flaky')
+                         OR excluded.status IN ('passed', 'flaky') THEN 'flaky'
+                    ELSE excluded.status END,
+                duration_ms = coalesce(excluded.duration_ms, failure.test_results.duration_ms),
+                retry_count = least(failure.test_results.retry_count::bigint + excluded.retry_count + 1, 2147483647)::int"
+);
+
 /// Writes a batch of results (unique by test within the batch) with three
 /// `INSERT ... SELECT FROM unnest(...)` statements: tests, results,
-/// failures (with the names of the tests that failed), and when the batch has failures a fourth before the last
-/// inserting their new groups ([`insert_groups`]). Failures and new groups
-/// are classified by the upload's `classifier` on the way. A test seen
-/// again in a later upload of the same build is merged: retries add up, a
+/// failures (with the names of the tests that failed), and when the batch
+/// has failures a fourth before the last inserting their new groups
+/// ([`insert_groups`]). Failures and new groups are classified by the
+/// upload's `classifier` on the way. A test seen again in a later upload
+/// of the same build, or again in the same upload, is merged: retries add up, a
 /// pass meeting a failure makes it flaky, and its failure takes the latest
 /// signature's group and label (unless a member labelled it). Returns the
 /// groups the batch created. (The upload reopens the `resolved` groups its
 /// failures went to at its end, with their figures.)
 #[tracing::instrument(
     skip_all,
-    fields(project_id = %project_id, build_id = %build_id, rows = rows.len()),
+    fields(project_id = %target.project_id, build_id = %target.build_id, rows = rows.len()),
     err(level = "warn")
 )]
 pub async fn insert_results(
     tx: &TenantTx,
-    project_id: Uuid,
-    build_id: Uuid,
-    build_created_at: DateTime<Utc>,
-    now: DateTime<Utc>,
+    target: &mut ResultsTarget,
     rows: &[ResultRow],
     classifier: &mut UploadClassifier,
 ) -> Result<Vec<NewGroup>, DbError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.test_id).collect();
-    let suites: Vec<&str> = rows.iter().map(|r| r.suite.as_str()).collect();
-    let classnames: Vec<&str> = rows.iter().map(|r| r.classname.as_str()).collect();
-    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
-    let files: Vec<Option<&str>> = rows.iter().map(|r| r.file.as_deref()).collect();
-    // Sorted by id, so concurrent uploads lock test rows in the same order.
+    let (project_id, build_id, now) = (target.project_id, target.build_id, target.now);
+    // Tests and results are written in test id order: concurrent uploads
+    // lock test rows in the same order, and the results' indexes, which
+    // lead with the test after the project (and build), are filled in one
+    // sweep instead of at random.
+    let mut sorted: Vec<&ResultRow> = rows.iter().collect();
+    sorted.sort_unstable_by_key(|r| r.test_id);
+    let ids: Vec<Uuid> = sorted.iter().map(|r| r.test_id).collect();
+    let suites: Vec<&str> = sorted.iter().map(|r| r.suite.as_str()).collect();
+    let classnames: Vec<&str> = sorted.iter().map(|r| r.classname.as_str()).collect();
+    let names: Vec<&str> = sorted.iter().map(|r| r.name.as_str()).collect();
+    let files: Vec<Option<&str>> = sorted.iter().map(|r| r.file.as_deref()).collect();
     tx.execute(
         "INSERT INTO failure.tests (project_id, id, suite, classname, name, file, first_seen_at, last_seen_at)
          SELECT $1, t.id, t.suite, t.classname, t.name, t.file, $7, $7
@@ -71,29 +154,20 @@ pub async fn insert_results(
     )
     .await?;
 
-    let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
-    let durations: Vec<Option<i64>> = rows.iter().map(|r| r.duration_ms).collect();
-    let retries: Vec<i32> = rows.iter().map(|r| r.retries).collect();
+    let statuses: Vec<&str> = sorted.iter().map(|r| r.status.as_str()).collect();
+    let durations: Vec<Option<i64>> = sorted.iter().map(|r| r.duration_ms).collect();
+    let retries: Vec<i32> = sorted.iter().map(|r| r.retries).collect();
+    let statement = if target.all_new(&sorted) {
+        INSERT_NEW_RESULTS
+    } else {
+        MERGE_RESULTS
+    };
     tx.execute(
-        "INSERT INTO failure.test_results
-                (project_id, build_id, test_id, build_created_at, status, duration_ms, retry_count, created_at)
-         SELECT $1, $2, r.test_id, $3, r.status, r.duration_ms, r.retries, $4
-           FROM unnest($5::uuid[], $6::text[], $7::bigint[], $8::int[]) AS r(test_id, status, duration_ms, retries)
-         ON CONFLICT ON CONSTRAINT test_results_pkey DO UPDATE
-            SET status = CASE
-                    WHEN failure.test_results.status = excluded.status THEN excluded.status
-                    WHEN 'skipped' IN (failure.test_results.status, excluded.status)
-                        THEN CASE WHEN failure.test_results.status = 'skipped'
-                                  THEN excluded.status ELSE failure.test_results.status END
-                    WHEN failure.test_results.status IN ('passed', 'flaky')
-                         OR excluded.status IN ('passed', 'flaky') THEN 'flaky'
-                    ELSE excluded.status END,
-                duration_ms = coalesce(excluded.duration_ms, failure.test_results.duration_ms),
-                retry_count = least(failure.test_results.retry_count::bigint + excluded.retry_count + 1, 2147483647)::int",
+        statement,
         &[
             &project_id,
             &build_id,
-            &build_created_at,
+            &target.build_created_at,
             &now,
             &ids,
             &statuses,
@@ -171,11 +245,11 @@ pub async fn insert_results(
         .collect();
     // The failing tests' names, for the failures list's test filter (the
     // only names indexed for substring search), in the same statement.
-    let mut failed: Vec<&ResultRow> = rows
+    let failed: Vec<&ResultRow> = sorted
         .iter()
+        .copied()
         .filter(|r| r.failures().next().is_some())
         .collect();
-    failed.sort_unstable_by_key(|r| r.test_id);
     let failed_ids: Vec<Uuid> = failed.iter().map(|r| r.test_id).collect();
     let failed_names: Vec<&str> = failed.iter().map(|r| r.name.as_str()).collect();
     tx.execute(

@@ -39,6 +39,7 @@ use crate::FailureState;
 use crate::domain::classification::{CompiledRule, LabelledGroups, UploadClassifier};
 use crate::domain::{CaseStatus, GroupScope, ResultRow, SimilarGroups, UploadSummary, events};
 use crate::error::FailureError;
+use crate::repository::results::ResultsTarget;
 use crate::repository::{
     builds, classification_rules, group_triage, grouping_settings, groups, outbox, results,
     test_health, uploads,
@@ -195,6 +196,13 @@ where
         let tx = &tx;
         let classifier = &mut classifier;
         let failing = &mut failing;
+        let mut target = ResultsTarget::new(
+            project_id,
+            build.id,
+            build.created_at,
+            now,
+            build.totals.tests > 0,
+        );
         async move {
             let mut similar = SimilarGroups::default();
             let mut new_groups = Vec::new();
@@ -214,16 +222,7 @@ where
                     .iter_mut()
                     .flat_map(|row| row.failure.iter_mut().chain(row.attempts.iter_mut()));
                 similar::join_similar_in_batch(tx, project_id, &mut similar, failures).await?;
-                let written = results::insert_results(
-                    tx,
-                    project_id,
-                    build.id,
-                    build.created_at,
-                    now,
-                    &batch,
-                    classifier,
-                )
-                .await?;
+                let written = results::insert_results(tx, &mut target, &batch, classifier).await?;
                 new_groups.extend(written);
             }
             Ok::<_, DbError>(new_groups)

@@ -17,6 +17,7 @@ mod failures;
 mod flaky;
 mod groups;
 mod helpers;
+mod indexes;
 mod isolation;
 mod limits;
 mod members;

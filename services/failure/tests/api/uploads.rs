@@ -118,6 +118,34 @@ async fn several_uploads_to_one_build_add_up_in_its_totals() {
     assert_eq!(body["totals"]["failures"], 3);
 }
 
+/// A build's first upload inserts its results without a conflict check,
+/// batch by batch, until a test comes back: a test listed twice in one
+/// report, in different batches, is merged like a test uploaded again.
+#[tokio::test]
+async fn a_test_listed_twice_in_a_builds_first_upload_is_merged_across_batches() {
+    let app = helpers::spawn_with(&[("service.insert_batch_size", "2".to_owned())]).await;
+    let ctx = helpers::uploader(Uuid::now_v7());
+    let project = project_of(&ctx);
+    let build = app.create_build(&ctx, "twice").await;
+    let xml = "<testsuite name=\"S\">\
+               <testcase classname=\"S\" name=\"again\"/>\
+               <testcase classname=\"S\" name=\"b\"/>\
+               <testcase classname=\"S\" name=\"c\"/>\
+               <testcase classname=\"S\" name=\"again\">\
+               <failure message=\"boom\" type=\"AssertionError\">at S.again(S.java:1)</failure>\
+               </testcase></testsuite>";
+    app.upload(&ctx, build, Body::xml(xml), None)
+        .await
+        .expect(201);
+    let body = app
+        .get(&format!("/v1/projects/{project}/builds/{build}"), &ctx)
+        .await
+        .expect(200);
+    assert_eq!(body["totals"]["tests"], 3, "{body}");
+    assert_eq!(body["totals"]["passed"], 2, "{body}");
+    assert_eq!(body["totals"]["flaky"], 1, "{body}");
+}
+
 #[tokio::test]
 async fn a_retried_upload_with_the_same_idempotency_key_is_not_counted_twice() {
     let app = helpers::spawn().await;
