@@ -259,7 +259,7 @@ pub(super) fn ingestion_section(out: &mut String, results: &BenchResults, charts
     }
     let _ = writeln!(
         out,
-        "Generated JUnit XML (suites of classes, one case in twenty failing with a 10-frame stack trace, a few skipped) uploaded through the gateway with a project API key, as CI does: create the build, then `POST .../builds/{{build}}/results`. The time is that upload's request, from sending the body to the answer: parse, signatures and grouping, classification, the flaky-test monitors, store, totals (analysis is done within the upload, so a build read back after it shows its groups and labels).\n"
+        "Generated JUnit XML (suites of classes, one case in twenty failing with a 10-frame stack trace, a few skipped) uploaded through the gateway with a project API key, as CI does: create the build, then `POST .../builds/{{build}}/results`. The time is that upload's request, from sending the body to the answer: parse, signatures and grouping, classification, the flaky-test monitors, store, totals (analysis is done within the upload, so a build read back after it shows its groups and labels). Before each timed upload the suite waits until the events of the uploads before it are delivered (the failure service's two outboxes hold none undelivered), so no upload is timed against the delivery and rollups of the previous one; the sustained run does not wait, and includes that work.\n"
     );
     let _ = writeln!(
         out,
