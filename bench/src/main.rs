@@ -91,18 +91,8 @@ enum Command {
     /// the release services), and writes them into a saved results file
     /// and the report.
     Analytics {
-        #[arg(long, default_value = "bench/results/latest.json")]
-        results: PathBuf,
-        #[arg(long, default_value = "bench")]
-        out_dir: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
-        quick: bool,
-        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
-        admin_url: String,
-        #[arg(long, default_value = "target/release")]
-        bin_dir: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
-        base_port: u16,
+        #[command(flatten)]
+        section: SectionArgs,
         /// A note for the report's sections (say when the machine was shared).
         #[arg(long, env = "FAULTLINE_BENCH_NOTE")]
         note: Option<String>,
@@ -111,40 +101,20 @@ enum Command {
     /// 1b; seeding or reusing the dataset, starting the release services)
     /// and writes it into a saved results file and the report.
     StaticGateway {
-        #[arg(long, default_value = "bench/results/latest.json")]
-        results: PathBuf,
-        #[arg(long, default_value = "bench")]
-        out_dir: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
-        quick: bool,
-        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
-        admin_url: String,
-        #[arg(long, default_value = "target/release")]
-        bin_dir: PathBuf,
+        #[command(flatten)]
+        section: SectionArgs,
         #[arg(long, default_value = ".faultline/tools/bin/oha")]
         oha: PathBuf,
         #[arg(long, default_value = "/usr/sbin/nginx")]
         nginx: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
-        base_port: u16,
     },
     /// Measures ingestion alone (section 2: single uploads of every size,
     /// sustained ingestion, the large report; seeding or reusing the
     /// dataset, starting the release services) and writes it into a saved
     /// results file and the report.
     Ingestion {
-        #[arg(long, default_value = "bench/results/latest.json")]
-        results: PathBuf,
-        #[arg(long, default_value = "bench")]
-        out_dir: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
-        quick: bool,
-        #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
-        admin_url: String,
-        #[arg(long, default_value = "target/release")]
-        bin_dir: PathBuf,
-        #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
-        base_port: u16,
+        #[command(flatten)]
+        section: SectionArgs,
     },
     /// Writes a generated JUnit report.
     Junit {
@@ -156,6 +126,53 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// What every command measuring sections on their own takes.
+#[derive(Debug, clap::Args)]
+struct SectionArgs {
+    /// The saved results the sections are written into.
+    #[arg(long, default_value = "bench/results/latest.json")]
+    results: PathBuf,
+    #[arg(long, default_value = "bench")]
+    out_dir: PathBuf,
+    #[arg(long, env = "FAULTLINE_BENCH_QUICK", value_parser = clap::builder::FalseyValueParser::new())]
+    quick: bool,
+    #[arg(long, env = "FAULTLINE_TEST_ADMIN_URL", hide_env_values = true)]
+    admin_url: String,
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    #[arg(long, env = "FAULTLINE_BENCH_BASE_PORT", default_value_t = 7800)]
+    base_port: u16,
+}
+
+impl SectionArgs {
+    /// The suite's configuration for these sections; `tools`: oha and
+    /// nginx, for the sections that load the gateway.
+    fn config(
+        &self,
+        root: &std::path::Path,
+        tools: Option<(PathBuf, PathBuf)>,
+        command: &str,
+    ) -> suite::SuiteConfig {
+        let (oha, nginx) = tools.unwrap_or_default();
+        suite::SuiteConfig {
+            root: root.to_owned(),
+            bin_dir: root.join(&self.bin_dir),
+            oha: if oha.as_os_str().is_empty() {
+                oha
+            } else {
+                root.join(oha)
+            },
+            nginx,
+            admin_url: self.admin_url.clone(),
+            quick: self.quick,
+            base_port: self.base_port,
+            command: command.to_owned(),
+            setup_secs: None,
+            install_secs: None,
+        }
+    }
 }
 
 /// Saved results to measure a section into. Read before anything starts,
@@ -202,25 +219,29 @@ impl Stamp {
     }
 }
 
-/// Saves a section measured alone into the results and the report: the
-/// section's old missing entries go, the others' stay. Fails when part of
-/// it could not be measured.
-fn merge_section(
+/// Saves sections measured on their own into the results and the
+/// report: their old missing entries go, the other sections' stay. Fails
+/// when part of them could not be measured.
+fn merge_sections(
     mut results: BenchResults,
-    section: &str,
+    sections: &[&str],
     missing: Vec<results::Missing>,
-    path: &std::path::Path,
-    out_dir: &std::path::Path,
+    args: &SectionArgs,
 ) -> anyhow::Result<ExitCode> {
-    results
-        .missing
-        .retain(|entry| !entry.section.starts_with(section));
+    results.missing.retain(|entry| {
+        !sections
+            .iter()
+            .any(|section| entry.section.starts_with(section))
+    });
     let failed = !missing.is_empty();
     results.missing.extend(missing);
-    save_results(path, &results)?;
-    write_report(&results, out_dir)?;
+    save_results(&args.results, &results)?;
+    write_report(&results, &args.out_dir)?;
     Ok(if failed {
-        eprintln!("bench: some {section} measurements could not be taken");
+        eprintln!(
+            "bench: some {} measurements could not be taken",
+            sections.join(" and ")
+        );
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -295,121 +316,54 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
             write_report(&results, &out_dir)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Analytics {
-            results: path,
-            out_dir,
-            quick,
-            admin_url,
-            bin_dir,
-            base_port,
-            note,
-        } => {
-            let mut results = read_results(&path)?;
+        Command::Analytics { section, note } => {
+            let mut results = read_results(&section.results)?;
             let root = std::env::current_dir()?;
-            let (analytics, pages, missing) = suite::analytics_only(suite::SuiteConfig {
-                root: root.clone(),
-                bin_dir: root.join(bin_dir),
-                oha: PathBuf::new(),
-                nginx: PathBuf::new(),
-                admin_url,
-                quick,
-                base_port,
-                command: "faultline-bench analytics".to_owned(),
-                setup_secs: None,
-                install_secs: None,
-            })
-            .await?;
-            let commit = suite::git_commit(&root);
-            let measured_at = chrono::Utc::now().to_rfc3339();
+            let (analytics, pages, missing) =
+                suite::analytics_only(section.config(&root, None, "faultline-bench analytics"))
+                    .await?;
+            let stamp = Stamp::now(&root);
             results.analytics = analytics.map(|mut analytics| {
-                analytics.commit = Some(commit.clone());
-                analytics.measured_at = Some(measured_at.clone());
+                (analytics.commit, analytics.measured_at) = stamp.clone().into_parts();
                 analytics.note.clone_from(&note);
                 analytics
             });
             results.pages = pages.map(|mut pages| {
-                pages.commit = Some(commit.clone());
-                pages.measured_at = Some(measured_at.clone());
+                (pages.commit, pages.measured_at) = stamp.clone().into_parts();
                 pages.note.clone_from(&note);
                 pages
             });
-            // This command's sections are measured again: their old
-            // entries go, the others' stay.
-            results.missing.retain(|entry| {
-                !(entry.section.starts_with("analytics") || entry.section.starts_with("pages"))
-            });
-            let failed = !missing.is_empty();
-            results.missing.extend(missing);
-            save_results(&path, &results)?;
-            write_report(&results, &out_dir)?;
-            if failed {
-                eprintln!("bench: some analytics measurements could not be taken");
-                Ok(ExitCode::FAILURE)
-            } else {
-                Ok(ExitCode::SUCCESS)
-            }
+            merge_sections(results, &["analytics", "pages"], missing, &section)
         }
         Command::StaticGateway {
-            results: path,
-            out_dir,
-            quick,
-            admin_url,
-            bin_dir,
+            section,
             oha,
             nginx,
-            base_port,
         } => {
-            let mut results = read_results(&path)?;
+            let mut results = read_results(&section.results)?;
             let root = std::env::current_dir()?;
-            let (figures, missing) = suite::static_gateway_only(suite::SuiteConfig {
-                root: root.clone(),
-                bin_dir: root.join(bin_dir),
-                oha: root.join(oha),
-                nginx,
-                admin_url,
-                quick,
-                base_port,
-                command: "faultline-bench static-gateway".to_owned(),
-                setup_secs: None,
-                install_secs: None,
-            })
-            .await?;
+            let config =
+                section.config(&root, Some((oha, nginx)), "faultline-bench static-gateway");
+            let (figures, missing) = suite::static_gateway_only(config).await?;
             let stamp = Stamp::now(&root);
             results.static_gateway = figures.map(|mut figures| {
                 (figures.commit, figures.measured_at) = stamp.clone().into_parts();
                 figures
             });
-            merge_section(results, "static_gateway", missing, &path, &out_dir)
+            merge_sections(results, &["static_gateway"], missing, &section)
         }
-        Command::Ingestion {
-            results: path,
-            out_dir,
-            quick,
-            admin_url,
-            bin_dir,
-            base_port,
-        } => {
-            let mut results = read_results(&path)?;
+        Command::Ingestion { section } => {
+            let mut results = read_results(&section.results)?;
             let root = std::env::current_dir()?;
-            let (ingestion, missing) = suite::ingestion_only(suite::SuiteConfig {
-                root: root.clone(),
-                bin_dir: root.join(bin_dir),
-                oha: PathBuf::new(),
-                nginx: PathBuf::new(),
-                admin_url,
-                quick,
-                base_port,
-                command: "faultline-bench ingestion".to_owned(),
-                setup_secs: None,
-                install_secs: None,
-            })
-            .await?;
+            let (ingestion, missing) =
+                suite::ingestion_only(section.config(&root, None, "faultline-bench ingestion"))
+                    .await?;
             let stamp = Stamp::now(&root);
             results.ingestion = ingestion.map(|mut ingestion| {
                 (ingestion.commit, ingestion.measured_at) = stamp.clone().into_parts();
                 ingestion
             });
-            merge_section(results, "ingestion", missing, &path, &out_dir)
+            merge_sections(results, &["ingestion"], missing, &section)
         }
         Command::Junit {
             testcases,

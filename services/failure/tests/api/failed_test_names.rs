@@ -4,8 +4,9 @@
 
 use failure_service::{MIGRATIONS, SPEC};
 use tenant_core::ServiceSpec;
-use test_support::TestDatabase;
 use uuid::Uuid;
+
+use crate::helpers;
 
 static BEFORE_FAILED_TEST_NAMES: ServiceSpec = ServiceSpec {
     name: "failure-service",
@@ -19,12 +20,7 @@ async fn the_tests_that_failed_before_the_migration_have_their_names_indexed() {
         MIGRATIONS[13].name, "failed_test_names",
         "the failed test names follow the reference probes"
     );
-    let database = TestDatabase::create_bootstrapped().await;
-    let settings: failure_service::Settings = test_support::settings(&SPEC, Some(&database), &[]);
-    let db = settings.database.unwrap();
-    tenant_core::server::migrate_schema(&BEFORE_FAILED_TEST_NAMES, &db)
-        .await
-        .unwrap();
+    let (database, db) = helpers::migrated_through(&BEFORE_FAILED_TEST_NAMES).await;
 
     let project = Uuid::now_v7();
     let (build, failed, passed) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
@@ -80,18 +76,15 @@ async fn the_tests_that_failed_before_the_migration_have_their_names_indexed() {
         .unwrap();
     assert_eq!(found.len(), 1);
 
-    let forced: bool = database
-        .admin_client()
-        .await
-        .query_one(
-            "SELECT bool_and(relforcerowsecurity) FROM pg_class
-              WHERE oid IN ('failure.failed_test_names'::regclass, 'failure.failures'::regclass,
-                            'failure.tests'::regclass)",
-            &[],
+    assert!(
+        helpers::row_level_security_forced(
+            &database,
+            &[
+                "failure.failed_test_names",
+                "failure.failures",
+                "failure.tests"
+            ]
         )
         .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
-    assert!(forced);
+    );
 }

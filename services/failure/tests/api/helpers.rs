@@ -8,7 +8,7 @@ use std::io::Write;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tenant_core::{Role, TenantContext};
-use test_support::{Reply, TestApp, contexts};
+use test_support::{Reply, TestApp, TestDatabase, contexts};
 use uuid::Uuid;
 
 pub async fn spawn() -> TestApp {
@@ -28,6 +28,40 @@ pub async fn spawn_with(extra: &[(&'static str, String)]) -> TestApp {
     ];
     settings.extend(extra.iter().cloned());
     TestApp::spawn(&failure_service::SPEC, failure_service::build, &settings).await
+}
+
+/// A fresh database with the failure schema migrated as far as `spec`'s
+/// migrations go, and the settings that migrate it the rest of the way
+/// (`tenant_core::server::migrate_schema(&failure_service::SPEC, ..)`).
+pub async fn migrated_through(
+    spec: &tenant_core::ServiceSpec,
+) -> (TestDatabase, tenant_core::config::DatabaseSettings) {
+    let database = TestDatabase::create_bootstrapped().await;
+    let settings: failure_service::Settings =
+        test_support::settings(&failure_service::SPEC, Some(&database), &[]);
+    let db = settings.database.unwrap();
+    tenant_core::server::migrate_schema(spec, &db)
+        .await
+        .unwrap();
+    (database, db)
+}
+
+/// Whether row level security is forced on every one of `tables` (a
+/// migration that lifts it for a backfill must force it again).
+pub async fn row_level_security_forced(database: &TestDatabase, tables: &[&str]) -> bool {
+    let tables: Vec<String> = tables.iter().map(|table| (*table).to_owned()).collect();
+    database
+        .admin_client()
+        .await
+        .query_one(
+            "SELECT bool_and(relforcerowsecurity) FROM pg_class
+              WHERE oid IN (SELECT t::regclass FROM unnest($1::text[]) AS t)",
+            &[&tables],
+        )
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
 }
 
 /// A CI uploader: an API key with the member role in `project_id`.

@@ -1,10 +1,10 @@
 //! Counts other services make over a whole project are answered by an
 //! index of their own, not by reading the table.
 
-use test_support::TestDatabase;
+use failure_service::SPEC;
 use uuid::Uuid;
 
-use failure_service::SPEC;
+use crate::helpers;
 
 /// The analytics service's count of a project's open and triaged groups
 /// (its project rollup, after every batch of events) reads the partial
@@ -13,11 +13,7 @@ use failure_service::SPEC;
 /// upload's own statements.
 #[tokio::test]
 async fn a_projects_open_groups_are_counted_from_their_own_index() {
-    let database = TestDatabase::create_bootstrapped().await;
-    let settings: failure_service::Settings = test_support::settings(&SPEC, Some(&database), &[]);
-    tenant_core::server::migrate_schema(&SPEC, &settings.database.unwrap())
-        .await
-        .unwrap();
+    let (database, _) = helpers::migrated_through(&SPEC).await;
     let admin = database.admin_client().await;
     // The planner is kept off a sequential scan, as a large table keeps it
     // off one; what is left is whatever index can answer.

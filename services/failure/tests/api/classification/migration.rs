@@ -3,8 +3,9 @@
 
 use failure_service::{MIGRATIONS, SPEC};
 use tenant_core::ServiceSpec;
-use test_support::TestDatabase;
 use uuid::Uuid;
+
+use crate::helpers;
 
 static BEFORE_CLASSIFICATION: ServiceSpec = ServiceSpec {
     name: "failure-service",
@@ -18,12 +19,7 @@ async fn existing_groups_get_their_figures_from_their_failures() {
         MIGRATIONS[6].version, 7,
         "the classification migration follows the outbox"
     );
-    let database = TestDatabase::create_bootstrapped().await;
-    let settings: failure_service::Settings = test_support::settings(&SPEC, Some(&database), &[]);
-    let db = settings.database.unwrap();
-    tenant_core::server::migrate_schema(&BEFORE_CLASSIFICATION, &db)
-        .await
-        .unwrap();
+    let (database, db) = helpers::migrated_through(&BEFORE_CLASSIFICATION).await;
 
     let project = Uuid::now_v7();
     let (build, test, group, lonely) = (
@@ -78,17 +74,11 @@ async fn existing_groups_get_their_figures_from_their_failures() {
     assert!(row.try_get::<_, bool>("lonely_seen").unwrap());
 
     // Row level security is forced again afterwards.
-    let forced: bool = database
-        .admin_client()
-        .await
-        .query_one(
-            "SELECT bool_and(relforcerowsecurity) FROM pg_class
-              WHERE oid IN ('failure.failure_groups'::regclass, 'failure.failures'::regclass)",
-            &[],
+    assert!(
+        helpers::row_level_security_forced(
+            &database,
+            &["failure.failure_groups", "failure.failures"]
         )
         .await
-        .unwrap()
-        .try_get(0)
-        .unwrap();
-    assert!(forced);
+    );
 }
