@@ -103,13 +103,8 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
     Migration::embedded(
         15,
-        "failure_references_per_statement",
-        include_str!("../../../migrations/failure/0015_failure_references_per_statement.sql"),
-    ),
-    Migration::embedded(
-        16,
         "open_groups_index",
-        include_str!("../../../migrations/failure/0016_open_groups_index.sql"),
+        include_str!("../../../migrations/failure/0015_open_groups_index.sql"),
     ),
 ];
 

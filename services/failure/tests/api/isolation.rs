@@ -192,9 +192,9 @@ async fn a_result_must_name_a_build_and_a_test_of_its_own_project() {
     assert_eq!(rows, 1, "only the uploaded result");
 }
 
-/// Failures are checked against their build, test and group once per
-/// statement, on insert and on an update that moves them: as the runtime
-/// role, a failure naming any of the three that does not exist, or one of
+/// Failures are checked against their build, test and group by foreign
+/// keys, on insert and on an update that moves them: as the runtime role,
+/// a failure naming any of the three that does not exist, or one of
 /// another project, is refused and nothing of the statement stays.
 #[tokio::test]
 async fn a_failure_must_name_a_build_a_test_and_a_group_of_its_own_project() {
