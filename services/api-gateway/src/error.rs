@@ -20,6 +20,7 @@ use tenant_core::{Problem, Role};
 use crate::domain::route_table::RouteTableError;
 use crate::jwt::TokenRefusal;
 use crate::rate_policy::{RateOutcome, insert_rate_headers};
+use crate::upstream::UpstreamError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -92,11 +93,11 @@ pub enum GatewayError {
     #[error("the upstream's breaker is open")]
     UpstreamPaused { retry_after_secs: u64 },
     #[error("the upstream did not answer in time")]
-    UpstreamTimeout(#[source] reqwest::Error),
+    UpstreamTimeout(#[source] UpstreamError),
     #[error("the upstream is not reachable")]
-    UpstreamUnreachable(#[source] reqwest::Error),
+    UpstreamUnreachable(#[source] UpstreamError),
     #[error("the upstream's answer broke off")]
-    UpstreamFailed(#[source] reqwest::Error),
+    UpstreamFailed(#[source] UpstreamError),
 
     // --- the gateway's own pages ----------------------------------------------
     #[error("no such documentation file")]
@@ -108,7 +109,7 @@ pub enum GatewayError {
 impl GatewayError {
     /// Sorts a failed exchange with an upstream by what the client can do
     /// about it: wait (timeout), retry shortly (unreachable), or nothing.
-    pub fn upstream(error: reqwest::Error) -> Self {
+    pub fn upstream(error: UpstreamError) -> Self {
         if error.is_timeout() {
             Self::UpstreamTimeout(error)
         } else if error.is_connect() {
@@ -281,6 +282,8 @@ pub enum StartupError {
     },
     #[error("cannot build an HTTP client")]
     Client(#[from] reqwest::Error),
+    #[error("service.upstreams.{name}.url {problem}")]
+    UpstreamUrl { name: String, problem: String },
     #[error(transparent)]
     Token(#[from] InternalTokenError),
     #[error("invalid Redis configuration")]

@@ -22,6 +22,7 @@ pub mod rate_limiter;
 pub mod rate_policy;
 pub mod routes;
 pub mod settings;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;

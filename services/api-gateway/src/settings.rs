@@ -187,8 +187,8 @@ audience = "web-service"
             }
         }
         for (name, upstream) in &self.upstreams {
-            if reqwest::Url::parse(&upstream.url).is_err() {
-                problems.push(format!("service.upstreams.{name}.url is not a URL"));
+            if let Err(problem) = crate::upstream::Origin::parse(&upstream.url) {
+                problems.push(format!("service.upstreams.{name}.url {problem}"));
             }
         }
         if self.max_token_bytes == 0 || self.max_token_bytes > 65_536 {

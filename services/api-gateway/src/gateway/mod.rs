@@ -132,6 +132,7 @@ impl Gateway {
             upstreams: own.upstreams.clone(),
             issuer,
             proxy: Proxy::new(
+                &own.upstreams,
                 Duration::from_millis(own.connect_timeout_ms),
                 Breakers::new(
                     own.breaker_failure_threshold,
@@ -225,7 +226,7 @@ impl Gateway {
         let token = self.issuer.issue(&upstream.audience, &context)?;
         let mut response = self
             .proxy
-            .forward(req, payload, route, params, upstream, &token)
+            .forward(req, payload, route, params, &token)
             .await?;
         // Read your own writes: projects and memberships are the project
         // service's; a change there drops what is cached for its author.
