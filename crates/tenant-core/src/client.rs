@@ -185,7 +185,7 @@ impl ServiceClient {
         let mut request = request
             .bearer_auth(token)
             .header(REQUEST_ID_HEADER.as_str(), context.request_id());
-        for (name, value) in trace_headers(&tracing::Span::current()) {
+        for (name, value) in trace_headers() {
             request = request.header(name.as_str(), value.as_bytes());
         }
         let transport = |source| ServiceCallError::Transport {

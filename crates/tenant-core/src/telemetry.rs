@@ -178,8 +178,13 @@ pub fn init(
     })
 }
 
-/// Headers that carry W3C trace context to the next hop.
-pub fn trace_headers(span: &tracing::Span) -> Vec<(HeaderName, HeaderValue)> {
+/// Headers that carry the current span's W3C trace context to the next
+/// hop: none without a tracer (spans then have no trace context to carry).
+pub fn trace_headers() -> Vec<(HeaderName, HeaderValue)> {
+    if !TRACES_EXPORTED.load(Ordering::Relaxed) {
+        return Vec::new();
+    }
+    let span = tracing::Span::current();
     let mut carrier = HeaderCarrier::default();
     propagator().inject_context(&span.context(), &mut carrier);
     carrier

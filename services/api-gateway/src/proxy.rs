@@ -278,7 +278,7 @@ fn upstream_head(
     }
     // With a tracer, the gateway's span becomes the parent; without one,
     // the caller's trace context passes through unchanged.
-    let ours = trace_headers(&tracing::Span::current());
+    let ours = trace_headers();
     for name in ["traceparent", "tracestate"] {
         let value = ours
             .iter()
@@ -302,7 +302,7 @@ fn upstream_head(
 /// header can, but a value the gateway composed from one might) is left
 /// out rather than split the head.
 fn put_field(head: &mut BytesMut, name: &str, value: &[u8]) {
-    if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+    if memchr::memchr3(b'\r', b'\n', 0, value).is_some() {
         return;
     }
     head.put_slice(name.as_bytes());

@@ -76,7 +76,7 @@ pub fn insert_rate_headers(headers: &mut HeaderMap, rate: &RateOutcome) {
         decision.remaining, decision.reset_secs
     );
     for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
