@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{BufMut, BytesMut};
 use actix_web::{HttpRequest, HttpResponse, web};
 use tenant_core::telemetry::trace_headers;
@@ -60,10 +60,9 @@ fn is_internal(name: &str) -> bool {
     name.starts_with("x-faultline-") || name.starts_with("x-internal-")
 }
 
-/// Hop-by-hop headers of a message: the fixed list and what `Connection` names.
-fn connection_named(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(header::CONNECTION)
+/// The hop-by-hop headers a message's `Connection` fields name, lower case.
+fn connection_named<'a>(connection: impl Iterator<Item = &'a HeaderValue>) -> Vec<String> {
+    connection
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|token| token.trim().to_ascii_lowercase())
@@ -225,7 +224,7 @@ fn upstream_head(
     head.put_slice(b" HTTP/1.1\r\n");
     put_field(&mut head, "host", origin.authority().as_bytes());
 
-    let named = connection_named(req.headers());
+    let named = connection_named(req.headers().get_all(header::CONNECTION));
     for (name, value) in req.headers() {
         let lower = name.as_str();
         if STRIPPED.contains(&lower) || is_internal(lower) || named.iter().any(|n| n == lower) {
@@ -247,19 +246,16 @@ fn upstream_head(
     let info = req.connection_info();
     let host = info.host();
     let mut value = String::with_capacity(128);
-    let field = |head: &mut BytesMut, name: &str, value: &str| {
-        put_field(head, name, value.as_bytes());
-    };
     value.push_str("Bearer ");
     value.push_str(context_token);
-    field(&mut head, "authorization", &value);
+    put_field(&mut head, "authorization", value.as_bytes());
     value.clear();
     let _ = if peer.contains(':') {
         write!(value, "for=\"[{peer}]\";proto={scheme};host=\"{host}\"")
     } else {
         write!(value, "for={peer};proto={scheme};host=\"{host}\"")
     };
-    field(&mut head, "forwarded", &value);
+    put_field(&mut head, "forwarded", value.as_bytes());
     value.clear();
     if let Some(existing) = req
         .headers()
@@ -270,11 +266,11 @@ fn upstream_head(
         value.push_str(", ");
     }
     value.push_str(&peer);
-    field(&mut head, "x-forwarded-for", &value);
-    field(&mut head, "x-forwarded-proto", scheme);
-    field(&mut head, "x-forwarded-host", host);
+    put_field(&mut head, "x-forwarded-for", value.as_bytes());
+    put_field(&mut head, "x-forwarded-proto", scheme.as_bytes());
+    put_field(&mut head, "x-forwarded-host", host.as_bytes());
     if let Some(request_id) = tenant_core::telemetry::current_request_id() {
-        field(&mut head, "x-request-id", &request_id);
+        put_field(&mut head, "x-request-id", request_id.as_bytes());
     }
     // With a tracer, the gateway's span becomes the parent; without one,
     // the caller's trace context passes through unchanged.
@@ -318,18 +314,9 @@ fn put_target(head: &mut BytesMut, part: &str) {
         if byte.is_ascii_graphic() {
             head.put_u8(byte);
         } else {
-            let _ = write!(DisplayInto(head), "%{byte:02X}");
+            // Writing into a BytesMut cannot fail.
+            let _ = write!(head, "%{byte:02X}");
         }
-    }
-}
-
-/// `fmt::Write` into the head.
-struct DisplayInto<'a>(&'a mut BytesMut);
-
-impl std::fmt::Write for DisplayInto<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.put_slice(s.as_bytes());
-        Ok(())
     }
 }
 
@@ -338,14 +325,13 @@ impl std::fmt::Write for DisplayInto<'_> {
 fn downstream_response(response: UpstreamResponse) -> HttpResponse {
     let status = response.status;
     let mut builder = HttpResponse::build(status);
-    let named: Vec<String> = response
-        .headers
-        .iter()
-        .filter(|(name, _)| name == header::CONNECTION)
-        .filter_map(|(_, v)| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
+    let named = connection_named(
+        response
+            .headers
+            .iter()
+            .filter(|(name, _)| name == header::CONNECTION)
+            .map(|(_, value)| value),
+    );
     for (name, value) in response.headers {
         let lower = name.as_str();
         let hop = matches!(

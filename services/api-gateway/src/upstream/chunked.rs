@@ -123,12 +123,11 @@ fn chunk_size(line: &[u8]) -> Result<u64, &'static str> {
     if digits_end == 0 || digits_end > 15 || !rest_ok {
         return Err("a chunk size is not valid");
     }
-    line[..digits_end].iter().try_fold(0_u64, |size, digit| {
-        let value = (*digit as char)
-            .to_digit(16)
-            .ok_or("a chunk size is not valid")?;
-        Ok(size * 16 + u64::from(value))
-    })
+    // At most 15 hex digits: no overflow.
+    std::str::from_utf8(&line[..digits_end])
+        .ok()
+        .and_then(|digits| u64::from_str_radix(digits, 16).ok())
+        .ok_or("a chunk size is not valid")
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One request and its answer on one upstream connection.
 
+use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 
@@ -290,7 +291,8 @@ async fn write_body(
         } else {
             framed.clear();
             framed.reserve(chunk.len() + 20);
-            framed.put_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            // Writing into a BytesMut cannot fail.
+            let _ = write!(framed, "{:x}\r\n", chunk.len());
             framed.put_slice(&chunk);
             framed.put_slice(b"\r\n");
             connection.stream.write_all(&framed).await

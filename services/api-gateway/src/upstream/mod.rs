@@ -30,9 +30,7 @@ use actix_web::web::BytesMut;
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
-pub use exchange::{
-    BodyStream, Request, RequestBody, ResponseBody, UpstreamResponse, WHOLE_BODY_MAX_BYTES,
-};
+pub use exchange::{BodyStream, Request, RequestBody, ResponseBody, UpstreamResponse};
 
 /// Why an exchange with an upstream failed.
 #[derive(Debug, thiserror::Error)]
