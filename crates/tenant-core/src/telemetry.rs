@@ -15,10 +15,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::web;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -28,14 +26,17 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetrySettings};
 use crate::metrics::HttpMetrics;
+use json_log::JsonLog;
 use log_writer::LogWriterGuard;
 
+pub mod json_log;
 pub mod log_writer;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -122,7 +123,7 @@ pub fn init(
     settings: &TelemetrySettings,
 ) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_new(&settings.log_filter)?;
+    let filter = log_filter(&settings.log_filter)?;
     // Colour only for a person at a terminal: a log file or a collector
     // gets plain text.
     let ansi = std::io::stdout().is_terminal();
@@ -130,13 +131,7 @@ pub fn init(
     // (see `log_writer`).
     let (writer, log_writer) = log_writer::batched(std::io::stdout())?;
     let fmt_layer = match settings.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
+        LogFormat::Json => JsonLog::new(writer).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_writer(writer)
             .compact()
@@ -176,6 +171,23 @@ pub fn init(
         provider,
         _log_writer: log_writer,
     })
+}
+
+/// The filter for `directives`. Directives that name only targets and
+/// levels (`info,sqlx=warn`) get a filter that decides by call site alone;
+/// `EnvFilter` only for those that filter by span (`[span{field}]=debug`),
+/// since it tracks every span entered and left under a lock shared by all
+/// threads, a cost every request pays several times.
+fn log_filter(
+    directives: &str,
+) -> Result<Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>, TelemetryError> {
+    let env_filter = EnvFilter::try_new(directives)?;
+    if !directives.contains('[')
+        && let Ok(targets) = directives.parse::<Targets>()
+    {
+        return Ok(targets.boxed());
+    }
+    Ok(env_filter.boxed())
 }
 
 /// Headers that carry the current span's W3C trace context to the next
@@ -247,12 +259,17 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/internal/")
 }
 
-/// Outermost middleware of every service: request id, root span, trace
+/// Around every request of every service (the host's middleware calls
+/// it, with `call` the rest of the request): request id, root span, trace
 /// parent, request metrics, and problem bodies that know their request id.
-pub async fn request_telemetry(
+pub(crate) async fn request_telemetry<B, F, Fut>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    call: F,
+) -> Result<ServiceResponse<B>, Error>
+where
+    F: FnOnce(ServiceRequest) -> Fut,
+    Fut: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -295,7 +312,7 @@ pub async fn request_telemetry(
     }
 
     let response = REQUEST_ID
-        .scope(request_id.clone(), next.call(req).instrument(span.clone()))
+        .scope(request_id.clone(), call(req).instrument(span.clone()))
         .await;
     let mut response = match response {
         Ok(response) => response,
@@ -358,5 +375,49 @@ fn record_route_on(span: &tracing::Span, method: &actix_web::http::Method, route
             "otel.name",
             tracing::field::display(format_args!("{method} {route}")),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_log::tests::Lines;
+    use super::*;
+
+    fn messages_through(directives: &str, body: impl FnOnce()) -> Vec<String> {
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(log_filter(directives).unwrap())
+            .with(JsonLog::new(lines.clone()));
+        tracing::subscriber::with_default(subscriber, body);
+        lines
+            .parsed()
+            .iter()
+            .map(|line| line["message"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn target_directives_filter_by_level_and_target() {
+        let messages = messages_through("info,tenant_core::telemetry=warn", || {
+            tracing::info!(target: "elsewhere", "info elsewhere");
+            tracing::debug!(target: "elsewhere", "debug elsewhere");
+            tracing::info!("info here");
+            tracing::warn!("warn here");
+        });
+        assert_eq!(messages, ["info elsewhere", "warn here"]);
+    }
+
+    #[test]
+    fn span_directives_still_filter_by_span() {
+        let messages = messages_through("info,[audit]=debug", || {
+            tracing::debug!("debug outside");
+            tracing::info_span!("audit").in_scope(|| tracing::debug!("debug in audit"));
+        });
+        assert_eq!(messages, ["debug in audit"]);
+    }
+
+    #[test]
+    fn an_invalid_filter_is_refused() {
+        assert!(log_filter("info,=[").is_err());
     }
 }

@@ -37,10 +37,10 @@ pub fn is_body_timeout(error: &PayloadError) -> bool {
 
 /// Wraps the request body in the idle timeout, and answers 408 when it
 /// passed.
-pub(super) async fn limit_body_idle_time(
+pub(super) async fn bound_body_idle_time<B: MessageBody + 'static>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let Some(BodyIdleTimeout(timeout)) = req.app_data::<BodyIdleTimeout>().copied() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };

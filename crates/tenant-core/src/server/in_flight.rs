@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
+use actix_web::web::Bytes;
 use tokio::sync::Notify;
 
 #[derive(Debug, Default)]
@@ -29,7 +27,7 @@ struct Counter {
 pub(super) struct InFlight(Arc<Counter>);
 
 impl InFlight {
-    fn enter(&self) -> InFlightGuard {
+    pub(super) fn enter(&self) -> InFlightGuard {
         self.0.requests.fetch_add(1, Ordering::SeqCst);
         InFlightGuard(self.0.clone())
     }
@@ -46,7 +44,7 @@ impl InFlight {
     }
 }
 
-struct InFlightGuard(Arc<Counter>);
+pub(super) struct InFlightGuard(Arc<Counter>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
@@ -58,9 +56,19 @@ impl Drop for InFlightGuard {
 
 /// A response body that keeps its request counted until it is dropped:
 /// sent in full, or abandoned with its connection.
-struct CountedBody<B> {
+/// A response body that keeps its request counted until it is done.
+pub(super) struct CountedBody<B> {
     body: B,
     _guard: Option<InFlightGuard>,
+}
+
+impl<B> CountedBody<B> {
+    pub(super) fn new(body: B, guard: Option<InFlightGuard>) -> Self {
+        Self {
+            body,
+            _guard: guard,
+        }
+    }
 }
 
 impl<B: MessageBody + Unpin> MessageBody for CountedBody<B> {
@@ -76,19 +84,4 @@ impl<B: MessageBody + Unpin> MessageBody for CountedBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         Pin::new(&mut self.get_mut().body).poll_next(cx)
     }
-}
-
-/// Counts the request from its head until its response body is done.
-pub(super) async fn count_in_flight(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let guard = req
-        .app_data::<web::Data<InFlight>>()
-        .map(|in_flight| in_flight.enter());
-    let response = next.call(req).await?;
-    Ok(response.map_body(move |_, body| CountedBody {
-        body: body.boxed(),
-        _guard: guard,
-    }))
 }

@@ -47,19 +47,16 @@ use crate::db::{Db, DbError};
 use crate::error::{self, Problem};
 use crate::metrics::Metrics;
 use crate::migrate::{self, MigrationError, MigrationReport};
-use crate::telemetry::request_telemetry;
 
 mod body_timeout;
 mod in_flight;
 mod middleware;
 
+use body_timeout::BodyIdleTimeout;
 pub use body_timeout::is_body_timeout;
-use body_timeout::{BodyIdleTimeout, limit_body_idle_time};
 
-use in_flight::{InFlight, count_in_flight};
-use middleware::{
-    HeaderLimits, close_while_draining, limit_request_headers, strict_transport_security,
-};
+use in_flight::InFlight;
+use middleware::{HeaderLimits, host_request};
 
 /// How long the admin listener may take to stop.
 const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -291,13 +288,7 @@ impl Application {
                 app = app.app_data(db.clone());
             }
             app.wrap(ErrorHandlers::new().default_handler(error::problemize_error_response))
-                .wrap(from_fn(limit_body_idle_time))
-                // Inside telemetry, so a refusal has a request id and is counted.
-                .wrap(from_fn(limit_request_headers))
-                .wrap(from_fn(request_telemetry))
-                .wrap(from_fn(strict_transport_security))
-                .wrap(from_fn(close_while_draining))
-                .wrap(from_fn(count_in_flight))
+                .wrap(from_fn(host_request))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 // Before `configure`, so a service (the gateway) may replace it.
