@@ -16,7 +16,7 @@ pub struct Nginx {
     pid_file: PathBuf,
 }
 
-pub const LOGGING: &str = "nginx: access_log to a file, one line per request; gateway: one `request finished` log line per request to a file";
+pub const LOGGING: &str = "nginx: access_log to a file, one line per request; gateway: one JSON `request finished` line per request to a file";
 
 /// What both configurations share: two workers, files under `prefix`,
 /// client connections kept for the whole run (nginx closes one after 1,000

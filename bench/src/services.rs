@@ -163,6 +163,8 @@ impl Platform {
             .arg("serve")
             .env("FAULTLINE__SERVER__PORT", port.to_string())
             .env("FAULTLINE__SERVER__ADMIN_PORT", admin_port.to_string())
+            // The log format deployments use (deploy/k8s, the Dockerfile).
+            .env("FAULTLINE__TELEMETRY__LOG_FORMAT", "json")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -102,7 +102,7 @@ const GATEWAY_FLAMEGRAPH: &str = "gateway-flamegraph.svg";
 
 /// The stages of the gateway's request path in its CPU profile: a name
 /// and the text a frame of that stage contains.
-const PROFILE_STAGES: [(&str, &str); 9] = [
+const PROFILE_STAGES: [(&str, &str); 10] = [
     (
         "HTTP server (actix-http: parse, write, connection)",
         "actix_http::",
@@ -111,14 +111,21 @@ const PROFILE_STAGES: [(&str, &str); 9] = [
         "the request path (route, auth, limits, proxy)",
         "api_gateway::",
     ),
-    ("upstream client (reqwest over hyper)", "reqwest::"),
+    (
+        "upstream client (the gateway's own HTTP/1.1)",
+        "api_gateway::upstream::",
+    ),
     (
         "request telemetry (span, metrics, log line)",
         "request_telemetry",
     ),
     (
-        "tracing subscriber (spans, fields, log lines)",
+        "tracing subscriber (span registry, filter)",
         "tracing_subscriber::",
+    ),
+    (
+        "JSON log lines (span fields, the line)",
+        "telemetry::json_log::",
     ),
     (
         "internal context token (HS256 sign)",
