@@ -116,8 +116,8 @@ const PROFILE_STAGES: [(&str, &str); 10] = [
         "api_gateway::upstream::",
     ),
     (
-        "request telemetry (span, metrics, log line)",
-        "request_telemetry",
+        "the host's middleware (request id, span, metrics, limits; and the handler it calls)",
+        "middleware::host_request",
     ),
     (
         "tracing subscriber (span registry, filter)",
