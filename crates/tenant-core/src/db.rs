@@ -7,16 +7,24 @@
 //! query forgets its `WHERE project_id = $1`. A transaction without a
 //! project sees no tenant rows at all: the policies fail closed.
 //!
+//! A transaction's `BEGIN` and its settings are not a round trip of their
+//! own: they are sent with its first statement, pipelined on the
+//! connection ahead of it, and a transaction that ran no statement sends
+//! nothing at all, not even its `COMMIT`.
+//!
 //! Connections come back to the pool only after their transaction ended:
 //! a [`TenantTx`] dropped without `commit` is rolled back before its
 //! connection is reused, and one whose `COMMIT` or `ROLLBACK` failed (its
 //! state unknown) is closed instead. Nothing is set for a session, only for
-//! a transaction, so the pool's recycling only proves a connection alive
-//! (one empty statement, `Verified`) before handing it out again; resetting
-//! the session as well (`Clean`: seven statements) cost a tenth of a short
-//! request's time in the database.
+//! a transaction, so the pool hands a connection out again without a
+//! statement to prove it (`Fast`: a broken one fails its next statement,
+//! and leaves the pool then); resetting the session as well (`Clean`:
+//! seven statements) cost a tenth of a short request's time in the
+//! database.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -26,7 +34,7 @@ use deadpool_postgres::{
 use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{NoTls, Row, Statement};
 use uuid::Uuid;
 
 use crate::config::DatabaseSettings;
@@ -354,6 +362,10 @@ impl Db {
 /// A database transaction bound to one connection; see the module docs.
 pub struct TenantTx {
     conn: Option<Object>,
+    /// `BEGIN` and the context settings, sent with the first statement.
+    begin: String,
+    /// Whether `begin` has been sent.
+    begun: AtomicBool,
     project_id: Option<Uuid>,
     schema: &'static str,
     statements: Counter,
@@ -368,7 +380,8 @@ impl fmt::Debug for TenantTx {
 }
 
 impl TenantTx {
-    /// `BEGIN` and the context settings in one round trip. The values are
+    /// A transaction on a pooled connection, its `BEGIN` and context
+    /// settings (one batch) held for its first statement. The values are
     /// UUIDs we format ourselves, so inlining them cannot inject SQL.
     async fn begin_with(
         db: &Db,
@@ -376,20 +389,21 @@ impl TenantTx {
         user_id: Option<Uuid>,
     ) -> Result<Self, DbError> {
         let conn = db.connection().await?;
-        let mut batch = String::from("BEGIN;");
+        let mut begin = String::from("BEGIN;");
         if let Some(project_id) = project_id {
-            batch.push_str(&format!(
+            begin.push_str(&format!(
                 "SELECT set_config('app.project_id', '{project_id}', true);"
             ));
         }
         if let Some(user_id) = user_id {
-            batch.push_str(&format!(
+            begin.push_str(&format!(
                 "SELECT set_config('app.user_id', '{user_id}', true);"
             ));
         }
-        conn.batch_execute(&batch).await?;
         Ok(Self {
             conn: Some(conn),
+            begin,
+            begun: AtomicBool::new(false),
             project_id,
             schema: db.schema,
             statements: db.statements.clone(),
@@ -418,14 +432,41 @@ impl TenantTx {
         self.schema
     }
 
+    /// The connection and `sql` prepared (once per connection), for one
+    /// more statement.
+    async fn prepare(&self, sql: &str) -> Result<(&Object, Statement), DbError> {
+        let conn = self.conn();
+        let statement = conn.prepare_cached(sql).await?;
+        Ok((conn, statement))
+    }
+
+    /// Runs `statement` (built, not yet polled) in the transaction: its
+    /// first statement goes out behind the `BEGIN` batch without waiting
+    /// for that batch's answer. The batch sets transaction-local values
+    /// to UUIDs, so it fails only with the connection, and the statement
+    /// queued behind it with it.
+    async fn run<T>(
+        &self,
+        conn: &Object,
+        statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, DbError> {
+        if self.begun.swap(true, Ordering::AcqRel) {
+            return Ok(statement.await?);
+        }
+        // `join!` polls in order on its first poll, and each future queues
+        // its messages on that poll: `BEGIN` goes out first.
+        let (begun, result) = tokio::join!(conn.batch_execute(&self.begin), statement);
+        begun?;
+        Ok(result?)
+    }
+
     pub async fn query(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
-        let conn = self.conn();
-        let statement = conn.prepare_cached(sql).await?;
-        Ok(conn.query(&statement, params).await?)
+        let (conn, statement) = self.prepare(sql).await?;
+        self.run(conn, conn.query(&statement, params)).await
     }
 
     pub async fn query_one(
@@ -433,9 +474,8 @@ impl TenantTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, DbError> {
-        let conn = self.conn();
-        let statement = conn.prepare_cached(sql).await?;
-        Ok(conn.query_one(&statement, params).await?)
+        let (conn, statement) = self.prepare(sql).await?;
+        self.run(conn, conn.query_one(&statement, params)).await
     }
 
     pub async fn query_opt(
@@ -443,28 +483,32 @@ impl TenantTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, DbError> {
-        let conn = self.conn();
-        let statement = conn.prepare_cached(sql).await?;
-        Ok(conn.query_opt(&statement, params).await?)
+        let (conn, statement) = self.prepare(sql).await?;
+        self.run(conn, conn.query_opt(&statement, params)).await
     }
 
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
-        let conn = self.conn();
-        let statement = conn.prepare_cached(sql).await?;
-        Ok(conn.execute(&statement, params).await?)
+        let (conn, statement) = self.prepare(sql).await?;
+        self.run(conn, conn.execute(&statement, params)).await
+    }
+
+    /// Whether `BEGIN` went out: a transaction that ran no statement has
+    /// nothing to end.
+    fn begun(&self) -> bool {
+        self.begun.load(Ordering::Acquire)
     }
 
     pub async fn commit(mut self) -> Result<(), DbError> {
         match self.conn.take() {
-            Some(conn) => end_transaction(conn, "COMMIT").await,
-            None => Ok(()),
+            Some(conn) if self.begun() => end_transaction(conn, "COMMIT").await,
+            _ => Ok(()),
         }
     }
 
     pub async fn rollback(mut self) -> Result<(), DbError> {
         match self.conn.take() {
-            Some(conn) => end_transaction(conn, "ROLLBACK").await,
-            None => Ok(()),
+            Some(conn) if self.begun() => end_transaction(conn, "ROLLBACK").await,
+            _ => Ok(()),
         }
     }
 }
@@ -484,6 +528,9 @@ impl Drop for TenantTx {
         let Some(conn) = self.conn.take() else {
             return;
         };
+        if !self.begun() {
+            return;
+        }
         // The connection must not reach the pool with the transaction open.
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

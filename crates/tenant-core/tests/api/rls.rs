@@ -97,6 +97,40 @@ async fn a_project_context_does_not_leak_into_the_next_transaction_on_the_same_c
     assert_eq!(seen, 0);
 }
 
+#[tokio::test]
+async fn the_first_statement_runs_inside_the_transaction_its_begin_is_sent_with() {
+    let database = TestDatabase::create().await;
+    let db = db_with_pool_size(&database, 1).await;
+    let project = Uuid::now_v7();
+
+    // Only a statement after the context settings passes the policy's
+    // check, and only one inside the transaction is undone with it.
+    let tx = db.tenant_tx(&context(project)).await.unwrap();
+    tx.execute(INSERT_BUILD, &[&project, &Uuid::now_v7(), &"first"])
+        .await
+        .unwrap();
+    let in_transaction: bool = tx
+        .query_one("SELECT now() <> statement_timestamp()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        in_transaction,
+        "the second statement shares the first's transaction"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(count_all_builds_as_admin(&database, project).await, 0);
+
+    // A transaction that ran nothing ends without a word to the server,
+    // and its connection serves the next one.
+    let tx = db.tenant_tx(&context(project)).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = db.tenant_tx(&context(project)).await.unwrap();
+    drop(tx);
+    insert_build(&db, project, "after").await;
+    assert_eq!(count_all_builds_as_admin(&database, project).await, 1);
+}
+
 async fn backend_pid(tx: &tenant_core::TenantTx) -> i32 {
     tx.query_one("SELECT pg_backend_pid()", &[])
         .await
