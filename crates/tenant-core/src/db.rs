@@ -454,8 +454,11 @@ impl TenantTx {
             return Ok(statement.await?);
         }
         // `join!` polls in order on its first poll, and each future queues
-        // its messages on that poll: `BEGIN` goes out first.
-        let (begun, result) = tokio::join!(conn.batch_execute(&self.begin), statement);
+        // its messages on that poll: `BEGIN` goes out first. Boxed, so the
+        // future of every statement of every transaction does not carry
+        // the batch's state inline.
+        let begin = Box::pin(conn.batch_execute(&self.begin));
+        let (begun, result) = tokio::join!(begin, statement);
         begun?;
         Ok(result?)
     }
