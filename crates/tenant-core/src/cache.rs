@@ -8,6 +8,7 @@
 //! the keys), so the cost of making room is spread over the inserts the
 //! room is for.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Mutex;
@@ -40,7 +41,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<Shard<K, V>> {
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<Shard<K, V>> {
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         &self.shards[index]
     }
@@ -59,7 +60,13 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         result
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The unexpired value under `key`, looked up by any borrowed form of
+    /// the key (which hashes as the key does).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut shard = self.shard(key).lock().ok()?;
         match shard.get(key) {
             Some((value, expires)) if *expires > Instant::now() => Some(value.clone()),

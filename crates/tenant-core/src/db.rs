@@ -10,7 +10,9 @@
 //! A transaction's `BEGIN` and its settings are not a round trip of their
 //! own: they are sent with its first statement, pipelined on the
 //! connection ahead of it, and a transaction that ran no statement sends
-//! nothing at all, not even its `COMMIT`.
+//! nothing at all, not even its `COMMIT`. A transaction of one statement
+//! ([`TenantTx::single_statement`], the lookups on every request's path)
+//! sends its `COMMIT` behind that statement too: one round trip in all.
 //!
 //! Connections come back to the pool only after their transaction ended:
 //! a [`TenantTx`] dropped without `commit` is rolled back before its
@@ -23,8 +25,6 @@
 //! database.
 
 use std::fmt;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -32,14 +32,17 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use prometheus_client::metrics::counter::Counter;
+use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row, Statement};
 use uuid::Uuid;
 
 use crate::config::DatabaseSettings;
 use crate::context::TenantContext;
 use crate::error::Problem;
+
+mod tx;
+
+pub use tx::TenantTx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -53,6 +56,8 @@ pub enum DbError {
     UnsafeRole { role: String, reason: String },
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("a single-statement transaction was given a second statement")]
+    SecondStatement,
     #[error("migrations are at version {applied}, this build expects {expected}")]
     MigrationsBehind { applied: i64, expected: i64 },
 }
@@ -356,195 +361,5 @@ impl Db {
     /// Closes the pool: waiting callers fail and idle connections are dropped.
     pub fn close(&self) {
         self.pool.close();
-    }
-}
-
-/// A database transaction bound to one connection; see the module docs.
-pub struct TenantTx {
-    conn: Option<Object>,
-    /// `BEGIN` and the context settings, sent with the first statement.
-    begin: String,
-    /// Whether `begin` has been sent.
-    begun: AtomicBool,
-    project_id: Option<Uuid>,
-    schema: &'static str,
-    statements: Counter,
-}
-
-impl fmt::Debug for TenantTx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenantTx")
-            .field("project_id", &self.project_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TenantTx {
-    /// A transaction on a pooled connection, its `BEGIN` and context
-    /// settings (one batch) held for its first statement. The values are
-    /// UUIDs we format ourselves, so inlining them cannot inject SQL.
-    async fn begin_with(
-        db: &Db,
-        project_id: Option<Uuid>,
-        user_id: Option<Uuid>,
-    ) -> Result<Self, DbError> {
-        let conn = db.connection().await?;
-        let mut begin = String::from("BEGIN;");
-        if let Some(project_id) = project_id {
-            begin.push_str(&format!(
-                "SELECT set_config('app.project_id', '{project_id}', true);"
-            ));
-        }
-        if let Some(user_id) = user_id {
-            begin.push_str(&format!(
-                "SELECT set_config('app.user_id', '{user_id}', true);"
-            ));
-        }
-        Ok(Self {
-            conn: Some(conn),
-            begin,
-            begun: AtomicBool::new(false),
-            project_id,
-            schema: db.schema,
-            statements: db.statements.clone(),
-        })
-    }
-
-    /// The connection for one more statement, counted.
-    fn conn(&self) -> &Object {
-        self.statements.inc();
-        // `conn` is only taken by `commit`/`rollback`, which consume `self`.
-        match &self.conn {
-            Some(conn) => conn,
-            None => unreachable!("TenantTx used after it ended"),
-        }
-    }
-
-    /// The project this transaction is confined to, if any.
-    pub fn project_id(&self) -> Option<Uuid> {
-        self.project_id
-    }
-
-    /// The schema of the service whose pool this transaction came from,
-    /// for shared statements that name the calling service's tables (the
-    /// outbox).
-    pub fn schema(&self) -> &'static str {
-        self.schema
-    }
-
-    /// The connection and `sql` prepared (once per connection), for one
-    /// more statement.
-    async fn prepare(&self, sql: &str) -> Result<(&Object, Statement), DbError> {
-        let conn = self.conn();
-        let statement = conn.prepare_cached(sql).await?;
-        Ok((conn, statement))
-    }
-
-    /// Runs `statement` (built, not yet polled) in the transaction: its
-    /// first statement goes out behind the `BEGIN` batch without waiting
-    /// for that batch's answer. The batch sets transaction-local values
-    /// to UUIDs, so it fails only with the connection, and the statement
-    /// queued behind it with it.
-    async fn run<T>(
-        &self,
-        conn: &Object,
-        statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, DbError> {
-        if self.begun.swap(true, Ordering::AcqRel) {
-            return Ok(statement.await?);
-        }
-        // `join!` polls in order on its first poll, and each future queues
-        // its messages on that poll: `BEGIN` goes out first. Boxed, so the
-        // future of every statement of every transaction does not carry
-        // the batch's state inline.
-        let begin = Box::pin(conn.batch_execute(&self.begin));
-        let (begun, result) = tokio::join!(begin, statement);
-        begun?;
-        Ok(result?)
-    }
-
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, DbError> {
-        let (conn, statement) = self.prepare(sql).await?;
-        self.run(conn, conn.query(&statement, params)).await
-    }
-
-    pub async fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Row, DbError> {
-        let (conn, statement) = self.prepare(sql).await?;
-        self.run(conn, conn.query_one(&statement, params)).await
-    }
-
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, DbError> {
-        let (conn, statement) = self.prepare(sql).await?;
-        self.run(conn, conn.query_opt(&statement, params)).await
-    }
-
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
-        let (conn, statement) = self.prepare(sql).await?;
-        self.run(conn, conn.execute(&statement, params)).await
-    }
-
-    /// Whether `BEGIN` went out: a transaction that ran no statement has
-    /// nothing to end.
-    fn begun(&self) -> bool {
-        self.begun.load(Ordering::Acquire)
-    }
-
-    pub async fn commit(mut self) -> Result<(), DbError> {
-        match self.conn.take() {
-            Some(conn) if self.begun() => end_transaction(conn, "COMMIT").await,
-            _ => Ok(()),
-        }
-    }
-
-    pub async fn rollback(mut self) -> Result<(), DbError> {
-        match self.conn.take() {
-            Some(conn) if self.begun() => end_transaction(conn, "ROLLBACK").await,
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Ends the transaction with `command`; a connection it failed on is in an
-/// unknown state (perhaps still in the transaction) and leaves the pool.
-async fn end_transaction(conn: Object, command: &str) -> Result<(), DbError> {
-    if let Err(error) = conn.batch_execute(command).await {
-        drop(Object::take(conn));
-        return Err(error.into());
-    }
-    Ok(())
-}
-
-impl Drop for TenantTx {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
-            return;
-        };
-        if !self.begun() {
-            return;
-        }
-        // The connection must not reach the pool with the transaction open.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if conn.batch_execute("ROLLBACK").await.is_err() {
-                        // Broken connection: keep it out of the pool.
-                        drop(Object::take(conn));
-                    }
-                });
-            }
-            Err(_) => drop(Object::take(conn)),
-        }
     }
 }

@@ -3,7 +3,9 @@
 //! Runs against `failure.builds`, a real tenant table, as `failure_app`.
 
 use tenant_core::config::Settings;
-use tenant_core::{Db, Principal, PrincipalKind, ProjectAccess, Role, ServiceSpec, TenantContext};
+use tenant_core::{
+    Db, DbError, Principal, PrincipalKind, ProjectAccess, Role, ServiceSpec, TenantContext,
+};
 use test_support::TestDatabase;
 use uuid::Uuid;
 
@@ -129,6 +131,52 @@ async fn the_first_statement_runs_inside_the_transaction_its_begin_is_sent_with(
     drop(tx);
     insert_build(&db, project, "after").await;
     assert_eq!(count_all_builds_as_admin(&database, project).await, 1);
+}
+
+#[tokio::test]
+async fn a_single_statement_transaction_commits_with_its_statement_and_refuses_a_second() {
+    let database = TestDatabase::create().await;
+    let db = db_with_pool_size(&database, 1).await;
+    let project = Uuid::now_v7();
+
+    // The statement runs inside the transaction its context was set in
+    // (the policy's check passes), and it is committed before `commit`:
+    // its `COMMIT` went out with it.
+    let tx = db
+        .tenant_tx(&context(project))
+        .await
+        .unwrap()
+        .single_statement();
+    tx.execute(INSERT_BUILD, &[&project, &Uuid::now_v7(), &"single"])
+        .await
+        .unwrap();
+    assert_eq!(count_all_builds_as_admin(&database, project).await, 1);
+    assert!(matches!(
+        tx.query_one("SELECT 1", &[]).await,
+        Err(DbError::SecondStatement)
+    ));
+    tx.commit().await.unwrap();
+
+    // A failed statement leaves nothing behind, and the connection serves
+    // the next transaction outside any transaction of its own.
+    let tx = db
+        .tenant_tx(&context(project))
+        .await
+        .unwrap()
+        .single_statement();
+    let other_project = Uuid::now_v7();
+    assert!(
+        tx.execute(INSERT_BUILD, &[&other_project, &Uuid::now_v7(), &"refused"])
+            .await
+            .is_err(),
+        "a row of another project passes the policy"
+    );
+    drop(tx);
+    // On the pool's one connection: it would refuse every statement while
+    // the failed transaction stayed open.
+    insert_build(&db, project, "after").await;
+    assert_eq!(count_all_builds_as_admin(&database, project).await, 2);
+    assert_eq!(count_all_builds_as_admin(&database, other_project).await, 0);
 }
 
 async fn backend_pid(tx: &tenant_core::TenantTx) -> i32 {

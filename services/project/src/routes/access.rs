@@ -112,7 +112,7 @@ async fn user_access(
     let Some(project) = project else {
         return Ok(None);
     };
-    let tx = db.user_tx(user).await?;
+    let tx = db.user_tx(user).await?.single_statement();
     let row = access::for_user(&tx, user, &project).await?;
     tx.commit().await?;
     Ok(row.and_then(|row| {
@@ -130,7 +130,7 @@ async fn api_key_access(
     let Some(project) = project else {
         return Ok(None);
     };
-    let tx = db.unscoped_tx().await?;
+    let tx = db.unscoped_tx().await?.single_statement();
     let row = access::for_active_project(&tx, key_project).await?;
     tx.commit().await?;
     Ok(row
