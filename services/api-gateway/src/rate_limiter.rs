@@ -11,6 +11,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::rate_policy::RateKey;
+
 const SHARDS: usize = 16;
 const SWEEP_AT: usize = 100_000;
 
@@ -32,7 +34,7 @@ pub struct Decision {
 
 #[derive(Debug)]
 pub struct Gcra {
-    shards: Vec<Mutex<HashMap<String, Instant>>>,
+    shards: Vec<Mutex<HashMap<RateKey, Instant>>>,
     hasher: RandomState,
 }
 
@@ -46,11 +48,11 @@ impl Default for Gcra {
 }
 
 impl Gcra {
-    pub fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
+    pub fn check(&self, key: RateKey, limit: Limit, cost: u32) -> Decision {
         self.check_at(key, limit, cost, Instant::now())
     }
 
-    fn check_at(&self, key: &str, limit: Limit, cost: u32, now: Instant) -> Decision {
+    fn check_at(&self, key: RateKey, limit: Limit, cost: u32, now: Instant) -> Decision {
         let per_minute = limit.per_minute.max(1);
         let interval = Duration::from_secs(60) / per_minute;
         let tolerance = interval * limit.burst.max(1);
@@ -68,11 +70,11 @@ impl Gcra {
         if shard.len() > SWEEP_AT {
             shard.retain(|_, tat| *tat > now);
         }
-        let tat = shard.get(key).copied().unwrap_or(now).max(now);
+        let tat = shard.get(&key).copied().unwrap_or(now).max(now);
         let new_tat = tat + interval * cost.max(1);
         let ahead = new_tat - now;
         if ahead <= tolerance {
-            shard.insert(key.to_owned(), new_tat);
+            shard.insert(key, new_tat);
             let remaining = (tolerance - ahead).as_nanos() / interval.as_nanos().max(1);
             Decision {
                 allowed: true,
@@ -160,7 +162,7 @@ impl SharedLimiter {
         }
     }
 
-    pub async fn check(&self, key: &str, limit: Limit, cost: u32) -> Decision {
+    pub async fn check(&self, key: RateKey, limit: Limit, cost: u32) -> Decision {
         let Some(redis) = &self.redis else {
             return self.local.check(key, limit, cost);
         };
@@ -246,7 +248,12 @@ impl SharedLimiter {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+
+    const K: RateKey = RateKey::User(Uuid::from_u128(1));
+    const OTHER: RateKey = RateKey::User(Uuid::from_u128(2));
 
     #[test]
     fn a_burst_is_admitted_then_the_steady_rate() {
@@ -257,18 +264,18 @@ mod tests {
         };
         let start = Instant::now();
         let admitted = (0..10)
-            .filter(|_| gcra.check_at("k", limit, 1, start).allowed)
+            .filter(|_| gcra.check_at(K, limit, 1, start).allowed)
             .count();
         assert_eq!(admitted, 5);
-        let refused = gcra.check_at("k", limit, 1, start);
+        let refused = gcra.check_at(K, limit, 1, start);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 1);
         // One interval later exactly one more fits.
         let later = start + Duration::from_secs(1);
-        assert!(gcra.check_at("k", limit, 1, later).allowed);
-        assert!(!gcra.check_at("k", limit, 1, later).allowed);
+        assert!(gcra.check_at(K, limit, 1, later).allowed);
+        assert!(!gcra.check_at(K, limit, 1, later).allowed);
         // Keys are independent.
-        assert!(gcra.check_at("other", limit, 1, later).allowed);
+        assert!(gcra.check_at(OTHER, limit, 1, later).allowed);
     }
 
     #[test]
@@ -281,7 +288,7 @@ mod tests {
         let start = Instant::now();
         let admitted = (0..6_000)
             .filter(|i| {
-                gcra.check_at("k", limit, 1, start + Duration::from_millis(i * 10))
+                gcra.check_at(K, limit, 1, start + Duration::from_millis(i * 10))
                     .allowed
             })
             .count();
@@ -296,9 +303,9 @@ mod tests {
             burst: 10,
         };
         let now = Instant::now();
-        assert!(gcra.check_at("k", limit, 8, now).allowed);
-        let decision = gcra.check_at("k", limit, 3, now);
+        assert!(gcra.check_at(K, limit, 8, now).allowed);
+        let decision = gcra.check_at(K, limit, 3, now);
         assert!(!decision.allowed);
-        assert!(gcra.check_at("k", limit, 2, now).allowed);
+        assert!(gcra.check_at(K, limit, 2, now).allowed);
     }
 }

@@ -5,6 +5,9 @@
 //! `?project_id=` and (where the route allows) by the token's default;
 //! every source given must name the same project, by id or slug.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderValue;
 use tenant_core::Role;
@@ -26,17 +29,17 @@ impl Gateway {
         params: &[(String, String)],
         caller: &Caller,
         request_id: &str,
-    ) -> Result<Option<Access>, GatewayError> {
+    ) -> Result<Option<Arc<Access>>, GatewayError> {
         if route.project == ProjectSource::None {
             return Ok(None);
         }
         let mut sources = project_sources(req, route, params)?;
         if sources.is_empty() {
             match caller {
-                Caller::ApiKey(key) => sources.push(key.project_id.to_string()),
+                Caller::ApiKey(key) => sources.push(Cow::Owned(key.project_id.to_string())),
                 Caller::User(user) if route.project == ProjectSource::Default => {
                     if let Some(default) = user.default_project {
-                        sources.push(default.to_string());
+                        sources.push(Cow::Owned(default.to_string()));
                     }
                 }
                 _ => {}
@@ -54,7 +57,7 @@ impl Gateway {
         let Some(first) = sources.first() else {
             return Err(GatewayError::ProjectRequired);
         };
-        let mut resolved: Option<Access> = None;
+        let mut resolved: Option<Arc<Access>> = None;
         for source in &sources {
             let access = self.lookups.access(&subject, source, request_id).await?;
             match (access, &resolved) {
@@ -81,16 +84,16 @@ impl Gateway {
 
 /// The project as the request names it: the path's `{project}`, then
 /// `X-Project-Id`, then `?project_id=`.
-fn project_sources(
-    req: &HttpRequest,
+fn project_sources<'a>(
+    req: &'a HttpRequest,
     route: &Route,
-    params: &[(String, String)],
-) -> Result<Vec<String>, GatewayError> {
-    let mut sources: Vec<String> = Vec::new();
+    params: &'a [(String, String)],
+) -> Result<Vec<Cow<'a, str>>, GatewayError> {
+    let mut sources = Vec::new();
     if route.project == ProjectSource::Path
         && let Some((_, value)) = params.iter().find(|(name, _)| name == "project")
     {
-        sources.push(value.clone());
+        sources.push(Cow::Borrowed(value.as_str()));
     }
     let headers: Vec<&HeaderValue> = req.headers().get_all(PROJECT_HEADER).collect();
     if headers.len() > 1 {
@@ -100,10 +103,10 @@ fn project_sources(
         let value = value
             .to_str()
             .map_err(|_| GatewayError::UnreadableProjectHeader)?;
-        sources.push(value.to_owned());
+        sources.push(Cow::Borrowed(value));
     }
     if let Some(value) = query_param(req.query_string(), "project_id") {
-        sources.push(value.to_owned());
+        sources.push(Cow::Borrowed(value));
     }
     Ok(sources)
 }

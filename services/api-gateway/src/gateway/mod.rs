@@ -201,7 +201,7 @@ impl Gateway {
         let access = self
             .authorize(req, route, params, &caller, &request_id)
             .await?;
-        let context = self.context(&caller, access.as_ref(), &request_id, client_ip);
+        let context = self.context(&caller, access.as_deref(), &request_id, client_ip);
         let span = tracing::Span::current();
         span.record(
             "principal_id",
@@ -211,7 +211,7 @@ impl Gateway {
             span.record("project_id", tracing::field::display(project.project_id));
         }
         let rate = self
-            .rate_limit(&caller, access.as_ref(), route, client_ip)
+            .rate_limit(&caller, access.as_deref(), route, client_ip)
             .await;
         if let Some(rate) = rate
             && !rate.decision.allowed

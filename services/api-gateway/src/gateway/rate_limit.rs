@@ -6,7 +6,7 @@ use super::{Caller, Gateway};
 use crate::domain::route_table::Route;
 use crate::lookups::Access;
 use crate::rate_limiter::Limit;
-use crate::rate_policy::{RateOutcome, RatePolicy, address_key};
+use crate::rate_policy::{RateKey, RateOutcome, RatePolicy};
 
 impl Gateway {
     /// Every limit that applies to this request, in order, each weighing
@@ -21,33 +21,33 @@ impl Gateway {
         client_ip: Option<IpAddr>,
     ) -> Option<RateOutcome> {
         let cost = route.rate_cost;
-        let mut checks: Vec<(RatePolicy, String, Limit, u32)> = Vec::with_capacity(3);
+        let mut checks: Vec<(RatePolicy, RateKey, Limit, u32)> = Vec::with_capacity(3);
         match caller {
             Caller::Anonymous => {
                 // The address's own limit first, so one noisy address is
                 // refused before it uses up the shared ceiling.
                 checks.push((
                     RatePolicy::Address,
-                    format!("a:{}", address_key(client_ip)),
+                    RateKey::address(client_ip),
                     self.anonymous_limit,
                     cost,
                 ));
                 checks.push((
                     RatePolicy::Anonymous,
-                    "anonymous".to_owned(),
+                    RateKey::Anonymous,
                     self.anonymous_global_limit,
                     cost,
                 ));
             }
             Caller::User(user) => checks.push((
                 RatePolicy::Principal,
-                format!("u:{}", user.user_id),
+                RateKey::User(user.user_id),
                 self.principal_limit,
                 cost,
             )),
             Caller::ApiKey(key) => checks.push((
                 RatePolicy::Principal,
-                format!("k:{}", key.principal_id),
+                RateKey::ApiKey(key.principal_id),
                 self.principal_limit,
                 cost,
             )),
@@ -58,7 +58,7 @@ impl Gateway {
             if route.upload {
                 checks.push((
                     RatePolicy::Uploads,
-                    format!("up:{}", access.project_id),
+                    RateKey::Uploads(access.project_id),
                     Limit {
                         per_minute: access.limits.uploads_per_minute,
                         burst: access.limits.upload_burst,
@@ -68,7 +68,7 @@ impl Gateway {
             }
             checks.push((
                 RatePolicy::Project,
-                format!("p:{}", access.project_id),
+                RateKey::Project(access.project_id),
                 Limit {
                     per_minute: access.limits.requests_per_minute,
                     burst: access.limits.request_burst,
@@ -78,7 +78,7 @@ impl Gateway {
         }
         let mut tightest: Option<(u32, RateOutcome)> = None;
         for (policy, key, limit, cost) in checks {
-            let decision = self.limiter.check(&key, limit, cost).await;
+            let decision = self.limiter.check(key, limit, cost).await;
             let outcome = RateOutcome { policy, decision };
             if !decision.allowed {
                 return Some(outcome);

@@ -1,6 +1,9 @@
 //! A caller's access to one project (its role and the project's plan
 //! limits), asked of the project service and cached.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use reqwest::StatusCode;
@@ -37,6 +40,69 @@ pub enum AccessSubject {
     ApiKey { project_id: Uuid, role: Role },
 }
 
+/// The access cache's key: whose access, to the project as the request
+/// named it (id or slug).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct AccessKey {
+    pub(super) subject: AccessSubject,
+    project: String,
+}
+
+/// An access key or one borrowed from a request, so a cached answer is
+/// found without building an owned key.
+trait AccessKeyParts {
+    fn subject(&self) -> &AccessSubject;
+    fn project(&self) -> &str;
+}
+
+impl AccessKeyParts for AccessKey {
+    fn subject(&self) -> &AccessSubject {
+        &self.subject
+    }
+
+    fn project(&self) -> &str {
+        &self.project
+    }
+}
+
+impl AccessKeyParts for (&AccessSubject, &str) {
+    fn subject(&self) -> &AccessSubject {
+        self.0
+    }
+
+    fn project(&self) -> &str {
+        self.1
+    }
+}
+
+impl<'a> Borrow<dyn AccessKeyParts + 'a> for AccessKey {
+    fn borrow(&self) -> &(dyn AccessKeyParts + 'a) {
+        self
+    }
+}
+
+// Owned and borrowed keys hash and compare alike, as `Borrow` requires.
+impl Hash for dyn AccessKeyParts + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.subject().hash(state);
+        self.project().hash(state);
+    }
+}
+
+impl PartialEq for dyn AccessKeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.subject() == other.subject() && self.project() == other.project()
+    }
+}
+
+impl Eq for dyn AccessKeyParts + '_ {}
+
+impl Hash for AccessKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn AccessKeyParts).hash(state);
+    }
+}
+
 /// The state of the access cache before a lookup; see the module docs.
 #[derive(Debug, Clone, Copy)]
 pub struct AccessTicket {
@@ -47,12 +113,13 @@ pub struct AccessTicket {
 impl Lookups {
     /// The subject's access to `project` (id or slug); `None` when there is
     /// none (not a member, no such project, wrong project for the key).
+    /// Shared: a cached answer is handed out without a copy.
     pub async fn access(
         &self,
         subject: &AccessSubject,
         project: &str,
         request_id: &str,
-    ) -> Result<Option<Access>, ServiceCallError> {
+    ) -> Result<Option<Arc<Access>>, ServiceCallError> {
         if let Some(cached) = self.cached_access(subject, project) {
             self.access_hits.inc();
             return Ok(cached);
@@ -65,11 +132,15 @@ impl Lookups {
     }
 
     /// A cached answer, while the change feed that would drop it is current.
-    pub fn cached_access(&self, subject: &AccessSubject, project: &str) -> Option<Option<Access>> {
+    pub fn cached_access(
+        &self,
+        subject: &AccessSubject,
+        project: &str,
+    ) -> Option<Option<Arc<Access>>> {
         if !self.access_feed.is_current(self.feed_trusted_for) {
             return None;
         }
-        self.access.get(&(subject.clone(), project.to_owned()))
+        self.access.get(&(subject, project) as &dyn AccessKeyParts)
     }
 
     /// Take this before [`Lookups::ask_access`] and hand it to
@@ -88,7 +159,7 @@ impl Lookups {
         subject: &AccessSubject,
         project: &str,
         request_id: &str,
-    ) -> Result<Option<Access>, ServiceCallError> {
+    ) -> Result<Option<Arc<Access>>, ServiceCallError> {
         let project_param = urlencode(project);
         let path = match subject {
             AccessSubject::User(user) => {
@@ -105,7 +176,7 @@ impl Lookups {
             .get_json::<Access>(&path, &self.context(request_id))
             .await
         {
-            Ok(access) => Ok(Some(access)),
+            Ok(access) => Ok(Some(Arc::new(access))),
             Err(error)
                 if matches!(
                     error.status(),
@@ -124,7 +195,7 @@ impl Lookups {
         &self,
         subject: &AccessSubject,
         project: &str,
-        answer: Option<Access>,
+        answer: Option<Arc<Access>>,
         ticket: AccessTicket,
     ) {
         // Computed before a change the feed had already applied.
@@ -134,7 +205,10 @@ impl Lookups {
         {
             return;
         }
-        let key = (subject.clone(), project.to_owned());
+        let key = AccessKey {
+            subject: subject.clone(),
+            project: project.to_owned(),
+        };
         self.access.insert(key.clone(), answer, self.access_ttl);
         if self.access_epoch.load(Ordering::SeqCst) != ticket.epoch {
             self.access.remove(&key);
@@ -147,7 +221,7 @@ impl Lookups {
     pub fn forget_user(&self, user: Uuid) {
         self.access_epoch.fetch_add(1, Ordering::SeqCst);
         self.access
-            .remove_where(|(subject, _), _| *subject == AccessSubject::User(user));
+            .remove_where(|key, _| key.subject == AccessSubject::User(user));
     }
 }
 

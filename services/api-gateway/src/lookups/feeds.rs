@@ -150,11 +150,11 @@ impl Lookups {
                     // The epoch moves before the drop (see the module docs).
                     self.access_epoch.fetch_add(1, Ordering::SeqCst);
                     for change in &page.changes {
-                        self.access.remove_where(|(subject, _), access| {
+                        self.access.remove_where(|key, access| {
                             let project_matches = access
                                 .as_ref()
                                 .is_some_and(|a| a.project_id == change.project_id);
-                            let user_matches = match (subject, change.user_id) {
+                            let user_matches = match (&key.subject, change.user_id) {
                                 (AccessSubject::User(user), Some(changed)) => *user == changed,
                                 (AccessSubject::ApiKey { project_id, .. }, _) => {
                                     *project_id == change.project_id

@@ -16,8 +16,8 @@
 //! the feed's drop runs after the insert and removes it, or the lookup sees
 //! the new epoch and removes it itself.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +33,7 @@ mod api_keys;
 mod feeds;
 mod sessions;
 
+use access::AccessKey;
 pub use access::{Access, AccessSubject, AccessTicket, PlanLimits};
 pub use api_keys::KeyPrincipal;
 
@@ -92,7 +93,7 @@ pub struct Lookups {
     api_key_negative_ttl: Duration,
     api_key_epoch: AtomicU64,
 
-    access: TtlCache<(AccessSubject, String), Option<Access>>,
+    access: TtlCache<AccessKey, Option<Arc<Access>>>,
     access_ttl: Duration,
     access_epoch: AtomicU64,
     access_feed: FeedState,
