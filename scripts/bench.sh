@@ -21,6 +21,9 @@
 #                             static upstream (section 1b), merged likewise
 #   FAULTLINE_BENCH_SECTIONS=ingestion  only the uploads (section 2 and the
 #                             ingest curve), merged likewise
+#   FAULTLINE_BENCH_SECTIONS=queries  only the query goals and the cost of
+#                             row level security (sections 3 and 4; oha, no
+#                             nginx), merged likewise
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,9 +60,10 @@ record_install() { # seconds
     echo $((before + $1)) > "$install_time_file"
 }
 
-# nginx, oha and perf measure the gateway; sections without it need none.
+# nginx, oha and perf measure the gateway; sections without it need none
+# (the queries need oha alone).
 proxy_tools=1
-[[ "$SECTIONS" == analytics || "$SECTIONS" == ingestion ]] && proxy_tools=0
+[[ "$SECTIONS" == analytics || "$SECTIONS" == ingestion || "$SECTIONS" == queries ]] && proxy_tools=0
 
 if [[ "$proxy_tools" == 1 && ! -x /usr/sbin/nginx ]]; then
     if [[ "$(id -u)" -ne 0 ]]; then
@@ -78,7 +82,7 @@ if [[ "$proxy_tools" == 1 && ! -x /usr/sbin/nginx ]]; then
     record_install $((SECONDS - t))
 fi
 
-if [[ "$proxy_tools" == 1 && ! -x "$TOOLS/bin/oha" ]]; then
+if [[ ( "$proxy_tools" == 1 || "$SECTIONS" == queries ) && ! -x "$TOOLS/bin/oha" ]]; then
     log "installing oha into .faultline/tools (once; several minutes)"
     t=$SECONDS
     cargo install --locked --quiet oha --root "$TOOLS"
@@ -123,7 +127,7 @@ fi
 install_secs=()
 [[ -f "$install_time_file" ]] && install_secs=(--install-secs "$(cat "$install_time_file")")
 
-if [[ "$SECTIONS" == analytics || "$SECTIONS" == static-gateway || "$SECTIONS" == ingestion ]]; then
+if [[ "$SECTIONS" == analytics || "$SECTIONS" == static-gateway || "$SECTIONS" == ingestion || "$SECTIONS" == queries ]]; then
     "$ROOT/target/release/faultline-bench" "$SECTIONS" \
         --base-port "$BASE_PORT" \
         --results "$out_dir/results/latest.json" \

@@ -4,8 +4,8 @@
 //! - `run`: prepares the database, starts the release services, measures,
 //!   saves the raw results as JSON and writes the report from them;
 //! - `report`: writes the report and charts again from saved results;
-//! - `analytics`: measures the analytics and web-page sections alone and
-//!   writes them into saved results and the report;
+//! - `analytics`, `static-gateway`, `ingestion`, `queries`: measure those
+//!   sections alone and write them into saved results and the report;
 //! - `junit`: writes one generated JUnit report (for trying uploads by hand).
 
 mod flamegraph;
@@ -115,6 +115,16 @@ enum Command {
     Ingestion {
         #[command(flatten)]
         section: SectionArgs,
+    },
+    /// Measures the query goals and the cost of row level security alone
+    /// (sections 3 and 4; seeding or reusing the dataset, starting the
+    /// release services) and writes them into a saved results file and the
+    /// report.
+    Queries {
+        #[command(flatten)]
+        section: SectionArgs,
+        #[arg(long, default_value = ".faultline/tools/bin/oha")]
+        oha: PathBuf,
     },
     /// Writes a generated JUnit report.
     Junit {
@@ -364,6 +374,23 @@ async fn main_inner() -> anyhow::Result<ExitCode> {
                 ingestion
             });
             merge_sections(results, &["ingestion"], missing, &section)
+        }
+        Command::Queries { section, oha } => {
+            let mut results = read_results(&section.results)?;
+            let root = std::env::current_dir()?;
+            let config = section.config(
+                &root,
+                Some((oha, PathBuf::new())),
+                "faultline-bench queries",
+            );
+            let (queries, rls, missing) = suite::queries_only(config).await?;
+            let stamp = Stamp::now(&root);
+            results.queries = queries.map(|mut queries| {
+                (queries.commit, queries.measured_at) = stamp.into_parts();
+                queries
+            });
+            results.rls = rls;
+            merge_sections(results, &["queries", "rls"], missing, &section)
         }
         Command::Junit {
             testcases,

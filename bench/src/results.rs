@@ -305,6 +305,12 @@ pub struct LargeUpload {
 pub struct QueryResults {
     pub rate: f64,
     pub queries: Vec<QueryRuns>,
+    /// Set when measured on its own (`faultline-bench queries`), with the
+    /// RLS section.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub measured_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

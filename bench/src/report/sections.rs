@@ -381,6 +381,12 @@ pub(super) fn query_section(out: &mut String, results: &BenchResults, charts: &s
         let _ = writeln!(out, "Not measured.\n");
         return;
     };
+    if let (Some(commit), Some(at)) = (&queries.commit, &queries.measured_at) {
+        let _ = writeln!(
+            out,
+            "Measured on its own with section 4 (`faultline-bench queries`) at {at}, commit `{commit}`.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "Each endpoint called directly on its service (with the context token the gateway would send) at a fixed {} req/s with latency correction; a warm-up run is discarded. The failure-service queries read project bench-000; the access lookup picks one of the seeded projects at random per request.\n",

@@ -34,6 +34,7 @@ pub use analytics::analytics_only;
 pub use grouping::grouping_section;
 pub use ingestion::ingestion_only;
 use plan::Plan;
+pub use reads::queries_only;
 pub use static_gateway::static_gateway_only;
 
 #[derive(Debug, Clone)]
@@ -198,11 +199,7 @@ pub async fn run(config: SuiteConfig) -> anyhow::Result<BenchResults> {
 
     let mut missing = Vec::new();
     let mut record = |section: &str, error: anyhow::Error| {
-        eprintln!("bench: {section} could not be measured: {error:#}");
-        missing.push(Missing {
-            section: section.to_owned(),
-            reason: format!("{error:#}"),
-        });
+        missing.push(not_measured(section, &error));
     };
 
     eprintln!("bench: failure grouping");
@@ -479,6 +476,15 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
         *metrics.entry(name.to_owned()).or_insert(0.0) += value;
     }
     metrics
+}
+
+/// A section that could not be measured, said on stderr as it happens.
+fn not_measured(section: &str, error: &anyhow::Error) -> Missing {
+    eprintln!("bench: {section} could not be measured: {error:#}");
+    Missing {
+        section: section.to_owned(),
+        reason: format!("{error:#}"),
+    }
 }
 
 pub fn git_commit(root: &Path) -> String {

@@ -13,6 +13,30 @@ use crate::services::{self};
 
 use super::*;
 
+/// Section 3 and 4 alone (`faultline-bench queries`): the query goals and
+/// the cost of row level security on the seeded dataset.
+pub async fn queries_only(
+    config: SuiteConfig,
+) -> anyhow::Result<(Option<QueryResults>, Option<RlsResults>, Vec<Missing>)> {
+    let (mut ctx, _, _) = start(config, true).await?;
+    let mut missing = Vec::new();
+    let mut record = |section: &str, error: anyhow::Error| {
+        missing.push(not_measured(section, &error));
+    };
+    let queries = ctx
+        .query_section()
+        .await
+        .map_err(|error| record("queries", error))
+        .ok();
+    let rls = ctx
+        .rls_section()
+        .await
+        .map_err(|error| record("rls", error))
+        .ok();
+    ctx.platform.stop();
+    Ok((queries, rls, missing))
+}
+
 impl Ctx {
     pub(super) async fn gateway_section(&mut self) -> anyhow::Result<GatewayResults> {
         self.log_in().await?;
@@ -171,6 +195,8 @@ impl Ctx {
         Ok(QueryResults {
             rate: self.plan.query_rate,
             queries: out,
+            commit: None,
+            measured_at: None,
         })
     }
 
