@@ -127,31 +127,28 @@ impl TenantTx {
             return Ok(statement().await?);
         }
         // `join!` polls in order on its first poll, and each future queues
-        // its messages on that poll: `BEGIN` goes out first. Boxed, so the
-        // future of every statement of every transaction carries the
-        // statement's state once, not once more beside the batch's.
-        if self.single {
-            let all = Box::pin(async move {
-                tokio::join!(
-                    conn.batch_execute(&self.begin),
-                    statement(),
-                    conn.batch_execute("COMMIT")
-                )
-            });
-            let (begun, result, committed) = all.await;
-            if committed.is_err() {
-                self.broken.store(true, Ordering::Release);
-            }
-            begun?;
-            let result = result?;
-            committed?;
-            return Ok(result);
+        // its messages on that poll: `BEGIN` goes out first, a single
+        // statement's `COMMIT` last. Boxed, so the future of every
+        // statement of every transaction carries the statement's state
+        // once, not once more beside the batch's.
+        let single = self.single;
+        let all = Box::pin(async move {
+            tokio::join!(conn.batch_execute(&self.begin), statement(), async move {
+                if single {
+                    conn.batch_execute("COMMIT").await
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        let (begun, result, committed) = all.await;
+        if committed.is_err() {
+            self.broken.store(true, Ordering::Release);
         }
-        let both =
-            Box::pin(async move { tokio::join!(conn.batch_execute(&self.begin), statement()) });
-        let (begun, result) = both.await;
         begun?;
-        Ok(result?)
+        let result = result?;
+        committed?;
+        Ok(result)
     }
 
     pub async fn query(
@@ -205,20 +202,20 @@ impl TenantTx {
         }
     }
 
-    pub async fn commit(mut self) -> Result<(), DbError> {
-        match self.conn.take() {
-            Some(conn) if self.open() => end_transaction(conn, "COMMIT").await,
-            Some(conn) => {
-                self.release_ended(conn);
-                Ok(())
-            }
-            None => Ok(()),
-        }
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.end("COMMIT").await
     }
 
-    pub async fn rollback(mut self) -> Result<(), DbError> {
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.end("ROLLBACK").await
+    }
+
+    /// Ends the transaction with `command` where it is still open; one that
+    /// ran nothing, or whose `COMMIT` went with its one statement, has
+    /// nothing to send.
+    async fn end(mut self, command: &str) -> Result<(), DbError> {
         match self.conn.take() {
-            Some(conn) if self.open() => end_transaction(conn, "ROLLBACK").await,
+            Some(conn) if self.open() => end_transaction(conn, command).await,
             Some(conn) => {
                 self.release_ended(conn);
                 Ok(())
