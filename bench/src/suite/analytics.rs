@@ -53,11 +53,7 @@ impl Ctx {
         missing: &mut Vec<Missing>,
     ) -> (Option<AnalyticsResults>, Option<PageResults>) {
         let mut record = |section: &str, error: anyhow::Error| {
-            eprintln!("bench: {section} could not be measured: {error:#}");
-            missing.push(Missing {
-                section: section.to_owned(),
-                reason: format!("{error:#}"),
-            });
+            missing.push(not_measured(section, &error));
         };
         eprintln!("bench: analytics");
         let analytics = match self.analytics_section(prepared).await {

@@ -26,14 +26,7 @@ pub async fn ingestion_only(
             let missing = ingestion.missing_parts();
             (Some(ingestion), missing)
         }
-        Err(error) => {
-            eprintln!("bench: ingestion could not be measured: {error:#}");
-            let missing = Missing {
-                section: "ingestion".to_owned(),
-                reason: format!("{error:#}"),
-            };
-            (None, vec![missing])
-        }
+        Err(error) => (None, vec![not_measured("ingestion", &error)]),
     })
 }
 

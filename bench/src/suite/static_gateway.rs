@@ -45,14 +45,7 @@ pub async fn static_gateway_only(
             let missing = figures.missing_parts();
             (Some(figures), missing)
         }
-        Err(error) => {
-            eprintln!("bench: static_gateway could not be measured: {error:#}");
-            let missing = Missing {
-                section: "static_gateway".to_owned(),
-                reason: format!("{error:#}"),
-            };
-            (None, vec![missing])
-        }
+        Err(error) => (None, vec![not_measured("static_gateway", &error)]),
     })
 }
 
