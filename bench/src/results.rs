@@ -311,6 +311,56 @@ pub struct QueryResults {
     pub commit: Option<String>,
     #[serde(default)]
     pub measured_at: Option<String>,
+    /// The access lookup's measured runs in the project service's own
+    /// request histogram; absent in results saved before it was read.
+    #[serde(default)]
+    pub access_in_service: Option<ServiceHistogram>,
+}
+
+/// A route's requests in a service's `http_server_request_duration_seconds`
+/// over a span of the run: from the request read to the answer's head
+/// written, without the time in sockets and run queues before and after.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHistogram {
+    pub requests: u64,
+    /// Cumulative counts: requests that took at most `le_ms`, by bucket.
+    pub buckets: Vec<HistogramBucket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistogramBucket {
+    pub le_ms: f64,
+    pub requests: u64,
+}
+
+impl ServiceHistogram {
+    /// The requests counted after `earlier` was read.
+    pub fn since(&self, earlier: &Self) -> Self {
+        let before = |le_ms: f64| {
+            earlier
+                .buckets
+                .iter()
+                .find(|b| b.le_ms == le_ms)
+                .map_or(0, |b| b.requests)
+        };
+        Self {
+            requests: self.requests.saturating_sub(earlier.requests),
+            buckets: self
+                .buckets
+                .iter()
+                .map(|b| HistogramBucket {
+                    le_ms: b.le_ms,
+                    requests: b.requests.saturating_sub(before(b.le_ms)),
+                })
+                .collect(),
+        }
+    }
+
+    /// The share (0..1) of requests over the bucket bound `le_ms`.
+    pub fn share_over(&self, le_ms: f64) -> Option<f64> {
+        let within = self.buckets.iter().find(|b| b.le_ms == le_ms)?.requests;
+        (self.requests > 0).then(|| 1.0 - within as f64 / self.requests as f64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -322,6 +322,44 @@ mod tests {
     }
 
     #[test]
+    fn the_access_lookup_shows_what_share_of_requests_the_service_itself_took_long_on() {
+        let results = BenchResults {
+            queries: Some(QueryResults {
+                rate: 200.0,
+                queries: vec![QueryRuns {
+                    name: "access_lookup".to_owned(),
+                    endpoint: "/internal/v1/access".to_owned(),
+                    runs: vec![run(200.0, 2.5)],
+                }],
+                commit: None,
+                measured_at: None,
+                access_in_service: Some(ServiceHistogram {
+                    requests: 2000,
+                    buckets: [(1.0, 1800), (2.0, 1990), (4.0, 1999), (16.0, 2000)]
+                        .map(|(le_ms, requests)| HistogramBucket { le_ms, requests })
+                        .to_vec(),
+                }),
+            }),
+            ..BenchResults::default()
+        };
+        let mut out = String::new();
+        query_section(&mut out, &results, "charts");
+        assert!(
+            out.contains("| 2.50 | under 2.00 ms | **missed** (0.50 ms over) |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("over the measured runs, 2,000 requests"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| 1.00 ms | 10.00% |\n| 2.00 ms | 0.50% |\n| 4.00 ms | 0.05% |\n"),
+            "{out}"
+        );
+        assert!(!out.contains("| 16.0 ms |"), "{out}");
+    }
+
+    #[test]
     fn gateway_goals_use_medians_and_ratios_to_nginx() {
         let results = BenchResults {
             gateway: Some(GatewayResults {

@@ -19,11 +19,13 @@ use crate::oha::{Load, Oha};
 use crate::results::*;
 use crate::seed::{self, QueryTargets};
 use crate::services::{self, Platform};
+use metrics::parse_metrics;
 
 mod analytics;
 mod cache_curves;
 mod grouping;
 mod ingestion;
+mod metrics;
 mod pages;
 mod plan;
 mod read_curves;
@@ -383,15 +385,19 @@ impl Ctx {
     }
 
     async fn gateway_metrics(&self) -> anyhow::Result<HashMap<String, f64>> {
-        let text = self
+        Ok(parse_metrics(&self.metrics_text("gateway").await?))
+    }
+
+    /// A service's `/metrics`, as text.
+    async fn metrics_text(&self, service: &str) -> anyhow::Result<String> {
+        Ok(self
             .http
-            .get(self.platform.admin_url("gateway", "/metrics")?)
+            .get(self.platform.admin_url(service, "/metrics")?)
             .send()
             .await?
             .error_for_status()?
             .text()
-            .await?;
-        Ok(parse_metrics(&text))
+            .await?)
     }
 
     /// Records each service's peak RSS since the last sample, then resets it.
@@ -461,23 +467,6 @@ fn write_report(
     Ok((bytes, counts))
 }
 
-/// Values from a Prometheus/OpenMetrics text exposition by metric name,
-/// summed over label sets (the host labels every metric with its service).
-pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    let mut metrics = HashMap::new();
-    for line in text.lines().filter(|line| !line.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.trim().parse::<f64>() else {
-            continue;
-        };
-        let name = series.split('{').next().unwrap_or(series).trim();
-        *metrics.entry(name.to_owned()).or_insert(0.0) += value;
-    }
-    metrics
-}
-
 /// A section that could not be measured, said on stderr as it happens.
 fn not_measured(section: &str, error: &anyhow::Error) -> Missing {
     eprintln!("bench: {section} could not be measured: {error:#}");
@@ -530,21 +519,5 @@ fn machine() -> Machine {
             .unwrap_or_default()
             .trim()
             .to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_counters_from_the_metrics_text() {
-        let text = "# HELP x y\n# TYPE gateway_token_cache_hits counter\n\
-                    gateway_token_cache_hits_total{service=\"api-gateway\"} 42\n\
-                    http_requests{route=\"/x y\",status=\"200\"} 3\n\
-                    http_requests{route=\"/z\",status=\"200\"} 4\n";
-        let metrics = parse_metrics(text);
-        assert_eq!(metrics.get("gateway_token_cache_hits_total"), Some(&42.0));
-        assert_eq!(metrics.get("http_requests"), Some(&7.0));
     }
 }

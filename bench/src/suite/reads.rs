@@ -146,6 +146,9 @@ impl Ctx {
                 ),
             ),
         ];
+        // The project service's own view of the access lookup's measured
+        // runs: what its histogram gained from the first to the last.
+        let mut access_before = None;
         let mut out: Vec<QueryRuns> = queries
             .iter()
             .map(|(name, path)| QueryRuns {
@@ -158,6 +161,9 @@ impl Ctx {
             for (index, (name, path)) in queries.iter().enumerate() {
                 let secs = if run == 0 { 2 } else { self.plan.secs };
                 let load = if *name == "access_lookup" {
+                    if run == 1 {
+                        access_before = Some(self.access_histogram().await?);
+                    }
                     Load {
                         url: format!(
                             r"http://127[.]0[.]0[.]1:{project_port}{}",
@@ -192,12 +198,25 @@ impl Ctx {
                 }
             }
         }
+        let access_in_service = match access_before {
+            Some(before) => Some(self.access_histogram().await?.since(&before)),
+            None => None,
+        };
         Ok(QueryResults {
             rate: self.plan.query_rate,
             queries: out,
             commit: None,
             measured_at: None,
+            access_in_service,
         })
+    }
+
+    async fn access_histogram(&self) -> anyhow::Result<ServiceHistogram> {
+        let text = self.metrics_text("project").await?;
+        Ok(super::metrics::route_histogram(
+            &text,
+            "/internal/v1/access",
+        ))
     }
 
     pub(super) async fn rls_section(&mut self) -> anyhow::Result<RlsResults> {
