@@ -336,21 +336,14 @@ pub struct HistogramBucket {
 impl ServiceHistogram {
     /// The requests counted after `earlier` was read.
     pub fn since(&self, earlier: &Self) -> Self {
-        let before = |le_ms: f64| {
-            earlier
-                .buckets
-                .iter()
-                .find(|b| b.le_ms == le_ms)
-                .map_or(0, |b| b.requests)
-        };
         Self {
             requests: self.requests.saturating_sub(earlier.requests),
             buckets: self
                 .buckets
                 .iter()
-                .map(|b| HistogramBucket {
-                    le_ms: b.le_ms,
-                    requests: b.requests.saturating_sub(before(b.le_ms)),
+                .map(|&HistogramBucket { le_ms, requests }| HistogramBucket {
+                    le_ms,
+                    requests: requests.saturating_sub(earlier.within(le_ms).unwrap_or(0)),
                 })
                 .collect(),
         }
@@ -358,8 +351,16 @@ impl ServiceHistogram {
 
     /// The share (0..1) of requests over the bucket bound `le_ms`.
     pub fn share_over(&self, le_ms: f64) -> Option<f64> {
-        let within = self.buckets.iter().find(|b| b.le_ms == le_ms)?.requests;
+        let within = self.within(le_ms)?;
         (self.requests > 0).then(|| 1.0 - within as f64 / self.requests as f64)
+    }
+
+    /// The requests that took at most `le_ms`, if that is a bucket bound.
+    fn within(&self, le_ms: f64) -> Option<u64> {
+        self.buckets
+            .iter()
+            .find(|b| b.le_ms == le_ms)
+            .map(|b| b.requests)
     }
 }
 

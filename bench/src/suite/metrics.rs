@@ -4,18 +4,28 @@ use std::collections::HashMap;
 
 use crate::results::{HistogramBucket, ServiceHistogram};
 
+/// The samples of a Prometheus/OpenMetrics text exposition: each
+/// series' metric name, its labels (without the braces) and its value.
+fn samples(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let value = value.trim().parse::<f64>().ok()?;
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            Some((
+                name.trim(),
+                labels.strip_suffix('}').unwrap_or(labels),
+                value,
+            ))
+        })
+}
+
 /// Values from a Prometheus/OpenMetrics text exposition by metric name,
 /// summed over label sets (the host labels every metric with its service).
 pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
     let mut metrics = HashMap::new();
-    for line in text.lines().filter(|line| !line.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.trim().parse::<f64>() else {
-            continue;
-        };
-        let name = series.split('{').next().unwrap_or(series).trim();
+    for (name, _, value) in samples(text) {
         *metrics.entry(name.to_owned()).or_insert(0.0) += value;
     }
     metrics
@@ -27,20 +37,10 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
 pub fn route_histogram(text: &str, route: &str) -> ServiceHistogram {
     let route_label = format!("route=\"{route}\"");
     let mut histogram = ServiceHistogram::default();
-    for line in text.lines() {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Some((name, labels)) = series.split_once('{') else {
-            continue;
-        };
-        let labels = labels.strip_suffix('}').unwrap_or(labels);
+    for (name, labels, count) in samples(text) {
         if !labels.split(',').any(|label| label == route_label) {
             continue;
         }
-        let Ok(count) = value.trim().parse::<f64>() else {
-            continue;
-        };
         let count = count as u64;
         match name {
             "http_server_request_duration_seconds_count" => histogram.requests += count,
