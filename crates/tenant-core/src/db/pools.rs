@@ -18,7 +18,7 @@
 
 use std::ops::Deref;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, Runtime};
@@ -29,6 +29,10 @@ use tokio_postgres::NoTls;
 use crate::config::DatabaseSettings;
 
 pub type Object = managed::Object<Capped>;
+
+/// How often a caller waiting for a permit looks for an idle connection
+/// to close: only when every connection is open at once.
+const IDLE_RECHECK: Duration = Duration::from_millis(5);
 pub type PoolError = managed::PoolError<ConnectError>;
 type Pool = managed::Pool<Capped>;
 
@@ -151,16 +155,30 @@ pub struct Capped {
 }
 
 impl Capped {
+    /// A permit to open one more connection. With all of them taken, a
+    /// connection lying idle anywhere is closed for it, including one
+    /// given back while this waits (a returned connection goes idle into
+    /// its thread's pool and frees no permit by itself), until the pool's
+    /// wait is over.
     async fn permit(&self) -> Result<OwnedSemaphorePermit, ConnectError> {
-        if let Ok(permit) = Arc::clone(&self.open).try_acquire_owned() {
-            return Ok(permit);
-        }
-        if let Some(pools) = self.pools.upgrade() {
-            pools.close_one_idle();
-        }
-        match tokio::time::timeout(self.wait, Arc::clone(&self.open).acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) | Err(_) => Err(ConnectError::Exhausted(self.limit)),
+        let deadline = Instant::now() + self.wait;
+        loop {
+            if let Ok(permit) = Arc::clone(&self.open).try_acquire_owned() {
+                return Ok(permit);
+            }
+            if let Some(pools) = self.pools.upgrade() {
+                pools.close_one_idle();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ConnectError::Exhausted(self.limit));
+            }
+            let freed = Arc::clone(&self.open).acquire_owned();
+            match tokio::time::timeout(left.min(IDLE_RECHECK), freed).await {
+                Ok(Ok(permit)) => return Ok(permit),
+                Ok(Err(_closed)) => return Err(ConnectError::Exhausted(self.limit)),
+                Err(_) => {}
+            }
         }
     }
 }

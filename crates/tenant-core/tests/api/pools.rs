@@ -173,3 +173,29 @@ async fn the_process_holds_at_most_pool_max_size_connections_over_all_threads() 
     }
     assert_eq!(open, 2, "connections open for a pool of 2");
 }
+
+#[tokio::test]
+async fn a_thread_waiting_at_the_limit_gets_a_connection_another_thread_gives_back() {
+    let database = TestDatabase::create().await;
+    let db = db(&database, &[("database.pool_max_size", "1")]).await;
+    let (a, b) = (Worker::start(), Worker::start());
+
+    let (held, _) = a.run(open_tx(db.clone())).await.unwrap();
+    let waiting = tokio::spawn({
+        let db = db.clone();
+        async move { b.run(backend_pid(db)).await }
+    });
+    let mut waiting = std::pin::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), &mut waiting)
+            .await
+            .is_err(),
+        "a second connection opened past a limit of 1"
+    );
+
+    // Given back, it lies idle in the first thread's pool: the waiting
+    // thread closes it and opens its own, well within its 2 s wait.
+    held.commit().await.unwrap();
+    let pid = waiting.await.unwrap();
+    assert!(pid > 0);
+}
