@@ -1,7 +1,6 @@
 //! The only way a service reaches PostgreSQL.
 //!
-//! [`Db`] wraps the connection pools (one per thread, under one limit: see
-//! `pools`) and never hands out a raw connection.
+//! [`Db`] wraps the connection pool and never hands out a raw connection.
 //! Request work runs in a [`TenantTx`]: a transaction whose first statement
 //! sets `app.project_id` and `app.user_id` (transaction-local), so row level
 //! security confines every statement to the caller's project even when a
@@ -26,11 +25,14 @@
 //! database.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use prometheus_client::metrics::counter::Counter;
+use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
@@ -38,11 +40,8 @@ use crate::config::DatabaseSettings;
 use crate::context::TenantContext;
 use crate::error::Problem;
 
-mod pools;
 mod tx;
 
-pub use pools::ConnectError;
-use pools::{Object, PoolError, Pools};
 pub use tx::TenantTx;
 
 #[derive(Debug, thiserror::Error)]
@@ -157,18 +156,16 @@ impl From<DbError> for Problem {
 /// The service's handle on its database.
 #[derive(Clone)]
 pub struct Db {
-    pools: Arc<Pools>,
+    pool: Pool,
     schema: &'static str,
     statements: Counter,
 }
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (open, idle) = self.pools.status();
         f.debug_struct("Db")
             .field("schema", &self.schema)
-            .field("open", &open)
-            .field("idle", &idle)
+            .field("status", &self.pool.status())
             .finish()
     }
 }
@@ -181,8 +178,30 @@ impl Db {
         schema: &'static str,
         application_name: &str,
     ) -> Result<Self, DbError> {
+        let manager = Manager::from_config(
+            settings.app_connection(application_name),
+            NoTls,
+            // A connection is reused when its connection task has not
+            // seen it close: no statement to prove it (`Verified` cost a
+            // round trip per transaction). One that died unnoticed fails
+            // its statement, which is a 503 `database.unavailable`.
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.pool_wait_timeout()))
+            .create_timeout(Some(settings.connect_timeout()))
+            .recycle_timeout(Some(settings.recycle_timeout()))
+            .build()
+            .map_err(|error| DbError::UnsafeRole {
+                role: settings.app_user.clone(),
+                reason: error.to_string(),
+            })?;
         let db = Self {
-            pools: Pools::new(settings, application_name),
+            pool,
             schema,
             statements: Counter::default(),
         };
@@ -206,16 +225,15 @@ impl Db {
     /// undisturbed by a job's rounds.
     pub fn counting_apart(&self) -> Self {
         Self {
-            pools: Arc::clone(&self.pools),
+            pool: self.pool.clone(),
             schema: self.schema,
             statements: Counter::default(),
         }
     }
 
-    /// The one place connections leave the pools (this thread's); the
-    /// pools themselves are private.
+    /// The one place connections leave the pool; the pool itself is private.
     async fn connection(&self) -> Result<Object, DbError> {
-        Ok(self.pools.get().await?)
+        Ok(self.pool.get().await?)
     }
 
     /// A runtime role that is superuser, BYPASSRLS, or owns anything
@@ -340,9 +358,8 @@ impl Db {
             .map_err(|_| DbError::Timeout(timeout))?
     }
 
-    /// Closes the pools: waiting callers fail and idle connections are
-    /// dropped.
+    /// Closes the pool: waiting callers fail and idle connections are dropped.
     pub fn close(&self) {
-        self.pools.close();
+        self.pool.close();
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::pools::Object;
+use deadpool_postgres::Object;
 use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};

@@ -12,7 +12,6 @@
 
 mod client;
 mod context_token;
-mod pools;
 mod probe;
 mod problems;
 mod rls;
