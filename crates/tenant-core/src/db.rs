@@ -19,20 +19,15 @@
 //! connection is reused, and one whose `COMMIT` or `ROLLBACK` failed (its
 //! state unknown) is closed instead. Nothing is set for a session, only for
 //! a transaction, so the pool hands a connection out again without a
-//! statement to prove it (`Fast`: a broken one fails its next statement,
-//! and leaves the pool then); resetting the session as well (`Clean`:
-//! seven statements) cost a tenth of a short request's time in the
-//! database.
+//! statement to prove it; resetting the session as well (seven statements)
+//! cost a tenth of a short request's time in the database. Which
+//! connection a caller gets, and why it matters, is in [`pool`].
 
 use std::fmt;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
 use prometheus_client::metrics::counter::Counter;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
@@ -40,9 +35,13 @@ use crate::config::DatabaseSettings;
 use crate::context::TenantContext;
 use crate::error::Problem;
 
+mod pool;
 mod tx;
 
+pub use pool::PoolError;
 pub use tx::TenantTx;
+
+use pool::{Object, Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -127,6 +126,15 @@ impl DbError {
             {
                 return Problem::unavailable("database.busy", 1).with_cause(error);
             }
+            // The server ended the session (shut down, restarted, or an
+            // administrator terminated it): the next connection will do.
+            Some(state)
+                if *state == SqlState::ADMIN_SHUTDOWN
+                    || *state == SqlState::CRASH_SHUTDOWN
+                    || *state == SqlState::CANNOT_CONNECT_NOW =>
+            {
+                return Problem::unavailable("database.unavailable", 2).with_cause(error);
+            }
             _ => {}
         }
         match error {
@@ -178,28 +186,7 @@ impl Db {
         schema: &'static str,
         application_name: &str,
     ) -> Result<Self, DbError> {
-        let manager = Manager::from_config(
-            settings.app_connection(application_name),
-            NoTls,
-            // A connection is reused when its connection task has not
-            // seen it close: no statement to prove it (`Verified` cost a
-            // round trip per transaction). One that died unnoticed fails
-            // its statement, which is a 503 `database.unavailable`.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_max_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(settings.pool_wait_timeout()))
-            .create_timeout(Some(settings.connect_timeout()))
-            .recycle_timeout(Some(settings.recycle_timeout()))
-            .build()
-            .map_err(|error| DbError::UnsafeRole {
-                role: settings.app_user.clone(),
-                reason: error.to_string(),
-            })?;
+        let pool = Pool::new(settings, application_name);
         let db = Self {
             pool,
             schema,

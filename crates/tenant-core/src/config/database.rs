@@ -19,7 +19,6 @@ pub struct DatabaseSettings {
     pub pool_max_size: usize,
     pub pool_wait_timeout_ms: u64,
     pub connect_timeout_ms: u64,
-    pub recycle_timeout_ms: u64,
     pub statement_timeout_ms: u64,
     /// PostgreSQL's `jit` for every connection. Off by default: the
     /// services' statements are short, and compiling one costs more
@@ -66,10 +65,6 @@ impl DatabaseSettings {
 
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
-    }
-
-    pub fn recycle_timeout(&self) -> Duration {
-        Duration::from_millis(self.recycle_timeout_ms)
     }
 
     pub fn ready_timeout(&self) -> Duration {

@@ -299,7 +299,6 @@ fn database_defaults(schema: &str) -> Vec<(&'static str, String)> {
         ("database.pool_max_size", "16".into()),
         ("database.pool_wait_timeout_ms", "2000".into()),
         ("database.connect_timeout_ms", "2000".into()),
-        ("database.recycle_timeout_ms", "1000".into()),
         ("database.statement_timeout_ms", "15000".into()),
         ("database.jit", "false".into()),
         ("database.plan_cache_mode", "force_custom_plan".into()),

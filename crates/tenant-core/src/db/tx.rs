@@ -5,12 +5,12 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::Object;
 use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
+use super::pool::Object;
 use super::{Db, DbError};
 
 /// A database transaction bound to one connection; see the module docs.
@@ -198,7 +198,7 @@ impl TenantTx {
     /// A connection whose pipelined `COMMIT` failed leaves the pool.
     fn release_ended(&self, conn: Object) {
         if self.broken.load(Ordering::Acquire) {
-            drop(Object::take(conn));
+            conn.discard();
         }
     }
 
@@ -229,7 +229,7 @@ impl TenantTx {
 /// unknown state (perhaps still in the transaction) and leaves the pool.
 async fn end_transaction(conn: Object, command: &str) -> Result<(), DbError> {
     if let Err(error) = conn.batch_execute(command).await {
-        drop(Object::take(conn));
+        conn.discard();
         return Err(error.into());
     }
     Ok(())
@@ -250,11 +250,11 @@ impl Drop for TenantTx {
                 runtime.spawn(async move {
                     if conn.batch_execute("ROLLBACK").await.is_err() {
                         // Broken connection: keep it out of the pool.
-                        drop(Object::take(conn));
+                        conn.discard();
                     }
                 });
             }
-            Err(_) => drop(Object::take(conn)),
+            Err(_) => conn.discard(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod client;
 mod context_token;
+mod pool;
 mod probe;
 mod problems;
 mod rls;
