@@ -221,6 +221,9 @@ impl Ctx {
         let (bytes, counts) = write_report(&reports_dir, cases, system_out)?;
         let body = bytes;
         let report_bytes = body.len() as u64;
+        // Like every timed upload, after the work of the ones before (the
+        // sustained run's events) is done, so the peak is this report's.
+        self.wait_for_events_delivered().await?;
         services::reset_peak(failure_pid)?;
         let (project, key) = &keys[1];
         let large = match uploader.upload(project, key, body).await {

@@ -38,7 +38,7 @@ use crate::error::Problem;
 mod pool;
 mod tx;
 
-pub use pool::PoolError;
+pub use pool::{PoolError, PoolMetrics};
 pub use tx::TenantTx;
 
 use pool::{Object, Pool};
@@ -205,6 +205,11 @@ impl Db {
     /// issues a fixed number of queries whatever the page size.
     pub fn statements(&self) -> &Counter {
         &self.statements
+    }
+
+    /// The pool's connection gauges and counter, for the host to export.
+    pub fn pool_metrics(&self) -> &PoolMetrics {
+        self.pool.metrics()
     }
 
     /// The same pool with a statement counter of its own, for background

@@ -21,12 +21,14 @@
 //! (`Verified` recycling cost a round trip per transaction).
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use deadpool_postgres::ClientWrapper;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::NoTls;
 
@@ -44,6 +46,19 @@ pub enum PoolError {
     Connect(#[source] tokio_postgres::Error),
 }
 
+/// What the pool exports (the host registers them as
+/// `<schema>_db_connections_*`); clones share the values.
+#[derive(Debug, Clone, Default)]
+pub struct PoolMetrics {
+    /// Connections open or being opened, idle or not.
+    pub open: Gauge,
+    /// Open connections no caller holds.
+    pub idle: Gauge,
+    /// Connections opened since the start: a figure that keeps rising
+    /// while `open` stays level is connections being replaced.
+    pub opened: Counter,
+}
+
 /// The pool; clones share it.
 #[derive(Clone)]
 pub(super) struct Pool {
@@ -59,6 +74,7 @@ struct Shared {
     max_size: usize,
     wait: Duration,
     connect_timeout: Duration,
+    metrics: PoolMetrics,
 }
 
 #[derive(Default)]
@@ -90,6 +106,7 @@ impl Pool {
                 max_size: settings.pool_max_size,
                 wait: settings.pool_wait_timeout(),
                 connect_timeout: settings.connect_timeout(),
+                metrics: PoolMetrics::default(),
             }),
         }
     }
@@ -122,6 +139,7 @@ impl Pool {
                     let opening = Opening { shared };
                     let client = shared.open().await?;
                     std::mem::forget(opening);
+                    shared.metrics.opened.inc();
                     return Ok(Object::new(client, here, shared, permit));
                 }
             }
@@ -132,6 +150,10 @@ impl Pool {
     pub(super) fn status(&self) -> (usize, usize) {
         let state = self.shared.lock();
         (state.size, state.idle.len())
+    }
+
+    pub(super) fn metrics(&self) -> &PoolMetrics {
+        &self.shared.metrics
     }
 
     /// Fails waiting callers and closes the idle connections; connections
@@ -149,10 +171,14 @@ impl Pool {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; a poisoned state is
-        // still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The state, its gauges set from it when the guard goes.
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            // Nothing panics while holding the lock; a poisoned state is
+            // still consistent.
+            state: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            metrics: &self.metrics,
+        }
     }
 
     fn pick(&self, here: ThreadId) -> Pick {
@@ -209,6 +235,33 @@ impl Shared {
             return;
         }
         state.idle.push(Idle { client, opened_on });
+    }
+}
+
+struct Locked<'a> {
+    state: MutexGuard<'a, State>,
+    metrics: &'a PoolMetrics,
+}
+
+impl Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.metrics.open.set(count(self.state.size));
+        self.metrics.idle.set(count(self.state.idle.len()));
     }
 }
 

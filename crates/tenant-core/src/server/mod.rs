@@ -231,6 +231,22 @@ impl Application {
                 "SQL statements issued through the service's tenant transactions",
                 db.statements().clone(),
             );
+            let pool = db.pool_metrics();
+            metrics.register(
+                &format!("{}_db_connections_open", db.schema()),
+                "Connections the service's pool holds open, idle or in use",
+                pool.open.clone(),
+            );
+            metrics.register(
+                &format!("{}_db_connections_idle", db.schema()),
+                "Open connections of the service's pool that no request holds",
+                pool.idle.clone(),
+            );
+            metrics.register(
+                &format!("{}_db_connections_opened", db.schema()),
+                "Connections the service's pool has opened since it started",
+                pool.opened.clone(),
+            );
         }
         let readiness = Readiness {
             draining: Arc::new(AtomicBool::new(false)),

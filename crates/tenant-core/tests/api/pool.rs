@@ -143,6 +143,12 @@ async fn a_thread_is_given_the_connection_it_opened_and_not_another_threads() {
     );
     // The role check's connection (this thread's), and one per worker.
     assert_open_connections(&database, 3).await;
+    let metrics = db.pool_metrics();
+    assert_eq!(
+        (metrics.open.get(), metrics.idle.get(), metrics.opened.get()),
+        (3, 3, 3),
+        "the pool's gauges and counter (open, idle, opened)"
+    );
 }
 
 #[tokio::test]
@@ -161,6 +167,7 @@ async fn at_the_limit_a_thread_borrows_an_idle_connection_instead_of_closing_one
         "the one connection was closed and another opened"
     );
     assert_open_connections(&database, 1).await;
+    assert_eq!(db.pool_metrics().opened.get(), 1);
 }
 
 #[tokio::test]
@@ -264,4 +271,6 @@ async fn a_connection_the_server_closed_is_replaced_by_a_new_one() {
     };
     assert_ne!(replacement, closed);
     assert_open_connections(&database, 1).await;
+    let metrics = db.pool_metrics();
+    assert_eq!((metrics.open.get(), metrics.opened.get()), (1, 2));
 }

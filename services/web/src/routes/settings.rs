@@ -99,7 +99,7 @@ pub async fn settings(
     project: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let slug = segment(&project)?;
-    render(&signed_in, &state, slug, None).await
+    Box::pin(render(&signed_in, &state, slug, None)).await
 }
 
 /// Creates a key and shows its secret on the answer itself (never
@@ -124,7 +124,7 @@ pub async fn create_api_key(
         )
         .await?;
     let secret = created["key"].as_str().unwrap_or_default().to_owned();
-    render(&signed_in, &state, slug, Some(&secret)).await
+    Box::pin(render(&signed_in, &state, slug, Some(&secret))).await
 }
 
 pub async fn add_member(
