@@ -79,6 +79,25 @@ impl DbError {
         }
     }
 
+    /// No connection could be had, or the one used is gone: closed,
+    /// never answered, or its session ended by the server (shut down,
+    /// restarted, or terminated by an administrator). Another connection
+    /// may do.
+    fn connection_lost(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Timeout(_) => true,
+            Self::Query(inner) => {
+                inner.is_closed()
+                    || inner.as_db_error().is_none()
+                    || matches!(inner.code(), Some(state)
+                        if *state == SqlState::ADMIN_SHUTDOWN
+                            || *state == SqlState::CRASH_SHUTDOWN
+                            || *state == SqlState::CANNOT_CONNECT_NOW)
+            }
+            _ => false,
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         self.sql_state() == Some(&SqlState::UNIQUE_VIOLATION)
     }
@@ -126,24 +145,12 @@ impl DbError {
             {
                 return Problem::unavailable("database.busy", 1).with_cause(error);
             }
-            // The server ended the session (shut down, restarted, or an
-            // administrator terminated it): the next connection will do.
-            Some(state)
-                if *state == SqlState::ADMIN_SHUTDOWN
-                    || *state == SqlState::CRASH_SHUTDOWN
-                    || *state == SqlState::CANNOT_CONNECT_NOW =>
-            {
-                return Problem::unavailable("database.unavailable", 2).with_cause(error);
-            }
             _ => {}
         }
+        if error.connection_lost() {
+            return Problem::unavailable("database.unavailable", 2).with_cause(error);
+        }
         match error {
-            DbError::Pool(_) | DbError::Timeout(_) => {
-                Problem::unavailable("database.unavailable", 2).with_cause(error)
-            }
-            DbError::Query(inner) if inner.is_closed() || inner.as_db_error().is_none() => {
-                Problem::unavailable("database.unavailable", 2).with_cause(error)
-            }
             DbError::NoProject => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "context.project_required",
@@ -173,7 +180,8 @@ impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Db")
             .field("schema", &self.schema)
-            .field("status", &self.pool.status())
+            .field("connections_open", &self.pool.metrics().open.get())
+            .field("connections_idle", &self.pool.metrics().idle.get())
             .finish()
     }
 }

@@ -146,12 +146,6 @@ impl Pool {
         }
     }
 
-    /// Connections open, and how many of them are idle.
-    pub(super) fn status(&self) -> (usize, usize) {
-        let state = self.shared.lock();
-        (state.size, state.idle.len())
-    }
-
     pub(super) fn metrics(&self) -> &PoolMetrics {
         &self.shared.metrics
     }

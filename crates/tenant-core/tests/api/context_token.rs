@@ -12,7 +12,8 @@ use test_support::{TEST_INTERNAL_KEY, TEST_INTERNAL_KEY_ID};
 /// The development key, published in tenant-core's source.
 const DEV_KEY: &str = "faultline-dev-internal-token-key-not-for-production";
 
-fn member_context() -> TenantContext {
+/// A user who is a member of a project; other test modules use it too.
+pub(crate) fn member_context() -> TenantContext {
     TenantContext::new(
         Principal {
             id: Uuid::now_v7(),

@@ -7,12 +7,11 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tenant_core::config::Settings;
-use tenant_core::{
-    Db, Principal, PrincipalKind, ProjectAccess, Role, ServiceSpec, TenantContext, TenantTx,
-};
+use tenant_core::{Db, ServiceSpec, TenantTx};
 use test_support::TestDatabase;
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
+
+use crate::context_token::member_context;
 
 static SPEC: ServiceSpec = ServiceSpec {
     name: "pools-test",
@@ -67,24 +66,10 @@ async fn db(database: &TestDatabase, overrides: &[(&'static str, &str)]) -> Db {
         .unwrap()
 }
 
-fn context() -> TenantContext {
-    TenantContext::new(
-        Principal {
-            id: Uuid::now_v7(),
-            kind: PrincipalKind::User,
-        },
-        Some(ProjectAccess {
-            project_id: Uuid::now_v7(),
-            role: Role::Member,
-        }),
-        "pools",
-    )
-}
-
 /// A transaction that has sent its first statement, so it holds its
 /// connection, and the backend serving it.
 async fn open_tx(db: Db) -> Result<(TenantTx, i32), tenant_core::DbError> {
-    let tx = db.tenant_tx(&context()).await?;
+    let tx = db.tenant_tx(&member_context()).await?;
     let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
     Ok((tx, pid))
 }
